@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs Herald's whole test suite. Installs what the suites need when missing (PostgreSQL, Redis), builds with
+# warnings as errors, and runs every test project. Test fixtures start their own throwaway servers on random
+# loopback ports; nothing here starts a long-lived service.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need_apt+=(postgresql); fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# Debian's packages start system-wide services; the tests do not use them.
+for svc in redis-server postgresql; do
+  (service "$svc" stop >/dev/null 2>&1 || true)
+done
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build Herald.slnx -c Release -warnaserror -nologo -clp:ErrorsOnly
+
+results=$(mktemp -d)
+status=0
+for project in tests/*.Tests/*.csproj; do
+  name=$(basename "$project" .csproj)
+  echo "== $name"
+  if ! dotnet test "$project" -c Release --no-build --nologo --logger "trx;LogFileName=$name.trx" \
+      --results-directory "$results" -- RunConfiguration.TestSessionTimeout=1500000 2>&1 | tee "$results/$name.log"; then
+    status=1
+  fi
+done
+
+# One closing line over all projects, summed from the runners' own summaries.
+passed=0 failed=0 skipped=0
+for log in "$results"/*.log; do
+  while read -r f p s; do
+    failed=$((failed + f)) passed=$((passed + p)) skipped=$((skipped + s))
+  done < <(sed -n 's/.*Failed: *\([0-9]*\), Passed: *\([0-9]*\), Skipped: *\([0-9]*\).*/\1 \2 \3/p' "$log")
+done
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$passed" -eq 0 ]; then status=1; fi
+exit $status

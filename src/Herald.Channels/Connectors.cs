@@ -1,0 +1,34 @@
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Herald.Storage;
+
+namespace Herald.Channels;
+
+/// <summary>A WhatsApp approved template for business-initiated messages.</summary>
+/// <param name="BodyParameters">Positional body parameters ({{1}}, {{2}}, ...), as text.</param>
+public sealed record WhatsAppTemplate(string Name, string Language, IReadOnlyList<string> BodyParameters);
+
+/// <summary>One message to send on one channel.</summary>
+/// <param name="To">The channel address: E.164 phone, Telegram chat id, email address or push token.</param>
+/// <param name="AttemptId">Unique per try; connectors that support it pass it on as the provider's idempotency or
+/// correlation key.</param>
+public sealed record OutboundMessage(Guid NotificationId, Guid AttemptId, string To, string Text, WhatsAppTemplate? Template = null);
+
+/// <summary>
+/// Speaks one provider's wire protocol. Connectors are stateless singletons: everything account-specific comes
+/// from <see cref="ProviderAccount.Settings"/>. They never throw for provider answers; every outcome, including
+/// timeouts and connection failures, is mapped to a <see cref="SendOutcome"/>. Only cancellation of
+/// <c>ct</c> propagates.
+/// </summary>
+public interface IChannelConnector
+{
+    /// <summary>The <see cref="ProviderAccount.Kind"/> this connector serves.</summary>
+    string Kind { get; }
+
+    Channel Channel { get; }
+
+    Task<SendOutcome> SendAsync(OutboundMessage message, ProviderAccount account, CancellationToken ct);
+}
+
+/// <summary>A receipt parsed from a provider callback, not yet matched to an attempt.</summary>
+public sealed record ProviderReceipt(string ProviderMessageId, ReceiptState State, DateTimeOffset At, string? ErrorCode = null, string? Error = null);

@@ -1,0 +1,39 @@
+namespace Herald.Core.Delivery;
+
+/// <summary>What a provider said to one send.</summary>
+public enum SendOutcomeKind
+{
+    /// <summary>The provider took the message; a receipt may follow.</summary>
+    Accepted,
+    /// <summary>The provider's answer itself means the message reached the customer (e.g. Telegram Bot API).</summary>
+    Delivered,
+    /// <summary>Worth retrying on the same step (5xx, 429, timeouts, connection errors).</summary>
+    TransientFailure,
+    /// <summary>Retrying will not help on this channel (not a WhatsApp user, bot blocked, invalid address).</summary>
+    PermanentFailure,
+}
+
+/// <summary>The result of one send through a connector.</summary>
+public sealed record SendOutcome(
+    SendOutcomeKind Kind,
+    string? ProviderMessageId = null,
+    string? ErrorCode = null,
+    string? Error = null,
+    TimeSpan? RetryAfter = null,
+    decimal? Cost = null)
+{
+    public static SendOutcome Transient(string code, string error, TimeSpan? retryAfter = null) =>
+        new(SendOutcomeKind.TransientFailure, ErrorCode: code, Error: error, RetryAfter: retryAfter);
+
+    public static SendOutcome Permanent(string code, string error) =>
+        new(SendOutcomeKind.PermanentFailure, ErrorCode: code, Error: error);
+}
+
+/// <summary>A delivery receipt as a provider callback reported it, normalised across providers.</summary>
+public enum ReceiptState
+{
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}

@@ -1,0 +1,153 @@
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Herald.Core.Routing;
+
+namespace Herald.Storage;
+
+// The store contracts. PostgreSQL (production) and SQLite (embedded) implement every one of them and pass the
+// same compliance suite (tests/Herald.Storage.Tests). All times come from the caller's TimeProvider unless a
+// member says otherwise, so tests can drive the clock.
+
+public sealed record Tenant(Guid Id, string Name, DateTimeOffset CreatedAt);
+
+/// <summary>Roles an API key may hold (SPEC §3). <c>system</c> is the bootstrap admin key only.</summary>
+public static class Roles
+{
+    public const string Send = "send";
+    public const string Read = "read";
+    public const string Admin = "admin";
+    public const string System = "system";
+    public static readonly IReadOnlySet<string> TenantRoles = new HashSet<string>(StringComparer.Ordinal) { Send, Read, Admin };
+}
+
+/// <param name="KeyHash">SHA-256 of the key; the key itself is never stored.</param>
+/// <param name="Prefix">The first characters of the key, shown in listings so people can tell keys apart.</param>
+public sealed record ApiKey(Guid Id, Guid TenantId, Guid? SourceId, IReadOnlyList<string> Roles, byte[] KeyHash, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
+public interface ITenantStore
+{
+    Task<Tenant> CreateTenantAsync(string name, CancellationToken ct);
+    Task<Tenant?> GetTenantAsync(Guid tenantId, CancellationToken ct);
+    Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken ct);
+    Task<ApiKey> CreateApiKeyAsync(Guid tenantId, Guid? sourceId, IReadOnlyList<string> roles, byte[] keyHash, string prefix, CancellationToken ct);
+    /// <summary>The key with this hash, unless revoked.</summary>
+    Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct);
+}
+
+/// <summary>A vendor account for one channel (SPEC §1).</summary>
+/// <param name="Kind">The connector that speaks to it, e.g. "whatsapp-cloud", "telegram-bot".</param>
+/// <param name="Settings">Connector settings as a JSON object (base URL, ids, credentials).</param>
+public sealed record ProviderAccount(
+    Guid Id, Guid TenantId, Channel Channel, string Kind, string Name, string Settings, int Weight, bool Enabled, DateTimeOffset CreatedAt);
+
+public interface IProviderStore
+{
+    Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct);
+    Task<IReadOnlyList<ProviderAccount>> ListAsync(Guid tenantId, CancellationToken ct);
+    /// <summary>Every enabled account of every tenant: the workers' routing table.</summary>
+    Task<IReadOnlyList<ProviderAccount>> ListEnabledAsync(CancellationToken ct);
+}
+
+/// <summary>A notification ready to store: validated, with an id and the route its rules decided.</summary>
+public sealed record PreparedNotification(Guid Id, NewNotification Request, Route Route);
+
+/// <param name="Created">False when the dedupe key matched an earlier notification; <paramref name="Id"/> is then that one's.</param>
+public sealed record AcceptResult(Guid Id, bool Created, NotificationStatus Status);
+
+/// <param name="Before">Keyset cursor: only notifications with an id below this one (ids are time-ordered UUIDv7).</param>
+public sealed record NotificationQuery(
+    NotificationStatus? Status = null,
+    string? Type = null,
+    string? ExternalId = null,
+    string? CustomerId = null,
+    DateTimeOffset? CreatedFrom = null,
+    DateTimeOffset? CreatedTo = null,
+    Guid? Before = null,
+    int Limit = 50);
+
+public interface INotificationStore
+{
+    /// <summary>
+    /// Stores the notifications and their queue entries in one transaction (SPEC §2: 202 means durable).
+    /// An item whose dedupe key exists for the tenant is not stored again: its result names the original.
+    /// Results are in input order. Dedupe keys repeated within one call resolve to the first such item.
+    /// </summary>
+    Task<IReadOnlyList<AcceptResult>> AcceptAsync(IReadOnlyList<PreparedNotification> items, DateTimeOffset now, CancellationToken ct);
+    Task<Notification?> GetAsync(Guid tenantId, Guid id, CancellationToken ct);
+    /// <summary>Attempts of one notification, oldest first.</summary>
+    Task<IReadOnlyList<Attempt>> GetAttemptsAsync(Guid tenantId, Guid notificationId, CancellationToken ct);
+    /// <summary>Newest first.</summary>
+    Task<IReadOnlyList<Notification>> SearchAsync(Guid tenantId, NotificationQuery query, CancellationToken ct);
+}
+
+/// <summary>A notification a worker holds a lease on.</summary>
+/// <param name="InFlightAttempts">Attempts left in state sending by a worker that lost its lease (crashed): their
+/// sends may have reached the provider, so a resend can duplicate. Counted, then failed, then resent.</param>
+public sealed record ClaimedNotification(Notification Notification, IReadOnlyList<Attempt> InFlightAttempts);
+
+/// <summary>A state change to store, guarded by optimistic concurrency.</summary>
+/// <param name="ExpectedVersion">Applied only if the notification still has this version.</param>
+/// <param name="Attempts">Attempts to insert or update by id. An update never moves an attempt back from
+/// delivered or read to an earlier state.</param>
+public sealed record DeliveryUpdate(Guid NotificationId, int ExpectedVersion, Transition Transition, IReadOnlyList<Attempt> Attempts);
+
+/// <summary>A receipt that arrived before its attempt's provider message id was stored.</summary>
+public sealed record PendingReceipt(string ProviderMessageId, ReceiptState State, string? ErrorCode, string? Error, DateTimeOffset ReceivedAt);
+
+/// <param name="Applied">Per update, in input order: whether its version matched and it was stored.</param>
+/// <param name="Receipts">Pending receipts for provider message ids that these updates stored; now removed from
+/// the pending set, for the caller to process.</param>
+public sealed record ApplyResult(IReadOnlyList<bool> Applied, IReadOnlyList<PendingReceipt> Receipts);
+
+/// <summary>
+/// The durable priority queue and delivery state. Strict priority: a due entry of a higher lane is always
+/// claimed before any entry of a lower lane. Claims are leases: an entry claimed and not updated within the
+/// lease becomes due again, so another worker takes over a crashed worker's work.
+/// </summary>
+public interface IDeliveryStore
+{
+    /// <summary>Claims up to <paramref name="max"/> due entries, highest lane first, then oldest due first.</summary>
+    Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>Completes once work may be due (a wake-up from another node or process), or after <paramref name="maxWait"/>.</summary>
+    Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken ct);
+
+    /// <summary>Returns the time the earliest entry becomes due, or null when the queue is empty.</summary>
+    Task<DateTimeOffset?> NextDueAsync(CancellationToken ct);
+
+    /// <summary>Stores attempts in state sending before their sends go out, so a crash leaves a trace.</summary>
+    Task BeginAttemptsAsync(IReadOnlyList<Attempt> attempts, CancellationToken ct);
+
+    /// <summary>Applies state changes, attempt writes and queue moves, all in one transaction.</summary>
+    Task<ApplyResult> ApplyAsync(IReadOnlyList<DeliveryUpdate> updates, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>The attempt a provider message id belongs to, with its notification.</summary>
+    Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(string providerMessageId, CancellationToken ct);
+
+    /// <summary>Keeps a receipt whose attempt is not stored yet (the provider answered faster than we wrote).</summary>
+    Task SavePendingReceiptAsync(PendingReceipt receipt, CancellationToken ct);
+
+    /// <summary>Pending receipts received before <paramref name="olderThan"/>, for a sweeper to retry.</summary>
+    Task<IReadOnlyList<PendingReceipt>> TakePendingReceiptsAsync(DateTimeOffset olderThan, int max, CancellationToken ct);
+
+    /// <summary>Aging: moves entries of the normal and low lanes queued longer than <paramref name="age"/> one lane
+    /// up, never into the critical lane. Returns how many moved.</summary>
+    Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>Counts of queued entries per lane (index = <see cref="Priority"/>), for metrics.</summary>
+    Task<long[]> QueueDepthAsync(CancellationToken ct);
+}
+
+/// <summary>Applies the schema migrations this build knows, in order, once each.</summary>
+public interface IStorageMigrator
+{
+    Task MigrateAsync(CancellationToken ct);
+    /// <summary>Migrations this build knows that the database has not applied.</summary>
+    Task<IReadOnlyList<string>> PendingAsync(CancellationToken ct);
+}
+
+/// <summary>Whether the store answers, for /readyz.</summary>
+public interface IStorageHealth
+{
+    Task<bool> IsReadyAsync(CancellationToken ct);
+}
