@@ -18,6 +18,7 @@ internal sealed partial class PostgresQueueListener(NpgsqlDataSource dataSource,
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
+    private int _disposed;
 
     /// <summary>Completes on the next notification, or after <paramref name="maxWait"/>.</summary>
     public async Task WaitAsync(TimeSpan maxWait, TimeProvider time, CancellationToken ct)
@@ -44,6 +45,12 @@ internal sealed partial class PostgresQueueListener(NpgsqlDataSource dataSource,
 
     public async ValueTask DisposeAsync()
     {
+        // DI may dispose the store once per service type it is registered under.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         Task? loop;
         lock (_lock)
