@@ -1,0 +1,397 @@
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using static Herald.Storage.Postgres.PostgresRows;
+
+namespace Herald.Storage.Postgres;
+
+public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvider time, ILogger<PostgresDeliveryStore> logger)
+    : IDeliveryStore, IAsyncDisposable
+{
+    // Each lane is its own range scan on queue_due (lane = k AND due_at <= now), so a backlog in a low lane or
+    // entries waiting far in the future of a high lane cost nothing to a claim. SKIP LOCKED keeps concurrent
+    // claimers disjoint; rows locked in lower lanes but not picked are released when the statement ends.
+    private static readonly string ClaimSql =
+        $"""
+        WITH picked AS (
+            SELECT notification_id, lane, due_at FROM (
+                {LaneSubquery(0)}
+                UNION ALL {LaneSubquery(1)}
+                UNION ALL {LaneSubquery(2)}
+                UNION ALL {LaneSubquery(3)}
+            ) lanes
+            ORDER BY lane, due_at
+            LIMIT @max
+        ), claimed AS (
+            UPDATE queue q SET due_at = @lease_end
+            FROM picked p
+            WHERE q.notification_id = p.notification_id
+            RETURNING q.notification_id
+        )
+        SELECT {NotificationColumns}, {AttemptColumns}
+        FROM claimed c
+        JOIN picked p ON p.notification_id = c.notification_id
+        JOIN notifications n ON n.id = c.notification_id
+        LEFT JOIN attempts a ON a.notification_id = n.id AND a.state = {(short)AttemptState.Sending}
+        ORDER BY p.lane, p.due_at, n.id, a.created_at, a.id
+        """;
+
+    private static readonly string ApplySql =
+        $"""
+        WITH t AS (
+            SELECT * FROM unnest(@u_id, @u_expected, @u_status, @u_channel, @u_step, @u_retries, @u_awaited, @u_due)
+                AS t(id, expected, status, channel, step, retries, awaited, due_at)
+        ), u AS (
+            UPDATE notifications n
+            SET status = t.status, channel = t.channel, step = t.step, retries = t.retries,
+                awaited_attempt_id = t.awaited, version = n.version + 1, updated_at = @now
+            FROM t
+            WHERE n.id = t.id AND n.version = t.expected
+            RETURNING n.id, n.tenant_id, n.priority, t.due_at
+        ), a AS (
+            INSERT INTO attempts ({AttemptInsertColumns})
+            SELECT {string.Format(System.Globalization.CultureInfo.InvariantCulture, AttemptSelectFromX, "u.tenant_id")}
+            FROM {AttemptUnnest}
+            JOIN u ON u.id = x.notification_id
+            ON CONFLICT (id) DO UPDATE SET
+                -- Delivered and read are never undone; read beats delivered.
+                state = CASE
+                    WHEN attempts.state = {(short)AttemptState.Read} THEN attempts.state
+                    WHEN attempts.state = {(short)AttemptState.Delivered} AND excluded.state <> {(short)AttemptState.Read} THEN attempts.state
+                    ELSE excluded.state END,
+                provider_id = coalesce(excluded.provider_id, attempts.provider_id),
+                provider_name = coalesce(excluded.provider_name, attempts.provider_name),
+                provider_message_id = coalesce(excluded.provider_message_id, attempts.provider_message_id),
+                failure_kind = CASE WHEN attempts.state IN ({(short)AttemptState.Delivered}, {(short)AttemptState.Read})
+                    THEN attempts.failure_kind ELSE excluded.failure_kind END,
+                error_code = CASE WHEN attempts.state IN ({(short)AttemptState.Delivered}, {(short)AttemptState.Read})
+                    THEN attempts.error_code ELSE excluded.error_code END,
+                error = CASE WHEN attempts.state IN ({(short)AttemptState.Delivered}, {(short)AttemptState.Read})
+                    THEN attempts.error ELSE excluded.error END,
+                cost = coalesce(excluded.cost, attempts.cost),
+                sent_at = coalesce(attempts.sent_at, excluded.sent_at),
+                delivered_at = coalesce(attempts.delivered_at, excluded.delivered_at),
+                updated_at = excluded.updated_at
+            RETURNING attempts.provider_message_id
+        ), removed AS (
+            DELETE FROM queue q USING u WHERE q.notification_id = u.id AND u.due_at IS NULL
+        ), moved AS (
+            INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at)
+            SELECT u.id, u.tenant_id, u.priority, u.due_at, @now FROM u WHERE u.due_at IS NOT NULL
+            ON CONFLICT (notification_id) DO UPDATE SET due_at = excluded.due_at
+        ), receipts AS (
+            DELETE FROM pending_receipts p
+            WHERE p.provider_message_id IN (SELECT provider_message_id FROM a WHERE provider_message_id IS NOT NULL)
+            RETURNING p.provider_message_id, p.state, p.error_code, p.error, p.received_at
+        )
+        SELECT 0 AS kind, u.id, NULL::text, NULL::smallint, NULL::text, NULL::text, NULL::timestamptz FROM u
+        UNION ALL
+        SELECT 1, NULL, r.provider_message_id, r.state, r.error_code, r.error, r.received_at FROM receipts r
+        """;
+
+    private static readonly string BeginAttemptsSql =
+        $"""
+        INSERT INTO attempts ({AttemptInsertColumns})
+        SELECT {string.Format(System.Globalization.CultureInfo.InvariantCulture, AttemptSelectFromX, "n.tenant_id")}
+        FROM {AttemptUnnest}
+        JOIN notifications n ON n.id = x.notification_id
+        ON CONFLICT (id) DO NOTHING
+        """;
+
+    private readonly PostgresQueueListener _listener = new(dataSource, logger);
+
+    public async Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, CancellationToken ct)
+    {
+        if (max <= 0)
+        {
+            return [];
+        }
+
+        await using var cmd = dataSource.CreateCommand(ClaimSql);
+        cmd.Parameters.Add(Param("now", Utc(now)));
+        cmd.Parameters.Add(Param("lease_end", Utc(now + lease)));
+        cmd.Parameters.Add(Param("max", max));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var claimed = new List<ClaimedNotification>();
+        Notification? current = null;
+        List<Attempt>? inFlight = null;
+        while (await r.ReadAsync(ct))
+        {
+            var id = r.GetGuid(0);
+            if (current is null || current.Id != id)
+            {
+                if (current is not null)
+                {
+                    claimed.Add(new ClaimedNotification(current, inFlight!));
+                }
+
+                current = ReadNotification(r);
+                inFlight = [];
+            }
+
+            if (!r.IsDBNull(NotificationColumnCount))
+            {
+                inFlight!.Add(ReadAttempt(r, NotificationColumnCount));
+            }
+        }
+
+        if (current is not null)
+        {
+            claimed.Add(new ClaimedNotification(current, inFlight!));
+        }
+
+        return claimed;
+    }
+
+    public Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken ct) => _listener.WaitAsync(maxWait, time, ct);
+
+    public async Task<DateTimeOffset?> NextDueAsync(CancellationToken ct)
+    {
+        // min() over the (lane, due_at) index: one short index probe per lane.
+        await using var cmd = dataSource.CreateCommand(
+            """
+            SELECT min(d) FROM (
+                (SELECT min(due_at) AS d FROM queue WHERE lane = 0) UNION ALL (SELECT min(due_at) FROM queue WHERE lane = 1)
+                UNION ALL (SELECT min(due_at) FROM queue WHERE lane = 2) UNION ALL (SELECT min(due_at) FROM queue WHERE lane = 3)
+            ) lanes
+            """);
+        var value = await cmd.ExecuteScalarAsync(ct);
+        return value is DateTime dt ? new DateTimeOffset(DateTime.SpecifyKind(dt, DateTimeKind.Utc)) : value as DateTimeOffset?;
+    }
+
+    public async Task BeginAttemptsAsync(IReadOnlyList<Attempt> attempts, CancellationToken ct)
+    {
+        if (attempts.Count == 0)
+        {
+            return;
+        }
+
+        await using var cmd = dataSource.CreateCommand(BeginAttemptsSql);
+        AddAttemptArrays(cmd.Parameters, attempts);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<ApplyResult> ApplyAsync(IReadOnlyList<DeliveryUpdate> updates, DateTimeOffset now, CancellationToken ct)
+    {
+        if (updates.Count == 0)
+        {
+            return new ApplyResult([], []);
+        }
+
+        var utcNow = Utc(now);
+        // One UPDATE cannot change a row twice, so updates of the same notification go in successive rounds,
+        // in input order, each seeing the version the previous one stored.
+        var round = new int[updates.Count];
+        var seen = new Dictionary<Guid, int>();
+        var rounds = 1;
+        for (var i = 0; i < updates.Count; i++)
+        {
+            seen.TryGetValue(updates[i].NotificationId, out var count);
+            round[i] = count;
+            seen[updates[i].NotificationId] = count + 1;
+            rounds = Math.Max(rounds, count + 1);
+        }
+
+        var applied = new bool[updates.Count];
+        var receipts = new List<PendingReceipt>();
+        var wake = updates.Any(u => u.Transition.Queue.DueAt is { } due && due <= now);
+
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        // A single round runs as one batch (an implicit transaction); several need an explicit one.
+        await using var tx = rounds > 1 ? await conn.BeginTransactionAsync(ct) : null;
+        for (var k = 0; k < rounds; k++)
+        {
+            var indexes = Enumerable.Range(0, updates.Count).Where(i => round[i] == k).ToList();
+            var appliedIds = await ApplyRoundAsync(conn, tx, [.. indexes.Select(i => updates[i])], utcNow, receipts, ct);
+            foreach (var i in indexes)
+            {
+                applied[i] = appliedIds.Contains(updates[i].NotificationId);
+            }
+        }
+
+        if (tx is not null)
+        {
+            await tx.CommitAsync(ct);
+        }
+
+        if (wake && applied.Any(a => a))
+        {
+            await PostgresQueueSignal.NotifyAsync(conn);
+        }
+
+        return new ApplyResult(applied, [.. receipts.OrderBy(r => r.ReceivedAt)]);
+    }
+
+    private static async Task<HashSet<Guid>> ApplyRoundAsync(
+        NpgsqlConnection conn, NpgsqlTransaction? tx, IReadOnlyList<DeliveryUpdate> updates, DateTimeOffset now,
+        List<PendingReceipt> receipts, CancellationToken ct)
+    {
+        var n = updates.Count;
+        var id = new Guid[n];
+        var expected = new int[n];
+        var status = new short[n];
+        var channel = new short?[n];
+        var step = new int[n];
+        var retries = new int[n];
+        var awaited = new Guid?[n];
+        var due = new DateTimeOffset?[n];
+        // The same attempt written twice in one statement would fail the upsert; the last write wins.
+        var attempts = new Dictionary<Guid, Attempt>();
+        for (var i = 0; i < n; i++)
+        {
+            var u = updates[i];
+            var t = u.Transition;
+            id[i] = u.NotificationId;
+            expected[i] = u.ExpectedVersion;
+            status[i] = (short)t.Status;
+            channel[i] = t.DeliveredChannel is { } c ? (short)c : null;
+            step[i] = t.Progress.Step;
+            retries[i] = t.Progress.Retries;
+            awaited[i] = t.Progress.AwaitedAttemptId;
+            due[i] = Utc(t.Queue.DueAt);
+            foreach (var attempt in u.Attempts)
+            {
+                attempts[attempt.Id] = attempt;
+            }
+        }
+
+        await using var cmd = new NpgsqlCommand(ApplySql, conn, tx);
+        cmd.Parameters.Add(Param("now", now));
+        cmd.Parameters.Add(Array("u_id", NpgsqlDbType.Uuid, id));
+        cmd.Parameters.Add(Array("u_expected", NpgsqlDbType.Integer, expected));
+        cmd.Parameters.Add(Array("u_status", NpgsqlDbType.Smallint, status));
+        cmd.Parameters.Add(Array("u_channel", NpgsqlDbType.Smallint, channel));
+        cmd.Parameters.Add(Array("u_step", NpgsqlDbType.Integer, step));
+        cmd.Parameters.Add(Array("u_retries", NpgsqlDbType.Integer, retries));
+        cmd.Parameters.Add(Array("u_awaited", NpgsqlDbType.Uuid, awaited));
+        cmd.Parameters.Add(Array("u_due", NpgsqlDbType.TimestampTz, due));
+        AddAttemptArrays(cmd.Parameters, [.. attempts.Values]);
+
+        var appliedIds = new HashSet<Guid>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+        {
+            if (r.GetInt32(0) == 0)
+            {
+                appliedIds.Add(r.GetGuid(1));
+            }
+            else
+            {
+                receipts.Add(ReadPendingReceipt(r, 2));
+            }
+        }
+
+        return appliedIds;
+    }
+
+    public async Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(string providerMessageId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            $"""
+            SELECT {NotificationColumns}, {AttemptColumns}
+            FROM attempts a JOIN notifications n ON n.id = a.notification_id
+            WHERE a.provider_message_id = @pmid
+            ORDER BY a.created_at DESC
+            LIMIT 1
+            """);
+        cmd.Parameters.Add(Param("pmid", providerMessageId));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? (ReadNotification(r), ReadAttempt(r, NotificationColumnCount)) : null;
+    }
+
+    public async Task SavePendingReceiptAsync(PendingReceipt receipt, CancellationToken ct)
+    {
+        // A later receipt replaces an earlier one unless it would step back (read > delivered > failed > sent),
+        // since providers do not promise to report in order.
+        await using var cmd = dataSource.CreateCommand(
+            $"""
+            INSERT INTO pending_receipts (provider_message_id, state, error_code, error, received_at)
+            VALUES (@pmid, @state, @code, @error, @received)
+            ON CONFLICT (provider_message_id) DO UPDATE SET
+                state = excluded.state, error_code = excluded.error_code, error = excluded.error, received_at = excluded.received_at
+            WHERE {Rank("excluded.state")} >= {Rank("pending_receipts.state")}
+            """);
+        cmd.Parameters.Add(Param("pmid", receipt.ProviderMessageId));
+        cmd.Parameters.Add(Param("state", (short)receipt.State));
+        cmd.Parameters.Add(Param("code", NpgsqlDbType.Text, receipt.ErrorCode));
+        cmd.Parameters.Add(Param("error", NpgsqlDbType.Text, receipt.Error));
+        cmd.Parameters.Add(Param("received", Utc(receipt.ReceivedAt)));
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<PendingReceipt>> TakePendingReceiptsAsync(DateTimeOffset olderThan, int max, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            """
+            DELETE FROM pending_receipts p
+            WHERE p.provider_message_id IN (
+                SELECT provider_message_id FROM pending_receipts
+                WHERE received_at < @older
+                ORDER BY received_at
+                LIMIT @max
+                FOR UPDATE SKIP LOCKED)
+            RETURNING p.provider_message_id, p.state, p.error_code, p.error, p.received_at
+            """);
+        cmd.Parameters.Add(Param("older", Utc(olderThan)));
+        cmd.Parameters.Add(Param("max", Math.Max(0, max)));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<PendingReceipt>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(ReadPendingReceipt(r));
+        }
+
+        return [.. list.OrderBy(p => p.ReceivedAt)];
+    }
+
+    public async Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct)
+    {
+        // Lanes normal and low only, so nothing is ever promoted into critical. enqueued_at restarts, so a
+        // promoted entry ages again before its next promotion.
+        await using var cmd = dataSource.CreateCommand(
+            $"""
+            WITH aged AS (
+                SELECT notification_id FROM queue
+                WHERE lane IN ({(short)Priority.Normal}, {(short)Priority.Low}) AND enqueued_at < @cutoff
+                ORDER BY enqueued_at
+                LIMIT @max
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE queue q SET lane = q.lane - 1, enqueued_at = @now
+            FROM aged WHERE q.notification_id = aged.notification_id
+            """);
+        cmd.Parameters.Add(Param("cutoff", Utc(now - age)));
+        cmd.Parameters.Add(Param("now", Utc(now)));
+        cmd.Parameters.Add(Param("max", Math.Max(0, max)));
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public async Task<long[]> QueueDepthAsync(CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT lane, count(*) FROM queue GROUP BY lane");
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var depth = new long[4];
+        while (await r.ReadAsync(ct))
+        {
+            var lane = r.GetInt16(0);
+            if (lane is >= 0 and < 4)
+            {
+                depth[lane] = r.GetInt64(1);
+            }
+        }
+
+        return depth;
+    }
+
+    public ValueTask DisposeAsync() => _listener.DisposeAsync();
+
+    private static string LaneSubquery(int lane) =>
+        $"SELECT * FROM (SELECT notification_id, lane, due_at FROM queue WHERE lane = {lane} AND due_at <= @now " +
+        $"ORDER BY due_at LIMIT @max FOR UPDATE SKIP LOCKED) l{lane}";
+
+    private static string Rank(string state) =>
+        $"(CASE {state} WHEN {(short)ReceiptState.Sent} THEN 0 WHEN {(short)ReceiptState.Failed} THEN 1 " +
+        $"WHEN {(short)ReceiptState.Delivered} THEN 2 ELSE 3 END)";
+}

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace Herald.Storage.Postgres;
+
+public static class PostgresStorage
+{
+    /// <summary>
+    /// Registers the PostgreSQL stores (tenants, providers, notifications, delivery queue), the migrator and the
+    /// health check as singletons over one <see cref="NpgsqlDataSource"/>.
+    /// </summary>
+    public static IServiceCollection AddPostgresStorage(this IServiceCollection services, string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp =>
+        {
+            var builder = new NpgsqlDataSourceBuilder(connectionString);
+            if (sp.GetService<ILoggerFactory>() is { } loggers)
+            {
+                builder.UseLoggerFactory(loggers);
+            }
+
+            return builder.Build();
+        });
+        services.TryAddSingleton<PostgresTenantStore>();
+        services.TryAddSingleton<PostgresProviderStore>();
+        services.TryAddSingleton<PostgresNotificationStore>();
+        services.TryAddSingleton(sp => new PostgresDeliveryStore(
+            sp.GetRequiredService<NpgsqlDataSource>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<PostgresDeliveryStore>>() ?? NullLogger<PostgresDeliveryStore>.Instance));
+        services.TryAddSingleton<PostgresMigrator>();
+        services.TryAddSingleton<PostgresHealth>();
+        services.TryAddSingleton<ITenantStore>(sp => sp.GetRequiredService<PostgresTenantStore>());
+        services.TryAddSingleton<IProviderStore>(sp => sp.GetRequiredService<PostgresProviderStore>());
+        services.TryAddSingleton<INotificationStore>(sp => sp.GetRequiredService<PostgresNotificationStore>());
+        services.TryAddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<PostgresDeliveryStore>());
+        services.TryAddSingleton<IStorageMigrator>(sp => sp.GetRequiredService<PostgresMigrator>());
+        services.TryAddSingleton<IStorageHealth>(sp => sp.GetRequiredService<PostgresHealth>());
+        return services;
+    }
+}

@@ -1,0 +1,89 @@
+using Npgsql;
+using NpgsqlTypes;
+using static Herald.Storage.Postgres.PostgresRows;
+
+namespace Herald.Storage.Postgres;
+
+public sealed class PostgresTenantStore(NpgsqlDataSource dataSource, TimeProvider time) : ITenantStore
+{
+    public async Task<Tenant> CreateTenantAsync(string name, CancellationToken ct)
+    {
+        var now = Utc(time.GetUtcNow());
+        var tenant = new Tenant(Guid.CreateVersion7(now), name, now);
+        await using var cmd = dataSource.CreateCommand("INSERT INTO tenants (id, name, created_at) VALUES (@id, @name, @created)");
+        cmd.Parameters.Add(Param("id", tenant.Id));
+        cmd.Parameters.Add(Param("name", name));
+        cmd.Parameters.Add(Param("created", now));
+        await cmd.ExecuteNonQueryAsync(ct);
+        return tenant;
+    }
+
+    public async Task<Tenant?> GetTenantAsync(Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT id, name, created_at FROM tenants WHERE id = @id");
+        cmd.Parameters.Add(Param("id", tenantId));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? ReadTenant(r) : null;
+    }
+
+    public async Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT id, name, created_at FROM tenants ORDER BY created_at, id");
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<Tenant>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(ReadTenant(r));
+        }
+
+        return list;
+    }
+
+    public async Task<ApiKey> CreateApiKeyAsync(
+        Guid tenantId, Guid? sourceId, IReadOnlyList<string> roles, byte[] keyHash, string prefix, CancellationToken ct)
+    {
+        var now = Utc(time.GetUtcNow());
+        var key = new ApiKey(Guid.CreateVersion7(now), tenantId, sourceId, [.. roles], keyHash, prefix, now, null);
+        await using var cmd = dataSource.CreateCommand(
+            """
+            INSERT INTO api_keys (id, tenant_id, source_id, roles, key_hash, prefix, created_at)
+            VALUES (@id, @tenant, @source, @roles, @hash, @prefix, @created)
+            """);
+        cmd.Parameters.Add(Param("id", key.Id));
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("source", NpgsqlDbType.Uuid, sourceId));
+        cmd.Parameters.Add(Param("roles", roles.ToArray()));
+        cmd.Parameters.Add(Param("hash", keyHash));
+        cmd.Parameters.Add(Param("prefix", prefix));
+        cmd.Parameters.Add(Param("created", now));
+        await cmd.ExecuteNonQueryAsync(ct);
+        return key;
+    }
+
+    public async Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            """
+            SELECT id, tenant_id, source_id, roles, key_hash, prefix, created_at, revoked_at
+            FROM api_keys WHERE key_hash = @hash AND revoked_at IS NULL
+            """);
+        cmd.Parameters.Add(Param("hash", keyHash));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        if (!await r.ReadAsync(ct))
+        {
+            return null;
+        }
+
+        return new ApiKey(
+            r.GetGuid(0),
+            r.GetGuid(1),
+            NullableGuid(r, 2),
+            r.GetFieldValue<string[]>(3),
+            r.GetFieldValue<byte[]>(4),
+            r.GetString(5),
+            r.GetFieldValue<DateTimeOffset>(6),
+            NullableTime(r, 7));
+    }
+
+    private static Tenant ReadTenant(NpgsqlDataReader r) => new(r.GetGuid(0), r.GetString(1), r.GetFieldValue<DateTimeOffset>(2));
+}
