@@ -37,6 +37,7 @@ public static class SandboxExtensions
     /// <summary>
     /// Mounts everything under <c>/sandbox</c> when <see cref="SandboxOptions.Enabled"/>:
     /// the WhatsApp Cloud API and Telegram Bot API simulators and the mailbox, settings and stats endpoints.
+    /// With <see cref="SandboxOptions.TelegramAtRoot"/> the Bot API is also served at <c>/bot{token}/{method}</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapHeraldSandbox(this IEndpointRouteBuilder app)
     {
@@ -53,11 +54,11 @@ public static class SandboxExtensions
             (HttpContext context, string phoneNumberId, [FromServices] WhatsAppSimulator simulator, CancellationToken cancellationToken) =>
                 simulator.SendAsync(context, phoneNumberId, cancellationToken));
 
-        sandbox.MapMethods(
-            "/telegram/bot{token}/{method}",
-            [HttpMethods.Get, HttpMethods.Post],
-            (HttpContext context, string token, string method, [FromServices] TelegramSimulator simulator, CancellationToken cancellationToken) =>
-                simulator.HandleAsync(context, token, method, cancellationToken));
+        sandbox.MapMethods("/telegram/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
+        if (options.TelegramAtRoot)
+        {
+            app.MapMethods("/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
+        }
 
         sandbox.MapGet(
             "/messages",
@@ -99,4 +100,12 @@ public static class SandboxExtensions
 
         return app;
     }
+
+    private static Task<IResult> TelegramAsync(
+        HttpContext context,
+        string token,
+        string method,
+        [FromServices] TelegramSimulator simulator,
+        CancellationToken cancellationToken) =>
+        simulator.HandleAsync(context, token, method, cancellationToken);
 }

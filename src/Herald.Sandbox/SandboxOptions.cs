@@ -65,6 +65,12 @@ public sealed class SandboxOptions
     [Range(1, 10_000_000)]
     public int MailboxCapacity { get; set; } = 100_000;
 
+    /// <summary>
+    /// Also serve the Telegram simulator at the root path <c>/bot{token}/{method}</c>. Telegram.Bot (the .NET client)
+    /// drops any path from its base URL, so it can only reach a Bot API server at the root of a host.
+    /// </summary>
+    public bool TelegramAtRoot { get; set; } = true;
+
     /// <summary>WhatsApp Business Account id reported as <c>entry[].id</c> in webhooks.</summary>
     public string BusinessAccountId { get; set; } = "100000000000001";
 
