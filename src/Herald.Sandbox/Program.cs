@@ -1,4 +1,16 @@
+// Runs the provider sandbox alone: dotnet run --project src/Herald.Sandbox -- --urls http://127.0.0.1:5090
+// Same options as in-process (Herald:Sandbox:*). Without Herald:Sandbox:CallbackBaseUrl the status webhooks come
+// back to this process, where a sink acknowledges them so receipts flow in a standalone demo.
+using Herald.Sandbox;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddHeraldSandbox(builder.Configuration);
 var app = builder.Build();
-app.MapGet("/", () => "Herald sandbox");
+app.MapGet("/", () => "Herald sandbox: WhatsApp Cloud API at /sandbox/whatsapp, Telegram Bot API at /sandbox/telegram");
+app.MapHeraldSandbox();
+if (string.IsNullOrWhiteSpace(builder.Configuration["Herald:Sandbox:CallbackBaseUrl"]))
+{
+    app.MapPost("/callbacks/whatsapp", () => Results.Ok());
+}
+
 await app.RunAsync();

@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Sandbox.Mailbox;
+
+/// <summary>A template send as the simulated customer saw it.</summary>
+public sealed record SandboxTemplate(string Name, string? Language, IReadOnlyList<string> Parameters);
+
+/// <summary>One message a simulated customer received.</summary>
+/// <param name="Channel">Lower-case channel name: <c>whatsapp</c>, <c>telegram</c>.</param>
+/// <param name="To">Channel address: E.164 with leading + for WhatsApp, chat id for Telegram.</param>
+/// <param name="Account">Provider account that sent it: phone number id (WhatsApp) or bot id (Telegram).</param>
+public sealed record SandboxMessage(
+    string Channel,
+    string To,
+    string? Text,
+    SandboxTemplate? Template,
+    string ProviderMessageId,
+    DateTimeOffset Time,
+    string Account);
+
+/// <summary>
+/// What simulated customers received, newest <see cref="SandboxOptions.MailboxCapacity"/> kept.
+/// Lock-free on the add path: the simulators call it once per accepted send.
+/// </summary>
+public sealed class SandboxMailbox(IOptions<SandboxOptions> options)
+{
+    private readonly ConcurrentQueue<SandboxMessage> messages = new();
+    private readonly int capacity = options.Value.MailboxCapacity;
+    private int count;
+
+    /// <summary>Number of messages held (approximate under concurrent adds).</summary>
+    public int Count => Volatile.Read(ref count);
+
+    /// <summary>Records a received message, evicting the oldest beyond capacity.</summary>
+    public void Add(SandboxMessage message)
+    {
+        messages.Enqueue(message);
+        if (Interlocked.Increment(ref count) > capacity && messages.TryDequeue(out _))
+        {
+            Interlocked.Decrement(ref count);
+        }
+    }
+
+    /// <summary>Messages in arrival order, optionally filtered by channel and address.
+    /// Phone addresses match with or without the leading +.</summary>
+    public IReadOnlyList<SandboxMessage> Find(string? channel = null, string? to = null)
+    {
+        var wantedTo = NormaliseAddress(to);
+        var result = new List<SandboxMessage>();
+        foreach (var message in messages)
+        {
+            if (!string.IsNullOrEmpty(channel) && !string.Equals(message.Channel, channel, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (wantedTo is not null && !string.Equals(NormaliseAddress(message.To), wantedTo, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            result.Add(message);
+        }
+
+        return result;
+    }
+
+    /// <summary>Forgets every message.</summary>
+    public void Clear()
+    {
+        messages.Clear();
+        Volatile.Write(ref count, 0);
+    }
+
+    // A "+" in a query string arrives as a space, so both are dropped before comparing.
+    private static string? NormaliseAddress(string? address)
+    {
+        if (string.IsNullOrWhiteSpace(address))
+        {
+            return null;
+        }
+
+        var trimmed = address.Trim();
+        return trimmed.StartsWith('+') ? trimmed[1..] : trimmed;
+    }
+}

@@ -1,0 +1,111 @@
+using Herald.Sandbox.Mailbox;
+using Herald.Sandbox.Settings;
+using Herald.Sandbox.Telegram;
+using Herald.Sandbox.Throttling;
+using Herald.Sandbox.WhatsApp;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Sandbox;
+
+/// <summary>Registers and mounts the provider sandbox.</summary>
+public static class SandboxExtensions
+{
+    /// <summary>
+    /// Registers the simulators, the mailbox, run-time settings, stats and the WhatsApp webhook dispatcher,
+    /// with <see cref="SandboxOptions"/> bound from <c>Herald:Sandbox</c> and validated at start.
+    /// </summary>
+    public static IServiceCollection AddHeraldSandbox(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<SandboxOptions>()
+            .Bind(configuration.GetSection(SandboxOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SandboxMailbox>();
+        services.TryAddSingleton<SandboxSettings>();
+        services.TryAddSingleton<SandboxRateLimiter>();
+        services.TryAddSingleton<SandboxStats>();
+        services.TryAddSingleton<WhatsAppWebhookDispatcher>();
+        services.AddHostedService(static sp => sp.GetRequiredService<WhatsAppWebhookDispatcher>());
+        services.TryAddSingleton<WhatsAppSimulator>();
+        services.TryAddSingleton<TelegramSimulator>();
+        return services;
+    }
+
+    /// <summary>
+    /// Mounts everything under <c>/sandbox</c> when <see cref="SandboxOptions.Enabled"/>:
+    /// the WhatsApp Cloud API and Telegram Bot API simulators and the mailbox, settings and stats endpoints.
+    /// With <see cref="SandboxOptions.TelegramAtRoot"/> the Bot API is also served at <c>/bot{token}/{method}</c>.
+    /// </summary>
+    public static IEndpointRouteBuilder MapHeraldSandbox(this IEndpointRouteBuilder app)
+    {
+        var options = app.ServiceProvider.GetRequiredService<IOptions<SandboxOptions>>().Value;
+        if (!options.Enabled)
+        {
+            return app;
+        }
+
+        var sandbox = app.MapGroup("/sandbox");
+
+        sandbox.MapPost(
+            "/whatsapp/{version}/{phoneNumberId}/messages",
+            (HttpContext context, string phoneNumberId, [FromServices] WhatsAppSimulator simulator, CancellationToken cancellationToken) =>
+                simulator.SendAsync(context, phoneNumberId, cancellationToken));
+
+        sandbox.MapMethods("/telegram/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
+        if (options.TelegramAtRoot)
+        {
+            app.MapMethods("/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
+        }
+
+        sandbox.MapGet(
+            "/messages",
+            ([FromQuery] string? channel, [FromQuery] string? to, [FromServices] SandboxMailbox mailbox) =>
+                TypedResults.Ok(mailbox.Find(channel, to)));
+
+        sandbox.MapDelete(
+            "/messages",
+            ([FromServices] SandboxMailbox mailbox, [FromServices] WhatsAppSimulator whatsApp, [FromServices] TelegramSimulator telegram) =>
+            {
+                mailbox.Clear();
+                whatsApp.Reset();
+                telegram.Reset();
+                return TypedResults.NoContent();
+            });
+
+        sandbox.MapGet("/settings", ([FromServices] SandboxSettings settings) => TypedResults.Ok(settings.Current));
+
+        sandbox.MapPut(
+            "/settings",
+            IResult ([FromBody] SandboxSettingsUpdate update, [FromServices] SandboxSettings settings) =>
+            {
+                var errors = SandboxSettings.Validate(update);
+                return errors.Count > 0
+                    ? TypedResults.ValidationProblem(errors)
+                    : TypedResults.Ok(settings.Apply(update));
+            });
+
+        sandbox.MapGet("/stats", ([FromServices] SandboxStats stats) => TypedResults.Ok(stats.Snapshot()));
+
+        sandbox.MapDelete(
+            "/stats",
+            ([FromServices] SandboxStats stats, [FromServices] SandboxRateLimiter rateLimiter) =>
+            {
+                stats.Reset();
+                rateLimiter.Reset();
+                return TypedResults.NoContent();
+            });
+
+        return app;
+    }
+
+    private static Task<IResult> TelegramAsync(
+        HttpContext context,
+        string token,
+        string method,
+        [FromServices] TelegramSimulator simulator,
+        CancellationToken cancellationToken) =>
+        simulator.HandleAsync(context, token, method, cancellationToken);
+}

@@ -1,0 +1,79 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Herald.Sandbox;
+
+/// <summary>
+/// Start-up options of the provider sandbox, bound from <c>Herald:Sandbox</c>.
+/// The shaping values (latency, rate, receipt delay, failure rate) are only the initial values:
+/// <c>PUT /sandbox/settings</c> changes them at run time.
+/// </summary>
+public sealed class SandboxOptions
+{
+    /// <summary>The configuration section the options bind from.</summary>
+    public const string SectionName = "Herald:Sandbox";
+
+    /// <summary>The documented sandbox app secret used to sign WhatsApp webhooks when none is configured.</summary>
+    public const string DefaultAppSecret = "sandbox-app-secret";
+
+    /// <summary>When false, <c>MapHeraldSandbox</c> maps nothing.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Meta app secret: WhatsApp webhooks carry <c>X-Hub-Signature-256: sha256=HMAC(secret, body)</c>.</summary>
+    [Required]
+    public string AppSecret { get; set; } = DefaultAppSecret;
+
+    /// <summary>Base URL of Herald; status webhooks go to <c>{CallbackBaseUrl}/callbacks/whatsapp</c>.
+    /// When null, the host's own first listening address is used.</summary>
+    public string? CallbackBaseUrl { get; set; }
+
+    /// <summary>When set, the WhatsApp simulator only accepts this bearer token; otherwise any token.</summary>
+    public string? AccessToken { get; set; }
+
+    /// <summary>Added latency per simulated provider request, in milliseconds.</summary>
+    [Range(0, 600_000)]
+    public int LatencyMs { get; set; }
+
+    /// <summary>Accepted sends per second per provider account (phone number id, bot); 0 means unlimited.</summary>
+    [Range(0, int.MaxValue)]
+    public int RatePerSecond { get; set; }
+
+    /// <summary>Delay between a provider event and its receipt (status webhook), in milliseconds.</summary>
+    [Range(0, 3_600_000)]
+    public int ReceiptDelayMs { get; set; } = 50;
+
+    /// <summary>Probability (0..1) that a send fails with a transient 5xx.</summary>
+    [Range(0.0, 1.0)]
+    public double FailureRate { get; set; }
+
+    /// <summary>Most statuses carried by one webhook POST.</summary>
+    [Range(1, 1000)]
+    public int WebhookBatchSize { get; set; } = 100;
+
+    /// <summary>How long a failing webhook delivery is retried (with backoff) before it is dropped.</summary>
+    [Range(1, 7 * 24 * 3600)]
+    public int WebhookRetryWindowSeconds { get; set; } = 900;
+
+    /// <summary>Upper bound of statuses waiting for delivery; beyond it new statuses are dropped and counted.</summary>
+    [Range(1, 100_000_000)]
+    public int MaxPendingWebhookStatuses { get; set; } = 1_000_000;
+
+    /// <summary>Most webhook POSTs in flight at once.</summary>
+    [Range(1, 256)]
+    public int MaxConcurrentWebhookPosts { get; set; } = 8;
+
+    /// <summary>How many received messages the mailbox keeps (the newest).</summary>
+    [Range(1, 10_000_000)]
+    public int MailboxCapacity { get; set; } = 100_000;
+
+    /// <summary>
+    /// Also serve the Telegram simulator at the root path <c>/bot{token}/{method}</c>. Telegram.Bot (the .NET client)
+    /// drops any path from its base URL, so it can only reach a Bot API server at the root of a host.
+    /// </summary>
+    public bool TelegramAtRoot { get; set; } = true;
+
+    /// <summary>WhatsApp Business Account id reported as <c>entry[].id</c> in webhooks.</summary>
+    public string BusinessAccountId { get; set; } = "100000000000001";
+
+    /// <summary>Display phone number reported in webhook metadata.</summary>
+    public string DisplayPhoneNumber { get; set; } = "15550000000";
+}

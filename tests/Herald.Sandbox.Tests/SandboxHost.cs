@@ -1,0 +1,192 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Herald.Sandbox.Tests;
+
+/// <summary>A status as the stand-in for Herald's /callbacks/whatsapp received it.</summary>
+public sealed record ReceivedStatus(string Id, string Status, string RecipientId, string Timestamp, int? ErrorCode, string? ErrorTitle);
+
+/// <summary>
+/// A real Kestrel host on 127.0.0.1:0 with the sandbox mounted and a stand-in for Herald's WhatsApp callback
+/// that checks X-Hub-Signature-256 and records every status.
+/// </summary>
+public sealed class SandboxHost : IAsyncDisposable
+{
+    public const string Secret = "test-app-secret";
+
+    private readonly WebApplication app;
+    private int failuresToInject;
+
+    private SandboxHost(WebApplication app, string baseUrl)
+    {
+        this.app = app;
+        BaseUrl = baseUrl;
+        Client = new HttpClient { BaseAddress = new Uri(baseUrl) };
+    }
+
+    public string BaseUrl { get; }
+
+    public HttpClient Client { get; }
+
+    public IServiceProvider Services => app.Services;
+
+    public ConcurrentQueue<ReceivedStatus> Statuses { get; } = new();
+
+    public int WebhookPosts;
+
+    public int BadSignatures;
+
+    public int FailedWebhookAnswers;
+
+    /// <summary>Answer the next <paramref name="count"/> webhook POSTs with 500, like a Herald hiccup.</summary>
+    public void FailNextWebhooks(int count) => Volatile.Write(ref failuresToInject, count);
+
+    public static async Task<SandboxHost> StartAsync(IDictionary<string, string?>? settings = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var config = new Dictionary<string, string?>
+        {
+            ["Herald:Sandbox:Enabled"] = "true",
+            ["Herald:Sandbox:AppSecret"] = Secret,
+            ["Herald:Sandbox:ReceiptDelayMs"] = "10",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            config[key] = value;
+        }
+
+        builder.Configuration.AddInMemoryCollection(config);
+        builder.Services.AddHeraldSandbox(builder.Configuration);
+        var app = builder.Build();
+        app.MapHeraldSandbox();
+        SandboxHost? host = null;
+        app.MapPost("/callbacks/whatsapp", async (HttpContext context) =>
+        {
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            return host!.Receive(buffer.ToArray(), context.Request.Headers["X-Hub-Signature-256"].ToString());
+        });
+        await app.StartAsync();
+        host = new SandboxHost(app, app.Urls.First());
+        return host;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+
+    public Task<HttpResponseMessage> SendWhatsAppAsync(object body, string phoneNumberId = "1234567890", string? token = "any-token")
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/sandbox/whatsapp/v23.0/{phoneNumberId}/messages")
+        {
+            Content = JsonContent.Create(body),
+        };
+        if (token is not null)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return Client.SendAsync(request);
+    }
+
+    public static object Text(string to, string body = "Your card was charged 10.00 EUR") => new
+    {
+        messaging_product = "whatsapp",
+        recipient_type = "individual",
+        to,
+        type = "text",
+        text = new { body },
+    };
+
+    public async Task<string> SendTextAndGetWamidAsync(string to)
+    {
+        using var response = await SendWhatsAppAsync(Text(to));
+        Assert.Equal(200, (int)response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("messages")[0].GetProperty("id").GetString()!;
+    }
+
+    public IReadOnlyList<ReceivedStatus> StatusesOf(string wamid) => Statuses.Where(s => s.Id == wamid).ToList();
+
+    /// <summary>Polls until the condition holds or the deadline passes; no fixed sleeps in tests.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, string what, int seconds = 10)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        while (!condition())
+        {
+            if (deadline.IsCancellationRequested)
+            {
+                Assert.Fail($"Timed out waiting for {what}");
+            }
+
+            await Task.Delay(10, CancellationToken.None);
+        }
+    }
+
+    private IResult Receive(byte[] body, string signature)
+    {
+        Interlocked.Increment(ref WebhookPosts);
+        var expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), body));
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature)))
+        {
+            Interlocked.Increment(ref BadSignatures);
+            return Results.Unauthorized();
+        }
+
+        if (Interlocked.Decrement(ref failuresToInject) >= 0)
+        {
+            Interlocked.Increment(ref FailedWebhookAnswers);
+            return Results.StatusCode(500);
+        }
+
+        using var json = JsonDocument.Parse(body);
+        var root = json.RootElement;
+        Assert.Equal("whatsapp_business_account", root.GetProperty("object").GetString());
+        foreach (var entry in root.GetProperty("entry").EnumerateArray())
+        {
+            Assert.False(string.IsNullOrEmpty(entry.GetProperty("id").GetString()));
+            foreach (var change in entry.GetProperty("changes").EnumerateArray())
+            {
+                Assert.Equal("messages", change.GetProperty("field").GetString());
+                var value = change.GetProperty("value");
+                Assert.Equal("whatsapp", value.GetProperty("messaging_product").GetString());
+                Assert.False(string.IsNullOrEmpty(value.GetProperty("metadata").GetProperty("phone_number_id").GetString()));
+                Assert.False(string.IsNullOrEmpty(value.GetProperty("metadata").GetProperty("display_phone_number").GetString()));
+                foreach (var status in value.GetProperty("statuses").EnumerateArray())
+                {
+                    int? code = null;
+                    string? title = null;
+                    if (status.TryGetProperty("errors", out var errors))
+                    {
+                        code = errors[0].GetProperty("code").GetInt32();
+                        title = errors[0].GetProperty("title").GetString();
+                        Assert.False(string.IsNullOrEmpty(errors[0].GetProperty("error_data").GetProperty("details").GetString()));
+                    }
+
+                    Statuses.Enqueue(new ReceivedStatus(
+                        status.GetProperty("id").GetString()!,
+                        status.GetProperty("status").GetString()!,
+                        status.GetProperty("recipient_id").GetString()!,
+                        status.GetProperty("timestamp").GetString()!,
+                        code,
+                        title));
+                }
+            }
+        }
+
+        return Results.Ok();
+    }
+}
