@@ -1,0 +1,72 @@
+using System.Net;
+using Herald.Channels.Providers;
+using Herald.Channels.Telegram;
+using Herald.Channels.WhatsApp;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Channels;
+
+public static class ChannelsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the channel connectors (as <see cref="IChannelConnector"/>), their HttpClients, the
+    /// <see cref="ProviderDirectory"/> (a hosted service: first load at start) and the <see cref="ChannelDispatcher"/>,
+    /// with <see cref="ChannelsOptions"/> bound from <c>Herald:Channels</c> and validated at start.
+    /// Needs an <see cref="Herald.Storage.IProviderStore"/> registered by the storage feature.
+    /// </summary>
+    public static IServiceCollection AddHeraldChannels(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ChannelsOptions>()
+            .Bind(configuration.GetSection(ChannelsOptions.SectionName))
+            .ValidateDataAnnotations()
+            .Validate(static o => o.HttpTimeout >= o.SendTimeout, "Herald:Channels:HttpTimeout must not be shorter than SendTimeout")
+            .ValidateOnStart();
+
+        services.TryAddSingleton(TimeProvider.System);
+
+        AddConnectorClient(services, ChannelHttpClients.WhatsApp);
+        AddConnectorClient(services, ChannelHttpClients.Telegram);
+
+        services.TryAddSingleton<WhatsAppCloudConnector>();
+        services.TryAddSingleton<TelegramBotConnector>();
+        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<WhatsAppCloudConnector>());
+        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TelegramBotConnector>());
+
+        services.TryAddSingleton<ProviderDirectory>();
+        services.AddHostedService(static sp => sp.GetRequiredService<ProviderDirectory>());
+        services.TryAddSingleton<IProviderSelector, WeightedRandomProviderSelector>();
+        services.TryAddSingleton<ChannelDispatcher>();
+        return services;
+    }
+
+    private static void AddConnectorClient(IServiceCollection services, string name) =>
+        services.AddHttpClient(name)
+            .ConfigureHttpClient(static (sp, client) =>
+            {
+                client.Timeout = sp.GetRequiredService<IOptions<ChannelsOptions>>().Value.HttpTimeout;
+                client.DefaultRequestVersion = HttpVersion.Version11;
+                client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrHigher;
+            })
+            .ConfigurePrimaryHttpMessageHandler(static sp =>
+            {
+                var options = sp.GetRequiredService<IOptions<ChannelsOptions>>().Value;
+                return new SocketsHttpHandler
+                {
+                    // The handler lives for the process; PooledConnectionLifetime recycles connections for DNS.
+                    PooledConnectionLifetime = options.PooledConnectionLifetime,
+                    PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+                    MaxConnectionsPerServer = options.MaxConnectionsPerServer,
+                    ConnectTimeout = options.ConnectTimeout,
+                    AllowAutoRedirect = false,
+                    UseCookies = false,
+                    AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
+                    EnableMultipleHttp2Connections = true,
+                };
+            })
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            // The default request logging writes full URIs, and the Bot API carries its token in the path.
+            .RemoveAllLoggers();
+}

@@ -1,0 +1,242 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Herald.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace Herald.Channels.Providers;
+
+/// <summary>The provider a send went to (null when none could take it) and what it answered.</summary>
+public sealed record DispatchResult(ProviderAccount? Provider, SendOutcome Outcome);
+
+/// <summary>Circuit state of one provider account, as metrics and /readyz report it.</summary>
+public enum ProviderHealthState
+{
+    /// <summary>Sends flow.</summary>
+    Closed,
+    /// <summary>The break is over: the next send is a probe that closes or reopens the circuit.</summary>
+    HalfOpen,
+    /// <summary>Too many transient failures: sends are rejected until the break ends.</summary>
+    Open,
+    /// <summary>Opened by hand; stays open until closed by hand.</summary>
+    Isolated,
+}
+
+public sealed record ProviderHealth(Guid AccountId, Guid TenantId, Channel Channel, string Kind, string Name, ProviderHealthState State);
+
+/// <summary>
+/// The only thing the delivery worker calls to send. Picks a healthy provider account of the tenant's channel and
+/// sends through that account's resilience pipeline: a timeout inside a circuit breaker fed by transient outcomes
+/// (no exceptions needed). There are no retries here: retries and backoff belong to the delivery state machine,
+/// which sees every outcome. An open circuit moves the send to the channel's next healthy provider.
+/// </summary>
+public sealed partial class ChannelDispatcher
+{
+    private readonly ProviderDirectory _directory;
+    private readonly FrozenDictionary<string, IChannelConnector> _connectors;
+    private readonly IProviderSelector _selector;
+    private readonly ChannelsOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ChannelDispatcher> _logger;
+    private readonly ConcurrentDictionary<Guid, ProviderCircuit> _circuits = new();
+
+    public ChannelDispatcher(
+        ProviderDirectory directory,
+        IEnumerable<IChannelConnector> connectors,
+        IProviderSelector selector,
+        IOptions<ChannelsOptions> options,
+        TimeProvider time,
+        ILogger<ChannelDispatcher> logger)
+    {
+        _directory = directory;
+        _connectors = connectors.ToFrozenDictionary(static c => c.Kind, StringComparer.Ordinal);
+        _selector = selector;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Whether the tenant has at least one enabled provider for the channel whose circuit lets sends through.</summary>
+    public bool IsUsable(Guid tenantId, Channel channel)
+    {
+        foreach (var account in _directory.For(tenantId, channel))
+        {
+            if (HasConnector(account) && IsPassable(account.Id))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Sends through one healthy provider of the channel. Never throws for provider trouble; only cancellation of
+    /// <paramref name="ct"/> propagates. With no healthy provider the outcome is transient
+    /// <c>no_healthy_provider</c> and <see cref="DispatchResult.Provider"/> is null.
+    /// </summary>
+    public async Task<DispatchResult> SendAsync(Guid tenantId, Channel channel, OutboundMessage message, CancellationToken ct)
+    {
+        var accounts = _directory.For(tenantId, channel);
+        List<ProviderAccount>? candidates = null;
+        foreach (var account in accounts)
+        {
+            if (HasConnector(account) && IsPassable(account.Id))
+            {
+                (candidates ??= new List<ProviderAccount>(accounts.Count)).Add(account);
+            }
+        }
+
+        while (candidates is { Count: > 0 })
+        {
+            var index = _selector.Pick(tenantId, channel, message, candidates);
+            var account = candidates[index];
+            candidates.RemoveAt(index);
+
+            var connector = _connectors[account.Kind];
+            var circuit = Circuit(account);
+            try
+            {
+                var outcome = await circuit.Pipeline.ExecuteAsync(
+                    static (state, token) => new ValueTask<SendOutcome>(state.connector.SendAsync(state.message, state.account, token)),
+                    (connector, message, account),
+                    ct).ConfigureAwait(false);
+                return new DispatchResult(account, outcome);
+            }
+            catch (BrokenCircuitException)
+            {
+                // Opened (or half-open with its probe already in flight) since we looked: next provider.
+            }
+            catch (TimeoutRejectedException)
+            {
+                return new DispatchResult(account, SendOutcome.Transient("timeout", $"no answer within {_options.SendTimeout.TotalSeconds:0.###} s"));
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                // Connectors must not throw; one that does has a bug. The breaker counted it as a failure.
+                LogConnectorThrew(_logger, e, account.Kind, account.Id);
+                return new DispatchResult(account, SendOutcome.Transient("connector_error", e.Message));
+            }
+        }
+
+        return new DispatchResult(null, SendOutcome.Transient(
+            "no_healthy_provider",
+            accounts.Count == 0 ? $"no enabled {channel} provider account" : $"every {channel} provider account is unhealthy"));
+    }
+
+    /// <summary>Circuit state of one account (closed when it never sent).</summary>
+    public ProviderHealthState GetState(Guid accountId) =>
+        _circuits.TryGetValue(accountId, out var circuit) ? circuit.State(_time.GetUtcNow()) : ProviderHealthState.Closed;
+
+    /// <summary>Health of every enabled account in the directory.</summary>
+    public IReadOnlyList<ProviderHealth> GetHealth()
+    {
+        var all = _directory.All;
+        var result = new ProviderHealth[all.Count];
+        for (var i = 0; i < all.Count; i++)
+        {
+            var a = all[i];
+            result[i] = new ProviderHealth(a.Id, a.TenantId, a.Channel, a.Kind, a.Name, GetState(a.Id));
+        }
+
+        return result;
+    }
+
+    private bool HasConnector(ProviderAccount account) =>
+        _connectors.TryGetValue(account.Kind, out var connector) && connector.Channel == account.Channel;
+
+    private bool IsPassable(Guid accountId) => GetState(accountId) is ProviderHealthState.Closed or ProviderHealthState.HalfOpen;
+
+    private ProviderCircuit Circuit(ProviderAccount account) =>
+        _circuits.GetOrAdd(account.Id, static (_, state) => state.self.Build(state.account), (self: this, account));
+
+    private ProviderCircuit Build(ProviderAccount account)
+    {
+        var circuit = new ProviderCircuit();
+        var accountId = account.Id;
+        var builder = new ResiliencePipelineBuilder<SendOutcome>
+        {
+            Name = "herald-provider",
+            InstanceName = accountId.ToString(),
+            TimeProvider = _time,
+        };
+
+        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions<SendOutcome>
+        {
+            FailureRatio = _options.CircuitFailureRatio,
+            MinimumThroughput = _options.CircuitMinimumThroughput,
+            SamplingDuration = _options.CircuitSamplingDuration,
+            BreakDuration = _options.CircuitBreakDuration,
+            StateProvider = circuit.StateProvider,
+            // Only what says "this provider is in trouble" counts: transient outcomes, timeouts, connector bugs.
+            // Permanent failures (bad recipient) are the provider working correctly.
+            ShouldHandle = static args => new ValueTask<bool>(args.Outcome switch
+            {
+                { Exception: OperationCanceledException } => false,
+                { Exception: not null } => true,
+                { Result.Kind: SendOutcomeKind.TransientFailure } => true,
+                _ => false,
+            }),
+            OnOpened = args =>
+            {
+                circuit.Opened(_time.GetUtcNow() + args.BreakDuration);
+                LogCircuitOpened(_logger, accountId, args.BreakDuration, args.Outcome.Result?.ErrorCode ?? args.Outcome.Exception?.GetType().Name);
+                return default;
+            },
+            OnHalfOpened = _ =>
+            {
+                LogCircuitHalfOpened(_logger, accountId);
+                return default;
+            },
+            OnClosed = _ =>
+            {
+                LogCircuitClosed(_logger, accountId);
+                return default;
+            },
+        });
+        builder.AddTimeout(_options.SendTimeout);
+        circuit.Pipeline = builder.Build();
+        return circuit;
+    }
+
+    private sealed class ProviderCircuit
+    {
+        private long _openUntilTicks;
+
+        public CircuitBreakerStateProvider StateProvider { get; } = new();
+
+        public ResiliencePipeline<SendOutcome> Pipeline { get; set; } = ResiliencePipeline<SendOutcome>.Empty;
+
+        public void Opened(DateTimeOffset until) => Interlocked.Exchange(ref _openUntilTicks, until.UtcTicks);
+
+        /// <summary>
+        /// Polly moves Open to HalfOpen lazily, on the next execution after the break. Reporting Open until then
+        /// would make the provider look unusable forever, so an elapsed break is reported as HalfOpen: the next
+        /// send is the probe.
+        /// </summary>
+        public ProviderHealthState State(DateTimeOffset now) => StateProvider.CircuitState switch
+        {
+            CircuitState.Closed => ProviderHealthState.Closed,
+            CircuitState.HalfOpen => ProviderHealthState.HalfOpen,
+            CircuitState.Isolated => ProviderHealthState.Isolated,
+            _ => now.UtcTicks >= Interlocked.Read(ref _openUntilTicks) ? ProviderHealthState.HalfOpen : ProviderHealthState.Open,
+        };
+    }
+
+    [LoggerMessage(EventId = 3200, Level = LogLevel.Warning, Message = "Circuit of provider account {AccountId} opened for {BreakDuration} (last failure {Reason})")]
+    private static partial void LogCircuitOpened(ILogger logger, Guid accountId, TimeSpan breakDuration, string? reason);
+
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Circuit of provider account {AccountId} half-open: probing")]
+    private static partial void LogCircuitHalfOpened(ILogger logger, Guid accountId);
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Information, Message = "Circuit of provider account {AccountId} closed")]
+    private static partial void LogCircuitClosed(ILogger logger, Guid accountId);
+
+    [LoggerMessage(EventId = 3203, Level = LogLevel.Error, Message = "Connector {Kind} threw for provider account {AccountId}; connectors must map failures to outcomes")]
+    private static partial void LogConnectorThrew(ILogger logger, Exception exception, string kind, Guid accountId);
+}

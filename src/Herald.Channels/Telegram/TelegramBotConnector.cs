@@ -1,0 +1,163 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Herald.Storage;
+
+namespace Herald.Channels.Telegram;
+
+/// <summary>
+/// Sends through the Telegram Bot API: <c>POST {baseUrl}/bot{token}/sendMessage {chat_id, text}</c>. The Bot API has
+/// no delivery receipts: <c>ok: true</c> means the message is in the chat, so success is
+/// <see cref="SendOutcomeKind.Delivered"/>.
+/// </summary>
+public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimeProvider time) : IChannelConnector
+{
+    public const string ConnectorKind = "telegram-bot";
+
+    private readonly AccountSettingsCache<TelegramSettings> _settings = new(TelegramSettings.Parse);
+
+    public string Kind => ConnectorKind;
+
+    public Channel Channel => Channel.Telegram;
+
+    public async Task<SendOutcome> SendAsync(OutboundMessage message, ProviderAccount account, CancellationToken ct)
+    {
+        var settings = _settings.Get(account, out var settingsError);
+        if (settings is null)
+        {
+            return SendOutcome.Transient("invalid_settings", $"provider account settings: {settingsError}");
+        }
+
+        if (string.IsNullOrWhiteSpace(message.To))
+        {
+            return SendOutcome.Permanent("invalid_address", "chat id is empty");
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, settings.SendMessageUri);
+        var body = new ByteArrayContent(WriteBody(message));
+        body.Headers.ContentType = ConnectorHttp.Json;
+        request.Content = body;
+
+        var http = httpClients.CreateClient(ChannelHttpClients.Telegram);
+        try
+        {
+            using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+            return await ReadAsync(response, message.To, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return SendOutcome.Transient("timeout", "Telegram Bot API did not answer in time");
+        }
+        catch (HttpRequestException e)
+        {
+            // HttpRequestException messages may carry the request URI, which holds the bot token.
+            return SendOutcome.Transient("network", Redact(ConnectorHttp.Describe(e), settings.BotToken));
+        }
+    }
+
+    private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, string to, CancellationToken ct)
+    {
+        var status = (int)response.StatusCode;
+        JsonDocument doc;
+        try
+        {
+            var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                doc = await JsonDocument.ParseAsync(stream, default, ct).ConfigureAwait(false);
+            }
+        }
+        catch (JsonException)
+        {
+            return response.IsSuccessStatusCode
+                ? SendOutcome.Transient("malformed_response", $"HTTP {status} with a body that is not JSON")
+                : Map(status, null, $"HTTP {status} without a Bot API error body", ConnectorHttp.RetryAfter(response, time));
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("ok", out var ok) || ok.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                return response.IsSuccessStatusCode
+                    ? SendOutcome.Transient("malformed_response", $"HTTP {status} without an ok field")
+                    : Map(status, null, $"HTTP {status} without a Bot API error body", ConnectorHttp.RetryAfter(response, time));
+            }
+
+            if (ok.ValueKind == JsonValueKind.True)
+            {
+                if (root.TryGetProperty("result", out var result) && result.ValueKind == JsonValueKind.Object
+                    && result.TryGetProperty("message_id", out var id) && id.ValueKind == JsonValueKind.Number && id.TryGetInt64(out var messageId))
+                {
+                    var chatId = result.TryGetProperty("chat", out var chat) && chat.ValueKind == JsonValueKind.Object
+                        && chat.TryGetProperty("id", out var cid) && cid.ValueKind == JsonValueKind.Number
+                        ? cid.GetRawText()
+                        : to;
+                    return new SendOutcome(SendOutcomeKind.Delivered, ProviderMessageId: $"{chatId}:{messageId.ToString(CultureInfo.InvariantCulture)}");
+                }
+
+                return SendOutcome.Transient("malformed_response", "ok: true without result.message_id");
+            }
+
+            var errorCode = root.TryGetProperty("error_code", out var ec) && ec.ValueKind == JsonValueKind.Number && ec.TryGetInt32(out var eci) ? eci : status;
+            var description = root.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+            TimeSpan? retryAfter = root.TryGetProperty("parameters", out var parameters) && parameters.ValueKind == JsonValueKind.Object
+                && parameters.TryGetProperty("retry_after", out var ra) && ra.ValueKind == JsonValueKind.Number && ra.TryGetInt32(out var seconds) && seconds >= 0
+                ? TimeSpan.FromSeconds(seconds)
+                : ConnectorHttp.RetryAfter(response, time);
+            return Map(errorCode, description, description ?? $"HTTP {status}", retryAfter);
+        }
+    }
+
+    /// <summary>Bot API errors by <c>error_code</c> (the HTTP status it mirrors) and description.</summary>
+    internal static SendOutcome Map(int errorCode, string? description, string error, TimeSpan? retryAfter)
+    {
+        var code = errorCode.ToString(CultureInfo.InvariantCulture);
+        return errorCode switch
+        {
+            // Flood control: parameters.retry_after says how long to wait.
+            429 => SendOutcome.Transient(code, error, retryAfter ?? TimeSpan.FromSeconds(1)),
+            // 401 Unauthorized / 404 Not Found are what the Bot API answers for a wrong or revoked token: the
+            // account is broken, not the message. Transient so the breaker opens and traffic moves (as WhatsApp 190).
+            401 or 404 => SendOutcome.Transient(code, error, retryAfter ?? TimeSpan.FromSeconds(30)),
+            // Forbidden: bot was blocked by the user / user is deactivated / bot was kicked / can't initiate
+            // conversation. The customer cannot get this bot's messages: next channel.
+            403 => SendOutcome.Permanent(code, error),
+            // Bad Request: chat not found, message text is empty, chat migrated, ... Resending the same request
+            // gives the same answer.
+            400 => SendOutcome.Permanent(code, error),
+            >= 500 => SendOutcome.Transient(code, error, retryAfter),
+            // 409 (webhook vs getUpdates conflict) and other 4xx never concern this message's content.
+            409 => SendOutcome.Transient(code, error, retryAfter),
+            >= 400 => SendOutcome.Permanent(code, error),
+            _ => SendOutcome.Transient(code, description ?? error, retryAfter),
+        };
+    }
+
+    private static string Redact(string text, string token) => text.Replace(token, "<token>", StringComparison.Ordinal);
+
+    internal static byte[] WriteBody(OutboundMessage message)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 + message.Text.Length * 2);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            // Numeric ids go as numbers, @channelusername as a string; the Bot API accepts both forms.
+            if (long.TryParse(message.To, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var chatId))
+            {
+                w.WriteNumber("chat_id", chatId);
+            }
+            else
+            {
+                w.WriteString("chat_id", message.To);
+            }
+
+            w.WriteString("text", message.Text);
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

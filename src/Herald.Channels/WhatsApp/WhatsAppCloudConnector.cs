@@ -1,0 +1,191 @@
+using System.Buffers;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Herald.Storage;
+
+namespace Herald.Channels.WhatsApp;
+
+/// <summary>
+/// Sends through Meta's WhatsApp Cloud API: <c>POST {baseUrl}/{apiVersion}/{phoneNumberId}/messages</c> with a
+/// Bearer token. A 200 answer means Meta accepted the message (<see cref="SendOutcomeKind.Accepted"/>); delivery
+/// arrives later as a status webhook (<see cref="WhatsAppWebhook"/>).
+/// </summary>
+public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeProvider time) : IChannelConnector
+{
+    public const string ConnectorKind = "whatsapp-cloud";
+
+    private readonly AccountSettingsCache<WhatsAppSettings> _settings = new(WhatsAppSettings.Parse);
+
+    public string Kind => ConnectorKind;
+
+    public Channel Channel => Channel.WhatsApp;
+
+    public async Task<SendOutcome> SendAsync(OutboundMessage message, ProviderAccount account, CancellationToken ct)
+    {
+        var settings = _settings.Get(account, out var settingsError);
+        if (settings is null)
+        {
+            // Our configuration, not the message: transient, so the breaker moves traffic to healthy accounts.
+            return SendOutcome.Transient("invalid_settings", $"provider account settings: {settingsError}");
+        }
+
+        var to = DigitsOnly(message.To);
+        if (to.Length == 0)
+        {
+            return SendOutcome.Permanent("invalid_address", "recipient phone number has no digits");
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, settings.MessagesUri);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.AccessToken);
+        var body = new ByteArrayContent(WriteBody(message, to));
+        body.Headers.ContentType = ConnectorHttp.Json;
+        request.Content = body;
+
+        var http = httpClients.CreateClient(ChannelHttpClients.WhatsApp);
+        try
+        {
+            using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+            return await ReadAsync(response, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return SendOutcome.Transient("timeout", "WhatsApp Cloud API did not answer in time");
+        }
+        catch (HttpRequestException e)
+        {
+            return SendOutcome.Transient("network", ConnectorHttp.Describe(e));
+        }
+    }
+
+    private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var status = (int)response.StatusCode;
+        JsonDocument doc;
+        try
+        {
+            var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                doc = await JsonDocument.ParseAsync(stream, default, ct).ConfigureAwait(false);
+            }
+        }
+        catch (JsonException)
+        {
+            return response.IsSuccessStatusCode
+                ? SendOutcome.Transient("malformed_response", $"HTTP {status} with a body that is not JSON")
+                : WhatsAppErrors.Map(null, $"HTTP {status} without a Graph error body", status, ConnectorHttp.RetryAfter(response, time));
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
+            {
+                int? code = error.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out var ci) ? ci : null;
+                return WhatsAppErrors.Map(code, Describe(error, status), status, ConnectorHttp.RetryAfter(response, time));
+            }
+
+            if (!response.IsSuccessStatusCode)
+            {
+                return WhatsAppErrors.Map(null, $"HTTP {status} without a Graph error body", status, ConnectorHttp.RetryAfter(response, time));
+            }
+
+            if (root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array && messages.GetArrayLength() > 0
+                && messages[0].ValueKind == JsonValueKind.Object
+                && messages[0].TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String && id.GetString() is { Length: > 0 } wamid)
+            {
+                return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: wamid);
+            }
+
+            return SendOutcome.Transient("malformed_response", $"HTTP {status} without messages[0].id");
+        }
+    }
+
+    /// <summary>"(#131047) Re-engagement message: Message failed to send because more than 24 hours ..."</summary>
+    private static string Describe(JsonElement error, int status)
+    {
+        var message = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+        var details = error.TryGetProperty("error_data", out var data) && data.ValueKind == JsonValueKind.Object
+            && data.TryGetProperty("details", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+        return (message, details) switch
+        {
+            ({ Length: > 0 }, { Length: > 0 }) when !string.Equals(message, details, StringComparison.Ordinal) => $"{message}: {details}",
+            ({ Length: > 0 }, _) => message,
+            (_, { Length: > 0 }) => details,
+            _ => $"HTTP {status} Graph error without message",
+        };
+    }
+
+    private static string DigitsOnly(string address)
+    {
+        Span<char> buffer = address.Length <= 64 ? stackalloc char[address.Length] : new char[address.Length];
+        var n = 0;
+        foreach (var ch in address)
+        {
+            if (char.IsAsciiDigit(ch))
+            {
+                buffer[n++] = ch;
+            }
+        }
+
+        return new string(buffer[..n]);
+    }
+
+    internal static byte[] WriteBody(OutboundMessage message, string to)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256 + message.Text.Length * 2);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("messaging_product", "whatsapp");
+            w.WriteString("recipient_type", "individual");
+            w.WriteString("to", to);
+            if (message.Template is { } template)
+            {
+                w.WriteString("type", "template");
+                w.WriteStartObject("template");
+                w.WriteString("name", template.Name);
+                w.WriteStartObject("language");
+                w.WriteString("code", template.Language);
+                w.WriteEndObject();
+                if (template.BodyParameters.Count > 0)
+                {
+                    w.WriteStartArray("components");
+                    w.WriteStartObject();
+                    w.WriteString("type", "body");
+                    w.WriteStartArray("parameters");
+                    foreach (var parameter in template.BodyParameters)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("type", "text");
+                        w.WriteString("text", parameter);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                    w.WriteEndArray();
+                }
+
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteString("type", "text");
+                w.WriteStartObject("text");
+                w.WriteString("body", message.Text);
+                w.WriteEndObject();
+            }
+
+            // Echoed back in status webhooks: lets a receipt be correlated with the attempt even before the wamid
+            // is stored.
+            w.WriteString("biz_opaque_callback_data", message.AttemptId.ToString("N"));
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

@@ -1,0 +1,30 @@
+using System.Text.Json;
+
+namespace Herald.Channels.WhatsApp;
+
+/// <summary>The settings of a "whatsapp-cloud" provider account (Meta WhatsApp Cloud API, Graph API).</summary>
+/// <param name="AppSecret">Meta app secret: the key of the <c>X-Hub-Signature-256</c> HMAC on callbacks.</param>
+/// <param name="VerifyToken">The token Meta echoes in the webhook verification handshake.</param>
+public sealed record WhatsAppSettings(Uri BaseUrl, string ApiVersion, string PhoneNumberId, string AccessToken, string? AppSecret, string? VerifyToken)
+{
+    public const string DefaultBaseUrl = "https://graph.facebook.com";
+    public const string DefaultApiVersion = "v21.0";
+
+    /// <summary>The messages endpoint: <c>{baseUrl}/{apiVersion}/{phoneNumberId}/messages</c>.</summary>
+    public Uri MessagesUri { get; } = new($"{BaseUrl.AbsoluteUri.TrimEnd('/')}/{Uri.EscapeDataString(ApiVersion)}/{Uri.EscapeDataString(PhoneNumberId)}/messages");
+
+    public static WhatsAppSettings Parse(JsonElement root) => new(
+        SettingsJson.BaseUrl(root, DefaultBaseUrl),
+        SettingsJson.Optional(root, "apiVersion") is { Length: > 0 } version ? version : DefaultApiVersion,
+        SettingsJson.Required(root, "phoneNumberId"),
+        SettingsJson.Required(root, "accessToken"),
+        SettingsJson.Optional(root, "appSecret"),
+        SettingsJson.Optional(root, "verifyToken"));
+
+    /// <summary>Parses settings text; throws <see cref="FormatException"/> or <see cref="JsonException"/> when unusable.</summary>
+    public static WhatsAppSettings Parse(string settingsJson)
+    {
+        using var doc = JsonDocument.Parse(settingsJson);
+        return Parse(doc.RootElement);
+    }
+}
