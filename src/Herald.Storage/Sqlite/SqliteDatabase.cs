@@ -1,0 +1,219 @@
+using Microsoft.Data.Sqlite;
+
+namespace Herald.Storage.Sqlite;
+
+/// <summary>
+/// One SQLite database file: a single long-lived writer connection behind an in-process gate (SQLite allows one
+/// writer; queueing here is cheaper and fairer than retrying SQLITE_BUSY), pooled reader connections that run
+/// concurrently under WAL, and the in-process wake-up signal for workers.
+/// </summary>
+internal sealed class SqliteDatabase : IDisposable
+{
+    private readonly SemaphoreSlim _writerGate = new(1, 1);
+    private readonly Dictionary<string, SqliteCommand> _writerCommands = new(StringComparer.Ordinal);
+    private SqliteConnection? _writer;
+    private bool _disposed;
+
+    public SqliteDatabase(string connectionString, TimeProvider time)
+    {
+        var builder = new SqliteConnectionStringBuilder(connectionString)
+        {
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+        };
+        if (string.IsNullOrWhiteSpace(builder.DataSource) || builder.DataSource.Trim() == ":memory:")
+        {
+            throw new ArgumentException("The embedded store needs a database file (Data Source=path); in-memory databases are not supported.", nameof(connectionString));
+        }
+
+        var folder = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
+        if (!string.IsNullOrEmpty(folder))
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        ConnectionString = builder.ToString();
+        Time = time;
+        Signal = new WorkSignal(time);
+    }
+
+    public string ConnectionString { get; }
+    public TimeProvider Time { get; }
+    public WorkSignal Signal { get; }
+
+    /// <summary>Runs <paramref name="work"/> in one write transaction (BEGIN IMMEDIATE) on the writer connection.</summary>
+    public async Task<T> WriteAsync<T>(Func<WriteScope, T> work, CancellationToken ct)
+    {
+        await _writerGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var connection = _writer ??= OpenWriter();
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var result = work(new WriteScope(connection, transaction, _writerCommands, ct));
+            transaction.Commit();
+            return result;
+        }
+        finally
+        {
+            _writerGate.Release();
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a pooled reader connection; readers do not wait for the writer.</summary>
+    public async Task<T> ReadAsync<T>(Func<SqliteConnection, T> work, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        await using var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync(ct).ConfigureAwait(false);
+        return work(connection);
+    }
+
+    private SqliteConnection OpenWriter()
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        connection.Open();
+        using var pragma = connection.CreateCommand();
+        // WAL: readers never block the writer. synchronous=FULL: a commit is on disk before it returns, because
+        // 202 means durable (SPEC §2); NORMAL could lose the last commits on power loss.
+        pragma.CommandText = """
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = FULL;
+            PRAGMA busy_timeout = 10000;
+            PRAGMA foreign_keys = ON;
+            """;
+        pragma.ExecuteNonQuery();
+        return connection;
+    }
+
+    public void Dispose()
+    {
+        _writerGate.Wait();
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            foreach (var command in _writerCommands.Values)
+            {
+                command.Dispose();
+            }
+
+            _writerCommands.Clear();
+            if (_writer is not null)
+            {
+                // Close the pooled reader connections too, so the file is released when the store goes away.
+                SqliteConnection.ClearPool(_writer);
+                _writer.Dispose();
+                _writer = null;
+            }
+            else
+            {
+                using var probe = new SqliteConnection(ConnectionString);
+                SqliteConnection.ClearPool(probe);
+            }
+        }
+        finally
+        {
+            _writerGate.Release();
+        }
+    }
+}
+
+/// <summary>The writer's open transaction, with prepared commands reused across transactions.</summary>
+internal readonly struct WriteScope(SqliteConnection connection, SqliteTransaction transaction, Dictionary<string, SqliteCommand> cache, CancellationToken ct)
+{
+    public SqliteConnection Connection => connection;
+    public CancellationToken CancellationToken => ct;
+
+    /// <summary>A prepared command for <paramref name="sql"/>, bound to the current transaction.</summary>
+    public SqliteCommand Command(string sql)
+    {
+        if (!cache.TryGetValue(sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            cache[sql] = command;
+        }
+
+        command.Transaction = transaction;
+        return command;
+    }
+
+    /// <summary>A one-off command (dynamic SQL, scripts), bound to the current transaction.</summary>
+    public SqliteCommand OneOff(string sql)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        return command;
+    }
+
+    public int OneOffNonQuery(string sql)
+    {
+        using var command = OneOff(sql);
+        return command.ExecuteNonQuery();
+    }
+}
+
+/// <summary>
+/// In-process wake-up for <see cref="IDeliveryStore.WaitForWorkAsync"/>. A signal completes every current waiter and
+/// is remembered until the next wait, so a signal raised between a worker's empty claim and its wait is not lost
+/// (at the price of one spurious early return).
+/// </summary>
+internal sealed class WorkSignal(TimeProvider time)
+{
+    private readonly Lock _lock = new();
+    private TaskCompletionSource _waiters = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _pending;
+
+    public void Raise()
+    {
+        TaskCompletionSource fired;
+        lock (_lock)
+        {
+            _pending = true;
+            fired = _waiters;
+            _waiters = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        fired.TrySetResult();
+    }
+
+    public async Task WaitAsync(TimeSpan maxWait, CancellationToken ct)
+    {
+        Task signalled;
+        lock (_lock)
+        {
+            if (_pending)
+            {
+                _pending = false;
+                return;
+            }
+
+            signalled = _waiters.Task;
+        }
+
+        if (maxWait <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var delay = Task.Delay(maxWait, time, timeout.Token);
+        var first = await Task.WhenAny(signalled, delay).ConfigureAwait(false);
+        await timeout.CancelAsync().ConfigureAwait(false);
+        if (first == signalled)
+        {
+            lock (_lock)
+            {
+                _pending = false;
+            }
+        }
+
+        ct.ThrowIfCancellationRequested();
+    }
+}

@@ -1,0 +1,384 @@
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Microsoft.Data.Sqlite;
+
+namespace Herald.Storage.Sqlite;
+
+internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
+{
+    private const int Lanes = 4;
+
+    // One range scan per lane on (lane, due_at): a lane full of entries that are not due yet costs nothing.
+    private const string SelectDue = """
+        SELECT notification_id FROM queue WHERE lane = $lane AND due_at <= $now ORDER BY due_at, notification_id LIMIT $max
+        """;
+
+    private const string Lease = "UPDATE queue SET due_at = $until WHERE notification_id = $id";
+
+    private const string SelectNotification = $"SELECT {SqliteValues.NotificationColumns} FROM notifications n WHERE n.id = $id";
+
+    private const string SelectInFlight = $"""
+        SELECT {SqliteValues.AttemptColumns} FROM attempts a WHERE a.notification_id = $id AND a.state = 0 ORDER BY a.created_at, a.id
+        """;
+
+    private const string UpdateNotification = """
+        UPDATE notifications
+        SET status = $status, channel = $channel, step = $step, retries = $retries, awaited_attempt_id = $awaited,
+            version = version + 1, updated_at = $now
+        WHERE id = $id AND version = $expected
+        """;
+
+    private const string InsertAttempt = """
+        INSERT INTO attempts (id, notification_id, tenant_id, step, channel, provider_id, provider_name, provider_message_id, state,
+                              failure_kind, error_code, error, cost, created_at, sent_at, delivered_at, updated_at)
+        SELECT $id, n.id, n.tenant_id, $step, $channel, $provider, $providerName, $messageId, $state,
+               $failureKind, $errorCode, $error, $cost, $created, $sent, $delivered, $updated
+        FROM notifications n WHERE n.id = $notification
+        """;
+
+    // A delivered or read attempt never goes back to an earlier state (late or reordered callbacks); read beats
+    // delivered. When the incoming state is refused, the stored outcome fields are kept with it.
+    private const string UpsertAttempt = InsertAttempt + """
+
+        ON CONFLICT (id) DO UPDATE SET
+            provider_id = coalesce(excluded.provider_id, attempts.provider_id),
+            provider_name = coalesce(excluded.provider_name, attempts.provider_name),
+            provider_message_id = coalesce(excluded.provider_message_id, attempts.provider_message_id),
+            cost = coalesce(excluded.cost, attempts.cost),
+            sent_at = coalesce(attempts.sent_at, excluded.sent_at),
+            state = CASE WHEN attempts.state = 3 OR (attempts.state = 2 AND excluded.state <> 3) THEN attempts.state ELSE excluded.state END,
+            failure_kind = CASE WHEN attempts.state = 3 OR (attempts.state = 2 AND excluded.state <> 3) THEN attempts.failure_kind ELSE excluded.failure_kind END,
+            error_code = CASE WHEN attempts.state = 3 OR (attempts.state = 2 AND excluded.state <> 3) THEN attempts.error_code ELSE excluded.error_code END,
+            error = CASE WHEN attempts.state = 3 OR (attempts.state = 2 AND excluded.state <> 3) THEN attempts.error ELSE excluded.error END,
+            delivered_at = coalesce(attempts.delivered_at, excluded.delivered_at),
+            updated_at = max(attempts.updated_at, excluded.updated_at)
+        """;
+
+    private const string DeleteQueue = "DELETE FROM queue WHERE notification_id = $id";
+
+    // A rescheduled entry keeps its lane (it may have been promoted by aging) and its enqueue time.
+    private const string UpsertQueue = """
+        INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at)
+        SELECT n.id, n.tenant_id, n.priority, $due, $now FROM notifications n WHERE n.id = $id
+        ON CONFLICT (notification_id) DO UPDATE SET due_at = excluded.due_at
+        """;
+
+    private const string TakeReceipt = """
+        DELETE FROM pending_receipts WHERE provider_message_id = $id
+        RETURNING provider_message_id, state, error_code, error, received_at
+        """;
+
+    public async Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, CancellationToken ct)
+    {
+        if (max <= 0)
+        {
+            return [];
+        }
+
+        return await db.WriteAsync<IReadOnlyList<ClaimedNotification>>(
+            scope =>
+            {
+                var ids = new List<string>(Math.Min(max, 1024));
+                var select = scope.Command(SelectDue).Set("$now", SqliteValues.Ms(now));
+                for (var lane = 0; lane < Lanes && ids.Count < max; lane++)
+                {
+                    select.Set("$lane", lane).Set("$max", max - ids.Count);
+                    using var reader = select.ExecuteReader();
+                    while (reader.Read())
+                    {
+                        ids.Add(reader.GetString(0));
+                    }
+                }
+
+                var claimed = new List<ClaimedNotification>(ids.Count);
+                var leaseCommand = scope.Command(Lease).Set("$until", SqliteValues.Ms(now + lease));
+                var loadNotification = scope.Command(SelectNotification);
+                var loadInFlight = scope.Command(SelectInFlight);
+                foreach (var id in ids)
+                {
+                    leaseCommand.Set("$id", id).ExecuteNonQuery();
+                    var notification = loadNotification.Set("$id", id).ReadFirst(SqliteValues.ReadNotification)
+                        ?? throw new InvalidOperationException($"Queue entry {id} has no notification.");
+                    var inFlight = loadInFlight.Set("$id", id).ReadAll(SqliteValues.ReadAttempt);
+                    claimed.Add(new ClaimedNotification(notification, inFlight));
+                }
+
+                return claimed;
+            },
+            ct).ConfigureAwait(false);
+    }
+
+    public Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken ct) => db.Signal.WaitAsync(maxWait, ct);
+
+    public Task<DateTimeOffset?> NextDueAsync(CancellationToken ct) =>
+        db.ReadAsync(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                // min() per lane is an index lookup on (lane, due_at); a single min() over the table would scan it.
+                command.CommandText = """
+                    SELECT min(m) FROM (
+                        SELECT min(due_at) AS m FROM queue WHERE lane = 0
+                        UNION ALL SELECT min(due_at) FROM queue WHERE lane = 1
+                        UNION ALL SELECT min(due_at) FROM queue WHERE lane = 2
+                        UNION ALL SELECT min(due_at) FROM queue WHERE lane = 3)
+                    """;
+                return command.ExecuteScalar() is long ms ? SqliteValues.Time(ms) : (DateTimeOffset?)null;
+            },
+            ct);
+
+    public async Task BeginAttemptsAsync(IReadOnlyList<Attempt> attempts, CancellationToken ct)
+    {
+        if (attempts.Count == 0)
+        {
+            return;
+        }
+
+        await db.WriteAsync(
+            scope =>
+            {
+                var insert = scope.Command(InsertAttempt + " ON CONFLICT (id) DO NOTHING");
+                foreach (var attempt in attempts)
+                {
+                    if (BindAttempt(insert, attempt).ExecuteNonQuery() == 0 && !AttemptExists(scope, attempt.Id))
+                    {
+                        throw new InvalidOperationException($"Attempt {attempt.Id} names notification {attempt.NotificationId}, which does not exist.");
+                    }
+                }
+
+                return 0;
+            },
+            ct).ConfigureAwait(false);
+    }
+
+    public async Task<ApplyResult> ApplyAsync(IReadOnlyList<DeliveryUpdate> updates, DateTimeOffset now, CancellationToken ct)
+    {
+        if (updates.Count == 0)
+        {
+            return new ApplyResult([], []);
+        }
+
+        var wake = false;
+        var result = await db.WriteAsync(
+            scope =>
+            {
+                var nowMs = SqliteValues.Ms(now);
+                var update = scope.Command(UpdateNotification);
+                var upsertAttempt = scope.Command(UpsertAttempt);
+                var deleteQueue = scope.Command(DeleteQueue);
+                var upsertQueue = scope.Command(UpsertQueue);
+                var applied = new bool[updates.Count];
+                var messageIds = new List<string>();
+                for (var i = 0; i < updates.Count; i++)
+                {
+                    scope.CancellationToken.ThrowIfCancellationRequested();
+                    var (notificationId, expectedVersion, transition, attempts) = updates[i];
+                    var id = SqliteValues.Id(notificationId);
+                    var changed = update
+                        .Set("$id", id)
+                        .Set("$expected", expectedVersion)
+                        .Set("$status", (int)transition.Status)
+                        .Set("$channel", transition.DeliveredChannel is { } channel ? (int)channel : DBNull.Value)
+                        .Set("$step", transition.Progress.Step)
+                        .Set("$retries", transition.Progress.Retries)
+                        .Set("$awaited", SqliteValues.Id(transition.Progress.AwaitedAttemptId))
+                        .Set("$now", nowMs)
+                        .ExecuteNonQuery();
+                    if (changed == 0)
+                    {
+                        continue;
+                    }
+
+                    applied[i] = true;
+                    foreach (var attempt in attempts)
+                    {
+                        BindAttempt(upsertAttempt, attempt).ExecuteNonQuery();
+                        if (attempt.ProviderMessageId is { } messageId)
+                        {
+                            messageIds.Add(messageId);
+                        }
+                    }
+
+                    if (transition.Queue.DueAt is { } due)
+                    {
+                        upsertQueue.Set("$id", id).Set("$due", SqliteValues.Ms(due)).Set("$now", nowMs).ExecuteNonQuery();
+                        wake |= due <= now;
+                    }
+                    else
+                    {
+                        deleteQueue.Set("$id", id).ExecuteNonQuery();
+                    }
+                }
+
+                var receipts = new List<PendingReceipt>();
+                var take = scope.Command(TakeReceipt);
+                foreach (var messageId in messageIds.Distinct(StringComparer.Ordinal))
+                {
+                    var receipt = take.Set("$id", messageId).ReadFirst(ReadReceipt);
+                    if (receipt is not null)
+                    {
+                        receipts.Add(receipt);
+                    }
+                }
+
+                return new ApplyResult(applied, receipts);
+            },
+            ct).ConfigureAwait(false);
+
+        if (wake)
+        {
+            db.Signal.Raise();
+        }
+
+        return result;
+    }
+
+    public Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(string providerMessageId, CancellationToken ct) =>
+        db.ReadAsync<(Notification Notification, Attempt Attempt)?>(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                // Two providers could reuse one message id; the newest attempt is the one a receipt most likely means.
+                command.CommandText = $"""
+                    SELECT {SqliteValues.AttemptColumns} FROM attempts a
+                    WHERE a.provider_message_id = $messageId ORDER BY a.created_at DESC, a.id DESC LIMIT 1
+                    """;
+                command.Set("$messageId", providerMessageId);
+                var attempt = command.ReadFirst(SqliteValues.ReadAttempt);
+                if (attempt is null)
+                {
+                    return null;
+                }
+
+                command.Parameters.Clear();
+                command.CommandText = SelectNotification;
+                command.Set("$id", SqliteValues.Id(attempt.NotificationId));
+                var notification = command.ReadFirst(SqliteValues.ReadNotification);
+                return notification is null ? null : (notification, attempt);
+            },
+            ct);
+
+    public async Task SavePendingReceiptAsync(PendingReceipt receipt, CancellationToken ct)
+    {
+        await db.WriteAsync(
+            scope => scope.Command("""
+                    INSERT INTO pending_receipts (provider_message_id, state, error_code, error, received_at)
+                    VALUES ($id, $state, $errorCode, $error, $at)
+                    ON CONFLICT (provider_message_id) DO UPDATE SET
+                        state = excluded.state, error_code = excluded.error_code, error = excluded.error, received_at = excluded.received_at
+                    """)
+                .Set("$id", receipt.ProviderMessageId)
+                .Set("$state", (int)receipt.State)
+                .Set("$errorCode", SqliteValues.Text(receipt.ErrorCode))
+                .Set("$error", SqliteValues.Text(receipt.Error))
+                .Set("$at", SqliteValues.Ms(receipt.ReceivedAt))
+                .ExecuteNonQuery(),
+            ct).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<PendingReceipt>> TakePendingReceiptsAsync(DateTimeOffset olderThan, int max, CancellationToken ct)
+    {
+        if (max <= 0)
+        {
+            return [];
+        }
+
+        var taken = await db.WriteAsync(
+            scope => scope.Command("""
+                    DELETE FROM pending_receipts WHERE provider_message_id IN (
+                        SELECT provider_message_id FROM pending_receipts WHERE received_at < $before
+                        ORDER BY received_at, provider_message_id LIMIT $max)
+                    RETURNING provider_message_id, state, error_code, error, received_at
+                    """)
+                .Set("$before", SqliteValues.Ms(olderThan))
+                .Set("$max", max)
+                .ReadAll(ReadReceipt),
+            ct).ConfigureAwait(false);
+        // RETURNING gives no order guarantee.
+        return taken.OrderBy(r => r.ReceivedAt).ThenBy(r => r.ProviderMessageId, StringComparer.Ordinal).ToList();
+    }
+
+    public async Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct)
+    {
+        if (max <= 0)
+        {
+            return 0;
+        }
+
+        return await db.WriteAsync(
+            scope =>
+            {
+                var promote = scope.Command("""
+                    UPDATE queue SET lane = lane - 1, enqueued_at = $now
+                    WHERE notification_id IN (
+                        SELECT notification_id FROM queue WHERE lane = $lane AND enqueued_at < $cutoff ORDER BY enqueued_at LIMIT $max)
+                    """)
+                    .Set("$now", SqliteValues.Ms(now))
+                    .Set("$cutoff", SqliteValues.Ms(now - age));
+                var moved = 0;
+                // Normal first: a low entry promoted into normal gets a fresh enqueue time, so it cannot move twice here.
+                foreach (var lane in (ReadOnlySpan<Priority>)[Priority.Normal, Priority.Low])
+                {
+                    if (moved >= max)
+                    {
+                        break;
+                    }
+
+                    moved += promote.Set("$lane", (int)lane).Set("$max", max - moved).ExecuteNonQuery();
+                }
+
+                return moved;
+            },
+            ct).ConfigureAwait(false);
+    }
+
+    public Task<long[]> QueueDepthAsync(CancellationToken ct) =>
+        db.ReadAsync(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT lane, count(*) FROM queue GROUP BY lane";
+                var depth = new long[Lanes];
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var lane = reader.GetInt32(0);
+                    if (lane is >= 0 and < Lanes)
+                    {
+                        depth[lane] = reader.GetInt64(1);
+                    }
+                }
+
+                return depth;
+            },
+            ct);
+
+    private static SqliteCommand BindAttempt(SqliteCommand command, Attempt a) => command
+        .Set("$id", SqliteValues.Id(a.Id))
+        .Set("$notification", SqliteValues.Id(a.NotificationId))
+        .Set("$step", a.Step)
+        .Set("$channel", (int)a.Channel)
+        .Set("$provider", SqliteValues.Id(a.ProviderId))
+        .Set("$providerName", SqliteValues.Text(a.ProviderName))
+        .Set("$messageId", SqliteValues.Text(a.ProviderMessageId))
+        .Set("$state", (int)a.State)
+        .Set("$failureKind", SqliteValues.Text(a.FailureKind))
+        .Set("$errorCode", SqliteValues.Text(a.ErrorCode))
+        .Set("$error", SqliteValues.Text(a.Error))
+        .Set("$cost", SqliteValues.Money(a.Cost))
+        .Set("$created", SqliteValues.Ms(a.CreatedAt))
+        .Set("$sent", SqliteValues.Ms(a.SentAt))
+        .Set("$delivered", SqliteValues.Ms(a.DeliveredAt))
+        // An attempt built without UpdatedAt counts as updated when created.
+        .Set("$updated", SqliteValues.Ms(a.UpdatedAt == default ? a.CreatedAt : a.UpdatedAt));
+
+    private static bool AttemptExists(WriteScope scope, Guid id) =>
+        scope.Command("SELECT count(*) FROM attempts WHERE id = $id").Set("$id", SqliteValues.Id(id)).ExecuteScalar() is long n && n > 0;
+
+    private static PendingReceipt ReadReceipt(SqliteDataReader r) => new(
+        r.GetString(0),
+        (ReceiptState)r.GetInt32(1),
+        r.GetStringOrNull(2),
+        r.GetStringOrNull(3),
+        r.GetTime(4));
+}

@@ -1,0 +1,181 @@
+using System.Text;
+using Herald.Core.Notifications;
+using Herald.Core.Routing;
+
+namespace Herald.Storage.Sqlite;
+
+internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotificationStore
+{
+    private const int MaxSearchLimit = 500;
+
+    // The conflict target names the partial dedupe index, so a clash on the primary key still fails loudly.
+    private const string InsertNotification = """
+        INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id,
+                                   dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at)
+        VALUES ($id, $tenant, $source, $type, $customer, $contacts, $data, $priority, $expires, $external,
+                $dedupe, $route, 0, NULL, 0, 0, NULL, 0, $now, $now)
+        ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+        """;
+
+    private const string InsertQueue = """
+        INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at) VALUES ($id, $tenant, $lane, $now, $now)
+        """;
+
+    private const string FindByDedupe = "SELECT id, status FROM notifications WHERE tenant_id = $tenant AND dedupe_key = $dedupe";
+
+    public async Task<IReadOnlyList<AcceptResult>> AcceptAsync(IReadOnlyList<PreparedNotification> items, DateTimeOffset now, CancellationToken ct)
+    {
+        if (items.Count == 0)
+        {
+            return [];
+        }
+
+        var results = await db.WriteAsync(
+            scope =>
+            {
+                var insert = scope.Command(InsertNotification);
+                var enqueue = scope.Command(InsertQueue);
+                var nowMs = SqliteValues.Ms(now);
+                var results = new AcceptResult[items.Count];
+                // Many items of a batch share one route instance; serialise it once.
+                Route? lastRoute = null;
+                string? lastRouteJson = null;
+                for (var i = 0; i < items.Count; i++)
+                {
+                    scope.CancellationToken.ThrowIfCancellationRequested();
+                    var (id, request, route) = items[i];
+                    if (!ReferenceEquals(route, lastRoute))
+                    {
+                        lastRoute = route;
+                        lastRouteJson = SqliteJson.Route(route);
+                    }
+
+                    var tenant = SqliteValues.Id(request.TenantId);
+                    var inserted = insert
+                        .Set("$id", SqliteValues.Id(id))
+                        .Set("$tenant", tenant)
+                        .Set("$source", SqliteValues.Id(request.SourceId))
+                        .Set("$type", request.Type)
+                        .Set("$customer", SqliteValues.Text(request.CustomerId))
+                        .Set("$contacts", SqliteJson.Contacts(request.Contacts))
+                        .Set("$data", string.IsNullOrEmpty(request.DataJson) ? "{}" : request.DataJson)
+                        .Set("$priority", (int)route.Priority)
+                        .Set("$expires", SqliteValues.Ms(request.ExpiresAt))
+                        .Set("$external", SqliteValues.Text(request.ExternalId))
+                        .Set("$dedupe", SqliteValues.Text(request.DedupeKey))
+                        .Set("$route", lastRouteJson)
+                        .Set("$now", nowMs)
+                        .ExecuteNonQuery();
+                    if (inserted == 1)
+                    {
+                        enqueue.Set("$id", SqliteValues.Id(id)).Set("$tenant", tenant).Set("$lane", (int)route.Priority).Set("$now", nowMs)
+                            .ExecuteNonQuery();
+                        results[i] = new AcceptResult(id, true, NotificationStatus.Accepted);
+                        continue;
+                    }
+
+                    // The dedupe key exists, from an earlier call or an earlier item of this one.
+                    using var reader = scope.Command(FindByDedupe).Set("$tenant", tenant).Set("$dedupe", request.DedupeKey).ExecuteReader();
+                    if (!reader.Read())
+                    {
+                        throw new InvalidOperationException("A dedupe conflict was reported but no notification holds the key.");
+                    }
+
+                    results[i] = new AcceptResult(reader.GetId(0), false, (NotificationStatus)reader.GetInt16(1));
+                }
+
+                return results;
+            },
+            ct).ConfigureAwait(false);
+
+        if (Array.Exists(results, r => r.Created))
+        {
+            db.Signal.Raise();
+        }
+
+        return results;
+    }
+
+    public Task<Notification?> GetAsync(Guid tenantId, Guid id, CancellationToken ct) =>
+        db.ReadAsync(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = $"SELECT {SqliteValues.NotificationColumns} FROM notifications n WHERE n.id = $id AND n.tenant_id = $tenant";
+                command.Set("$id", SqliteValues.Id(id)).Set("$tenant", SqliteValues.Id(tenantId));
+                return command.ReadFirst(SqliteValues.ReadNotification);
+            },
+            ct);
+
+    public Task<IReadOnlyList<Attempt>> GetAttemptsAsync(Guid tenantId, Guid notificationId, CancellationToken ct) =>
+        db.ReadAsync<IReadOnlyList<Attempt>>(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = $"""
+                    SELECT {SqliteValues.AttemptColumns} FROM attempts a
+                    WHERE a.notification_id = $id AND a.tenant_id = $tenant
+                    ORDER BY a.created_at, a.id
+                    """;
+                command.Set("$id", SqliteValues.Id(notificationId)).Set("$tenant", SqliteValues.Id(tenantId));
+                return command.ReadAll(SqliteValues.ReadAttempt);
+            },
+            ct);
+
+    /// <remarks><see cref="NotificationQuery.CreatedFrom"/> is inclusive, <see cref="NotificationQuery.CreatedTo"/> exclusive.</remarks>
+    public Task<IReadOnlyList<Notification>> SearchAsync(Guid tenantId, NotificationQuery query, CancellationToken ct) =>
+        db.ReadAsync<IReadOnlyList<Notification>>(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                var sql = new StringBuilder($"SELECT {SqliteValues.NotificationColumns} FROM notifications n WHERE n.tenant_id = $tenant");
+                command.Set("$tenant", SqliteValues.Id(tenantId));
+                if (query.Status is { } status)
+                {
+                    sql.Append(" AND n.status = $status");
+                    command.Set("$status", (int)status);
+                }
+
+                if (query.Type is { } type)
+                {
+                    sql.Append(" AND n.type = $type");
+                    command.Set("$type", type);
+                }
+
+                if (query.ExternalId is { } externalId)
+                {
+                    sql.Append(" AND n.external_id = $external");
+                    command.Set("$external", externalId);
+                }
+
+                if (query.CustomerId is { } customerId)
+                {
+                    sql.Append(" AND n.customer_id = $customer");
+                    command.Set("$customer", customerId);
+                }
+
+                if (query.CreatedFrom is { } from)
+                {
+                    sql.Append(" AND n.created_at >= $from");
+                    command.Set("$from", SqliteValues.Ms(from));
+                }
+
+                if (query.CreatedTo is { } to)
+                {
+                    sql.Append(" AND n.created_at < $to");
+                    command.Set("$to", SqliteValues.Ms(to));
+                }
+
+                if (query.Before is { } before)
+                {
+                    sql.Append(" AND n.id < $before");
+                    command.Set("$before", SqliteValues.Id(before));
+                }
+
+                sql.Append(" ORDER BY n.id DESC LIMIT $limit");
+                command.Set("$limit", Math.Clamp(query.Limit, 1, MaxSearchLimit));
+                command.CommandText = sql.ToString();
+                return command.ReadAll(SqliteValues.ReadNotification);
+            },
+            ct);
+}

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Herald.Storage.Sqlite;
+
+/// <summary>The embedded store (SPEC §4): every store contract over one SQLite file, for a single node.</summary>
+public static class SqliteStorage
+{
+    /// <summary>
+    /// Registers the SQLite implementations of <see cref="ITenantStore"/>, <see cref="IProviderStore"/>,
+    /// <see cref="INotificationStore"/>, <see cref="IDeliveryStore"/>, <see cref="IStorageMigrator"/> and
+    /// <see cref="IStorageHealth"/> as singletons. The database file's folder is created if missing; the schema is
+    /// not: run <see cref="IStorageMigrator.MigrateAsync"/> first. Uses the registered <see cref="TimeProvider"/>,
+    /// else the system clock, for the times the stores take themselves (creation times, wait timeouts).
+    /// </summary>
+    /// <param name="connectionString">A Microsoft.Data.Sqlite connection string naming a file, e.g. <c>Data Source=data/herald.db</c>.</param>
+    public static IServiceCollection AddSqliteStorage(this IServiceCollection services, string connectionString)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new SqliteDatabase(connectionString, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<ITenantStore, SqliteTenantStore>();
+        services.AddSingleton<IProviderStore, SqliteProviderStore>();
+        services.AddSingleton<INotificationStore, SqliteNotificationStore>();
+        services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();
+        services.AddSingleton<IStorageMigrator, SqliteMigrator>();
+        services.AddSingleton<IStorageHealth, SqliteHealth>();
+        return services;
+    }
+}

@@ -1,0 +1,109 @@
+using Microsoft.Data.Sqlite;
+
+namespace Herald.Storage.Tests.Sqlite;
+
+/// <summary>The shared store contract tests against the embedded SQLite store.</summary>
+public sealed class SqliteStoreContractTests : StoreContractTests
+{
+    protected override IStoreTestBackend CreateBackend() => new SqliteTestBackend();
+}
+
+/// <summary>What only the SQLite store promises: file handling, pragmas, its own schema.</summary>
+public sealed class SqliteStoreTests : IAsyncLifetime
+{
+    private readonly SqliteTestBackend _backend = new();
+    private StoreSet _stores = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _stores = _backend.Open();
+        await _stores.Migrator.MigrateAsync(Ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stores.DisposeAsync();
+        await _backend.DisposeAsync();
+    }
+
+    [Fact]
+    public void AddSqliteStorage_MissingFolder_CreatesFolderAndFile()
+    {
+        Assert.True(File.Exists(_backend.DatabasePath));
+    }
+
+    [Fact]
+    public async Task PendingAsync_FreshDatabase_ListsInitialMigration()
+    {
+        await using var other = new SqliteTestBackend();
+        await using var stores = other.Open();
+
+        Assert.Equal(["0001_initial"], await stores.Migrator.PendingAsync(Ct));
+        await stores.Migrator.MigrateAsync(Ct);
+        Assert.Empty(await stores.Migrator.PendingAsync(Ct));
+    }
+
+    [Fact]
+    public async Task MigrateAsync_AppliedOnce_RecordedInSchemaMigrations()
+    {
+        await _stores.Migrator.MigrateAsync(Ct);
+
+        Assert.Equal(1L, Scalar("SELECT count(*) FROM schema_migrations WHERE id = '0001_initial'"));
+    }
+
+    [Fact]
+    public async Task Database_AfterWrite_IsInWalMode()
+    {
+        await _stores.Tenants.CreateTenantAsync("Bank", Ct);
+
+        Assert.Equal("wal", Scalar("PRAGMA journal_mode"));
+    }
+
+    [Fact]
+    public async Task FindApiKeyAsync_RevokedKey_ReturnsNull()
+    {
+        var tenant = await _stores.Tenants.CreateTenantAsync("Bank", Ct);
+        byte[] hash = [1, 2, 3, 4];
+        var key = await _stores.Tenants.CreateApiKeyAsync(tenant.Id, null, [Roles.Admin], hash, "hk_1", Ct);
+        Assert.NotNull(await _stores.Tenants.FindApiKeyAsync(hash, Ct));
+
+        Execute($"UPDATE api_keys SET revoked_at = 1 WHERE id = '{key.Id}'");
+
+        Assert.Null(await _stores.Tenants.FindApiKeyAsync(hash, Ct));
+    }
+
+    [Fact]
+    public async Task IsReadyAsync_UnreadableFile_ReturnsFalse()
+    {
+        await using var broken = new SqliteTestBackend();
+        await using (var first = broken.Open())
+        {
+            await first.Migrator.MigrateAsync(Ct);
+        }
+
+        await File.WriteAllTextAsync(broken.DatabasePath, "this is not a database file, not at all, definitely not", Ct);
+        await using var stores = broken.Open();
+
+        Assert.False(await stores.Health.IsReadyAsync(Ct));
+    }
+
+    private object? Scalar(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={_backend.DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
+
+    private void Execute(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={_backend.DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}
