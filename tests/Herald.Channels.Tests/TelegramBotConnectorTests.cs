@@ -1,0 +1,167 @@
+using System.Text.Json;
+using Herald.Channels.Telegram;
+using Herald.Core.Delivery;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Channels.Tests;
+
+public sealed class TelegramBotConnectorTests : IAsyncLifetime
+{
+    private const string Token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
+
+    // The Bot API's documented answer to sendMessage: ok + the sent Message.
+    private const string OkBody = """
+        {"ok":true,"result":{"message_id":4711,"from":{"id":123456,"is_bot":true,"first_name":"Herald Bank","username":"herald_bank_bot"},"chat":{"id":987654321,"first_name":"Ana","type":"private"},"date":1718000000,"text":"Card *1234: 25.00 EUR at Coffee Bar"}}
+        """;
+
+    private readonly ProviderPeer _peer = new();
+    private ServiceProvider _services = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        await _peer.InitializeAsync();
+        _services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:30"), ("Herald:Channels:SendTimeout", "00:00:30"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        await _peer.DisposeAsync();
+    }
+
+    private TelegramBotConnector Connector => _services.GetRequiredService<TelegramBotConnector>();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task SendAsync_Ok_PostsSendMessageAndReturnsDeliveredWithChatAndMessageId()
+    {
+        _peer.Answer(200, OkBody);
+        var message = TestHost.Message("987654321");
+
+        var outcome = await Connector.SendAsync(message, TestHost.TelegramAccount(_peer.BaseUrl, Token), Ct);
+
+        Assert.Equal(SendOutcomeKind.Delivered, outcome.Kind);
+        Assert.Equal("987654321:4711", outcome.ProviderMessageId);
+        var request = Assert.Single(_peer.Requests);
+        Assert.Equal("POST", request.Method);
+        Assert.Equal($"/bot{Token}/sendMessage", request.Path);
+        using var body = JsonDocument.Parse(request.Body);
+        Assert.Equal(987654321, body.RootElement.GetProperty("chat_id").GetInt64());
+        Assert.Equal(message.Text, body.RootElement.GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task SendAsync_TooManyRequests_IsTransientWithRetryAfterFromParameters()
+    {
+        _peer.Answer(429, """{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 15","parameters":{"retry_after":15}}""");
+
+        var outcome = await Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("429", outcome.ErrorCode);
+        Assert.Equal(TimeSpan.FromSeconds(15), outcome.RetryAfter);
+        Assert.Equal("Too Many Requests: retry after 15", outcome.Error);
+    }
+
+    [Theory]
+    [InlineData(403, "Forbidden: bot was blocked by the user")]
+    [InlineData(403, "Forbidden: user is deactivated")]
+    [InlineData(403, "Forbidden: bot was kicked from the group chat")]
+    [InlineData(403, "Forbidden: bot can't initiate conversation with a user")]
+    [InlineData(400, "Bad Request: chat not found")]
+    [InlineData(400, "Bad Request: message text is empty")]
+    public async Task SendAsync_ForbiddenOrBadRequest_IsPermanentWithDescription(int code, string description)
+    {
+        _peer.Answer(code, $$"""{"ok":false,"error_code":{{code}},"description":"{{description}}"}""");
+
+        var outcome = await Connector.SendAsync(TestHost.Message("987654403"), TestHost.TelegramAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.PermanentFailure, outcome.Kind);
+        Assert.Equal(code.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
+        Assert.Equal(description, outcome.Error);
+    }
+
+    [Theory]
+    [InlineData(401, """{"ok":false,"error_code":401,"description":"Unauthorized"}""")]
+    [InlineData(404, """{"ok":false,"error_code":404,"description":"Not Found"}""")]
+    [InlineData(500, """{"ok":false,"error_code":500,"description":"Internal Server Error"}""")]
+    [InlineData(502, "<html><body>502 Bad Gateway</body></html>")]
+    public async Task SendAsync_BadTokenOrServerError_IsTransient(int status, string body)
+    {
+        _peer.Answer(status, body);
+
+        var outcome = await Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal(status.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
+    }
+
+    [Theory]
+    [InlineData("""{"ok":true}""")]
+    [InlineData("""{"result":{"message_id":1}}""")]
+    [InlineData("<html>")]
+    public async Task SendAsync_SuccessStatusWithMalformedBody_IsTransientMalformedResponse(string body)
+    {
+        _peer.Answer(200, body);
+
+        var outcome = await Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("malformed_response", outcome.ErrorCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_ProviderNeverAnswers_IsTransientTimeout()
+    {
+        await using var services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:00.500"), ("Herald:Channels:SendTimeout", "00:00:00.500"));
+        var connector = services.GetRequiredService<TelegramBotConnector>();
+        var account = TestHost.TelegramAccount(_peer.BaseUrl);
+        _peer.Answer(200, OkBody);
+        Assert.Equal(SendOutcomeKind.Delivered, (await connector.SendAsync(TestHost.Message("987654321"), account, Ct)).Kind); // warm connection
+        var arrived = _peer.Hang();
+
+        var outcome = await connector.SendAsync(TestHost.Message("987654321"), account, Ct);
+
+        Assert.True(arrived.Task.IsCompleted);
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("timeout", outcome.ErrorCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_ConnectionRefused_IsTransientNetworkWithoutToken()
+    {
+        var outcome = await Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(ProviderPeer.ClosedPortUrl(), Token), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("network", outcome.ErrorCode);
+        Assert.DoesNotContain(Token, outcome.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SendAsync_CallerCancels_CancellationPropagates()
+    {
+        var arrived = _peer.Hang();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        var send = Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(_peer.BaseUrl), cts.Token);
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+    }
+
+    [Fact]
+    public void VerifySecret_MatchingHeader_IsTrue() =>
+        Assert.True(TelegramWebhook.VerifySecret("whsec_AbC123", "whsec_AbC123"));
+
+    [Theory]
+    [InlineData(null, "whsec_AbC123")]
+    [InlineData("", "whsec_AbC123")]
+    [InlineData("whsec_AbC124", "whsec_AbC123")]
+    [InlineData("whsec_AbC12", "whsec_AbC123")]
+    [InlineData("", "")]
+    [InlineData("anything", "")]
+    public void VerifySecret_MissingWrongOrUnconfigured_IsFalse(string? header, string expected) =>
+        Assert.False(TelegramWebhook.VerifySecret(header, expected));
+}

@@ -1,0 +1,94 @@
+using Herald.Channels.Telegram;
+using Herald.Channels.WhatsApp;
+using Herald.Core.Notifications;
+using Herald.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Channels.Tests;
+
+/// <summary>Connectors as the application composes them (AddHeraldChannels), with test-sized timeouts.</summary>
+public static class TestHost
+{
+    public static ServiceProvider Services(IProviderStore? store = null, params (string Key, string Value)[] settings)
+    {
+        var config = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Herald:Channels:HttpTimeout"] = "00:00:02",
+                ["Herald:Channels:SendTimeout"] = "00:00:02",
+            })
+            .AddInMemoryCollection(settings.Select(static s => new KeyValuePair<string, string?>(s.Key, s.Value)))
+            .Build();
+        var services = new ServiceCollection().AddLogging();
+        services.AddSingleton(store ?? new InMemoryProviderStore());
+        services.AddHeraldChannels(config);
+        return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+    }
+
+    public static ProviderAccount WhatsAppAccount(Uri baseUrl, string phoneNumberId = "106540352242922", Guid? tenantId = null, int weight = 1, string name = "wa") =>
+        new(Guid.NewGuid(), tenantId ?? Guid.NewGuid(), Channel.WhatsApp, WhatsAppCloudConnector.ConnectorKind, name,
+            $$"""{"baseUrl":"{{baseUrl}}","apiVersion":"v21.0","phoneNumberId":"{{phoneNumberId}}","accessToken":"EAAJB-test-token","appSecret":"s3cret","verifyToken":"vt"}""",
+            weight, true, DateTimeOffset.UnixEpoch);
+
+    public static ProviderAccount TelegramAccount(Uri baseUrl, string token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11") =>
+        new(Guid.NewGuid(), Guid.NewGuid(), Channel.Telegram, TelegramBotConnector.ConnectorKind, "tg",
+            $$"""{"baseUrl":"{{baseUrl}}","botToken":"{{token}}","webhookSecret":"whsec"}""",
+            1, true, DateTimeOffset.UnixEpoch);
+
+    public static OutboundMessage Message(string to, string text = "Card *1234: 25.00 EUR at Coffee Bar", WhatsAppTemplate? template = null) =>
+        new(Guid.NewGuid(), Guid.NewGuid(), to, text, template);
+}
+
+/// <summary>An in-memory fake of the provider store contract (not a database mock).</summary>
+public sealed class InMemoryProviderStore : IProviderStore
+{
+    private readonly Lock _gate = new();
+    private readonly List<ProviderAccount> _accounts = [];
+
+    /// <summary>When set, ListEnabledAsync throws it (the database is down).</summary>
+    public Exception? Failure { get; set; }
+
+    public int ListCalls { get; private set; }
+
+    public Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            _accounts.Add(account);
+        }
+
+        return Task.FromResult(account);
+    }
+
+    public void Replace(ProviderAccount account)
+    {
+        lock (_gate)
+        {
+            _accounts.RemoveAll(a => a.Id == account.Id);
+            _accounts.Add(account);
+        }
+    }
+
+    public Task<IReadOnlyList<ProviderAccount>> ListAsync(Guid tenantId, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<ProviderAccount>>(_accounts.Where(a => a.TenantId == tenantId).ToArray());
+        }
+    }
+
+    public Task<IReadOnlyList<ProviderAccount>> ListEnabledAsync(CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            ListCalls++;
+            if (Failure is { } failure)
+            {
+                return Task.FromException<IReadOnlyList<ProviderAccount>>(failure);
+            }
+
+            return Task.FromResult<IReadOnlyList<ProviderAccount>>(_accounts.Where(a => a.Enabled).ToArray());
+        }
+    }
+}

@@ -1,0 +1,236 @@
+using System.Text.Json;
+using Herald.Channels.WhatsApp;
+using Herald.Core.Delivery;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Channels.Tests;
+
+public sealed class WhatsAppCloudConnectorTests : IAsyncLifetime
+{
+    // Meta's documented success body for POST /{phone-number-id}/messages.
+    private const string AcceptedBody = """
+        {"messaging_product":"whatsapp","contacts":[{"input":"+16505551234","wa_id":"16505551234"}],"messages":[{"id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA","message_status":"accepted"}]}
+        """;
+
+    private readonly ProviderPeer _peer = new();
+    private ServiceProvider _services = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        await _peer.InitializeAsync();
+        _services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:30"), ("Herald:Channels:SendTimeout", "00:00:30"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        await _peer.DisposeAsync();
+    }
+
+    private WhatsAppCloudConnector Connector => _services.GetRequiredService<WhatsAppCloudConnector>();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task SendAsync_TextMessage_PostsGraphRequestAndReturnsAcceptedWithWamid()
+    {
+        _peer.Answer(200, AcceptedBody);
+        var account = TestHost.WhatsAppAccount(_peer.BaseUrl);
+        var message = TestHost.Message("+1 650-555-1234");
+
+        var outcome = await Connector.SendAsync(message, account, Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        Assert.Equal("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA", outcome.ProviderMessageId);
+        var request = Assert.Single(_peer.Requests);
+        Assert.Equal("POST", request.Method);
+        Assert.Equal("/v21.0/106540352242922/messages", request.Path);
+        Assert.Equal("Bearer EAAJB-test-token", request.Authorization);
+        Assert.StartsWith("application/json", request.ContentType, StringComparison.Ordinal);
+        using var body = JsonDocument.Parse(request.Body);
+        var root = body.RootElement;
+        Assert.Equal("whatsapp", root.GetProperty("messaging_product").GetString());
+        Assert.Equal("individual", root.GetProperty("recipient_type").GetString());
+        Assert.Equal("16505551234", root.GetProperty("to").GetString());
+        Assert.Equal("text", root.GetProperty("type").GetString());
+        Assert.Equal(message.Text, root.GetProperty("text").GetProperty("body").GetString());
+        Assert.Equal(message.AttemptId.ToString("N"), root.GetProperty("biz_opaque_callback_data").GetString());
+    }
+
+    [Fact]
+    public async Task SendAsync_TemplateMessage_SendsTemplateWithBodyTextParameters()
+    {
+        _peer.Answer(200, AcceptedBody);
+        var template = new Herald.Channels.WhatsAppTemplate("card_transaction", "en_US", ["1234", "25.00 EUR"]);
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234", template: template), TestHost.WhatsAppAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        using var body = JsonDocument.Parse(Assert.Single(_peer.Requests).Body);
+        var root = body.RootElement;
+        Assert.Equal("template", root.GetProperty("type").GetString());
+        Assert.False(root.TryGetProperty("text", out _));
+        var t = root.GetProperty("template");
+        Assert.Equal("card_transaction", t.GetProperty("name").GetString());
+        Assert.Equal("en_US", t.GetProperty("language").GetProperty("code").GetString());
+        var component = Assert.Single(t.GetProperty("components").EnumerateArray());
+        Assert.Equal("body", component.GetProperty("type").GetString());
+        var parameters = component.GetProperty("parameters").EnumerateArray().ToArray();
+        Assert.Equal(["text", "text"], parameters.Select(p => p.GetProperty("type").GetString()));
+        Assert.Equal(["1234", "25.00 EUR"], parameters.Select(p => p.GetProperty("text").GetString()));
+    }
+
+    public static TheoryData<int, int, string, string, SendOutcomeKind, double?> GraphErrors => new()
+    {
+        // HTTP status, code, message (title), details, expected kind, expected retry-after seconds
+        { 400, 131047, "(#131047) Re-engagement message", "Message failed to send because more than 24 hours have passed since the customer last replied to this number.", SendOutcomeKind.PermanentFailure, null },
+        { 400, 131026, "(#131026) Message Undeliverable", "Unable to deliver message. Reasons can include: The recipient phone number is not a WhatsApp phone number.", SendOutcomeKind.PermanentFailure, null },
+        { 400, 133010, "(#133010) Account not registered", "Account not registered", SendOutcomeKind.PermanentFailure, null },
+        { 400, 100, "(#100) Invalid parameter", "Parameter 'to' is invalid", SendOutcomeKind.PermanentFailure, null },
+        { 400, 131051, "(#131051) Unsupported message type", "Message type is not currently supported.", SendOutcomeKind.PermanentFailure, null },
+        { 400, 132001, "(#132001) Template name does not exist in the translation", "template name (card_tx) does not exist in en_US", SendOutcomeKind.PermanentFailure, null },
+        { 403, 368, "(#368) Temporarily blocked for policies violations", "The WhatsApp Business Account has been restricted.", SendOutcomeKind.PermanentFailure, null },
+        { 400, 131031, "(#131031) Business Account locked", "Account has been locked", SendOutcomeKind.PermanentFailure, null },
+        { 400, 130429, "(#130429) Rate limit hit", "Message failed to send because there were too many messages sent from this phone number in a short period of time", SendOutcomeKind.TransientFailure, 1 },
+        { 400, 131056, "(#131056) (Business Account, Consumer Account) pair rate limit hit", "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.", SendOutcomeKind.TransientFailure, 6 },
+        { 400, 131048, "(#131048) Spam rate limit hit", "Message failed to send because there are restrictions on how many messages can be sent from this phone number.", SendOutcomeKind.TransientFailure, 60 },
+        { 400, 80007, "(#80007) Rate limit issues", "The WhatsApp Business Account has reached its rate limit.", SendOutcomeKind.TransientFailure, 60 },
+        { 400, 4, "(#4) Application request limit reached", "", SendOutcomeKind.TransientFailure, 60 },
+        { 401, 190, "Error validating access token: Session has expired on Friday, 12-Jul-24 10:00:00 PDT.", "", SendOutcomeKind.TransientFailure, 30 },
+        { 500, 131000, "(#131000) Something went wrong", "Something went wrong", SendOutcomeKind.TransientFailure, null },
+        { 503, 131016, "(#131016) Service unavailable", "A service is temporarily unavailable.", SendOutcomeKind.TransientFailure, null },
+        { 500, 2, "(#2) Service temporarily unavailable", "", SendOutcomeKind.TransientFailure, null },
+        { 500, 1, "(#1) An unknown error occurred", "", SendOutcomeKind.TransientFailure, null },
+        { 400, 999999, "(#999999) Some future client error", "", SendOutcomeKind.PermanentFailure, null },
+        { 502, 999998, "(#999998) Some future server error", "", SendOutcomeKind.TransientFailure, null },
+    };
+
+    [Theory]
+    [MemberData(nameof(GraphErrors))]
+    public async Task SendAsync_GraphError_MapsCodeToOutcome(int status, int code, string title, string details, SendOutcomeKind kind, double? retryAfterSeconds)
+    {
+        var errorData = details.Length > 0
+            ? ",\"error_data\":{\"messaging_product\":\"whatsapp\",\"details\":" + JsonSerializer.Serialize(details) + "}"
+            : "";
+        _peer.Answer(status, "{\"error\":{\"message\":" + JsonSerializer.Serialize(title) + ",\"type\":\"OAuthException\",\"code\":" + code + errorData + ",\"fbtrace_id\":\"AbCdEf123\"}}");
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(kind, outcome.Kind);
+        Assert.Equal(code.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
+        Assert.Contains(title, outcome.Error, StringComparison.Ordinal);
+        Assert.Contains(details, outcome.Error, StringComparison.Ordinal);
+        Assert.Equal(retryAfterSeconds is { } s ? TimeSpan.FromSeconds(s) : null, outcome.RetryAfter);
+        Assert.Null(outcome.ProviderMessageId);
+    }
+
+    [Fact]
+    public async Task SendAsync_Http429WithRetryAfterHeader_IsTransientWithThatPause()
+    {
+        _peer.Answer(429, """{"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429,"fbtrace_id":"x"}}""", ("Retry-After", "7"));
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal(TimeSpan.FromSeconds(7), outcome.RetryAfter);
+    }
+
+    [Fact]
+    public async Task SendAsync_BadGatewayWithHtmlBody_IsTransient()
+    {
+        _peer.Handler = async ctx =>
+        {
+            ctx.Response.StatusCode = 502;
+            ctx.Response.ContentType = "text/html";
+            await ctx.Response.WriteAsync("<html><body>502 Bad Gateway</body></html>", ctx.RequestAborted);
+        };
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("502", outcome.ErrorCode);
+    }
+
+    [Theory]
+    [InlineData("not json at all")]
+    [InlineData("""{"messaging_product":"whatsapp","messages":[]}""")]
+    [InlineData("""{"messaging_product":"whatsapp"}""")]
+    [InlineData("[]")]
+    public async Task SendAsync_SuccessStatusWithMalformedBody_IsTransientMalformedResponse(string body)
+    {
+        _peer.Answer(200, body);
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("malformed_response", outcome.ErrorCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_ProviderNeverAnswers_IsTransientTimeout()
+    {
+        await using var services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:00.500"), ("Herald:Channels:SendTimeout", "00:00:00.500"));
+        var connector = services.GetRequiredService<WhatsAppCloudConnector>();
+        var account = TestHost.WhatsAppAccount(_peer.BaseUrl);
+        _peer.Answer(200, AcceptedBody);
+        Assert.Equal(SendOutcomeKind.Accepted, (await connector.SendAsync(TestHost.Message("+16505551234"), account, Ct)).Kind); // warm connection
+        var arrived = _peer.Hang();
+
+        var outcome = await connector.SendAsync(TestHost.Message("+16505551234"), account, Ct);
+
+        Assert.True(arrived.Task.IsCompleted);
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("timeout", outcome.ErrorCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_ConnectionRefused_IsTransientNetwork()
+    {
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(ProviderPeer.ClosedPortUrl()), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("network", outcome.ErrorCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_CallerCancels_CancellationPropagates()
+    {
+        var arrived = _peer.Hang();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        var send = Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(_peer.BaseUrl), cts.Token);
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+    }
+
+    [Theory]
+    [InlineData("""{"baseUrl":"https://graph.facebook.com","accessToken":"t"}""")]
+    [InlineData("""{"phoneNumberId":"1","accessToken":"t","baseUrl":"not a url"}""")]
+    [InlineData("not json")]
+    public async Task SendAsync_UnusableSettings_IsTransientInvalidSettingsWithoutRequest(string settings)
+    {
+        var account = TestHost.WhatsAppAccount(_peer.BaseUrl) with { Settings = settings };
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), account, Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("invalid_settings", outcome.ErrorCode);
+        Assert.Empty(_peer.Requests);
+    }
+
+    [Fact]
+    public async Task SendAsync_SettingsOfAccountChanged_UsesNewSettings()
+    {
+        _peer.Answer(200, AcceptedBody);
+        var account = TestHost.WhatsAppAccount(_peer.BaseUrl, phoneNumberId: "111");
+        await Connector.SendAsync(TestHost.Message("+16505551234"), account, Ct);
+
+        var changed = account with { Settings = account.Settings.Replace("\"111\"", "\"222\"", StringComparison.Ordinal) };
+        await Connector.SendAsync(TestHost.Message("+16505551234"), changed, Ct);
+
+        Assert.Equal(["/v21.0/111/messages", "/v21.0/222/messages"], _peer.Requests.Select(r => r.Path));
+    }
+}
