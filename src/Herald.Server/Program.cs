@@ -1,4 +1,14 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
-app.MapGet("/healthz", () => "ok");
-await app.RunAsync();
+using Herald.Server.Hosting;
+
+try
+{
+    var (role, rest) = HeraldRoles.Parse(args);
+    var app = HeraldApp.Build(role, rest);
+    await app.RunAsync(role);
+    return 0;
+}
+catch (Exception e) when (e is StartupException or ArgumentException or Microsoft.Extensions.Options.OptionsValidationException)
+{
+    await Console.Error.WriteLineAsync("herald: " + e.Message);
+    return 2;
+}

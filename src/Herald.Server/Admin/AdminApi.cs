@@ -1,0 +1,177 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Herald.Channels.Providers;
+using Herald.Core.Notifications;
+using Herald.Ingest;
+using Herald.Ingest.Authentication;
+using Herald.Server.Authentication;
+using Herald.Server.Hosting;
+using Herald.Storage;
+using Microsoft.Extensions.Options;
+using Herald.Sandbox;
+
+namespace Herald.Server.Admin;
+
+public sealed record CreateTenantRequest(string? Name);
+public sealed record TenantView(Guid Id, string Name, DateTimeOffset CreatedAt);
+public sealed record CreateKeyRequest(IReadOnlyList<string>? Roles, Guid? SourceId);
+/// <param name="Key">The key itself: shown once, never stored.</param>
+public sealed record CreatedKeyView(Guid Id, string Key, string Prefix, IReadOnlyList<string> Roles, Guid? SourceId);
+/// <summary>A provider account as listed: settings without credentials.</summary>
+public sealed record ProviderView(Guid Id, Channel Channel, string Kind, string Name, int Weight, bool Enabled, string Health);
+
+/// <summary>Tenants and keys (SPEC §6 bootstrap) and provider listing.</summary>
+public static class AdminApi
+{
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/v1/admin").WithTags("Admin");
+        admin.MapPost("/tenants", CreateTenantAsync).RequireAuthorization(Policies.System);
+        admin.MapGet("/tenants", ListTenantsAsync).RequireAuthorization(Policies.System);
+        admin.MapPost("/tenants/{tenantId:guid}/keys", CreateKeyAsync).RequireAuthorization();
+        app.MapGet("/v1/providers", ListProvidersAsync).RequireAuthorization(Policies.Read).WithTags("Providers");
+        return app;
+    }
+
+    private static async Task<IResult> CreateTenantAsync(HttpRequest request, TenantProvisioning provisioning, CancellationToken ct)
+    {
+        var (body, error) = await Notifications.RequestBody.ReadJsonAsync(request, 16 * 1024);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        CreateTenantRequest? create;
+        try
+        {
+            create = JsonSerializer.Deserialize(body.Span, HeraldJson.Default.CreateTenantRequest);
+        }
+        catch (JsonException)
+        {
+            return Problems.Invalid([new InputError("/", "Malformed JSON.")]);
+        }
+
+        if (create?.Name is not { Length: > 0 and <= 200 } name)
+        {
+            return Problems.Invalid([new InputError("/name", "Required: 1 to 200 characters.")]);
+        }
+
+        var tenant = await provisioning.CreateTenantAsync(name, ct);
+        return TypedResults.Json(new TenantView(tenant.Id, tenant.Name, tenant.CreatedAt), HeraldJson.Default.TenantView,
+            statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> ListTenantsAsync(ITenantStore tenants, CancellationToken ct) =>
+        TypedResults.Json([.. (await tenants.ListTenantsAsync(ct)).Select(t => new TenantView(t.Id, t.Name, t.CreatedAt))],
+            HeraldJson.Default.ListTenantView);
+
+    private static async Task<IResult> CreateKeyAsync(Guid tenantId, HttpRequest request, ClaimsPrincipal user, ITenantStore tenants, CancellationToken ct)
+    {
+        // The system key may create keys for any tenant; a tenant admin only for its own tenant.
+        var allowed = user.IsInRole(Roles.System) || (user.IsInRole(Roles.Admin) && user.TenantId() == tenantId);
+        if (!allowed)
+        {
+            return Problems.Result(StatusCodes.Status403Forbidden, "forbidden", "This key may not do that.");
+        }
+
+        var (body, error) = await Notifications.RequestBody.ReadJsonAsync(request, 16 * 1024);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        CreateKeyRequest? create;
+        try
+        {
+            create = JsonSerializer.Deserialize(body.Span, HeraldJson.Default.CreateKeyRequest);
+        }
+        catch (JsonException)
+        {
+            return Problems.Invalid([new InputError("/", "Malformed JSON.")]);
+        }
+
+        var roles = create?.Roles;
+        if (roles is not { Count: > 0 } || roles.Any(r => !Roles.TenantRoles.Contains(r)))
+        {
+            return Problems.Invalid([new InputError("/roles", "Required: one or more of \"send\", \"read\", \"admin\".")]);
+        }
+
+        if (await tenants.GetTenantAsync(tenantId, ct) is null)
+        {
+            return Problems.NotFound("Tenant");
+        }
+
+        var key = ApiKeys.Generate();
+        var stored = await tenants.CreateApiKeyAsync(tenantId, create!.SourceId, [.. roles.Distinct()], ApiKeys.Hash(key), ApiKeys.DisplayPrefix(key), ct);
+        return TypedResults.Json(new CreatedKeyView(stored.Id, key, stored.Prefix, stored.Roles, stored.SourceId), HeraldJson.Default.CreatedKeyView,
+            statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> ListProvidersAsync(ClaimsPrincipal user, IProviderStore providers, ChannelDispatcher dispatcher, CancellationToken ct)
+    {
+        var accounts = await providers.ListAsync(user.TenantId(), ct);
+        return TypedResults.Json(
+            [.. accounts.Select(a => new ProviderView(a.Id, a.Channel, a.Kind, a.Name, a.Weight, a.Enabled, dispatcher.GetState(a.Id).ToString().ToLowerInvariant()))],
+            HeraldJson.Default.ListProviderView);
+    }
+}
+
+/// <summary>Creates tenants; with the sandbox enabled, gives each one sandbox provider account per channel.</summary>
+public sealed class TenantProvisioning(
+    ITenantStore tenants,
+    IProviderStore providers,
+    ProviderDirectory directory,
+    IOptions<SandboxOptions> sandbox,
+    SelfAddress self,
+    TimeProvider time,
+    ILogger<TenantProvisioning> logger)
+{
+    public async Task<Tenant> CreateTenantAsync(string name, CancellationToken ct)
+    {
+        var tenant = await tenants.CreateTenantAsync(name, ct);
+        if (sandbox.Value.Enabled)
+        {
+            var accounts = SandboxAccounts(tenant.Id);
+            foreach (var account in accounts)
+            {
+                await providers.CreateAsync(account, ct);
+            }
+
+            await directory.InvalidateAsync(ct);
+            logger.TenantCreated(tenant.Id, accounts.Count);
+        }
+
+        return tenant;
+    }
+
+    private List<ProviderAccount> SandboxAccounts(Guid tenantId)
+    {
+        var baseUrl = self.BaseUrl + "/sandbox";
+        var now = time.GetUtcNow();
+        var phoneNumberId = RandomNumberGenerator.GetInt32(100_000_000, int.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture)
+            + RandomNumberGenerator.GetInt32(100_000, 999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var whatsapp = JsonSerializer.Serialize(new Dictionary<string, string>
+        {
+            ["baseUrl"] = baseUrl + "/whatsapp",
+            ["apiVersion"] = "v21.0",
+            ["phoneNumberId"] = phoneNumberId,
+            ["accessToken"] = "sandbox-" + Token(16),
+            ["appSecret"] = sandbox.Value.AppSecret,
+            ["verifyToken"] = Token(16),
+        });
+        var telegram = JsonSerializer.Serialize(new Dictionary<string, string>
+        {
+            ["baseUrl"] = baseUrl + "/telegram",
+            ["botToken"] = RandomNumberGenerator.GetInt32(100_000_000, int.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + Token(24),
+            ["webhookSecret"] = Token(24),
+        });
+        return
+        [
+            new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.WhatsApp, "whatsapp-cloud", "Sandbox WhatsApp", whatsapp, 100, true, now),
+            new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Telegram, "telegram-bot", "Sandbox Telegram", telegram, 100, true, now),
+        ];
+    }
+
+    private static string Token(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));
+}

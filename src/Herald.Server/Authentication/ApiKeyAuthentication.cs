@@ -1,0 +1,106 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Herald.Ingest.Authentication;
+using Herald.Server.Hosting;
+using Herald.Storage;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Server.Authentication;
+
+/// <summary>Bearer API keys (SPEC §3): looked up by SHA-256, scoped to one tenant (and optionally one source).</summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ITenantStore tenants,
+    IMemoryCache cache,
+    IOptions<HeraldOptions> herald) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string TenantClaim = "herald:tenant";
+    public const string SourceClaim = "herald:source";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        var key = header["Bearer ".Length..].Trim();
+        if (key.Length is 0 or > 256)
+        {
+            return AuthenticateResult.Fail("Malformed API key.");
+        }
+
+        if (herald.Value.AdminKey is { Length: > 0 } adminKey && ApiKeys.FixedTimeEquals(key, adminKey))
+        {
+            return Success([new Claim(ClaimTypes.Role, Roles.System)]);
+        }
+
+        var hash = ApiKeys.Hash(key);
+        var cacheKey = Convert.ToHexString(hash);
+        if (!cache.TryGetValue(cacheKey, out ApiKey? found))
+        {
+            found = await tenants.FindApiKeyAsync(hash, Context.RequestAborted);
+            cache.Set(cacheKey, found, herald.Value.ApiKeyCacheDuration);
+        }
+
+        if (found is null)
+        {
+            return AuthenticateResult.Fail("Unknown or revoked API key.");
+        }
+
+        var claims = new List<Claim> { new(TenantClaim, found.TenantId.ToString()) };
+        if (found.SourceId is { } source)
+        {
+            claims.Add(new Claim(SourceClaim, source.ToString()));
+        }
+
+        claims.AddRange(found.Roles.Select(r => new Claim(ClaimTypes.Role, r)));
+        return Success(claims);
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
+        Problems.Write(Context, StatusCodes.Status401Unauthorized, "unauthorized", "Authentication required.",
+            "Send 'Authorization: Bearer <api key>'.");
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        Problems.Write(Context, StatusCodes.Status403Forbidden, "forbidden", "This key may not do that.",
+            "The API key lacks the role this endpoint requires.");
+
+    private AuthenticateResult Success(IEnumerable<Claim> claims) =>
+        AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+}
+
+/// <summary>Authorization policies by role. A tenant <c>admin</c> key may also send and read.</summary>
+public static class Policies
+{
+    public const string Send = "send";
+    public const string Read = "read";
+    public const string Admin = "admin";
+    public const string System = "system";
+
+    public static IServiceCollection AddHeraldAuthentication(this IServiceCollection services)
+    {
+        services.AddMemoryCache();
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Send, p => p.RequireClaim(ApiKeyAuthenticationHandler.TenantClaim).RequireRole(Roles.Send, Roles.Admin))
+            .AddPolicy(Read, p => p.RequireClaim(ApiKeyAuthenticationHandler.TenantClaim).RequireRole(Roles.Read, Roles.Admin))
+            .AddPolicy(Admin, p => p.RequireClaim(ApiKeyAuthenticationHandler.TenantClaim).RequireRole(Roles.Admin))
+            .AddPolicy(System, p => p.RequireRole(Roles.System));
+        return services;
+    }
+
+    /// <summary>The tenant the caller's key belongs to. Only call behind a tenant policy.</summary>
+    public static Guid TenantId(this ClaimsPrincipal user) =>
+        Guid.Parse(user.FindFirstValue(ApiKeyAuthenticationHandler.TenantClaim)!);
+
+    public static Guid? SourceId(this ClaimsPrincipal user) =>
+        user.FindFirstValue(ApiKeyAuthenticationHandler.SourceClaim) is { } s ? Guid.Parse(s) : null;
+}

@@ -1,0 +1,223 @@
+using Herald.Channels;
+using Herald.Channels.Providers;
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Herald.Server.Hosting;
+using Herald.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Server.Delivery;
+
+/// <summary>
+/// Claims due notifications from the durable queue in batches and moves each one step through the delivery
+/// state machine: send, retry, fall back, time out, expire. Several loops overlap sends with database round
+/// trips. On shutdown it stops claiming and finishes what it holds; whatever it cannot finish comes back to the
+/// queue when its lease ends.
+/// </summary>
+public sealed class DeliveryWorker(
+    IDeliveryStore store,
+    INotificationStore notifications,
+    ChannelDispatcher dispatcher,
+    ReceiptProcessor receipts,
+    TimeProvider time,
+    IOptions<WorkerOptions> options,
+    HeraldMetrics metrics,
+    ILogger<DeliveryWorker> logger) : BackgroundService
+{
+    private readonly WorkerOptions _options = options.Value;
+    private readonly SemaphoreSlim _sendSlots = new(options.Value.MaxConcurrentSends);
+    private readonly CancellationTokenSource _abort = new();
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, _options.Loops).Select(_ => LoopAsync(stoppingToken)));
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        logger.Draining();
+        // The host's shutdown timeout bounds the drain; past it, sends still in flight are abandoned to their leases.
+        await using var registration = cancellationToken.Register(_abort.Cancel);
+        await base.StopAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        _abort.Dispose();
+        _sendSlots.Dispose();
+        base.Dispose();
+    }
+
+    private async Task LoopAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var claimed = await store.ClaimAsync(_options.ClaimBatch, _options.Lease, time.GetUtcNow(), stoppingToken);
+                if (claimed.Count > 0)
+                {
+                    await ProcessAsync(claimed, _abort.Token);
+                    continue;
+                }
+
+                var wait = _options.IdleWait;
+                if (await store.NextDueAsync(stoppingToken) is { } nextDue)
+                {
+                    var untilDue = nextDue - time.GetUtcNow();
+                    wait = untilDue < TimeSpan.Zero ? TimeSpan.Zero : untilDue < wait ? untilDue : wait;
+                }
+
+                if (wait > TimeSpan.Zero)
+                {
+                    await store.WaitForWorkAsync(wait, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.DeliveryLoopFailed(e);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>One claimed batch: decide, record attempts, send concurrently, store every outcome in one transaction.</summary>
+    internal async Task ProcessAsync(IReadOnlyList<ClaimedNotification> claimed, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var updates = new List<DeliveryUpdate>(claimed.Count);
+        var sends = new List<PlannedSend>(claimed.Count);
+        foreach (var item in claimed)
+        {
+            var n = item.Notification;
+            var attempts = new List<Attempt>();
+            if (item.InFlightAttempts.Count > 0)
+            {
+                // A worker died mid-send: the provider may have the message already. Count it, close the attempt.
+                metrics.InFlightResends(item.InFlightAttempts.Count);
+                logger.InFlightResend(n.Id, item.InFlightAttempts.Count);
+                attempts.AddRange(item.InFlightAttempts.Select(a => a with
+                {
+                    State = AttemptState.Failed, FailureKind = "transient", ErrorCode = "worker_lost",
+                    Error = "The worker holding this send stopped before it recorded the provider's answer.", UpdatedAt = now,
+                }));
+            }
+
+            var decision = DeliveryStateMachine.OnDue(n, now, channel => dispatcher.IsUsable(n.TenantId, channel));
+            if (decision.TimedOutAttemptId is { } timedOut)
+            {
+                var awaited = (await notifications.GetAttemptsAsync(n.TenantId, n.Id, ct)).FirstOrDefault(a => a.Id == timedOut);
+                if (awaited is not null)
+                {
+                    attempts.Add(awaited with { State = AttemptState.TimedOut, ErrorCode = "receipt_timeout", Error = "No delivery receipt in time.", UpdatedAt = now });
+                }
+            }
+
+            attempts.AddRange(decision.Skipped.Select(s => new Attempt
+            {
+                Id = Guid.CreateVersion7(now), NotificationId = n.Id, Step = s.Step, Channel = s.Channel, State = AttemptState.Failed,
+                FailureKind = "permanent", ErrorCode = s.ErrorCode, Error = s.Error, CreatedAt = now, UpdatedAt = now,
+            }));
+
+            if (decision.Finish is { } finish)
+            {
+                updates.Add(new DeliveryUpdate(n.Id, n.Version, finish, attempts));
+                if (!n.Status.IsFinal())
+                {
+                    metrics.Finished(finish.Status, finish.DeliveredChannel);
+                }
+
+                continue;
+            }
+
+            var attempt = new Attempt
+            {
+                Id = Guid.CreateVersion7(now), NotificationId = n.Id, Step = decision.StepIndex, Channel = decision.Send!.Channel,
+                State = AttemptState.Sending, CreatedAt = now, UpdatedAt = now,
+            };
+            sends.Add(new PlannedSend(n, decision.StepIndex, attempt, attempts));
+        }
+
+        if (sends.Count > 0)
+        {
+            await store.BeginAttemptsAsync([.. sends.Select(s => s.Attempt)], ct);
+            var outcomes = await Task.WhenAll(sends.Select(s => SendAsync(s, ct)));
+            updates.AddRange(outcomes);
+        }
+
+        if (updates.Count > 0)
+        {
+            var result = await store.ApplyAsync(updates, time.GetUtcNow(), ct);
+            foreach (var receipt in result.Receipts)
+            {
+                await receipts.ProcessAsync(receipt, ct);
+            }
+        }
+    }
+
+    private async Task<DeliveryUpdate> SendAsync(PlannedSend send, CancellationToken ct)
+    {
+        var n = send.Notification;
+        var channel = n.Route.Steps[send.Step].Channel;
+        var message = new OutboundMessage(n.Id, send.Attempt.Id, n.Contacts.AddressFor(channel)!, MessageComposer.Compose(n));
+
+        await _sendSlots.WaitAsync(ct);
+        DispatchResult result;
+        try
+        {
+            result = await dispatcher.SendAsync(n.TenantId, channel, message, ct);
+        }
+        finally
+        {
+            _sendSlots.Release();
+        }
+
+        var now = time.GetUtcNow();
+        var outcome = result.Outcome;
+        metrics.Attempt(channel, outcome.Kind);
+        var attempt = send.Attempt with
+        {
+            ProviderId = result.Provider?.Id,
+            ProviderName = result.Provider?.Name,
+            ProviderMessageId = outcome.ProviderMessageId,
+            State = outcome.Kind switch
+            {
+                SendOutcomeKind.Accepted => AttemptState.Sent,
+                SendOutcomeKind.Delivered => AttemptState.Delivered,
+                _ => AttemptState.Failed,
+            },
+            FailureKind = outcome.Kind switch
+            {
+                SendOutcomeKind.TransientFailure => "transient",
+                SendOutcomeKind.PermanentFailure => "permanent",
+                _ => null,
+            },
+            ErrorCode = outcome.ErrorCode,
+            Error = outcome.Error,
+            Cost = outcome.Cost,
+            SentAt = outcome.Kind is SendOutcomeKind.Accepted or SendOutcomeKind.Delivered ? now : null,
+            DeliveredAt = outcome.Kind == SendOutcomeKind.Delivered ? now : null,
+            UpdatedAt = now,
+        };
+
+        var retry = new RetryPolicy(_options.MaxAttemptsPerStep, _options.RetryBaseDelay, _options.RetryMaxDelay);
+        var transition = DeliveryStateMachine.OnSendOutcome(n, send.Step, attempt.Id, outcome, now, retry, Random.Shared.NextDouble());
+        if (transition.Status.IsFinal())
+        {
+            metrics.Finished(transition.Status, transition.DeliveredChannel);
+        }
+
+        return new DeliveryUpdate(n.Id, n.Version, transition, [.. send.Earlier, attempt]);
+    }
+
+    private sealed record PlannedSend(Notification Notification, int Step, Attempt Attempt, List<Attempt> Earlier);
+}

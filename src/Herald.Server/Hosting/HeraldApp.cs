@@ -1,0 +1,126 @@
+using Herald.Channels;
+using Herald.Core.Routing;
+using IRouter = Herald.Core.Routing.IRouter;
+using Herald.Sandbox;
+using Herald.Server.Admin;
+using Herald.Server.Authentication;
+using Herald.Server.Callbacks;
+using Herald.Server.Delivery;
+using Herald.Server.Notifications;
+using Herald.Server.Operations;
+using Herald.Storage;
+using Herald.Storage.Postgres;
+using Herald.Storage.Sqlite;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+
+namespace Herald.Server.Hosting;
+
+/// <summary>The composition root: one place that decides what a Herald process is made of.</summary>
+public static class HeraldApp
+{
+    /// <summary>Builds a Herald host for <paramref name="role"/>. Tests call this with their own configuration.</summary>
+    public static WebApplication Build(HeraldRole role, string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        configure?.Invoke(builder);
+        var configuration = builder.Configuration;
+        var services = builder.Services;
+
+        services.AddOptions<HeraldOptions>().BindConfiguration(HeraldOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<DefaultRouteOptions>().BindConfiguration("Herald:Routing");
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<HeraldMetrics>();
+        services.AddSingleton<SelfAddress>();
+        services.AddHeraldStorage(configuration);
+        services.AddHeraldChannels(configuration);
+        services.AddHeraldSandbox(configuration);
+        services.AddSingleton<IRouter>(sp => new DefaultRouter(sp.GetRequiredService<IOptions<DefaultRouteOptions>>().Value));
+        services.AddSingleton<ReceiptProcessor>();
+        services.AddSingleton<TenantProvisioning>();
+        services.AddHeraldAuthentication();
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));
+        services.AddOpenApi();
+        services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(HeraldMetrics.MeterName)
+            .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+            .AddPrometheusExporter());
+
+        if (role.ServesApi())
+        {
+            services.AddSingleton<IngestService>();
+            services.AddHostedService(sp => sp.GetRequiredService<IngestService>());
+        }
+
+        if (role.Delivers())
+        {
+            services.AddHostedService<DeliveryWorker>();
+            services.AddHostedService<QueueMaintenance>();
+        }
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapHealthApi();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        if (role.ServesApi())
+        {
+            app.MapOpenApi("/openapi/{documentName}.json");
+            app.MapNotificationsApi();
+            app.MapAdminApi();
+            app.MapCallbacksApi();
+            if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)
+            {
+                app.MapHeraldSandbox();
+            }
+        }
+
+        return app;
+    }
+
+    /// <summary>Registers the configured storage backend (SPEC §6: <c>Herald:Storage</c>).</summary>
+    public static IServiceCollection AddHeraldStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        var storage = configuration["Herald:Storage"] ?? "sqlite";
+        if (string.Equals(storage, "postgres", StringComparison.OrdinalIgnoreCase))
+        {
+            var connectionString = configuration.GetConnectionString("Postgres")
+                ?? throw new StartupException("Herald:Storage is 'postgres' but ConnectionStrings:Postgres is not set.");
+            services.AddPostgresStorage(connectionString);
+        }
+        else
+        {
+            services.AddSqliteStorage(configuration.GetConnectionString("Sqlite") ?? "Data Source=data/herald.db");
+        }
+
+        return services;
+    }
+
+    /// <summary>Migrates when configured, then runs until stopped; the migrate role migrates and returns.</summary>
+    public static async Task RunAsync(this WebApplication app, HeraldRole role)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
+        var options = app.Services.GetRequiredService<IOptions<HeraldOptions>>().Value;
+        logger.Starting(role.ToString().ToLowerInvariant(), options.Storage);
+        if (role == HeraldRole.Migrate || options.MigrateOnStart)
+        {
+            await app.Services.GetRequiredService<IStorageMigrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
+            logger.Migrated();
+        }
+
+        if (role != HeraldRole.Migrate)
+        {
+            await app.RunAsync();
+        }
+    }
+}
+
+/// <summary>A misconfiguration found at start: reported as one clear line, not a stack trace.</summary>
+public sealed class StartupException(string message) : Exception(message);

@@ -1,0 +1,35 @@
+namespace Herald.Server;
+
+/// <summary>Source-generated log messages. Never log contacts, message text or keys: ids only.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1000, LogLevel.Information, "Herald starting: role {Role}, storage {Storage}")]
+    public static partial void Starting(this ILogger logger, string role, string storage);
+
+    [LoggerMessage(1001, LogLevel.Information, "Schema migrations applied")]
+    public static partial void Migrated(this ILogger logger);
+
+    [LoggerMessage(1100, LogLevel.Error, "Group commit of {Count} notifications failed")]
+    public static partial void CommitFailed(this ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(1200, LogLevel.Error, "Delivery loop failed; retrying")]
+    public static partial void DeliveryLoopFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(1201, LogLevel.Warning, "Notification {NotificationId} was in flight on a lost worker: {Count} send(s) may be duplicated")]
+    public static partial void InFlightResend(this ILogger logger, Guid notificationId, int count);
+
+    [LoggerMessage(1202, LogLevel.Information, "Worker draining: finishing in-flight sends")]
+    public static partial void Draining(this ILogger logger);
+
+    [LoggerMessage(1203, LogLevel.Error, "Queue maintenance failed; retrying")]
+    public static partial void MaintenanceFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(1300, LogLevel.Warning, "WhatsApp callback rejected: {Reason}")]
+    public static partial void CallbackRejected(this ILogger logger, string reason);
+
+    [LoggerMessage(1301, LogLevel.Warning, "Receipt for {ProviderMessageId} could not be applied after {Tries} tries")]
+    public static partial void ReceiptConflict(this ILogger logger, string providerMessageId, int tries);
+
+    [LoggerMessage(1400, LogLevel.Information, "Tenant {TenantId} created with {Count} sandbox provider accounts")]
+    public static partial void TenantCreated(this ILogger logger, Guid tenantId, int count);
+}

@@ -1,0 +1,43 @@
+using Herald.Core.Notifications;
+
+namespace Herald.Server.Notifications;
+
+public sealed record AcceptedView(Guid Id, NotificationStatus Status);
+
+public sealed record AttemptView(
+    Guid Id, int Step, Channel Channel, string? Provider, string? ProviderMessageId, AttemptState State, string? FailureKind,
+    string? ErrorCode, string? Error, decimal? Cost, DateTimeOffset CreatedAt, DateTimeOffset? SentAt, DateTimeOffset? DeliveredAt)
+{
+    public static AttemptView From(Attempt a) => new(
+        a.Id, a.Step, a.Channel, a.ProviderName, a.ProviderMessageId, a.State, a.FailureKind, a.ErrorCode, a.Error, a.Cost,
+        a.CreatedAt, a.SentAt, a.DeliveredAt);
+}
+
+public sealed record RouteStepView(Channel Channel, WaitFor WaitFor, double TimeoutSeconds);
+
+public sealed record NotificationView(
+    Guid Id,
+    NotificationStatus Status,
+    Priority Priority,
+    Channel? Channel,
+    string Type,
+    string? CustomerId,
+    string? ExternalId,
+    DateTimeOffset? ExpiresAt,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    IReadOnlyList<RouteStepView> Route,
+    IReadOnlyList<AttemptView>? Attempts)
+{
+    public static NotificationView From(Notification n, IReadOnlyList<Attempt>? attempts) => new(
+        n.Id, n.Status, n.Priority, n.Channel, n.Type, n.CustomerId, n.ExternalId, n.ExpiresAt, n.CreatedAt, n.UpdatedAt,
+        [.. n.Route.Steps.Select(s => new RouteStepView(s.Channel, s.WaitFor, s.Timeout.TotalSeconds))],
+        attempts is null ? null : [.. attempts.Select(AttemptView.From)]);
+}
+
+public sealed record NotificationPage(IReadOnlyList<NotificationView> Items, string? Next);
+
+/// <summary>One item's outcome in a batch: accepted (or a duplicate of an earlier one), or rejected with errors.</summary>
+public sealed record BatchItemResult(int Index, Guid? Id, string Outcome, NotificationStatus? Status, IReadOnlyList<Herald.Ingest.InputError>? Errors);
+
+public sealed record BatchResult(int Accepted, int Duplicates, int Rejected, IReadOnlyList<BatchItemResult> Items);

@@ -1,0 +1,209 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Herald.Ingest;
+using Herald.Ingest.Native;
+using Herald.Server.Authentication;
+using Herald.Server.Hosting;
+using Herald.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Server.Notifications;
+
+/// <summary><c>/v1/notifications</c> (SPEC §3).</summary>
+public static class NotificationsApi
+{
+    public const int MaxSingleBytes = 64 * 1024;
+    public const int MaxBatchBytes = 16 * 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapNotificationsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/notifications").WithTags("Notifications");
+        group.MapPost("/", SendAsync).RequireAuthorization(Policies.Send);
+        group.MapPost("/batch", SendBatchAsync).RequireAuthorization(Policies.Send);
+        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read);
+        group.MapGet("/", SearchAsync).RequireAuthorization(Policies.Read);
+        group.MapPost("/{id:guid}/cancel", CancelAsync).RequireAuthorization(Policies.Send);
+        return app;
+    }
+
+    private static async Task<IResult> SendAsync(HttpRequest request, ClaimsPrincipal user, IngestService ingest, CancellationToken ct)
+    {
+        var (body, error) = await RequestBody.ReadJsonAsync(request, MaxSingleBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var idempotencyKey = request.Headers["Idempotency-Key"].FirstOrDefault();
+        var (notification, errors) = NotificationParser.Parse(body.Span, user.TenantId(), user.SourceId(), idempotencyKey);
+        if (notification is null)
+        {
+            return Problems.Invalid(errors, "The notification is invalid.");
+        }
+
+        var result = await ingest.AcceptAsync(notification, ct);
+        var view = new AcceptedView(result.Id, result.Status);
+        return result.Created
+            ? TypedResults.Json(view, HeraldJson.Default.AcceptedView, statusCode: StatusCodes.Status202Accepted)
+            : TypedResults.Json(view, HeraldJson.Default.AcceptedView, statusCode: StatusCodes.Status200OK);
+    }
+
+    private static async Task<IResult> SendBatchAsync(
+        HttpRequest request, ClaimsPrincipal user, IngestService ingest, IOptions<IngestOptions> options, CancellationToken ct)
+    {
+        var (body, error) = await RequestBody.ReadJsonAsync(request, MaxBatchBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        BatchRequest? batch;
+        try
+        {
+            batch = JsonSerializer.Deserialize(body.Span, NativeJsonContext.Default.BatchRequest);
+        }
+        catch (JsonException e)
+        {
+            return Problems.Invalid([new InputError(e.Path?.Replace("$.", "/", StringComparison.Ordinal) ?? "/", "Malformed batch: " + e.Message)]);
+        }
+
+        if (batch?.Items is not { Count: > 0 } items)
+        {
+            return Problems.Invalid([new InputError("/items", "Required: an array of 1 or more notifications.")]);
+        }
+
+        if (items.Count > options.Value.MaxBatchItems)
+        {
+            return Problems.Invalid([new InputError("/items", $"At most {options.Value.MaxBatchItems} notifications per batch.")]);
+        }
+
+        var tenantId = user.TenantId();
+        var sourceId = user.SourceId();
+        var valid = new List<NewNotification>(items.Count);
+        var validIndex = new List<int>(items.Count);
+        var results = new BatchItemResult[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            var (notification, errors) = NotificationParser.Parse(items[i], tenantId, sourceId, $"/items/{i}");
+            if (notification is null)
+            {
+                results[i] = new BatchItemResult(i, null, "rejected", null, errors);
+            }
+            else
+            {
+                valid.Add(notification);
+                validIndex.Add(i);
+            }
+        }
+
+        if (valid.Count > 0)
+        {
+            var accepted = await ingest.AcceptManyAsync(valid, ct);
+            for (var j = 0; j < accepted.Count; j++)
+            {
+                var r = accepted[j];
+                results[validIndex[j]] = new BatchItemResult(validIndex[j], r.Id, r.Created ? "accepted" : "duplicate", r.Status, null);
+            }
+        }
+
+        var view = new BatchResult(
+            results.Count(r => r.Outcome == "accepted"), results.Count(r => r.Outcome == "duplicate"), results.Count(r => r.Outcome == "rejected"), results);
+        // 202: every valid item is durable; per-item outcomes say which were rejected and why.
+        return TypedResults.Json(view, HeraldJson.Default.BatchResult, statusCode: valid.Count > 0 ? StatusCodes.Status202Accepted : StatusCodes.Status400BadRequest);
+    }
+
+    private static async Task<IResult> GetAsync(Guid id, ClaimsPrincipal user, INotificationStore store, CancellationToken ct)
+    {
+        var tenantId = user.TenantId();
+        var notification = await store.GetAsync(tenantId, id, ct);
+        if (notification is null)
+        {
+            return Problems.NotFound("Notification");
+        }
+
+        var attempts = await store.GetAttemptsAsync(tenantId, id, ct);
+        return TypedResults.Json(NotificationView.From(notification, attempts), HeraldJson.Default.NotificationView);
+    }
+
+    private static async Task<IResult> SearchAsync(HttpRequest request, ClaimsPrincipal user, INotificationStore store, CancellationToken ct)
+    {
+        var q = request.Query;
+        var errors = new List<InputError>();
+        var query = new NotificationQuery(
+            Status: ParseEnum<NotificationStatus>(q["status"], "status", errors),
+            Type: q["type"].FirstOrDefault(),
+            ExternalId: q["externalId"].FirstOrDefault(),
+            CustomerId: q["customerId"].FirstOrDefault(),
+            CreatedFrom: ParseTime(q["from"], "from", errors),
+            CreatedTo: ParseTime(q["to"], "to", errors),
+            Before: q["before"].FirstOrDefault() is { } before ? (Guid.TryParse(before, out var b) ? b : Bad<Guid?>("before", "Must be a notification id.", errors)) : null,
+            Limit: q["limit"].FirstOrDefault() is { } limit ? (int.TryParse(limit, out var l) && l is >= 1 and <= 500 ? l : Bad<int>("limit", "Must be 1 to 500.", errors)) : 50);
+        if (errors.Count > 0)
+        {
+            return Problems.Invalid(errors, "The search is invalid.");
+        }
+
+        var items = await store.SearchAsync(user.TenantId(), query, ct);
+        var next = items.Count == query.Limit ? items[^1].Id.ToString() : null;
+        return TypedResults.Json(new NotificationPage([.. items.Select(n => NotificationView.From(n, null))], next), HeraldJson.Default.NotificationPage);
+    }
+
+    private static async Task<IResult> CancelAsync(
+        Guid id, ClaimsPrincipal user, INotificationStore notifications, IDeliveryStore delivery, TimeProvider time, CancellationToken ct)
+    {
+        var tenantId = user.TenantId();
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var n = await notifications.GetAsync(tenantId, id, ct);
+            if (n is null)
+            {
+                return Problems.NotFound("Notification");
+            }
+
+            if (DeliveryStateMachine.OnCancel(n) is not { } transition)
+            {
+                return Problems.Result(StatusCodes.Status409Conflict, "already-final", "The notification is already final.",
+                    $"Its status is '{JsonNamingPolicy.CamelCase.ConvertName(n.Status.ToString())}'.");
+            }
+
+            var applied = await delivery.ApplyAsync([new DeliveryUpdate(n.Id, n.Version, transition, [])], time.GetUtcNow(), ct);
+            if (applied.Applied[0])
+            {
+                return TypedResults.Json(new AcceptedView(n.Id, NotificationStatus.Cancelled), HeraldJson.Default.AcceptedView);
+            }
+        }
+
+        return Problems.Result(StatusCodes.Status409Conflict, "busy", "The notification changed while cancelling; try again.");
+    }
+
+    private static T? ParseEnum<T>(string? raw, string name, List<InputError> errors) where T : struct, Enum
+    {
+        if (raw is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<T>($"\"{raw}\"", HeraldJson.Default.Options);
+        }
+        catch (JsonException)
+        {
+            errors.Add(new InputError("query/" + name, $"Unknown value '{raw}'."));
+            return null;
+        }
+    }
+
+    private static DateTimeOffset? ParseTime(string? raw, string name, List<InputError> errors) =>
+        raw is null ? null
+        : DateTimeOffset.TryParse(raw, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t
+        : Bad<DateTimeOffset?>(name, "Must be an ISO 8601 time.", errors);
+
+    private static T Bad<T>(string name, string detail, List<InputError> errors)
+    {
+        errors.Add(new InputError("query/" + name, detail));
+        return default!;
+    }
+}

@@ -1,0 +1,46 @@
+using System.Buffers;
+using Herald.Ingest;
+
+namespace Herald.Server.Notifications;
+
+/// <summary>Reads a bounded JSON request body, answering 413/415 problems instead of reading without limit.</summary>
+public static class RequestBody
+{
+    public static async Task<(ReadOnlyMemory<byte> Body, IResult? Error)> ReadJsonAsync(HttpRequest request, int maxBytes)
+    {
+        if (request.ContentType is not { } contentType || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            return (default, Problems.Result(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
+                "The body must be JSON.", "Send 'Content-Type: application/json'."));
+        }
+
+        if (request.ContentLength > maxBytes)
+        {
+            return (default, TooLarge(maxBytes));
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(request.ContentLength is > 0 and var length ? (int)length : 4096);
+        while (true)
+        {
+            var memory = buffer.GetMemory(4096);
+            var read = await request.Body.ReadAsync(memory, request.HttpContext.RequestAborted);
+            if (read == 0)
+            {
+                break;
+            }
+
+            buffer.Advance(read);
+            if (buffer.WrittenCount > maxBytes)
+            {
+                return (default, TooLarge(maxBytes));
+            }
+        }
+
+        return buffer.WrittenCount == 0
+            ? (default, Problems.Invalid([new InputError("/", "The body is empty; a JSON object is required.")]))
+            : (buffer.WrittenMemory, null);
+    }
+
+    private static IResult TooLarge(int maxBytes) =>
+        Problems.Result(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The body is too large.", $"At most {maxBytes} bytes.");
+}

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Herald.EndToEnd.Tests.Infrastructure;
+using Herald.Server.Hosting;
+using Herald.Testing;
+
+namespace Herald.EndToEnd.Tests;
+
+/// <summary>SPEC §2: nothing accepted is lost when a worker dies mid-delivery; duplicates only for in-flight sends.</summary>
+public sealed class CrashTests(PostgresServer postgres, ITestOutputHelper output)
+{
+    private const int Count = 300;
+
+    [Fact]
+    public async Task KillingAWorkerMidDelivery_LosesNothing_AndCountsDuplicates()
+    {
+        var database = await postgres.CreateDatabaseAsync("crash_" + Guid.NewGuid().ToString("N")[..12]);
+        var settings = HeraldHost.BaseSettings(database);
+        settings["Herald:Sandbox:LatencyMs"] = "200";
+        await using var api = await HeraldHost.StartAsync(HeraldRole.Api, settings);
+        var (_, client) = await api.CreateTenantAsync();
+
+        using var doomed = StartWorkerProcess(database);
+        var ids = new List<Guid>();
+        for (var i = 0; i < Count; i++)
+        {
+            ids.Add(await client.SendAsync(new
+            {
+                type = "card.transaction", channels = new[] { "telegram" },
+                customer = new { telegramChatId = $"5{i:D5}" }, data = new { text = $"crash-test {i}" },
+            }));
+        }
+
+        await TestData.EventuallyAsync(async () => (await client.SandboxMessagesAsync("telegram")).Count, n => n >= 30, TimeSpan.FromSeconds(60), "the worker to start delivering");
+        doomed.Kill(entireProcessTree: true);
+        await doomed.WaitForExitAsync();
+        var atKill = (await client.SandboxMessagesAsync("telegram")).Count;
+
+        await using var successor = await HeraldHost.StartAsync(HeraldRole.Worker, settings);
+        foreach (var id in ids)
+        {
+            await client.WaitForStatusAsync(id, "delivered", TimeSpan.FromSeconds(90));
+        }
+
+        var received = await client.SandboxMessagesAsync("telegram");
+        var distinct = received.Select(m => m.Str("text")).Distinct().Count();
+        var duplicates = received.Count - distinct;
+        var inFlight = 0;
+        foreach (var id in ids)
+        {
+            inFlight += (await client.GetNotificationAsync(id)).Attempts().Count(a => a!["errorCode"]?.GetValue<string>() == "worker_lost");
+        }
+
+        output.WriteLine($"accepted {Count}, delivered before kill {atKill}, delivered {distinct}, duplicated {duplicates}, in-flight at kill {inFlight}, lost {Count - distinct}");
+        Assert.Equal(Count, distinct);
+        Assert.InRange(duplicates, 0, inFlight);
+    }
+
+    private static Process StartWorkerProcess(string database)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Herald.Server.dll");
+        var info = new ProcessStartInfo("dotnet", [dll, "worker", "--urls", "http://127.0.0.1:0"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (key, value) in HeraldHost.BaseSettings(database))
+        {
+            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        info.Environment["Herald__Sandbox__Enabled"] = "false";
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+}

@@ -1,0 +1,192 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Herald.EndToEnd.Tests.Infrastructure;
+
+namespace Herald.EndToEnd.Tests;
+
+/// <summary>SPEC §2 delivery semantics over HTTP: real host, real PostgreSQL, in-process sandbox.</summary>
+public sealed class DeliveryPipelineTests(PipelineHostFixture fixture) : IClassFixture<PipelineHostFixture>
+{
+    private HeraldHost Host => fixture.Host;
+
+    [Fact]
+    public async Task Notification_ToWhatsAppUser_IsDeliveredOnWhatsApp()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+
+        var id = await client.SendAsync(new { type = "card.transaction", customer = new { phone }, data = new { text = "You paid 12.50 EUR" } });
+
+        var n = await client.WaitForStatusAsync(id, "delivered");
+        Assert.Equal("whatsapp", n.Str("channel"));
+        Assert.Equal("high", n.Str("priority"));
+        var attempt = Assert.Single(n.Attempts());
+        Assert.Equal("delivered", attempt.Str("state"));
+        Assert.StartsWith("wamid.", attempt.Str("providerMessageId"), StringComparison.Ordinal);
+        var received = Assert.Single(await client.SandboxMessagesAsync("whatsapp", phone));
+        Assert.Equal("You paid 12.50 EUR", received.Str("text"));
+    }
+
+    [Fact]
+    public async Task Notification_RepeatedWithIdempotencyKey_IsDeliveredOnce()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var body = new { type = "account.balance", customer = new { phone }, data = new { text = "Balance 100 EUR" } };
+
+        var id = await client.SendAsync(body, "balance-42");
+        using var repeat = new HttpRequestMessage(HttpMethod.Post, "/v1/notifications") { Content = JsonContent.Create(body) };
+        repeat.Headers.Add("Idempotency-Key", "balance-42");
+        using var second = await client.SendAsync(repeat);
+
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal(id, (await second.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<Guid>());
+        await client.WaitForStatusAsync(id, "delivered");
+        Assert.Single(await client.SandboxMessagesAsync("whatsapp", phone));
+    }
+
+    [Fact]
+    public async Task Notification_RepeatedWithExternalId_ReturnsOriginal()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var body = new { type = "service.news", customer = new { phone = TestData.Phone() }, externalId = "news-7" };
+
+        var id = await client.SendAsync(body);
+        using var second = await client.PostAsJsonAsync("/v1/notifications", body);
+
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal(id, (await second.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<Guid>());
+    }
+
+    [Fact]
+    public async Task Notification_ToNonWhatsAppNumber_FallsBackToTelegram()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var chatId = TestData.ChatId();
+
+        var id = await client.SendAsync(new { type = "card.transaction", customer = new { phone = TestData.Phone("0001"), telegramChatId = chatId } });
+
+        var n = await client.WaitForStatusAsync(id, "delivered");
+        Assert.Equal("telegram", n.Str("channel"));
+        var attempts = n.Attempts();
+        Assert.Equal("whatsapp", attempts[0].Str("channel"));
+        Assert.Equal("failed", attempts[0].Str("state"));
+        Assert.Equal("131026", attempts[0].Str("errorCode"));
+        Assert.Equal("telegram", attempts[^1].Str("channel"));
+        Assert.Equal("delivered", attempts[^1].Str("state"));
+        Assert.Single(await client.SandboxMessagesAsync("telegram", chatId));
+    }
+
+    [Fact]
+    public async Task Notification_WithoutWhatsAppReceipt_FallsBackAfterTimeout()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var chatId = TestData.ChatId();
+
+        var id = await client.SendAsync(new { type = "card.transaction", customer = new { phone = TestData.Phone("0002"), telegramChatId = chatId } });
+
+        var n = await client.WaitForStatusAsync(id, "delivered");
+        Assert.Equal("telegram", n.Str("channel"));
+        var whatsapp = n.Attempts()[0];
+        Assert.Equal("timed-out", whatsapp.Str("state"));
+        Assert.Equal("receipt_timeout", whatsapp.Str("errorCode"));
+    }
+
+    [Fact]
+    public async Task Notification_ToFlakyProvider_IsRetriedAndDeliveredOnce()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone("0003");
+
+        var id = await client.SendAsync(new { type = "otp", customer = new { phone }, data = new { text = "Code 123456" } });
+
+        var n = await client.WaitForStatusAsync(id, "delivered");
+        Assert.Equal("whatsapp", n.Str("channel"));
+        var attempts = n.Attempts();
+        Assert.Equal(3, attempts.Count);
+        Assert.All(attempts.Take(2), a => Assert.Equal("transient", a.Str("failureKind")));
+        Assert.Equal("delivered", attempts[2].Str("state"));
+        Assert.Single(await client.SandboxMessagesAsync("whatsapp", phone));
+    }
+
+    [Fact]
+    public async Task ExpiredOtp_IsNeverSent()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+
+        var id = await client.SendAsync(new { type = "otp", customer = new { phone }, expiresAt = "2020-01-01T00:00:00Z" });
+
+        var n = await client.WaitForStatusAsync(id, "expired");
+        Assert.Empty(n.Attempts());
+        Assert.Empty(await client.SandboxMessagesAsync(to: phone));
+    }
+
+    [Fact]
+    public async Task Notification_WithNoReachableChannel_Fails()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+
+        var id = await client.SendAsync(new { type = "service.news", customer = new { telegramChatId = TestData.ChatId("403") } });
+
+        var n = await client.WaitForStatusAsync(id, "failed");
+        var attempt = Assert.Single(n.Attempts());
+        Assert.Equal("permanent", attempt.Str("failureKind"));
+    }
+
+    [Fact]
+    public async Task Cancel_BeforeDelivery_EndsCancelled_AndFinalCannotBeCancelled()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        // 0002 waits for a receipt that never comes, so the notification stays in flight long enough to cancel.
+        var id = await client.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone("0002") } });
+        await client.WaitForStatusAsync(id, "sending");
+
+        using var cancel = await client.PostAsync($"/v1/notifications/{id}/cancel", null);
+        Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        Assert.Equal("cancelled", (await client.GetNotificationAsync(id)).Str("status"));
+
+        using var again = await client.PostAsync($"/v1/notifications/{id}/cancel", null);
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task Batch_MixedItems_ReportsPerItemAndDeliversValidOnes()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+
+        using var response = await client.PostAsJsonAsync("/v1/notifications/batch", new
+        {
+            items = new object[]
+            {
+                new { type = "account.balance", customer = new { phone }, externalId = "b-1" },
+                new { type = "account.balance", customer = new { phone = "12345" } },
+                new { type = "account.balance", customer = new { phone }, externalId = "b-1" },
+            },
+        });
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var result = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Equal(1, result["accepted"]!.GetValue<int>());
+        Assert.Equal(1, result["rejected"]!.GetValue<int>());
+        Assert.Equal(1, result["duplicates"]!.GetValue<int>());
+        var items = result["items"]!.AsArray();
+        Assert.Equal("/items/1/customer/phone", items[1]!["errors"]![0].Str("pointer"));
+        Assert.Equal(items[0].Str("id"), items[2].Str("id"));
+        await client.WaitForStatusAsync(items[0]!["id"]!.GetValue<Guid>(), "delivered");
+    }
+
+    [Fact]
+    public async Task Search_FiltersByExternalIdAndStatus()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var id = await client.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone() }, externalId = "find-me" });
+        await client.WaitForStatusAsync(id, "delivered");
+
+        var found = (await client.GetFromJsonAsync<JsonObject>("/v1/notifications?externalId=find-me&status=delivered"))!;
+
+        Assert.Equal(id, Assert.Single(found["items"]!.AsArray())!["id"]!.GetValue<Guid>());
+    }
+}

@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Herald.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Herald.EndToEnd.Tests.Infrastructure;
+
+/// <summary>A real Herald host (Kestrel on a random loopback port, real storage, in-process sandbox).</summary>
+public sealed class HeraldHost : IAsyncDisposable
+{
+    public const string AdminKey = "test-admin-key-0123456789";
+
+    private readonly WebApplication _app;
+
+    private HeraldHost(WebApplication app, string baseUrl)
+    {
+        _app = app;
+        BaseUrl = baseUrl;
+        Admin = Client(AdminKey);
+    }
+
+    public string BaseUrl { get; }
+
+    /// <summary>A client with the bootstrap system key.</summary>
+    public HttpClient Admin { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Settings every test host shares: fast receipts and retries, so scenarios finish in seconds.</summary>
+    public static Dictionary<string, string?> BaseSettings(string postgres) => new()
+    {
+        ["Herald:Storage"] = "postgres",
+        ["ConnectionStrings:Postgres"] = postgres,
+        ["Herald:AdminKey"] = AdminKey,
+        ["Herald:Sandbox:Enabled"] = "true",
+        ["Herald:Sandbox:ReceiptDelayMs"] = "20",
+        ["Herald:Routing:WhatsAppReceiptTimeout"] = "00:00:02",
+        ["Herald:Worker:RetryBaseDelay"] = "00:00:00.050",
+        ["Herald:Worker:RetryMaxDelay"] = "00:00:00.500",
+        ["Herald:Worker:IdleWait"] = "00:00:00.200",
+        ["Herald:Worker:Lease"] = "00:00:05",
+        ["Logging:LogLevel:Default"] = "Warning",
+    };
+
+    public static async Task<HeraldHost> StartAsync(HeraldRole role, IDictionary<string, string?> settings)
+    {
+        var app = HeraldApp.Build(role, ["--urls", "http://127.0.0.1:0"], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+            builder.Logging.ClearProviders();
+        });
+        await app.Services.GetRequiredService<Herald.Storage.IStorageMigrator>().MigrateAsync(CancellationToken.None);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new HeraldHost(app, address.TrimEnd('/'));
+    }
+
+    public HttpClient Client(string? key = null)
+    {
+        var client = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(60) };
+        if (key is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+
+        return client;
+    }
+
+    /// <summary>Creates a tenant and returns a client holding a key with every tenant role.</summary>
+    public async Task<(Guid TenantId, HttpClient Client)> CreateTenantAsync(string name = "Test Bank")
+    {
+        var tenant = await Admin.PostAsJsonAsync("/v1/admin/tenants", new { name });
+        tenant.EnsureSuccessStatusCode();
+        var tenantId = (await tenant.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<Guid>();
+        var key = await Admin.PostAsJsonAsync($"/v1/admin/tenants/{tenantId}/keys", new { roles = new[] { "send", "read", "admin" } });
+        key.EnsureSuccessStatusCode();
+        var secret = (await key.Content.ReadFromJsonAsync<JsonObject>())!["key"]!.GetValue<string>();
+        return (tenantId, Client(secret));
+    }
+
+    public async Task StopAsync() => await _app.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        Admin.Dispose();
+        try
+        {
+            await _app.StopAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            // Already stopping.
+        }
+
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>Client-side helpers for the public API.</summary>
+public static class ApiClientExtensions
+{
+    public static async Task<Guid> SendAsync(this HttpClient client, object notification, string? idempotencyKey = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/notifications") { Content = JsonContent.Create(notification) };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Accepted, $"Expected 202, got {(int)response.StatusCode}: {body}");
+        return JsonNode.Parse(body)!["id"]!.GetValue<Guid>();
+    }
+
+    public static async Task<JsonObject> GetNotificationAsync(this HttpClient client, Guid id)
+    {
+        using var response = await client.GetAsync($"/v1/notifications/{id}");
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+    }
+
+    /// <summary>Polls until the notification reaches <paramref name="status"/> (or any final state, which fails the test).</summary>
+    public static async Task<JsonObject> WaitForStatusAsync(this HttpClient client, Guid id, string status, TimeSpan? within = null)
+    {
+        var limit = within ?? TimeSpan.FromSeconds(30);
+        var clock = Stopwatch.StartNew();
+        JsonObject last;
+        do
+        {
+            last = await client.GetNotificationAsync(id);
+            var current = last["status"]!.GetValue<string>();
+            if (current == status)
+            {
+                return last;
+            }
+
+            if (current is "delivered" or "failed" or "expired" or "suppressed" or "cancelled")
+            {
+                Assert.Fail($"Notification {id} ended '{current}', expected '{status}': {last.ToJsonString()}");
+            }
+
+            await Task.Delay(50);
+        }
+        while (clock.Elapsed < limit);
+
+        Assert.Fail($"Notification {id} did not reach '{status}' in time: {last.ToJsonString()}");
+        return last;
+    }
+
+    public static async Task<JsonArray> SandboxMessagesAsync(this HttpClient client, string? channel = null, string? to = null)
+    {
+        var query = new List<string>();
+        if (channel is not null)
+        {
+            query.Add("channel=" + Uri.EscapeDataString(channel));
+        }
+
+        if (to is not null)
+        {
+            query.Add("to=" + Uri.EscapeDataString(to));
+        }
+
+        var json = await client.GetStringAsync("/sandbox/messages" + (query.Count > 0 ? "?" + string.Join('&', query) : ""));
+        return JsonNode.Parse(json)!.AsArray();
+    }
+
+    public static JsonArray Attempts(this JsonObject notification) => notification["attempts"]!.AsArray();
+
+    public static string Str(this JsonNode? node, string property) => node![property]!.GetValue<string>();
+}

@@ -1,1 +1,0 @@
-namespace Herald.EndToEnd.Tests;
