@@ -12,6 +12,7 @@ internal sealed class SqliteDatabase : IDisposable
     private readonly SemaphoreSlim _writerGate = new(1, 1);
     private readonly Dictionary<string, SqliteCommand> _writerCommands = new(StringComparer.Ordinal);
     private SqliteConnection? _writer;
+    private bool _writerDurable = true;
     private bool _disposed;
 
     public SqliteDatabase(string connectionString, TimeProvider time)
@@ -42,13 +43,23 @@ internal sealed class SqliteDatabase : IDisposable
     public WorkSignal Signal { get; }
 
     /// <summary>Runs <paramref name="work"/> in one write transaction (BEGIN IMMEDIATE) on the writer connection.</summary>
-    public async Task<T> WriteAsync<T>(Func<WriteScope, T> work, CancellationToken ct)
+    /// <param name="durable">False for writes whose loss in a power cut is harmless (claim leases, aging): their commit
+    /// skips the fsync, which dominates small transactions. WAL keeps order, so the next durable commit syncs them too.</param>
+    public async Task<T> WriteAsync<T>(Func<WriteScope, T> work, CancellationToken ct, bool durable = true)
     {
         await _writerGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var connection = _writer ??= OpenWriter();
+            if (durable != _writerDurable)
+            {
+                using var pragma = connection.CreateCommand();
+                pragma.CommandText = durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+                pragma.ExecuteNonQuery();
+                _writerDurable = durable;
+            }
+
             using var transaction = connection.BeginTransaction(deferred: false);
             var result = work(new WriteScope(connection, transaction, _writerCommands, ct));
             transaction.Commit();

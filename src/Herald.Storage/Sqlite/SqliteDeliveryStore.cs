@@ -105,7 +105,8 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
 
                 return claimed;
             },
-            ct).ConfigureAwait(false);
+            ct,
+            durable: false).ConfigureAwait(false);
     }
 
     public Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken ct) => db.Signal.WaitAsync(maxWait, ct);
@@ -329,7 +330,8 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
 
                 return moved;
             },
-            ct).ConfigureAwait(false);
+            ct,
+            durable: false).ConfigureAwait(false);
     }
 
     public Task<long[]> QueueDepthAsync(CancellationToken ct) =>

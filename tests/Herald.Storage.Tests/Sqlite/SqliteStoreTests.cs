@@ -1,3 +1,5 @@
+using Herald.Core.Notifications;
+using Herald.Core.Routing;
 using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Tests.Sqlite;
@@ -88,6 +90,51 @@ public sealed class SqliteStoreTests : IAsyncLifetime
 
         Assert.False(await stores.Health.IsReadyAsync(Ct));
     }
+
+    [Fact]
+    public async Task AcceptAsync_ItemFails_WholeBatchRolledBackAndWriterStillUsable()
+    {
+        var tenant = (await _stores.Tenants.CreateTenantAsync("Bank", Ct)).Id;
+        var (a, b) = (Guid.CreateVersion7(), Guid.CreateVersion7());
+
+        // The repeated id violates the primary key on the third item.
+        await Assert.ThrowsAsync<SqliteException>(() => _stores.Notifications.AcceptAsync([Item(tenant, a), Item(tenant, b), Item(tenant, a)], T0, Ct));
+
+        Assert.Null(await _stores.Notifications.GetAsync(tenant, a, Ct));
+        Assert.Null(await _stores.Notifications.GetAsync(tenant, b, Ct));
+        Assert.Equal(new long[4], await _stores.Delivery.QueueDepthAsync(Ct));
+        var retry = await _stores.Notifications.AcceptAsync([Item(tenant, a), Item(tenant, b)], T0, Ct);
+        Assert.All(retry, r => Assert.True(r.Created));
+    }
+
+    [Fact]
+    public async Task AcceptAsync_UnknownTenant_Rejected()
+    {
+        await Assert.ThrowsAsync<SqliteException>(() => _stores.Notifications.AcceptAsync([Item(Guid.NewGuid(), Guid.CreateVersion7())], T0, Ct));
+    }
+
+    [Fact]
+    public async Task BeginAttemptsAsync_UnknownNotification_Throws()
+    {
+        var attempt = new Attempt
+        {
+            Id = Guid.CreateVersion7(),
+            NotificationId = Guid.CreateVersion7(),
+            Step = 0,
+            Channel = Channel.Sms,
+            State = AttemptState.Sending,
+            CreatedAt = T0,
+        };
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => _stores.Delivery.BeginAttemptsAsync([attempt], Ct));
+    }
+
+    private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
+
+    private static PreparedNotification Item(Guid tenant, Guid id) => new(
+        id,
+        new NewNotification(tenant, null, "otp", null, new Contacts(Phone: "+4915100000000"), "{}", null, null, null, null, null),
+        new Route(Priority.Critical, [new RouteStep(Channel.Sms, WaitFor.Sent, TimeSpan.FromSeconds(30))]));
 
     private object? Scalar(string sql)
     {
