@@ -2,12 +2,11 @@ using System.Net;
 using System.Net.Http.Json;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Server.Hosting;
-using Herald.Testing;
 
 namespace Herald.EndToEnd.Tests;
 
 /// <summary>SPEC §2: a critical message never waits behind lower ones.</summary>
-public sealed class PriorityTests(PostgresServer postgres)
+public sealed class PriorityTests(PostgresFixture postgres)
 {
     private const int Backlog = 5_000;
     private const int ClaimBatch = 50;

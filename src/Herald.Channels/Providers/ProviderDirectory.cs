@@ -22,6 +22,7 @@ public sealed partial class ProviderDirectory(
 {
     private readonly SemaphoreSlim _loadGate = new(1, 1);
     private CancellationTokenSource? _stopping;
+    private int _disposed;
     private Task? _refreshLoop;
     private volatile Snapshot _snapshot = Snapshot.Empty;
 
@@ -82,6 +83,12 @@ public sealed partial class ProviderDirectory(
 
     public async ValueTask DisposeAsync()
     {
+        // The container disposes this twice (as itself and as the hosted service it is registered as): idempotent.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         if (_stopping is not null)
         {
             await _stopping.CancelAsync().ConfigureAwait(false);

@@ -1,12 +1,15 @@
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Testing;
 
-[assembly: AssemblyFixture(typeof(PostgresServer))]
+[assembly: AssemblyFixture(typeof(PostgresFixture))]
 
 namespace Herald.EndToEnd.Tests.Infrastructure;
 
 /// <summary>One host per test class, on its own fresh database of the shared throwaway PostgreSQL server.</summary>
-public sealed class PipelineHostFixture(PostgresServer postgres) : IAsyncLifetime
+/// <summary>The throwaway PostgreSQL server all end-to-end tests share.</summary>
+public sealed class PostgresFixture : PostgresServer, IAsyncLifetime;
+
+public sealed class PipelineHostFixture(PostgresFixture postgres) : IAsyncLifetime
 {
     public HeraldHost Host { get; private set; } = null!;
 
