@@ -42,6 +42,8 @@ public static class HeraldApp
         services.AddSingleton<IRouter>(sp => new DefaultRouter(sp.GetRequiredService<IOptions<DefaultRouteOptions>>().Value));
         services.AddSingleton<ReceiptProcessor>();
         services.AddSingleton<TenantProvisioning>();
+        services.AddOptions<Demo.DemoOptions>().BindConfiguration(Demo.DemoOptions.Section);
+        services.AddSingleton<Demo.DemoBootstrap>();
         services.AddHeraldAuthentication();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));
@@ -103,22 +105,72 @@ public static class HeraldApp
         return services;
     }
 
-    /// <summary>Migrates when configured, then runs until stopped; the migrate role migrates and returns.</summary>
+    /// <summary>Migrates when configured, then runs until stopped; the migrate role migrates and returns.
+    /// Misconfigurations surface as <see cref="StartupException"/> with one clear sentence.</summary>
     public static async Task RunAsync(this WebApplication app, HeraldRole role)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
         var options = app.Services.GetRequiredService<IOptions<HeraldOptions>>().Value;
         logger.Starting(role.ToString().ToLowerInvariant(), options.Storage);
-        if (role == HeraldRole.Migrate || options.MigrateOnStart)
+        await PrepareStorageAsync(app.Services, role, options, app.Lifetime.ApplicationStopping);
+        logger.Migrated();
+        if (role == HeraldRole.Migrate)
         {
-            await app.Services.GetRequiredService<IStorageMigrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
-            logger.Migrated();
+            return;
         }
 
-        if (role != HeraldRole.Migrate)
+        try
         {
-            await app.RunAsync();
+            await app.StartAsync();
         }
+        catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }
+                                    || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new StartupException($"The listen address is in use ({e.Message}). Choose another with --urls http://localhost:PORT or ASPNETCORE_URLS.");
+        }
+
+        var demo = app.Services.GetRequiredService<Demo.DemoBootstrap>();
+        if (role.ServesApi() && demo.Enabled)
+        {
+            await demo.RunAsync(Console.Out, app.Lifetime.ApplicationStopping);
+        }
+
+        await app.WaitForShutdownAsync();
+    }
+
+    private static async Task PrepareStorageAsync(IServiceProvider services, HeraldRole role, HeraldOptions options, CancellationToken ct)
+    {
+        var migrator = services.GetRequiredService<IStorageMigrator>();
+        try
+        {
+            if (role == HeraldRole.Migrate || options.MigrateOnStart)
+            {
+                await migrator.MigrateAsync(ct);
+                return;
+            }
+
+            var pending = await migrator.PendingAsync(ct);
+            if (pending.Count > 0)
+            {
+                throw new StartupException(
+                    $"The database lacks {pending.Count} migration(s) ({string.Join(", ", pending)}). Run 'herald migrate' (dotnet run --project src/Herald.Server -- migrate) or set Herald:MigrateOnStart=true.");
+            }
+        }
+        catch (Exception e) when (e is not StartupException and not OperationCanceledException)
+        {
+            throw new StartupException($"Cannot use the {options.Storage} database: {Describe(e)}");
+        }
+    }
+
+    private static string Describe(Exception e)
+    {
+        var inner = e;
+        while (inner.InnerException is not null && inner.Message.Length < 20)
+        {
+            inner = inner.InnerException;
+        }
+
+        return inner.Message.Split('\n')[0].Trim() + (e is Npgsql.NpgsqlException ? " (check ConnectionStrings:Postgres and that PostgreSQL is running)" : "");
     }
 }
 

@@ -45,9 +45,9 @@ public static class NotificationsApi
 
         var result = await ingest.AcceptAsync(notification, ct);
         var view = new AcceptedView(result.Id, result.Status);
-        return result.Created
-            ? TypedResults.Json(view, HeraldJson.Default.AcceptedView, statusCode: StatusCodes.Status202Accepted)
-            : TypedResults.Json(view, HeraldJson.Default.AcceptedView, statusCode: StatusCodes.Status200OK);
+        request.HttpContext.Response.Headers.Location = $"/v1/notifications/{result.Id}";
+        return TypedResults.Json(view, HeraldJson.Default.AcceptedView,
+            statusCode: result.Created ? StatusCodes.Status202Accepted : StatusCodes.Status200OK);
     }
 
     private static async Task<IResult> SendBatchAsync(
