@@ -7,7 +7,7 @@ namespace Herald.Core.Tests;
 public sealed class DeliveryStateMachineTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
-    private static readonly RetryPolicy Retry = new(3, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+    private static readonly RetryPolicy Retry = new(3, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(15), TimeSpan.FromHours(1));
 
     private static readonly Route WhatsAppThenTelegramThenSms = new(Priority.High,
     [
@@ -85,6 +85,31 @@ public sealed class DeliveryStateMachineTests
 
         Assert.Equal(NotificationStatus.Failed, decision.Finish!.Status);
         Assert.Equal(3, decision.Skipped.Count);
+    }
+
+    [Fact]
+    public void OnDue_AllRemainingStepsBlockedByOutage_WaitsForRecoveryInsteadOfFailing()
+    {
+        var n = Make(contacts: new Contacts(TelegramChatId: "42", Phone: null));
+
+        var decision = DeliveryStateMachine.OnDue(n, Now, _ => false, Retry);
+
+        Assert.Null(decision.Send);
+        Assert.Equal(NotificationStatus.Routed, decision.Finish!.Status);
+        Assert.Equal(Now.AddSeconds(15), decision.Finish.Queue.DueAt);
+        Assert.Equal(1, decision.Finish.Progress.Step);
+        // Only the step without an address is recorded as passed; the blocked one is retried, not failed.
+        Assert.Equal("no_address", Assert.Single(decision.Skipped).ErrorCode);
+    }
+
+    [Fact]
+    public void OnDue_OutageOutlastsMaxWait_Fails()
+    {
+        var n = Make() with { CreatedAt = Now - TimeSpan.FromHours(2) };
+
+        var decision = DeliveryStateMachine.OnDue(n, Now, _ => false, Retry);
+
+        Assert.Equal(NotificationStatus.Failed, decision.Finish!.Status);
     }
 
     [Fact]

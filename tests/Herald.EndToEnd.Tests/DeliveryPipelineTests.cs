@@ -5,10 +5,18 @@ using Herald.EndToEnd.Tests.Infrastructure;
 
 namespace Herald.EndToEnd.Tests;
 
-/// <summary>SPEC §2 delivery semantics over HTTP: real host, real PostgreSQL, in-process sandbox.</summary>
-public sealed class DeliveryPipelineTests(PipelineHostFixture fixture) : IClassFixture<PipelineHostFixture>
+/// <summary>SPEC §2 delivery semantics over HTTP on PostgreSQL.</summary>
+public sealed class PostgresDeliveryPipelineTests(PipelineHostFixture fixture)
+    : DeliveryPipelineTests(() => fixture.Host), IClassFixture<PipelineHostFixture>;
+
+/// <summary>The same scenarios on the embedded SQLite backend.</summary>
+public sealed class SqliteDeliveryPipelineTests(SqlitePipelineHostFixture fixture)
+    : DeliveryPipelineTests(() => fixture.Host), IClassFixture<SqlitePipelineHostFixture>;
+
+/// <summary>SPEC §2 delivery semantics over HTTP: real host, real storage, in-process sandbox. Runs on every backend.</summary>
+public abstract class DeliveryPipelineTests(Func<HeraldHost> host)
 {
-    private HeraldHost Host => fixture.Host;
+    private HeraldHost Host => host();
 
     [Fact]
     public async Task Notification_ToWhatsAppUser_IsDeliveredOnWhatsApp()

@@ -3,10 +3,13 @@ using Herald.Core.Routing;
 
 namespace Herald.Core.Delivery;
 
-/// <summary>Bounds for transient retries within one route step.</summary>
-public sealed record RetryPolicy(int MaxAttemptsPerStep, TimeSpan BaseDelay, TimeSpan MaxDelay)
+/// <summary>Bounds for transient retries within one route step, and for waiting out provider outages.</summary>
+/// <param name="OutageRecheck">When no remaining step has a healthy provider, how long to wait before looking again.</param>
+/// <param name="MaxOutageWait">How old a notification may grow while waiting out outages before it fails.</param>
+public sealed record RetryPolicy(
+    int MaxAttemptsPerStep, TimeSpan BaseDelay, TimeSpan MaxDelay, TimeSpan OutageRecheck, TimeSpan MaxOutageWait)
 {
-    public static readonly RetryPolicy Default = new(5, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
+    public static readonly RetryPolicy Default = new(5, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(15), TimeSpan.FromHours(24));
 
     /// <summary>Exponential backoff with full jitter, never sooner than the provider's retry-after.</summary>
     /// <param name="jitter">A sample in [0, 1).</param>
@@ -53,7 +56,10 @@ public static class DeliveryStateMachine
 {
     /// <summary>The queue handed the notification to a worker: its first dispatch, a retry, or a receipt timeout.</summary>
     /// <param name="channelUsable">Whether the channel has at least one healthy provider for this tenant.</param>
-    public static DueDecision OnDue(Notification n, DateTimeOffset now, Func<Channel, bool> channelUsable)
+    /// <param name="retry">With it, a notification whose remaining steps are all blocked by provider outages waits
+    /// for recovery (up to <see cref="RetryPolicy.MaxOutageWait"/>) instead of failing. An outage is not the
+    /// customer's fault and must not turn an accepted message into a failure.</param>
+    public static DueDecision OnDue(Notification n, DateTimeOffset now, Func<Channel, bool> channelUsable, RetryPolicy? retry = null)
     {
         var skipped = new List<SkippedStep>();
         if (n.Status.IsFinal())
@@ -88,6 +94,15 @@ public static class DeliveryStateMachine
             {
                 return new DueDecision(step, routeStep, timedOut, skipped, null);
             }
+        }
+
+        var firstBlocked = skipped.FindIndex(s => s.ErrorCode == "no_healthy_provider");
+        if (retry is not null && firstBlocked >= 0 && now - n.CreatedAt < retry.MaxOutageWait)
+        {
+            // Wait at the first blocked step; the steps before it had no address and stay passed.
+            var waitAt = skipped[firstBlocked].Step;
+            var wait = new Transition(NotificationStatus.Routed, new DeliveryProgress(waitAt, 0, null), null, QueueAction.At(now + retry.OutageRecheck));
+            return new DueDecision(waitAt, null, timedOut, skipped.GetRange(0, firstBlocked), wait);
         }
 
         return new DueDecision(step, null, timedOut, skipped, Final(n, NotificationStatus.Failed, null));

@@ -21,15 +21,35 @@ public sealed class DeliveryWorker(
     ReceiptProcessor receipts,
     TimeProvider time,
     IOptions<WorkerOptions> options,
+    IHostApplicationLifetime lifetime,
     HeraldMetrics metrics,
     ILogger<DeliveryWorker> logger) : BackgroundService
 {
     private readonly WorkerOptions _options = options.Value;
+    private readonly RetryPolicy _retry = new(
+        options.Value.MaxAttemptsPerStep, options.Value.RetryBaseDelay, options.Value.RetryMaxDelay, options.Value.OutageRecheck, options.Value.MaxOutageWait);
     private readonly SemaphoreSlim _sendSlots = new(options.Value.MaxConcurrentSends);
     private readonly CancellationTokenSource _abort = new();
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, _options.Loops).Select(_ => LoopAsync(stoppingToken)));
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Deliver only once the node is fully up (listening, callbacks mapped): receipts for what it sends must find it.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        await using (stoppingToken.Register(() => started.TrySetCanceled(stoppingToken)))
+        {
+            try
+            {
+                await started.Task;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, _options.Loops).Select(_ => LoopAsync(stoppingToken)));
+    }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -112,7 +132,7 @@ public sealed class DeliveryWorker(
                 }));
             }
 
-            var decision = DeliveryStateMachine.OnDue(n, now, channel => dispatcher.IsUsable(n.TenantId, channel));
+            var decision = DeliveryStateMachine.OnDue(n, now, channel => dispatcher.IsUsable(n.TenantId, channel), _retry);
             if (decision.TimedOutAttemptId is { } timedOut)
             {
                 var awaited = (await notifications.GetAttemptsAsync(n.TenantId, n.Id, ct)).FirstOrDefault(a => a.Id == timedOut);
@@ -131,7 +151,7 @@ public sealed class DeliveryWorker(
             if (decision.Finish is { } finish)
             {
                 updates.Add(new DeliveryUpdate(n.Id, n.Version, finish, attempts));
-                if (!n.Status.IsFinal())
+                if (!n.Status.IsFinal() && finish.Status.IsFinal())
                 {
                     metrics.Finished(finish.Status, finish.DeliveredChannel);
                 }
@@ -209,8 +229,7 @@ public sealed class DeliveryWorker(
             UpdatedAt = now,
         };
 
-        var retry = new RetryPolicy(_options.MaxAttemptsPerStep, _options.RetryBaseDelay, _options.RetryMaxDelay);
-        var transition = DeliveryStateMachine.OnSendOutcome(n, send.Step, attempt.Id, outcome, now, retry, Random.Shared.NextDouble());
+        var transition = DeliveryStateMachine.OnSendOutcome(n, send.Step, attempt.Id, outcome, now, _retry, Random.Shared.NextDouble());
         if (transition.Status.IsFinal())
         {
             metrics.Finished(transition.Status, transition.DeliveredChannel);

@@ -76,4 +76,12 @@ public sealed class WorkerOptions
 
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>When every remaining channel of a notification has no healthy provider, how often to look again.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan OutageRecheck { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How old a notification may grow waiting out provider outages before it fails.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan MaxOutageWait { get; set; } = TimeSpan.FromHours(24);
 }

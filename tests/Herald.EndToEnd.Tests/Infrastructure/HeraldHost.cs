@@ -33,11 +33,23 @@ public sealed class HeraldHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Settings every test host shares: fast receipts and retries, so scenarios finish in seconds.</summary>
-    public static Dictionary<string, string?> BaseSettings(string postgres) => new()
+    /// <summary>Settings every PostgreSQL test host shares: fast receipts and retries, so scenarios finish in seconds.</summary>
+    public static Dictionary<string, string?> BaseSettings(string postgres) => Shared(new()
     {
         ["Herald:Storage"] = "postgres",
         ["ConnectionStrings:Postgres"] = postgres,
+    });
+
+    /// <summary>The same for the embedded SQLite backend, on a file in <paramref name="folder"/>.</summary>
+    public static Dictionary<string, string?> SqliteSettings(string folder) => Shared(new()
+    {
+        ["Herald:Storage"] = "sqlite",
+        ["ConnectionStrings:Sqlite"] = $"Data Source={Path.Combine(folder, "herald.db")}",
+        ["Herald:Demo:Enabled"] = "false",
+    });
+
+    private static Dictionary<string, string?> Shared(Dictionary<string, string?> settings) => new(settings)
+    {
         ["Herald:AdminKey"] = AdminKey,
         ["Herald:Sandbox:Enabled"] = "true",
         ["Herald:Sandbox:ReceiptDelayMs"] = "20",
@@ -49,9 +61,9 @@ public sealed class HeraldHost : IAsyncDisposable
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
-    public static async Task<HeraldHost> StartAsync(HeraldRole role, IDictionary<string, string?> settings)
+    public static async Task<HeraldHost> StartAsync(HeraldRole role, IDictionary<string, string?> settings, string url = "http://127.0.0.1:0")
     {
-        var app = HeraldApp.Build(role, ["--urls", "http://127.0.0.1:0"], builder =>
+        var app = HeraldApp.Build(role, ["--urls", url], builder =>
         {
             builder.Configuration.AddInMemoryCollection(settings);
             builder.Logging.ClearProviders();
