@@ -95,11 +95,25 @@ public static class HeraldApp
         {
             var connectionString = configuration.GetConnectionString("Postgres")
                 ?? throw new StartupException("Herald:Storage is 'postgres' but ConnectionStrings:Postgres is not set.");
-            services.AddPostgresStorage(connectionString);
+            try
+            {
+                services.AddPostgresStorage(connectionString);
+            }
+            catch (ArgumentException e)
+            {
+                throw new StartupException($"ConnectionStrings:Postgres is invalid: {e.Message}");
+            }
         }
         else
         {
-            services.AddSqliteStorage(configuration.GetConnectionString("Sqlite") ?? "Data Source=data/herald.db");
+            try
+            {
+                services.AddSqliteStorage(configuration.GetConnectionString("Sqlite") ?? "Data Source=data/herald.db");
+            }
+            catch (ArgumentException e)
+            {
+                throw new StartupException($"ConnectionStrings:Sqlite is invalid: {e.Message}");
+            }
         }
 
         return services;
@@ -140,9 +154,9 @@ public static class HeraldApp
 
     private static async Task PrepareStorageAsync(IServiceProvider services, HeraldRole role, HeraldOptions options, CancellationToken ct)
     {
-        var migrator = services.GetRequiredService<IStorageMigrator>();
         try
         {
+            var migrator = services.GetRequiredService<IStorageMigrator>();
             if (role == HeraldRole.Migrate || options.MigrateOnStart)
             {
                 await migrator.MigrateAsync(ct);
@@ -155,6 +169,12 @@ public static class HeraldApp
                 throw new StartupException(
                     $"The database lacks {pending.Count} migration(s) ({string.Join(", ", pending)}). Run 'herald migrate' (dotnet run --project src/Herald.Server -- migrate) or set Herald:MigrateOnStart=true.");
             }
+        }
+        catch (ArgumentException e)
+        {
+            // The backend parses its connection string when first resolved.
+            var name = options.Storage == "postgres" ? "Postgres" : "Sqlite";
+            throw new StartupException($"ConnectionStrings:{name} is invalid: {e.Message}");
         }
         catch (Exception e) when (e is not StartupException and not OperationCanceledException)
         {

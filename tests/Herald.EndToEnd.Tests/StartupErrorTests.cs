@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Herald.EndToEnd.Tests.Infrastructure;
+
+namespace Herald.EndToEnd.Tests;
+
+/// <summary>Issue 6: every misconfiguration a newcomer hits ends the process with one clear line, not a stack trace.</summary>
+public sealed class StartupErrorTests
+{
+    public static TheoryData<string, string[]> Misconfigurations => new()
+    {
+        { "Cannot use the postgres database", ["--Herald:Storage=postgres", "--ConnectionStrings:Postgres=Host=127.0.0.1;Port=1;Username=x;Password=y;Database=z;Timeout=3"] },
+        { "ConnectionStrings:Postgres is invalid", ["--Herald:Storage=postgres", "--ConnectionStrings:Postgres=Hostx=foo"] },
+        { "ConnectionStrings:Postgres is not set", ["--Herald:Storage=postgres"] },
+        { "Herald:Storage must be 'sqlite' or 'postgres'", ["--Herald:Storage=mysql"] },
+        { "Unknown role 'wrker'", ["wrker"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Misconfigurations))]
+    public async Task Misconfiguration_ExitsWithOneClearLine(string expected, string[] args)
+    {
+        using var folder = new TempFolder();
+
+        var (exitCode, stderr) = await RunServerAsync(folder.Path, [.. args, "--urls", "http://127.0.0.1:0"]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingMigrations_WithoutMigrateOnStart_ExplainsHowToMigrate()
+    {
+        using var folder = new TempFolder();
+
+        var (exitCode, stderr) = await RunServerAsync(folder.Path, ["--Herald:MigrateOnStart=false", "--urls", "http://127.0.0.1:0"]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("lacks 1 migration(s)", stderr, StringComparison.Ordinal);
+        Assert.Contains("migrate", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PortInUse_SaysSoAndHowToChooseAnother()
+    {
+        using var folder = new TempFolder();
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+
+        var (exitCode, stderr) = await RunServerAsync(folder.Path, ["--urls", $"http://127.0.0.1:{port}"]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("The listen address is in use", stderr, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int ExitCode, string Stderr)> RunServerAsync(string workingDirectory, string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Herald.Server.dll"), .. args])
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.Environment["Logging__LogLevel__Default"] = "None";
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        await stdout;
+        return (process.ExitCode, await stderr);
+    }
+}
