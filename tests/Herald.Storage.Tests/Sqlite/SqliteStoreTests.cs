@@ -4,12 +4,6 @@ using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Tests.Sqlite;
 
-/// <summary>The shared store contract tests against the embedded SQLite store.</summary>
-public sealed class SqliteStoreContractTests : StoreContractTests
-{
-    protected override IStoreTestBackend CreateBackend() => new SqliteTestBackend();
-}
-
 /// <summary>What only the SQLite store promises: file handling, pragmas, its own schema.</summary>
 public sealed class SqliteStoreTests : IAsyncLifetime
 {
