@@ -743,7 +743,7 @@ public abstract class StoreComplianceTests : IAsyncLifetime
         var tenant = await NewTenantAsync();
         var id = await AcceptOneAsync(tenant);
         var providerId = Guid.NewGuid();
-        var begun = NewAttempt(id, AttemptState.Sending);
+        var begun = NewAttempt(id, AttemptState.Sending) with { ProviderName = null };
         await Stores.Delivery.BeginAttemptsAsync([begun], Ct);
         var sent = begun with
         {
