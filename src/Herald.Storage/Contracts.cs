@@ -5,8 +5,18 @@ using Herald.Core.Routing;
 namespace Herald.Storage;
 
 // The store contracts. PostgreSQL (production) and SQLite (embedded) implement every one of them and pass the
-// same compliance suite (tests/Herald.Storage.Tests). All times come from the caller's TimeProvider unless a
-// member says otherwise, so tests can drive the clock.
+// same compliance suite (tests/Herald.Storage.Tests/Compliance). All times come from the caller's TimeProvider
+// unless a member says otherwise, so tests can drive the clock.
+//
+// Rules every backend keeps (the suite checks each one):
+// - Times are stored in UTC truncated to the whole millisecond. Every time passed in (timestamps, "now", query
+//   bounds) is truncated the same way, and a time read back equals the written time so truncated; records a
+//   create method returns carry the stored (truncated) times.
+// - JSON payloads (NewNotification.DataJson, ProviderAccount.Settings) come back as equivalent JSON, not
+//   necessarily the same text: whitespace and key order may change.
+// - Referential checks are the caller's job on the hot paths: a notification's tenant is not checked (see
+//   INotificationStore.AcceptAsync). API keys and provider accounts, off the hot path, are checked against their
+//   tenant by both backends (foreign keys).
 
 public sealed record Tenant(Guid Id, string Name, DateTimeOffset CreatedAt);
 
@@ -43,6 +53,7 @@ public sealed record ProviderAccount(
 public interface IProviderStore
 {
     Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct);
+    /// <summary>The tenant's accounts, oldest first.</summary>
     Task<IReadOnlyList<ProviderAccount>> ListAsync(Guid tenantId, CancellationToken ct);
     /// <summary>Every enabled account of every tenant: the workers' routing table.</summary>
     Task<IReadOnlyList<ProviderAccount>> ListEnabledAsync(CancellationToken ct);
@@ -54,7 +65,10 @@ public sealed record PreparedNotification(Guid Id, NewNotification Request, Rout
 /// <param name="Created">False when the dedupe key matched an earlier notification; <paramref name="Id"/> is then that one's.</param>
 public sealed record AcceptResult(Guid Id, bool Created, NotificationStatus Status);
 
+/// <param name="CreatedFrom">Inclusive: notifications created at or after this time.</param>
+/// <param name="CreatedTo">Exclusive: notifications created before this time.</param>
 /// <param name="Before">Keyset cursor: only notifications with an id below this one (ids are time-ordered UUIDv7).</param>
+/// <param name="Limit">Page size, clamped to 1..500.</param>
 public sealed record NotificationQuery(
     NotificationStatus? Status = null,
     string? Type = null,
@@ -71,12 +85,15 @@ public interface INotificationStore
     /// Stores the notifications and their queue entries in one transaction (SPEC §2: 202 means durable).
     /// An item whose dedupe key exists for the tenant is not stored again: its result names the original.
     /// Results are in input order. Dedupe keys repeated within one call resolve to the first such item.
+    /// If any item fails (e.g. an id that exists), the call throws and stores nothing.
+    /// The tenant is not checked: a notification for an unknown tenant is stored (the API only ever names existing
+    /// tenants, and a per-row foreign key check costs PostgreSQL lock traffic on the ingest path).
     /// </summary>
     Task<IReadOnlyList<AcceptResult>> AcceptAsync(IReadOnlyList<PreparedNotification> items, DateTimeOffset now, CancellationToken ct);
     Task<Notification?> GetAsync(Guid tenantId, Guid id, CancellationToken ct);
     /// <summary>Attempts of one notification, oldest first.</summary>
     Task<IReadOnlyList<Attempt>> GetAttemptsAsync(Guid tenantId, Guid notificationId, CancellationToken ct);
-    /// <summary>Newest first.</summary>
+    /// <summary>Newest (highest id) first; every filter given must match; see <see cref="NotificationQuery"/> for bounds.</summary>
     Task<IReadOnlyList<Notification>> SearchAsync(Guid tenantId, NotificationQuery query, CancellationToken ct);
 }
 
@@ -87,8 +104,16 @@ public sealed record ClaimedNotification(Notification Notification, IReadOnlyLis
 
 /// <summary>A state change to store, guarded by optimistic concurrency.</summary>
 /// <param name="ExpectedVersion">Applied only if the notification still has this version.</param>
-/// <param name="Attempts">Attempts to insert or update by id. An update never moves an attempt back from
-/// delivered or read to an earlier state.</param>
+/// <param name="Attempts">Attempts to insert or update by id. An update of a stored attempt:
+/// <list type="bullet">
+/// <item>never moves it back from delivered or read: from delivered only read is taken, from read nothing; a refused
+/// state keeps the stored failure kind, error code and error with it;</item>
+/// <item>keeps the first non-null <see cref="Attempt.ProviderId"/>, <see cref="Attempt.ProviderName"/>,
+/// <see cref="Attempt.ProviderMessageId"/>, <see cref="Attempt.Cost"/>, <see cref="Attempt.SentAt"/> and
+/// <see cref="Attempt.DeliveredAt"/> (a later value only fills a null);</item>
+/// <item>keeps the later of the stored and the written <see cref="Attempt.UpdatedAt"/>, and never changes
+/// <see cref="Attempt.CreatedAt"/>.</item>
+/// </list></param>
 public sealed record DeliveryUpdate(Guid NotificationId, int ExpectedVersion, Transition Transition, IReadOnlyList<Attempt> Attempts);
 
 /// <summary>A receipt that arrived before its attempt's provider message id was stored.</summary>
@@ -115,7 +140,9 @@ public interface IDeliveryStore
     /// <summary>Returns the time the earliest entry becomes due, or null when the queue is empty.</summary>
     Task<DateTimeOffset?> NextDueAsync(CancellationToken ct);
 
-    /// <summary>Stores attempts in state sending before their sends go out, so a crash leaves a trace.</summary>
+    /// <summary>Stores attempts in state sending before their sends go out, so a crash leaves a trace. An attempt
+    /// whose id is stored already is left as it is. If any attempt names a notification that does not exist, throws
+    /// <see cref="InvalidOperationException"/> and stores none of them.</summary>
     Task BeginAttemptsAsync(IReadOnlyList<Attempt> attempts, CancellationToken ct);
 
     /// <summary>Applies state changes, attempt writes and queue moves, all in one transaction.</summary>
@@ -124,10 +151,13 @@ public interface IDeliveryStore
     /// <summary>The attempt a provider message id belongs to, with its notification.</summary>
     Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(string providerMessageId, CancellationToken ct);
 
-    /// <summary>Keeps a receipt whose attempt is not stored yet (the provider answered faster than we wrote).</summary>
+    /// <summary>Keeps a receipt whose attempt is not stored yet (the provider answered faster than we wrote). A
+    /// receipt for a message id already pending replaces it unless it would step back in the order
+    /// sent &lt; failed &lt; delivered &lt; read (providers do not promise to report in order); equal replaces.</summary>
     Task SavePendingReceiptAsync(PendingReceipt receipt, CancellationToken ct);
 
-    /// <summary>Pending receipts received before <paramref name="olderThan"/>, for a sweeper to retry.</summary>
+    /// <summary>Removes and returns up to <paramref name="max"/> pending receipts received before
+    /// <paramref name="olderThan"/> (exclusive), oldest first, for a sweeper to retry.</summary>
     Task<IReadOnlyList<PendingReceipt>> TakePendingReceiptsAsync(DateTimeOffset olderThan, int max, CancellationToken ct);
 
     /// <summary>Aging: moves entries of the normal and low lanes queued longer than <paramref name="age"/> one lane

@@ -61,19 +61,20 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
                     WHEN attempts.state = {(short)AttemptState.Read} THEN attempts.state
                     WHEN attempts.state = {(short)AttemptState.Delivered} AND excluded.state <> {(short)AttemptState.Read} THEN attempts.state
                     ELSE excluded.state END,
-                provider_id = coalesce(excluded.provider_id, attempts.provider_id),
-                provider_name = coalesce(excluded.provider_name, attempts.provider_name),
-                provider_message_id = coalesce(excluded.provider_message_id, attempts.provider_message_id),
+                -- The first non-null provider fields and cost stay; a later write only fills what is missing.
+                provider_id = coalesce(attempts.provider_id, excluded.provider_id),
+                provider_name = coalesce(attempts.provider_name, excluded.provider_name),
+                provider_message_id = coalesce(attempts.provider_message_id, excluded.provider_message_id),
                 failure_kind = CASE WHEN attempts.state IN ({(short)AttemptState.Delivered}, {(short)AttemptState.Read})
                     THEN attempts.failure_kind ELSE excluded.failure_kind END,
                 error_code = CASE WHEN attempts.state IN ({(short)AttemptState.Delivered}, {(short)AttemptState.Read})
                     THEN attempts.error_code ELSE excluded.error_code END,
                 error = CASE WHEN attempts.state IN ({(short)AttemptState.Delivered}, {(short)AttemptState.Read})
                     THEN attempts.error ELSE excluded.error END,
-                cost = coalesce(excluded.cost, attempts.cost),
+                cost = coalesce(attempts.cost, excluded.cost),
                 sent_at = coalesce(attempts.sent_at, excluded.sent_at),
                 delivered_at = coalesce(attempts.delivered_at, excluded.delivered_at),
-                updated_at = excluded.updated_at
+                updated_at = greatest(attempts.updated_at, excluded.updated_at)
             RETURNING attempts.provider_message_id
         ), removed AS (
             DELETE FROM queue q USING u WHERE q.notification_id = u.id AND u.due_at IS NULL
@@ -91,13 +92,23 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         SELECT 1, NULL, r.provider_message_id, r.state, r.error_code, r.error, r.received_at FROM receipts r
         """;
 
+    // Stores nothing when any attempt names a notification that does not exist, and returns that notification id
+    // so the caller can throw; otherwise returns no row.
     private static readonly string BeginAttemptsSql =
         $"""
-        INSERT INTO attempts ({AttemptInsertColumns})
-        SELECT {string.Format(System.Globalization.CultureInfo.InvariantCulture, AttemptSelectFromX, "n.tenant_id")}
-        FROM {AttemptUnnest}
-        JOIN notifications n ON n.id = x.notification_id
-        ON CONFLICT (id) DO NOTHING
+        WITH missing AS (
+            SELECT m.id FROM unnest(@a_notification) AS m(id)
+            WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.id = m.id)
+            LIMIT 1
+        ), ins AS (
+            INSERT INTO attempts ({AttemptInsertColumns})
+            SELECT {string.Format(System.Globalization.CultureInfo.InvariantCulture, AttemptSelectFromX, "n.tenant_id")}
+            FROM {AttemptUnnest}
+            JOIN notifications n ON n.id = x.notification_id
+            WHERE NOT EXISTS (SELECT 1 FROM missing)
+            ON CONFLICT (id) DO NOTHING
+        )
+        SELECT id FROM missing
         """;
 
     private readonly PostgresQueueListener _listener = new(dataSource, logger);
@@ -170,7 +181,10 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
 
         await using var cmd = dataSource.CreateCommand(BeginAttemptsSql);
         AddAttemptArrays(cmd.Parameters, attempts);
-        await cmd.ExecuteNonQueryAsync(ct);
+        if (await cmd.ExecuteScalarAsync(ct) is Guid missing)
+        {
+            throw new InvalidOperationException($"An attempt names notification {missing}, which does not exist; no attempt was stored.");
+        }
     }
 
     public async Task<ApplyResult> ApplyAsync(IReadOnlyList<DeliveryUpdate> updates, DateTimeOffset now, CancellationToken ct)

@@ -75,9 +75,12 @@ internal static class PostgresRows
     public static DateTimeOffset? NullableTime(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
 
     /// <summary>Npgsql writes only UTC <see cref="DateTimeOffset"/> values to timestamptz.</summary>
-    public static DateTimeOffset Utc(DateTimeOffset t) => t.ToUniversalTime();
+    /// <summary>A time as stored: UTC, truncated to the whole millisecond (the contract's precision; timestamptz
+    /// itself would keep microseconds). Every time written or compared goes through here.</summary>
+    public static DateTimeOffset Utc(DateTimeOffset t) =>
+        new(t.UtcTicks - (t.UtcTicks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
 
-    public static DateTimeOffset? Utc(DateTimeOffset? t) => t?.ToUniversalTime();
+    public static DateTimeOffset? Utc(DateTimeOffset? t) => t is { } value ? Utc(value) : null;
 
     public static NpgsqlParameter Param<T>(string name, T value) => new NpgsqlParameter<T>(name, value);
 

@@ -45,7 +45,9 @@ internal sealed class SqliteDatabase : IDisposable
     /// <summary>Runs <paramref name="work"/> in one write transaction (BEGIN IMMEDIATE) on the writer connection.</summary>
     /// <param name="durable">False for writes whose loss in a power cut is harmless (claim leases, aging): their commit
     /// skips the fsync, which dominates small transactions. WAL keeps order, so the next durable commit syncs them too.</param>
-    public async Task<T> WriteAsync<T>(Func<WriteScope, T> work, CancellationToken ct, bool durable = true)
+    /// <param name="foreignKeysOff">For schema migrations that rebuild a table (SQLite's documented procedure): foreign
+    /// keys are switched off for this transaction only, and checked in full before it commits.</param>
+    public async Task<T> WriteAsync<T>(Func<WriteScope, T> work, CancellationToken ct, bool durable = true, bool foreignKeysOff = false)
     {
         await _writerGate.WaitAsync(ct).ConfigureAwait(false);
         try
@@ -60,15 +62,49 @@ internal sealed class SqliteDatabase : IDisposable
                 _writerDurable = durable;
             }
 
-            using var transaction = connection.BeginTransaction(deferred: false);
-            var result = work(new WriteScope(connection, transaction, _writerCommands, ct));
-            transaction.Commit();
-            return result;
+            if (foreignKeysOff)
+            {
+                // A no-op inside a transaction, so it goes before BEGIN.
+                Pragma(connection, "PRAGMA foreign_keys = OFF");
+            }
+
+            try
+            {
+                using var transaction = connection.BeginTransaction(deferred: false);
+                var result = work(new WriteScope(connection, transaction, _writerCommands, ct));
+                if (foreignKeysOff)
+                {
+                    using var check = connection.CreateCommand();
+                    check.Transaction = transaction;
+                    check.CommandText = "SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1";
+                    if (check.ExecuteScalar() is string table)
+                    {
+                        throw new InvalidOperationException($"Foreign key violation in table {table} after a schema change.");
+                    }
+                }
+
+                transaction.Commit();
+                return result;
+            }
+            finally
+            {
+                if (foreignKeysOff)
+                {
+                    Pragma(connection, "PRAGMA foreign_keys = ON");
+                }
+            }
         }
         finally
         {
             _writerGate.Release();
         }
+    }
+
+    private static void Pragma(SqliteConnection connection, string sql)
+    {
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = sql;
+        pragma.ExecuteNonQuery();
     }
 
     /// <summary>Runs <paramref name="work"/> on a pooled reader connection; readers do not wait for the writer.</summary>

@@ -37,14 +37,15 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         """;
 
     // A delivered or read attempt never goes back to an earlier state (late or reordered callbacks); read beats
-    // delivered. When the incoming state is refused, the stored outcome fields are kept with it.
+    // delivered. When the incoming state is refused, the stored outcome fields are kept with it. The first non-null
+    // provider fields, cost, sent and delivered times stay; updated_at only moves forward.
     private const string UpsertAttempt = InsertAttempt + """
 
         ON CONFLICT (id) DO UPDATE SET
-            provider_id = coalesce(excluded.provider_id, attempts.provider_id),
-            provider_name = coalesce(excluded.provider_name, attempts.provider_name),
-            provider_message_id = coalesce(excluded.provider_message_id, attempts.provider_message_id),
-            cost = coalesce(excluded.cost, attempts.cost),
+            provider_id = coalesce(attempts.provider_id, excluded.provider_id),
+            provider_name = coalesce(attempts.provider_name, excluded.provider_name),
+            provider_message_id = coalesce(attempts.provider_message_id, excluded.provider_message_id),
+            cost = coalesce(attempts.cost, excluded.cost),
             sent_at = coalesce(attempts.sent_at, excluded.sent_at),
             state = CASE WHEN attempts.state = 3 OR (attempts.state = 2 AND excluded.state <> 3) THEN attempts.state ELSE excluded.state END,
             failure_kind = CASE WHEN attempts.state = 3 OR (attempts.state = 2 AND excluded.state <> 3) THEN attempts.failure_kind ELSE excluded.failure_kind END,
@@ -262,11 +263,12 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
     public async Task SavePendingReceiptAsync(PendingReceipt receipt, CancellationToken ct)
     {
         await db.WriteAsync(
-            scope => scope.Command("""
+            scope => scope.Command($"""
                     INSERT INTO pending_receipts (provider_message_id, state, error_code, error, received_at)
                     VALUES ($id, $state, $errorCode, $error, $at)
                     ON CONFLICT (provider_message_id) DO UPDATE SET
                         state = excluded.state, error_code = excluded.error_code, error = excluded.error, received_at = excluded.received_at
+                    WHERE {ReceiptRank("excluded.state")} >= {ReceiptRank("pending_receipts.state")}
                     """)
                 .Set("$id", receipt.ProviderMessageId)
                 .Set("$state", (int)receipt.State)
@@ -373,6 +375,12 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         .Set("$delivered", SqliteValues.Ms(a.DeliveredAt))
         // An attempt built without UpdatedAt counts as updated when created.
         .Set("$updated", SqliteValues.Ms(a.UpdatedAt == default ? a.CreatedAt : a.UpdatedAt));
+
+    // A later receipt replaces an earlier one unless it would step back (read > delivered > failed > sent),
+    // since providers do not promise to report in order.
+    private static string ReceiptRank(string state) =>
+        $"(CASE {state} WHEN {(int)ReceiptState.Sent} THEN 0 WHEN {(int)ReceiptState.Failed} THEN 1 " +
+        $"WHEN {(int)ReceiptState.Delivered} THEN 2 ELSE 3 END)";
 
     private static bool AttemptExists(WriteScope scope, Guid id) =>
         scope.Command("SELECT count(*) FROM attempts WHERE id = $id").Set("$id", SqliteValues.Id(id)).ExecuteScalar() is long n && n > 0;

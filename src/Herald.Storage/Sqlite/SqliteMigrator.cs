@@ -5,6 +5,9 @@ internal sealed class SqliteMigrator(SqliteDatabase db) : IStorageMigrator
 {
     private const string ResourcePrefix = "Herald.Storage.Sqlite.Migrations.";
 
+    /// <summary>A script starting with this line rebuilds tables and runs with foreign keys off (checked before commit).</summary>
+    private const string ForeignKeysOffMarker = "-- herald: foreign_keys off";
+
     private const string CreateLedger = """
         CREATE TABLE IF NOT EXISTS schema_migrations (
             id         TEXT    NOT NULL PRIMARY KEY,
@@ -37,7 +40,8 @@ internal sealed class SqliteMigrator(SqliteDatabase db) : IStorageMigrator
                     record.ExecuteNonQuery();
                     return true;
                 },
-                ct).ConfigureAwait(false);
+                ct,
+                foreignKeysOff: sql.StartsWith(ForeignKeysOffMarker, StringComparison.Ordinal)).ConfigureAwait(false);
         }
     }
 

@@ -4,12 +4,6 @@ using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Tests.Sqlite;
 
-/// <summary>The shared store contract tests against the embedded SQLite store.</summary>
-public sealed class SqliteStoreContractTests : StoreContractTests
-{
-    protected override IStoreTestBackend CreateBackend() => new SqliteTestBackend();
-}
-
 /// <summary>What only the SQLite store promises: file handling, pragmas, its own schema.</summary>
 public sealed class SqliteStoreTests : IAsyncLifetime
 {
@@ -37,12 +31,12 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task PendingAsync_FreshDatabase_ListsInitialMigration()
+    public async Task PendingAsync_FreshDatabase_ListsEveryMigrationInOrder()
     {
         await using var other = new SqliteTestBackend();
         await using var stores = other.Open();
 
-        Assert.Equal(["0001_initial"], await stores.Migrator.PendingAsync(Ct));
+        Assert.Equal(["0001_initial", "0002_notifications_no_tenant_fk"], await stores.Migrator.PendingAsync(Ct));
         await stores.Migrator.MigrateAsync(Ct);
         Assert.Empty(await stores.Migrator.PendingAsync(Ct));
     }
@@ -108,9 +102,55 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AcceptAsync_UnknownTenant_Rejected()
+    public async Task MigrateAsync_From0001WithData_DropsTenantForeignKeyAndKeepsRowsAndReferences()
     {
-        await Assert.ThrowsAsync<SqliteException>(() => _stores.Notifications.AcceptAsync([Item(Guid.NewGuid(), Guid.CreateVersion7())], T0, Ct));
+        await using var old = new SqliteTestBackend();
+        Guid tenant;
+        var id = Guid.CreateVersion7();
+        await using (var first = old.Open())
+        {
+            await first.Migrator.MigrateAsync(Ct);
+            tenant = (await first.Tenants.CreateTenantAsync("Bank", Ct)).Id;
+            await first.Notifications.AcceptAsync([Item(tenant, id)], T0, Ct);
+            await first.Delivery.BeginAttemptsAsync(
+                [new Attempt { Id = Guid.CreateVersion7(), NotificationId = id, Step = 0, Channel = Channel.Sms, State = AttemptState.Sending, CreatedAt = T0 }], Ct);
+        }
+
+        // Back to the notifications table of 0001, with its foreign key to tenants, as an earlier build left it.
+        using (var connection = new SqliteConnection($"Data Source={old.DatabasePath};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                PRAGMA foreign_keys = OFF;
+                CREATE TABLE n_copy AS SELECT * FROM notifications;
+                DROP TABLE notifications;
+                CREATE TABLE notifications (
+                    id TEXT NOT NULL PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants (id), source_id TEXT, type TEXT NOT NULL,
+                    customer_id TEXT, contacts TEXT NOT NULL, data TEXT NOT NULL, priority INTEGER NOT NULL, expires_at INTEGER,
+                    external_id TEXT, dedupe_key TEXT, route TEXT NOT NULL, status INTEGER NOT NULL, channel INTEGER,
+                    step INTEGER NOT NULL, retries INTEGER NOT NULL, awaited_attempt_id TEXT, version INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+                INSERT INTO notifications SELECT * FROM n_copy;
+                DROP TABLE n_copy;
+                DELETE FROM schema_migrations WHERE id = '0002_notifications_no_tenant_fk';
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        Assert.Equal(1L, ScalarOn(old.DatabasePath, "SELECT count(*) FROM pragma_foreign_key_list('notifications')"));
+        await using var stores = old.Open();
+        await stores.Migrator.MigrateAsync(Ct);
+
+        Assert.Empty(await stores.Migrator.PendingAsync(Ct));
+        Assert.NotNull(await stores.Notifications.GetAsync(tenant, id, Ct));
+        Assert.Single(await stores.Notifications.GetAttemptsAsync(tenant, id, Ct));
+        Assert.Equal(new long[] { 1, 0, 0, 0 }, await stores.Delivery.QueueDepthAsync(Ct));
+        var unknownTenant = await stores.Notifications.AcceptAsync([Item(Guid.NewGuid(), Guid.CreateVersion7())], T0, Ct);
+        Assert.True(Assert.Single(unknownTenant).Created);
+        // The other foreign keys still hold.
+        Assert.Equal(0L, ScalarOn(old.DatabasePath, "SELECT count(*) FROM pragma_foreign_key_check"));
+        Assert.Equal(1L, ScalarOn(old.DatabasePath, "SELECT count(*) FROM pragma_foreign_key_list('attempts') WHERE \"table\" = 'notifications'"));
     }
 
     [Fact]
@@ -136,9 +176,11 @@ public sealed class SqliteStoreTests : IAsyncLifetime
         new NewNotification(tenant, null, "otp", null, new Contacts(Phone: "+4915100000000"), "{}", null, null, null, null, null),
         new Route(Priority.Critical, [new RouteStep(Channel.Sms, WaitFor.Sent, TimeSpan.FromSeconds(30))]));
 
-    private object? Scalar(string sql)
+    private object? Scalar(string sql) => ScalarOn(_backend.DatabasePath, sql);
+
+    private static object? ScalarOn(string databasePath, string sql)
     {
-        using var connection = new SqliteConnection($"Data Source={_backend.DatabasePath};Pooling=False");
+        using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = sql;

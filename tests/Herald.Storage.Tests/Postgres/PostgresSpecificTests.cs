@@ -26,7 +26,7 @@ public sealed class PostgresSpecificTests(PostgresFixture server) : IAsyncLifeti
     {
         if (_stores is not null)
         {
-            await _stores.Owner.DisposeAsync();
+            await _stores.DisposeAsync();
         }
     }
 
@@ -47,7 +47,7 @@ public sealed class PostgresSpecificTests(PostgresFixture server) : IAsyncLifeti
         {
             foreach (var m in migrators)
             {
-                await m.Owner.DisposeAsync();
+                await m.DisposeAsync();
             }
         }
 
@@ -145,7 +145,7 @@ public sealed class PostgresSpecificTests(PostgresFixture server) : IAsyncLifeti
         }
 
         var stores = PostgresStores.Create($"Host=127.0.0.1;Port={port};Username=postgres;Timeout=1");
-        await using var _ = stores.Owner;
+        await using var _ = stores;
         Assert.False(await stores.Health.IsReadyAsync(Ct));
     }
 }

@@ -1,0 +1,26 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Storage.Tests;
+
+/// <summary>
+/// One backend's throwaway database for one test of <see cref="StoreComplianceTests"/>: fresh, empty and not yet
+/// migrated. Adding a backend means implementing this (and deriving a class from the suite that creates it).
+/// </summary>
+public interface IStoreTestBackend : IAsyncDisposable
+{
+    /// <summary>Opens the stores on this backend's database: a fresh service provider per call, the same data.</summary>
+    StoreSet Open();
+}
+
+/// <summary>The store contracts resolved from one service provider; disposing it releases its connections.</summary>
+public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
+{
+    public ITenantStore Tenants { get; } = services.GetRequiredService<ITenantStore>();
+    public IProviderStore Providers { get; } = services.GetRequiredService<IProviderStore>();
+    public INotificationStore Notifications { get; } = services.GetRequiredService<INotificationStore>();
+    public IDeliveryStore Delivery { get; } = services.GetRequiredService<IDeliveryStore>();
+    public IStorageMigrator Migrator { get; } = services.GetRequiredService<IStorageMigrator>();
+    public IStorageHealth Health { get; } = services.GetRequiredService<IStorageHealth>();
+
+    public ValueTask DisposeAsync() => services.DisposeAsync();
+}
