@@ -217,7 +217,7 @@ public sealed class TwilioSimulator(
     private static string Mask(string to) => to.Length > 4 ? new string('*', to.Length - 4) + to[^4..] : to;
 
     /// <summary>Segments as carriers count them: GSM-7 160 (153 per part), else UCS-2 70 (67 per part).</summary>
-    internal static int Segments(string body)
+    public static int Segments(string body)
     {
         var gsm = true;
         var septets = 0;
