@@ -1,5 +1,6 @@
 using System.Net;
 using Herald.Channels.Providers;
+using Herald.Channels.Sms;
 using Herald.Channels.Telegram;
 using Herald.Channels.WhatsApp;
 using Microsoft.Extensions.Configuration;
@@ -29,11 +30,14 @@ public static class ChannelsServiceCollectionExtensions
 
         AddConnectorClient(services, ChannelHttpClients.WhatsApp);
         AddConnectorClient(services, ChannelHttpClients.Telegram);
+        AddConnectorClient(services, ChannelHttpClients.TwilioSms);
 
         services.TryAddSingleton<WhatsAppCloudConnector>();
         services.TryAddSingleton<TelegramBotConnector>();
+        services.TryAddSingleton<TwilioSmsConnector>();
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<WhatsAppCloudConnector>());
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TelegramBotConnector>());
+        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TwilioSmsConnector>());
 
         services.TryAddSingleton<ProviderDirectory>();
         services.AddHostedService(static sp => sp.GetRequiredService<ProviderDirectory>());

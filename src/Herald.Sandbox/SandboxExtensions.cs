@@ -1,5 +1,6 @@
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Settings;
+using Herald.Sandbox.Sms;
 using Herald.Sandbox.Telegram;
 using Herald.Sandbox.Throttling;
 using Herald.Sandbox.WhatsApp;
@@ -13,7 +14,8 @@ namespace Herald.Sandbox;
 public static class SandboxExtensions
 {
     /// <summary>
-    /// Registers the simulators, the mailbox, run-time settings, stats and the WhatsApp webhook dispatcher,
+    /// Registers the simulators, the mailbox, run-time settings, stats and the receipt dispatchers (WhatsApp webhooks,
+    /// Twilio SMS status callbacks),
     /// with <see cref="SandboxOptions"/> bound from <c>Herald:Sandbox</c> and validated at start.
     /// </summary>
     public static IServiceCollection AddHeraldSandbox(this IServiceCollection services, IConfiguration configuration)
@@ -29,14 +31,17 @@ public static class SandboxExtensions
         services.TryAddSingleton<SandboxStats>();
         services.TryAddSingleton<WhatsAppWebhookDispatcher>();
         services.AddHostedService(static sp => sp.GetRequiredService<WhatsAppWebhookDispatcher>());
+        services.TryAddSingleton<TwilioCallbackDispatcher>();
+        services.AddHostedService(static sp => sp.GetRequiredService<TwilioCallbackDispatcher>());
         services.TryAddSingleton<WhatsAppSimulator>();
         services.TryAddSingleton<TelegramSimulator>();
+        services.TryAddSingleton<TwilioSimulator>();
         return services;
     }
 
     /// <summary>
     /// Mounts everything under <c>/sandbox</c> when <see cref="SandboxOptions.Enabled"/>:
-    /// the WhatsApp Cloud API and Telegram Bot API simulators and the mailbox, settings and stats endpoints.
+    /// the WhatsApp Cloud API, Telegram Bot API and Twilio SMS simulators and the mailbox, settings and stats endpoints.
     /// With <see cref="SandboxOptions.TelegramAtRoot"/> the Bot API is also served at <c>/bot{token}/{method}</c>.
     /// </summary>
     public static IEndpointRouteBuilder MapHeraldSandbox(this IEndpointRouteBuilder app)
@@ -53,6 +58,11 @@ public static class SandboxExtensions
             "/whatsapp/{version}/{phoneNumberId}/messages",
             (HttpContext context, string phoneNumberId, [FromServices] WhatsAppSimulator simulator, CancellationToken cancellationToken) =>
                 simulator.SendAsync(context, phoneNumberId, cancellationToken));
+
+        sandbox.MapPost(
+            "/sms/2010-04-01/Accounts/{accountSid}/Messages.json",
+            (HttpContext context, string accountSid, [FromServices] TwilioSimulator simulator, CancellationToken cancellationToken) =>
+                simulator.SendAsync(context, accountSid, cancellationToken));
 
         sandbox.MapMethods("/telegram/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
         if (options.TelegramAtRoot)

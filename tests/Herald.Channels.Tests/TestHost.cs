@@ -1,3 +1,4 @@
+using Herald.Channels.Sms;
 using Herald.Channels.Telegram;
 using Herald.Channels.WhatsApp;
 using Herald.Core.Notifications;
@@ -34,6 +35,20 @@ public static class TestHost
     public static ProviderAccount TelegramAccount(Uri baseUrl, string token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11") =>
         new(Guid.NewGuid(), Guid.NewGuid(), Channel.Telegram, TelegramBotConnector.ConnectorKind, "tg",
             $$"""{"baseUrl":"{{baseUrl}}","botToken":"{{token}}","webhookSecret":"whsec"}""",
+            1, true, DateTimeOffset.UnixEpoch);
+
+    public static ProviderAccount TwilioAccount(Uri baseUrl, string accountSid = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", string authToken = "your_auth_token",
+        string? statusCallbackUrl = "https://herald.example/callbacks/sms/{providerId}", string from = "+15557122661") =>
+        new(Guid.NewGuid(), Guid.NewGuid(), Channel.Sms, TwilioSmsConnector.ConnectorKind, "sms",
+            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string?>
+            {
+                ["baseUrl"] = baseUrl.ToString(),
+                ["accountSid"] = accountSid,
+                ["authToken"] = authToken,
+                ["from"] = from,
+                ["messagingServiceSid"] = null,
+                ["statusCallbackUrl"] = statusCallbackUrl,
+            }),
             1, true, DateTimeOffset.UnixEpoch);
 
     public static OutboundMessage Message(string to, string text = "Card *1234: 25.00 EUR at Coffee Bar", WhatsAppTemplate? template = null) =>

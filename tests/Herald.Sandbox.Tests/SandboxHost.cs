@@ -42,6 +42,12 @@ public sealed class SandboxHost : IAsyncDisposable
 
     public int WebhookPosts;
 
+    /// <summary>Auth token the SMS tests authenticate with; callbacks must be signed with it.</summary>
+    public const string SmsAuthToken = "sms-test-auth-token";
+
+    /// <summary>SMS status callbacks received with a valid signature, as their form parameters.</summary>
+    public ConcurrentQueue<IReadOnlyDictionary<string, string>> SmsCallbacks { get; } = new();
+
     public int BadSignatures;
 
     public int FailedWebhookAnswers;
@@ -75,6 +81,14 @@ public sealed class SandboxHost : IAsyncDisposable
             using var buffer = new MemoryStream();
             await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
             return host!.Receive(buffer.ToArray(), context.Request.Headers["X-Hub-Signature-256"].ToString());
+        });
+        app.MapPost("/callbacks/sms/{provider}", async (HttpContext context) =>
+        {
+            var form = await context.Request.ReadFormAsync(context.RequestAborted);
+            return host!.ReceiveSms(
+                context.Request.Scheme + "://" + context.Request.Host + context.Request.Path,
+                form.Select(f => new KeyValuePair<string, string>(f.Key, f.Value.ToString())).ToList(),
+                context.Request.Headers["X-Twilio-Signature"].ToString());
         });
         await app.StartAsync();
         host = new SandboxHost(app, app.Urls.First());
@@ -134,6 +148,39 @@ public sealed class SandboxHost : IAsyncDisposable
 
             await Task.Delay(10, CancellationToken.None);
         }
+    }
+
+    private IResult ReceiveSms(string url, List<KeyValuePair<string, string>> form, string signature)
+    {
+        if (Sms.TwilioCallbackDispatcher.Sign(url, form, SmsAuthToken) != signature)
+        {
+            Interlocked.Increment(ref BadSignatures);
+            return Results.StatusCode(403);
+        }
+
+        if (Interlocked.Decrement(ref failuresToInject) >= 0)
+        {
+            Interlocked.Increment(ref FailedWebhookAnswers);
+            return Results.StatusCode(500);
+        }
+
+        SmsCallbacks.Enqueue(form.ToDictionary(f => f.Key, f => f.Value));
+        return Results.NoContent();
+    }
+
+    public Task<HttpResponseMessage> SendSmsAsync(IEnumerable<KeyValuePair<string, string>> form, string accountSid = "AC0123456789abcdef0123456789abcdef", bool authenticate = true)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/sandbox/sms/2010-04-01/Accounts/{accountSid}/Messages.json")
+        {
+            Content = new FormUrlEncodedContent(form),
+        };
+        if (authenticate)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+                "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(accountSid + ":" + SmsAuthToken)));
+        }
+
+        return Client.SendAsync(request);
     }
 
     private IResult Receive(byte[] body, string signature)

@@ -60,16 +60,8 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
     private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, string to, CancellationToken ct)
     {
         var status = (int)response.StatusCode;
-        JsonDocument doc;
-        try
-        {
-            var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
-            {
-                doc = await JsonDocument.ParseAsync(stream, default, ct).ConfigureAwait(false);
-            }
-        }
-        catch (JsonException)
+        var doc = await ConnectorHttp.TryReadJsonAsync(response, ct).ConfigureAwait(false);
+        if (doc is null)
         {
             return response.IsSuccessStatusCode
                 ? SendOutcome.Transient("malformed_response", $"HTTP {status} with a body that is not JSON")

@@ -94,8 +94,11 @@ public sealed class SandboxStats(TimeProvider time)
     private readonly ConcurrentDictionary<string, SandboxCounters> channels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Channel, string Account), SandboxCounters> accounts = new();
 
-    /// <summary>Receipt webhook counters.</summary>
+    /// <summary>Receipt webhook counters (WhatsApp status webhooks).</summary>
     public WebhookCounters Webhooks { get; } = new();
+
+    /// <summary>SMS status callback counters (Twilio-style, one status per POST).</summary>
+    public WebhookCounters SmsCallbacks { get; } = new();
 
     /// <summary>Counters of a channel.</summary>
     public SandboxCounters Channel(string channel) => channels.GetOrAdd(channel, static _ => new SandboxCounters());
@@ -158,17 +161,19 @@ public sealed class SandboxStats(TimeProvider time)
             };
         }
 
-        var webhooks = Webhooks;
-        result["webhooks"] = new
-        {
-            successfulPosts = webhooks.SuccessfulPosts,
-            failedPosts = webhooks.FailedPostCount,
-            statusesDelivered = webhooks.Delivered,
-            statusesDropped = webhooks.Dropped,
-            statusesPending = webhooks.PendingCount,
-        };
+        result["webhooks"] = Describe(Webhooks);
+        result["smsCallbacks"] = Describe(SmsCallbacks);
         return result;
     }
+
+    private static object Describe(WebhookCounters counters) => new
+    {
+        successfulPosts = counters.SuccessfulPosts,
+        failedPosts = counters.FailedPostCount,
+        statusesDelivered = counters.Delivered,
+        statusesDropped = counters.Dropped,
+        statusesPending = counters.PendingCount,
+    };
 
     /// <summary>Zeroes the send counters; webhook counters keep running.</summary>
     public void Reset()

@@ -1,7 +1,9 @@
+using Herald.Sandbox.Callbacks;
+
 namespace Herald.Sandbox.WhatsApp;
 
 /// <summary>A message status waiting to be POSTed to Herald's WhatsApp callback.</summary>
-internal sealed class StatusUpdate
+public sealed class StatusUpdate : CallbackItem
 {
     public required string MessageId { get; init; }
 
@@ -25,12 +27,4 @@ internal sealed class StatusUpdate
     public string? ErrorTitle { get; init; }
 
     public string? ErrorDetails { get; init; }
-
-    /// <summary>Unix milliseconds at which the status is due for delivery.</summary>
-    public long DueMs { get; set; }
-
-    /// <summary>Unix milliseconds of the first delivery attempt, 0 before it.</summary>
-    public long FirstAttemptMs { get; set; }
-
-    public int Attempts { get; set; }
 }

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
+using Herald.Sandbox.Callbacks;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Throttling;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -13,27 +13,13 @@ using Microsoft.Extensions.Options;
 namespace Herald.Sandbox.WhatsApp;
 
 /// <summary>
-/// Sends WhatsApp status webhooks like Meta: signed with the app secret, several statuses per POST,
-/// retried with backoff for a bounded time. A follow-up status (delivered after sent) is only scheduled
-/// once the previous one was acknowledged, so a receiver never sees them out of order.
+/// Sends WhatsApp status webhooks like Meta: signed with the app secret, several statuses per POST, to Herald's
+/// <c>/callbacks/whatsapp</c>; delivery, retries and ordering come from <see cref="CallbackDispatcher{TItem}"/>.
 /// </summary>
-public sealed partial class WhatsAppWebhookDispatcher : BackgroundService
+public sealed partial class WhatsAppWebhookDispatcher : CallbackDispatcher<StatusUpdate>
 {
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
-
-    private readonly Channel<StatusUpdate> incoming =
-        Channel.CreateUnbounded<StatusUpdate>(new UnboundedChannelOptions { SingleReader = true });
-
-    // Owned by the dispatch loop only.
-    private readonly PriorityQueue<StatusUpdate, long> due = new();
-
-    private readonly SandboxOptions options;
-    private readonly SandboxSettings settings;
-    private readonly SandboxStats stats;
-    private readonly TimeProvider time;
     private readonly IServiceProvider services;
     private readonly ILogger<WhatsAppWebhookDispatcher> logger;
-    private readonly HttpClient http;
     private readonly byte[] secret;
     private string? callbackUrl;
 
@@ -45,201 +31,57 @@ public sealed partial class WhatsAppWebhookDispatcher : BackgroundService
         TimeProvider time,
         IServiceProvider services,
         ILogger<WhatsAppWebhookDispatcher> logger)
+        : base(options.Value, settings, stats.Webhooks, time, logger)
     {
-        this.options = options.Value;
-        this.settings = settings;
-        this.stats = stats;
-        this.time = time;
         this.services = services;
         this.logger = logger;
-        secret = Encoding.UTF8.GetBytes(this.options.AppSecret);
-        http = new HttpClient(new SocketsHttpHandler
-        {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            MaxConnectionsPerServer = this.options.MaxConcurrentWebhookPosts,
-        })
-        {
-            Timeout = TimeSpan.FromSeconds(15),
-        };
+        secret = Encoding.UTF8.GetBytes(options.Value.AppSecret);
     }
 
     /// <summary>The URL status webhooks are POSTed to, once it is known.</summary>
     public string? CallbackUrl => callbackUrl ?? ResolveCallbackUrl();
 
+    /// <inheritdoc />
+    protected override int BatchSize => Settings.Current.WebhookBatchSize;
+
     /// <summary>Computes Meta's signature header value for a body: <c>sha256=&lt;hex&gt;</c>.</summary>
     public static string Sign(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> body) =>
         "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(secret, body));
 
-    internal void Schedule(StatusUpdate update, long delayMs)
+    /// <inheritdoc />
+    protected override HttpRequestMessage? BuildRequest(IReadOnlyList<StatusUpdate> batch, out string? failure)
     {
-        var counters = stats.Webhooks;
-        if (Interlocked.Increment(ref counters.Pending) > options.MaxPendingWebhookStatuses)
+        var url = CallbackUrl;
+        if (url is null)
         {
-            Interlocked.Decrement(ref counters.Pending);
-            Interlocked.Increment(ref counters.StatusesDropped);
-            return;
+            failure = "callback address not known yet";
+            return null;
         }
 
-        update.DueMs = NowMs() + delayMs;
-        incoming.Writer.TryWrite(update);
+        failure = null;
+        var body = BuildBody(batch);
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+        request.Headers.TryAddWithoutValidation("X-Hub-Signature-256", Sign(secret, body));
+        return request;
     }
 
     /// <inheritdoc />
-    public override void Dispose()
-    {
-        http.Dispose();
-        base.Dispose();
-    }
-
-    /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var slots = new SemaphoreSlim(options.MaxConcurrentWebhookPosts);
-        Task<bool>? waitForNew = null;
-        try
-        {
-            while (!stoppingToken.IsCancellationRequested)
+    protected override StatusUpdate? FollowUp(StatusUpdate item, long nowMs, int receiptDelayMs) =>
+        item.Next is { } next
+            ? new StatusUpdate
             {
-                while (incoming.Reader.TryRead(out var item))
-                {
-                    due.Enqueue(item, item.DueMs);
-                }
-
-                if (!due.TryPeek(out _, out var firstDue))
-                {
-                    waitForNew ??= incoming.Reader.WaitToReadAsync(stoppingToken).AsTask();
-                    await waitForNew.ConfigureAwait(false);
-                    waitForNew = null;
-                    continue;
-                }
-
-                var now = NowMs();
-                if (firstDue > now)
-                {
-                    waitForNew ??= incoming.Reader.WaitToReadAsync(stoppingToken).AsTask();
-                    var delay = Task.Delay(TimeSpan.FromMilliseconds(firstDue - now), time, stoppingToken);
-                    await Task.WhenAny(waitForNew, delay).ConfigureAwait(false);
-                    if (waitForNew.IsCompleted)
-                    {
-                        waitForNew = null;
-                    }
-
-                    continue;
-                }
-
-                await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
-                now = NowMs();
-                var batchSize = settings.Current.WebhookBatchSize;
-                var batch = new List<StatusUpdate>(Math.Min(batchSize, due.Count));
-                while (batch.Count < batchSize && due.TryPeek(out var next, out var nextDue) && nextDue <= now)
-                {
-                    batch.Add(due.Dequeue());
-                }
-
-                _ = PostAsync(batch, slots, stoppingToken);
+                MessageId = item.MessageId,
+                Status = next,
+                RecipientId = item.RecipientId,
+                PhoneNumberId = item.PhoneNumberId,
+                Category = item.Category,
+                Timestamp = (nowMs + receiptDelayMs) / 1000,
             }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // Shutting down: pending statuses are lost with the process, like any in-memory simulator state.
-        }
-    }
+            : null;
 
-    private async Task PostAsync(List<StatusUpdate> batch, SemaphoreSlim slots, CancellationToken cancellationToken)
-    {
-        var counters = stats.Webhooks;
-        var now = NowMs();
-        foreach (var update in batch)
-        {
-            if (update.FirstAttemptMs == 0)
-            {
-                update.FirstAttemptMs = now;
-            }
-
-            update.Attempts++;
-        }
-
-        var ok = false;
-        string? failure = null;
-        try
-        {
-            var url = CallbackUrl;
-            if (url is null)
-            {
-                failure = "callback address not known yet";
-            }
-            else
-            {
-                var body = BuildBody(batch);
-                using var content = new ByteArrayContent(body);
-                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
-                request.Headers.TryAddWithoutValidation("X-Hub-Signature-256", Sign(secret, body));
-                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken)
-                    .ConfigureAwait(false);
-                ok = response.IsSuccessStatusCode;
-                failure = ok ? null : $"HTTP {(int)response.StatusCode}";
-            }
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
-        {
-            failure = ex.Message;
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-        finally
-        {
-            slots.Release();
-        }
-
-        Interlocked.Add(ref counters.Pending, -batch.Count);
-        if (ok)
-        {
-            Interlocked.Increment(ref counters.Posts);
-            Interlocked.Add(ref counters.StatusesDelivered, batch.Count);
-            var receiptDelay = settings.Current.ReceiptDelayMs;
-            foreach (var update in batch)
-            {
-                if (update.Next is { } next)
-                {
-                    Schedule(
-                        new StatusUpdate
-                        {
-                            MessageId = update.MessageId,
-                            Status = next,
-                            RecipientId = update.RecipientId,
-                            PhoneNumberId = update.PhoneNumberId,
-                            Category = update.Category,
-                            Timestamp = (NowMs() + receiptDelay) / 1000,
-                        },
-                        receiptDelay);
-                }
-            }
-
-            return;
-        }
-
-        Interlocked.Increment(ref counters.FailedPosts);
-        var retryWindowMs = options.WebhookRetryWindowSeconds * 1000L;
-        var attempts = batch[0].Attempts;
-        LogWebhookFailed(logger, batch.Count, attempts, failure ?? "unknown");
-        foreach (var update in batch)
-        {
-            if (now - update.FirstAttemptMs >= retryWindowMs)
-            {
-                Interlocked.Increment(ref counters.StatusesDropped);
-                continue;
-            }
-
-            // 250 ms, 500 ms, 1 s ... capped, with jitter so retries of many batches spread out.
-            var backoff = Math.Min(250L << Math.Min(update.Attempts - 1, 16), (long)MaxBackoff.TotalMilliseconds);
-            Schedule(update, backoff + Random.Shared.NextInt64(backoff / 4 + 1));
-        }
-    }
-
-    private byte[] BuildBody(List<StatusUpdate> batch)
+    private byte[] BuildBody(IReadOnlyList<StatusUpdate> batch)
     {
         var buffer = new ArrayBufferWriter<byte>(256 + (batch.Count * 320));
         using (var json = new Utf8JsonWriter(buffer))
@@ -248,7 +90,7 @@ public sealed partial class WhatsAppWebhookDispatcher : BackgroundService
             json.WriteString("object", "whatsapp_business_account");
             json.WriteStartArray("entry");
             json.WriteStartObject();
-            json.WriteString("id", options.BusinessAccountId);
+            json.WriteString("id", Options.BusinessAccountId);
             json.WriteStartArray("changes");
             foreach (var group in batch.GroupBy(u => u.PhoneNumberId, StringComparer.Ordinal))
             {
@@ -256,7 +98,7 @@ public sealed partial class WhatsAppWebhookDispatcher : BackgroundService
                 json.WriteStartObject("value");
                 json.WriteString("messaging_product", "whatsapp");
                 json.WriteStartObject("metadata");
-                json.WriteString("display_phone_number", options.DisplayPhoneNumber);
+                json.WriteString("display_phone_number", Options.DisplayPhoneNumber);
                 json.WriteString("phone_number_id", group.Key);
                 json.WriteEndObject();
                 json.WriteStartArray("statuses");
@@ -315,7 +157,7 @@ public sealed partial class WhatsAppWebhookDispatcher : BackgroundService
 
     private string? ResolveCallbackUrl()
     {
-        var baseUrl = options.CallbackBaseUrl;
+        var baseUrl = Options.CallbackBaseUrl;
         if (string.IsNullOrWhiteSpace(baseUrl))
         {
             var addresses = services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses;
@@ -350,11 +192,7 @@ public sealed partial class WhatsAppWebhookDispatcher : BackgroundService
         return address;
     }
 
-    private long NowMs() => time.GetUtcNow().ToUnixTimeMilliseconds();
-
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Sandbox WhatsApp status webhooks go to {Url}")]
     private static partial void LogCallbackResolved(ILogger logger, string url);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Sandbox webhook POST of {Count} statuses failed (attempt {Attempt}): {Reason}; retrying")]
-    private static partial void LogWebhookFailed(ILogger logger, int count, int attempt, string reason);
 }

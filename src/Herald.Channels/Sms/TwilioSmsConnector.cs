@@ -1,0 +1,125 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Herald.Storage;
+
+namespace Herald.Channels.Sms;
+
+/// <summary>
+/// Sends SMS through Twilio's Programmable Messaging REST API:
+/// <c>POST {baseUrl}/2010-04-01/Accounts/{AccountSid}/Messages.json</c>, form-encoded <c>To</c>, <c>From</c> or
+/// <c>MessagingServiceSid</c>, <c>Body</c> and <c>StatusCallback</c>, with HTTP Basic auth (AccountSid:AuthToken).
+/// A 201 answer means Twilio queued the message (<see cref="SendOutcomeKind.Accepted"/>, provider message id = the
+/// <c>SM…</c> sid); delivery arrives later as a status callback (<see cref="TwilioStatusCallback"/>).
+/// </summary>
+public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvider time) : IChannelConnector
+{
+    public const string ConnectorKind = "twilio-sms";
+
+    private readonly AccountSettingsCache<TwilioSettings> _settings = new(TwilioSettings.Parse);
+
+    public string Kind => ConnectorKind;
+
+    public Channel Channel => Channel.Sms;
+
+    public async Task<SendOutcome> SendAsync(OutboundMessage message, ProviderAccount account, CancellationToken ct)
+    {
+        var settings = _settings.Get(account, out var settingsError);
+        if (settings is null)
+        {
+            // Our configuration, not the message: transient, so the breaker moves traffic to healthy accounts.
+            return SendOutcome.Transient("invalid_settings", $"provider account settings: {settingsError}");
+        }
+
+        var to = E164(message.To);
+        if (to is null)
+        {
+            return SendOutcome.Permanent("invalid_address", "recipient phone number has no digits");
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, settings.MessagesUri);
+        request.Headers.Authorization = new AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{settings.AccountSid}:{settings.AuthToken}")));
+        request.Content = new FormUrlEncodedContent(Form(message, to, settings, account.Id));
+
+        var http = httpClients.CreateClient(ChannelHttpClients.TwilioSms);
+        try
+        {
+            using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+            return await ReadAsync(response, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return SendOutcome.Transient("timeout", "Twilio API did not answer in time");
+        }
+        catch (HttpRequestException e)
+        {
+            return SendOutcome.Transient("network", ConnectorHttp.Describe(e));
+        }
+    }
+
+    private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var status = (int)response.StatusCode;
+        var doc = await ConnectorHttp.TryReadJsonAsync(response, ct).ConfigureAwait(false);
+        if (doc is null)
+        {
+            return response.IsSuccessStatusCode
+                ? SendOutcome.Transient("malformed_response", $"HTTP {status} with a body that is not JSON")
+                : TwilioErrors.Map(null, $"HTTP {status} without a Twilio error body", status, ConnectorHttp.RetryAfter(response, time));
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (!response.IsSuccessStatusCode)
+            {
+                int? code = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("code", out var c)
+                    && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out var ci) ? ci : null;
+                var text = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String
+                    ? m.GetString()
+                    : null;
+                return TwilioErrors.Map(code, string.IsNullOrEmpty(text) ? $"HTTP {status} without a Twilio error message" : text, status, ConnectorHttp.RetryAfter(response, time));
+            }
+
+            if (root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("sid", out var sid) && sid.ValueKind == JsonValueKind.String && sid.GetString() is { Length: > 0 } messageSid)
+            {
+                return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid);
+            }
+
+            return SendOutcome.Transient("malformed_response", $"HTTP {status} without a message sid");
+        }
+    }
+
+    internal static List<KeyValuePair<string, string>> Form(OutboundMessage message, string to, TwilioSettings settings, Guid accountId)
+    {
+        var form = new List<KeyValuePair<string, string>>(4) { new("To", to) };
+        // With a Messaging Service, Twilio picks the sender from its pool; From, if also given, would override it.
+        form.Add(settings.MessagingServiceSid is { } service ? new("MessagingServiceSid", service) : new("From", settings.From!));
+        form.Add(new("Body", message.Text));
+        if (settings.StatusCallbackFor(accountId) is { } callback)
+        {
+            form.Add(new("StatusCallback", callback));
+        }
+
+        return form;
+    }
+
+    /// <summary>"+" and the digits of the address (Twilio wants E.164 and rejects separators); null without digits.</summary>
+    internal static string? E164(string address)
+    {
+        var builder = new StringBuilder(16).Append('+');
+        foreach (var ch in address)
+        {
+            if (char.IsAsciiDigit(ch))
+            {
+                builder.Append(ch);
+            }
+        }
+
+        return builder.Length > 1 ? builder.ToString() : null;
+    }
+}

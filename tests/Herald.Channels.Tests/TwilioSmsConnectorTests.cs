@@ -1,0 +1,224 @@
+using System.Text;
+using System.Text.Json;
+using Herald.Channels.Sms;
+using Herald.Core.Delivery;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Channels.Tests;
+
+public sealed class TwilioSmsConnectorTests : IAsyncLifetime
+{
+    // Twilio's documented 201 body for POST /2010-04-01/Accounts/{AccountSid}/Messages.json.
+    private const string CreatedBody = """
+        {"account_sid":"ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX","api_version":"2010-04-01","body":"Card *1234: 25.00 EUR at Coffee Bar","date_created":"Thu, 24 Aug 2023 05:01:45 +0000","date_sent":"Thu, 24 Aug 2023 05:01:45 +0000","date_updated":"Thu, 24 Aug 2023 05:01:45 +0000","direction":"outbound-api","error_code":null,"error_message":null,"from":"+15557122661","num_media":"0","num_segments":"1","price":null,"price_unit":null,"messaging_service_sid":null,"sid":"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"queued","subresource_uris":{"media":"/2010-04-01/Accounts/ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Media.json"},"to":"+15558675310","uri":"/2010-04-01/Accounts/ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json"}
+        """;
+
+    private readonly ProviderPeer _peer = new();
+    private ServiceProvider _services = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        await _peer.InitializeAsync();
+        _services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:30"), ("Herald:Channels:SendTimeout", "00:00:30"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        await _peer.DisposeAsync();
+    }
+
+    private TwilioSmsConnector Connector => _services.GetRequiredService<TwilioSmsConnector>();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static string TwilioError(int code, string message, int status) =>
+        JsonSerializer.Serialize(new { code, message, more_info = $"https://www.twilio.com/docs/errors/{code}", status });
+
+    [Fact]
+    public async Task SendAsync_Created_PostsFormWithBasicAuthAndReturnsAcceptedWithSid()
+    {
+        _peer.Answer(201, CreatedBody);
+        var account = TestHost.TwilioAccount(_peer.BaseUrl);
+        var message = TestHost.Message("+1 (555) 867-5310");
+
+        var outcome = await Connector.SendAsync(message, account, Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        Assert.Equal("SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", outcome.ProviderMessageId);
+        var request = Assert.Single(_peer.Requests);
+        Assert.Equal("POST", request.Method);
+        Assert.Equal("/2010-04-01/Accounts/ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/Messages.json", request.Path);
+        Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:your_auth_token")), request.Authorization);
+        Assert.StartsWith("application/x-www-form-urlencoded", request.ContentType, StringComparison.Ordinal);
+        var form = QueryHelpers.ParseQuery(Encoding.UTF8.GetString(request.Body));
+        Assert.Equal("+15558675310", form["To"].ToString());
+        Assert.Equal("+15557122661", form["From"].ToString());
+        Assert.Equal(message.Text, form["Body"].ToString());
+        Assert.Equal($"https://herald.example/callbacks/sms/{account.Id:D}", form["StatusCallback"].ToString());
+        Assert.False(form.ContainsKey("MessagingServiceSid"));
+    }
+
+    [Fact]
+    public async Task SendAsync_MessagingServiceWithoutCallback_SendsServiceSidInsteadOfFrom()
+    {
+        _peer.Answer(201, CreatedBody);
+        var account = TestHost.TwilioAccount(_peer.BaseUrl) with
+        {
+            Settings = $$"""{"baseUrl":"{{_peer.BaseUrl}}","accountSid":"AC1","authToken":"t","messagingServiceSid":"MGXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"}""",
+        };
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), account, Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        var form = QueryHelpers.ParseQuery(Encoding.UTF8.GetString(Assert.Single(_peer.Requests).Body));
+        Assert.Equal("MGXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", form["MessagingServiceSid"].ToString());
+        Assert.False(form.ContainsKey("From"));
+        Assert.False(form.ContainsKey("StatusCallback"));
+    }
+
+    public static TheoryData<int, int, string, SendOutcomeKind, double?> TwilioErrors => new()
+    {
+        // HTTP status, Twilio code, message, expected kind, expected retry-after seconds
+        { 400, 21211, "Invalid 'To' Phone Number: +1555****", SendOutcomeKind.PermanentFailure, null },
+        { 400, 21614, "'To' number is not a valid mobile number", SendOutcomeKind.PermanentFailure, null },
+        { 400, 21408, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number: +4915112340000.", SendOutcomeKind.PermanentFailure, null },
+        { 400, 21610, "Attempt to send to unsubscribed recipient", SendOutcomeKind.PermanentFailure, null },
+        { 400, 21612, "The 'To' phone number is not currently reachable via SMS", SendOutcomeKind.PermanentFailure, null },
+        { 400, 21617, "The concatenated message body exceeds the 1600 character limit.", SendOutcomeKind.PermanentFailure, null },
+        { 400, 21606, "The 'From' phone number provided is not a valid message-capable Twilio phone number for this destination/account.", SendOutcomeKind.TransientFailure, 30 },
+        { 401, 20003, "Authenticate", SendOutcomeKind.TransientFailure, 30 },
+        { 404, 20404, "The requested resource /2010-04-01/Accounts/ACwrong/Messages.json was not found", SendOutcomeKind.TransientFailure, 30 },
+        { 429, 20429, "Too Many Requests", SendOutcomeKind.TransientFailure, 1 },
+        { 500, 20500, "An internal server error has occurred", SendOutcomeKind.TransientFailure, null },
+        { 503, 20503, "Service unavailable", SendOutcomeKind.TransientFailure, null },
+        { 400, 29999, "Some future client error", SendOutcomeKind.PermanentFailure, null },
+        { 502, 29998, "Some future server error", SendOutcomeKind.TransientFailure, null },
+    };
+
+    [Theory]
+    [MemberData(nameof(TwilioErrors))]
+    public async Task SendAsync_TwilioError_MapsCodeToOutcome(int status, int code, string message, SendOutcomeKind kind, double? retryAfterSeconds)
+    {
+        _peer.Answer(status, TwilioError(code, message, status));
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(kind, outcome.Kind);
+        Assert.Equal(code.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
+        Assert.Equal(message, outcome.Error);
+        Assert.Equal(retryAfterSeconds is { } s ? TimeSpan.FromSeconds(s) : null, outcome.RetryAfter);
+        Assert.Null(outcome.ProviderMessageId);
+    }
+
+    [Fact]
+    public async Task SendAsync_429WithRetryAfterHeader_IsTransientWithThatPause()
+    {
+        _peer.Answer(429, TwilioError(20429, "Too Many Requests", 429), ("Retry-After", "7"));
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("20429", outcome.ErrorCode);
+        Assert.Equal(TimeSpan.FromSeconds(7), outcome.RetryAfter);
+    }
+
+    [Fact]
+    public async Task SendAsync_BadGatewayWithHtmlBody_IsTransientByHttpStatus()
+    {
+        _peer.Handler = async ctx =>
+        {
+            ctx.Response.StatusCode = 502;
+            ctx.Response.ContentType = "text/html";
+            await ctx.Response.WriteAsync("<html><body>502 Bad Gateway</body></html>", ctx.RequestAborted);
+        };
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("502", outcome.ErrorCode);
+    }
+
+    [Theory]
+    [InlineData("not json at all")]
+    [InlineData("""{"status":"queued"}""")]
+    [InlineData("""{"sid":""}""")]
+    [InlineData("[]")]
+    public async Task SendAsync_CreatedWithMalformedBody_IsTransientMalformedResponse(string body)
+    {
+        _peer.Answer(201, body);
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("malformed_response", outcome.ErrorCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_ProviderNeverAnswers_IsTransientTimeout()
+    {
+        await using var services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:00.500"), ("Herald:Channels:SendTimeout", "00:00:00.500"));
+        var connector = services.GetRequiredService<TwilioSmsConnector>();
+        var account = TestHost.TwilioAccount(_peer.BaseUrl);
+        _peer.Answer(201, CreatedBody);
+        Assert.Equal(SendOutcomeKind.Accepted, (await connector.SendAsync(TestHost.Message("+15558675310"), account, Ct)).Kind); // warm connection
+        var arrived = _peer.Hang();
+
+        var outcome = await connector.SendAsync(TestHost.Message("+15558675310"), account, Ct);
+
+        Assert.True(arrived.Task.IsCompleted);
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("timeout", outcome.ErrorCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_ConnectionRefused_IsTransientNetwork()
+    {
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(ProviderPeer.ClosedPortUrl()), Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("network", outcome.ErrorCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_CallerCancels_CancellationPropagates()
+    {
+        var arrived = _peer.Hang();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        var send = Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(_peer.BaseUrl), cts.Token);
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+    }
+
+    [Fact]
+    public async Task SendAsync_AddressWithoutDigits_IsPermanentWithoutRequest()
+    {
+        var outcome = await Connector.SendAsync(TestHost.Message("not a phone"), TestHost.TwilioAccount(_peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.PermanentFailure, outcome.Kind);
+        Assert.Equal("invalid_address", outcome.ErrorCode);
+        Assert.Empty(_peer.Requests);
+    }
+
+    [Theory]
+    [InlineData("""{"accountSid":"AC1","authToken":"t"}""")]
+    [InlineData("""{"accountSid":"AC1","from":"+15557122661"}""")]
+    [InlineData("""{"accountSid":"AC1","authToken":"t","from":"+1","baseUrl":"not a url"}""")]
+    [InlineData("""{"accountSid":"AC1","authToken":"t","from":"+1","statusCallbackUrl":"/relative"}""")]
+    [InlineData("not json")]
+    public async Task SendAsync_UnusableSettings_IsTransientInvalidSettingsWithoutRequest(string settings)
+    {
+        var account = TestHost.TwilioAccount(_peer.BaseUrl) with { Settings = settings };
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), account, Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
+        Assert.Equal("invalid_settings", outcome.ErrorCode);
+        Assert.Empty(_peer.Requests);
+    }
+}
