@@ -36,7 +36,7 @@ internal sealed class Binder(DataPaths dataPaths)
         var bound = Bind(syntax);
         if (bound.Type is not (StaticType.Bool or StaticType.Dynamic))
         {
-            throw new ExpressionException(syntax.Position,
+            throw new ExpressionException(StartOf(syntax),
                 $"A condition must be true or false, but this is {Describe(bound.Type)}; compare it, e.g. 'data.amount > 100'.");
         }
 
@@ -62,7 +62,7 @@ internal sealed class Binder(DataPaths dataPaths)
         var bound = Bind(syntax);
         if (bound.Type is not (StaticType.Bool or StaticType.Dynamic))
         {
-            throw new ExpressionException(syntax.Position, $"'{op}' needs a condition (true/false) here, but this is {Describe(bound.Type)}.");
+            throw new ExpressionException(StartOf(syntax), $"'{op}' needs a condition (true/false) here, but this is {Describe(bound.Type)}.");
         }
 
         return bound.Node;
@@ -98,7 +98,7 @@ internal sealed class Binder(DataPaths dataPaths)
             throw new ExpressionException(syntax.Position, $"'-' applies to numbers and durations, not to {Describe(operand.Type)}.");
         }
 
-        return new Bound(new NegateNode(operand.Node), operand.Type, syntax);
+        return new Bound(new NegateNode(operand.Node), operand.Type == StaticType.Duration ? StaticType.Duration : StaticType.Number, syntax);
     }
 
     private Bound BindArithmetic(BinarySyntax syntax)
@@ -119,7 +119,8 @@ internal sealed class Binder(DataPaths dataPaths)
             (StaticType.Duration, StaticType.Number or StaticType.Dynamic, ArithmeticOp.Multiply or ArithmeticOp.Divide) => StaticType.Duration,
             (StaticType.Number or StaticType.Dynamic, StaticType.Duration, ArithmeticOp.Multiply) => StaticType.Duration,
             (StaticType.Duration, StaticType.Dynamic, _) or (StaticType.Dynamic, StaticType.Duration, _) => StaticType.Duration,
-            (StaticType.Number or StaticType.Dynamic, StaticType.Number or StaticType.Dynamic, _) => StaticType.Dynamic,
+            // Data values are coerced at run time; the result is a number or missing, never true/false.
+            (StaticType.Number or StaticType.Dynamic, StaticType.Number or StaticType.Dynamic, _) => StaticType.Number,
             _ => null,
         };
         if (result is null)
@@ -366,6 +367,14 @@ internal sealed class Binder(DataPaths dataPaths)
 
         static string? Record(EvalScope s, string key) => s.Customer is { } c && c.TryGetValue(key, out var v) ? v : null;
     }
+
+    /// <summary>Where the text of <paramref name="syntax"/> begins (a binary node's own position is its operator).</summary>
+    private static int StartOf(Syntax syntax) => syntax switch
+    {
+        BinarySyntax binary => StartOf(binary.Left),
+        InSyntax @in => StartOf(@in.Item),
+        _ => syntax.Position,
+    };
 
     private static void NoFields(PathSyntax path)
     {
