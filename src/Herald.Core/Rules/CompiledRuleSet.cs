@@ -20,12 +20,22 @@ public sealed class CompiledRuleSet
     private readonly CompiledRule[] _rules;
     private readonly DataPaths _paths;
 
+    // Rule indexes to run per notification type: rules constrained to other types are left out, order is kept.
+    private readonly Dictionary<string, int[]> _byType = new(StringComparer.Ordinal);
+    private readonly int[] _untyped;
+
     private CompiledRuleSet(long version, RuleSetDefinition definition, CompiledRule[] rules, DataPaths paths)
     {
         Version = version;
         Definition = definition;
         _rules = rules;
         _paths = paths;
+        var constraints = rules.Select(r => Node.TypeConstraintOf(r.Condition)).ToArray();
+        _untyped = [.. Enumerable.Range(0, rules.Length).Where(i => constraints[i] is null)];
+        foreach (var type in constraints.Where(c => c is not null).SelectMany(c => c!).Distinct(StringComparer.Ordinal))
+        {
+            _byType[type] = [.. Enumerable.Range(0, rules.Length).Where(i => constraints[i] is null || constraints[i]!.Contains(type, StringComparer.Ordinal))];
+        }
     }
 
     public long Version { get; }
@@ -87,8 +97,8 @@ public sealed class CompiledRuleSet
     /// <summary>The route only: the ingest hot path. Stops as soon as priority and channels are both decided.</summary>
     public Route Decide(RuleContext context, DefaultRouter fallback, Action<RuleRuntimeError>? onError = null)
     {
-        var acc = Run(context, fallback, routeOnly: true, null, null, onError, out _, out var defaultRoute);
-        return ComposeRoute(context.Notification, acc, defaultRoute);
+        var acc = Run(context, routeOnly: true, null, null, onError, out _);
+        return ComposeRoute(context.Notification, acc, fallback);
     }
 
     /// <summary>The full decision with matched rules and errors: the dry run, and what delivery applies.</summary>
@@ -96,8 +106,8 @@ public sealed class CompiledRuleSet
     {
         var matched = new List<string>();
         var errors = new List<RuleRuntimeError>();
-        var acc = Run(context, fallback, routeOnly: false, matched, errors, null, out var dataInvalid, out var defaultRoute);
-        var route = ComposeRoute(context.Notification, acc, defaultRoute);
+        var acc = Run(context, routeOnly: false, matched, errors, null, out var dataInvalid);
+        var route = ComposeRoute(context.Notification, acc, fallback);
 
         var decidedBy = new Dictionary<string, string>(StringComparer.Ordinal);
         void By(string action, int rule)
@@ -141,20 +151,20 @@ public sealed class CompiledRuleSet
 
     private Accumulator Run(
         RuleContext context,
-        DefaultRouter fallback,
         bool routeOnly,
         List<string>? matched,
         List<RuleRuntimeError>? errors,
         Action<RuleRuntimeError>? onError,
-        out bool dataInvalid,
-        out Route defaultRoute)
+        out bool dataInvalid)
     {
-        defaultRoute = fallback.Decide(context.Notification);
+        var n = context.Notification;
         var acc = new Accumulator();
-        var scope = EvalScope.Rent(context, defaultRoute.Priority, _paths);
+        // The default route's priority (SPEC §2), which the `priority` path reads; its channel plan is built only if needed.
+        var scope = EvalScope.Rent(context, n.RequestedPriority ?? DefaultRouter.PriorityForType(n.Type), _paths);
         try
         {
-            for (var at = 0; at < _rules.Length; at++)
+            var candidates = _byType.TryGetValue(context.Notification.Type, out var typed) ? typed : _untyped;
+            foreach (var at in candidates)
             {
                 var rule = _rules[at];
                 bool holds;
@@ -200,16 +210,18 @@ public sealed class CompiledRuleSet
         _ => $"The condition could not be evaluated ({e.GetType().Name}: {e.Message}); the rule was skipped.",
     };
 
-    private Route ComposeRoute(NewNotification notification, in Accumulator acc, Route defaultRoute)
+    private Route ComposeRoute(NewNotification notification, in Accumulator acc, DefaultRouter fallback)
     {
-        if (acc.Priority < 0 && acc.Channels < 0)
+        if (acc.Channels < 0)
         {
-            return defaultRoute;
+            var defaultRoute = fallback.Decide(notification);
+            return acc.Priority < 0 ? defaultRoute : defaultRoute with { Priority = _rules[acc.Priority].Actions.Priority!.Value };
         }
 
-        var priority = acc.Priority >= 0 ? _rules[acc.Priority].Actions.Priority!.Value : defaultRoute.Priority;
-        IReadOnlyList<RouteStep> steps = defaultRoute.Steps;
-        if (acc.Channels >= 0)
+        var priority = acc.Priority >= 0
+            ? _rules[acc.Priority].Actions.Priority!.Value
+            : notification.RequestedPriority ?? DefaultRouter.PriorityForType(notification.Type);
+        IReadOnlyList<RouteStep> steps;
         {
             var planned = _rules[acc.Channels].Steps!;
             var list = new List<RouteStep>(planned.Length);

@@ -35,13 +35,18 @@ public static class HundredRuleFixture
         var set = CompiledRuleSet.Compile(File.ReadAllText(FixturePath("hundred-rules.json")), 1);
         var fallback = new DefaultRouter(new DefaultRouteOptions());
         var contexts = Contexts().ToArray();
-        var lines = new List<string> { $"100-rule fixture, {contexts.Length} notification shapes, {iterations:N0} evaluations each, one thread" };
+        var lines = new List<string>
+        {
+            $"100-rule fixture, {contexts.Length} notification shapes, {iterations:N0} evaluations each, one thread, {Environment.ProcessorCount} cores",
+        };
 
         lines.Add(Run("Decide (route only, early exit)", i => set.Decide(contexts[i % contexts.Length], fallback)));
         lines.Add(Run("Evaluate (all actions, matched names)", i => set.Evaluate(contexts[i % contexts.Length], fallback)));
         lines.Add(Run("DefaultRouter alone (baseline)", i => fallback.Decide(contexts[i % contexts.Length].Notification)));
         return string.Join(Environment.NewLine, lines);
 
+        // Best of five rounds, by wall clock and by process CPU time: on a shared, overloaded machine the wall clock
+        // mostly measures waiting for a core, so the CPU-time figure is the closer one to "per core".
         string Run(string name, Func<int, object> evaluate)
         {
             for (var i = 0; i < 100_000; i++)
@@ -49,17 +54,27 @@ public static class HundredRuleFixture
                 evaluate(i);
             }
 
-            var allocated = GC.GetAllocatedBytesForCurrentThread();
-            var watch = Stopwatch.StartNew();
-            for (var i = 0; i < iterations; i++)
+            double bestWall = double.MaxValue, bestCpu = double.MaxValue, bytes = 0;
+            var process = Process.GetCurrentProcess();
+            for (var round = 0; round < 5; round++)
             {
-                evaluate(i);
+                process.Refresh();
+                var cpu = process.TotalProcessorTime;
+                var allocated = GC.GetAllocatedBytesForCurrentThread();
+                var watch = Stopwatch.StartNew();
+                for (var i = 0; i < iterations / 5; i++)
+                {
+                    evaluate(i);
+                }
+
+                watch.Stop();
+                process.Refresh();
+                bestWall = Math.Min(bestWall, watch.Elapsed.TotalNanoseconds / (iterations / 5));
+                bestCpu = Math.Min(bestCpu, (process.TotalProcessorTime - cpu).TotalNanoseconds / (iterations / 5));
+                bytes = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)(iterations / 5);
             }
 
-            watch.Stop();
-            var perSecond = iterations / watch.Elapsed.TotalSeconds;
-            var bytes = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)iterations;
-            return $"{name,-40} {perSecond,12:N0} evaluations/s  {1e9 / perSecond,8:N0} ns  {bytes,6:N0} B/evaluation";
+            return $"{name,-40} wall {1e9 / bestWall,11:N0}/s ({bestWall,6:N0} ns)  cpu {1e9 / bestCpu,11:N0}/s ({bestCpu,6:N0} ns)  {bytes,6:N0} B/evaluation";
         }
     }
 }

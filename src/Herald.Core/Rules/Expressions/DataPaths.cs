@@ -135,36 +135,36 @@ internal sealed class DataPaths
 
     private sealed class PathNode(string name, PathNode[] children)
     {
-        public byte[] Utf8Name { get; } = Encoding.UTF8.GetBytes(name);
+        private readonly Dictionary<string, PathNode> _byName = new(StringComparer.Ordinal);
+
+        public string Name { get; } = name;
         public PathNode[] Children { get; private set; } = children;
         public int Slot { get; set; } = -1;
 
         public PathNode Child(string segment)
         {
-            foreach (var child in Children)
+            if (_byName.TryGetValue(segment, out var existing))
             {
-                if (child.Utf8Name.AsSpan().SequenceEqual(Encoding.UTF8.GetBytes(segment)))
-                {
-                    return child;
-                }
+                return existing;
             }
 
             var created = new PathNode(segment, []);
             Children = [.. Children, created];
+            _byName.Add(segment, created);
             return created;
         }
 
+        /// <summary>The child named by the reader's current property name, unescaped, without allocating.</summary>
         public PathNode? Find(ref Utf8JsonReader reader)
         {
-            foreach (var child in Children)
+            if (Children.Length == 0 || reader.ValueSpan.Length > 256)
             {
-                if (reader.ValueTextEquals(child.Utf8Name))
-                {
-                    return child;
-                }
+                return null;
             }
 
-            return null;
+            Span<char> name = stackalloc char[256];
+            var length = reader.CopyString(name);
+            return _byName.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name[..length], out var child) ? child : null;
         }
     }
 }

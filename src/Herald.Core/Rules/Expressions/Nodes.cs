@@ -8,6 +8,18 @@ namespace Herald.Core.Rules.Expressions;
 /// </summary>
 internal abstract class Node
 {
+    /// <summary>
+    /// The notification types outside which this condition cannot hold (a top-level <c>type == ..</c> or
+    /// <c>type in [..]</c> conjunct), so a rule set can skip the rule for other types; null when unconstrained.
+    /// </summary>
+    public static string[]? TypeConstraintOf(Node? condition) => condition switch
+    {
+        TextEqualsNode equals => equals.TypeConstraint,
+        InNode @in => @in.TypeConstraint,
+        AndNode and => and.Operands.Select(TypeConstraintOf).FirstOrDefault(c => c is not null),
+        _ => null,
+    };
+
     public abstract Value Eval(EvalScope scope);
 
     /// <summary>As a condition: only a true boolean is true.</summary>
@@ -85,9 +97,11 @@ internal sealed class DataNode(int slot) : Node
 
 internal sealed class AndNode(Node[] operands) : BoolNode
 {
+    public Node[] Operands { get; } = operands;
+
     public override bool Test(EvalScope scope)
     {
-        foreach (var operand in operands)
+        foreach (var operand in Operands)
         {
             if (!operand.Test(scope))
             {
@@ -198,6 +212,9 @@ internal sealed class CompareNode(CompareOp op, Node left, Node right) : BoolNod
 /// <summary>The hot case <c>path == "text"</c>: no Value for the constant, one ordinal comparison.</summary>
 internal sealed class TextEqualsNode(Node operand, string constant, bool negated) : BoolNode
 {
+    /// <summary>The types this node admits when it is a positive test on <c>type</c>; null otherwise.</summary>
+    public string[]? TypeConstraint => operand is TypeNode && !negated ? [constant] : null;
+
     public override bool Test(EvalScope scope)
     {
         var value = operand.Eval(scope);
@@ -227,6 +244,8 @@ internal sealed class IsNullNode(Node operand, bool negated) : BoolNode
 /// <summary><c>x in [..]</c>: text members in a hash set, other members compared one by one.</summary>
 internal sealed class InNode(Node operand, HashSet<string> texts, Value[] others, bool hasNull, bool negated) : BoolNode
 {
+    public string[]? TypeConstraint => operand is TypeNode && !negated ? [.. texts] : null;
+
     public override bool Test(EvalScope scope)
     {
         var value = operand.Eval(scope);
