@@ -1,0 +1,298 @@
+using Herald.Core.Notifications;
+using Herald.Core.Routing;
+using Herald.Core.Rules.Expressions;
+
+namespace Herald.Core.Rules;
+
+/// <summary>
+/// A validated rule set compiled for evaluation: immutable and safe to share across threads. Build one per rule-set
+/// version and swap the reference on change; nothing is parsed or compiled per notification.
+/// </summary>
+/// <remarks>
+/// Semantics: rules run in order. A rule whose condition holds "matches". For each action (priority, channels, ttl,
+/// quietHours, costPolicy, suppress, delay, and each channel's template) the first matching rule that sets it wins;
+/// later matching rules may still set the actions it left open. Tags accumulate over all matching rules. A matching
+/// rule with <c>stop: true</c> ends evaluation. A rule whose condition fails at run time (a pattern timeout) counts as
+/// not matched and is reported; evaluation continues with the next rule.
+/// </remarks>
+public sealed class CompiledRuleSet
+{
+    private readonly CompiledRule[] _rules;
+    private readonly DataPaths _paths;
+
+    // Rule indexes to run per notification type: rules constrained to other types are left out, order is kept.
+    private readonly Dictionary<string, int[]> _byType = new(StringComparer.Ordinal);
+    private readonly int[] _untyped;
+
+    private CompiledRuleSet(long version, RuleSetDefinition definition, CompiledRule[] rules, DataPaths paths)
+    {
+        Version = version;
+        Definition = definition;
+        _rules = rules;
+        _paths = paths;
+        var constraints = rules.Select(r => Node.TypeConstraintOf(r.Condition)).ToArray();
+        _untyped = [.. Enumerable.Range(0, rules.Length).Where(i => constraints[i] is null)];
+        foreach (var type in constraints.Where(c => c is not null).SelectMany(c => c!).Distinct(StringComparer.Ordinal))
+        {
+            _byType[type] = [.. Enumerable.Range(0, rules.Length).Where(i => constraints[i] is null || constraints[i]!.Contains(type, StringComparer.Ordinal))];
+        }
+    }
+
+    public long Version { get; }
+
+    public RuleSetDefinition Definition { get; }
+
+    /// <summary>An empty set: every notification takes the default route.</summary>
+    public static CompiledRuleSet Empty { get; } = new(0, new RuleSetDefinition([]), [], new DataPaths());
+
+    /// <summary>Compiles a rule set document, or throws <see cref="RuleSetValidationException"/> with every located error.</summary>
+    public static CompiledRuleSet Compile(string json, long version, DefaultRouteOptions? options = null) =>
+        TryCompile(json, version, out var set, out var errors, options) ? set! : throw new RuleSetValidationException(errors);
+
+    public static bool TryCompile(
+        string json, long version, out CompiledRuleSet? set, out IReadOnlyList<RuleValidationError> errors, DefaultRouteOptions? options = null)
+    {
+        var list = new List<RuleValidationError>();
+        var definition = RuleSetReader.Read(json, list);
+        set = definition is null ? null : Build(definition, version, options ?? new DefaultRouteOptions(), list);
+        errors = list;
+        return set is not null;
+    }
+
+    private static CompiledRuleSet? Build(RuleSetDefinition definition, long version, DefaultRouteOptions options, List<RuleValidationError> errors)
+    {
+        var paths = new DataPaths();
+        var rules = new List<CompiledRule>();
+        for (var i = 0; i < definition.Rules.Count; i++)
+        {
+            var rule = definition.Rules[i];
+            Node? condition = null;
+            if (rule.When is { } when)
+            {
+                condition = RuleCondition.TryBind(when, paths, out var error, i, rule.Name, $"/rules/{i}/when");
+                if (condition is null)
+                {
+                    errors.Add(error!);
+                    continue;
+                }
+            }
+
+            // Disabled rules are still validated, so enabling one later cannot break the set.
+            if (rule.Enabled)
+            {
+                rules.Add(new CompiledRule(i, rule.Name, condition, rule.Then, Steps(rule.Then.Channels, options)));
+            }
+        }
+
+        return errors.Count == 0 ? new CompiledRuleSet(version, definition, [.. rules], paths) : null;
+    }
+
+    private static RouteStep[]? Steps(IReadOnlyList<RuleChannelStep>? channels, DefaultRouteOptions options) =>
+        channels?.Select(c =>
+        {
+            var waitFor = c.WaitFor ?? (c.Channel == Channel.WhatsApp ? WaitFor.Delivered : WaitFor.Sent);
+            return new RouteStep(c.Channel, waitFor, c.Timeout ?? (waitFor == WaitFor.Delivered ? options.WhatsAppReceiptTimeout : options.SentTimeout));
+        }).ToArray();
+
+    /// <summary>The route only: the ingest hot path. Stops as soon as priority and channels are both decided.</summary>
+    public Route Decide(RuleContext context, DefaultRouter fallback, Action<RuleRuntimeError>? onError = null)
+    {
+        var acc = Run(context, routeOnly: true, null, null, onError, out _);
+        return ComposeRoute(context.Notification, acc, fallback);
+    }
+
+    /// <summary>The full decision with matched rules and errors: the dry run, and what delivery applies.</summary>
+    public RuleEvaluation Evaluate(RuleContext context, DefaultRouter fallback)
+    {
+        var matched = new List<string>();
+        var errors = new List<RuleRuntimeError>();
+        var acc = Run(context, routeOnly: false, matched, errors, null, out var dataInvalid);
+        var route = ComposeRoute(context.Notification, acc, fallback);
+
+        var decidedBy = new Dictionary<string, string>(StringComparer.Ordinal);
+        void By(string action, int rule)
+        {
+            if (rule >= 0)
+            {
+                decidedBy[action] = _rules[rule].Name;
+            }
+        }
+
+        By("priority", acc.Priority);
+        By("channels", acc.Channels);
+        By("ttl", acc.Ttl);
+        By("quietHours", acc.QuietHours);
+        By("costPolicy", acc.CostPolicy);
+        By("suppress", acc.Suppress);
+        By("delay", acc.Delay);
+        var templates = new Dictionary<Channel, string>();
+        if (acc.Templates is not null)
+        {
+            foreach (var (channel, rule) in acc.Templates)
+            {
+                templates[channel] = _rules[rule].Actions.Templates![channel];
+                By("template." + channel.ToString().ToLowerInvariant(), rule);
+            }
+        }
+
+        var decision = new RuleDecision(
+            acc.Priority >= 0 ? _rules[acc.Priority].Actions.Priority : null,
+            acc.Channels >= 0 ? route.Steps : null,
+            acc.Ttl >= 0 ? _rules[acc.Ttl].Actions.Ttl : null,
+            acc.QuietHours >= 0 ? _rules[acc.QuietHours].Actions.QuietHours : null,
+            acc.CostPolicy >= 0 ? _rules[acc.CostPolicy].Actions.CostPolicy : null,
+            acc.Suppress >= 0 && _rules[acc.Suppress].Actions.Suppress == true,
+            acc.Delay >= 0 ? _rules[acc.Delay].Actions.Delay : null,
+            acc.Tags ?? [],
+            templates,
+            decidedBy);
+        return new RuleEvaluation(Version, route, decision, matched, errors, dataInvalid);
+    }
+
+    private Accumulator Run(
+        RuleContext context,
+        bool routeOnly,
+        List<string>? matched,
+        List<RuleRuntimeError>? errors,
+        Action<RuleRuntimeError>? onError,
+        out bool dataInvalid)
+    {
+        var n = context.Notification;
+        var acc = new Accumulator();
+        // The default route's priority (SPEC §2), which the `priority` path reads; its channel plan is built only if needed.
+        var scope = EvalScope.Rent(context, n.RequestedPriority ?? DefaultRouter.PriorityForType(n.Type), _paths);
+        try
+        {
+            var candidates = _byType.TryGetValue(context.Notification.Type, out var typed) ? typed : _untyped;
+            foreach (var at in candidates)
+            {
+                var rule = _rules[at];
+                bool holds;
+                try
+                {
+                    holds = rule.Condition is null || rule.Condition.Test(scope);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // A rule that fails must not stop the message: report it and carry on as if it did not match.
+                    var error = new RuleRuntimeError(rule.Index, rule.Name, Describe(e));
+                    errors?.Add(error);
+                    onError?.Invoke(error);
+                    continue;
+                }
+
+                if (!holds)
+                {
+                    continue;
+                }
+
+                matched?.Add(rule.Name);
+                acc.Apply(rule, at);
+                if (rule.Actions.Stop || (routeOnly && acc.Priority >= 0 && acc.Channels >= 0))
+                {
+                    break;
+                }
+            }
+
+            dataInvalid = scope.DataInvalid;
+            return acc;
+        }
+        finally
+        {
+            scope.Return();
+        }
+    }
+
+    private static string Describe(Exception e) => e switch
+    {
+        System.Text.RegularExpressions.RegexMatchTimeoutException t =>
+            $"The pattern \"{t.Pattern}\" ran longer than {t.MatchTimeout.TotalMilliseconds} ms on this notification and was stopped; the rule was skipped.",
+        _ => $"The condition could not be evaluated ({e.GetType().Name}: {e.Message}); the rule was skipped.",
+    };
+
+    private Route ComposeRoute(NewNotification notification, in Accumulator acc, DefaultRouter fallback)
+    {
+        if (acc.Channels < 0)
+        {
+            var defaultRoute = fallback.Decide(notification);
+            return acc.Priority < 0 ? defaultRoute : defaultRoute with { Priority = _rules[acc.Priority].Actions.Priority!.Value };
+        }
+
+        var priority = acc.Priority >= 0
+            ? _rules[acc.Priority].Actions.Priority!.Value
+            : notification.RequestedPriority ?? DefaultRouter.PriorityForType(notification.Type);
+        IReadOnlyList<RouteStep> steps;
+        {
+            var planned = _rules[acc.Channels].Steps!;
+            var list = new List<RouteStep>(planned.Length);
+            foreach (var step in planned)
+            {
+                // Like the default route: a channel the customer has no address on is left out of the plan.
+                if (notification.Contacts.AddressFor(step.Channel) is not null)
+                {
+                    list.Add(step);
+                }
+            }
+
+            steps = list;
+        }
+
+        return new Route(priority, steps);
+    }
+
+    internal sealed record CompiledRule(int Index, string Name, Node? Condition, RuleActions Actions, RouteStep[]? Steps);
+
+    /// <summary>Which rule (index into the compiled rules) decided each action; -1 while open.</summary>
+    private struct Accumulator()
+    {
+        public int Priority = -1;
+        public int Channels = -1;
+        public int Ttl = -1;
+        public int QuietHours = -1;
+        public int CostPolicy = -1;
+        public int Suppress = -1;
+        public int Delay = -1;
+        public List<string>? Tags;
+        public Dictionary<Channel, int>? Templates;
+
+        public void Apply(CompiledRule rule, int at)
+        {
+            var a = rule.Actions;
+            Take(ref Priority, a.Priority is not null, at);
+            Take(ref Channels, a.Channels is not null, at);
+            Take(ref Ttl, a.Ttl is not null, at);
+            Take(ref QuietHours, a.QuietHours is not null, at);
+            Take(ref CostPolicy, a.CostPolicy is not null, at);
+            Take(ref Suppress, a.Suppress is not null, at);
+            Take(ref Delay, a.Delay is not null, at);
+            if (a.Tags is { Count: > 0 } tags)
+            {
+                Tags ??= [];
+                foreach (var tag in tags)
+                {
+                    if (!Tags.Contains(tag))
+                    {
+                        Tags.Add(tag);
+                    }
+                }
+            }
+
+            if (a.Templates is { Count: > 0 } templates)
+            {
+                Templates ??= [];
+                foreach (var channel in templates.Keys)
+                {
+                    Templates.TryAdd(channel, at);
+                }
+            }
+
+            static void Take(ref int field, bool sets, int at)
+            {
+                if (field < 0 && sets)
+                {
+                    field = at;
+                }
+            }
+        }
+    }
+}

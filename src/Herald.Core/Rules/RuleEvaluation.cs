@@ -1,0 +1,35 @@
+using Herald.Core.Notifications;
+using Herald.Core.Routing;
+
+namespace Herald.Core.Rules;
+
+/// <summary>A rule whose condition could not be evaluated for one notification; it counts as not matched.</summary>
+public sealed record RuleRuntimeError(int RuleIndex, string RuleName, string Message);
+
+/// <summary>Everything the matching rules decided; null fields were decided by no rule.</summary>
+/// <param name="Channels">The rule's channel plan, already filtered to channels the customer has an address for.</param>
+/// <param name="Tags">Tags of every matching rule, in rule order, without duplicates.</param>
+/// <param name="DecidedBy">For each decided action (e.g. <c>priority</c>, <c>template.sms</c>), the rule that decided it.</param>
+public sealed record RuleDecision(
+    Priority? Priority,
+    IReadOnlyList<RouteStep>? Channels,
+    TimeSpan? Ttl,
+    QuietHoursPolicy? QuietHours,
+    CostPolicy? CostPolicy,
+    bool Suppress,
+    TimeSpan? Delay,
+    IReadOnlyList<string> Tags,
+    IReadOnlyDictionary<Channel, string> Templates,
+    IReadOnlyDictionary<string, string> DecidedBy);
+
+/// <summary>The outcome of running a rule set over one notification: the dry-run view of SPEC §3.</summary>
+/// <param name="Route">The final route: the default route with the rules' priority and channel plan applied.</param>
+/// <param name="MatchedRules">Names of the rules whose condition held, in evaluation order (up to a <c>stop</c>).</param>
+/// <param name="DataInvalid">The notification's data was not a JSON object, so every data path was missing.</param>
+public sealed record RuleEvaluation(
+    long RuleSetVersion,
+    Route Route,
+    RuleDecision Decision,
+    IReadOnlyList<string> MatchedRules,
+    IReadOnlyList<RuleRuntimeError> Errors,
+    bool DataInvalid);

@@ -1,0 +1,46 @@
+using Herald.Core.Notifications;
+
+namespace Herald.Core.Rules;
+
+/// <summary>How a notification treats the customer's quiet hours.</summary>
+public enum QuietHoursPolicy
+{
+    /// <summary>Hold the message until quiet hours end.</summary>
+    Wait,
+    /// <summary>Send during quiet hours anyway (fraud alerts, OTPs).</summary>
+    Override,
+}
+
+/// <summary>How a provider is chosen among the healthy ones of a channel.</summary>
+public enum CostPolicy
+{
+    Cheapest,
+    Fastest,
+    Preferred,
+}
+
+/// <summary>An ordered list of rules as a tenant wrote it (the JSON document, read and checked).</summary>
+public sealed record RuleSetDefinition(IReadOnlyList<RuleDefinition> Rules);
+
+/// <summary>One rule: when <see cref="When"/> holds, apply <see cref="Then"/>.</summary>
+/// <param name="When">The condition expression; null or empty means "always".</param>
+/// <param name="Enabled">A disabled rule is kept in the document but never evaluated.</param>
+public sealed record RuleDefinition(string Name, string? When, RuleActions Then, string? Description = null, bool Enabled = true);
+
+/// <summary>One step of a rule's channel plan; unset fields take the default route's values.</summary>
+public sealed record RuleChannelStep(Channel Channel, WaitFor? WaitFor = null, TimeSpan? Timeout = null);
+
+/// <summary>What a matching rule decides. Every field is optional: null means "this rule does not decide it".</summary>
+/// <param name="Templates">Template name per channel.</param>
+/// <param name="Stop">Stop evaluating further rules once this rule matched.</param>
+public sealed record RuleActions(
+    Priority? Priority = null,
+    IReadOnlyList<RuleChannelStep>? Channels = null,
+    TimeSpan? Ttl = null,
+    QuietHoursPolicy? QuietHours = null,
+    CostPolicy? CostPolicy = null,
+    bool? Suppress = null,
+    TimeSpan? Delay = null,
+    IReadOnlyList<string>? Tags = null,
+    IReadOnlyDictionary<Channel, string>? Templates = null,
+    bool Stop = false);
