@@ -166,10 +166,19 @@ public sealed class TenantProvisioning(
             ["botToken"] = RandomNumberGenerator.GetInt32(100_000_000, int.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + Token(24),
             ["webhookSecret"] = Token(24),
         });
+        var sms = JsonSerializer.Serialize(new Dictionary<string, string>
+        {
+            ["baseUrl"] = baseUrl + "/sms",
+            ["accountSid"] = "AC" + Token(16),
+            ["authToken"] = Token(16),
+            ["from"] = "+15005550006",
+            ["statusCallbackUrl"] = self.BaseUrl + "/callbacks/sms/" + Channels.Sms.TwilioSettings.ProviderIdPlaceholder,
+        });
         return
         [
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.WhatsApp, "whatsapp-cloud", "Sandbox WhatsApp", whatsapp, 100, true, now),
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Telegram, "telegram-bot", "Sandbox Telegram", telegram, 100, true, now),
+            new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Sms, "twilio-sms", "Sandbox SMS", sms, 100, true, now),
         ];
     }
 

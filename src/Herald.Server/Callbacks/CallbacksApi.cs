@@ -1,4 +1,6 @@
+using Herald.Channels;
 using Herald.Channels.Providers;
+using Herald.Channels.Sms;
 using Herald.Channels.WhatsApp;
 using Herald.Server.Delivery;
 
@@ -14,6 +16,7 @@ public static class CallbacksApi
         var group = app.MapGroup("/callbacks").WithTags("Callbacks");
         group.MapGet("/whatsapp", VerifyWhatsApp);
         group.MapPost("/whatsapp", WhatsAppStatusesAsync);
+        group.MapPost("/sms/{providerId:guid}", TwilioStatusAsync);
         return app;
     }
 
@@ -34,6 +37,52 @@ public static class CallbacksApi
         }
 
         return Problems.Result(StatusCodes.Status403Forbidden, "forbidden", "Verification failed.");
+    }
+
+    /// <summary>Twilio-style status callbacks (delivery receipts), signed with the account's auth token over the
+    /// configured callback URL (not the URL the request arrived on, which proxies rewrite).</summary>
+    private static async Task<IResult> TwilioStatusAsync(
+        Guid providerId, HttpRequest request, ProviderDirectory directory, ReceiptProcessor receipts, TimeProvider time,
+        ILoggerFactory loggers, CancellationToken ct)
+    {
+        var logger = loggers.CreateLogger("Herald.Callbacks.Sms");
+        var account = directory.Find(providerId);
+        if (account is not { Kind: TwilioSmsConnector.ConnectorKind })
+        {
+            return Problems.NotFound("Provider");
+        }
+
+        if (request.ContentLength > MaxCallbackBytes)
+        {
+            return Problems.Result(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The callback is too large.");
+        }
+
+        using var reader = new StreamReader(request.Body);
+        var form = TwilioStatusCallback.ParseForm(await reader.ReadToEndAsync(ct));
+        var settings = TwilioSettings.Parse(account.Settings);
+        if (settings.StatusCallbackFor(account.Id) is not { } url
+            || !TwilioStatusCallback.VerifySignature(url, form, request.Headers[TwilioStatusCallback.SignatureHeader].FirstOrDefault(), settings.AuthToken))
+        {
+            logger.CallbackRejected("bad signature");
+            return Problems.Result(StatusCodes.Status403Forbidden, "forbidden", "Signature check failed.");
+        }
+
+        ProviderReceipt? receipt;
+        try
+        {
+            receipt = TwilioStatusCallback.Parse(form, time.GetUtcNow());
+        }
+        catch (InvalidWebhookPayloadException e)
+        {
+            return Problems.Result(StatusCodes.Status400BadRequest, "validation", "Malformed status callback.", e.Message);
+        }
+
+        if (receipt is not null)
+        {
+            await receipts.ProcessAsync([receipt], account.Id, ct);
+        }
+
+        return TypedResults.NoContent();
     }
 
     private static async Task<IResult> WhatsAppStatusesAsync(
@@ -61,6 +110,7 @@ public static class CallbacksApi
 
         // The body names the phone number; the signature must be valid for that number's app secret.
         var signature = request.Headers["X-Hub-Signature-256"].FirstOrDefault();
+        var accounts = new Dictionary<string, Guid>(StringComparer.Ordinal);
         foreach (var phoneNumberId in batch.PhoneNumberIds)
         {
             var account = directory.FindWhatsAppByPhoneNumberId(phoneNumberId);
@@ -70,9 +120,15 @@ public static class CallbacksApi
                 logger.CallbackRejected(account is null ? "unknown phone number id" : "bad signature");
                 return Problems.Result(StatusCodes.Status401Unauthorized, "unauthorized", "Signature check failed.");
             }
+
+            accounts[phoneNumberId] = account!.Id;
         }
 
-        await receipts.ProcessAsync(batch.Receipts.Select(r => r.Receipt), ct);
+        foreach (var group in batch.Receipts.Where(r => r.PhoneNumberId is not null).GroupBy(r => r.PhoneNumberId!))
+        {
+            await receipts.ProcessAsync(group.Select(r => r.Receipt), accounts[group.Key], ct);
+        }
+
         return TypedResults.Ok();
     }
 }

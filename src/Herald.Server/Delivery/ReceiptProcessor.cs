@@ -10,15 +10,17 @@ public sealed class ReceiptProcessor(IDeliveryStore store, TimeProvider time, He
 {
     private const int MaxTries = 5;
 
-    public async Task ProcessAsync(IEnumerable<ProviderReceipt> receipts, CancellationToken ct)
+    /// <param name="providerId">The account whose signature vouched for these receipts: a receipt for another
+    /// account's message is ignored, so one account's valid signature cannot move another's messages.</param>
+    public async Task ProcessAsync(IEnumerable<ProviderReceipt> receipts, Guid providerId, CancellationToken ct)
     {
         foreach (var receipt in receipts)
         {
-            await ProcessAsync(new PendingReceipt(receipt.ProviderMessageId, receipt.State, receipt.ErrorCode, receipt.Error, receipt.At), ct);
+            await ProcessAsync(new PendingReceipt(receipt.ProviderMessageId, receipt.State, receipt.ErrorCode, receipt.Error, receipt.At), ct, providerId);
         }
     }
 
-    public async Task ProcessAsync(PendingReceipt receipt, CancellationToken ct)
+    public async Task ProcessAsync(PendingReceipt receipt, CancellationToken ct, Guid? providerId = null)
     {
         // A "sent" receipt says nothing the provider's acceptance did not already say.
         if (receipt.State == ReceiptState.Sent)
@@ -37,6 +39,11 @@ public sealed class ReceiptProcessor(IDeliveryStore store, TimeProvider time, He
             }
 
             var (notification, attempt) = target;
+            if (providerId is { } vouchedBy && attempt.ProviderId != vouchedBy)
+            {
+                return;
+            }
+
             var now = time.GetUtcNow();
             var updatedAttempt = receipt.State switch
             {
