@@ -1,5 +1,6 @@
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Settings;
+using Herald.Sandbox.Smtp;
 using Herald.Sandbox.Telegram;
 using Herald.Sandbox.Throttling;
 using Herald.Sandbox.WhatsApp;
@@ -13,8 +14,8 @@ namespace Herald.Sandbox;
 public static class SandboxExtensions
 {
     /// <summary>
-    /// Registers the simulators, the mailbox, run-time settings, stats and the WhatsApp webhook dispatcher,
-    /// with <see cref="SandboxOptions"/> bound from <c>Herald:Sandbox</c> and validated at start.
+    /// Registers the simulators, the mailbox, run-time settings, stats, the WhatsApp webhook dispatcher and the SMTP
+    /// simulator (a hosted service listening on <see cref="SandboxOptions.SmtpPort"/>), with <see cref="SandboxOptions"/> bound from <c>Herald:Sandbox</c> and validated at start.
     /// </summary>
     public static IServiceCollection AddHeraldSandbox(this IServiceCollection services, IConfiguration configuration)
     {
@@ -31,6 +32,8 @@ public static class SandboxExtensions
         services.AddHostedService(static sp => sp.GetRequiredService<WhatsAppWebhookDispatcher>());
         services.TryAddSingleton<WhatsAppSimulator>();
         services.TryAddSingleton<TelegramSimulator>();
+        services.TryAddSingleton<SmtpSimulator>();
+        services.AddHostedService(static sp => sp.GetRequiredService<SmtpSimulator>());
         return services;
     }
 
@@ -38,6 +41,7 @@ public static class SandboxExtensions
     /// Mounts everything under <c>/sandbox</c> when <see cref="SandboxOptions.Enabled"/>:
     /// the WhatsApp Cloud API and Telegram Bot API simulators and the mailbox, settings and stats endpoints.
     /// With <see cref="SandboxOptions.TelegramAtRoot"/> the Bot API is also served at <c>/bot{token}/{method}</c>.
+    /// <c>GET /sandbox/smtp</c> tells where the SMTP simulator listens (<c>{"host","port"}</c>, port null when off).
     /// </summary>
     public static IEndpointRouteBuilder MapHeraldSandbox(this IEndpointRouteBuilder app)
     {
@@ -59,6 +63,16 @@ public static class SandboxExtensions
         {
             app.MapMethods("/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
         }
+
+        sandbox.MapGet(
+            "/smtp",
+            ([FromServices] SmtpSimulator smtp) => TypedResults.Ok(new
+            {
+                host = SmtpSimulator.Host,
+                port = smtp.Port,
+                connectionsAccepted = smtp.ConnectionsAccepted,
+                activeConnections = smtp.ActiveConnections,
+            }));
 
         sandbox.MapGet(
             "/messages",
