@@ -6,7 +6,7 @@ namespace Herald.Channels.Tests.Email;
 
 /// <summary>
 /// A real SMTP server not written here: Python's standard-library <c>smtpd.SMTPServer</c> (Python ≤ 3.11), started
-/// on a free port. Each message is written as an .eml file into a temporary directory. Recipients ending
+/// on a free port it picks itself. Each message is written as an .eml file into a temporary directory. Recipients ending
 /// <c>@reject.test</c> get <c>550 5.7.1</c> and <c>@defer.test</c> <c>451 4.3.0</c> at the end of DATA.
 /// </summary>
 public sealed class PythonSmtpServer : IAsyncDisposable
@@ -93,6 +93,15 @@ public sealed class PythonSmtpServer : IAsyncDisposable
         }
 
         return (new PythonSmtpServer(process, int.Parse(line.AsSpan(5), CultureInfo.InvariantCulture), directory), null);
+    }
+
+    /// <summary>Forgets the messages received so far.</summary>
+    public void Clear()
+    {
+        foreach (var file in System.IO.Directory.GetFiles(Directory, "*.eml"))
+        {
+            File.Delete(file);
+        }
     }
 
     /// <summary>Waits until <paramref name="count"/> messages arrived; returns their raw bytes in arrival order.</summary>

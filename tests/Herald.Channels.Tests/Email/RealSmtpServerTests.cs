@@ -5,27 +5,40 @@ using MimeKit;
 
 namespace Herald.Channels.Tests.Email;
 
-/// <summary>The SMTP connector against a real SMTP server not written here (Python's smtpd), started per test.</summary>
-public sealed class RealSmtpServerTests : IAsyncLifetime
+/// <summary>One Python smtpd per test class: starting the interpreter takes seconds here.</summary>
+public sealed class PythonSmtpServerFixture : IAsyncLifetime
 {
-    private PythonSmtpServer? _server;
-    private string? _missing;
-    private ServiceProvider _services = null!;
+    public PythonSmtpServer? Server { get; private set; }
 
-    public async ValueTask InitializeAsync()
-    {
-        (_server, _missing) = await PythonSmtpServer.TryStartAsync(TestContext.Current.CancellationToken);
-        _services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:10"), ("Herald:Channels:SendTimeout", "00:00:10"));
-    }
+    public string? Missing { get; private set; }
+
+    public async ValueTask InitializeAsync() => (Server, Missing) = await PythonSmtpServer.TryStartAsync(CancellationToken.None);
 
     public async ValueTask DisposeAsync()
     {
-        await _services.DisposeAsync();
-        if (_server is not null)
+        if (Server is not null)
         {
-            await _server.DisposeAsync();
+            await Server.DisposeAsync();
         }
     }
+}
+
+/// <summary>The SMTP connector against a real SMTP server not written here (Python's smtpd), started by the tests.</summary>
+public sealed class RealSmtpServerTests(PythonSmtpServerFixture fixture) : IClassFixture<PythonSmtpServerFixture>, IAsyncLifetime
+{
+    private readonly PythonSmtpServer? _server = fixture.Server;
+    private readonly string? _missing = fixture.Missing;
+    private ServiceProvider _services = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        // Reset state before each test, not after.
+        _server?.Clear();
+        _services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:10"), ("Herald:Channels:SendTimeout", "00:00:10"));
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync() => await _services.DisposeAsync();
 
     private SmtpEmailConnector Connector => _services.GetRequiredService<SmtpEmailConnector>();
 
