@@ -1,4 +1,5 @@
 using System.Net;
+using Herald.Channels.Email;
 using Herald.Channels.Providers;
 using Herald.Channels.Sms;
 using Herald.Channels.Telegram;
@@ -13,7 +14,8 @@ namespace Herald.Channels;
 public static class ChannelsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the channel connectors (as <see cref="IChannelConnector"/>), their HttpClients, the
+    /// Registers the channel connectors (as <see cref="IChannelConnector"/>: WhatsApp Cloud, Telegram Bot, SMTP), their
+    /// HttpClients, the
     /// <see cref="ProviderDirectory"/> (a hosted service: first load at start) and the <see cref="ChannelDispatcher"/>,
     /// with <see cref="ChannelsOptions"/> bound from <c>Herald:Channels</c> and validated at start.
     /// Needs an <see cref="Herald.Storage.IProviderStore"/> registered by the storage feature.
@@ -35,9 +37,11 @@ public static class ChannelsServiceCollectionExtensions
         services.TryAddSingleton<WhatsAppCloudConnector>();
         services.TryAddSingleton<TelegramBotConnector>();
         services.TryAddSingleton<TwilioSmsConnector>();
+        services.TryAddSingleton<SmtpEmailConnector>();
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<WhatsAppCloudConnector>());
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TelegramBotConnector>());
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TwilioSmsConnector>());
+        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<SmtpEmailConnector>());
 
         services.TryAddSingleton<ProviderDirectory>();
         services.AddHostedService(static sp => sp.GetRequiredService<ProviderDirectory>());

@@ -1,4 +1,5 @@
 // Runs the provider sandbox alone: dotnet run --project src/Herald.Sandbox -- --urls http://127.0.0.1:5090
+// (add --Herald:Sandbox:SmtpPort=2525 for a fixed SMTP port; by default it picks a free one, shown at /sandbox/smtp)
 // Same options as in-process (Herald:Sandbox:*). Without Herald:Sandbox:CallbackBaseUrl the status webhooks come
 // back to this process, where a sink acknowledges them so receipts flow in a standalone demo.
 using Herald.Sandbox;
@@ -6,7 +7,7 @@ using Herald.Sandbox;
 var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddHeraldSandbox(builder.Configuration);
 var app = builder.Build();
-app.MapGet("/", () => "Herald sandbox: WhatsApp Cloud API at /sandbox/whatsapp, Telegram Bot API at /sandbox/telegram, Twilio SMS at /sandbox/sms");
+app.MapGet("/", () => "Herald sandbox: WhatsApp Cloud API at /sandbox/whatsapp, Telegram Bot API at /sandbox/telegram, Twilio SMS at /sandbox/sms, SMTP: see /sandbox/smtp");
 app.MapHeraldSandbox();
 if (string.IsNullOrWhiteSpace(builder.Configuration["Herald:Sandbox:CallbackBaseUrl"]))
 {

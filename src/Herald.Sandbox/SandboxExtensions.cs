@@ -1,6 +1,7 @@
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Sms;
+using Herald.Sandbox.Smtp;
 using Herald.Sandbox.Telegram;
 using Herald.Sandbox.Throttling;
 using Herald.Sandbox.WhatsApp;
@@ -14,9 +15,9 @@ namespace Herald.Sandbox;
 public static class SandboxExtensions
 {
     /// <summary>
-    /// Registers the simulators, the mailbox, run-time settings, stats and the receipt dispatchers (WhatsApp webhooks,
-    /// Twilio SMS status callbacks),
-    /// with <see cref="SandboxOptions"/> bound from <c>Herald:Sandbox</c> and validated at start.
+    /// Registers the simulators, the mailbox, run-time settings, stats, the receipt dispatchers (WhatsApp webhooks,
+    /// Twilio SMS status callbacks) and the SMTP simulator (a hosted service listening on
+    /// <see cref="SandboxOptions.SmtpPort"/>), with <see cref="SandboxOptions"/> bound from <c>Herald:Sandbox</c> and validated at start.
     /// </summary>
     public static IServiceCollection AddHeraldSandbox(this IServiceCollection services, IConfiguration configuration)
     {
@@ -36,6 +37,8 @@ public static class SandboxExtensions
         services.TryAddSingleton<WhatsAppSimulator>();
         services.TryAddSingleton<TelegramSimulator>();
         services.TryAddSingleton<TwilioSimulator>();
+        services.TryAddSingleton<SmtpSimulator>();
+        services.AddHostedService(static sp => sp.GetRequiredService<SmtpSimulator>());
         return services;
     }
 
@@ -43,6 +46,7 @@ public static class SandboxExtensions
     /// Mounts everything under <c>/sandbox</c> when <see cref="SandboxOptions.Enabled"/>:
     /// the WhatsApp Cloud API, Telegram Bot API and Twilio SMS simulators and the mailbox, settings and stats endpoints.
     /// With <see cref="SandboxOptions.TelegramAtRoot"/> the Bot API is also served at <c>/bot{token}/{method}</c>.
+    /// <c>GET /sandbox/smtp</c> tells where the SMTP simulator listens (<c>{"host","port"}</c>, port null when off).
     /// </summary>
     public static IEndpointRouteBuilder MapHeraldSandbox(this IEndpointRouteBuilder app)
     {
@@ -69,6 +73,16 @@ public static class SandboxExtensions
         {
             app.MapMethods("/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
         }
+
+        sandbox.MapGet(
+            "/smtp",
+            ([FromServices] SmtpSimulator smtp) => TypedResults.Ok(new
+            {
+                host = SmtpSimulator.Host,
+                port = smtp.Port,
+                connectionsAccepted = smtp.ConnectionsAccepted,
+                activeConnections = smtp.ActiveConnections,
+            }));
 
         sandbox.MapGet(
             "/messages",

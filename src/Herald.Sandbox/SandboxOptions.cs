@@ -71,6 +71,17 @@ public sealed class SandboxOptions
     /// </summary>
     public bool TelegramAtRoot { get; set; } = true;
 
+    /// <summary>
+    /// TCP port of the SMTP simulator on 127.0.0.1: 0 picks a free port (read it from
+    /// <see cref="Smtp.SmtpSimulator.Port"/> or <c>GET /sandbox/smtp</c>), null or -1 disables it.
+    /// </summary>
+    [Range(-1, 65535)]
+    public int? SmtpPort { get; set; } = 0;
+
+    /// <summary>Largest message the SMTP simulator accepts (advertised as EHLO SIZE), in bytes.</summary>
+    [Range(1024, 100 * 1024 * 1024)]
+    public int SmtpMaxMessageBytes { get; set; } = 10 * 1024 * 1024;
+
     /// <summary>WhatsApp Business Account id reported as <c>entry[].id</c> in webhooks.</summary>
     public string BusinessAccountId { get; set; } = "100000000000001";
 

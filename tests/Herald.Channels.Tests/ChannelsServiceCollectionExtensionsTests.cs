@@ -16,6 +16,7 @@ public sealed class ChannelsServiceCollectionExtensionsTests
         var connectors = services.GetServices<IChannelConnector>().ToArray();
         Assert.Contains(connectors, c => c is WhatsAppCloudConnector { Kind: "whatsapp-cloud" });
         Assert.Contains(connectors, c => c is TelegramBotConnector { Kind: "telegram-bot" });
+        Assert.Contains(connectors, c => c is Herald.Channels.Email.SmtpEmailConnector { Kind: "smtp", Channel: Herald.Core.Notifications.Channel.Email });
         Assert.NotNull(services.GetRequiredService<ChannelDispatcher>());
         Assert.Same(services.GetRequiredService<ProviderDirectory>(), services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<ProviderDirectory>().Single());
         Assert.Equal(TimeSpan.FromSeconds(2), services.GetRequiredService<IOptions<ChannelsOptions>>().Value.SendTimeout);

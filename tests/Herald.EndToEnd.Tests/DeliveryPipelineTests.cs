@@ -87,6 +87,48 @@ public abstract class DeliveryPipelineTests(Func<HeraldHost> host)
     }
 
     [Fact]
+    public async Task Notification_ToNonWhatsAppNumberWithoutTelegram_FallsBackToSms_AndTheDeliveryReceiptArrives()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone("0001");
+
+        var id = await client.SendAsync(new { type = "card.transaction", customer = new { phone }, data = new { text = "SMS fallback" } });
+
+        var n = await client.WaitForStatusAsync(id, "delivered");
+        Assert.Equal("sms", n.Str("channel"));
+        Assert.Single(await client.SandboxMessagesAsync("sms", phone));
+        // The Twilio-style status callback (signed with X-Twilio-Signature) moves the attempt to delivered.
+        await TestData.EventuallyAsync(
+            async () => (await client.GetNotificationAsync(id)).Attempts()[^1].Str("state"), s => s == "delivered", TimeSpan.FromSeconds(20), "the SMS delivery receipt");
+    }
+
+    [Fact]
+    public async Task Notification_ToInvalidSmsNumber_FallsBackToEmail()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var email = $"ana.{Guid.NewGuid():N}@example.com";
+
+        var id = await client.SendAsync(new { type = "account.balance", channels = new[] { "sms", "email" }, customer = new { phone = TestData.Phone("0004"), email }, data = new { text = "Your balance is 100 EUR" } });
+
+        var n = await client.WaitForStatusAsync(id, "delivered");
+        Assert.Equal("email", n.Str("channel"));
+        Assert.Equal("21211", n.Attempts()[0].Str("errorCode"));
+        var received = Assert.Single(await client.SandboxMessagesAsync("email", email));
+        Assert.Equal("Your balance is 100 EUR", received.Str("text"));
+    }
+
+    [Fact]
+    public async Task Notification_ToBouncingEmail_Fails()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+
+        var id = await client.SendAsync(new { type = "service.news", customer = new { email = $"gone.{Guid.NewGuid():N}@bounce.test" } });
+
+        var n = await client.WaitForStatusAsync(id, "failed");
+        Assert.Equal("permanent", Assert.Single(n.Attempts()).Str("failureKind"));
+    }
+
+    [Fact]
     public async Task Notification_WithoutWhatsAppReceipt_FallsBackAfterTimeout()
     {
         var (_, client) = await Host.CreateTenantAsync();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 
 namespace Herald.Sandbox.Mailbox;
@@ -7,9 +8,13 @@ namespace Herald.Sandbox.Mailbox;
 public sealed record SandboxTemplate(string Name, string? Language, IReadOnlyList<string> Parameters);
 
 /// <summary>One message a simulated customer received.</summary>
-/// <param name="Channel">Lower-case channel name: <c>whatsapp</c>, <c>telegram</c>.</param>
-/// <param name="To">Channel address: E.164 with leading + for WhatsApp, chat id for Telegram.</param>
-/// <param name="Account">Provider account that sent it: phone number id (WhatsApp) or bot id (Telegram).</param>
+/// <param name="Channel">Lower-case channel name: <c>whatsapp</c>, <c>telegram</c>, <c>email</c>.</param>
+/// <param name="To">Channel address: E.164 with leading + for WhatsApp, chat id for Telegram, the RCPT TO address
+/// for email.</param>
+/// <param name="Text">The text; for email the text/plain part.</param>
+/// <param name="ProviderMessageId">For email the Message-ID header without angle brackets.</param>
+/// <param name="Account">Provider account that sent it: phone number id (WhatsApp), bot id (Telegram), the SMTP AUTH
+/// user or else the MAIL FROM address (email).</param>
 public sealed record SandboxMessage(
     string Channel,
     string To,
@@ -17,7 +22,20 @@ public sealed record SandboxMessage(
     SandboxTemplate? Template,
     string ProviderMessageId,
     DateTimeOffset Time,
-    string Account);
+    string Account)
+{
+    /// <summary>Email only: the Subject header.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Subject { get; init; }
+
+    /// <summary>Email only: the text/html part.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Html { get; init; }
+
+    /// <summary>Email only: the From header as sent (<c>"Example Bank" &lt;alerts@bank.example&gt;</c>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? From { get; init; }
+}
 
 /// <summary>
 /// What simulated customers received, newest <see cref="SandboxOptions.MailboxCapacity"/> kept.

@@ -124,6 +124,7 @@ public sealed class TenantProvisioning(
     ProviderDirectory directory,
     IOptions<SandboxOptions> sandbox,
     SelfAddress self,
+    Sandbox.Smtp.SmtpSimulator smtp,
     TimeProvider time,
     ILogger<TenantProvisioning> logger)
 {
@@ -132,7 +133,7 @@ public sealed class TenantProvisioning(
         var tenant = await tenants.CreateTenantAsync(name, ct);
         if (sandbox.Value.Enabled)
         {
-            var accounts = SandboxAccounts(tenant.Id);
+            var accounts = SandboxAccounts(tenant);
             foreach (var account in accounts)
             {
                 await providers.CreateAsync(account, ct);
@@ -145,8 +146,9 @@ public sealed class TenantProvisioning(
         return tenant;
     }
 
-    private List<ProviderAccount> SandboxAccounts(Guid tenantId)
+    private List<ProviderAccount> SandboxAccounts(Tenant tenant)
     {
+        var tenantId = tenant.Id;
         var baseUrl = self.BaseUrl + "/sandbox";
         var now = time.GetUtcNow();
         var phoneNumberId = RandomNumberGenerator.GetInt32(100_000_000, int.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture)
@@ -179,7 +181,29 @@ public sealed class TenantProvisioning(
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.WhatsApp, "whatsapp-cloud", "Sandbox WhatsApp", whatsapp, 100, true, now),
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Telegram, "telegram-bot", "Sandbox Telegram", telegram, 100, true, now),
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Sms, "twilio-sms", "Sandbox SMS", sms, 100, true, now),
+            .. EmailAccount(tenant, now),
         ];
+    }
+
+    /// <summary>The sandbox SMTP server's account, when it listens (its port must outlive restarts: see SmtpPort).</summary>
+    private IEnumerable<ProviderAccount> EmailAccount(Tenant tenant, DateTimeOffset now)
+    {
+        if (smtp.Port is not { } port)
+        {
+            yield break;
+        }
+
+        var settings = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["host"] = Sandbox.Smtp.SmtpSimulator.Host,
+            ["port"] = port,
+            ["security"] = "none",
+            ["username"] = tenant.Id.ToString(),
+            ["password"] = "sandbox",
+            ["fromAddress"] = "notifications@" + tenant.Id.ToString("N")[..12] + ".sandbox.test",
+            ["fromName"] = tenant.Name,
+        });
+        yield return new ProviderAccount(Guid.CreateVersion7(now), tenant.Id, Channel.Email, "smtp", "Sandbox Email", settings, 100, true, now);
     }
 
     private static string Token(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));

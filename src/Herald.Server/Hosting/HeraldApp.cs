@@ -25,6 +25,14 @@ public static class HeraldApp
         var builder = WebApplication.CreateSlimBuilder(args);
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
+        // The embedded demo's sandbox email account is stored with the SMTP simulator's port: keep it fixed so
+        // the account still works after a restart (tests and other modes pick a free port).
+        if (configuration["Herald:Storage"] is null or "sqlite" && configuration["Herald:Demo:Enabled"] is not "false"
+            && configuration["Herald:Sandbox:SmtpPort"] is null)
+        {
+            configuration["Herald:Sandbox:SmtpPort"] = "2525";
+        }
+
         var services = builder.Services;
 
         services.AddOptions<HeraldOptions>().BindConfiguration(HeraldOptions.Section).ValidateDataAnnotations().ValidateOnStart();

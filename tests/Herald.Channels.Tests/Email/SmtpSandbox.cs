@@ -1,0 +1,74 @@
+using System.Net;
+using System.Net.Sockets;
+using Herald.Channels.Email;
+using Herald.Core.Notifications;
+using Herald.Sandbox;
+using Herald.Sandbox.Mailbox;
+using Herald.Sandbox.Settings;
+using Herald.Sandbox.Smtp;
+using Herald.Sandbox.Throttling;
+using Herald.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Channels.Tests.Email;
+
+/// <summary>Herald's own SMTP simulator on 127.0.0.1 and a free port, started per test.</summary>
+public sealed class SmtpSandbox : IAsyncDisposable
+{
+    private SmtpSandbox(SmtpSimulator simulator, SandboxMailbox mailbox, SandboxSettings settings, SandboxStats stats)
+    {
+        Simulator = simulator;
+        Mailbox = mailbox;
+        Settings = settings;
+        Stats = stats;
+    }
+
+    public SmtpSimulator Simulator { get; }
+
+    public SandboxMailbox Mailbox { get; }
+
+    public SandboxSettings Settings { get; }
+
+    public SandboxStats Stats { get; }
+
+    public int Port => Simulator.Port ?? throw new InvalidOperationException("simulator not listening");
+
+    public static async Task<SmtpSandbox> StartAsync()
+    {
+        var options = Options.Create(new SandboxOptions { SmtpPort = 0 });
+        var time = TimeProvider.System;
+        var mailbox = new SandboxMailbox(options);
+        var settings = new SandboxSettings(options);
+        var stats = new SandboxStats(time);
+        var simulator = new SmtpSimulator(options, settings, mailbox, new SandboxRateLimiter(time), stats, time, NullLogger<SmtpSimulator>.Instance);
+        await simulator.StartAsync(CancellationToken.None);
+        return new SmtpSandbox(simulator, mailbox, settings, stats);
+    }
+
+    public ValueTask DisposeAsync() => Simulator.DisposeAsync();
+
+    /// <summary>A port nothing listens on: bound, read, released.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static ProviderAccount Account(
+        int port,
+        string? username = null,
+        string? password = null,
+        string fromAddress = "alerts@bank.example",
+        string fromName = "Example Bank",
+        int maxConnections = 4) =>
+        new(Guid.NewGuid(), Guid.NewGuid(), Channel.Email, SmtpEmailConnector.ConnectorKind, "smtp",
+            $$"""
+            {"host":"127.0.0.1","port":{{port}},"security":"none","username":{{Json(username)}},"password":{{Json(password)}},
+             "fromAddress":"{{fromAddress}}","fromName":"{{fromName}}","subject":"Message from {fromName}","maxConnections":{{maxConnections}}}
+            """,
+            1, true, DateTimeOffset.UnixEpoch);
+
+    private static string Json(string? value) => value is null ? "null" : System.Text.Json.JsonSerializer.Serialize(value);
+}
