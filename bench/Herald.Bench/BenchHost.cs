@@ -52,6 +52,7 @@ public sealed class BenchHost : IAsyncDisposable
             try
             {
                 await server.StartAsync(ct);
+                await EnableDurabilityAsync(server.ConnectionString, ct);
                 var database = await server.CreateDatabaseAsync("herald_bench", ct);
                 return new BenchHost(server, database, null);
             }
@@ -65,6 +66,21 @@ public sealed class BenchHost : IAsyncDisposable
         return new BenchHost(null, null, Directory.CreateTempSubdirectory("herald-bench-sqlite-").FullName);
     }
 
+    /// <summary>
+    /// The test server runs with fsync and full_page_writes off (fast tests); SPEC §5 measures durable ingest,
+    /// so the bench turns them back on (both take effect on reload).
+    /// </summary>
+    private static async Task EnableDurabilityAsync(string connectionString, CancellationToken ct)
+    {
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync(ct);
+        foreach (var sql in new[] { "ALTER SYSTEM SET fsync = on", "ALTER SYSTEM SET full_page_writes = on", "SELECT pg_reload_conf()" })
+        {
+            await using var cmd = new NpgsqlCommand(sql, conn);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+    }
+
     public async Task<string?> DatabaseVersionAsync(CancellationToken ct)
     {
         if (!IsPostgres)
@@ -76,7 +92,10 @@ public sealed class BenchHost : IAsyncDisposable
 
         await using var conn = new NpgsqlConnection(_postgresDatabase);
         await conn.OpenAsync(ct);
-        await using var cmd = new NpgsqlCommand("SELECT version()", conn);
+        await using var cmd = new NpgsqlCommand(
+            "SELECT version() || ' — fsync ' || current_setting('fsync') || ', full_page_writes ' || current_setting('full_page_writes')"
+            + " || ', synchronous_commit ' || current_setting('synchronous_commit') || ', shared_buffers ' || current_setting('shared_buffers')",
+            conn);
         return (string?)await cmd.ExecuteScalarAsync(ct);
     }
 

@@ -24,7 +24,7 @@ public sealed record BenchOptions(
         var quick = args.Contains("--quick");
         var only = new HashSet<string>(AllWorkloads, StringComparer.OrdinalIgnoreCase);
         var storage = "postgres";
-        var duration = quick ? 3 : 10;
+        var duration = quick ? 2 : 10;
         var backlog = quick ? 20_000 : DefaultBacklog;
         for (var i = 0; i < args.Length; i++)
         {
@@ -67,6 +67,6 @@ public sealed record BenchOptions(
             TimeSpan.FromSeconds(duration),
             backlog,
             quick ? 5_000 : 50_000,
-            TimeSpan.FromSeconds(quick ? 1 : 3));
+            quick ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(3));
     }
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Herald.Core.Notifications;
+using Herald.Storage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Bench.Workloads;
 
@@ -87,6 +89,26 @@ public static class EndToEndWorkload
         var rate = n / done.TotalSeconds;
         Report.Line($"e2e.{channel}: {rate:F0} delivered/s  ({n:N0} in {done.TotalSeconds:F2} s; ingest finished at {ingested.TotalSeconds:F2} s; {Posters} posters x {BatchSize} items)");
         Report.Line($"e2e.{channel}.verify: {delivered:N0} delivered, {n - delivered:N0} not delivered{(failedPosts > 0 ? $", {failedPosts} batch POSTs failed" : "")}");
+        if (delivered < n)
+        {
+            var others = new List<string>();
+            foreach (var status in Enum.GetValues<NotificationStatus>().Where(s => s != NotificationStatus.Delivered))
+            {
+                if (await host.CountAsync(tenantId, status, ct) is > 0 and var c)
+                {
+                    others.Add($"{status.ToString().ToLowerInvariant()} {c:N0}");
+                }
+            }
+
+            Report.Info($"not delivered by status: {(others.Count > 0 ? string.Join(", ", others) : "none found")}");
+            var store = host.Services.GetRequiredService<INotificationStore>();
+            foreach (var failed in await store.SearchAsync(tenantId, new NotificationQuery(Status: NotificationStatus.Failed, Limit: 3), ct))
+            {
+                var attempts = await store.GetAttemptsAsync(tenantId, failed.Id, ct);
+                Report.Info($"example {failed.Id}: " + string.Join("; ", attempts.Select(a => $"{a.Channel} {a.State} {a.ErrorCode} {a.Error}")));
+            }
+        }
+
         report.Add(new Figure($"e2e.{channel} delivered/s", rate, "n/s", 10_000, HigherIsBetter: true, Note: $"{n - delivered} not delivered"));
     }
 }
