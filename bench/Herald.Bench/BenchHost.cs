@@ -43,6 +43,9 @@ public sealed class BenchHost : IAsyncDisposable
 
     public bool IsPostgres => _postgresDatabase is not null;
 
+    /// <summary>Fires when the host stops, e.g. on Ctrl-C: the host's console lifetime takes SIGINT for itself.</summary>
+    public CancellationToken Stopping => _app!.Lifetime.ApplicationStopping;
+
     /// <summary>Starts the database and returns the host (not yet booted: see <see cref="BootAsync"/>).</summary>
     public static async Task<BenchHost> StartStorageAsync(string storage, CancellationToken ct)
     {

@@ -31,6 +31,8 @@ try
 {
     Report.PrintMachine(options.Storage, await host.DatabaseVersionAsync(ct));
     await host.BootAsync(ct);
+    // Once the host runs, its console lifetime handles Ctrl-C (SIGINT/SIGTERM) by stopping; the bench stops with it.
+    host.Stopping.Register(cancel.Cancel);
     Report.Info($"herald host (role all, sandbox 0 ms latency, no rate limit) at {host.BaseUrl}");
     if (await host.QueueTableMbAsync(ct) is { } mb)
     {
