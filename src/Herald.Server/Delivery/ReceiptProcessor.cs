@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Herald.Channels;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
@@ -46,10 +47,22 @@ public sealed class ReceiptProcessor(IDeliveryStore store, TimeProvider time, He
 
         if (planned.Count > 0)
         {
-            var result = await store.ApplyAsync([.. planned.Select(p => p.Plan.Update)], time.GetUtcNow(), ct);
+            // Rows locked in id order, so two receipt batches cannot deadlock each other.
+            planned.Sort((a, b) => a.Plan.Update.NotificationId.CompareTo(b.Plan.Update.NotificationId));
+            ApplyResult? result = null;
+            try
+            {
+                result = await store.ApplyAsync([.. planned.Select(p => p.Plan.Update)], time.GetUtcNow(), ct);
+            }
+            catch (DbException e) when (e.IsTransient)
+            {
+                // A deadlock with a worker's batch (it locks in claim order): nothing was stored; go one by one.
+                logger.ReceiptBatchRetried(planned.Count, e.Message);
+            }
+
             for (var i = 0; i < planned.Count; i++)
             {
-                if (result.Applied[i])
+                if (result is not null && result.Applied[i])
                 {
                     Count(planned[i].Plan);
                 }
