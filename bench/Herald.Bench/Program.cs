@@ -1,1 +1,72 @@
-Console.WriteLine("Herald bench");
+using Herald.Bench;
+using Herald.Bench.Workloads;
+
+// The benchmark command: measures the SPEC §5 figures against a real in-process Herald host and prints them.
+// It measures; it never asserts. Exit code 0 unless the bench itself could not run.
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args);
+}
+catch (Exception e) when (e is ArgumentException or FormatException)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    // Stop the workloads, then dispose the host and PostgreSQL in the finally below.
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+var ct = cancel.Token;
+var report = new Report();
+var total = System.Diagnostics.Stopwatch.StartNew();
+Report.Line($"herald bench: storage {options.Storage}, workloads {string.Join(',', BenchOptions.AllWorkloads.Where(options.Runs))}, duration {options.Duration.TotalSeconds:F0} s, e2e {options.EndToEndCount:N0}, backlog {options.Backlog:N0}{(options.Quick ? " (quick)" : "")}");
+await using var host = await BenchHost.StartStorageAsync(options.Storage, ct);
+try
+{
+    Report.PrintMachine(options.Storage, await host.DatabaseVersionAsync(ct));
+    await host.BootAsync(ct);
+    // Once the host runs, its console lifetime handles Ctrl-C (SIGINT/SIGTERM) by stopping; the bench stops with it.
+    host.Stopping.Register(cancel.Cancel);
+    Report.Info($"herald host (role all, sandbox 0 ms latency, no rate limit) at {host.BaseUrl}");
+    if (await host.QueueTableMbAsync(ct) is { } mb)
+    {
+        Report.Line($"queue_table.start: {mb:F1} MB");
+    }
+
+    if (options.Runs("ingest"))
+    {
+        await IngestWorkload.RunAsync(host, options, report, ct);
+    }
+
+    if (options.Runs("batch"))
+    {
+        await BatchWorkload.RunAsync(host, options, report, ct);
+    }
+
+    if (options.Runs("e2e"))
+    {
+        await EndToEndWorkload.RunAsync(host, options, report, ct);
+    }
+
+    if (options.Runs("critical"))
+    {
+        await CriticalWorkload.RunAsync(host, options, report, ct);
+    }
+
+    report.PrintTable();
+    Report.Line("");
+    Report.Line($"load average (1/5/15 min) at end: {Report.LoadAverage()}");
+    Report.Line($"bench time: {total.Elapsed.TotalSeconds:F0} s");
+}
+catch (OperationCanceledException) when (ct.IsCancellationRequested)
+{
+    Report.Line("interrupted: stopping Herald and PostgreSQL");
+}
+
+return 0;

@@ -30,6 +30,9 @@ internal static partial class Log
     [LoggerMessage(1301, LogLevel.Warning, "Receipt for {ProviderMessageId} could not be applied after {Tries} tries")]
     public static partial void ReceiptConflict(this ILogger logger, string providerMessageId, int tries);
 
+    [LoggerMessage(1302, LogLevel.Information, "A batch of {Count} receipts hit a transient database error ({Error}); applying them one by one")]
+    public static partial void ReceiptBatchRetried(this ILogger logger, int count, string error);
+
     [LoggerMessage(1400, LogLevel.Information, "Tenant {TenantId} created with {Count} sandbox provider accounts")]
     public static partial void TenantCreated(this ILogger logger, Guid tenantId, int count);
 }

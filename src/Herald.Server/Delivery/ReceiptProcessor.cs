@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Herald.Channels;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
@@ -10,13 +11,73 @@ public sealed class ReceiptProcessor(IDeliveryStore store, TimeProvider time, He
 {
     private const int MaxTries = 5;
 
+    /// <summary>
+    /// Applies the receipts of one webhook. Their state changes are stored in one transaction (one commit per
+    /// webhook instead of one per receipt); a receipt whose update lost an optimistic-concurrency race, or that
+    /// names a notification already changed by an earlier receipt of the same webhook, takes the one-by-one path.
+    /// </summary>
     /// <param name="providerId">The account whose signature vouched for these receipts: a receipt for another
     /// account's message is ignored, so one account's valid signature cannot move another's messages.</param>
     public async Task ProcessAsync(IEnumerable<ProviderReceipt> receipts, Guid providerId, CancellationToken ct)
     {
-        foreach (var receipt in receipts)
+        var planned = new List<(PendingReceipt Receipt, Plan Plan)>();
+        var notificationIds = new HashSet<Guid>();
+        var later = new List<PendingReceipt>();
+        foreach (var providerReceipt in receipts)
         {
-            await ProcessAsync(new PendingReceipt(receipt.ProviderMessageId, receipt.State, receipt.ErrorCode, receipt.Error, receipt.At), ct, providerId);
+            var receipt = new PendingReceipt(providerReceipt.ProviderMessageId, providerReceipt.State, providerReceipt.ErrorCode, providerReceipt.Error, providerReceipt.At);
+            if (receipt.State == ReceiptState.Sent)
+            {
+                continue;
+            }
+
+            var plan = await PlanAsync(receipt, providerId, ct);
+            if (plan is null)
+            {
+                continue;
+            }
+
+            if (!notificationIds.Add(plan.Update.NotificationId))
+            {
+                // Its version is about to change within this batch: plan it again after the batch is stored.
+                later.Add(receipt);
+                continue;
+            }
+
+            planned.Add((receipt, plan));
+        }
+
+        if (planned.Count > 0)
+        {
+            // Rows locked in id order, so two receipt batches cannot deadlock each other.
+            planned.Sort((a, b) => a.Plan.Update.NotificationId.CompareTo(b.Plan.Update.NotificationId));
+            ApplyResult? result = null;
+            try
+            {
+                result = await store.ApplyAsync([.. planned.Select(p => p.Plan.Update)], time.GetUtcNow(), ct);
+            }
+            catch (DbException e) when (e.IsTransient)
+            {
+                // A deadlock with a worker's batch (it locks in claim order): nothing was stored; go one by one.
+                logger.ReceiptBatchRetried(planned.Count, e.Message);
+            }
+
+            for (var i = 0; i < planned.Count; i++)
+            {
+                if (result is not null && result.Applied[i])
+                {
+                    Count(planned[i].Plan);
+                }
+                else
+                {
+                    later.Add(planned[i].Receipt);
+                }
+            }
+        }
+
+        foreach (var receipt in later)
+        {
+            await ProcessAsync(receipt, ct, providerId);
         }
     }
 
@@ -30,57 +91,75 @@ public sealed class ReceiptProcessor(IDeliveryStore store, TimeProvider time, He
 
         for (var tries = 0; tries < MaxTries; tries++)
         {
-            var found = await store.FindByProviderMessageIdAsync(receipt.ProviderMessageId, ct);
-            if (found is not { } target)
-            {
-                // The provider answered before the worker stored the id; the worker or the sweeper picks it up.
-                await store.SavePendingReceiptAsync(receipt, ct);
-                return;
-            }
-
-            var (notification, attempt) = target;
-            if (providerId is { } vouchedBy && attempt.ProviderId != vouchedBy)
+            var plan = await PlanAsync(receipt, providerId, ct);
+            if (plan is null)
             {
                 return;
             }
 
-            var now = time.GetUtcNow();
-            var updatedAttempt = receipt.State switch
-            {
-                ReceiptState.Delivered => attempt with { State = AttemptState.Delivered, DeliveredAt = receipt.ReceivedAt, UpdatedAt = now },
-                ReceiptState.Read => attempt with { State = AttemptState.Read, DeliveredAt = attempt.DeliveredAt ?? receipt.ReceivedAt, UpdatedAt = now },
-                _ => attempt with { State = AttemptState.Failed, FailureKind = "permanent", ErrorCode = receipt.ErrorCode, Error = receipt.Error, UpdatedAt = now },
-            };
-
-            var transition = DeliveryStateMachine.OnReceipt(notification, attempt, receipt.State, now);
-            if (transition is null)
-            {
-                if (!notification.Status.IsFinal())
-                {
-                    // A receipt for an attempt the notification has moved past (e.g. failed after its timeout):
-                    // the timeline already says timed-out, and the queue entry must stay as it is.
-                    return;
-                }
-
-                transition = new Transition(notification.Status, notification.Progress, notification.Channel, QueueAction.Remove);
-            }
-
-            var result = await store.ApplyAsync([new DeliveryUpdate(notification.Id, notification.Version, transition, [updatedAttempt])], now, ct);
+            var result = await store.ApplyAsync([plan.Update], time.GetUtcNow(), ct);
             if (result.Applied[0])
             {
-                if (transition.Status == NotificationStatus.Delivered && !notification.Status.IsFinal())
-                {
-                    metrics.Finished(transition.Status, transition.DeliveredChannel);
-                }
-                else if (transition.Status.IsFinal() && !notification.Status.IsFinal())
-                {
-                    metrics.Finished(transition.Status, null);
-                }
-
+                Count(plan);
                 return;
             }
         }
 
         logger.ReceiptConflict(receipt.ProviderMessageId, MaxTries);
     }
+
+    /// <summary>The update a receipt calls for, or null when there is nothing to store now.</summary>
+    private async Task<Plan?> PlanAsync(PendingReceipt receipt, Guid? providerId, CancellationToken ct)
+    {
+        var found = await store.FindByProviderMessageIdAsync(receipt.ProviderMessageId, ct);
+        if (found is not { } target)
+        {
+            // The provider answered before the worker stored the id; the worker or the sweeper picks it up.
+            await store.SavePendingReceiptAsync(receipt, ct);
+            return null;
+        }
+
+        var (notification, attempt) = target;
+        if (providerId is { } vouchedBy && attempt.ProviderId != vouchedBy)
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        var updatedAttempt = receipt.State switch
+        {
+            ReceiptState.Delivered => attempt with { State = AttemptState.Delivered, DeliveredAt = receipt.ReceivedAt, UpdatedAt = now },
+            ReceiptState.Read => attempt with { State = AttemptState.Read, DeliveredAt = attempt.DeliveredAt ?? receipt.ReceivedAt, UpdatedAt = now },
+            _ => attempt with { State = AttemptState.Failed, FailureKind = "permanent", ErrorCode = receipt.ErrorCode, Error = receipt.Error, UpdatedAt = now },
+        };
+
+        var transition = DeliveryStateMachine.OnReceipt(notification, attempt, receipt.State, now);
+        if (transition is null)
+        {
+            if (!notification.Status.IsFinal())
+            {
+                // A receipt for an attempt the notification has moved past (e.g. failed after its timeout):
+                // the timeline already says timed-out, and the queue entry must stay as it is.
+                return null;
+            }
+
+            transition = new Transition(notification.Status, notification.Progress, notification.Channel, QueueAction.Remove);
+        }
+
+        return new Plan(notification.Status, transition, new DeliveryUpdate(notification.Id, notification.Version, transition, [updatedAttempt]));
+    }
+
+    private void Count(Plan plan)
+    {
+        if (plan.Transition.Status == NotificationStatus.Delivered && !plan.Before.IsFinal())
+        {
+            metrics.Finished(plan.Transition.Status, plan.Transition.DeliveredChannel);
+        }
+        else if (plan.Transition.Status.IsFinal() && !plan.Before.IsFinal())
+        {
+            metrics.Finished(plan.Transition.Status, null);
+        }
+    }
+
+    private sealed record Plan(NotificationStatus Before, Transition Transition, DeliveryUpdate Update);
 }

@@ -1,0 +1,72 @@
+using System.Globalization;
+
+namespace Herald.Bench;
+
+/// <summary>Command-line settings of one bench run.</summary>
+public sealed record BenchOptions(
+    bool Quick,
+    IReadOnlySet<string> Only,
+    string Storage,
+    TimeSpan Duration,
+    int Backlog,
+    int EndToEndCount,
+    TimeSpan Warmup)
+{
+    public static readonly string[] AllWorkloads = ["ingest", "batch", "e2e", "critical"];
+
+    public const int DefaultBacklog = 1_000_000;
+
+    public bool Runs(string workload) => Only.Contains(workload);
+
+    /// <summary>Parses <c>[--quick] [--only a,b] [--storage postgres|sqlite] [--duration s] [--backlog n]</c>.</summary>
+    public static BenchOptions Parse(string[] args)
+    {
+        var quick = args.Contains("--quick");
+        var only = new HashSet<string>(AllWorkloads, StringComparer.OrdinalIgnoreCase);
+        var storage = "postgres";
+        var duration = quick ? 2 : 10;
+        var backlog = quick ? 20_000 : DefaultBacklog;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            switch (args[i])
+            {
+                case "--quick":
+                    break;
+                case "--only":
+                    only = new HashSet<string>(Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
+                    if (only.FirstOrDefault(w => !AllWorkloads.Contains(w, StringComparer.OrdinalIgnoreCase)) is { } unknown)
+                    {
+                        throw new ArgumentException($"Unknown workload '{unknown}'. Use: {string.Join(',', AllWorkloads)}.");
+                    }
+
+                    break;
+                case "--storage":
+                    storage = Next().ToLowerInvariant();
+                    if (storage is not ("postgres" or "sqlite"))
+                    {
+                        throw new ArgumentException("--storage must be postgres or sqlite.");
+                    }
+
+                    break;
+                case "--duration":
+                    duration = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--backlog":
+                    backlog = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--only ingest,batch,e2e,critical] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000]");
+            }
+        }
+
+        return new BenchOptions(
+            quick,
+            only,
+            storage,
+            TimeSpan.FromSeconds(duration),
+            backlog,
+            quick ? 5_000 : 50_000,
+            quick ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(3));
+    }
+}

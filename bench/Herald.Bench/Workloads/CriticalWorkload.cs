@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Text;
+using Herald.Sandbox.Mailbox;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Bench.Workloads;
+
+/// <summary>
+/// (d) A large low-priority backlog is queued (batch API, with the worker draining it meanwhile), then 200
+/// critical notifications are sent one every 20 ms. Latency = the time the sandbox mailbox recorded the message
+/// minus the time its POST was issued; both read from the same process clock (TimeProvider.System).
+/// </summary>
+public static class CriticalWorkload
+{
+    private const int Criticals = 200;
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);
+    private const int BatchSize = 1_000;
+    private const int Posters = 4;
+
+    public static async Task RunAsync(BenchHost host, BenchOptions options, Report report, CancellationToken ct)
+    {
+        Report.Line("");
+        Report.Line($"== critical: {Criticals} critical notifications behind {options.Backlog:N0} queued low-priority ==");
+        if (options.Backlog != BenchOptions.DefaultBacklog && !options.Quick)
+        {
+            Report.Info($"backlog set to {options.Backlog:N0} by --backlog (SPEC §5 names 1,000,000)");
+        }
+
+        var (_, http) = await host.CreateTenantAsync("Bench critical", ct);
+        using var _ = http;
+        var time = TimeProvider.System;
+        var mailbox = host.Services.GetRequiredService<SandboxMailbox>();
+
+        await InsertBacklogAsync(host, http, options, ct);
+
+        var depthAtStart = await host.QueueDepthAsync(ct);
+        Report.Info($"queued when the criticals start: {depthAtStart.Sum():N0} (low lane {depthAtStart[3]:N0})");
+
+        var issued = new Dictionary<string, DateTimeOffset>(Criticals);
+        var posts = new List<Task<long>>(Criticals);
+        var pace = Stopwatch.StartNew();
+        for (var i = 0; i < Criticals; i++)
+        {
+            var due = Interval * i;
+            if (pace.Elapsed < due)
+            {
+                await Task.Delay(due - pace.Elapsed, ct);
+            }
+
+            var chatId = Payloads.ChatId(9, i);
+            var body = Encoding.UTF8.GetBytes(Payloads.Telegram(chatId, type: "fraud.alert", priority: "critical"));
+            issued[chatId] = time.GetUtcNow();
+            posts.Add(TimedPostAsync(http, body, ct));
+        }
+
+        // Collect mailbox times while the backlog keeps flowing in: the mailbox keeps only the newest messages.
+        var received = new Dictionary<string, DateTimeOffset>(Criticals);
+        var deadline = Stopwatch.StartNew();
+        while (received.Count < Criticals && deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            foreach (var message in mailbox.Find("telegram"))
+            {
+                if (issued.ContainsKey(message.To))
+                {
+                    received.TryAdd(message.To, message.Time);
+                }
+            }
+
+            if (received.Count < Criticals)
+            {
+                await Task.Delay(200, ct);
+            }
+        }
+
+        var acceptTicks = await Task.WhenAll(posts);
+        var accept = Percentiles.FromTicks(acceptTicks.Where(t => t >= 0));
+        var latency = new Percentiles(received.Select(r => (r.Value - issued[r.Key]).TotalMilliseconds));
+        var depthAtEnd = await host.QueueDepthAsync(ct);
+        Report.Line($"critical.accept_to_provider: p50 {Report.Ms(latency.At(50))}  p99 {Report.Ms(latency.At(99))}  max {Report.Ms(latency.Max)}  ({latency.Count}/{Criticals} seen by the sandbox, one every {Interval.TotalMilliseconds:F0} ms)");
+        Report.Line($"critical.post_202: p50 {Report.Ms(accept.At(50))}  p99 {Report.Ms(accept.At(99))}  ({acceptTicks.Count(t => t < 0)} failed)");
+        Report.Info($"queued at the end: {depthAtEnd.Sum():N0} (low lane {depthAtEnd[3]:N0})");
+        report.Add(new Figure("critical p99 behind backlog", latency.At(99), "ms", 50, HigherIsBetter: false, Note: $"{Criticals - latency.Count} missing"));
+
+        var rss = Report.RssMb();
+        Report.Line($"critical.rss: {rss:F0} MB  (VmRSS of the bench process: Herald host + load generator)");
+        report.Add(new Figure("rss after critical", rss, "MB", 300, HigherIsBetter: false));
+        if (await host.QueueTableMbAsync(ct) is { } mb)
+        {
+            Report.Line($"critical.queue_table: {mb:F1} MB  (pg_total_relation_size('queue') with {depthAtEnd.Sum():N0} queued)");
+        }
+    }
+
+    private static async Task InsertBacklogAsync(BenchHost host, HttpClient http, BenchOptions options, CancellationToken ct)
+    {
+        // A few distinct bodies reused: no Idempotency-Key, so every item is a new notification.
+        var bodies = Enumerable.Range(0, Posters)
+            .Select(p => Payloads.Batch(0, BatchSize, i => Payloads.Telegram(Payloads.ChatId(40 + p, i), type: "service.news", priority: "low")))
+            .ToArray();
+        var batches = (options.Backlog + BatchSize - 1) / BatchSize;
+        var next = -1;
+        var failed = 0;
+        var clock = Stopwatch.StartNew();
+        var posters = Enumerable.Range(0, Posters).Select(p => Task.Run(
+            async () =>
+            {
+                while (Interlocked.Increment(ref next) < batches)
+                {
+                    if (await ClosedLoop.PostAsync(http, "/v1/notifications/batch", bodies[p], BatchSize, ct) < 0)
+                    {
+                        Interlocked.Increment(ref failed);
+                    }
+                }
+            },
+            ct)).ToArray();
+        await Task.WhenAll(posters);
+        var inserted = (long)(batches - failed) * BatchSize;
+        Report.Line($"critical.backlog_insert: {inserted:N0} low-priority queued in {clock.Elapsed.TotalSeconds:F1} s ({inserted / clock.Elapsed.TotalSeconds:F0}/s via batch API, worker draining meanwhile; {failed} batch POSTs failed)");
+    }
+
+    /// <summary>One critical POST; returns its Stopwatch ticks, or -1 when it was not accepted.</summary>
+    private static async Task<long> TimedPostAsync(HttpClient http, byte[] body, CancellationToken ct)
+    {
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            return await ClosedLoop.PostAsync(http, "/v1/notifications", body, 1, ct) < 0 ? -1 : Stopwatch.GetTimestamp() - start;
+        }
+        catch (HttpRequestException)
+        {
+            return -1;
+        }
+    }
+}

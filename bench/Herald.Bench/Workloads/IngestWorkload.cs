@@ -1,0 +1,36 @@
+using System.Text;
+
+namespace Herald.Bench.Workloads;
+
+/// <summary>
+/// (a) Single <c>POST /v1/notifications</c>, 64 clients: durable accepts per second and their latency.
+/// Each 202 means the notification is committed (group commit in IngestService). The delivery worker runs
+/// meanwhile and delivers them to the Telegram sandbox, so the figure includes that competition for CPU.
+/// </summary>
+public static class IngestWorkload
+{
+    public const int Clients = 64;
+
+    public static async Task RunAsync(BenchHost host, BenchOptions options, Report report, CancellationToken ct)
+    {
+        Report.Line("");
+        Report.Line("== ingest: single POST /v1/notifications ==");
+        var (_, http) = await host.CreateTenantAsync("Bench ingest", ct);
+        using var _ = http;
+        // Distinct chat ids per client (no Idempotency-Key: every POST creates a notification).
+        var bodies = Enumerable.Range(0, Clients).Select(c => Encoding.UTF8.GetBytes(Payloads.Telegram(Payloads.ChatId(1, c)))).ToArray();
+        Task<int> Post(int client, CancellationToken token) => ClosedLoop.PostAsync(http, "/v1/notifications", bodies[client], 1, token);
+
+        await ClosedLoop.RunAsync(Clients, options.Warmup, Post, ct);
+        var r = await ClosedLoop.RunAsync(Clients, options.Duration, Post, ct);
+        Report.Line($"ingest.single: {r.OperationsPerSecond:F0} req/s  p50 {Report.Ms(r.Latency.At(50))}  p99 {Report.Ms(r.Latency.At(99))}  max {Report.Ms(r.Latency.Max)}  ({Clients} clients, {options.Duration.TotalSeconds:F0} s, errors {r.Errors})");
+        Report.Info("ran meanwhile: delivery worker (telegram sandbox, 0 ms latency); load generator in the same process");
+        if (r.FirstError is not null)
+        {
+            Report.Info("first error: " + r.FirstError);
+        }
+
+        report.Add(new Figure("ingest.single req/s", r.OperationsPerSecond, "req/s", 5_000, HigherIsBetter: true));
+        report.Add(new Figure("ingest.single p99", r.Latency.At(99), "ms", 50, HigherIsBetter: false));
+    }
+}
