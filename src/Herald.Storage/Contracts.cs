@@ -132,7 +132,12 @@ public sealed record ApplyResult(IReadOnlyList<bool> Applied, IReadOnlyList<Pend
 public interface IDeliveryStore
 {
     /// <summary>Claims up to <paramref name="max"/> due entries, highest lane first, then oldest due first.</summary>
-    Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, CancellationToken ct);
+    Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, CancellationToken ct) =>
+        ClaimAsync(max, lease, now, Priority.Low, ct);
+
+    /// <summary>Like <see cref="ClaimAsync(int, TimeSpan, DateTimeOffset, CancellationToken)"/>, but only from lanes up
+    /// to <paramref name="lowestLane"/>: a worker loop reserved for critical work claims with <see cref="Priority.Critical"/>.</summary>
+    Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, Priority lowestLane, CancellationToken ct);
 
     /// <summary>Completes once work may be due (a wake-up from another node or process), or after <paramref name="maxWait"/>.</summary>
     Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken ct);

@@ -136,7 +136,12 @@ public sealed class ApiContractTests(PipelineHostFixture fixture) : IClassFixtur
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/readyz")).StatusCode);
         var openApi = await client.GetStringAsync("/openapi/v1.json");
         Assert.Contains("/v1/notifications", openApi, StringComparison.Ordinal);
-        var metrics = await client.GetStringAsync("/metrics");
-        Assert.Contains("herald", metrics, StringComparison.Ordinal);
+        // Counters appear once something was counted: accept one notification first, then scrape.
+        var (_, tenant) = await Host.CreateTenantAsync();
+        await tenant.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone() } });
+        var metrics = await TestData.EventuallyAsync(
+            () => client.GetStringAsync("/metrics"), m => m.Contains("herald_notifications_accepted", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the accepted counter on /metrics");
+        Assert.Contains("herald_notifications_accepted", metrics, StringComparison.Ordinal);
     }
 }

@@ -48,7 +48,10 @@ public sealed class DeliveryWorker(
             }
         }
 
-        await Task.WhenAll(Enumerable.Range(0, _options.Loops).Select(_ => LoopAsync(stoppingToken)));
+        // One loop is reserved for the critical lane, so a critical notification never waits for a loop that is busy
+        // sending a batch of lower ones (SPEC §2: critical never waits behind lower lanes).
+        await Task.WhenAll(Enumerable.Range(0, _options.Loops).Select(_ => LoopAsync(Priority.Low, stoppingToken))
+            .Append(LoopAsync(Priority.Critical, stoppingToken)));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -66,13 +69,13 @@ public sealed class DeliveryWorker(
         base.Dispose();
     }
 
-    private async Task LoopAsync(CancellationToken stoppingToken)
+    private async Task LoopAsync(Priority lowestLane, CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var claimed = await store.ClaimAsync(_options.ClaimBatch, _options.Lease, time.GetUtcNow(), stoppingToken);
+                var claimed = await store.ClaimAsync(_options.ClaimBatch, _options.Lease, time.GetUtcNow(), lowestLane, stoppingToken);
                 if (claimed.Count > 0)
                 {
                     await ProcessAsync(claimed, _abort.Token);
@@ -80,7 +83,8 @@ public sealed class DeliveryWorker(
                 }
 
                 var wait = _options.IdleWait;
-                if (await store.NextDueAsync(stoppingToken) is { } nextDue)
+                // The critical loop cannot use the queue's next due time: a due low backlog would make it spin.
+                if (lowestLane != Priority.Critical && await store.NextDueAsync(stoppingToken) is { } nextDue)
                 {
                     var untilDue = nextDue - time.GetUtcNow();
                     wait = untilDue < TimeSpan.Zero ? TimeSpan.Zero : untilDue < wait ? untilDue : wait;
@@ -190,7 +194,13 @@ public sealed class DeliveryWorker(
         var channel = n.Route.Steps[send.Step].Channel;
         var message = new OutboundMessage(n.Id, send.Attempt.Id, n.Contacts.AddressFor(channel)!, MessageComposer.Compose(n));
 
-        await _sendSlots.WaitAsync(ct);
+        // Critical sends do not queue for a slot behind lower ones; the critical lane is small by nature.
+        var slotted = n.Priority != Priority.Critical;
+        if (slotted)
+        {
+            await _sendSlots.WaitAsync(ct);
+        }
+
         DispatchResult result;
         try
         {
@@ -198,7 +208,10 @@ public sealed class DeliveryWorker(
         }
         finally
         {
-            _sendSlots.Release();
+            if (slotted)
+            {
+                _sendSlots.Release();
+            }
         }
 
         var now = time.GetUtcNow();

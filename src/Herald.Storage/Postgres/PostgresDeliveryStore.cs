@@ -113,7 +113,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
 
     private readonly PostgresQueueListener _listener = new(dataSource, logger);
 
-    public async Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, CancellationToken ct)
+    public async Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, Priority lowestLane, CancellationToken ct)
     {
         if (max <= 0)
         {
@@ -124,6 +124,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         cmd.Parameters.Add(Param("now", Utc(now)));
         cmd.Parameters.Add(Param("lease_end", Utc(now + lease)));
         cmd.Parameters.Add(Param("max", max));
+        cmd.Parameters.Add(Param("lowest", (short)lowestLane));
         await using var r = await cmd.ExecuteReaderAsync(ct);
         var claimed = new List<ClaimedNotification>();
         Notification? current = null;
@@ -402,7 +403,8 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
     public ValueTask DisposeAsync() => _listener.DisposeAsync();
 
     private static string LaneSubquery(int lane) =>
-        $"SELECT * FROM (SELECT notification_id, lane, due_at FROM queue WHERE lane = {lane} AND due_at <= @now " +
+        // "@lowest >= lane" is a constant per execution: PostgreSQL skips a lane above the bound without scanning it.
+        $"SELECT * FROM (SELECT notification_id, lane, due_at FROM queue WHERE lane = {lane} AND @lowest >= {lane} AND due_at <= @now " +
         $"ORDER BY due_at LIMIT @max FOR UPDATE SKIP LOCKED) l{lane}";
 
     private static string Rank(string state) =>

@@ -69,7 +69,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         RETURNING provider_message_id, state, error_code, error, received_at
         """;
 
-    public async Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, CancellationToken ct)
+    public async Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, Priority lowestLane, CancellationToken ct)
     {
         if (max <= 0)
         {
@@ -81,7 +81,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
             {
                 var ids = new List<string>(Math.Min(max, 1024));
                 var select = scope.Command(SelectDue).Set("$now", SqliteValues.Ms(now));
-                for (var lane = 0; lane < Lanes && ids.Count < max; lane++)
+                for (var lane = 0; lane <= (int)lowestLane && lane < Lanes && ids.Count < max; lane++)
                 {
                     select.Set("$lane", lane).Set("$max", max - ids.Count);
                     using var reader = select.ExecuteReader();

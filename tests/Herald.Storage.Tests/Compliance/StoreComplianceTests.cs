@@ -450,6 +450,25 @@ public abstract class StoreComplianceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClaimAsync_LowestLaneBound_ClaimsOnlyLanesUpToIt()
+    {
+        var tenant = await NewTenantAsync();
+        var low = await AcceptOneAsync(tenant, Priority.Low, now: T0);
+        var high = await AcceptOneAsync(tenant, Priority.High, now: T0);
+        var critical = await AcceptOneAsync(tenant, Priority.Critical, now: T0.AddSeconds(1));
+
+        var criticalOnly = await Stores.Delivery.ClaimAsync(10, LongLease, T0.AddMinutes(1), Priority.Critical, Ct);
+        var nothingLeft = await Stores.Delivery.ClaimAsync(10, LongLease, T0.AddMinutes(1), Priority.Critical, Ct);
+        var upToHigh = await Stores.Delivery.ClaimAsync(10, LongLease, T0.AddMinutes(1), Priority.High, Ct);
+        var rest = await Stores.Delivery.ClaimAsync(10, LongLease, T0.AddMinutes(1), Ct);
+
+        Assert.Equal([critical], criticalOnly.Select(c => c.Notification.Id));
+        Assert.Empty(nothingLeft);
+        Assert.Equal([high], upToHigh.Select(c => c.Notification.Id));
+        Assert.Equal([low], rest.Select(c => c.Notification.Id));
+    }
+
+    [Fact]
     public async Task ClaimAsync_HigherLaneNotDue_DueLowerLaneClaimed()
     {
         var tenant = await NewTenantAsync();
