@@ -1,11 +1,11 @@
 using System.Text.Json;
 using Herald.Channels.Telegram;
 using Herald.Core.Delivery;
-using Microsoft.Extensions.DependencyInjection;
+using Herald.Storage;
 
 namespace Herald.Channels.Tests;
 
-public sealed class TelegramBotConnectorTests : IAsyncLifetime
+public sealed class TelegramBotConnectorTests : ConnectorComplianceTests<TelegramBotConnector>
 {
     private const string Token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
 
@@ -14,36 +14,25 @@ public sealed class TelegramBotConnectorTests : IAsyncLifetime
         {"ok":true,"result":{"message_id":4711,"from":{"id":123456,"is_bot":true,"first_name":"Herald Bank","username":"herald_bank_bot"},"chat":{"id":987654321,"first_name":"Ana","type":"private"},"date":1718000000,"text":"Card *1234: 25.00 EUR at Coffee Bar"}}
         """;
 
-    private readonly ProviderPeer _peer = new();
-    private ServiceProvider _services = null!;
+    protected override (int Status, string Body) Success => (200, OkBody);
 
-    public async ValueTask InitializeAsync()
-    {
-        await _peer.InitializeAsync();
-        _services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:30"), ("Herald:Channels:SendTimeout", "00:00:30"));
-    }
+    protected override SendOutcomeKind SuccessKind => SendOutcomeKind.Delivered;
 
-    public async ValueTask DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        await _peer.DisposeAsync();
-    }
+    protected override string Recipient => "987654321";
 
-    private TelegramBotConnector Connector => _services.GetRequiredService<TelegramBotConnector>();
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    protected override ProviderAccount Account(Uri baseUrl) => TestHost.TelegramAccount(baseUrl);
 
     [Fact]
     public async Task SendAsync_Ok_PostsSendMessageAndReturnsDeliveredWithChatAndMessageId()
     {
-        _peer.Answer(200, OkBody);
+        Peer.Answer(200, OkBody);
         var message = TestHost.Message("987654321");
 
-        var outcome = await Connector.SendAsync(message, TestHost.TelegramAccount(_peer.BaseUrl, Token), Ct);
+        var outcome = await Connector.SendAsync(message, TestHost.TelegramAccount(Peer.BaseUrl, Token), Ct);
 
         Assert.Equal(SendOutcomeKind.Delivered, outcome.Kind);
         Assert.Equal("987654321:4711", outcome.ProviderMessageId);
-        var request = Assert.Single(_peer.Requests);
+        var request = Assert.Single(Peer.Requests);
         Assert.Equal("POST", request.Method);
         Assert.Equal($"/bot{Token}/sendMessage", request.Path);
         using var body = JsonDocument.Parse(request.Body);
@@ -54,9 +43,9 @@ public sealed class TelegramBotConnectorTests : IAsyncLifetime
     [Fact]
     public async Task SendAsync_TooManyRequests_IsTransientWithRetryAfterFromParameters()
     {
-        _peer.Answer(429, """{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 15","parameters":{"retry_after":15}}""");
+        Peer.Answer(429, """{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 15","parameters":{"retry_after":15}}""");
 
-        var outcome = await Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("429", outcome.ErrorCode);
@@ -73,9 +62,9 @@ public sealed class TelegramBotConnectorTests : IAsyncLifetime
     [InlineData(400, "Bad Request: message text is empty")]
     public async Task SendAsync_ForbiddenOrBadRequest_IsPermanentWithDescription(int code, string description)
     {
-        _peer.Answer(code, $$"""{"ok":false,"error_code":{{code}},"description":"{{description}}"}""");
+        Peer.Answer(code, $$"""{"ok":false,"error_code":{{code}},"description":"{{description}}"}""");
 
-        var outcome = await Connector.SendAsync(TestHost.Message("987654403"), TestHost.TelegramAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("987654403"), TestHost.TelegramAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.PermanentFailure, outcome.Kind);
         Assert.Equal(code.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
@@ -89,9 +78,9 @@ public sealed class TelegramBotConnectorTests : IAsyncLifetime
     [InlineData(502, "<html><body>502 Bad Gateway</body></html>")]
     public async Task SendAsync_BadTokenOrServerError_IsTransient(int status, string body)
     {
-        _peer.Answer(status, body);
+        Peer.Answer(status, body);
 
-        var outcome = await Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal(status.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
@@ -103,29 +92,12 @@ public sealed class TelegramBotConnectorTests : IAsyncLifetime
     [InlineData("<html>")]
     public async Task SendAsync_SuccessStatusWithMalformedBody_IsTransientMalformedResponse(string body)
     {
-        _peer.Answer(200, body);
+        Peer.Answer(200, body);
 
-        var outcome = await Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("malformed_response", outcome.ErrorCode);
-    }
-
-    [Fact]
-    public async Task SendAsync_ProviderNeverAnswers_IsTransientTimeout()
-    {
-        await using var services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:00.500"), ("Herald:Channels:SendTimeout", "00:00:00.500"));
-        var connector = services.GetRequiredService<TelegramBotConnector>();
-        var account = TestHost.TelegramAccount(_peer.BaseUrl);
-        _peer.Answer(200, OkBody);
-        Assert.Equal(SendOutcomeKind.Delivered, (await connector.SendAsync(TestHost.Message("987654321"), account, Ct)).Kind); // warm connection
-        var arrived = _peer.Hang();
-
-        var outcome = await connector.SendAsync(TestHost.Message("987654321"), account, Ct);
-
-        Assert.True(arrived.Task.IsCompleted);
-        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
-        Assert.Equal("timeout", outcome.ErrorCode);
     }
 
     [Fact]
@@ -136,19 +108,6 @@ public sealed class TelegramBotConnectorTests : IAsyncLifetime
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("network", outcome.ErrorCode);
         Assert.DoesNotContain(Token, outcome.Error, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task SendAsync_CallerCancels_CancellationPropagates()
-    {
-        var arrived = _peer.Hang();
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-
-        var send = Connector.SendAsync(TestHost.Message("987654321"), TestHost.TelegramAccount(_peer.BaseUrl), cts.Token);
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        await cts.CancelAsync();
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
     }
 
     [Fact]

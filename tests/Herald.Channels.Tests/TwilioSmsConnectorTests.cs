@@ -2,37 +2,26 @@ using System.Text;
 using System.Text.Json;
 using Herald.Channels.Sms;
 using Herald.Core.Delivery;
+using Herald.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Channels.Tests;
 
-public sealed class TwilioSmsConnectorTests : IAsyncLifetime
+public sealed class TwilioSmsConnectorTests : ConnectorComplianceTests<TwilioSmsConnector>
 {
     // Twilio's documented 201 body for POST /2010-04-01/Accounts/{AccountSid}/Messages.json.
     private const string CreatedBody = """
         {"account_sid":"ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX","api_version":"2010-04-01","body":"Card *1234: 25.00 EUR at Coffee Bar","date_created":"Thu, 24 Aug 2023 05:01:45 +0000","date_sent":"Thu, 24 Aug 2023 05:01:45 +0000","date_updated":"Thu, 24 Aug 2023 05:01:45 +0000","direction":"outbound-api","error_code":null,"error_message":null,"from":"+15557122661","num_media":"0","num_segments":"1","price":null,"price_unit":null,"messaging_service_sid":null,"sid":"SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","status":"queued","subresource_uris":{"media":"/2010-04-01/Accounts/ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Media.json"},"to":"+15558675310","uri":"/2010-04-01/Accounts/ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/Messages/SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json"}
         """;
 
-    private readonly ProviderPeer _peer = new();
-    private ServiceProvider _services = null!;
+    protected override (int Status, string Body) Success => (201, CreatedBody);
 
-    public async ValueTask InitializeAsync()
-    {
-        await _peer.InitializeAsync();
-        _services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:30"), ("Herald:Channels:SendTimeout", "00:00:30"));
-    }
+    protected override SendOutcomeKind SuccessKind => SendOutcomeKind.Accepted;
 
-    public async ValueTask DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        await _peer.DisposeAsync();
-    }
+    protected override string Recipient => "+15558675310";
 
-    private TwilioSmsConnector Connector => _services.GetRequiredService<TwilioSmsConnector>();
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    protected override ProviderAccount Account(Uri baseUrl) => TestHost.TwilioAccount(baseUrl);
 
     private static string TwilioError(int code, string message, int status) =>
         JsonSerializer.Serialize(new { code, message, more_info = $"https://www.twilio.com/docs/errors/{code}", status });
@@ -40,15 +29,15 @@ public sealed class TwilioSmsConnectorTests : IAsyncLifetime
     [Fact]
     public async Task SendAsync_Created_PostsFormWithBasicAuthAndReturnsAcceptedWithSid()
     {
-        _peer.Answer(201, CreatedBody);
-        var account = TestHost.TwilioAccount(_peer.BaseUrl);
+        Peer.Answer(201, CreatedBody);
+        var account = TestHost.TwilioAccount(Peer.BaseUrl);
         var message = TestHost.Message("+1 (555) 867-5310");
 
         var outcome = await Connector.SendAsync(message, account, Ct);
 
         Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
         Assert.Equal("SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", outcome.ProviderMessageId);
-        var request = Assert.Single(_peer.Requests);
+        var request = Assert.Single(Peer.Requests);
         Assert.Equal("POST", request.Method);
         Assert.Equal("/2010-04-01/Accounts/ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/Messages.json", request.Path);
         Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:your_auth_token")), request.Authorization);
@@ -64,16 +53,16 @@ public sealed class TwilioSmsConnectorTests : IAsyncLifetime
     [Fact]
     public async Task SendAsync_MessagingServiceWithoutCallback_SendsServiceSidInsteadOfFrom()
     {
-        _peer.Answer(201, CreatedBody);
-        var account = TestHost.TwilioAccount(_peer.BaseUrl) with
+        Peer.Answer(201, CreatedBody);
+        var account = TestHost.TwilioAccount(Peer.BaseUrl) with
         {
-            Settings = $$"""{"baseUrl":"{{_peer.BaseUrl}}","accountSid":"AC1","authToken":"t","messagingServiceSid":"MGXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"}""",
+            Settings = $$"""{"baseUrl":"{{Peer.BaseUrl}}","accountSid":"AC1","authToken":"t","messagingServiceSid":"MGXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"}""",
         };
 
         var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), account, Ct);
 
         Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
-        var form = QueryHelpers.ParseQuery(Encoding.UTF8.GetString(Assert.Single(_peer.Requests).Body));
+        var form = QueryHelpers.ParseQuery(Encoding.UTF8.GetString(Assert.Single(Peer.Requests).Body));
         Assert.Equal("MGXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", form["MessagingServiceSid"].ToString());
         Assert.False(form.ContainsKey("From"));
         Assert.False(form.ContainsKey("StatusCallback"));
@@ -102,9 +91,9 @@ public sealed class TwilioSmsConnectorTests : IAsyncLifetime
     [MemberData(nameof(TwilioErrors))]
     public async Task SendAsync_TwilioError_MapsCodeToOutcome(int status, int code, string message, SendOutcomeKind kind, double? retryAfterSeconds)
     {
-        _peer.Answer(status, TwilioError(code, message, status));
+        Peer.Answer(status, TwilioError(code, message, status));
 
-        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(kind, outcome.Kind);
         Assert.Equal(code.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
@@ -116,9 +105,9 @@ public sealed class TwilioSmsConnectorTests : IAsyncLifetime
     [Fact]
     public async Task SendAsync_429WithRetryAfterHeader_IsTransientWithThatPause()
     {
-        _peer.Answer(429, TwilioError(20429, "Too Many Requests", 429), ("Retry-After", "7"));
+        Peer.Answer(429, TwilioError(20429, "Too Many Requests", 429), ("Retry-After", "7"));
 
-        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("20429", outcome.ErrorCode);
@@ -128,14 +117,14 @@ public sealed class TwilioSmsConnectorTests : IAsyncLifetime
     [Fact]
     public async Task SendAsync_BadGatewayWithHtmlBody_IsTransientByHttpStatus()
     {
-        _peer.Handler = async ctx =>
+        Peer.Handler = async ctx =>
         {
             ctx.Response.StatusCode = 502;
             ctx.Response.ContentType = "text/html";
             await ctx.Response.WriteAsync("<html><body>502 Bad Gateway</body></html>", ctx.RequestAborted);
         };
 
-        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("502", outcome.ErrorCode);
@@ -148,61 +137,22 @@ public sealed class TwilioSmsConnectorTests : IAsyncLifetime
     [InlineData("[]")]
     public async Task SendAsync_CreatedWithMalformedBody_IsTransientMalformedResponse(string body)
     {
-        _peer.Answer(201, body);
+        Peer.Answer(201, body);
 
-        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("malformed_response", outcome.ErrorCode);
     }
 
     [Fact]
-    public async Task SendAsync_ProviderNeverAnswers_IsTransientTimeout()
-    {
-        await using var services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:00.500"), ("Herald:Channels:SendTimeout", "00:00:00.500"));
-        var connector = services.GetRequiredService<TwilioSmsConnector>();
-        var account = TestHost.TwilioAccount(_peer.BaseUrl);
-        _peer.Answer(201, CreatedBody);
-        Assert.Equal(SendOutcomeKind.Accepted, (await connector.SendAsync(TestHost.Message("+15558675310"), account, Ct)).Kind); // warm connection
-        var arrived = _peer.Hang();
-
-        var outcome = await connector.SendAsync(TestHost.Message("+15558675310"), account, Ct);
-
-        Assert.True(arrived.Task.IsCompleted);
-        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
-        Assert.Equal("timeout", outcome.ErrorCode);
-    }
-
-    [Fact]
-    public async Task SendAsync_ConnectionRefused_IsTransientNetwork()
-    {
-        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(ProviderPeer.ClosedPortUrl()), Ct);
-
-        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
-        Assert.Equal("network", outcome.ErrorCode);
-    }
-
-    [Fact]
-    public async Task SendAsync_CallerCancels_CancellationPropagates()
-    {
-        var arrived = _peer.Hang();
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-
-        var send = Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(_peer.BaseUrl), cts.Token);
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        await cts.CancelAsync();
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
-    }
-
-    [Fact]
     public async Task SendAsync_AddressWithoutDigits_IsPermanentWithoutRequest()
     {
-        var outcome = await Connector.SendAsync(TestHost.Message("not a phone"), TestHost.TwilioAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("not a phone"), TestHost.TwilioAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.PermanentFailure, outcome.Kind);
         Assert.Equal("invalid_address", outcome.ErrorCode);
-        Assert.Empty(_peer.Requests);
+        Assert.Empty(Peer.Requests);
     }
 
     [Theory]
@@ -213,12 +163,12 @@ public sealed class TwilioSmsConnectorTests : IAsyncLifetime
     [InlineData("not json")]
     public async Task SendAsync_UnusableSettings_IsTransientInvalidSettingsWithoutRequest(string settings)
     {
-        var account = TestHost.TwilioAccount(_peer.BaseUrl) with { Settings = settings };
+        var account = TestHost.TwilioAccount(Peer.BaseUrl) with { Settings = settings };
 
         var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), account, Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("invalid_settings", outcome.ErrorCode);
-        Assert.Empty(_peer.Requests);
+        Assert.Empty(Peer.Requests);
     }
 }

@@ -1,49 +1,39 @@
 using System.Text.Json;
 using Herald.Channels.WhatsApp;
 using Herald.Core.Delivery;
+using Herald.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Channels.Tests;
 
-public sealed class WhatsAppCloudConnectorTests : IAsyncLifetime
+public sealed class WhatsAppCloudConnectorTests : ConnectorComplianceTests<WhatsAppCloudConnector>
 {
     // Meta's documented success body for POST /{phone-number-id}/messages.
     private const string AcceptedBody = """
         {"messaging_product":"whatsapp","contacts":[{"input":"+16505551234","wa_id":"16505551234"}],"messages":[{"id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA","message_status":"accepted"}]}
         """;
 
-    private readonly ProviderPeer _peer = new();
-    private ServiceProvider _services = null!;
+    protected override (int Status, string Body) Success => (200, AcceptedBody);
 
-    public async ValueTask InitializeAsync()
-    {
-        await _peer.InitializeAsync();
-        _services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:30"), ("Herald:Channels:SendTimeout", "00:00:30"));
-    }
+    protected override SendOutcomeKind SuccessKind => SendOutcomeKind.Accepted;
 
-    public async ValueTask DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        await _peer.DisposeAsync();
-    }
+    protected override string Recipient => "+16505551234";
 
-    private WhatsAppCloudConnector Connector => _services.GetRequiredService<WhatsAppCloudConnector>();
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    protected override ProviderAccount Account(Uri baseUrl) => TestHost.WhatsAppAccount(baseUrl);
 
     [Fact]
     public async Task SendAsync_TextMessage_PostsGraphRequestAndReturnsAcceptedWithWamid()
     {
-        _peer.Answer(200, AcceptedBody);
-        var account = TestHost.WhatsAppAccount(_peer.BaseUrl);
+        Peer.Answer(200, AcceptedBody);
+        var account = TestHost.WhatsAppAccount(Peer.BaseUrl);
         var message = TestHost.Message("+1 650-555-1234");
 
         var outcome = await Connector.SendAsync(message, account, Ct);
 
         Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
         Assert.Equal("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA", outcome.ProviderMessageId);
-        var request = Assert.Single(_peer.Requests);
+        var request = Assert.Single(Peer.Requests);
         Assert.Equal("POST", request.Method);
         Assert.Equal("/v21.0/106540352242922/messages", request.Path);
         Assert.Equal("Bearer EAAJB-test-token", request.Authorization);
@@ -61,13 +51,13 @@ public sealed class WhatsAppCloudConnectorTests : IAsyncLifetime
     [Fact]
     public async Task SendAsync_TemplateMessage_SendsTemplateWithBodyTextParameters()
     {
-        _peer.Answer(200, AcceptedBody);
+        Peer.Answer(200, AcceptedBody);
         var template = new Herald.Channels.WhatsAppTemplate("card_transaction", "en_US", ["1234", "25.00 EUR"]);
 
-        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234", template: template), TestHost.WhatsAppAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234", template: template), TestHost.WhatsAppAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
-        using var body = JsonDocument.Parse(Assert.Single(_peer.Requests).Body);
+        using var body = JsonDocument.Parse(Assert.Single(Peer.Requests).Body);
         var root = body.RootElement;
         Assert.Equal("template", root.GetProperty("type").GetString());
         Assert.False(root.TryGetProperty("text", out _));
@@ -113,9 +103,9 @@ public sealed class WhatsAppCloudConnectorTests : IAsyncLifetime
         var errorData = details.Length > 0
             ? ",\"error_data\":{\"messaging_product\":\"whatsapp\",\"details\":" + JsonSerializer.Serialize(details) + "}"
             : "";
-        _peer.Answer(status, "{\"error\":{\"message\":" + JsonSerializer.Serialize(title) + ",\"type\":\"OAuthException\",\"code\":" + code + errorData + ",\"fbtrace_id\":\"AbCdEf123\"}}");
+        Peer.Answer(status, "{\"error\":{\"message\":" + JsonSerializer.Serialize(title) + ",\"type\":\"OAuthException\",\"code\":" + code + errorData + ",\"fbtrace_id\":\"AbCdEf123\"}}");
 
-        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(kind, outcome.Kind);
         Assert.Equal(code.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
@@ -128,9 +118,9 @@ public sealed class WhatsAppCloudConnectorTests : IAsyncLifetime
     [Fact]
     public async Task SendAsync_Http429WithRetryAfterHeader_IsTransientWithThatPause()
     {
-        _peer.Answer(429, """{"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429,"fbtrace_id":"x"}}""", ("Retry-After", "7"));
+        Peer.Answer(429, """{"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429,"fbtrace_id":"x"}}""", ("Retry-After", "7"));
 
-        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal(TimeSpan.FromSeconds(7), outcome.RetryAfter);
@@ -139,14 +129,14 @@ public sealed class WhatsAppCloudConnectorTests : IAsyncLifetime
     [Fact]
     public async Task SendAsync_BadGatewayWithHtmlBody_IsTransient()
     {
-        _peer.Handler = async ctx =>
+        Peer.Handler = async ctx =>
         {
             ctx.Response.StatusCode = 502;
             ctx.Response.ContentType = "text/html";
             await ctx.Response.WriteAsync("<html><body>502 Bad Gateway</body></html>", ctx.RequestAborted);
         };
 
-        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("502", outcome.ErrorCode);
@@ -159,51 +149,12 @@ public sealed class WhatsAppCloudConnectorTests : IAsyncLifetime
     [InlineData("[]")]
     public async Task SendAsync_SuccessStatusWithMalformedBody_IsTransientMalformedResponse(string body)
     {
-        _peer.Answer(200, body);
+        Peer.Answer(200, body);
 
-        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(_peer.BaseUrl), Ct);
+        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(Peer.BaseUrl), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("malformed_response", outcome.ErrorCode);
-    }
-
-    [Fact]
-    public async Task SendAsync_ProviderNeverAnswers_IsTransientTimeout()
-    {
-        await using var services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:00.500"), ("Herald:Channels:SendTimeout", "00:00:00.500"));
-        var connector = services.GetRequiredService<WhatsAppCloudConnector>();
-        var account = TestHost.WhatsAppAccount(_peer.BaseUrl);
-        _peer.Answer(200, AcceptedBody);
-        Assert.Equal(SendOutcomeKind.Accepted, (await connector.SendAsync(TestHost.Message("+16505551234"), account, Ct)).Kind); // warm connection
-        var arrived = _peer.Hang();
-
-        var outcome = await connector.SendAsync(TestHost.Message("+16505551234"), account, Ct);
-
-        Assert.True(arrived.Task.IsCompleted);
-        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
-        Assert.Equal("timeout", outcome.ErrorCode);
-    }
-
-    [Fact]
-    public async Task SendAsync_ConnectionRefused_IsTransientNetwork()
-    {
-        var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(ProviderPeer.ClosedPortUrl()), Ct);
-
-        Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
-        Assert.Equal("network", outcome.ErrorCode);
-    }
-
-    [Fact]
-    public async Task SendAsync_CallerCancels_CancellationPropagates()
-    {
-        var arrived = _peer.Hang();
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-
-        var send = Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(_peer.BaseUrl), cts.Token);
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        await cts.CancelAsync();
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
     }
 
     [Theory]
@@ -212,25 +163,25 @@ public sealed class WhatsAppCloudConnectorTests : IAsyncLifetime
     [InlineData("not json")]
     public async Task SendAsync_UnusableSettings_IsTransientInvalidSettingsWithoutRequest(string settings)
     {
-        var account = TestHost.WhatsAppAccount(_peer.BaseUrl) with { Settings = settings };
+        var account = TestHost.WhatsAppAccount(Peer.BaseUrl) with { Settings = settings };
 
         var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), account, Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("invalid_settings", outcome.ErrorCode);
-        Assert.Empty(_peer.Requests);
+        Assert.Empty(Peer.Requests);
     }
 
     [Fact]
     public async Task SendAsync_SettingsOfAccountChanged_UsesNewSettings()
     {
-        _peer.Answer(200, AcceptedBody);
-        var account = TestHost.WhatsAppAccount(_peer.BaseUrl, phoneNumberId: "111");
+        Peer.Answer(200, AcceptedBody);
+        var account = TestHost.WhatsAppAccount(Peer.BaseUrl, phoneNumberId: "111");
         await Connector.SendAsync(TestHost.Message("+16505551234"), account, Ct);
 
         var changed = account with { Settings = account.Settings.Replace("\"111\"", "\"222\"", StringComparison.Ordinal) };
         await Connector.SendAsync(TestHost.Message("+16505551234"), changed, Ct);
 
-        Assert.Equal(["/v21.0/111/messages", "/v21.0/222/messages"], _peer.Requests.Select(r => r.Path));
+        Assert.Equal(["/v21.0/111/messages", "/v21.0/222/messages"], Peer.Requests.Select(r => r.Path));
     }
 }
