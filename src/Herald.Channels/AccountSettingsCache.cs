@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Herald.Core.Delivery;
 using Herald.Storage;
 
 namespace Herald.Channels;
@@ -71,4 +72,12 @@ internal static class SettingsJson
             ? uri
             : throw new FormatException("settings.baseUrl must be an absolute http(s) URL");
     }
+}
+
+internal static class AccountSettings
+{
+    /// <summary>Unusable account settings are our configuration, not the message's fault: transient, so the circuit
+    /// breaker moves traffic to the channel's healthy accounts.</summary>
+    public static SendOutcome Unusable(string? error) =>
+        SendOutcome.Transient("invalid_settings", $"provider account settings: {error}");
 }

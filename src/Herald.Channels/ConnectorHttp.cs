@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Herald.Core.Delivery;
 
 namespace Herald.Channels;
 
@@ -15,6 +16,32 @@ public static class ChannelHttpClients
 internal static class ConnectorHttp
 {
     internal static readonly MediaTypeHeaderValue Json = new("application/json") { CharSet = "utf-8" };
+
+    /// <summary>
+    /// Sends one provider request and reads its answer, mapping what never became an answer the same way for every
+    /// connector: the HttpClient's timeout → transient <c>timeout</c>, a connection or protocol failure → transient
+    /// <c>network</c>. Only cancellation of <paramref name="ct"/> propagates.
+    /// </summary>
+    /// <param name="redact">Removes secrets an exception message may carry (e.g. a token in the request URI).</param>
+    public static async Task<SendOutcome> SendAsync(
+        HttpClient http, HttpRequestMessage request, Func<HttpResponseMessage, Task<SendOutcome>> read, string api,
+        Func<string, string>? redact, CancellationToken ct)
+    {
+        try
+        {
+            using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+            return await read(response).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return SendOutcome.Transient("timeout", $"{api} did not answer in time");
+        }
+        catch (HttpRequestException e)
+        {
+            var description = Describe(e);
+            return SendOutcome.Transient("network", redact is null ? description : redact(description));
+        }
+    }
 
     /// <summary>The response body as JSON, or null when it is not JSON (an HTML error page from a proxy, say).</summary>
     public static async Task<JsonDocument?> TryReadJsonAsync(HttpResponseMessage response, CancellationToken ct)

@@ -46,8 +46,7 @@ public sealed class SmtpEmailConnector(IOptions<ChannelsOptions> options, TimePr
         var settings = _settings.Get(account, out var settingsError);
         if (settings is null)
         {
-            // Our configuration, not the message: transient, so the breaker moves traffic to healthy accounts.
-            return SendOutcome.Transient("invalid_settings", $"provider account settings: {settingsError}");
+            return AccountSettings.Unusable(settingsError);
         }
 
         if (!TryParseRecipient(message.To, out var to))

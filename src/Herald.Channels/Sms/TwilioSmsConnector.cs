@@ -29,8 +29,7 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
         var settings = _settings.Get(account, out var settingsError);
         if (settings is null)
         {
-            // Our configuration, not the message: transient, so the breaker moves traffic to healthy accounts.
-            return SendOutcome.Transient("invalid_settings", $"provider account settings: {settingsError}");
+            return AccountSettings.Unusable(settingsError);
         }
 
         var to = E164(message.To);
@@ -44,20 +43,8 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
             "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{settings.AccountSid}:{settings.AuthToken}")));
         request.Content = new FormUrlEncodedContent(Form(message, to, settings, account.Id));
 
-        var http = httpClients.CreateClient(ChannelHttpClients.TwilioSms);
-        try
-        {
-            using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
-            return await ReadAsync(response, ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return SendOutcome.Transient("timeout", "Twilio API did not answer in time");
-        }
-        catch (HttpRequestException e)
-        {
-            return SendOutcome.Transient("network", ConnectorHttp.Describe(e));
-        }
+        return await ConnectorHttp.SendAsync(
+            httpClients.CreateClient(ChannelHttpClients.TwilioSms), request, r => ReadAsync(r, ct), "Twilio API", null, ct).ConfigureAwait(false);
     }
 
     private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, CancellationToken ct)

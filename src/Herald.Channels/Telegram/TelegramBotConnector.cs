@@ -27,7 +27,7 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
         var settings = _settings.Get(account, out var settingsError);
         if (settings is null)
         {
-            return SendOutcome.Transient("invalid_settings", $"provider account settings: {settingsError}");
+            return AccountSettings.Unusable(settingsError);
         }
 
         if (string.IsNullOrWhiteSpace(message.To))
@@ -40,21 +40,10 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
         body.Headers.ContentType = ConnectorHttp.Json;
         request.Content = body;
 
-        var http = httpClients.CreateClient(ChannelHttpClients.Telegram);
-        try
-        {
-            using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
-            return await ReadAsync(response, message.To, ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return SendOutcome.Transient("timeout", "Telegram Bot API did not answer in time");
-        }
-        catch (HttpRequestException e)
-        {
-            // HttpRequestException messages may carry the request URI, which holds the bot token.
-            return SendOutcome.Transient("network", Redact(ConnectorHttp.Describe(e), settings.BotToken));
-        }
+        // HttpRequestException messages may carry the request URI, which holds the bot token.
+        return await ConnectorHttp.SendAsync(
+            httpClients.CreateClient(ChannelHttpClients.Telegram), request, r => ReadAsync(r, message.To, ct), "Telegram Bot API",
+            d => Redact(d, settings.BotToken), ct).ConfigureAwait(false);
     }
 
     private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, string to, CancellationToken ct)

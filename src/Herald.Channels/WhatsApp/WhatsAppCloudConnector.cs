@@ -27,8 +27,7 @@ public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeP
         var settings = _settings.Get(account, out var settingsError);
         if (settings is null)
         {
-            // Our configuration, not the message: transient, so the breaker moves traffic to healthy accounts.
-            return SendOutcome.Transient("invalid_settings", $"provider account settings: {settingsError}");
+            return AccountSettings.Unusable(settingsError);
         }
 
         var to = DigitsOnly(message.To);
@@ -43,20 +42,8 @@ public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeP
         body.Headers.ContentType = ConnectorHttp.Json;
         request.Content = body;
 
-        var http = httpClients.CreateClient(ChannelHttpClients.WhatsApp);
-        try
-        {
-            using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
-            return await ReadAsync(response, ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return SendOutcome.Transient("timeout", "WhatsApp Cloud API did not answer in time");
-        }
-        catch (HttpRequestException e)
-        {
-            return SendOutcome.Transient("network", ConnectorHttp.Describe(e));
-        }
+        return await ConnectorHttp.SendAsync(
+            httpClients.CreateClient(ChannelHttpClients.WhatsApp), request, r => ReadAsync(r, ct), "WhatsApp Cloud API", null, ct).ConfigureAwait(false);
     }
 
     private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, CancellationToken ct)
