@@ -7,7 +7,39 @@ namespace Herald.Core.Routing;
 public sealed record RouteStep(Channel Channel, WaitFor WaitFor, TimeSpan Timeout);
 
 /// <summary>What the tenant's rules decided for one notification.</summary>
-public sealed record Route(Priority Priority, IReadOnlyList<RouteStep> Steps);
+/// <remarks>The members beyond the priority and the plan are null when no rule decided them: delivery then uses its
+/// defaults (the preferred provider, quiet hours respected unless the type is critical, the default wording).</remarks>
+public sealed record Route(Priority Priority, IReadOnlyList<RouteStep> Steps)
+{
+    /// <summary>How a provider is chosen among the channel's healthy accounts.</summary>
+    public CostPolicy? CostPolicy { get; init; }
+
+    /// <summary>Whether the customer's quiet hours hold this notification back.</summary>
+    public QuietHoursPolicy? QuietHours { get; init; }
+
+    /// <summary>Template name per channel, as the rules chose it.</summary>
+    public IReadOnlyDictionary<Channel, string>? Templates { get; init; }
+
+    /// <summary>Tags of the matching rules, for search and reports.</summary>
+    public IReadOnlyList<string>? Tags { get; init; }
+}
+
+/// <summary>How a notification treats the customer's quiet hours.</summary>
+public enum QuietHoursPolicy
+{
+    /// <summary>Hold the message until quiet hours end.</summary>
+    Wait,
+    /// <summary>Send during quiet hours anyway (fraud alerts, OTPs).</summary>
+    Override,
+}
+
+/// <summary>How a provider is chosen among the healthy ones of a channel.</summary>
+public enum CostPolicy
+{
+    Cheapest,
+    Fastest,
+    Preferred,
+}
 
 /// <summary>The routing seam: the rule engine plugs in here. Pure and fast; called on the ingest path.</summary>
 public interface IRouter

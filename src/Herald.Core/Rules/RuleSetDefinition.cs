@@ -1,23 +1,7 @@
 using Herald.Core.Notifications;
+using Herald.Core.Routing;
 
 namespace Herald.Core.Rules;
-
-/// <summary>How a notification treats the customer's quiet hours.</summary>
-public enum QuietHoursPolicy
-{
-    /// <summary>Hold the message until quiet hours end.</summary>
-    Wait,
-    /// <summary>Send during quiet hours anyway (fraud alerts, OTPs).</summary>
-    Override,
-}
-
-/// <summary>How a provider is chosen among the healthy ones of a channel.</summary>
-public enum CostPolicy
-{
-    Cheapest,
-    Fastest,
-    Preferred,
-}
 
 /// <summary>An ordered list of rules as a tenant wrote it (the JSON document, read and checked).</summary>
 public sealed record RuleSetDefinition(IReadOnlyList<RuleDefinition> Rules);

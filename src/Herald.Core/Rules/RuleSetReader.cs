@@ -1,3 +1,4 @@
+using Herald.Core.Routing;
 using System.Text.Json;
 using Herald.Core.Notifications;
 

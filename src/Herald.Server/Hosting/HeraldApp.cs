@@ -10,6 +10,7 @@ using Herald.Server.Notifications;
 using Herald.Server.Operations;
 using Herald.Storage;
 using Herald.Storage.Postgres;
+using Herald.Storage.Redis;
 using Herald.Storage.Sqlite;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -45,6 +46,7 @@ public static class HeraldApp
         services.AddSingleton<HeraldMetrics>();
         services.AddSingleton<SelfAddress>();
         services.AddHeraldStorage(configuration);
+        services.AddHeraldRedis(configuration);
         services.AddHeraldChannels(configuration);
         services.AddHeraldSandbox(configuration);
         services.AddSingleton<IRouter>(sp => new DefaultRouter(sp.GetRequiredService<IOptions<DefaultRouteOptions>>().Value));

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Herald.Testing;
+
+/// <summary>
+/// A throwaway Redis server on a random loopback port, without persistence, for tests. Set
+/// <c>Herald_TEST_REDIS</c> to "host:port" of an existing server to use that one instead.
+/// </summary>
+/// <remarks>Like <see cref="PostgresServer"/>, a test project makes it an xunit fixture by deriving from it with
+/// <c>IAsyncLifetime</c>. <see cref="StopAsync"/> and <see cref="StartAsync"/> may be called repeatedly: chaos tests
+/// take Redis away and bring it back on the same port.</remarks>
+public class RedisServer : IAsyncDisposable
+{
+    public const string EnvironmentVariable = "Herald_TEST_REDIS";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private Process? _process;
+    private bool _external;
+
+    /// <summary>"127.0.0.1:port", the shape <c>ConnectionStrings:Redis</c> takes.</summary>
+    public string ConnectionString => $"{Host}:{Port}";
+
+    public string Host { get; private set; } = "127.0.0.1";
+
+    public int Port { get; private set; }
+
+    public bool IsRunning => _external || _process is { HasExited: false };
+
+    /// <summary>xunit <c>IAsyncLifetime</c> shape: starts the server.</summary>
+    public ValueTask InitializeAsync() => StartAsync();
+
+    /// <summary>Starts the server (idempotent), on the port of an earlier start if there was one.</summary>
+    public async ValueTask StartAsync(CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (IsRunning)
+            {
+                return;
+            }
+
+            var external = Environment.GetEnvironmentVariable(EnvironmentVariable)
+                ?? Environment.GetEnvironmentVariable(EnvironmentVariable.ToUpperInvariant());
+            if (!string.IsNullOrWhiteSpace(external))
+            {
+                _external = true;
+                var parts = external.Split(':');
+                Host = parts[0];
+                Port = parts.Length > 1 ? int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : 6379;
+                return;
+            }
+
+            if (Port == 0)
+            {
+                Port = FreePort();
+            }
+
+            var psi = new ProcessStartInfo
+            {
+                FileName = FindRedisServer(),
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var arg in new[]
+                     {
+                         "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                         "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
+                         "--dir", Path.GetTempPath(),
+                     })
+            {
+                psi.ArgumentList.Add(arg);
+            }
+
+            var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start redis-server.");
+            process.OutputDataReceived += static (_, _) => { };
+            process.ErrorDataReceived += static (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            _process = process;
+            await WaitUntilAcceptingAsync(ct);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Kills the server (like a crash: no shutdown); <see cref="StartAsync"/> brings it back on the same port.</summary>
+    public async Task StopAsync(CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (_process is null)
+            {
+                return;
+            }
+
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync(ct);
+            }
+
+            _process.Dispose();
+            _process = null;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Removes every key, so a test starts from an empty server.</summary>
+    public Task FlushAllAsync(CancellationToken ct = default) => CommandAsync("FLUSHALL", ct);
+
+    /// <summary>Sends one inline command and returns the first reply line (enough for PING, FLUSHALL and the like).</summary>
+    public async Task<string> CommandAsync(string inlineCommand, CancellationToken ct = default)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(Host, Port, ct);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(inlineCommand + "\r\n"), ct);
+        var buffer = new byte[512];
+        var read = await stream.ReadAsync(buffer, ct);
+        return Encoding.ASCII.GetString(buffer, 0, read).TrimEnd('\r', '\n');
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    private async Task WaitUntilAcceptingAsync(CancellationToken ct)
+    {
+        var deadline = Stopwatch.StartNew();
+        Exception? last = null;
+        while (deadline.Elapsed < StartTimeout)
+        {
+            if (_process is { HasExited: true } exited)
+            {
+                throw new InvalidOperationException($"redis-server exited at start with code {exited.ExitCode}.");
+            }
+
+            try
+            {
+                if (await CommandAsync("PING", ct) == "+PONG")
+                {
+                    return;
+                }
+            }
+            catch (SocketException e)
+            {
+                last = e;
+            }
+
+            // Short backoff between polls; the deadline bounds the whole wait.
+            await Task.Delay(TimeSpan.FromMilliseconds(20), ct);
+        }
+
+        throw new TimeoutException($"Redis did not accept connections within {StartTimeout}: {last?.Message}");
+    }
+
+    private static string FindRedisServer()
+    {
+        foreach (var candidate in new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" })
+        {
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException($"redis-server is not installed. Install the redis-server package or set {EnvironmentVariable}.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
