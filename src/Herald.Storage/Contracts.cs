@@ -48,7 +48,11 @@ public interface ITenantStore
 /// <param name="Kind">The connector that speaks to it, e.g. "whatsapp-cloud", "telegram-bot".</param>
 /// <param name="Settings">Connector settings as a JSON object (base URL, ids, credentials).</param>
 public sealed record ProviderAccount(
-    Guid Id, Guid TenantId, Channel Channel, string Kind, string Name, string Settings, int Weight, bool Enabled, DateTimeOffset CreatedAt);
+    Guid Id, Guid TenantId, Channel Channel, string Kind, string Name, string Settings, int Weight, bool Enabled, DateTimeOffset CreatedAt)
+{
+    /// <summary>The most messages per second the provider takes from this account across all nodes; null means no limit.</summary>
+    public double? RatePerSecond { get; init; }
+}
 
 public interface IProviderStore
 {

@@ -7,7 +7,7 @@ namespace Herald.Storage.Postgres;
 
 public sealed class PostgresProviderStore(NpgsqlDataSource dataSource) : IProviderStore
 {
-    private const string Columns = "id, tenant_id, channel, kind, name, settings::text, weight, enabled, created_at";
+    private const string Columns = "id, tenant_id, channel, kind, name, settings::text, weight, enabled, created_at, rate_per_second";
 
     public async Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct)
     {
@@ -18,8 +18,8 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource) : IProvid
         };
         await using var cmd = dataSource.CreateCommand(
             """
-            INSERT INTO provider_accounts (id, tenant_id, channel, kind, name, settings, weight, enabled, created_at)
-            VALUES (@id, @tenant, @channel, @kind, @name, @settings, @weight, @enabled, @created)
+            INSERT INTO provider_accounts (id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second)
+            VALUES (@id, @tenant, @channel, @kind, @name, @settings, @weight, @enabled, @created, @rate)
             """);
         cmd.Parameters.Add(Param("id", stored.Id));
         cmd.Parameters.Add(Param("tenant", stored.TenantId));
@@ -30,6 +30,7 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource) : IProvid
         cmd.Parameters.Add(Param("weight", stored.Weight));
         cmd.Parameters.Add(Param("enabled", stored.Enabled));
         cmd.Parameters.Add(Param("created", stored.CreatedAt));
+        cmd.Parameters.Add(new NpgsqlParameter<double?>("rate", NpgsqlDbType.Double) { TypedValue = stored.RatePerSecond });
         await cmd.ExecuteNonQueryAsync(ct);
         return stored;
     }
@@ -62,7 +63,10 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource) : IProvid
                 r.GetString(5),
                 r.GetInt32(6),
                 r.GetBoolean(7),
-                r.GetFieldValue<DateTimeOffset>(8)));
+                r.GetFieldValue<DateTimeOffset>(8))
+            {
+                RatePerSecond = r.IsDBNull(9) ? null : r.GetDouble(9),
+            });
         }
 
         return list;

@@ -5,12 +5,12 @@ namespace Herald.Storage.Sqlite;
 
 internal sealed class SqliteProviderStore(SqliteDatabase db) : IProviderStore
 {
-    private const string Columns = "id, tenant_id, channel, kind, name, settings, weight, enabled, created_at";
+    private const string Columns = "id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second";
 
     public async Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct)
     {
         await db.WriteAsync(
-            scope => scope.Command($"INSERT INTO provider_accounts ({Columns}) VALUES ($id, $tenant, $channel, $kind, $name, $settings, $weight, $enabled, $at)")
+            scope => scope.Command($"INSERT INTO provider_accounts ({Columns}) VALUES ($id, $tenant, $channel, $kind, $name, $settings, $weight, $enabled, $at, $rate)")
                 .Set("$id", SqliteValues.Id(account.Id))
                 .Set("$tenant", SqliteValues.Id(account.TenantId))
                 .Set("$channel", (int)account.Channel)
@@ -20,6 +20,7 @@ internal sealed class SqliteProviderStore(SqliteDatabase db) : IProviderStore
                 .Set("$weight", account.Weight)
                 .Set("$enabled", account.Enabled ? 1 : 0)
                 .Set("$at", SqliteValues.Ms(account.CreatedAt))
+                .Set("$rate", account.RatePerSecond)
                 .ExecuteNonQuery(),
             ct).ConfigureAwait(false);
         // Return what a read would return: times are kept to the millisecond.
@@ -56,5 +57,8 @@ internal sealed class SqliteProviderStore(SqliteDatabase db) : IProviderStore
         r.GetString(5),
         r.GetInt32(6),
         r.GetInt64(7) != 0,
-        r.GetTime(8));
+        r.GetTime(8))
+    {
+        RatePerSecond = r.IsDBNull(9) ? null : r.GetDouble(9),
+    };
 }

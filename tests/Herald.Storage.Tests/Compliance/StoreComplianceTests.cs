@@ -107,7 +107,7 @@ public abstract class StoreComplianceTests : IAsyncLifetime
         var a = await Stores.Tenants.CreateTenantAsync("A", Ct);
         var b = await Stores.Tenants.CreateTenantAsync("B", Ct);
         var wa = new ProviderAccount(Guid.NewGuid(), a.Id, Channel.WhatsApp, "whatsapp-cloud", "WA main", """{"phoneNumberId":"1","nested":{"x":[1,2]}}""", 10, true, T0);
-        var sms = new ProviderAccount(Guid.NewGuid(), a.Id, Channel.Sms, "sms-rest", "SMS off", "{}", 1, false, T0.AddSeconds(1));
+        var sms = new ProviderAccount(Guid.NewGuid(), a.Id, Channel.Sms, "sms-rest", "SMS off", "{}", 1, false, T0.AddSeconds(1)) { RatePerSecond = 12.5 };
         var tg = new ProviderAccount(Guid.NewGuid(), b.Id, Channel.Telegram, "telegram-bot", "Bot", "{}", 5, true, T0.AddSeconds(2));
         foreach (var account in new[] { wa, sms, tg })
         {

@@ -36,7 +36,16 @@ public sealed class SqliteStoreTests : IAsyncLifetime
         await using var other = new SqliteTestBackend();
         await using var stores = other.Open();
 
-        Assert.Equal(["0001_initial", "0002_notifications_no_tenant_fk"], await stores.Migrator.PendingAsync(Ct));
+        // Every embedded script, in name order (new features add scripts, so the list is read, not written out).
+        const string prefix = "Herald.Storage.Sqlite.Migrations.";
+        var embedded = typeof(IStorageMigrator).Assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
+            .Select(n => n[prefix.Length..^".sql".Length])
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        var pending = await stores.Migrator.PendingAsync(Ct);
+        Assert.Equal(embedded, pending);
+        Assert.Equal(["0001_initial", "0002_notifications_no_tenant_fk", "0003_provider_rate"], pending.Take(3));
         await stores.Migrator.MigrateAsync(Ct);
         Assert.Empty(await stores.Migrator.PendingAsync(Ct));
     }
