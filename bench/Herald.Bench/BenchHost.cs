@@ -111,6 +111,7 @@ public sealed class BenchHost : IAsyncDisposable
             ["ConnectionStrings:Postgres"] = _postgresDatabase,
             ["ConnectionStrings:Sqlite"] = _sqliteDirectory is null ? null : $"Data Source={Path.Combine(_sqliteDirectory, "herald.db")}",
             ["Herald:AdminKey"] = AdminKey,
+            ["Herald:Secrets:Key"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
             ["Herald:Sandbox:Enabled"] = "true",
             ["Herald:Sandbox:LatencyMs"] = "0",
             ["Herald:Sandbox:RatePerSecond"] = "0",

@@ -6,7 +6,7 @@ using Herald.EndToEnd.Tests.Infrastructure;
 namespace Herald.EndToEnd.Tests;
 
 /// <summary>Issue 6: every misconfiguration a newcomer hits ends the process with one clear line, not a stack trace.</summary>
-public sealed class StartupErrorTests
+public sealed class StartupErrorTests(PostgresFixture postgres)
 {
     public static TheoryData<string, string[]> Misconfigurations => new()
     {
@@ -15,6 +15,8 @@ public sealed class StartupErrorTests
         { "ConnectionStrings:Postgres is not set", ["--Herald:Storage=postgres"] },
         { "Herald:Storage must be 'sqlite' or 'postgres'", ["--Herald:Storage=mysql"] },
         { "Unknown role 'wrker'", ["wrker"] },
+        { "Herald:Secrets:Key is not valid base64", ["--Herald:Secrets:Key=not base64!"] },
+        { "Herald:Secrets:Key must be base64 of 32 bytes", ["--Herald:Secrets:Key=c2hvcnQ="] },
     };
 
     [Theory]
@@ -40,6 +42,20 @@ public sealed class StartupErrorTests
         Assert.Equal(2, exitCode);
         Assert.Matches(@"lacks \d+ migration\(s\)", stderr);
         Assert.Contains("migrate", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PostgresWithoutSecretsKey_ExplainsThatNodesShareOne()
+    {
+        using var folder = new TempFolder();
+        var database = await postgres.CreateDatabaseAsync("startup_no_secrets_key", TestContext.Current.CancellationToken);
+
+        var (exitCode, stderr) = await RunServerAsync(
+            folder.Path, ["--Herald:Storage=postgres", $"--ConnectionStrings:Postgres={database}", "--urls", "http://127.0.0.1:0"]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Herald:Secrets:Key is not set", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

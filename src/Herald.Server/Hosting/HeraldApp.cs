@@ -11,6 +11,7 @@ using Herald.Server.Operations;
 using Herald.Storage;
 using Herald.Storage.Postgres;
 using Herald.Storage.Redis;
+using Herald.Storage.Secrets;
 using Herald.Storage.Sqlite;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -47,6 +48,7 @@ public static class HeraldApp
         services.AddSingleton<SelfAddress>();
         services.AddHeraldStorage(configuration);
         services.AddHeraldRedis(configuration);
+        services.AddHeraldSecrets(configuration);
         services.AddHeraldChannels(configuration);
         services.AddHeraldSandbox(configuration);
         services.AddSingleton<IRouter>(sp => new DefaultRouter(sp.GetRequiredService<IOptions<DefaultRouteOptions>>().Value));
@@ -141,6 +143,16 @@ public static class HeraldApp
         if (role == HeraldRole.Migrate)
         {
             return;
+        }
+
+        try
+        {
+            // Resolved now so a missing or bad key ends the start with one line, not the first credential read.
+            app.Services.GetRequiredService<ISecretProtector>();
+        }
+        catch (SecretsConfigurationException e)
+        {
+            throw new StartupException(e.Message);
         }
 
         try

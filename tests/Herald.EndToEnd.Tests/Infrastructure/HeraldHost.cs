@@ -17,6 +17,9 @@ public sealed class HeraldHost : IAsyncDisposable
 {
     public const string AdminKey = "test-admin-key-0123456789";
 
+    /// <summary>The secrets key every test node shares (base64 of 32 bytes), as a cluster's nodes must.</summary>
+    public const string SecretsKey = "dGVzdC1zZWNyZXRzLWtleS0wMTIzNDU2Nzg5YWJjZGU=";
+
     private readonly WebApplication _app;
 
     private HeraldHost(WebApplication app, string baseUrl)
@@ -51,6 +54,7 @@ public sealed class HeraldHost : IAsyncDisposable
     private static Dictionary<string, string?> Shared(Dictionary<string, string?> settings) => new(settings)
     {
         ["Herald:AdminKey"] = AdminKey,
+        ["Herald:Secrets:Key"] = SecretsKey,
         ["Herald:Sandbox:Enabled"] = "true",
         ["Herald:Sandbox:ReceiptDelayMs"] = "20",
         ["Herald:Routing:WhatsAppReceiptTimeout"] = "00:00:02",
