@@ -8,6 +8,7 @@ using Herald.Server.Callbacks;
 using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 using Herald.Server.Operations;
+using Herald.Server.Webhooks;
 using Herald.Storage;
 using Herald.Storage.Postgres;
 using Herald.Storage.Redis;
@@ -33,6 +34,13 @@ public static class HeraldApp
             && configuration["Herald:Sandbox:SmtpPort"] is null)
         {
             configuration["Herald:Sandbox:SmtpPort"] = "2525";
+        }
+
+        // The embedded demo runs on a laptop: let its webhooks reach a receiver on the same machine.
+        if (configuration["Herald:Storage"] is null or "sqlite" && configuration["Herald:Demo:Enabled"] is not "false")
+        {
+            configuration["Herald:Webhooks:AllowInsecureUrls"] ??= "true";
+            configuration["Herald:Webhooks:AllowPrivateAddresses"] ??= "true";
         }
 
         var services = builder.Services;
@@ -65,6 +73,7 @@ public static class HeraldApp
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
             .AddPrometheusExporter());
 
+        services.AddHeraldWebhooks(configuration, role.Delivers());
         if (role.ServesApi())
         {
             services.AddSingleton<IngestService>();
@@ -90,6 +99,7 @@ public static class HeraldApp
             app.MapNotificationsApi();
             app.MapAdminApi();
             app.MapCallbacksApi();
+            app.MapWebhooksApi();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)
             {
                 app.MapHeraldSandbox();

@@ -16,6 +16,7 @@ public sealed class HeraldMetrics : IDisposable
     private readonly Counter<long> _attempts;
     private readonly Counter<long> _finished;
     private readonly Counter<long> _inFlightResends;
+    private readonly Counter<long> _webhooks;
 
     public HeraldMetrics()
     {
@@ -25,6 +26,7 @@ public sealed class HeraldMetrics : IDisposable
         _finished = _meter.CreateCounter<long>("herald.notifications.finished", description: "Notifications reaching a final state.");
         _inFlightResends = _meter.CreateCounter<long>("herald.sends.inflight_resends",
             description: "Sends that were in flight on a worker that stopped, and may reach the customer twice.");
+        _webhooks = _meter.CreateCounter<long>("herald.webhooks.sent", description: "Status webhooks sent to banks, by outcome.");
     }
 
     public void Accepted(IReadOnlyList<AcceptResult> results)
@@ -46,6 +48,8 @@ public sealed class HeraldMetrics : IDisposable
         _finished.Add(1, new("status", status.ToString().ToLowerInvariant()), new("channel", channel?.ToString().ToLowerInvariant() ?? "none"));
 
     public void InFlightResends(int count) => _inFlightResends.Add(count);
+
+    public void WebhookSent(bool succeeded) => _webhooks.Add(1, new KeyValuePair<string, object?>("outcome", succeeded ? "succeeded" : "failed"));
 
     public void Dispose() => _meter.Dispose();
 }

@@ -1,0 +1,206 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Herald.Core.Notifications;
+using Herald.Storage;
+using Herald.Storage.Secrets;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Server.Webhooks;
+
+/// <summary>
+/// Delivers status events to the banks' endpoints (worker role, every node; no leader): fans captured events out
+/// into deliveries, claims due deliveries as leases, POSTs each signed, and stores the outcome — 2xx succeeded,
+/// anything else retried with exponential backoff and jitter (honouring Retry-After) until the retry window ends,
+/// then dead. A node that dies mid-send leaves its claims to come back after the lease: at-least-once, and each
+/// event carries an id receivers dedupe on.
+/// </summary>
+public sealed partial class WebhookDispatcher : BackgroundService
+{
+    private readonly IWebhookStore _store;
+    private readonly ISecretProtector _secrets;
+    private readonly TimeProvider _time;
+    private readonly WebhookOptions _options;
+    private readonly HeraldMetrics _metrics;
+    private readonly ILogger<WebhookDispatcher> _logger;
+    private readonly HttpClient _http;
+    private readonly SemaphoreSlim _slots;
+
+    public WebhookDispatcher(
+        IWebhookStore store, ISecretProtector secrets, TimeProvider time, IOptions<WebhookOptions> options, HeraldMetrics metrics,
+        ILogger<WebhookDispatcher> logger)
+    {
+        _store = store;
+        _secrets = secrets;
+        _time = time;
+        _options = options.Value;
+        _metrics = metrics;
+        _logger = logger;
+        _slots = new SemaphoreSlim(_options.Concurrency);
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectCallback = WebhookUrlGuard.ConnectCallback(_options),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            AllowAutoRedirect = false,
+            MaxConnectionsPerServer = _options.Concurrency,
+        })
+        {
+            Timeout = _options.Timeout,
+        };
+        _http.DefaultRequestHeaders.UserAgent.ParseAdd("Herald-Webhooks/1");
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var busy = await RunOnceAsync(stoppingToken);
+                if (!busy)
+                {
+                    await Task.Delay(_options.PollInterval, _time, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogLoopFailed(_logger, e);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _time, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        _http.Dispose();
+        _slots.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>One round: fan out new events, then send what is due. True when there was work (poll again at once).</summary>
+    internal async Task<bool> RunOnceAsync(CancellationToken ct)
+    {
+        var fannedOut = await _store.FanOutAsync(_options.ClaimBatch, _time.GetUtcNow(), ct);
+        var claimed = await _store.ClaimDeliveriesAsync(_options.ClaimBatch, _options.Lease, _time.GetUtcNow(), ct);
+        if (claimed.Count > 0)
+        {
+            var results = await Task.WhenAll(claimed.Select(c => SendAsync(c, ct)));
+            await _store.CompleteDeliveriesAsync(results, _time.GetUtcNow(), ct);
+        }
+
+        return fannedOut >= _options.ClaimBatch || claimed.Count >= _options.ClaimBatch;
+    }
+
+    private async Task<WebhookDeliveryResult> SendAsync(ClaimedWebhookDelivery claimed, CancellationToken ct)
+    {
+        var delivery = claimed.Delivery;
+        var body = JsonSerializer.SerializeToUtf8Bytes(Payload(claimed), WebhooksJson.Default.WebhookEvent);
+        int? statusCode = null;
+        string? error;
+        TimeSpan? retryAfter = null;
+        await _slots.WaitAsync(ct);
+        try
+        {
+            var secret = _secrets.Unprotect(claimed.Endpoint.Secret, WebhooksApi.SecretContext(claimed.Endpoint.Id));
+            using var request = new HttpRequestMessage(HttpMethod.Post, claimed.Endpoint.Url) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new("application/json") { CharSet = "utf-8" };
+            request.Headers.Add(WebhookSignature.Header, WebhookSignature.Sign(secret, _time.GetUtcNow(), body));
+            request.Headers.Add("Herald-Event-Id", delivery.EventId.ToString());
+            request.Headers.Add("Herald-Delivery-Id", delivery.Id.ToString());
+            request.Headers.Add("Herald-Delivery-Attempt", delivery.Attempts.ToString(CultureInfo.InvariantCulture));
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            statusCode = (int)response.StatusCode;
+            if (response.IsSuccessStatusCode)
+            {
+                _metrics.WebhookSent(succeeded: true);
+                return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Succeeded, null, statusCode, null);
+            }
+
+            error = $"HTTP {statusCode} {response.ReasonPhrase}";
+            if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
+            {
+                retryAfter = response.Headers.RetryAfter?.Delta
+                    ?? (response.Headers.RetryAfter?.Date is { } date ? date - _time.GetUtcNow() : null);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            error = $"no answer within {_options.Timeout.TotalSeconds:0.###} s";
+        }
+        catch (HttpRequestException e)
+        {
+            error = e.HttpRequestError is HttpRequestError.Unknown ? e.Message : $"{e.HttpRequestError}: {e.Message}";
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            error = "the endpoint's secret cannot be decrypted with the configured Herald:Secrets keys";
+        }
+        finally
+        {
+            _slots.Release();
+        }
+
+        _metrics.WebhookSent(succeeded: false);
+        var now = _time.GetUtcNow();
+        if (now - delivery.CreatedAt >= _options.RetryWindow)
+        {
+            LogDead(_logger, delivery.Id, claimed.Endpoint.Id, delivery.Attempts, error);
+            return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Dead, null, statusCode, error);
+        }
+
+        var next = now + Backoff(delivery.Attempts, retryAfter);
+        LogRetry(_logger, delivery.Id, claimed.Endpoint.Id, delivery.Attempts, error, next);
+        return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Pending, next, statusCode, error);
+    }
+
+    /// <summary>Full jitter over an exponential ceiling; a Retry-After within the ceiling's bound is honoured.</summary>
+    internal TimeSpan Backoff(int attempts, TimeSpan? retryAfter)
+    {
+        var ceiling = TimeSpan.FromTicks((long)Math.Min(
+            _options.RetryMaxDelay.Ticks, _options.RetryBaseDelay.Ticks * Math.Pow(2, Math.Clamp(attempts - 1, 0, 30))));
+        var delay = TimeSpan.FromTicks((long)(ceiling.Ticks * (0.5 + (Random.Shared.NextDouble() / 2))));
+        return retryAfter is { } after && after > delay ? (after < _options.RetryMaxDelay ? after : _options.RetryMaxDelay) : delay;
+    }
+
+    internal static WebhookEvent Payload(ClaimedWebhookDelivery claimed)
+    {
+        var d = claimed.Delivery;
+        var n = claimed.Notification;
+        return new WebhookEvent(
+            d.EventId,
+            "notification." + StatusName(d.Status),
+            d.OccurredAt,
+            new WebhookEventData(d.NotificationId, n?.ExternalId, n?.Type, StatusName(d.Status), n?.Channel, n?.Priority, n?.CustomerId));
+    }
+
+    private static string StatusName(NotificationStatus status) =>
+        JsonSerializer.Serialize(status, WebhooksJson.Default.NotificationStatus).Trim('"');
+
+    [LoggerMessage(EventId = 4600, Level = LogLevel.Error, Message = "Webhook dispatch round failed")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 4601, Level = LogLevel.Information, Message = "Webhook delivery {DeliveryId} to endpoint {EndpointId} failed (try {Attempts}: {Error}); next try at {Next}")]
+    private static partial void LogRetry(ILogger logger, Guid deliveryId, Guid endpointId, int attempts, string? error, DateTimeOffset next);
+
+    [LoggerMessage(EventId = 4602, Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId} to endpoint {EndpointId} is dead after {Attempts} tries (last: {Error}); redeliver it through the API")]
+    private static partial void LogDead(ILogger logger, Guid deliveryId, Guid endpointId, int attempts, string? error);
+}
+
+/// <summary>The body of every webhook Herald sends.</summary>
+/// <param name="Type"><c>notification.delivered</c>, <c>notification.failed</c>, <c>.expired</c>, <c>.suppressed</c>, <c>.cancelled</c>.</param>
+public sealed record WebhookEvent(Guid Id, string Type, DateTimeOffset CreatedAt, WebhookEventData Data);
+
+/// <param name="Channel">The channel that delivered, when delivered.</param>
+public sealed record WebhookEventData(
+    Guid NotificationId, string? ExternalId, string? Type, string Status, Channel? Channel, Priority? Priority, string? CustomerId);
