@@ -99,6 +99,11 @@ public interface INotificationStore
     Task<IReadOnlyList<Attempt>> GetAttemptsAsync(Guid tenantId, Guid notificationId, CancellationToken ct);
     /// <summary>Newest (highest id) first; every filter given must match; see <see cref="NotificationQuery"/> for bounds.</summary>
     Task<IReadOnlyList<Notification>> SearchAsync(Guid tenantId, NotificationQuery query, CancellationToken ct);
+
+    /// <summary>Ends the idempotency window of up to <paramref name="max"/> notifications created before
+    /// <paramref name="createdBefore"/>: their dedupe keys are released, so a later submission with the same key is a new
+    /// notification. The notifications themselves (and their externalId) stay. Returns how many were released.</summary>
+    Task<int> ReleaseDedupeKeysAsync(DateTimeOffset createdBefore, int max, CancellationToken ct);
 }
 
 /// <summary>A notification a worker holds a lease on.</summary>

@@ -4,10 +4,11 @@ using Microsoft.Extensions.Options;
 
 namespace Herald.Server.Delivery;
 
-/// <summary>Periodic queue work any worker may do (no leader): aging of waiting lanes, and retrying receipts
-/// that arrived before their attempt was stored.</summary>
+/// <summary>Periodic queue work any worker may do (no leader): aging of waiting lanes, retrying receipts that
+/// arrived before their attempt was stored, and ending idempotency windows.</summary>
 public sealed class QueueMaintenance(
-    IDeliveryStore store, ReceiptProcessor receipts, TimeProvider time, IOptions<WorkerOptions> options, ILogger<QueueMaintenance> logger)
+    IDeliveryStore store, INotificationStore notifications, ReceiptProcessor receipts, TimeProvider time, IOptions<WorkerOptions> options,
+    ILogger<QueueMaintenance> logger)
     : BackgroundService
 {
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(1);
@@ -24,6 +25,7 @@ public sealed class QueueMaintenance(
                 {
                     var now = time.GetUtcNow();
                     await store.PromoteAgedAsync(options.Value.AgingAfter, 10_000, now, stoppingToken);
+                    await notifications.ReleaseDedupeKeysAsync(now - options.Value.IdempotencyWindow, 10_000, stoppingToken);
                     foreach (var receipt in await store.TakePendingReceiptsAsync(now - ReceiptGrace, 1_000, stoppingToken))
                     {
                         // Too old to ever match (e.g. a receipt for another system's message): dropped.

@@ -68,6 +68,10 @@ public sealed class WorkerOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan AgingAfter { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>How long an Idempotency-Key or externalId returns the original notification (SPEC §2: 7 days).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "365.00:00:00")]
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromDays(7);
+
     [Range(1, 100)]
     public int MaxAttemptsPerStep { get; set; } = 5;
 

@@ -173,6 +173,23 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         return results;
     }
 
+    public async Task<int> ReleaseDedupeKeysAsync(DateTimeOffset createdBefore, int max, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            """
+            UPDATE notifications SET dedupe_key = NULL
+            WHERE id IN (
+                SELECT id FROM notifications
+                WHERE dedupe_key IS NOT NULL AND created_at < @before
+                ORDER BY created_at
+                LIMIT @max
+                FOR UPDATE SKIP LOCKED)
+            """);
+        cmd.Parameters.Add(Param("before", Utc(createdBefore)));
+        cmd.Parameters.Add(Param("max", Math.Max(0, max)));
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     public async Task<Notification?> GetAsync(Guid tenantId, Guid id, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand($"SELECT {NotificationColumns} FROM notifications n WHERE n.id = @id AND n.tenant_id = @tenant");

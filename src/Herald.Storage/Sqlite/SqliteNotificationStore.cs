@@ -96,6 +96,16 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
         return results;
     }
 
+    public Task<int> ReleaseDedupeKeysAsync(DateTimeOffset createdBefore, int max, CancellationToken ct) =>
+        db.WriteAsync(
+            scope => scope.Command(
+                    "UPDATE notifications SET dedupe_key = NULL WHERE id IN (SELECT id FROM notifications " +
+                    "WHERE dedupe_key IS NOT NULL AND created_at < $before ORDER BY created_at LIMIT $max)")
+                .Set("$before", SqliteValues.Ms(createdBefore))
+                .Set("$max", Math.Max(0, max))
+                .ExecuteNonQuery(),
+            ct);
+
     public Task<Notification?> GetAsync(Guid tenantId, Guid id, CancellationToken ct) =>
         db.ReadAsync(
             connection =>

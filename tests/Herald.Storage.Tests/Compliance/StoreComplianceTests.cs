@@ -46,6 +46,40 @@ public abstract class StoreComplianceTests : IAsyncLifetime
         GC.SuppressFinalize(this);
     }
 
+    // ---- idempotency window ----
+
+    [Fact]
+    public async Task ReleaseDedupeKeysAsync_OldKeysOnly_LetTheKeyBeUsedAgain()
+    {
+        var tenant = await NewTenantAsync();
+        var old = await AcceptOneAsync(tenant, dedupeKey: "k-old", externalId: "x-old", now: T0);
+        var young = await AcceptOneAsync(tenant, dedupeKey: "k-young", now: T0.AddDays(6));
+        await AcceptOneAsync(tenant, now: T0);
+
+        Assert.Equal(1, await Stores.Notifications.ReleaseDedupeKeysAsync(T0.AddDays(1), 100, Ct));
+        Assert.Equal(0, await Stores.Notifications.ReleaseDedupeKeysAsync(T0.AddDays(1), 100, Ct));
+
+        var again = await Stores.Notifications.AcceptAsync([Prepare(tenant, NextId(), dedupeKey: "k-old")], T0.AddDays(8), Ct);
+        Assert.True(Assert.Single(again).Created);
+        Assert.NotEqual(old, again[0].Id);
+        var repeat = await Stores.Notifications.AcceptAsync([Prepare(tenant, NextId(), dedupeKey: "k-young")], T0.AddDays(8), Ct);
+        Assert.Equal((young, false), (Assert.Single(repeat).Id, repeat[0].Created));
+        Assert.Equal("x-old", (await Stores.Notifications.GetAsync(tenant, old, Ct))!.ExternalId);
+    }
+
+    [Fact]
+    public async Task ReleaseDedupeKeysAsync_HonoursMax()
+    {
+        var tenant = await NewTenantAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            await AcceptOneAsync(tenant, dedupeKey: $"k-{i}", now: T0);
+        }
+
+        Assert.Equal(3, await Stores.Notifications.ReleaseDedupeKeysAsync(T0.AddDays(1), 3, Ct));
+        Assert.Equal(2, await Stores.Notifications.ReleaseDedupeKeysAsync(T0.AddDays(1), 3, Ct));
+    }
+
     // ---- migrations and health ----
 
     [Fact]
