@@ -1,4 +1,5 @@
 using Herald.Channels;
+using Herald.Channels.Sms.Smpp;
 using Herald.Core.Routing;
 using IRouter = Herald.Core.Routing.IRouter;
 using Herald.Sandbox;
@@ -32,6 +33,13 @@ public static class HeraldApp
             && configuration["Herald:Sandbox:SmtpPort"] is null)
         {
             configuration["Herald:Sandbox:SmtpPort"] = "2525";
+        }
+
+        // Same for the sandbox SMPP account (SMSC simulator).
+        if (configuration["Herald:Storage"] is null or "sqlite" && configuration["Herald:Demo:Enabled"] is not "false"
+            && configuration["Herald:Sandbox:SmppPort"] is null)
+        {
+            configuration["Herald:Sandbox:SmppPort"] = "2775";
         }
 
         var services = builder.Services;
@@ -73,6 +81,7 @@ public static class HeraldApp
         {
             services.AddHostedService<DeliveryWorker>();
             services.AddHostedService<QueueMaintenance>();
+            services.AddSmppReceipts<ProviderReceiptSink>();
         }
 
         var app = builder.Build();
