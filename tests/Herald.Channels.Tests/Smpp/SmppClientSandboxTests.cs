@@ -182,7 +182,7 @@ public sealed class SmppClientSandboxTests
         var account = Account(smsc.Port, extra: new { windowSize = 4 });
 
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
-            connector.SendAsync(TestHost.Message($"+49151000{i:0000}"), account, Ct)));
+            connector.SendAsync(TestHost.Message($"+49151{i:000}5555"), account, Ct)));
 
         Assert.All(outcomes, static o => Assert.Equal(SendOutcomeKind.Accepted, o.Kind));
         Assert.Equal(40, outcomes.Select(static o => o.ProviderMessageId).Distinct().Count());
