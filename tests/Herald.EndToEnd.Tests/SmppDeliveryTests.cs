@@ -25,10 +25,13 @@ public sealed class SmppDeliveryTests(PipelineHostFixture fixture) : IClassFixtu
 
         var id = await client.SendAsync(new { type = "account.balance", channels = new[] { "sms" }, customer = new { phone }, data = new { text = "Balance: 100.00€ [EUR]" } });
 
+        // The SMS step waits for acceptance (SPEC §7); the deliver_sm receipt then moves the attempt to delivered.
         var n = await client.WaitForStatusAsync(id, "delivered");
         Assert.Equal("sms", n.Str("channel"));
+        n = await TestData.EventuallyAsync(
+            () => client.GetNotificationAsync(id), static n => n.Attempts()[^1].Str("state") == "delivered", TimeSpan.FromSeconds(20), "the SMPP delivery receipt");
         var attempt = Assert.Single(n.Attempts());
-        Assert.Equal("delivered", attempt.Str("state"));
+        Assert.False(string.IsNullOrEmpty(attempt.Str("deliveredAt")));
         var received = Assert.Single(await client.SandboxMessagesAsync("sms", phone));
         Assert.Equal("Balance: 100.00€ [EUR]", received.Str("text"));
         Assert.Equal(received.Str("providerMessageId"), attempt.Str("providerMessageId"));

@@ -191,6 +191,41 @@ public sealed class SmppClientSandboxTests
     }
 
     [Fact]
+    public async Task ReceiptForAMessageSentBeforeARestart_ArrivesAfterTheWorkerBindsAtStart()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        var store = new InMemoryProviderStore();
+        var account = await store.CreateAsync(Account(smsc.Port), Ct);
+
+        // The first Herald process sends, but goes down without taking the receipt (its database is gone).
+        var before = new CollectingReceiptSink { FailNext = int.MaxValue };
+        string messageId;
+        await using (var first = Services(before, store))
+        {
+            var outcome = await first.GetRequiredService<SmppSmsConnector>().SendAsync(TestHost.Message("+4915112345678"), account, Ct);
+            messageId = outcome.ProviderMessageId!;
+            await WaitUntilAsync(() => before.Refused >= 1, "the first process to refuse the receipt");
+        }
+
+        // The restarted process never sends: its binder binds the account at start and the SMSC hands the receipt over.
+        var after = new CollectingReceiptSink();
+        await using var second = Services(after, store, bindOnStart: true);
+        var hosted = second.GetServices<Microsoft.Extensions.Hosting.IHostedService>().ToList();
+        foreach (var service in hosted)
+        {
+            await service.StartAsync(Ct);
+        }
+
+        await WaitUntilAsync(() => !after.Received.IsEmpty, "the receipt on the restarted process");
+        var (accountId, receipt) = Assert.Single(after.Received);
+        Assert.Equal((account.Id, messageId, ReceiptState.Delivered), (accountId, receipt.ProviderMessageId, receipt.State));
+        foreach (var service in hosted)
+        {
+            await service.StopAsync(Ct);
+        }
+    }
+
+    [Fact]
     public async Task UnusableSettingsOrAddress_AreMappedWithoutConnecting()
     {
         await using var services = Services(new CollectingReceiptSink());

@@ -94,7 +94,7 @@ public static class SmppTestKit
 {
     public static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static ServiceProvider Services(IProviderReceiptSink sink)
+    public static ServiceProvider Services(IProviderReceiptSink sink, IProviderStore? store = null, bool bindOnStart = false)
     {
         var config = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?>
@@ -104,9 +104,14 @@ public static class SmppTestKit
             })
             .Build();
         var services = new ServiceCollection().AddLogging();
-        services.AddSingleton<IProviderStore>(new InMemoryProviderStore());
+        services.AddSingleton(store ?? new InMemoryProviderStore());
         services.AddSingleton(sink);
         services.AddHeraldChannels(config);
+        if (bindOnStart)
+        {
+            services.AddSmppReceipts<CollectingReceiptSink>();
+        }
+
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 
