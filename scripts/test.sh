@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need_apt+=(postgresql); fi
+# The SMPP tests check Herald's client and SMSC simulator against Net::SMPP, an implementation not written here.
+perl -MNet::SMPP -e 1 >/dev/null 2>&1 || need_apt+=(libnet-smpp-perl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -2,6 +2,7 @@ using System.Net;
 using Herald.Channels.Email;
 using Herald.Channels.Providers;
 using Herald.Channels.Sms;
+using Herald.Channels.Sms.Smpp;
 using Herald.Channels.Telegram;
 using Herald.Channels.WhatsApp;
 using Microsoft.Extensions.Configuration;
@@ -42,6 +43,7 @@ public static class ChannelsServiceCollectionExtensions
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TelegramBotConnector>());
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TwilioSmsConnector>());
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<SmtpEmailConnector>());
+        services.AddSmppConnector();
 
         services.TryAddSingleton<ProviderDirectory>();
         services.AddHostedService(static sp => sp.GetRequiredService<ProviderDirectory>());

@@ -7,7 +7,7 @@ using Herald.Sandbox;
 var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddHeraldSandbox(builder.Configuration);
 var app = builder.Build();
-app.MapGet("/", () => "Herald sandbox: WhatsApp Cloud API at /sandbox/whatsapp, Telegram Bot API at /sandbox/telegram, Twilio SMS at /sandbox/sms, SMTP: see /sandbox/smtp");
+app.MapGet("/", () => "Herald sandbox: WhatsApp Cloud API at /sandbox/whatsapp, Telegram Bot API at /sandbox/telegram, Twilio SMS at /sandbox/sms, SMTP: see /sandbox/smtp, SMPP: see /sandbox/smpp");
 app.MapHeraldSandbox();
 if (string.IsNullOrWhiteSpace(builder.Configuration["Herald:Sandbox:CallbackBaseUrl"]))
 {

@@ -1,5 +1,6 @@
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Settings;
+using Herald.Sandbox.Smpp;
 using Herald.Sandbox.Sms;
 using Herald.Sandbox.Smtp;
 using Herald.Sandbox.Telegram;
@@ -39,6 +40,8 @@ public static class SandboxExtensions
         services.TryAddSingleton<TwilioSimulator>();
         services.TryAddSingleton<SmtpSimulator>();
         services.AddHostedService(static sp => sp.GetRequiredService<SmtpSimulator>());
+        services.TryAddSingleton<SmppSimulator>();
+        services.AddHostedService(static sp => sp.GetRequiredService<SmppSimulator>());
         return services;
     }
 
@@ -46,7 +49,8 @@ public static class SandboxExtensions
     /// Mounts everything under <c>/sandbox</c> when <see cref="SandboxOptions.Enabled"/>:
     /// the WhatsApp Cloud API, Telegram Bot API and Twilio SMS simulators and the mailbox, settings and stats endpoints.
     /// With <see cref="SandboxOptions.TelegramAtRoot"/> the Bot API is also served at <c>/bot{token}/{method}</c>.
-    /// <c>GET /sandbox/smtp</c> tells where the SMTP simulator listens (<c>{"host","port"}</c>, port null when off).
+    /// <c>GET /sandbox/smtp</c> tells where the SMTP simulator listens (<c>{"host","port"}</c>, port null when off);
+    /// <c>GET /sandbox/smpp</c> does the same for the SMPP SMSC simulator.
     /// </summary>
     public static IEndpointRouteBuilder MapHeraldSandbox(this IEndpointRouteBuilder app)
     {
@@ -82,6 +86,18 @@ public static class SandboxExtensions
                 port = smtp.Port,
                 connectionsAccepted = smtp.ConnectionsAccepted,
                 activeConnections = smtp.ActiveConnections,
+            }));
+
+        sandbox.MapGet(
+            "/smpp",
+            ([FromServices] SmppSimulator smpp) => TypedResults.Ok(new
+            {
+                host = SmppSimulator.Host,
+                port = smpp.Port,
+                connectionsAccepted = smpp.ConnectionsAccepted,
+                activeConnections = smpp.ActiveConnections,
+                enquireLinksAnswered = smpp.EnquireLinksAnswered,
+                receiptsDelivered = smpp.ReceiptsDelivered,
             }));
 
         sandbox.MapGet(

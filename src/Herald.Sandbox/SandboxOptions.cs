@@ -82,6 +82,19 @@ public sealed class SandboxOptions
     [Range(1024, 100 * 1024 * 1024)]
     public int SmtpMaxMessageBytes { get; set; } = 10 * 1024 * 1024;
 
+    /// <summary>
+    /// TCP port of the SMPP 3.4 SMSC simulator on 127.0.0.1: 0 picks a free port (read it from
+    /// <see cref="Smpp.SmppSimulator.Port"/> or <c>GET /sandbox/smpp</c>), null or -1 disables it.
+    /// </summary>
+    [Range(-1, 65535)]
+    public int? SmppPort { get; set; } = 0;
+
+    /// <summary>When set, the SMPP simulator only binds this system_id (ESME_RINVSYSID otherwise); else any.</summary>
+    public string? SmppSystemId { get; set; }
+
+    /// <summary>When set, the SMPP simulator only binds with this password (ESME_RINVPASWD otherwise); else any.</summary>
+    public string? SmppPassword { get; set; }
+
     /// <summary>WhatsApp Business Account id reported as <c>entry[].id</c> in webhooks.</summary>
     public string BusinessAccountId { get; set; } = "100000000000001";
 

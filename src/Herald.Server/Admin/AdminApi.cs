@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Herald.Channels.Providers;
+using Herald.Channels.Sms.Smpp;
 using Herald.Core.Notifications;
 using Herald.Ingest;
 using Herald.Ingest.Authentication;
@@ -125,6 +126,7 @@ public sealed class TenantProvisioning(
     IOptions<SandboxOptions> sandbox,
     SelfAddress self,
     Sandbox.Smtp.SmtpSimulator smtp,
+    Sandbox.Smpp.SmppSimulator smpp,
     TimeProvider time,
     ILogger<TenantProvisioning> logger)
 {
@@ -182,6 +184,7 @@ public sealed class TenantProvisioning(
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Telegram, "telegram-bot", "Sandbox Telegram", telegram, 100, true, now),
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Sms, "twilio-sms", "Sandbox SMS", sms, 100, true, now),
             .. EmailAccount(tenant, now),
+            .. SmppAccount(tenant, now),
         ];
     }
 
@@ -204,6 +207,25 @@ public sealed class TenantProvisioning(
             ["fromName"] = tenant.Name,
         });
         yield return new ProviderAccount(Guid.CreateVersion7(now), tenant.Id, Channel.Email, "smtp", "Sandbox Email", settings, 100, true, now);
+    }
+
+    /// <summary>The sandbox SMSC's account, a standby (weight 0) next to the Twilio-style one, when it listens.</summary>
+    private IEnumerable<ProviderAccount> SmppAccount(Tenant tenant, DateTimeOffset now)
+    {
+        if (smpp.Port is not { } port)
+        {
+            yield break;
+        }
+
+        var settings = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["host"] = Sandbox.Smpp.SmppSimulator.Host,
+            ["port"] = port,
+            ["systemId"] = "t" + tenant.Id.ToString("N")[..14],
+            ["password"] = Token(4),
+            ["sourceAddr"] = "HERALD",
+        });
+        yield return new ProviderAccount(Guid.CreateVersion7(now), tenant.Id, Channel.Sms, SmppSmsConnector.ConnectorKind, "Sandbox SMPP", settings, 0, true, now);
     }
 
     private static string Token(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));

@@ -1,4 +1,5 @@
 using Herald.Channels;
+using Herald.Channels.Sms.Smpp;
 using Herald.Core.Routing;
 using IRouter = Herald.Core.Routing.IRouter;
 using Herald.Sandbox;
@@ -28,17 +29,13 @@ public static class HeraldApp
         var builder = WebApplication.CreateSlimBuilder(args);
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
-        // The embedded demo's sandbox email account is stored with the SMTP simulator's port: keep it fixed so
-        // the account still works after a restart (tests and other modes pick a free port).
-        if (configuration["Herald:Storage"] is null or "sqlite" && configuration["Herald:Demo:Enabled"] is not "false"
-            && configuration["Herald:Sandbox:SmtpPort"] is null)
-        {
-            configuration["Herald:Sandbox:SmtpPort"] = "2525";
-        }
-
-        // The embedded demo runs on a laptop: let its webhooks reach a receiver on the same machine.
+        // The embedded demo: its sandbox email and SMPP accounts are stored with the simulators' ports, so those stay
+        // fixed across restarts (tests and other modes pick free ports); its webhooks may reach a receiver on the same
+        // machine.
         if (configuration["Herald:Storage"] is null or "sqlite" && configuration["Herald:Demo:Enabled"] is not "false")
         {
+            configuration["Herald:Sandbox:SmtpPort"] ??= "2525";
+            configuration["Herald:Sandbox:SmppPort"] ??= "2775";
             configuration["Herald:Webhooks:AllowInsecureUrls"] ??= "true";
             configuration["Herald:Webhooks:AllowPrivateAddresses"] ??= "true";
         }
@@ -84,6 +81,7 @@ public static class HeraldApp
         {
             services.AddHostedService<DeliveryWorker>();
             services.AddHostedService<QueueMaintenance>();
+            services.AddSmppReceipts<ProviderReceiptSink>();
         }
 
         var app = builder.Build();

@@ -1,0 +1,253 @@
+using Herald.Core.Delivery;
+using Herald.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Herald.Channels.Sms.Smpp;
+
+/// <summary>
+/// The long-lived session of one provider account: binds, and after a drop or a refused bind binds again with
+/// exponential backoff (from reconnectMinSeconds doubling to reconnectMaxSeconds, each wait scaled by a random
+/// 50–100 % so that many Herald nodes do not reconnect in step). While no session is bound, sends end at once as
+/// transient with the last connect or bind error, so the dispatcher's circuit breaker can open.
+/// </summary>
+internal sealed partial class SmppAccountLink : IAsyncDisposable
+{
+    private readonly ProviderAccount _account;
+    private readonly SmppMultipartIds _parts;
+    private readonly IProviderReceiptSink _sink;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _gate = new();
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SmppClientSession? _session;
+    private Failure? _failure;
+    private Task? _loop;
+    private int _reference = Random.Shared.Next(256);
+
+    public SmppAccountLink(ProviderAccount account, SmppSettings settings, SmppMultipartIds parts, IProviderReceiptSink sink, TimeProvider time, ILogger logger)
+    {
+        _account = account;
+        Settings = settings;
+        _parts = parts;
+        _sink = sink;
+        _time = time;
+        _logger = logger;
+    }
+
+    public SmppSettings Settings { get; }
+
+    /// <summary>Sessions bound so far (tests watch reconnects with it).</summary>
+    public int Binds { get; private set; }
+
+    public bool IsBound => _session is { IsOpen: true };
+
+    /// <summary>Starts the bind loop once.</summary>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            _loop ??= RunAsync(_stop.Token);
+        }
+    }
+
+    /// <summary>The next concatenation reference number of this account.</summary>
+    public byte NextReference() => (byte)Interlocked.Increment(ref _reference);
+
+    /// <summary>Submits every part in order; the outcome is the first part's message id, or the first refusal.</summary>
+    public async Task<SendOutcome> SendAsync(IReadOnlyList<SmppShortMessage> parts, CancellationToken ct)
+    {
+        Start();
+        var session = await BoundSessionAsync(ct).ConfigureAwait(false);
+        if (session is null)
+        {
+            var failure = _failure ?? new Failure("connect_failed", "the SMPP session is not bound", _time.GetUtcNow());
+            var retry = failure.RetryAt - _time.GetUtcNow();
+            return SendOutcome.Transient(failure.Code, failure.Message, retry > TimeSpan.Zero ? retry : null);
+        }
+
+        var ids = new string[parts.Count];
+        for (var i = 0; i < parts.Count; i++)
+        {
+            SmppPdu response;
+            try
+            {
+                response = await session.SubmitAsync(parts[i], ct).ConfigureAwait(false);
+            }
+            catch (SmppSessionClosedException e)
+            {
+                return SendOutcome.Transient("connection_lost", e.Message);
+            }
+            catch (TimeoutException)
+            {
+                return SendOutcome.Transient("timeout", $"no submit_sm_resp within {Settings.ResponseTimeoutSeconds} s");
+            }
+
+            if (response.CommandId == SmppCommand.GenericNack)
+            {
+                return SendOutcome.Transient("generic_nack", $"the SMSC answered submit_sm with generic_nack {SmppStatus.Name(response.Status)}");
+            }
+
+            if (response.Status != SmppStatus.Ok)
+            {
+                return SmppErrors.Map(response.Status);
+            }
+
+            if (string.IsNullOrEmpty(response.Id))
+            {
+                return SendOutcome.Transient("malformed_response", "submit_sm_resp without a message_id");
+            }
+
+            ids[i] = response.Id;
+        }
+
+        _parts.Record(ids);
+        return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: ids[0]);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+
+        _stop.Dispose();
+    }
+
+    /// <summary>The bound session; waits for a connect attempt under way, null when the last one failed.</summary>
+    private async Task<SmppClientSession?> BoundSessionAsync(CancellationToken ct)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            var changed = Volatile.Read(ref _changed);
+            if (_session is { IsOpen: true } session)
+            {
+                return session;
+            }
+
+            if (_failure is not null)
+            {
+                return null;
+            }
+
+            await changed.Task.WaitAsync(ct).ConfigureAwait(false);
+        }
+
+        return _session is { IsOpen: true } s ? s : null;
+    }
+
+    private void Changed(SmppClientSession? session, Failure? failure)
+    {
+        _session = session;
+        _failure = failure;
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        await Task.Yield();
+        var attempt = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            string code, message;
+            try
+            {
+                var session = await SmppClientSession.OpenAsync(Settings, OnDeliverAsync, _time, _logger, stop).ConfigureAwait(false);
+                Binds++;
+                attempt = 0;
+                LogBound(_logger, _account.Id, Settings.Host, Settings.Port);
+                Changed(session, null);
+                try
+                {
+                    var reason = await session.Closed.WaitAsync(stop).ConfigureAwait(false);
+                    LogDropped(_logger, _account.Id, reason);
+                }
+                catch (OperationCanceledException)
+                {
+                    await session.UnbindAsync(CancellationToken.None).ConfigureAwait(false);
+                    await session.DisposeAsync().ConfigureAwait(false);
+                    Changed(null, new Failure("connect_failed", "the SMPP session was closed", _time.GetUtcNow()));
+                    return;
+                }
+
+                await session.DisposeAsync().ConfigureAwait(false);
+                (code, message) = ("connection_lost", "the SMPP session dropped; reconnecting");
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SmppBindException e)
+            {
+                (code, message) = ("bind_failed", e.Message);
+                LogBindFailed(_logger, _account.Id, SmppStatus.Name(e.Status));
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or SmppSessionClosedException)
+            {
+                (code, message) = ("connect_failed", $"SMPP connect to {Settings.Host}:{Settings.Port} failed: {e.Message}");
+                LogConnectFailed(_logger, _account.Id, e.Message);
+            }
+
+            var delay = Backoff(attempt++);
+            Changed(null, new Failure(code, message, _time.GetUtcNow() + delay));
+            try
+            {
+                await Task.Delay(delay, _time, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private TimeSpan Backoff(int attempt)
+    {
+        var min = Math.Max(0.05, Settings.ReconnectMinSeconds);
+        var seconds = Math.Min(Settings.ReconnectMaxSeconds, min * Math.Pow(2, Math.Min(attempt, 20)));
+        return TimeSpan.FromSeconds(seconds * (0.5 + (Random.Shared.NextDouble() / 2)));
+    }
+
+    private async Task<uint> OnDeliverAsync(SmppShortMessage message, CancellationToken ct)
+    {
+        var receipt = SmppReceipts.Parse(message);
+        if (receipt is null)
+        {
+            // A mobile-originated message or a receipt without an id: acknowledged, nothing to do with it yet.
+            LogNotReceipt(_logger, _account.Id, message.EsmClass);
+            return SmppStatus.Ok;
+        }
+
+        if (_parts.IsSecondary(receipt.MessageId))
+        {
+            // A later part of a concatenated message: the first part's receipt speaks for the message.
+            return SmppStatus.Ok;
+        }
+
+        if (receipt.ToProviderReceipt(_time.GetUtcNow()) is { } providerReceipt)
+        {
+            await _sink.AcceptAsync(_account, [providerReceipt], ct).ConfigureAwait(false);
+        }
+
+        return SmppStatus.Ok;
+    }
+
+    private sealed record Failure(string Code, string Message, DateTimeOffset RetryAt);
+
+    [LoggerMessage(EventId = 3400, Level = LogLevel.Information, Message = "SMPP account {AccountId} bound to {Host}:{Port}")]
+    private static partial void LogBound(ILogger logger, Guid accountId, string host, int port);
+
+    [LoggerMessage(EventId = 3401, Level = LogLevel.Warning, Message = "SMPP account {AccountId} session dropped: {Reason}")]
+    private static partial void LogDropped(ILogger logger, Guid accountId, string reason);
+
+    [LoggerMessage(EventId = 3402, Level = LogLevel.Warning, Message = "SMPP account {AccountId} bind refused: {Status}")]
+    private static partial void LogBindFailed(ILogger logger, Guid accountId, string status);
+
+    [LoggerMessage(EventId = 3403, Level = LogLevel.Warning, Message = "SMPP account {AccountId} could not connect: {Reason}")]
+    private static partial void LogConnectFailed(ILogger logger, Guid accountId, string reason);
+
+    [LoggerMessage(EventId = 3404, Level = LogLevel.Debug, Message = "SMPP account {AccountId} got a deliver_sm that is not a receipt (esm_class {EsmClass}); acknowledged")]
+    private static partial void LogNotReceipt(ILogger logger, Guid accountId, byte esmClass);
+}

@@ -1,0 +1,304 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Herald.Channels.Sms.Smpp;
+using Herald.Sandbox.Mailbox;
+using Herald.Sandbox.Settings;
+using Herald.Sandbox.Throttling;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Sandbox.Smpp;
+
+/// <summary>A delivery receipt waiting for a bound session of its system_id.</summary>
+internal sealed record PendingSmppReceipt(SmppShortMessage Receipt);
+
+/// <summary>
+/// An SMPP 3.4 SMSC on 127.0.0.1, so any ESME (Herald's client, Net::SMPP, a aggregator test tool) can bind to it.
+/// bind_transceiver/transmitter/receiver (any credentials unless <see cref="SandboxOptions.SmppSystemId"/> /
+/// <see cref="SandboxOptions.SmppPassword"/> are set), submit_sm, enquire_link, unbind; everything else gets
+/// generic_nack ESME_RINVCMDID. An accepted submit_sm goes to the <see cref="SandboxMailbox"/> as channel
+/// <c>sms</c> (to = the destination as E.164 with "+"); the parts of a concatenated message (UDH 8- or 16-bit
+/// reference) are reassembled into one mailbox message. Magic recipient: a number ending 0004 is refused with
+/// ESME_RINVDSTADR. Shaping: latency delays each submit_sm_resp, the rate limit (per system_id) answers
+/// ESME_RTHROTTLED, the failure rate ESME_RSYSERR. With registered_delivery, a receipt (the classic text plus the
+/// receipted_message_id and message_state TLVs) follows after receiptDelayMs for each part, as a deliver_sm on a
+/// bound receiver or transceiver session of the same system_id; receipts wait for such a session (e.g. after the
+/// ESME reconnects) like a real SMSC's store.
+/// </summary>
+public sealed partial class SmppSimulator(
+    IOptions<SandboxOptions> options,
+    SandboxSettings settings,
+    SandboxMailbox mailbox,
+    SandboxRateLimiter rateLimiter,
+    SandboxStats stats,
+    TimeProvider time,
+    ILogger<SmppSimulator> logger) : IHostedService, IAsyncDisposable
+{
+    /// <summary>Channel name used in the mailbox and stats.</summary>
+    public const string ChannelName = "sms";
+
+    /// <summary>The system_id the simulator answers binds with.</summary>
+    public const string SmscSystemId = "HeraldSandbox";
+
+    private readonly ConcurrentDictionary<long, Task> sessions = new();
+    private readonly ConcurrentDictionary<long, SmppSimulatorSession> open = new();
+    private readonly ConcurrentDictionary<string, Channel<PendingSmppReceipt>> receipts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcatenatedMessage> partial = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource stopping = new();
+    private TcpListener? listener;
+    private Task? acceptLoop;
+    private long connectionsAccepted;
+    private long nextSessionId;
+    private int port;
+
+    /// <summary>The port the simulator listens on (127.0.0.1), or null when disabled or not started.</summary>
+    public int? Port => Volatile.Read(ref port) is > 0 and var p ? p : null;
+
+    /// <summary>The host to point SMPP clients at.</summary>
+    public static string Host => IPAddress.Loopback.ToString();
+
+    /// <summary>TCP connections accepted since start.</summary>
+    public long ConnectionsAccepted => Interlocked.Read(ref connectionsAccepted);
+
+    /// <summary>Sessions open right now.</summary>
+    public int ActiveConnections => sessions.Count;
+
+    /// <summary>enquire_link requests answered since start.</summary>
+    public long EnquireLinksAnswered => Interlocked.Read(ref enquireLinks);
+
+    private long enquireLinks;
+
+    /// <summary>Receipts acknowledged with deliver_sm_resp ESME_ROK since start.</summary>
+    public long ReceiptsDelivered => Interlocked.Read(ref receiptsDelivered);
+
+    /// <summary>Receipts dropped because too many were waiting for a session.</summary>
+    public long ReceiptsDropped => Interlocked.Read(ref receiptsDropped);
+
+    private long receiptsDelivered;
+    private long receiptsDropped;
+
+    internal void ReceiptDelivered() => Interlocked.Increment(ref receiptsDelivered);
+
+    /// <summary>Binds the listener (so <see cref="Port"/> is known once the host has started) and starts accepting.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        if (!o.Enabled || o.SmppPort is null or < 0 || listener is not null)
+        {
+            return Task.CompletedTask;
+        }
+
+        var l = new TcpListener(IPAddress.Loopback, o.SmppPort.Value);
+        l.Start(512);
+        listener = l;
+        Volatile.Write(ref port, ((IPEndPoint)l.LocalEndpoint).Port);
+        LogListening(logger, Host, Port!.Value);
+        acceptLoop = AcceptLoopAsync(l, stopping.Token);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops accepting and closes open sessions (without unbind: like an SMSC that goes away).</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (listener is null)
+        {
+            return;
+        }
+
+        await stopping.CancelAsync().ConfigureAwait(false);
+        listener.Stop();
+        if (acceptLoop is not null)
+        {
+            await acceptLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(sessions.Values).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (!stopping.IsCancellationRequested)
+        {
+            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        listener?.Dispose();
+        stopping.Dispose();
+    }
+
+    /// <summary>Sends unbind on every open session (an SMSC going down for maintenance).</summary>
+    public async Task UnbindAllAsync(CancellationToken ct)
+    {
+        foreach (var session in open.Values)
+        {
+            await session.UnbindAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcceptLoopAsync(TcpListener l, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await l.AcceptSocketAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                if (ct.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                LogAcceptFailed(logger, e);
+                continue;
+            }
+
+            socket.NoDelay = true;
+            Interlocked.Increment(ref connectionsAccepted);
+            var id = Interlocked.Increment(ref nextSessionId);
+            var session = new SmppSimulatorSession(this, new NetworkStream(socket, ownsSocket: true));
+            open[id] = session;
+            sessions[id] = RunSessionAsync(id, session, ct);
+        }
+    }
+
+    private async Task RunSessionAsync(long id, SmppSimulatorSession session, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Yield();
+            await session.RunAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or EndOfStreamException)
+        {
+            // The client went away or we are stopping.
+        }
+        catch (SmppProtocolException e)
+        {
+            LogBadFrame(logger, e.Message);
+        }
+        catch (Exception e)
+        {
+            LogSessionFailed(logger, e);
+        }
+        finally
+        {
+            open.TryRemove(id, out _);
+            await session.DisposeAsync().ConfigureAwait(false);
+            sessions.TryRemove(id, out _);
+        }
+    }
+
+    internal SandboxOptions Options => options.Value;
+
+    internal SandboxSettingsSnapshot CurrentSettings => settings.Current;
+
+    internal TimeProvider Time => time;
+
+    internal SandboxStats Stats => stats;
+
+    internal SandboxRateLimiter RateLimiter => rateLimiter;
+
+    internal SandboxMailbox Mailbox => mailbox;
+
+    internal ILogger Logger => logger;
+
+    internal void EnquireLinkAnswered() => Interlocked.Increment(ref enquireLinks);
+
+    /// <summary>The receipt queue of a system_id (receipts wait here for a bound receiving session).</summary>
+    internal Channel<PendingSmppReceipt> Receipts(string systemId) =>
+        receipts.GetOrAdd(systemId, _ => Channel.CreateBounded<PendingSmppReceipt>(new BoundedChannelOptions(options.Value.MaxPendingWebhookStatuses)
+        {
+            FullMode = BoundedChannelFullMode.DropWrite,
+        }));
+
+    /// <summary>Queues a receipt after the current receipt delay.</summary>
+    internal void ScheduleReceipt(string systemId, SmppShortMessage receipt)
+    {
+        var delay = settings.Current.ReceiptDelayMs;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                if (delay > 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(delay), time, stopping.Token).ConfigureAwait(false);
+                }
+
+                if (!Receipts(systemId).Writer.TryWrite(new PendingSmppReceipt(receipt)))
+                {
+                    Interlocked.Increment(ref receiptsDropped);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping.
+            }
+        });
+    }
+
+    /// <summary>
+    /// Adds one part of a concatenated message; returns the whole text and the first part's id when it was the
+    /// last part missing, else null.
+    /// </summary>
+    internal (string Text, string FirstId)? AddPart(string key, SmsConcatenation concat, string text, string messageId)
+    {
+        var now = time.GetUtcNow();
+        if (partial.Count > 1000)
+        {
+            // Parts that never completed within an hour are forgotten, as an SMSC's reassembly timer would.
+            foreach (var (staleKey, stale) in partial)
+            {
+                if (now - stale.Started > TimeSpan.FromHours(1))
+                {
+                    partial.TryRemove(staleKey, out _);
+                }
+            }
+        }
+
+        var message = partial.GetOrAdd(key, _ => new ConcatenatedMessage(concat.Total, now));
+        lock (message)
+        {
+            if (message.Parts.Length != concat.Total || concat.Sequence < 1 || concat.Sequence > concat.Total)
+            {
+                return null;
+            }
+
+            message.Parts[concat.Sequence - 1] = (text, messageId);
+            if (message.Parts.Any(static p => p is null))
+            {
+                return null;
+            }
+
+            partial.TryRemove(key, out _);
+            return (string.Concat(message.Parts.Select(static p => p!.Value.Text)), message.Parts[0]!.Value.Id);
+        }
+    }
+
+    private sealed class ConcatenatedMessage(int total, DateTimeOffset started)
+    {
+        public (string Text, string Id)?[] Parts { get; } = new (string, string)?[total];
+
+        public DateTimeOffset Started { get; } = started;
+    }
+
+    [LoggerMessage(EventId = 6400, Level = LogLevel.Information, Message = "Sandbox SMPP simulator listening on {Host}:{Port}")]
+    private static partial void LogListening(ILogger logger, string host, int port);
+
+    [LoggerMessage(EventId = 6401, Level = LogLevel.Warning, Message = "Sandbox SMPP simulator could not accept a connection")]
+    private static partial void LogAcceptFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 6402, Level = LogLevel.Warning, Message = "Sandbox SMPP session failed")]
+    private static partial void LogSessionFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 6403, Level = LogLevel.Information, Message = "Sandbox SMPP session closed on an unframeable PDU: {Reason}")]
+    private static partial void LogBadFrame(ILogger logger, string reason);
+}

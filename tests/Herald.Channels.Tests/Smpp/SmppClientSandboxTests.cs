@@ -1,0 +1,241 @@
+using Herald.Channels.Sms.Smpp;
+using Herald.Core.Delivery;
+using Herald.Sandbox.Settings;
+using Microsoft.Extensions.DependencyInjection;
+using static Herald.Channels.Tests.Smpp.SmppTestKit;
+
+namespace Herald.Channels.Tests.Smpp;
+
+/// <summary>Herald's SMPP client against the sandbox SMSC over real TCP.</summary>
+public sealed class SmppClientSandboxTests
+{
+    [Fact]
+    public async Task Send_IsAccepted_AndTheDeliveryReceiptReachesTheSink()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        var sink = new CollectingReceiptSink();
+        await using var services = Services(sink);
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var account = Account(smsc.Port);
+
+        var outcome = await connector.SendAsync(TestHost.Message("+49 151 1234-5678", "Card *1234: 25.00€ at Café"), account, Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        Assert.False(string.IsNullOrEmpty(outcome.ProviderMessageId));
+        var message = Assert.Single(smsc.Mailbox.Find("sms", "+4915112345678"));
+        Assert.Equal(("Card *1234: 25.00€ at Café", outcome.ProviderMessageId, "bank"), (message.Text, message.ProviderMessageId, message.Account));
+        await WaitUntilAsync(() => !sink.Received.IsEmpty, "the delivery receipt");
+        var (accountId, receipt) = Assert.Single(sink.Received);
+        Assert.Equal((account.Id, outcome.ProviderMessageId, ReceiptState.Delivered), (accountId, receipt.ProviderMessageId, receipt.State));
+    }
+
+    [Fact]
+    public async Task Send_ToTheMagic0004Number_IsPermanent()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+
+        var outcome = await connector.SendAsync(TestHost.Message("+15550000004"), Account(smsc.Port), Ct);
+
+        Assert.Equal((SendOutcomeKind.PermanentFailure, "ESME_RINVDSTADR"), (outcome.Kind, outcome.ErrorCode));
+        Assert.Empty(smsc.Mailbox.Find("sms"));
+    }
+
+    [Fact]
+    public async Task Send_OverTheSandboxRate_IsTransientThrottled_WithRetryAfter()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        smsc.Settings.Apply(new SandboxSettingsUpdate(null, 1, null, null, null));
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var account = Account(smsc.Port);
+
+        var outcomes = new List<SendOutcome>();
+        for (var i = 0; i < 3; i++)
+        {
+            outcomes.Add(await connector.SendAsync(TestHost.Message("+4915112345678"), account, Ct));
+        }
+
+        var throttled = outcomes.Where(static o => o.Kind == SendOutcomeKind.TransientFailure).ToList();
+        Assert.NotEmpty(throttled);
+        Assert.All(throttled, static o => Assert.Equal(("ESME_RTHROTTLED", TimeSpan.FromSeconds(1)), (o.ErrorCode, o.RetryAfter)));
+        Assert.Contains(outcomes, static o => o.Kind == SendOutcomeKind.Accepted);
+    }
+
+    [Fact]
+    public async Task Send_LongUcs2Text_IsReassembled_AndOnlyTheFirstPartsReceiptCounts()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        var sink = new CollectingReceiptSink();
+        await using var services = Services(sink);
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var text = string.Concat(Enumerable.Repeat("Ваш код 😀 ", 20));   // 220 UTF-16 units: 4 parts
+
+        var outcome = await connector.SendAsync(TestHost.Message("+4915112345678", text), Account(smsc.Port), Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        var message = Assert.Single(smsc.Mailbox.Find("sms"));
+        Assert.Equal((text, outcome.ProviderMessageId), (message.Text, message.ProviderMessageId));
+        // The SMSC sends a receipt per part; the three later parts are recognised and dropped.
+        await WaitUntilAsync(() => smsc.Smsc.ReceiptsDelivered == 4, "four part receipts acknowledged");
+        var (_, receipt) = Assert.Single(sink.Received);
+        Assert.Equal(outcome.ProviderMessageId, receipt.ProviderMessageId);
+    }
+
+    [Fact]
+    public async Task SmscKilledAndRestarted_TheClientReconnects_AndSendsAgain()
+    {
+        var smsc = await SmscHost.StartAsync();
+        var port = smsc.Port;
+        var sink = new CollectingReceiptSink();
+        await using var services = Services(sink);
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var sessions = services.GetRequiredService<SmppSessions>();
+        var account = Account(port);
+        Assert.Equal(SendOutcomeKind.Accepted, (await connector.SendAsync(TestHost.Message("+4915112345678"), account, Ct)).Kind);
+
+        await smsc.DisposeAsync();
+        await WaitUntilAsync(() => !sessions.IsBound(account.Id), "the client to notice the drop");
+        var down = await connector.SendAsync(TestHost.Message("+4915112345678"), account, Ct);
+        Assert.Equal(SendOutcomeKind.TransientFailure, down.Kind);
+        Assert.Contains(down.ErrorCode, new[] { "connection_lost", "connect_failed" });
+
+        await using var restarted = await SmscHost.StartAsync(port);
+        await WaitUntilAsync(() => sessions.IsBound(account.Id), "the client to bind again");
+        var again = await connector.SendAsync(TestHost.Message("+4915112345678", "after restart"), account, Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, again.Kind);
+        Assert.Equal(2, sessions.Binds(account.Id));
+        Assert.Equal("after restart", Assert.Single(restarted.Mailbox.Find("sms")).Text);
+    }
+
+    [Fact]
+    public async Task IdleSession_IsKeptAliveWithEnquireLink()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var sessions = services.GetRequiredService<SmppSessions>();
+        var account = Account(smsc.Port, extra: new { enquireLinkSeconds = 1 });
+        await connector.SendAsync(TestHost.Message("+4915112345678"), account, Ct);
+
+        await WaitUntilAsync(() => smsc.Smsc.EnquireLinksAnswered >= 2, "two enquire_link", seconds: 20);
+
+        Assert.True(sessions.IsBound(account.Id));
+        Assert.Equal(1, sessions.Binds(account.Id));
+        Assert.Equal(1, smsc.Smsc.ConnectionsAccepted);
+    }
+
+    [Fact]
+    public async Task WrongPassword_IsTransientBindFailed()
+    {
+        await using var smsc = await SmscHost.StartAsync(0, ("Herald:Sandbox:SmppPassword", "right"));
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+
+        var outcome = await connector.SendAsync(TestHost.Message("+4915112345678"), Account(smsc.Port, password: "wrong"), Ct);
+
+        Assert.Equal((SendOutcomeKind.TransientFailure, "bind_failed"), (outcome.Kind, outcome.ErrorCode));
+        Assert.Contains("ESME_RINVPASWD", outcome.Error, StringComparison.Ordinal);
+        Assert.Empty(smsc.Mailbox.Find("sms"));
+    }
+
+    [Fact]
+    public async Task SmscUnbinds_TheClientAnswers_AndBindsAgain()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var sessions = services.GetRequiredService<SmppSessions>();
+        var account = Account(smsc.Port);
+        await connector.SendAsync(TestHost.Message("+4915112345678"), account, Ct);
+
+        await smsc.Smsc.UnbindAllAsync(Ct);
+
+        await WaitUntilAsync(() => sessions.Binds(account.Id) == 2 && sessions.IsBound(account.Id), "a second bind");
+        Assert.Equal(SendOutcomeKind.Accepted, (await connector.SendAsync(TestHost.Message("+4915112345678"), account, Ct)).Kind);
+    }
+
+    [Fact]
+    public async Task ReceiptRefusedByHerald_IsRedeliveredByTheSmsc()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        var sink = new CollectingReceiptSink { FailNext = 1 };
+        await using var services = Services(sink);
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+
+        var outcome = await connector.SendAsync(TestHost.Message("+4915112345678"), Account(smsc.Port), Ct);
+
+        await WaitUntilAsync(() => !sink.Received.IsEmpty, "the redelivered receipt");
+        Assert.Equal(1, sink.Refused);
+        Assert.Equal(outcome.ProviderMessageId, Assert.Single(sink.Received).Receipt.ProviderMessageId);
+    }
+
+    [Fact]
+    public async Task ManyConcurrentSends_ShareOneSessionWithinTheWindow()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        smsc.Settings.Apply(new SandboxSettingsUpdate(20, null, null, null, null));
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var account = Account(smsc.Port, extra: new { windowSize = 4 });
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            connector.SendAsync(TestHost.Message($"+49151{i:000}5555"), account, Ct)));
+
+        Assert.All(outcomes, static o => Assert.Equal(SendOutcomeKind.Accepted, o.Kind));
+        Assert.Equal(40, outcomes.Select(static o => o.ProviderMessageId).Distinct().Count());
+        Assert.Equal(1, smsc.Smsc.ConnectionsAccepted);
+        Assert.Equal(40, smsc.Mailbox.Find("sms").Count);
+    }
+
+    [Fact]
+    public async Task ReceiptForAMessageSentBeforeARestart_ArrivesAfterTheWorkerBindsAtStart()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        var store = new InMemoryProviderStore();
+        var account = await store.CreateAsync(Account(smsc.Port), Ct);
+
+        // The first Herald process sends, but goes down without taking the receipt (its database is gone).
+        var before = new CollectingReceiptSink { FailNext = int.MaxValue };
+        string messageId;
+        await using (var first = Services(before, store))
+        {
+            var outcome = await first.GetRequiredService<SmppSmsConnector>().SendAsync(TestHost.Message("+4915112345678"), account, Ct);
+            messageId = outcome.ProviderMessageId!;
+            await WaitUntilAsync(() => before.Refused >= 1, "the first process to refuse the receipt");
+        }
+
+        // The restarted process never sends: its binder binds the account at start and the SMSC hands the receipt over.
+        var after = new CollectingReceiptSink();
+        await using var second = Services(after, store, bindOnStart: true);
+        var hosted = second.GetServices<Microsoft.Extensions.Hosting.IHostedService>().ToList();
+        foreach (var service in hosted)
+        {
+            await service.StartAsync(Ct);
+        }
+
+        await WaitUntilAsync(() => !after.Received.IsEmpty, "the receipt on the restarted process");
+        var (accountId, receipt) = Assert.Single(after.Received);
+        Assert.Equal((account.Id, messageId, ReceiptState.Delivered), (accountId, receipt.ProviderMessageId, receipt.State));
+        foreach (var service in hosted)
+        {
+            await service.StopAsync(Ct);
+        }
+    }
+
+    [Fact]
+    public async Task UnusableSettingsOrAddress_AreMappedWithoutConnecting()
+    {
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var broken = Account(2775) with { Settings = """{"host":"127.0.0.1","systemId":"bank"}""" };
+
+        var settings = await connector.SendAsync(TestHost.Message("+4915112345678"), broken, Ct);
+        var address = await connector.SendAsync(TestHost.Message("no digits"), Account(1), Ct);
+
+        Assert.Equal((SendOutcomeKind.TransientFailure, "invalid_settings"), (settings.Kind, settings.ErrorCode));
+        Assert.Equal((SendOutcomeKind.PermanentFailure, "invalid_address"), (address.Kind, address.ErrorCode));
+    }
+}
