@@ -12,14 +12,11 @@ internal readonly record struct FcmAccessToken(string? Value, SendOutcome? Failu
 /// <summary>
 /// Access tokens per provider account: a signed service-account JWT exchanged at the account's <c>token_uri</c>
 /// (<c>grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer</c>). A token is reused until
-/// <see cref="RefreshBefore"/> ahead of its expiry; one refresh runs at a time per account, so a burst of sends
+/// <see cref="FcmConnector.TokenRefreshBefore"/> ahead of its expiry; one refresh runs at a time per account, so a burst of sends
 /// costs one exchange. A token the API rejected (401) is dropped and fetched again.
 /// </summary>
 internal sealed partial class FcmAccessTokens(IHttpClientFactory httpClients, TimeProvider time, ILogger logger)
 {
-    /// <summary>Refresh this long before the token expires, so a send never carries a token about to lapse.</summary>
-    public static readonly TimeSpan RefreshBefore = TimeSpan.FromMinutes(5);
-
     internal const string GrantType = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
     // A token exchange refused for the account's own reasons (revoked key, clock skew) will not heal in seconds.
@@ -69,7 +66,7 @@ internal sealed partial class FcmAccessTokens(IHttpClientFactory httpClients, Ti
         cached is not null
         && ReferenceEquals(cached.Settings, settings)
         && !string.Equals(cached.Value, rejected, StringComparison.Ordinal)
-        && time.GetUtcNow() < cached.ExpiresAt - RefreshBefore
+        && time.GetUtcNow() < cached.ExpiresAt - FcmConnector.TokenRefreshBefore
             ? cached.Value
             : null;
 

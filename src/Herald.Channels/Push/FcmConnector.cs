@@ -23,6 +23,9 @@ public sealed class FcmConnector : IChannelConnector
     /// <summary>The HttpClient (IHttpClientFactory) used for the token exchange and the sends.</summary>
     public const string HttpClientName = "herald.fcm";
 
+    /// <summary>An access token is refreshed this long before it expires, so no send carries a token about to lapse.</summary>
+    public static readonly TimeSpan TokenRefreshBefore = TimeSpan.FromMinutes(5);
+
     private readonly AccountSettingsCache<FcmSettings> _settings = new(FcmSettings.Parse);
     private readonly IHttpClientFactory _httpClients;
     private readonly TimeProvider _time;
