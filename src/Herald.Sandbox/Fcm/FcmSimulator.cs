@@ -54,14 +54,15 @@ public sealed class FcmSimulator(
     /// unknown again and its JWTs are checked by shape only.
     /// </summary>
     /// <param name="sandboxBaseUrl">Where <c>/sandbox</c> is reached, e.g. <c>http://127.0.0.1:5000/sandbox</c>.</param>
-    public Dictionary<string, string> ProvisionServiceAccount(string sandboxBaseUrl)
+    /// <param name="title">The notification title the account sends (the bank's name), when given.</param>
+    public Dictionary<string, string> ProvisionServiceAccount(string sandboxBaseUrl, string? title = null)
     {
         var root = sandboxBaseUrl.TrimEnd('/');
         var projectId = "herald-sandbox-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
         var clientEmail = $"herald@{projectId}.iam.gserviceaccount.com";
         using var key = RSA.Create(2048);
         TrustServiceAccount(clientEmail, key.ExportSubjectPublicKeyInfoPem());
-        return new Dictionary<string, string>(StringComparer.Ordinal)
+        var settings = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["type"] = "service_account",
             ["project_id"] = projectId,
@@ -71,6 +72,12 @@ public sealed class FcmSimulator(
             ["token_uri"] = root + "/fcm/token",
             ["baseUrl"] = root + "/fcm",
         };
+        if (!string.IsNullOrEmpty(title))
+        {
+            settings["title"] = title;
+        }
+
+        return settings;
     }
 
     /// <summary>From now on, JWTs issued by <paramref name="clientEmail"/> must carry a signature of this public key.</summary>
@@ -80,6 +87,9 @@ public sealed class FcmSimulator(
         rsa.ImportFromPem(publicKeyPem);
         serviceAccounts[clientEmail] = rsa.ExportSubjectPublicKeyInfo();
     }
+
+    /// <summary>Forgets every access token handed out, as a restarted sandbox would: the next sends get 401.</summary>
+    public void ForgetAccessTokens() => accessTokens.Clear();
 
     /// <summary>The token endpoint (Google's <c>https://oauth2.googleapis.com/token</c>).</summary>
     public async Task<IResult> TokenAsync(HttpContext context, CancellationToken cancellationToken)

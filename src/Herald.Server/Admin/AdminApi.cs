@@ -184,7 +184,7 @@ public sealed class TenantProvisioning(
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Sms, "twilio-sms", "Sandbox SMS", sms, 100, true, now),
             .. EmailAccount(tenant, now),
             // A throwaway service account (RSA key per tenant) whose JWTs the FCM simulator verifies by signature.
-            new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Push, "fcm", "Sandbox Push", JsonSerializer.Serialize(fcm.ProvisionServiceAccount(baseUrl)), 100, true, now),
+            new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Push, "fcm", "Sandbox Push", JsonSerializer.Serialize(fcm.ProvisionServiceAccount(baseUrl, tenant.Name)), 100, true, now),
         ];
     }
 
