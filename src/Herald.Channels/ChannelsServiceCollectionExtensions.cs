@@ -1,6 +1,7 @@
 using System.Net;
 using Herald.Channels.Email;
 using Herald.Channels.Providers;
+using Herald.Channels.Push;
 using Herald.Channels.Sms;
 using Herald.Channels.Sms.Smpp;
 using Herald.Channels.Telegram;
@@ -44,6 +45,7 @@ public static class ChannelsServiceCollectionExtensions
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TwilioSmsConnector>());
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<SmtpEmailConnector>());
         services.AddSmppConnector();
+        services.AddHeraldPush(configuration);
 
         services.TryAddSingleton<ProviderDirectory>();
         services.AddHostedService(static sp => sp.GetRequiredService<ProviderDirectory>());
@@ -52,7 +54,7 @@ public static class ChannelsServiceCollectionExtensions
         return services;
     }
 
-    private static void AddConnectorClient(IServiceCollection services, string name) =>
+    internal static void AddConnectorClient(IServiceCollection services, string name) =>
         services.AddHttpClient(name)
             .ConfigureHttpClient(static (sp, client) =>
             {

@@ -1,3 +1,4 @@
+using Herald.Sandbox.Fcm;
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Smpp;
@@ -42,6 +43,7 @@ public static class SandboxExtensions
         services.AddHostedService(static sp => sp.GetRequiredService<SmtpSimulator>());
         services.TryAddSingleton<SmppSimulator>();
         services.AddHostedService(static sp => sp.GetRequiredService<SmppSimulator>());
+        services.AddFcmSimulator();
         return services;
     }
 
@@ -71,6 +73,8 @@ public static class SandboxExtensions
             "/sms/2010-04-01/Accounts/{accountSid}/Messages.json",
             (HttpContext context, string accountSid, [FromServices] TwilioSimulator simulator, CancellationToken cancellationToken) =>
                 simulator.SendAsync(context, accountSid, cancellationToken));
+
+        sandbox.MapFcmSimulator();
 
         sandbox.MapMethods("/telegram/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
         if (options.TelegramAtRoot)

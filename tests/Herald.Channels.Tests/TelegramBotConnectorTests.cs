@@ -5,7 +5,7 @@ using Herald.Storage;
 
 namespace Herald.Channels.Tests;
 
-public sealed class TelegramBotConnectorTests : ConnectorComplianceTests<TelegramBotConnector>
+public sealed class TelegramBotConnectorTests : HttpConnectorComplianceTests<TelegramBotConnector>
 {
     private const string Token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
 
@@ -21,6 +21,22 @@ public sealed class TelegramBotConnectorTests : ConnectorComplianceTests<Telegra
     protected override string Recipient => "987654321";
 
     protected override ProviderAccount Account(Uri baseUrl) => TestHost.TelegramAccount(baseUrl);
+
+    protected override IReadOnlyList<ProviderAnswerCase<HttpAnswer>> AnswerTable =>
+    [
+        new("bot blocked", new(403, """{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}"""), SendOutcomeKind.PermanentFailure, "403"),
+        new("chat not found", new(400, """{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"""), SendOutcomeKind.PermanentFailure, "400"),
+        new("bad token", new(401, """{"ok":false,"error_code":401,"description":"Unauthorized"}"""), SendOutcomeKind.TransientFailure, "401", TimeSpan.FromSeconds(30)),
+        new("server error", new(500, """{"ok":false,"error_code":500,"description":"Internal Server Error"}"""), SendOutcomeKind.TransientFailure, "500"),
+        new("proxy error page", new(502, "<html><body>502 Bad Gateway</body></html>"), SendOutcomeKind.TransientFailure, "502"),
+    ];
+
+    // Flood control carries its pause in parameters.retry_after, not in a header.
+    protected override (HttpAnswer Answer, TimeSpan? RetryAfter) RateLimitSignal =>
+        (new(429, """{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 15","parameters":{"retry_after":15}}"""), TimeSpan.FromSeconds(15));
+
+    // The Bot API has no delivery receipts: ok:true means the message is in the chat.
+    protected override bool HasReceipts => false;
 
     [Fact]
     public async Task SendAsync_Ok_PostsSendMessageAndReturnsDeliveredWithChatAndMessageId()

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.WebUtilities;
 
 namespace Herald.Channels.Tests;
 
-public sealed class TwilioSmsConnectorTests : ConnectorComplianceTests<TwilioSmsConnector>
+public sealed class TwilioSmsConnectorTests : HttpConnectorComplianceTests<TwilioSmsConnector>
 {
     // Twilio's documented 201 body for POST /2010-04-01/Accounts/{AccountSid}/Messages.json.
     private const string CreatedBody = """
@@ -25,6 +25,45 @@ public sealed class TwilioSmsConnectorTests : ConnectorComplianceTests<TwilioSms
 
     private static string TwilioError(int code, string message, int status) =>
         JsonSerializer.Serialize(new { code, message, more_info = $"https://www.twilio.com/docs/errors/{code}", status });
+
+    protected override IReadOnlyList<ProviderAnswerCase<HttpAnswer>> AnswerTable =>
+    [
+        new("invalid To number", new(400, TwilioError(21211, "Invalid 'To' Phone Number: +1555****", 400)), SendOutcomeKind.PermanentFailure, "21211"),
+        new("unsubscribed recipient", new(400, TwilioError(21610, "Attempt to send to unsubscribed recipient", 400)), SendOutcomeKind.PermanentFailure, "21610"),
+        new("bad credentials", new(401, TwilioError(20003, "Authenticate", 401)), SendOutcomeKind.TransientFailure, "20003", TimeSpan.FromSeconds(30)),
+        new("internal error", new(500, TwilioError(20500, "An internal server error has occurred", 500)), SendOutcomeKind.TransientFailure, "20500"),
+        new("proxy error page", new(502, "<html><body>502 Bad Gateway</body></html>"), SendOutcomeKind.TransientFailure, "502"),
+    ];
+
+    protected override (HttpAnswer Answer, TimeSpan? RetryAfter) RateLimitSignal =>
+        (new(429, TwilioError(20429, "Too Many Requests", 429), ("Retry-After", "7")), TimeSpan.FromSeconds(7));
+
+    protected override bool HasReceipts => true;
+
+    // Status callbacks as Twilio posts them (form parameters), parsed by the Server's callback endpoint.
+    protected override IReadOnlyList<ReceiptCase> ReceiptSamples =>
+    [
+        new(
+            "delivered with carrier done date",
+            () => [TwilioStatusCallback.Parse(StatusCallback("delivered", ("RawDlrDoneDate", "2506011203")), CallbackReceived)!],
+            [new ProviderReceipt("SM1342fe1b2c904d1ab04f0fc7a58abca9", ReceiptState.Delivered, new DateTimeOffset(2025, 6, 1, 12, 3, 0, TimeSpan.Zero))]),
+        new(
+            "undelivered",
+            () => [TwilioStatusCallback.Parse(StatusCallback("undelivered", ("ErrorCode", "30003")), CallbackReceived)!],
+            [new ProviderReceipt("SM1342fe1b2c904d1ab04f0fc7a58abca9", ReceiptState.Failed, CallbackReceived, "30003", "Twilio error 30003 (undelivered)")]),
+    ];
+
+    private static readonly DateTimeOffset CallbackReceived = new(2025, 6, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static List<KeyValuePair<string, string>> StatusCallback(string status, params (string Key, string Value)[] extra) =>
+    [
+        new("AccountSid", "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"),
+        new("From", "+15557122661"),
+        new("To", "+15558675310"),
+        new("MessageSid", "SM1342fe1b2c904d1ab04f0fc7a58abca9"),
+        new("MessageStatus", status),
+        .. extra.Select(static e => new KeyValuePair<string, string>(e.Key, e.Value)),
+    ];
 
     [Fact]
     public async Task SendAsync_Created_PostsFormWithBasicAuthAndReturnsAcceptedWithSid()

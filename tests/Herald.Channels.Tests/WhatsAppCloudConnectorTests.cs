@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Channels.Tests;
 
-public sealed class WhatsAppCloudConnectorTests : ConnectorComplianceTests<WhatsAppCloudConnector>
+public sealed class WhatsAppCloudConnectorTests : HttpConnectorComplianceTests<WhatsAppCloudConnector>
 {
     // Meta's documented success body for POST /{phone-number-id}/messages.
     private const string AcceptedBody = """
@@ -21,6 +21,42 @@ public sealed class WhatsAppCloudConnectorTests : ConnectorComplianceTests<Whats
     protected override string Recipient => "+16505551234";
 
     protected override ProviderAccount Account(Uri baseUrl) => TestHost.WhatsAppAccount(baseUrl);
+
+    private static string GraphError(int code, string message, string details = "") =>
+        "{\"error\":{\"message\":" + JsonSerializer.Serialize(message) + ",\"type\":\"OAuthException\",\"code\":" + code
+        + (details.Length > 0 ? ",\"error_data\":{\"messaging_product\":\"whatsapp\",\"details\":" + JsonSerializer.Serialize(details) + "}" : "")
+        + ",\"fbtrace_id\":\"AbCdEf123\"}}";
+
+    protected override IReadOnlyList<ProviderAnswerCase<HttpAnswer>> AnswerTable =>
+    [
+        new("not a WhatsApp user", new(400, GraphError(131026, "(#131026) Message Undeliverable", "Unable to deliver message.")), SendOutcomeKind.PermanentFailure, "131026"),
+        new("outside the 24 h window", new(400, GraphError(131047, "(#131047) Re-engagement message")), SendOutcomeKind.PermanentFailure, "131047"),
+        new("something went wrong", new(500, GraphError(131000, "(#131000) Something went wrong")), SendOutcomeKind.TransientFailure, "131000"),
+        new("access token expired", new(401, GraphError(190, "Error validating access token")), SendOutcomeKind.TransientFailure, "190", TimeSpan.FromSeconds(30)),
+        new("proxy error page", new(502, "<html><body>502 Bad Gateway</body></html>"), SendOutcomeKind.TransientFailure, "502"),
+    ];
+
+    protected override (HttpAnswer Answer, TimeSpan? RetryAfter) RateLimitSignal =>
+        (new(429, GraphError(130429, "(#130429) Rate limit hit"), ("Retry-After", "7")), TimeSpan.FromSeconds(7));
+
+    protected override bool HasReceipts => true;
+
+    // Meta's "messages" webhook reference: a sent and a failed status.
+    protected override IReadOnlyList<ReceiptCase> ReceiptSamples =>
+    [
+        new(
+            "sent",
+            () => [.. WhatsAppWebhook.Parse(System.Text.Encoding.UTF8.GetBytes("""
+                {"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"statuses":[{"id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA","status":"delivered","timestamp":"1750857384","recipient_id":"16505551234"}]},"field":"messages"}]}]}
+                """)).Receipts.Select(static r => r.Receipt)],
+            [new ProviderReceipt("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA", ReceiptState.Delivered, DateTimeOffset.FromUnixTimeSeconds(1750857384))]),
+        new(
+            "failed",
+            () => [.. WhatsAppWebhook.Parse(System.Text.Encoding.UTF8.GetBytes("""
+                {"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"statuses":[{"id":"wamid.F","status":"failed","timestamp":"1691548112","recipient_id":"16505551234","errors":[{"code":131047,"title":"Re-engagement message","message":"Re-engagement message","error_data":{"details":"More than 24 hours have passed."}}]}]},"field":"messages"}]}]}
+                """)).Receipts.Select(static r => r.Receipt)],
+            [new ProviderReceipt("wamid.F", ReceiptState.Failed, DateTimeOffset.FromUnixTimeSeconds(1691548112), "131047", "Re-engagement message: More than 24 hours have passed.")]),
+    ];
 
     [Fact]
     public async Task SendAsync_TextMessage_PostsGraphRequestAndReturnsAcceptedWithWamid()

@@ -24,7 +24,7 @@ public sealed record SandboxMessage(
     DateTimeOffset Time,
     string Account)
 {
-    /// <summary>Email only: the Subject header.</summary>
+    /// <summary>Email: the Subject header; push: the notification title.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Subject { get; init; }
 

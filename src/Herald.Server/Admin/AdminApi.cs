@@ -127,6 +127,7 @@ public sealed class TenantProvisioning(
     SelfAddress self,
     Sandbox.Smtp.SmtpSimulator smtp,
     Sandbox.Smpp.SmppSimulator smpp,
+    Sandbox.Fcm.FcmSimulator fcm,
     TimeProvider time,
     ILogger<TenantProvisioning> logger)
 {
@@ -185,6 +186,8 @@ public sealed class TenantProvisioning(
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Sms, "twilio-sms", "Sandbox SMS", sms, 100, true, now),
             .. EmailAccount(tenant, now),
             .. SmppAccount(tenant, now),
+            // A throwaway service account (RSA key per tenant) whose JWTs the FCM simulator verifies by signature.
+            new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Push, "fcm", "Sandbox Push", JsonSerializer.Serialize(fcm.ProvisionServiceAccount(baseUrl, tenant.Name)), 100, true, now),
         ];
     }
 
