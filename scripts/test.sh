@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need_apt+=(postgresql); fi
+# The HA test (tests/Herald.Chaos.Tests) runs Debian's HAProxy and nginx with the configs from deploy/.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -16,6 +19,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 # Debian's packages start system-wide services; the tests do not use them.
 for svc in redis-server postgresql; do
+  (service "$svc" stop >/dev/null 2>&1 || true)
+done
+for svc in haproxy nginx; do
   (service "$svc" stop >/dev/null 2>&1 || true)
 done
 
