@@ -19,8 +19,8 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
     public async Task ApiNodeKilledUnderLoad_ClientsRetryWithTheirKeys_NothingLostNothingDuplicated()
     {
         await cluster.EnsureHealthyAsync();
-        var load = Load.Start(cluster.Client, "api-kill", 600, concurrency: 12, pace: TimeSpan.FromMilliseconds(5));
-        await Until(() => load.Accepted >= 100, "100 notifications accepted before the kill");
+        var load = Load.Start(cluster.Client, "api-kill", 300, concurrency: 12, pace: TimeSpan.FromMilliseconds(5));
+        await Until(() => load.Accepted >= 60, "60 notifications accepted before the kill");
         Assert.False(load.Completion.IsCompleted, "The load ended before the kill; the scenario would prove nothing.");
         await cluster.Api1.KillAsync();
         var atKill = load.Accepted;
@@ -36,19 +36,19 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
     public async Task WorkerKilledMidDispatch_AnotherWorkerTakesOver_DuplicatesOnlyForInFlightSends()
     {
         await cluster.EnsureHealthyAsync();
-        // Slow providers, so that at the kill some sends are in flight.
-        await ShapeAsync(cluster.ProviderA, new { latencyMs = 150 });
-        await ShapeAsync(cluster.ProviderB, new { latencyMs = 150 });
-        var load = Load.Start(cluster.Client, "worker-kill", 300, concurrency: 8);
-        await load.Completion;
+        // Slow providers, so that delivery trails ingest and at the kill some sends are in flight.
+        await ShapeAsync(cluster.ProviderA, new { latencyMs = 800 });
+        await ShapeAsync(cluster.ProviderB, new { latencyMs = 800 });
+        var load = Load.Start(cluster.Client, "worker-kill", 300, concurrency: 12);
         await Until(async () => (await cluster.StatusesAsync(load.Prefix)).Values.Count(s => s == NotificationStatus.Delivered) >= 40,
             "40 deliveries before the kill");
         await cluster.Worker1.KillAsync();
         var deliveredAtKill = (await cluster.StatusesAsync(load.Prefix)).Values.Count(s => s == NotificationStatus.Delivered);
 
+        await load.Completion;
         var row = await ReportAsync("kill -9 worker mid-dispatch", load, "");
         var inFlight = await cluster.AttemptsAsync(load.Prefix, "worker_lost");
-        row = row with { Notes = $"delivered at kill {deliveredAtKill}; in-flight sends taken over {inFlight}; duplicates must be <= in-flight" };
+        row = row with { Notes = $"delivered at kill {deliveredAtKill}; {inFlight} in-flight sends taken over (duplicates <= that); {row.Notes}" };
         Replace(row);
         AssertClean(row, load);
         Assert.InRange(deliveredAtKill, 40, load.Count - 1);
@@ -59,7 +59,7 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
     public async Task PostgresRestart_ApiAnswers503WhileDown_Never202WithoutACommit_RecoversByItself()
     {
         await cluster.EnsureHealthyAsync();
-        var load = Load.Start(cluster.Client, "pg-restart", 400, concurrency: 8, pace: TimeSpan.FromMilliseconds(10));
+        var load = Load.Start(cluster.Client, "pg-restart", 300, concurrency: 8, pace: TimeSpan.FromMilliseconds(10));
         await Until(() => load.Accepted >= 60, "60 notifications accepted before PostgreSQL stops");
         await cluster.Postgres.StopKeepingDataAsync();
 
@@ -90,7 +90,7 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         var row = await ReportAsync("PostgreSQL restart", load,
             $"{load.Answers(503)} x 503 while down ({load.Answers(500)} x 500); every 202 found committed");
         AssertClean(row, load);
-        Assert.Equal(0, row.Duplicated);
+        await AssertDuplicatesExplainedAsync(row, load);
         Assert.Equal(0, load.Answers(500));
         Assert.True(load.Accepted > acceptedWhileDown, "Nothing was accepted after PostgreSQL came back.");
     }
@@ -102,11 +102,11 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         await cluster.Redis.StopAsync();
         try
         {
-            var load = Load.Start(cluster.Client, "redis-down", 200, concurrency: 8);
+            var load = Load.Start(cluster.Client, "redis-down", 150, concurrency: 8);
             await load.Completion;
             var row = await ReportAsync("Redis down", load, "Redis killed for the whole scenario");
             AssertClean(row, load);
-            Assert.Equal(0, row.Duplicated);
+            await AssertDuplicatesExplainedAsync(row, load);
         }
         finally
         {
@@ -123,7 +123,7 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         var openedBefore = cluster.Workers.Sum(w => w.CountLogged(opened));
         await cluster.ProviderB.KillAsync();
 
-        var outage = Load.Start(cluster.Client, "provider-down", 300, concurrency: 6, pace: TimeSpan.FromMilliseconds(20));
+        var outage = Load.Start(cluster.Client, "provider-down", 200, concurrency: 6, pace: TimeSpan.FromMilliseconds(20));
         await Until(() => cluster.Workers.Sum(w => w.CountLogged(opened)) > openedBefore, "provider B's circuit to open in a worker");
         await outage.Completion;
         var outageRow = await ReportAsync("provider outage (B killed)", outage, "");
@@ -131,18 +131,21 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         cluster.ProviderB.Start();
         await Until(() => cluster.IsOkAsync(new Uri(cluster.Direct[cluster.ProviderB], "/sandbox/settings")), "provider B to come back");
         var closedBefore = cluster.Workers.Sum(w => w.CountLogged(closed));
-        var recovery = Load.Start(cluster.Client, "provider-back", 300, concurrency: 4, pace: TimeSpan.FromMilliseconds(20));
+        var recovery = Load.Start(cluster.Client, "provider-back", 200, concurrency: 4, pace: TimeSpan.FromMilliseconds(20));
         await Until(async () => (await cluster.ReceivedAsync(cluster.ProviderB, recovery.Prefix)).Count > 0, "provider B to receive traffic again");
         await recovery.Completion;
         var recoveryRow = await ReportAsync("provider recovered (B back)", recovery, "");
         var tookOver = (await cluster.ReceivedAsync(cluster.ProviderA, outage.Prefix)).Count;
         var returned = (await cluster.ReceivedAsync(cluster.ProviderB, recovery.Prefix)).Count;
-        Replace(outageRow with { Notes = $"B's circuit opened; A delivered {tookOver} of {outage.Count}" });
-        Replace(recoveryRow with { Notes = $"B took {returned} of {recovery.Count} again; circuit closed in {cluster.Workers.Sum(w => w.CountLogged(closed)) - closedBefore} worker(s)" });
+        outageRow = outageRow with { Notes = $"B's circuit opened; A delivered {tookOver} of {outage.Count}; {outageRow.Notes}" };
+        recoveryRow = recoveryRow with { Notes = $"B took {returned} of {recovery.Count} again; circuit closed in {cluster.Workers.Sum(w => w.CountLogged(closed)) - closedBefore} worker(s); {recoveryRow.Notes}" };
+        Replace(outageRow);
+        Replace(recoveryRow);
 
         AssertClean(outageRow, outage);
         AssertClean(recoveryRow, recovery);
-        Assert.Equal(0, outageRow.Duplicated + recoveryRow.Duplicated);
+        await AssertDuplicatesExplainedAsync(outageRow, outage);
+        await AssertDuplicatesExplainedAsync(recoveryRow, recovery);
         Assert.Equal(outage.Count, tookOver);
         Assert.InRange(returned, 1, recovery.Count);
     }
@@ -153,11 +156,11 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         await cluster.EnsureHealthyAsync();
         var opened = $"Circuit of provider account {cluster.AccountB.Id} opened";
         var openedBefore = cluster.Workers.Sum(w => w.CountLogged(opened));
-        // Far above Herald's send timeout in this cluster (1 s).
+        // Far above Herald's send timeout in this cluster (3 s).
         await ShapeAsync(cluster.ProviderB, new { latencyMs = 5_000 });
         var baseline = cluster.Workers.Select(w => w.Resources()).ToList();
 
-        var load = Load.Start(cluster.Client, "slow-provider", 300, concurrency: 8, pace: TimeSpan.FromMilliseconds(10));
+        var load = Load.Start(cluster.Client, "slow-provider", 200, concurrency: 8, pace: TimeSpan.FromMilliseconds(10));
         var peakThreads = 0;
         var peakFds = 0;
         using var sampling = new CancellationTokenSource();
@@ -177,14 +180,14 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         });
         await load.Completion;
         await Until(() => cluster.Workers.Sum(w => w.CountLogged(opened)) > openedBefore, "the slow provider's circuit to open");
-        var row = await ReportAsync("slow provider (B 5 s, timeout 1 s)", load, "");
+        var row = await ReportAsync("slow provider (B 5 s, timeout 3 s)", load, "");
         await sampling.CancelAsync();
         await sampler;
         var viaA = (await cluster.ReceivedAsync(cluster.ProviderA, load.Prefix)).Count;
         var timedOut = await cluster.AttemptsAsync(load.Prefix, "timeout");
         row = row with
         {
-            Notes = $"B's circuit opened; A took {viaA}; {timedOut} sends timed out (duplicates must be <= that); "
+            Notes = $"B's circuit opened; A took {viaA}; {row.Notes}; "
                 + $"worker peak threads {peakThreads} (before {baseline.Max(b => b.Threads)}), fds {peakFds} (before {baseline.Max(b => b.FileDescriptors)})",
         };
         Replace(row);
@@ -193,6 +196,7 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         // A timed-out send has an unknown outcome: the slow provider may still deliver it after Herald moved on, so
         // duplicates are possible, but only for sends that timed out (at-least-once, SPEC §2).
         Assert.InRange(row.Duplicated, 0, timedOut);
+        await AssertDuplicatesExplainedAsync(row, load);
         // Timeouts must not pile up threads or sockets: a starved pool or leaked connections would grow these.
         Assert.InRange(peakThreads, 1, 150);
         Assert.InRange(peakFds, 1, 1_000);
@@ -202,7 +206,7 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
     public async Task ApiNodeGetsSigterm_ReportsNotReady_HAProxyTakesItOut_InFlightComplete_NoClientSeesAnError()
     {
         await cluster.EnsureHealthyAsync();
-        var load = Load.Start(cluster.Client, "api-drain", 500, concurrency: 8, pace: TimeSpan.FromMilliseconds(10));
+        var load = Load.Start(cluster.Client, "api-drain", 300, concurrency: 8, pace: TimeSpan.FromMilliseconds(10));
         await Until(() => load.Accepted >= 50, "50 notifications accepted before SIGTERM");
         await cluster.Api2.TerminateAsync();
         await Until(async () => await StatusAsync(new Uri(cluster.Direct[cluster.Api2], "/readyz")) == 503, "api2 /readyz to say 503 while draining",
@@ -251,6 +255,7 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
     private async Task<ScenarioRow> ReportAsync(string scenario, Load load, string notes)
     {
         var accepted = load.AcceptedKeys;
+        var settling = Stopwatch.StartNew();
         var clock = Stopwatch.StartNew();
         Dictionary<string, NotificationStatus> statuses;
         do
@@ -279,11 +284,24 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
             }
         }
 
+        var budget = await DuplicateBudgetAsync(load);
+        notes = (notes.Length > 0 ? notes + "; " : "") + $"{budget} sends unconfirmed (in flight on a lost worker or timed out); settled in {settling.Elapsed.TotalSeconds:0} s";
         var row = ScenarioTable.Compute(scenario, load, statuses, received, notes);
         cluster.Table.Add(row);
         output.WriteLine(ScenarioTable.Header);
         output.WriteLine(ScenarioTable.Line(row));
         return row;
+    }
+
+    /// <summary>Sends whose outcome Herald could not know: in flight on a worker that died (or lost the database), or
+    /// timed out. At-least-once (SPEC §2) allows a duplicate for each of them and for nothing else.</summary>
+    private async Task<int> DuplicateBudgetAsync(Load load) =>
+        await cluster.AttemptsAsync(load.Prefix, "worker_lost") + await cluster.AttemptsAsync(load.Prefix, "timeout");
+
+    private async Task AssertDuplicatesExplainedAsync(ScenarioRow row, Load load)
+    {
+        var budget = await DuplicateBudgetAsync(load);
+        Assert.True(row.Duplicated <= budget, $"{row.Duplicated} duplicates but only {budget} sends had an unknown outcome.\n{ScenarioTable.Line(row)}");
     }
 
     private void Replace(ScenarioRow row)

@@ -74,9 +74,11 @@ public sealed partial class Cluster : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        var clock = Stopwatch.StartNew();
         try
         {
             await StartAsync();
+            Table.StartedIn = clock.Elapsed;
         }
         catch (Exception e)
         {
@@ -447,8 +449,8 @@ public sealed partial class Cluster : IAsyncLifetime
         ["Herald__Worker__RetryMaxDelay"] = "00:00:00.500",
         ["Herald__Worker__OutageRecheck"] = "00:00:00.500",
         ["Herald__Worker__MaxAttemptsPerStep"] = "20",
-        ["Herald__Channels__SendTimeout"] = "00:00:01",
-        ["Herald__Channels__HttpTimeout"] = "00:00:02",
+        ["Herald__Channels__SendTimeout"] = "00:00:03",
+        ["Herald__Channels__HttpTimeout"] = "00:00:04",
         ["Herald__Channels__ConnectTimeout"] = "00:00:00.500",
         ["Herald__Channels__CircuitMinimumThroughput"] = "5",
         ["Herald__Channels__CircuitSamplingDuration"] = "00:00:05",

@@ -16,6 +16,9 @@ public sealed class ScenarioTable
     private readonly List<ScenarioRow> _rows = [];
     private readonly Lock _gate = new();
 
+    /// <summary>How long the cluster took to start (printed, never asserted).</summary>
+    public TimeSpan StartedIn { get; set; }
+
     public void Add(ScenarioRow row)
     {
         lock (_gate)
@@ -51,7 +54,8 @@ public sealed class ScenarioTable
     public string Render()
     {
         var text = new StringBuilder();
-        text.AppendLine("Herald HA chaos scenarios (native loopback cluster: nginx -> HAProxy -> 2 api, 2 workers, PostgreSQL, Redis, 2 providers)");
+        text.AppendLine("Herald HA chaos scenarios (native loopback cluster: nginx -> HAProxy -> 2 api, 2 workers, PostgreSQL, Redis, 2 providers;"
+            + $" started in {StartedIn.TotalSeconds:0} s)");
         text.AppendLine(Header);
         text.AppendLine(new string('-', Header.Length + 20));
         lock (_gate)
@@ -65,7 +69,7 @@ public sealed class ScenarioTable
         return text.ToString();
     }
 
-    /// <summary>Prints the table where `bash scripts/test.sh` shows it (the test process's stdout is the runner's).</summary>
+    /// <summary>Prints the table where `bash scripts/test.sh` shows it.</summary>
     public void Print()
     {
         lock (_gate)
@@ -76,17 +80,9 @@ public sealed class ScenarioTable
             }
         }
 
-        var rendered = Render();
-        Console.Out.WriteLine(rendered);
-        Console.Out.Flush();
-        try
-        {
-            TestContext.Current.SendDiagnosticMessage(rendered);
-        }
-        catch (InvalidOperationException)
-        {
-            // No test context (outside a run).
-        }
+        // A diagnostic message (xunit.runner.json: diagnosticMessages) is what both `dotnet test` and the in-process
+        // runner print for passing tests; plain stdout of the test process is not shown by `dotnet test`.
+        TestContext.Current.SendDiagnosticMessage(Render());
     }
 
     public static ScenarioRow Compute(
