@@ -247,7 +247,7 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         using var refused = await cluster.Client.SendAsync(big);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
 
-        // An API answer through the whole chain carries nginx's request id to Herald and back a problem+json.
+        // The API behind the console's origin: a call without a key reaches Herald through HAProxy and is refused there.
         using var unauthenticated = await anonymous.GetAsync("/v1/notifications");
         Assert.Equal(HttpStatusCode.Unauthorized, unauthenticated.StatusCode);
     }
