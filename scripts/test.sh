@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The HA test (tests/Herald.Chaos.Tests) runs Debian's HAProxy and nginx with the configs from deploy/.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need_apt+=(postgresql); fi
 # The SMPP tests check Herald's client and SMSC simulator against Net::SMPP, an implementation not written here.
 perl -MNet::SMPP -e 1 >/dev/null 2>&1 || need_apt+=(libnet-smpp-perl)
@@ -18,6 +21,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 # Debian's packages start system-wide services; the tests do not use them.
 for svc in redis-server postgresql; do
+  (service "$svc" stop >/dev/null 2>&1 || true)
+done
+for svc in haproxy nginx; do
   (service "$svc" stop >/dev/null 2>&1 || true)
 done
 

@@ -94,6 +94,27 @@ public class PostgresServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the server (fast shutdown) and keeps its data directory and port: <see cref="StartAsync"/> brings
+    /// it back. Chaos tests use the gap to see how clients are answered while the database is down.</summary>
+    public async Task StopKeepingDataAsync(CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (_external)
+            {
+                throw new InvalidOperationException($"Cannot stop an external server ({EnvironmentVariable}).");
+            }
+
+            NpgsqlConnection.ClearAllPools();
+            await PgCtlStopAsync("fast", ct);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>Stops the server and deletes its directory.</summary>
     public async Task StopAsync(CancellationToken ct = default)
     {

@@ -47,6 +47,7 @@ public static class HeraldApp
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<DefaultRouteOptions>().BindConfiguration("Herald:Routing");
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        services.AddHeraldOperations(configuration);
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<HeraldMetrics>();

@@ -20,6 +20,12 @@ public sealed class HeraldOptions
     /// <summary>How long a verified API key is cached before it is looked up again (bounds revocation delay).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan ApiKeyCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    public static readonly TimeSpan DefaultDrainDelay = TimeSpan.FromSeconds(5);
+
+    /// <summary>On shutdown, how long a node that a balancer probes keeps serving while <c>/readyz</c> says 503.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan DrainDelay { get; set; } = DefaultDrainDelay;
 }
 
 /// <summary>Settings under <c>Herald:Ingest</c>.</summary>

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Herald.Chaos.Tests.Infrastructure;
+
+/// <summary>
+/// One process of the cluster (a Herald node, a sandbox provider, HAProxy, nginx). Keeps the last lines of its
+/// output so a failure can show them and scenarios can wait for a log line; can be killed (SIGKILL), asked to stop
+/// (SIGTERM) and started again with the same command line.
+/// </summary>
+public sealed class ChildProcess : IAsyncDisposable
+{
+    private const int KeptLines = 4000;
+    private readonly Queue<string> _lines = new();
+    private readonly Lock _gate = new();
+    private readonly string _file;
+    private readonly IReadOnlyList<string> _args;
+    private readonly IReadOnlyDictionary<string, string> _environment;
+    private Process? _process;
+
+    public ChildProcess(string name, string file, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> environment)
+    {
+        Name = name;
+        _file = file;
+        _args = args;
+        _environment = environment;
+    }
+
+    public string Name { get; }
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
+
+    public int Pid => _process?.Id ?? 0;
+
+    /// <summary>Runs as an unprivileged user (nobody) when the tests run as root, like the containers do.</summary>
+    public static (string File, IReadOnlyList<string> Args) Unprivileged(string file, IReadOnlyList<string> args) =>
+        Environment.UserName == "root"
+            ? ("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", file, .. args])
+            : (file, args);
+
+    public void Start()
+    {
+        if (IsRunning)
+        {
+            return;
+        }
+
+        var info = new ProcessStartInfo(_file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var arg in _args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in _environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        _process?.Dispose();
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {Name} ({_file}).");
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+        Keep($"--- {Name} started (pid {process.Id})");
+    }
+
+    /// <summary>kill -9: no shutdown, no drain, nothing flushed.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync();
+            Keep($"--- {Name} killed");
+        }
+    }
+
+    /// <summary>kill -TERM: what Docker and Swarm send on stop and on a rolling update.</summary>
+    public async Task TerminateAsync()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+            await kill.WaitForExitAsync();
+            Keep($"--- {Name} sent SIGTERM");
+        }
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan within)
+    {
+        var process = _process ?? throw new InvalidOperationException($"{Name} never started.");
+        using var cts = new CancellationTokenSource(within);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{Name} did not exit within {within}.\n{Tail()}");
+        }
+
+        return process.ExitCode;
+    }
+
+    /// <summary>Whether any kept output line contains <paramref name="text"/>.</summary>
+    public bool Logged(string text)
+    {
+        lock (_gate)
+        {
+            return _lines.Any(l => l.Contains(text, StringComparison.Ordinal));
+        }
+    }
+
+    public int CountLogged(string text)
+    {
+        lock (_gate)
+        {
+            return _lines.Count(l => l.Contains(text, StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>Threads and open file descriptors of the live process (from /proc), for resource bounds.</summary>
+    public (int Threads, int FileDescriptors) Resources()
+    {
+        if (_process is not { HasExited: false } p)
+        {
+            return (0, 0);
+        }
+
+        try
+        {
+            var threads = File.ReadLines($"/proc/{p.Id}/status").First(l => l.StartsWith("Threads:", StringComparison.Ordinal));
+            var fds = Directory.GetFileSystemEntries($"/proc/{p.Id}/fd").Length;
+            return (int.Parse(threads["Threads:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture), fds);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            return (0, 0);
+        }
+    }
+
+    public string Tail(int lines = 60)
+    {
+        lock (_gate)
+        {
+            return $"[{Name} output, last {lines} lines]\n" + string.Join('\n', _lines.Skip(Math.Max(0, _lines.Count - lines)));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process?.Dispose();
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _lines.Enqueue(line);
+            if (_lines.Count > KeptLines)
+            {
+                _lines.Dequeue();
+            }
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
