@@ -29,6 +29,7 @@ public static class PostgresStorage
         services.TryAddSingleton<PostgresTenantStore>();
         services.TryAddSingleton<PostgresProviderStore>();
         services.TryAddSingleton<PostgresNotificationStore>();
+        services.TryAddSingleton<PostgresRuleStore>();
         services.TryAddSingleton(sp => new PostgresDeliveryStore(
             sp.GetRequiredService<NpgsqlDataSource>(),
             sp.GetRequiredService<TimeProvider>(),
@@ -39,6 +40,7 @@ public static class PostgresStorage
         services.TryAddSingleton<IProviderStore>(sp => sp.GetRequiredService<PostgresProviderStore>());
         services.TryAddSingleton<INotificationStore>(sp => sp.GetRequiredService<PostgresNotificationStore>());
         services.TryAddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<PostgresDeliveryStore>());
+        services.TryAddSingleton<IRuleStore>(sp => sp.GetRequiredService<PostgresRuleStore>());
         services.TryAddSingleton<IStorageMigrator>(sp => sp.GetRequiredService<PostgresMigrator>());
         services.TryAddSingleton<IStorageHealth>(sp => sp.GetRequiredService<PostgresHealth>());
         return services;

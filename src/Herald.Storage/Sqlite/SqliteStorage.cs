@@ -24,6 +24,7 @@ public static class SqliteStorage
         services.AddSingleton<IProviderStore, SqliteProviderStore>();
         services.AddSingleton<INotificationStore, SqliteNotificationStore>();
         services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();
+        services.AddSingleton<IRuleStore, SqliteRuleStore>();
         services.AddSingleton<IStorageMigrator, SqliteMigrator>();
         services.AddSingleton<IStorageHealth, SqliteHealth>();
         return services;

@@ -19,6 +19,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IProviderStore Providers { get; } = services.GetRequiredService<IProviderStore>();
     public INotificationStore Notifications { get; } = services.GetRequiredService<INotificationStore>();
     public IDeliveryStore Delivery { get; } = services.GetRequiredService<IDeliveryStore>();
+    public IRuleStore Rules { get; } = services.GetRequiredService<IRuleStore>();
     public IStorageMigrator Migrator { get; } = services.GetRequiredService<IStorageMigrator>();
     public IStorageHealth Health { get; } = services.GetRequiredService<IStorageHealth>();
 
