@@ -200,7 +200,7 @@ public sealed class CompiledRuleSet
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
                     // A rule that fails must not stop the message: report it and carry on as if it did not match.
-                    var error = new RuleRuntimeError(rule.Index, rule.Name, Describe(e));
+                    var error = new RuleRuntimeError(rule.Index, rule.Name, Describe(e)) { TenantId = n.TenantId, RuleSetVersion = Version };
                     errors?.Add(error);
                     onError?.Invoke(error);
                     continue;

@@ -4,7 +4,14 @@ using Herald.Core.Routing;
 namespace Herald.Core.Rules;
 
 /// <summary>A rule whose condition could not be evaluated for one notification; it counts as not matched.</summary>
-public sealed record RuleRuntimeError(int RuleIndex, string RuleName, string Message);
+public sealed record RuleRuntimeError(int RuleIndex, string RuleName, string Message)
+{
+    /// <summary>The tenant whose rule failed.</summary>
+    public Guid TenantId { get; init; }
+
+    /// <summary>The version of the rule set the rule belongs to.</summary>
+    public long RuleSetVersion { get; init; }
+}
 
 /// <summary>Everything the matching rules decided; null fields were decided by no rule.</summary>
 /// <param name="Channels">The rule's channel plan, already filtered to channels the customer has an address for.</param>

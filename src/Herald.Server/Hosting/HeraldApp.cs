@@ -1,6 +1,5 @@
 using Herald.Channels;
 using Herald.Core.Routing;
-using IRouter = Herald.Core.Routing.IRouter;
 using Herald.Sandbox;
 using Herald.Server.Admin;
 using Herald.Server.Authentication;
@@ -8,6 +7,7 @@ using Herald.Server.Callbacks;
 using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 using Herald.Server.Operations;
+using Herald.Server.Rules;
 using Herald.Storage;
 using Herald.Storage.Postgres;
 using Herald.Storage.Redis;
@@ -51,7 +51,7 @@ public static class HeraldApp
         services.AddHeraldSecrets(configuration);
         services.AddHeraldChannels(configuration);
         services.AddHeraldSandbox(configuration);
-        services.AddSingleton<IRouter>(sp => new DefaultRouter(sp.GetRequiredService<IOptions<DefaultRouteOptions>>().Value));
+        services.AddHeraldRules(configuration);
         services.AddSingleton<ReceiptProcessor>();
         services.AddSingleton<TenantProvisioning>();
         services.AddOptions<Demo.DemoOptions>().BindConfiguration(Demo.DemoOptions.Section);
@@ -88,6 +88,7 @@ public static class HeraldApp
         {
             app.MapOpenApi("/openapi/{documentName}.json");
             app.MapNotificationsApi();
+            app.MapRulesApi();
             app.MapAdminApi();
             app.MapCallbacksApi();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)
