@@ -31,34 +31,47 @@ public sealed class RuleChangeFanout(RuleSetCache cache, RedisConnection redis, 
 
     /// <summary>Announces a stored change. Best effort on each path: the change is committed already, and the poll
     /// converges a node that hears neither.</summary>
-    public async Task PublishAsync(Guid tenantId, long version, CancellationToken ct)
+    public Task PublishAsync(Guid tenantId, long version, CancellationToken ct)
     {
         var message = $"{tenantId:D}:{version}";
-        if (redis.Multiplexer is { } multiplexer)
+        // Both paths at once: a Redis that is down must not hold back the PostgreSQL announcement by its timeout.
+        return Task.WhenAll(PublishRedisAsync(message), PublishPostgresAsync(message, ct));
+    }
+
+    private async Task PublishRedisAsync(string message)
+    {
+        if (redis.Multiplexer is not { } multiplexer)
         {
-            try
-            {
-                await multiplexer.GetSubscriber().PublishAsync(RedisChannelName, message);
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException)
-            {
-                logger.RulesPublishFailed("redis", e);
-            }
+            return;
         }
 
-        if (_postgres is not null)
+        try
         {
-            try
-            {
-                await using var cmd = _postgres.CreateCommand("SELECT pg_notify(@channel, @message)");
-                cmd.Parameters.AddWithValue("channel", Channel);
-                cmd.Parameters.AddWithValue("message", message);
-                await cmd.ExecuteNonQueryAsync(ct);
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
-            {
-                logger.RulesPublishFailed("postgres", e);
-            }
+            await multiplexer.GetSubscriber().PublishAsync(RedisChannelName, message);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            logger.RulesPublishFailed("redis", e);
+        }
+    }
+
+    private async Task PublishPostgresAsync(string message, CancellationToken ct)
+    {
+        if (_postgres is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var cmd = _postgres.CreateCommand("SELECT pg_notify(@channel, @message)");
+            cmd.Parameters.AddWithValue("channel", Channel);
+            cmd.Parameters.AddWithValue("message", message);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            logger.RulesPublishFailed("postgres", e);
         }
     }
 

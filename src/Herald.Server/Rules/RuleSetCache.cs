@@ -53,9 +53,15 @@ public sealed class RuleSetCache(
             return;
         }
 
-        await ReloadAsync(tenantId, ct);
-        logger.RulesChangeApplied(tenantId, VersionOf(tenantId), via);
+        if (await ReloadAsync(tenantId, ct))
+        {
+            LastAppliedVia = via;
+            logger.RulesChangeApplied(tenantId, VersionOf(tenantId), via);
+        }
     }
+
+    /// <summary>The path ("redis" or "postgres") that brought the last change this node applied from an announcement.</summary>
+    public string? LastAppliedVia { get; private set; }
 
     /// <summary>Compares every tenant's stored version with this node's and reloads the ones that differ.</summary>
     public async Task SyncAsync(CancellationToken ct)
@@ -70,7 +76,7 @@ public sealed class RuleSetCache(
         }
     }
 
-    private async Task ReloadAsync(Guid tenantId, CancellationToken ct)
+    private async Task<bool> ReloadAsync(Guid tenantId, CancellationToken ct)
     {
         // One load at a time: concurrent announcements of the same change compile it once.
         await _loadGate.WaitAsync(ct);
@@ -79,7 +85,7 @@ public sealed class RuleSetCache(
             var current = await store.GetCurrentAsync(tenantId, ct);
             if (current is null || (_seen.TryGetValue(tenantId, out var seen) && seen == current.Version))
             {
-                return;
+                return false;
             }
 
             _seen[tenantId] = current.Version;
@@ -87,11 +93,13 @@ public sealed class RuleSetCache(
             {
                 Install(tenantId, Compile(current.Document, current.Version));
                 metrics.Compiled();
+                return true;
             }
             catch (RuleSetValidationException e)
             {
                 // Stored sets were valid when saved; a stricter engine may reject an old one. Keep the last good set.
                 logger.StoredRuleSetInvalid(tenantId, current.Version, e.Errors.Count);
+                return false;
             }
         }
         finally
