@@ -40,7 +40,8 @@ public sealed class RuleChangeFanout(RuleSetCache cache, RedisConnection redis, 
 
     private async Task PublishRedisAsync(string message)
     {
-        if (redis.Multiplexer is not { } multiplexer)
+        // A Redis that is down is skipped at once; the PostgreSQL path and the poll carry the change.
+        if (redis.Multiplexer is not { IsConnected: true } multiplexer)
         {
             return;
         }

@@ -130,7 +130,8 @@ public static class RulesApi
         // This node serves the new version at once; the others hear of it over Redis and PostgreSQL (or the poll).
         cache.Install(tenant, cache.Compile(stored.Document, stored.Version));
         logger.RulesChanged(tenant, stored.Version, author);
-        await fanout.PublishAsync(tenant, stored.Version, CancellationToken.None);
+        // Not awaited: the change is committed, and a slow path (Redis timing out) must not hold the answer back.
+        _ = fanout.PublishAsync(tenant, stored.Version, CancellationToken.None);
         var previous = stored.Version > 1 ? await store.GetVersionAsync(tenant, stored.Version - 1, ct) : null;
         http.Response.Headers.ETag = ETag(stored.Version);
         return TypedResults.Json(RuleSetView.Of(stored, RuleSetDiff.Between(previous?.Document, stored.Document)), RulesJson.Default.RuleSetView);
