@@ -12,7 +12,7 @@ public sealed record BenchOptions(
     int EndToEndCount,
     TimeSpan Warmup)
 {
-    public static readonly string[] AllWorkloads = ["ingest", "batch", "e2e", "critical"];
+    public static readonly string[] AllWorkloads = ["ingest", "batch", "e2e", "critical", "rules"];
 
     public const int DefaultBacklog = 1_000_000;
 
@@ -56,7 +56,7 @@ public sealed record BenchOptions(
                     backlog = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--only ingest,batch,e2e,critical] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--only ingest,batch,e2e,critical,rules] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000]");
             }
         }
 

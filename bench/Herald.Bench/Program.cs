@@ -26,6 +26,17 @@ var ct = cancel.Token;
 var report = new Report();
 var total = System.Diagnostics.Stopwatch.StartNew();
 Report.Line($"herald bench: storage {options.Storage}, workloads {string.Join(',', BenchOptions.AllWorkloads.Where(options.Runs))}, duration {options.Duration.TotalSeconds:F0} s, e2e {options.EndToEndCount:N0}, backlog {options.Backlog:N0}{(options.Quick ? " (quick)" : "")}");
+if (options.Runs("rules"))
+{
+    // CPU only: no host and no database, so `--only rules` runs in seconds on any machine.
+    RulesWorkload.Run(options, report);
+    if (options.Only.Count == 1)
+    {
+        report.PrintTable();
+        return 0;
+    }
+}
+
 await using var host = await BenchHost.StartStorageAsync(options.Storage, ct);
 try
 {

@@ -64,7 +64,14 @@ public interface IProviderStore
 }
 
 /// <summary>A notification ready to store: validated, with an id and the route its rules decided.</summary>
-public sealed record PreparedNotification(Guid Id, NewNotification Request, Route Route);
+public sealed record PreparedNotification(Guid Id, NewNotification Request, Route Route)
+{
+    /// <summary>A rule's delay: the queue entry is first due at this time instead of at once.</summary>
+    public DateTimeOffset? NotBefore { get; init; }
+
+    /// <summary>A rule suppressed it: stored final as <see cref="NotificationStatus.Suppressed"/>, never queued.</summary>
+    public bool Suppressed { get; init; }
+}
 
 /// <param name="Created">False when the dedupe key matched an earlier notification; <paramref name="Id"/> is then that one's.</param>
 public sealed record AcceptResult(Guid Id, bool Created, NotificationStatus Status);

@@ -21,8 +21,8 @@ public sealed class CompiledRuleSet
     private readonly DataPaths _paths;
 
     // Rule indexes to run per notification type: rules constrained to other types are left out, order is kept.
-    private readonly Dictionary<string, int[]> _byType = new(StringComparer.Ordinal);
-    private readonly int[] _untyped;
+    private readonly Dictionary<string, Candidates> _byType = new(StringComparer.Ordinal);
+    private readonly Candidates _untyped;
 
     private CompiledRuleSet(long version, RuleSetDefinition definition, CompiledRule[] rules, DataPaths paths)
     {
@@ -31,11 +31,20 @@ public sealed class CompiledRuleSet
         _rules = rules;
         _paths = paths;
         var constraints = rules.Select(r => Node.TypeConstraintOf(r.Condition)).ToArray();
-        _untyped = [.. Enumerable.Range(0, rules.Length).Where(i => constraints[i] is null)];
+        _untyped = Candidates.Of(rules, [.. Enumerable.Range(0, rules.Length).Where(i => constraints[i] is null)]);
         foreach (var type in constraints.Where(c => c is not null).SelectMany(c => c!).Distinct(StringComparer.Ordinal))
         {
-            _byType[type] = [.. Enumerable.Range(0, rules.Length).Where(i => constraints[i] is null || constraints[i]!.Contains(type, StringComparer.Ordinal))];
+            _byType[type] = Candidates.Of(rules,
+                [.. Enumerable.Range(0, rules.Length).Where(i => constraints[i] is null || constraints[i]!.Contains(type, StringComparer.Ordinal))]);
         }
+    }
+
+    /// <param name="LastAccumulating">Position in <paramref name="Rules"/> of the last rule that adds tags, templates or
+    /// masks (actions that later rules can still extend); the route-only path may stop early only after it.</param>
+    private sealed record Candidates(int[] Rules, int LastAccumulating)
+    {
+        public static Candidates Of(CompiledRule[] all, int[] rules) =>
+            new(rules, Array.FindLastIndex(rules, i => all[i].Actions is { Tags.Count: > 0 } or { Templates.Count: > 0 } or { Mask.Count: > 0 }));
     }
 
     public long Version { get; }
@@ -94,11 +103,24 @@ public sealed class CompiledRuleSet
             return new RouteStep(c.Channel, waitFor, c.Timeout ?? (waitFor == WaitFor.Delivered ? options.WhatsAppReceiptTimeout : options.SentTimeout));
         }).ToArray();
 
-    /// <summary>The route only: the ingest hot path. Stops as soon as priority and channels are both decided.</summary>
+    /// <summary>The route only (with the cost policy, quiet-hours policy, templates and tags the rules chose). Stops
+    /// as soon as every action is decided and no later rule can add tags, templates or masks.</summary>
     public Route Decide(RuleContext context, DefaultRouter fallback, Action<RuleRuntimeError>? onError = null)
     {
         var acc = Run(context, routeOnly: true, null, null, onError, out _);
         return ComposeRoute(context.Notification, acc, fallback);
+    }
+
+    /// <summary>The ingest path: the route plus what a <see cref="Route"/> cannot carry (suppress, delay, TTL, masks).</summary>
+    public RuleOutcome DecideAll(RuleContext context, DefaultRouter fallback, Action<RuleRuntimeError>? onError = null)
+    {
+        var acc = Run(context, routeOnly: true, null, null, onError, out _);
+        return new RuleOutcome(
+            ComposeRoute(context.Notification, acc, fallback),
+            acc.Suppress >= 0 && _rules[acc.Suppress].Actions.Suppress == true,
+            acc.Delay >= 0 ? _rules[acc.Delay].Actions.Delay : null,
+            acc.Ttl >= 0 ? _rules[acc.Ttl].Actions.Ttl : null,
+            acc.Mask);
     }
 
     /// <summary>The full decision with matched rules and errors: the dry run, and what delivery applies.</summary>
@@ -125,12 +147,11 @@ public sealed class CompiledRuleSet
         By("costPolicy", acc.CostPolicy);
         By("suppress", acc.Suppress);
         By("delay", acc.Delay);
-        var templates = new Dictionary<Channel, string>();
+        var templates = Templates(acc) ?? [];
         if (acc.Templates is not null)
         {
             foreach (var (channel, rule) in acc.Templates)
             {
-                templates[channel] = _rules[rule].Actions.Templates![channel];
                 By("template." + channel.ToString().ToLowerInvariant(), rule);
             }
         }
@@ -145,7 +166,10 @@ public sealed class CompiledRuleSet
             acc.Delay >= 0 ? _rules[acc.Delay].Actions.Delay : null,
             acc.Tags ?? [],
             templates,
-            decidedBy);
+            decidedBy)
+        {
+            Mask = acc.Mask ?? [],
+        };
         return new RuleEvaluation(Version, route, decision, matched, errors, dataInvalid);
     }
 
@@ -164,8 +188,9 @@ public sealed class CompiledRuleSet
         try
         {
             var candidates = _byType.TryGetValue(context.Notification.Type, out var typed) ? typed : _untyped;
-            foreach (var at in candidates)
+            for (var position = 0; position < candidates.Rules.Length; position++)
             {
+                var at = candidates.Rules[position];
                 var rule = _rules[at];
                 bool holds;
                 try
@@ -175,7 +200,7 @@ public sealed class CompiledRuleSet
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
                     // A rule that fails must not stop the message: report it and carry on as if it did not match.
-                    var error = new RuleRuntimeError(rule.Index, rule.Name, Describe(e));
+                    var error = new RuleRuntimeError(rule.Index, rule.Name, Describe(e)) { TenantId = n.TenantId, RuleSetVersion = Version };
                     errors?.Add(error);
                     onError?.Invoke(error);
                     continue;
@@ -188,7 +213,7 @@ public sealed class CompiledRuleSet
 
                 matched?.Add(rule.Name);
                 acc.Apply(rule, at);
-                if (rule.Actions.Stop || (routeOnly && acc.Priority >= 0 && acc.Channels >= 0))
+                if (rule.Actions.Stop || (routeOnly && acc.AllDecided && position >= candidates.LastAccumulating))
                 {
                     break;
                 }
@@ -205,12 +230,46 @@ public sealed class CompiledRuleSet
 
     private static string Describe(Exception e) => e switch
     {
+        RuleLimitException limit => limit.Message + " The rule was skipped.",
         System.Text.RegularExpressions.RegexMatchTimeoutException t =>
             $"The pattern \"{t.Pattern}\" ran longer than {t.MatchTimeout.TotalMilliseconds} ms on this notification and was stopped; the rule was skipped.",
         _ => $"The condition could not be evaluated ({e.GetType().Name}: {e.Message}); the rule was skipped.",
     };
 
+    private Dictionary<Channel, string>? Templates(in Accumulator acc)
+    {
+        if (acc.Templates is null)
+        {
+            return null;
+        }
+
+        var templates = new Dictionary<Channel, string>(acc.Templates.Count);
+        foreach (var (channel, rule) in acc.Templates)
+        {
+            templates[channel] = _rules[rule].Actions.Templates![channel];
+        }
+
+        return templates;
+    }
+
     private Route ComposeRoute(NewNotification notification, in Accumulator acc, DefaultRouter fallback)
+    {
+        var route = ComposePlan(notification, acc, fallback);
+        if (acc.CostPolicy < 0 && acc.QuietHours < 0 && acc.Templates is null && acc.Tags is null)
+        {
+            return route;
+        }
+
+        return route with
+        {
+            CostPolicy = acc.CostPolicy >= 0 ? _rules[acc.CostPolicy].Actions.CostPolicy : null,
+            QuietHours = acc.QuietHours >= 0 ? _rules[acc.QuietHours].Actions.QuietHours : null,
+            Templates = Templates(acc),
+            Tags = acc.Tags,
+        };
+    }
+
+    private Route ComposePlan(NewNotification notification, in Accumulator acc, DefaultRouter fallback)
     {
         if (acc.Channels < 0)
         {
@@ -254,6 +313,10 @@ public sealed class CompiledRuleSet
         public int Delay = -1;
         public List<string>? Tags;
         public Dictionary<Channel, int>? Templates;
+        public List<string>? Mask;
+
+        public readonly bool AllDecided =>
+            Priority >= 0 && Channels >= 0 && Ttl >= 0 && QuietHours >= 0 && CostPolicy >= 0 && Suppress >= 0 && Delay >= 0;
 
         public void Apply(CompiledRule rule, int at)
         {
@@ -273,6 +336,18 @@ public sealed class CompiledRuleSet
                     if (!Tags.Contains(tag))
                     {
                         Tags.Add(tag);
+                    }
+                }
+            }
+
+            if (a.Mask is { Count: > 0 } mask)
+            {
+                Mask ??= [];
+                foreach (var path in mask)
+                {
+                    if (!Mask.Contains(path))
+                    {
+                        Mask.Add(path);
                     }
                 }
             }

@@ -4,7 +4,14 @@ using Herald.Core.Routing;
 namespace Herald.Core.Rules;
 
 /// <summary>A rule whose condition could not be evaluated for one notification; it counts as not matched.</summary>
-public sealed record RuleRuntimeError(int RuleIndex, string RuleName, string Message);
+public sealed record RuleRuntimeError(int RuleIndex, string RuleName, string Message)
+{
+    /// <summary>The tenant whose rule failed.</summary>
+    public Guid TenantId { get; init; }
+
+    /// <summary>The version of the rule set the rule belongs to.</summary>
+    public long RuleSetVersion { get; init; }
+}
 
 /// <summary>Everything the matching rules decided; null fields were decided by no rule.</summary>
 /// <param name="Channels">The rule's channel plan, already filtered to channels the customer has an address for.</param>
@@ -20,7 +27,21 @@ public sealed record RuleDecision(
     TimeSpan? Delay,
     IReadOnlyList<string> Tags,
     IReadOnlyDictionary<Channel, string> Templates,
-    IReadOnlyDictionary<string, string> DecidedBy);
+    IReadOnlyDictionary<string, string> DecidedBy)
+{
+    /// <summary>Data fields masked at ingest, from every matching rule, without duplicates.</summary>
+    public IReadOnlyList<string> Mask { get; init; } = [];
+}
+
+/// <summary>What ingest applies: the route, and the actions a <see cref="Route"/> cannot carry.</summary>
+/// <param name="Suppress">Store the notification as suppressed and never send it.</param>
+/// <param name="Delay">Hold the first send back by this long.</param>
+/// <param name="Ttl">The notification expires this long after it was accepted (or at its own expiresAt if sooner).</param>
+/// <param name="Mask">Data fields to mask before the notification is stored (see <see cref="DataMasking"/>).</param>
+public sealed record RuleOutcome(Route Route, bool Suppress, TimeSpan? Delay, TimeSpan? Ttl, IReadOnlyList<string>? Mask)
+{
+    public static RuleOutcome Of(Route route) => new(route, false, null, null, null);
+}
 
 /// <summary>The outcome of running a rule set over one notification: the dry-run view of SPEC §3.</summary>
 /// <param name="Route">The final route: the default route with the rules' priority and channel plan applied.</param>

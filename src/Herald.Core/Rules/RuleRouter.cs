@@ -30,6 +30,10 @@ public sealed class RuleRouter(IRuleSetSource source, DefaultRouter fallback, Ti
     public Route Decide(RuleContext context) =>
         (source.For(context.Notification.TenantId) ?? CompiledRuleSet.Empty).Decide(context, fallback, onError);
 
+    /// <summary>The route and the ingest-side actions (suppress, delay, TTL, masks) against the tenant's current set.</summary>
+    public RuleOutcome DecideAll(RuleContext context) =>
+        (source.For(context.Notification.TenantId) ?? CompiledRuleSet.Empty).DecideAll(context, fallback, onError);
+
     /// <summary>The full decision against the tenant's current set, or against <paramref name="draft"/> for a dry run.</summary>
     public RuleEvaluation Evaluate(RuleContext context, CompiledRuleSet? draft = null) =>
         (draft ?? source.For(context.Notification.TenantId) ?? CompiledRuleSet.Empty).Evaluate(context, fallback);

@@ -17,6 +17,8 @@ public sealed record RuleChannelStep(Channel Channel, WaitFor? WaitFor = null, T
 /// <summary>What a matching rule decides. Every field is optional: null means "this rule does not decide it".</summary>
 /// <param name="Templates">Template name per channel.</param>
 /// <param name="Stop">Stop evaluating further rules once this rule matched.</param>
+/// <param name="Mask">Data fields (<c>data.card.number</c>) whose text is masked at ingest, keeping the last 4
+/// characters: card and account numbers never reach storage, logs or providers in full.</param>
 public sealed record RuleActions(
     Priority? Priority = null,
     IReadOnlyList<RuleChannelStep>? Channels = null,
@@ -27,4 +29,5 @@ public sealed record RuleActions(
     TimeSpan? Delay = null,
     IReadOnlyList<string>? Tags = null,
     IReadOnlyDictionary<Channel, string>? Templates = null,
-    bool Stop = false);
+    bool Stop = false,
+    IReadOnlyList<string>? Mask = null);

@@ -18,7 +18,7 @@ internal static class RuleSetReader
 
     private static readonly string[] RuleFields = ["name", "description", "enabled", "when", "then"];
     private static readonly string[] ActionFields =
-        ["priority", "channels", "ttl", "quietHours", "costPolicy", "suppress", "delay", "tags", "template", "stop"];
+        ["priority", "channels", "ttl", "quietHours", "costPolicy", "suppress", "delay", "tags", "template", "mask", "stop"];
     private static readonly string[] StepFields = ["channel", "waitFor", "timeout"];
 
     public static RuleSetDefinition? Read(string json, List<RuleValidationError> errors)
@@ -208,6 +208,9 @@ internal static class RuleSetReader
                 case "template":
                     actions = actions with { Templates = ReadTemplates(value, field, error) };
                     break;
+                case "mask":
+                    actions = actions with { Mask = ReadMask(value, field, error) };
+                    break;
                 default:
                     error(field, $"Unknown action '{property.Name}'; actions are {string.Join(", ", ActionFields)}.");
                     break;
@@ -328,6 +331,43 @@ internal static class RuleSetReader
         }
 
         return tags;
+    }
+
+    private static List<string>? ReadMask(JsonElement value, string at, Action<string, string> error)
+    {
+        const string Example = "'mask' must be an array of data fields, e.g. [\"data.cardNumber\", \"data.account.iban\"].";
+        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() == 0)
+        {
+            error(at, Example);
+            return null;
+        }
+
+        if (value.GetArrayLength() > MaxTags)
+        {
+            error(at, $"A rule masks at most {MaxTags} fields.");
+            return null;
+        }
+
+        var paths = new List<string>();
+        var index = 0;
+        foreach (var element in value.EnumerateArray())
+        {
+            if (element.ValueKind == JsonValueKind.String && DataMasking.IsPath(element.GetString()))
+            {
+                if (!paths.Contains(element.GetString()!))
+                {
+                    paths.Add(element.GetString()!);
+                }
+            }
+            else
+            {
+                error($"{at}/{index}", "A masked field is a data path like \"data.cardNumber\" or \"data.account.iban\" (letters, digits, '_' and '-' between the dots).");
+            }
+
+            index++;
+        }
+
+        return paths;
     }
 
     private static Dictionary<Channel, string>? ReadTemplates(JsonElement value, string at, Action<string, string> error)

@@ -21,6 +21,8 @@ public sealed class ApiKeyAuthenticationHandler(
     public const string SchemeName = "ApiKey";
     public const string TenantClaim = "herald:tenant";
     public const string SourceClaim = "herald:source";
+    /// <summary>Which key made a request, as <c>key {id} ({prefix})</c>: the author of rule changes.</summary>
+    public const string KeyClaim = "herald:key";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -54,7 +56,7 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }
 
-        var claims = new List<Claim> { new(TenantClaim, found.TenantId.ToString()) };
+        var claims = new List<Claim> { new(TenantClaim, found.TenantId.ToString()), new(KeyClaim, $"key {found.Id} ({found.Prefix})") };
         if (found.SourceId is { } source)
         {
             claims.Add(new Claim(SourceClaim, source.ToString()));

@@ -1,7 +1,6 @@
 using Herald.Channels;
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Routing;
-using IRouter = Herald.Core.Routing.IRouter;
 using Herald.Sandbox;
 using Herald.Server.Admin;
 using Herald.Server.Authentication;
@@ -9,6 +8,7 @@ using Herald.Server.Callbacks;
 using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 using Herald.Server.Operations;
+using Herald.Server.Rules;
 using Herald.Server.Webhooks;
 using Herald.Storage;
 using Herald.Storage.Postgres;
@@ -57,7 +57,7 @@ public static class HeraldApp
         services.AddHeraldSecrets(configuration);
         services.AddHeraldChannels(configuration);
         services.AddHeraldSandbox(configuration);
-        services.AddSingleton<IRouter>(sp => new DefaultRouter(sp.GetRequiredService<IOptions<DefaultRouteOptions>>().Value));
+        services.AddHeraldRules(configuration);
         services.AddSingleton<ReceiptProcessor>();
         services.AddSingleton<TenantProvisioning>();
         services.AddOptions<Demo.DemoOptions>().BindConfiguration(Demo.DemoOptions.Section);
@@ -96,6 +96,7 @@ public static class HeraldApp
         {
             app.MapOpenApi("/openapi/{documentName}.json");
             app.MapNotificationsApi();
+            app.MapRulesApi();
             app.MapAdminApi();
             app.MapCallbacksApi();
             app.MapWebhooksApi();

@@ -2,7 +2,9 @@ using System.Threading.Channels;
 using Channel = System.Threading.Channels.Channel;
 using Herald.Core.Notifications;
 using IRouter = Herald.Core.Routing.IRouter;
+using Herald.Core.Rules;
 using Herald.Server.Hosting;
+using Herald.Server.Rules;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
 
@@ -45,8 +47,20 @@ public sealed class IngestService(
         return results;
     }
 
-    private PreparedNotification Prepare(NewNotification notification) =>
-        new(Guid.CreateVersion7(time.GetUtcNow()), notification, router.Decide(notification));
+    private PreparedNotification Prepare(NewNotification notification)
+    {
+        var now = time.GetUtcNow();
+        var id = Guid.CreateVersion7(now);
+        if (router is not RuleRouter rules)
+        {
+            return new PreparedNotification(id, notification, router.Decide(notification));
+        }
+
+        // ---- Rules (issue #4). The customers feature resolves the stored customer record here and passes it as
+        // RuleContext.Customer; until then rules see inline contacts only (customer.<key> paths are missing). ----
+        var context = new RuleContext(notification, Customer: null, now);
+        return RuleIngest.Prepare(id, notification, rules.DecideAll(context), now);
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(Enumerable.Range(0, options.Value.Committers).Select(_ => CommitLoopAsync(stoppingToken)));

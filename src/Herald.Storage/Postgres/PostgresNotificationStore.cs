@@ -15,16 +15,19 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at,
                 external_id, dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at)
             SELECT t.id, t.tenant_id, t.source_id, t.type, t.customer_id, t.contacts, t.data, t.priority, t.expires_at,
-                t.external_id, t.dedupe_key, t.route, 0, NULL, 0, 0, NULL, 0, @now, @now
-            FROM unnest(@id, @tenant, @source, @type, @customer, @contacts, @data, @priority, @expires, @external, @dedupe, @route)
-                AS t(id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id, dedupe_key, route)
+                t.external_id, t.dedupe_key, t.route, t.status, NULL, 0, 0, NULL, 0, @now, @now
+            FROM unnest(@id, @tenant, @source, @type, @customer, @contacts, @data, @priority, @expires, @external, @dedupe, @route, @status)
+                AS t(id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id, dedupe_key, route, status)
             ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-            RETURNING id, tenant_id, priority
+            RETURNING id, tenant_id, priority, status
         ), q AS (
+            -- Suppressed notifications are final at once and never queued; a rule's delay sets the first due time.
             INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at)
-            SELECT id, tenant_id, priority, @now, @now FROM ins
+            SELECT ins.id, ins.tenant_id, ins.priority, greatest(coalesce(d.due, @now), @now), @now
+            FROM ins JOIN unnest(@id, @due) AS d(id, due) ON d.id = ins.id
+            WHERE ins.status = 0
         )
-        SELECT id FROM ins
+        SELECT id, status FROM ins
         """;
 
     // Runs after InsertSql in the same implicit transaction, so it sees both the new rows and, once a concurrent
@@ -80,6 +83,8 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         var external = new string?[n];
         var dedupe = new string?[n];
         var route = new string[n];
+        var status = new short[n];
+        var due = new DateTimeOffset?[n];
         for (var j = 0; j < n; j++)
         {
             var item = items[unique[j]];
@@ -96,6 +101,8 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             external[j] = r.ExternalId;
             dedupe[j] = r.DedupeKey;
             route[j] = StorageJson.SerializeRoute(item.Route);
+            status[j] = (short)(item.Suppressed ? NotificationStatus.Suppressed : NotificationStatus.Accepted);
+            due[j] = Utc(item.NotBefore);
         }
 
         var utcNow = Utc(now);
@@ -115,6 +122,8 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         insert.Parameters.Add(Array("external", NpgsqlDbType.Text, external));
         insert.Parameters.Add(Array("dedupe", NpgsqlDbType.Text, dedupe));
         insert.Parameters.Add(Array("route", NpgsqlDbType.Jsonb, route));
+        insert.Parameters.Add(Array("status", NpgsqlDbType.Smallint, status));
+        insert.Parameters.Add(Array("due", NpgsqlDbType.TimestampTz, due));
         batch.BatchCommands.Add(insert);
         if (keyed.Count > 0)
         {
@@ -125,13 +134,13 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         }
 
         // A batch without an explicit transaction runs as one implicit transaction: all or nothing, one round trip.
-        var created = new HashSet<Guid>();
+        var created = new Dictionary<Guid, NotificationStatus>();
         var existing = new Dictionary<int, (Guid Id, NotificationStatus Status)>();
         await using (var reader = await batch.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
-                created.Add(reader.GetGuid(0));
+                created.Add(reader.GetGuid(0), (NotificationStatus)reader.GetInt16(1));
             }
 
             if (keyed.Count > 0 && await reader.NextResultAsync(ct))
@@ -144,7 +153,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             }
         }
 
-        if (created.Count > 0)
+        if (created.ContainsValue(NotificationStatus.Accepted))
         {
             await PostgresQueueSignal.NotifyAsync(conn);
         }
@@ -154,9 +163,9 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         {
             var first = firstOf[i];
             AcceptResult result;
-            if (created.Contains(items[first].Id))
+            if (created.TryGetValue(items[first].Id, out var createdStatus))
             {
-                result = new AcceptResult(items[first].Id, true, NotificationStatus.Accepted);
+                result = new AcceptResult(items[first].Id, true, createdStatus);
             }
             else if (existing.TryGetValue(first, out var found))
             {

@@ -29,6 +29,7 @@ public static class PostgresStorage
         services.TryAddSingleton<PostgresTenantStore>();
         services.TryAddSingleton<PostgresProviderStore>();
         services.TryAddSingleton<PostgresNotificationStore>();
+        services.TryAddSingleton<PostgresRuleStore>();
         services.TryAddSingleton(sp => new PostgresDeliveryStore(
             sp.GetRequiredService<NpgsqlDataSource>(),
             sp.GetRequiredService<TimeProvider>(),
@@ -41,6 +42,7 @@ public static class PostgresStorage
         services.TryAddSingleton<INotificationStore>(sp => sp.GetRequiredService<PostgresNotificationStore>());
         services.TryAddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<PostgresDeliveryStore>());
         services.TryAddSingleton<IWebhookStore>(sp => sp.GetRequiredService<PostgresWebhookStore>());
+        services.TryAddSingleton<IRuleStore>(sp => sp.GetRequiredService<PostgresRuleStore>());
         services.TryAddSingleton<IStorageMigrator>(sp => sp.GetRequiredService<PostgresMigrator>());
         services.TryAddSingleton<IStorageHealth>(sp => sp.GetRequiredService<PostgresHealth>());
         return services;

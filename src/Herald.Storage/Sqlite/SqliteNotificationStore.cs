@@ -13,12 +13,12 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
         INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id,
                                    dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at)
         VALUES ($id, $tenant, $source, $type, $customer, $contacts, $data, $priority, $expires, $external,
-                $dedupe, $route, 0, NULL, 0, 0, NULL, 0, $now, $now)
+                $dedupe, $route, $status, NULL, 0, 0, NULL, 0, $now, $now)
         ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
         """;
 
     private const string InsertQueue = """
-        INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at) VALUES ($id, $tenant, $lane, $now, $now)
+        INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at) VALUES ($id, $tenant, $lane, $due, $now)
         """;
 
     private const string FindByDedupe = "SELECT id, status FROM notifications WHERE tenant_id = $tenant AND dedupe_key = $dedupe";
@@ -44,6 +44,7 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                 {
                     scope.CancellationToken.ThrowIfCancellationRequested();
                     var (id, request, route) = items[i];
+                    var status = items[i].Suppressed ? NotificationStatus.Suppressed : NotificationStatus.Accepted;
                     if (!ReferenceEquals(route, lastRoute))
                     {
                         lastRoute = route;
@@ -64,13 +65,20 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                         .Set("$external", SqliteValues.Text(request.ExternalId))
                         .Set("$dedupe", SqliteValues.Text(request.DedupeKey))
                         .Set("$route", lastRouteJson)
+                        .Set("$status", (int)status)
                         .Set("$now", nowMs)
                         .ExecuteNonQuery();
                     if (inserted == 1)
                     {
-                        enqueue.Set("$id", SqliteValues.Id(id)).Set("$tenant", tenant).Set("$lane", (int)route.Priority).Set("$now", nowMs)
-                            .ExecuteNonQuery();
-                        results[i] = new AcceptResult(id, true, NotificationStatus.Accepted);
+                        if (status == NotificationStatus.Accepted)
+                        {
+                            var due = items[i].NotBefore is { } notBefore && notBefore > now ? SqliteValues.Ms(notBefore) : nowMs;
+                            enqueue.Set("$id", SqliteValues.Id(id)).Set("$tenant", tenant).Set("$lane", (int)route.Priority)
+                                .Set("$due", due).Set("$now", nowMs)
+                                .ExecuteNonQuery();
+                        }
+
+                        results[i] = new AcceptResult(id, true, status);
                         continue;
                     }
 

@@ -25,6 +25,7 @@ public static class SqliteStorage
         services.AddSingleton<INotificationStore, SqliteNotificationStore>();
         services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();
         services.AddSingleton<IWebhookStore, SqliteWebhookStore>();
+        services.AddSingleton<IRuleStore, SqliteRuleStore>();
         services.AddSingleton<IStorageMigrator, SqliteMigrator>();
         services.AddSingleton<IStorageHealth, SqliteHealth>();
         return services;

@@ -20,6 +20,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public INotificationStore Notifications { get; } = services.GetRequiredService<INotificationStore>();
     public IDeliveryStore Delivery { get; } = services.GetRequiredService<IDeliveryStore>();
     public IWebhookStore Webhooks { get; } = services.GetRequiredService<IWebhookStore>();
+    public IRuleStore Rules { get; } = services.GetRequiredService<IRuleStore>();
     public IStorageMigrator Migrator { get; } = services.GetRequiredService<IStorageMigrator>();
     public IStorageHealth Health { get; } = services.GetRequiredService<IStorageHealth>();
 

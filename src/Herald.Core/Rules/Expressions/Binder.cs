@@ -23,6 +23,10 @@ internal sealed class Binder(DataPaths dataPaths)
 {
     public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>At most this many backtracking patterns per rule set: their timeouts bound one evaluation to
+    /// <c>MaxBacktrackingPatterns × RegexTimeout</c> (80 ms) of pattern matching in the worst case.</summary>
+    public const int MaxBacktrackingPatterns = 16;
+
     private static readonly string[] Roots = ["type", "priority", "data", "customer", "now", "local"];
     private static readonly string[] PriorityNames = ["critical", "high", "normal", "low"];
     private static readonly string[] TimeFields = ["hour", "minute", "dayOfWeek", "day", "month", "year"];
@@ -281,7 +285,14 @@ internal sealed class Binder(DataPaths dataPaths)
                     throw new ExpressionException(call.Arguments[1].Position, "The pattern of matches must be fixed text, e.g. matches(data.iban, \"^DE\\d{20}$\").");
                 }
 
-                return new Bound(new MatchesNode(args[0].Node, BuildRegex(pattern.Value.Text!, call.Arguments[1].Position)), StaticType.Bool, call);
+                var regex = BuildRegex(pattern.Value.Text!, call.Arguments[1].Position);
+                if ((regex.Options & RegexOptions.NonBacktracking) == 0 && ++dataPaths.BacktrackingPatterns > MaxBacktrackingPatterns)
+                {
+                    throw new ExpressionException(call.Arguments[1].Position,
+                        $"A rule set may hold at most {MaxBacktrackingPatterns} patterns that need backtracking (backreferences, lookarounds, atomic groups); rewrite this one without them.");
+                }
+
+                return new Bound(new MatchesNode(args[0].Node, regex), StaticType.Bool, call);
             case "len":
                 return new Bound(new LenNode(args[0].Node), StaticType.Number, call);
             default:

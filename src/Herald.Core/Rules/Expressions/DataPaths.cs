@@ -16,6 +16,10 @@ internal sealed class DataPaths
 
     public int Count => _slots.Count;
 
+    /// <summary>Patterns of this rule set that need the backtracking engine (each bounded by a match timeout); the
+    /// binder caps their number so that the timeouts cannot add up to a long stall per notification.</summary>
+    public int BacktrackingPatterns { get; set; }
+
     /// <summary>The slot of <paramref name="segments"/>, registering it on first use. Only while building.</summary>
     public int SlotFor(string[] segments)
     {

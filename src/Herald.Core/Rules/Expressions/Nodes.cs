@@ -358,6 +358,9 @@ internal sealed class TextTestNode(TextTest test, Node text, Node argument) : Bo
             return false;
         }
 
+        // Ordinal search is O(n·m) at worst: both sides are capped so one call stays in the microseconds.
+        RuleLimitException.CheckText(t.Text!);
+        RuleLimitException.CheckText(a.Text!);
         return test switch
         {
             TextTest.StartsWith => t.Text!.StartsWith(a.Text!, StringComparison.Ordinal),
@@ -400,7 +403,19 @@ internal sealed class CaseNode(Node operand, bool upper) : Node
     {
         var value = operand.Eval(scope);
         return value.Kind == ValueKind.Text
-            ? Value.Of(upper ? value.Text!.ToUpperInvariant() : value.Text!.ToLowerInvariant())
+            ? Value.Of(upper ? RuleLimitException.CheckText(value.Text!).ToUpperInvariant() : RuleLimitException.CheckText(value.Text!).ToLowerInvariant())
             : Value.Missing;
     }
+}
+
+/// <summary>A run-time limit of the rule language was hit; the rule is skipped and reported like a pattern timeout.</summary>
+internal sealed class RuleLimitException(string message) : Exception(message)
+{
+    /// <summary>Longest text the text functions (startsWith, endsWith, contains, lower, upper) take.</summary>
+    public const int MaxFunctionText = 4_096;
+
+    public static string CheckText(string text) =>
+        text.Length <= MaxFunctionText
+            ? text
+            : throw new RuleLimitException($"A text of {text.Length} characters was passed to a text function; the limit is {MaxFunctionText}.");
 }

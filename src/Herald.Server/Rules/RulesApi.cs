@@ -1,0 +1,300 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using Herald.Core.Notifications;
+using Herald.Core.Routing;
+using Herald.Core.Rules;
+using Herald.Ingest;
+using Herald.Ingest.Native;
+using Herald.Server.Authentication;
+using Herald.Server.Delivery;
+using Herald.Server.Notifications;
+using Herald.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Server.Rules;
+
+/// <summary><c>/v1/rules</c> (SPEC §3): the tenant's versioned rule set, its history, rollback and the dry run.</summary>
+public static class RulesApi
+{
+    private const int MaxTestBytes = NotificationsApi.MaxSingleBytes + 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapRulesApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/rules").WithTags("Rules");
+        group.MapGet("/", GetCurrentAsync).RequireAuthorization(Policies.Read);
+        group.MapPut("/", PutAsync).RequireAuthorization(Policies.Admin);
+        group.MapGet("/versions", ListVersionsAsync).RequireAuthorization(Policies.Read);
+        group.MapGet("/versions/{version:long}", GetVersionAsync).RequireAuthorization(Policies.Read);
+        group.MapPost("/rollback", RollbackAsync).RequireAuthorization(Policies.Admin);
+        group.MapPost("/test", TestAsync).RequireAuthorization(Policies.Read);
+        return app;
+    }
+
+    private static async Task<IResult> GetCurrentAsync(HttpContext http, ClaimsPrincipal user, IRuleStore store, CancellationToken ct)
+    {
+        var current = await store.GetCurrentAsync(user.TenantId(), ct);
+        http.Response.Headers.ETag = ETag(current?.Version ?? 0);
+        return TypedResults.Json(current is null ? RuleSetView.None : RuleSetView.Of(current, null), RulesJson.Default.RuleSetView);
+    }
+
+    private static async Task<IResult> PutAsync(
+        HttpRequest request, ClaimsPrincipal user, IRuleStore store, RuleSetCache cache, RuleChangeFanout fanout, TimeProvider time,
+        IOptions<RulesOptions> options, ILogger<RuleSetCache> logger, string? comment, CancellationToken ct)
+    {
+        var (expected, badIfMatch) = IfMatch(request);
+        if (badIfMatch is not null)
+        {
+            return badIfMatch;
+        }
+
+        var (body, error) = await RequestBody.ReadJsonAsync(request, options.Value.MaxDocumentBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var document = Encoding.UTF8.GetString(body.Span);
+        if (!CompiledRuleSet.TryCompile(document, 0, out _, out var errors))
+        {
+            return Unprocessable(errors, "");
+        }
+
+        return await AppendAsync(
+            user, store, cache, fanout, time, logger, document, Comment(comment), expected, null, request.HttpContext, ct);
+    }
+
+    private static async Task<IResult> RollbackAsync(
+        HttpRequest request, ClaimsPrincipal user, IRuleStore store, RuleSetCache cache, RuleChangeFanout fanout, TimeProvider time,
+        ILogger<RuleSetCache> logger, CancellationToken ct)
+    {
+        var (expected, badIfMatch) = IfMatch(request);
+        if (badIfMatch is not null)
+        {
+            return badIfMatch;
+        }
+
+        var (body, error) = await RequestBody.ReadJsonAsync(request, 16 * 1024);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        RollbackRequest? rollback;
+        try
+        {
+            rollback = JsonSerializer.Deserialize(body.Span, RulesJson.Default.RollbackRequest);
+        }
+        catch (JsonException e)
+        {
+            return Problems.Invalid([new InputError("/", "Malformed request: " + e.Message)]);
+        }
+
+        if (rollback?.Version is not { } version || version < 1)
+        {
+            return Problems.Invalid([new InputError("/version", "Required: the version to roll back to (1 or more).")]);
+        }
+
+        var tenant = user.TenantId();
+        var target = await store.GetVersionAsync(tenant, version, ct);
+        if (target is null)
+        {
+            return Problems.NotFound($"Rule set version {version}");
+        }
+
+        // A version that compiled when it was stored may not under a stricter engine: check again, say where.
+        if (!CompiledRuleSet.TryCompile(target.Document, 0, out _, out var errors))
+        {
+            return Unprocessable(errors, "", $"Version {version} is no longer valid and cannot be restored.");
+        }
+
+        return await AppendAsync(
+            user, store, cache, fanout, time, logger, target.Document, Comment(rollback.Comment) ?? $"Rollback to version {version}",
+            expected, version, request.HttpContext, ct);
+    }
+
+    private static async Task<IResult> AppendAsync(
+        ClaimsPrincipal user, IRuleStore store, RuleSetCache cache, RuleChangeFanout fanout, TimeProvider time, ILogger logger,
+        string document, string? comment, long? expected, long? rolledBackFrom, HttpContext http, CancellationToken ct)
+    {
+        var tenant = user.TenantId();
+        var author = user.FindFirstValue(ApiKeyAuthenticationHandler.KeyClaim) ?? "unknown key";
+        var stored = await store.AppendAsync(new RuleSetChange(tenant, document, author, comment, expected, rolledBackFrom), time.GetUtcNow(), ct);
+        if (stored is null)
+        {
+            return Problems.Result(StatusCodes.Status412PreconditionFailed, "precondition-failed", "The rule set changed meanwhile.",
+                $"If-Match named version {expected}, but the current version is {(await store.GetCurrentAsync(tenant, ct))?.Version ?? 0}. Reload, reapply your change and try again.");
+        }
+
+        // This node serves the new version at once; the others hear of it over Redis and PostgreSQL (or the poll).
+        cache.Install(tenant, cache.Compile(stored.Document, stored.Version));
+        logger.RulesChanged(tenant, stored.Version, author);
+        // Not awaited: the change is committed, and a slow path (Redis timing out) must not hold the answer back.
+        _ = fanout.PublishAsync(tenant, stored.Version, CancellationToken.None);
+        var previous = stored.Version > 1 ? await store.GetVersionAsync(tenant, stored.Version - 1, ct) : null;
+        http.Response.Headers.ETag = ETag(stored.Version);
+        return TypedResults.Json(RuleSetView.Of(stored, RuleSetDiff.Between(previous?.Document, stored.Document)), RulesJson.Default.RuleSetView);
+    }
+
+    private static async Task<IResult> ListVersionsAsync(ClaimsPrincipal user, IRuleStore store, long? before, int? limit, CancellationToken ct)
+    {
+        var size = Math.Clamp(limit ?? 20, 1, 100);
+        // One more than asked: each listed version is diffed against its predecessor.
+        var versions = await store.ListVersionsAsync(user.TenantId(), before, size + 1, ct);
+        var items = new List<RuleVersionView>(Math.Min(size, versions.Count));
+        for (var i = 0; i < versions.Count && i < size; i++)
+        {
+            var v = versions[i];
+            var predecessor = i + 1 < versions.Count ? versions[i + 1].Document
+                : v.Version > 1 ? (await store.GetVersionAsync(user.TenantId(), v.Version - 1, ct))?.Document
+                : null;
+            items.Add(RuleVersionView.Of(v, RuleSetDiff.Between(predecessor, v.Document)));
+        }
+
+        var next = versions.Count > size ? items[^1].Version : (long?)null;
+        return TypedResults.Json(new RuleVersionPage(items, next), RulesJson.Default.RuleVersionPage);
+    }
+
+    private static async Task<IResult> GetVersionAsync(ClaimsPrincipal user, IRuleStore store, long version, CancellationToken ct)
+    {
+        var tenant = user.TenantId();
+        var found = await store.GetVersionAsync(tenant, version, ct);
+        if (found is null)
+        {
+            return Problems.NotFound($"Rule set version {version}");
+        }
+
+        var previous = version > 1 ? await store.GetVersionAsync(tenant, version - 1, ct) : null;
+        return TypedResults.Json(RuleSetView.Of(found, RuleSetDiff.Between(previous?.Document, found.Document)), RulesJson.Default.RuleSetView);
+    }
+
+    private static async Task<IResult> TestAsync(
+        HttpRequest request, ClaimsPrincipal user, RuleRouter router, IRuleSetSource source, TimeProvider time, IOptions<DefaultRouteOptions> routeOptions,
+        CancellationToken ct)
+    {
+        var (body, error) = await RequestBody.ReadJsonAsync(request, MaxTestBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        JsonDocument json;
+        try
+        {
+            json = JsonDocument.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            return Problems.Invalid([new InputError("/", "The body is not valid JSON: " + e.Message)]);
+        }
+
+        using (json)
+        {
+            var root = json.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("notification", out var notificationJson))
+            {
+                return Problems.Invalid([new InputError("/notification", "Required: the notification to try, as for POST /v1/notifications.")]);
+            }
+
+            foreach (var property in root.EnumerateObject())
+            {
+                if (property.Name is not ("notification" or "draft"))
+                {
+                    return Problems.Invalid([new InputError("/" + property.Name, $"Unknown field '{property.Name}'; the body has 'notification' and, optionally, 'draft'.")]);
+                }
+            }
+
+            var (notification, errors) = NotificationParser.Parse(Encoding.UTF8.GetBytes(notificationJson.GetRawText()), user.TenantId(), user.SourceId(), null);
+            if (notification is null)
+            {
+                return Problems.Invalid([.. errors.Select(e => e with { Pointer = "/notification" + e.Pointer })], "The notification is invalid.");
+            }
+
+            CompiledRuleSet? draft = null;
+            if (root.TryGetProperty("draft", out var draftJson) && draftJson.ValueKind != JsonValueKind.Null)
+            {
+                if (!CompiledRuleSet.TryCompile(draftJson.GetRawText(), 0, out draft, out var draftErrors, routeOptions.Value))
+                {
+                    return Unprocessable(draftErrors, "/draft");
+                }
+            }
+
+            var now = time.GetUtcNow();
+            // Like ingest: no customer record until the customers feature resolves one.
+            var context = new RuleContext(notification, null, now);
+            var set = draft ?? source.For(notification.TenantId) ?? CompiledRuleSet.Empty;
+            var evaluation = router.Evaluate(context, set);
+            var outcome = new RuleOutcome(evaluation.Route, evaluation.Decision.Suppress, evaluation.Decision.Delay, evaluation.Decision.Ttl, evaluation.Decision.Mask);
+            var prepared = RuleIngest.Prepare(Guid.Empty, notification, outcome, now);
+            return TypedResults.Json(RuleTestView.Of(draft is null ? set.Version : null, evaluation, prepared, now), RulesJson.Default.RuleTestView);
+        }
+    }
+
+    internal static IReadOnlyList<ComposedMessageView> Compose(PreparedNotification prepared, DateTimeOffset now)
+    {
+        var request = prepared.Request;
+        var messages = new List<ComposedMessageView>(prepared.Route.Steps.Count);
+        for (var i = 0; i < prepared.Route.Steps.Count; i++)
+        {
+            var step = prepared.Route.Steps[i];
+            // The message as delivery composes it for this step: the stored (masked) notification at that step.
+            var notification = new Notification
+            {
+                Id = prepared.Id,
+                TenantId = request.TenantId,
+                SourceId = request.SourceId,
+                Type = request.Type,
+                CustomerId = request.CustomerId,
+                Contacts = request.Contacts,
+                DataJson = request.DataJson,
+                Priority = prepared.Route.Priority,
+                ExpiresAt = request.ExpiresAt,
+                ExternalId = request.ExternalId,
+                Route = prepared.Route,
+                Status = NotificationStatus.Routed,
+                Progress = new DeliveryProgress(i, 0, null),
+                CreatedAt = now,
+                UpdatedAt = now,
+            };
+            var template = prepared.Route.Templates?.GetValueOrDefault(step.Channel);
+            messages.Add(new ComposedMessageView(i, Views.Name(step.Channel), template, MessageComposer.Compose(notification)));
+        }
+
+        return messages;
+    }
+
+    private static IResult Unprocessable(IReadOnlyList<RuleValidationError> errors, string prefix, string? detail = null) =>
+        TypedResults.Json(
+            new RuleProblem
+            {
+                Type = "https://herald.dev/problems/invalid-rules",
+                Title = "The rule set is not valid.",
+                Status = StatusCodes.Status422UnprocessableEntity,
+                Detail = detail ?? "See 'errors' for each problem: the rule (index and name), the field (a JSON pointer) and, inside a condition, the character position. The current rule set stays in use.",
+                Errors = [.. errors.Select(e => new RuleErrorView(prefix + e.Field, e.Message, e.RuleIndex, e.RuleName, e.Position))],
+            },
+            RulesJson.Default.RuleProblem,
+            Problems.ContentType,
+            StatusCodes.Status422UnprocessableEntity);
+
+    private static (long? Expected, IResult? Error) IfMatch(HttpRequest request)
+    {
+        var header = request.Headers.IfMatch.ToString().Trim();
+        if (header.Length == 0)
+        {
+            return (null, null);
+        }
+
+        var value = header.StartsWith("W/", StringComparison.Ordinal) ? header[2..] : header;
+        value = value.Trim('"');
+        return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var version)
+            ? (version, null)
+            : (null, Problems.Invalid([new InputError("/headers/If-Match", "If-Match must name a rule set version as returned in ETag, e.g. \"3\".")]));
+    }
+
+    private static string ETag(long version) => $"\"{version}\"";
+
+    private static string? Comment(string? comment) =>
+        string.IsNullOrWhiteSpace(comment) ? null : comment.Length > 500 ? comment[..500] : comment.Trim();
+}
