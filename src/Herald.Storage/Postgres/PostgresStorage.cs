@@ -41,6 +41,8 @@ public static class PostgresStorage
         services.TryAddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<PostgresDeliveryStore>());
         services.TryAddSingleton<IStorageMigrator>(sp => sp.GetRequiredService<PostgresMigrator>());
         services.TryAddSingleton<IStorageHealth>(sp => sp.GetRequiredService<PostgresHealth>());
+        services.TryAddSingleton<ICustomerStore, PostgresCustomerStore>();
+        services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
         return services;
     }
 }

@@ -26,6 +26,8 @@ public static class SqliteStorage
         services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();
         services.AddSingleton<IStorageMigrator, SqliteMigrator>();
         services.AddSingleton<IStorageHealth, SqliteHealth>();
+        services.AddSingleton<ICustomerStore, SqliteCustomerStore>();
+        services.AddSingleton<ITemplateStore, SqliteTemplateStore>();
         return services;
     }
 }
