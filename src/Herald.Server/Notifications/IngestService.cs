@@ -2,6 +2,8 @@ using System.Threading.Channels;
 using Channel = System.Threading.Channels.Channel;
 using Herald.Core.Notifications;
 using IRouter = Herald.Core.Routing.IRouter;
+using Herald.Ingest;
+using Herald.Server.Customers;
 using Herald.Server.Hosting;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
@@ -19,6 +21,7 @@ public sealed class IngestService(
     TimeProvider time,
     IOptions<IngestOptions> options,
     HeraldMetrics metrics,
+    CustomerResolver customers,
     ILogger<IngestService> logger) : BackgroundService
 {
     private readonly Channel<Pending> _pending = Channel.CreateBounded<Pending>(
@@ -26,27 +29,102 @@ public sealed class IngestService(
 
     public async Task<AcceptResult> AcceptAsync(NewNotification notification, CancellationToken ct)
     {
-        var pending = new Pending(Prepare(notification), new TaskCompletionSource<AcceptResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var (prepared, errors) = await PrepareAsync([notification], _ => "", ct);
+        if (errors[0] is { } error)
+        {
+            throw new CustomerRejectedException([error], "The notification cannot be delivered to this customer.");
+        }
+
+        var pending = new Pending(prepared[0]!, new TaskCompletionSource<AcceptResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         await _pending.Writer.WriteAsync(pending, ct);
         // Once queued, the commit proceeds even if this caller goes away: a retry with the same key finds it.
         return await pending.Result.Task.WaitAsync(ct);
     }
 
+    /// <summary>Stores every notification in one transaction; throws <see cref="CustomerRejectedException"/> (storing
+    /// nothing) when any of them cannot be delivered to its customer.</summary>
     public async Task<IReadOnlyList<AcceptResult>> AcceptManyAsync(IReadOnlyList<NewNotification> notifications, CancellationToken ct)
     {
-        var prepared = new PreparedNotification[notifications.Count];
-        for (var i = 0; i < prepared.Length; i++)
+        var (prepared, errors) = await PrepareAsync(notifications, i => $"/items/{i}", ct);
+        if (errors.Any(e => e is not null))
         {
-            prepared[i] = Prepare(notifications[i]);
+            throw new CustomerRejectedException([.. errors.OfType<InputError>()], "Some notifications cannot be delivered to their customers.");
         }
 
-        var results = await store.AcceptAsync(prepared, time.GetUtcNow(), ct);
+        var results = await store.AcceptAsync(prepared!, time.GetUtcNow(), ct);
         metrics.Accepted(results);
         return results;
     }
 
-    private PreparedNotification Prepare(NewNotification notification) =>
-        new(Guid.CreateVersion7(time.GetUtcNow()), notification, router.Decide(notification));
+    /// <summary>Batch ingest: stores the items that can be delivered in one transaction. Per input item, either its
+    /// result or the error that kept it out (a customer problem); <paramref name="pointerPrefix"/> locates errors.</summary>
+    public async Task<(AcceptResult? Result, InputError? Error)[]> AcceptBatchAsync(
+        IReadOnlyList<NewNotification> notifications, Func<int, string> pointerPrefix, CancellationToken ct)
+    {
+        var (prepared, errors) = await PrepareAsync(notifications, pointerPrefix, ct);
+        var outcome = new (AcceptResult? Result, InputError? Error)[notifications.Count];
+        var keep = new List<PreparedNotification>(notifications.Count);
+        for (var i = 0; i < outcome.Length; i++)
+        {
+            if (prepared[i] is { } p)
+            {
+                keep.Add(p);
+            }
+            else
+            {
+                outcome[i] = (null, errors[i]);
+            }
+        }
+
+        if (keep.Count > 0)
+        {
+            var results = await store.AcceptAsync(keep, time.GetUtcNow(), ct);
+            metrics.Accepted(results);
+            var next = 0;
+            for (var i = 0; i < outcome.Length; i++)
+            {
+                if (prepared[i] is not null)
+                {
+                    outcome[i] = (results[next++], null);
+                }
+            }
+        }
+
+        return outcome;
+    }
+
+    // ---- Customers (issue #4): the ONE spot where stored customers meet ingest. ----
+    // resolved[i].Customer is the stored record (null for inline-only notifications); the rules integration passes
+    // CustomerPreferences.RuleFields(customer) as RuleContext.Customer where router.Decide is called below.
+    // Preferences (opt-outs, preferred channel) shape the route after the rules decided it. An empty plan is rejected
+    // until the suppressed-at-ingest mechanism lands; then it should be stored as suppressed instead.
+    private async ValueTask<(PreparedNotification?[] Prepared, InputError?[] Errors)> PrepareAsync(
+        IReadOnlyList<NewNotification> notifications, Func<int, string> pointerPrefix, CancellationToken ct)
+    {
+        var resolved = await customers.ResolveAsync(notifications, pointerPrefix, ct);
+        var prepared = new PreparedNotification?[resolved.Length];
+        var errors = new InputError?[resolved.Length];
+        for (var i = 0; i < resolved.Length; i++)
+        {
+            var r = resolved[i];
+            if (r.Error is not null)
+            {
+                errors[i] = r.Error;
+                continue;
+            }
+
+            var route = customers.Shape(router.Decide(r.Notification), r.Notification, r.Customer);
+            if (route.Steps.Count == 0)
+            {
+                errors[i] = new InputError(pointerPrefix(i) + "/customer/id", $"The customer has opted out of every channel for '{r.Notification.Type}'.");
+                continue;
+            }
+
+            prepared[i] = new PreparedNotification(Guid.CreateVersion7(time.GetUtcNow()), r.Notification, route);
+        }
+
+        return (prepared, errors);
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(Enumerable.Range(0, options.Value.Committers).Select(_ => CommitLoopAsync(stoppingToken)));
