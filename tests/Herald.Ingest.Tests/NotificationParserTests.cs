@@ -50,7 +50,7 @@ public sealed class NotificationParserTests
     [InlineData("""{"type":"otp","customer":{"phone":"+999123"}}""", "/customer/phone")]
     [InlineData("""{"type":"otp","customer":{"email":"not-an-email"}}""", "/customer/email")]
     [InlineData("""{"type":"otp","customer":{"telegramChatId":"abc"}}""", "/customer/telegramChatId")]
-    [InlineData("""{"type":"otp","customer":{"id":"c-1"}}""", "/customer")]
+    [InlineData("""{"type":"otp","customer":{"language":"de"}}""", "/customer")]
     [InlineData("""{"type":"otp","customer":{"phone":"+4915112345678"},"data":[1]}""", "/data")]
     [InlineData("""{"type":"otp","customer":{"phone":"+4915112345678"},"channels":[]}""", "/channels")]
     [InlineData("""{"type":"otp","customer":{"phone":"+4915112345678"},"channels":["sms","sms"]}""", "/channels")]
@@ -63,6 +63,16 @@ public sealed class NotificationParserTests
 
         Assert.Null(n);
         Assert.Contains(errors, e => e.Pointer == pointer);
+    }
+
+    [Fact]
+    public void Parse_BareCustomerId_IsAcceptedForLookupAtIngest()
+    {
+        var (n, errors) = Parse("""{"type":"otp","customer":{"id":"c-1"}}""");
+
+        Assert.Empty(errors);
+        Assert.Equal("c-1", n!.CustomerId);
+        Assert.Equal(Contacts.None, n.Contacts);
     }
 
     [Fact]

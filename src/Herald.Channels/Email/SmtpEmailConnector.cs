@@ -159,7 +159,7 @@ public sealed class SmtpEmailConnector(IOptions<ChannelsOptions> options, TimePr
         var mime = new MimeMessage();
         mime.From.Add(settings.From);
         mime.To.Add(to);
-        mime.Subject = settings.Subject;
+        mime.Subject = message.Subject ?? settings.Subject;
         mime.Date = now;
         mime.MessageId = MessageId(message.AttemptId);
         // RFC 3834: keeps vacation responders and ticket systems from answering a notification.

@@ -108,6 +108,15 @@ public static class DeliveryStateMachine
         return new DueDecision(step, null, timedOut, skipped, Final(n, NotificationStatus.Failed, null));
     }
 
+    /// <summary>The customer's quiet hours hold back the send <paramref name="decision"/> chose: wait until
+    /// <paramref name="until"/> without an attempt. The step is kept (a receipt timeout still moved past the awaited
+    /// step), so the next due look starts there again.</summary>
+    public static Transition OnQuietHours(Notification n, DueDecision decision, DateTimeOffset until)
+    {
+        var retries = decision.StepIndex == n.Progress.Step && n.Progress.AwaitedAttemptId is null ? n.Progress.Retries : 0;
+        return new Transition(NotificationStatus.Routed, new DeliveryProgress(decision.StepIndex, retries, null), null, QueueAction.At(until));
+    }
+
     /// <summary>A send on <paramref name="stepIndex"/> returned <paramref name="outcome"/>.</summary>
     public static Transition OnSendOutcome(
         Notification n, int stepIndex, Guid attemptId, SendOutcome outcome, DateTimeOffset now, RetryPolicy retry, double jitter)

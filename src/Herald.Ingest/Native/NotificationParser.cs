@@ -177,11 +177,11 @@ public static partial class NotificationParser
             errors.Add(new(p + "/customer/language", "Must be a BCP 47 language tag, e.g. \"en\" or \"pt-BR\"."));
         }
 
-        // Stored customer records (and so a bare customer id) arrive with the customers API; until then a
-        // notification must carry at least one address, or it could never be delivered.
-        if (errors.Count == errorsBefore && phone is null && c.TelegramChatId is null && c.Email is null && c.PushToken is null)
+        // A bare customer id is resolved against the stored customers at ingest (unknown → rejected there); without
+        // an id the notification must carry at least one address, or it could never be delivered.
+        if (errors.Count == errorsBefore && c.Id is null && phone is null && c.TelegramChatId is null && c.Email is null && c.PushToken is null)
         {
-            errors.Add(new(p + "/customer", "At least one contact is required: phone, telegramChatId, email or pushToken."));
+            errors.Add(new(p + "/customer", "A stored customer's id or at least one contact is required: phone, telegramChatId, email or pushToken."));
         }
 
         return errors.Count == errorsBefore ? new Contacts(phone, c.TelegramChatId, c.Email, c.PushToken, c.Language) : null;

@@ -1,7 +1,9 @@
 using Herald.Channels;
 using Herald.Channels.Providers;
+using Herald.Core.Customers;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Server.Customers;
 using Herald.Server.Hosting;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
@@ -19,6 +21,8 @@ public sealed class DeliveryWorker(
     INotificationStore notifications,
     ChannelDispatcher dispatcher,
     ReceiptProcessor receipts,
+    CustomerCache customers,
+    MessageComposer composer,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     IHostApplicationLifetime lifetime,
@@ -120,6 +124,7 @@ public sealed class DeliveryWorker(
         var now = time.GetUtcNow();
         var updates = new List<DeliveryUpdate>(claimed.Count);
         var sends = new List<PlannedSend>(claimed.Count);
+        var ready = new List<(Notification Notification, DueDecision Decision, List<Attempt> Attempts)>(claimed.Count);
         foreach (var item in claimed)
         {
             var n = item.Notification;
@@ -163,12 +168,28 @@ public sealed class DeliveryWorker(
                 continue;
             }
 
+            ready.Add((n, decision, attempts));
+        }
+
+        // Quiet hours are checked here, at send time, not at ingest: a retry or a fallback can land in them.
+        var stored = ready.Count == 0 ? [] : await customers.GetManyAsync(
+            [.. ready.Select(r => r.Notification.CustomerId is { } id ? (r.Notification.TenantId, id) : ((Guid, string)?)null)], ct);
+        for (var i = 0; i < ready.Count; i++)
+        {
+            var (n, decision, attempts) = ready[i];
+            if (CustomerPreferences.HeldUntil(n, stored[i], now) is { } until)
+            {
+                logger.QuietHoursHeld(n.Id, until);
+                updates.Add(new DeliveryUpdate(n.Id, n.Version, DeliveryStateMachine.OnQuietHours(n, decision, until), attempts));
+                continue;
+            }
+
             var attempt = new Attempt
             {
                 Id = Guid.CreateVersion7(now), NotificationId = n.Id, Step = decision.StepIndex, Channel = decision.Send!.Channel,
                 State = AttemptState.Sending, CreatedAt = now, UpdatedAt = now,
             };
-            sends.Add(new PlannedSend(n, decision.StepIndex, attempt, attempts));
+            sends.Add(new PlannedSend(n, decision.StepIndex, attempt, attempts, stored[i]));
         }
 
         if (sends.Count > 0)
@@ -192,7 +213,8 @@ public sealed class DeliveryWorker(
     {
         var n = send.Notification;
         var channel = n.Route.Steps[send.Step].Channel;
-        var message = new OutboundMessage(n.Id, send.Attempt.Id, n.Contacts.AddressFor(channel)!, MessageComposer.Compose(n));
+        var composed = await composer.ComposeAsync(n, channel, send.Customer, ct);
+        var message = new OutboundMessage(n.Id, send.Attempt.Id, n.Contacts.AddressFor(channel)!, composed.Text, composed.Template, composed.Subject);
 
         // Critical sends do not queue for a slot behind lower ones; the critical lane is small by nature.
         var slotted = n.Priority != Priority.Critical;
@@ -251,5 +273,5 @@ public sealed class DeliveryWorker(
         return new DeliveryUpdate(n.Id, n.Version, transition, [.. send.Earlier, attempt]);
     }
 
-    private sealed record PlannedSend(Notification Notification, int Step, Attempt Attempt, List<Attempt> Earlier);
+    private sealed record PlannedSend(Notification Notification, int Step, Attempt Attempt, List<Attempt> Earlier, Customer? Customer);
 }

@@ -1,15 +1,61 @@
 using System.Text;
 using System.Text.Json;
+using Herald.Channels;
+using Herald.Core.Customers;
 using Herald.Core.Notifications;
+using Herald.Core.Templates;
+using Herald.Server.Templates;
 
 namespace Herald.Server.Delivery;
 
+/// <summary>What one channel sends for one notification.</summary>
+/// <param name="Subject">Email: the template's subject; null keeps the account's subject.</param>
+/// <param name="Template">WhatsApp: the approved template to send instead of free text.</param>
+/// <param name="TemplateId">The stored template used, null for the default text.</param>
+public sealed record ComposedMessage(string Text, string? Subject, WhatsAppTemplate? Template, Guid? TemplateId);
+
 /// <summary>
-/// The text a channel sends until per-tenant templates exist: <c>data.text</c> when the bank supplied one,
-/// otherwise the type and the data's fields, one per line.
+/// Turns a notification into the words a channel sends. With a tenant template for the notification (the name the
+/// rules chose for the channel, else the notification type), renders it in the customer's language (see
+/// <see cref="TemplateSelection"/> for the fallbacks); without one, the default text: <c>data.text</c> when the bank
+/// supplied one, otherwise the type and the data's fields, one per line. Templates come from the per-node
+/// <see cref="TemplateCache"/>: no store call per message.
 /// </summary>
-public static class MessageComposer
+public sealed class MessageComposer(TemplateCache templates, TemplateRenderer renderer, ILogger<MessageComposer> logger)
 {
+    /// <summary>Composes <paramref name="n"/> for <paramref name="channel"/>. Usable for dry runs: it sends nothing
+    /// and stores nothing. A template that fails at run time falls back to the default text (and is logged).</summary>
+    /// <param name="customer">The stored customer, for language, time zone and fields; null for inline-only notifications.</param>
+    public async ValueTask<ComposedMessage> ComposeAsync(Notification n, Channel channel, Customer? customer, CancellationToken ct)
+    {
+        var all = await templates.GetAsync(n.TenantId, ct);
+        if (all.Count == 0)
+        {
+            return new ComposedMessage(Compose(n), null, null, null);
+        }
+
+        var name = n.Route.Templates?.GetValueOrDefault(channel) ?? n.Type;
+        var language = n.Contacts.Language ?? customer?.Language;
+        if (TemplateSelection.Select(all, name, channel, language) is not { } template)
+        {
+            return new ComposedMessage(Compose(n), null, null, null);
+        }
+
+        try
+        {
+            var context = new RenderContext(CustomerFields(n, customer), language, CustomerPreferences.FindZone(customer?.TimeZone));
+            var rendered = renderer.Render(template, n.Type, n.DataJson, context);
+            var whatsApp = channel == Channel.WhatsApp && rendered.WhatsApp is { } w ? new WhatsAppTemplate(w.Name, w.Language, w.Parameters) : null;
+            return new ComposedMessage(rendered.Text, channel == Channel.Email ? rendered.Subject : null, whatsApp, template.Id);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.TemplateFailed(template.Id, template.Version, n.Id, e.GetType().Name);
+            return new ComposedMessage(Compose(n), null, null, null);
+        }
+    }
+
+    /// <summary>The default text, used when the tenant has no template for the notification.</summary>
     public static string Compose(Notification n)
     {
         using var document = JsonDocument.Parse(n.DataJson);
@@ -30,5 +76,31 @@ public static class MessageComposer
         }
 
         return builder.ToString();
+    }
+
+    private static Dictionary<string, string>? CustomerFields(Notification n, Customer? customer)
+    {
+        if (customer is not null)
+        {
+            return new Dictionary<string, string>(CustomerPreferences.RuleFields(customer), StringComparer.Ordinal);
+        }
+
+        if (n.CustomerId is null && n.Contacts.Language is null)
+        {
+            return null;
+        }
+
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (n.CustomerId is { } id)
+        {
+            fields["id"] = id;
+        }
+
+        if (n.Contacts.Language is { } language)
+        {
+            fields["language"] = language;
+        }
+
+        return fields;
     }
 }

@@ -5,6 +5,8 @@ using Herald.Sandbox;
 using Herald.Server.Admin;
 using Herald.Server.Authentication;
 using Herald.Server.Callbacks;
+using Herald.Server.Customers;
+using Herald.Server.Templates;
 using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 using Herald.Server.Operations;
@@ -63,6 +65,8 @@ public static class HeraldApp
         services.AddOptions<Demo.DemoOptions>().BindConfiguration(Demo.DemoOptions.Section);
         services.AddSingleton<Demo.DemoBootstrap>();
         services.AddHeraldAuthentication();
+        services.AddHeraldCustomers(configuration);
+        services.AddHeraldTemplates(configuration);
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));
         services.AddOpenApi();
@@ -98,6 +102,8 @@ public static class HeraldApp
             app.MapNotificationsApi();
             app.MapRulesApi();
             app.MapAdminApi();
+            app.MapCustomersApi();
+            app.MapTemplatesApi();
             app.MapCallbacksApi();
             app.MapWebhooksApi();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)

@@ -2,7 +2,10 @@ using System.Threading.Channels;
 using Channel = System.Threading.Channels.Channel;
 using Herald.Core.Notifications;
 using IRouter = Herald.Core.Routing.IRouter;
+using Herald.Core.Customers;
 using Herald.Core.Rules;
+using Herald.Ingest;
+using Herald.Server.Customers;
 using Herald.Server.Hosting;
 using Herald.Server.Rules;
 using Herald.Storage;
@@ -21,6 +24,7 @@ public sealed class IngestService(
     TimeProvider time,
     IOptions<IngestOptions> options,
     HeraldMetrics metrics,
+    CustomerResolver customers,
     ILogger<IngestService> logger) : BackgroundService
 {
     private readonly Channel<Pending> _pending = Channel.CreateBounded<Pending>(
@@ -28,38 +32,100 @@ public sealed class IngestService(
 
     public async Task<AcceptResult> AcceptAsync(NewNotification notification, CancellationToken ct)
     {
-        var pending = new Pending(Prepare(notification), new TaskCompletionSource<AcceptResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var (prepared, errors) = await PrepareAsync([notification], _ => "", ct);
+        if (errors[0] is { } error)
+        {
+            throw new CustomerRejectedException([error], "The notification cannot be delivered to this customer.");
+        }
+
+        var pending = new Pending(prepared[0]!, new TaskCompletionSource<AcceptResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         await _pending.Writer.WriteAsync(pending, ct);
         // Once queued, the commit proceeds even if this caller goes away: a retry with the same key finds it.
         return await pending.Result.Task.WaitAsync(ct);
     }
 
+    /// <summary>Stores every notification in one transaction; throws <see cref="CustomerRejectedException"/> (storing
+    /// nothing) when any of them cannot be delivered to its customer.</summary>
     public async Task<IReadOnlyList<AcceptResult>> AcceptManyAsync(IReadOnlyList<NewNotification> notifications, CancellationToken ct)
     {
-        var prepared = new PreparedNotification[notifications.Count];
-        for (var i = 0; i < prepared.Length; i++)
+        var (prepared, errors) = await PrepareAsync(notifications, i => $"/items/{i}", ct);
+        if (errors.Any(e => e is not null))
         {
-            prepared[i] = Prepare(notifications[i]);
+            throw new CustomerRejectedException([.. errors.OfType<InputError>()], "Some notifications cannot be delivered to their customers.");
         }
 
-        var results = await store.AcceptAsync(prepared, time.GetUtcNow(), ct);
+        var results = await store.AcceptAsync(prepared!, time.GetUtcNow(), ct);
         metrics.Accepted(results);
         return results;
     }
 
-    private PreparedNotification Prepare(NewNotification notification)
+    /// <summary>Batch ingest: stores the items that can be delivered in one transaction. Per input item, either its
+    /// result or the error that kept it out (a customer problem); <paramref name="pointerPrefix"/> locates errors.</summary>
+    public async Task<(AcceptResult? Result, InputError? Error)[]> AcceptBatchAsync(
+        IReadOnlyList<NewNotification> notifications, Func<int, string> pointerPrefix, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
-        var id = Guid.CreateVersion7(now);
-        if (router is not RuleRouter rules)
+        var (prepared, errors) = await PrepareAsync(notifications, pointerPrefix, ct);
+        var outcome = new (AcceptResult? Result, InputError? Error)[notifications.Count];
+        var keep = new List<PreparedNotification>(notifications.Count);
+        for (var i = 0; i < outcome.Length; i++)
         {
-            return new PreparedNotification(id, notification, router.Decide(notification));
+            if (prepared[i] is { } p)
+            {
+                keep.Add(p);
+            }
+            else
+            {
+                outcome[i] = (null, errors[i]);
+            }
         }
 
-        // ---- Rules (issue #4). The customers feature resolves the stored customer record here and passes it as
-        // RuleContext.Customer; until then rules see inline contacts only (customer.<key> paths are missing). ----
-        var context = new RuleContext(notification, Customer: null, now);
-        return RuleIngest.Prepare(id, notification, rules.DecideAll(context), now);
+        if (keep.Count > 0)
+        {
+            var results = await store.AcceptAsync(keep, time.GetUtcNow(), ct);
+            metrics.Accepted(results);
+            var next = 0;
+            for (var i = 0; i < outcome.Length; i++)
+            {
+                if (prepared[i] is not null)
+                {
+                    outcome[i] = (results[next++], null);
+                }
+            }
+        }
+
+        return outcome;
+    }
+
+    // Where stored customers, rules and preferences meet: the customer record is resolved first (contacts, and the
+    // fields rules see), the tenant's rules decide (route, suppress, delay, ttl, masks), then the customer's
+    // preferences (opt-outs, preferred channel) shape the plan. A customer opted out of every channel of the plan gets
+    // the notification stored as suppressed: the bank sees it, nobody is contacted.
+    private async ValueTask<(PreparedNotification?[] Prepared, InputError?[] Errors)> PrepareAsync(
+        IReadOnlyList<NewNotification> notifications, Func<int, string> pointerPrefix, CancellationToken ct)
+    {
+        var resolved = await customers.ResolveAsync(notifications, pointerPrefix, ct);
+        var prepared = new PreparedNotification?[resolved.Length];
+        var errors = new InputError?[resolved.Length];
+        for (var i = 0; i < resolved.Length; i++)
+        {
+            var r = resolved[i];
+            if (r.Error is not null)
+            {
+                errors[i] = r.Error;
+                continue;
+            }
+
+            var now = time.GetUtcNow();
+            var id = Guid.CreateVersion7(now);
+            var decided = router is RuleRouter rules
+                ? RuleIngest.Prepare(id, r.Notification, rules.DecideAll(new RuleContext(r.Notification, r.Customer is { } c ? CustomerPreferences.RuleFields(c) : null, now)), now)
+                : new PreparedNotification(id, r.Notification, router.Decide(r.Notification));
+            var route = customers.Shape(decided.Route, decided.Request, r.Customer);
+            var optedOutOfAll = decided.Route.Steps.Count > 0 && route.Steps.Count == 0;
+            prepared[i] = decided with { Route = route, Suppressed = decided.Suppressed || optedOutOfAll };
+        }
+
+        return (prepared, errors);
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>

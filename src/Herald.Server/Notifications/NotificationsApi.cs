@@ -43,7 +43,16 @@ public static class NotificationsApi
             return Problems.Invalid(errors, "The notification is invalid.");
         }
 
-        var result = await ingest.AcceptAsync(notification, ct);
+        AcceptResult result;
+        try
+        {
+            result = await ingest.AcceptAsync(notification, ct);
+        }
+        catch (Customers.CustomerRejectedException e)
+        {
+            return Problems.Result(StatusCodes.Status422UnprocessableEntity, "customer", e.Title, "See 'errors' for the reason.", e.Errors);
+        }
+
         var view = new AcceptedView(result.Id, result.Status);
         request.HttpContext.Response.Headers.Location = $"/v1/notifications/{result.Id}";
         return TypedResults.Json(view, HeraldJson.Default.AcceptedView,
@@ -100,18 +109,19 @@ public static class NotificationsApi
 
         if (valid.Count > 0)
         {
-            var accepted = await ingest.AcceptManyAsync(valid, ct);
-            for (var j = 0; j < accepted.Count; j++)
+            var accepted = await ingest.AcceptBatchAsync(valid, j => $"/items/{validIndex[j]}", ct);
+            for (var j = 0; j < accepted.Length; j++)
             {
-                var r = accepted[j];
-                results[validIndex[j]] = new BatchItemResult(validIndex[j], r.Id, r.Created ? "accepted" : "duplicate", r.Status, null);
+                results[validIndex[j]] = accepted[j] is ({ } r, _)
+                    ? new BatchItemResult(validIndex[j], r.Id, r.Created ? "accepted" : "duplicate", r.Status, null)
+                    : new BatchItemResult(validIndex[j], null, "rejected", null, [accepted[j].Error!]);
             }
         }
 
         var view = new BatchResult(
             results.Count(r => r.Outcome == "accepted"), results.Count(r => r.Outcome == "duplicate"), results.Count(r => r.Outcome == "rejected"), results);
         // 202: every valid item is durable; per-item outcomes say which were rejected and why.
-        return TypedResults.Json(view, HeraldJson.Default.BatchResult, statusCode: valid.Count > 0 ? StatusCodes.Status202Accepted : StatusCodes.Status400BadRequest);
+        return TypedResults.Json(view, HeraldJson.Default.BatchResult, statusCode: results.Any(r => r.Outcome != "rejected") ? StatusCodes.Status202Accepted : StatusCodes.Status400BadRequest);
     }
 
     private static async Task<IResult> GetAsync(Guid id, ClaimsPrincipal user, INotificationStore store, CancellationToken ct)

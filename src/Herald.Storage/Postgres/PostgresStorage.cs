@@ -45,6 +45,8 @@ public static class PostgresStorage
         services.TryAddSingleton<IRuleStore>(sp => sp.GetRequiredService<PostgresRuleStore>());
         services.TryAddSingleton<IStorageMigrator>(sp => sp.GetRequiredService<PostgresMigrator>());
         services.TryAddSingleton<IStorageHealth>(sp => sp.GetRequiredService<PostgresHealth>());
+        services.TryAddSingleton<ICustomerStore, PostgresCustomerStore>();
+        services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
         return services;
     }
 }

@@ -28,6 +28,8 @@ public static class SqliteStorage
         services.AddSingleton<IRuleStore, SqliteRuleStore>();
         services.AddSingleton<IStorageMigrator, SqliteMigrator>();
         services.AddSingleton<IStorageHealth, SqliteHealth>();
+        services.AddSingleton<ICustomerStore, SqliteCustomerStore>();
+        services.AddSingleton<ITemplateStore, SqliteTemplateStore>();
         return services;
     }
 }

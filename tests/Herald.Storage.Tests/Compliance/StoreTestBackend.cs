@@ -23,6 +23,8 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IRuleStore Rules { get; } = services.GetRequiredService<IRuleStore>();
     public IStorageMigrator Migrator { get; } = services.GetRequiredService<IStorageMigrator>();
     public IStorageHealth Health { get; } = services.GetRequiredService<IStorageHealth>();
+    public ICustomerStore Customers { get; } = services.GetRequiredService<ICustomerStore>();
+    public ITemplateStore Templates { get; } = services.GetRequiredService<ITemplateStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }

@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Fluid;
+using Fluid.Values;
+
+namespace Herald.Core.Templates;
+
+/// <summary>A located problem in a template's Liquid source.</summary>
+/// <param name="Field">Which part: "body", "subject" or "whatsApp/parameters/{i}".</param>
+/// <param name="Line">1-based line, when the parser named one.</param>
+/// <param name="Column">1-based column, when the parser named one.</param>
+public sealed record TemplateError(string Field, string Message, int? Line, int? Column);
+
+/// <summary>What a template sees besides the notification's data: the customer and the formatting context.</summary>
+/// <param name="Customer">Flat customer fields (id, language, timezone, free attributes); null for inline-only notifications.</param>
+/// <param name="Language">Picks number and date formats (see <see cref="LocalFormats"/>).</param>
+/// <param name="TimeZone">Dates are shown in this zone; UTC when null.</param>
+public sealed record RenderContext(IReadOnlyDictionary<string, string>? Customer, string? Language, TimeZoneInfo? TimeZone);
+
+/// <summary>
+/// Renders Liquid templates with Fluid. Each template version is parsed once and kept (bounded); rendering is
+/// sandboxed: a step and recursion budget, no includes, no access to .NET objects (the model is only dictionaries,
+/// lists and plain values), unknown filters are errors. Thread-safe.
+/// </summary>
+public sealed partial class TemplateRenderer
+{
+    /// <summary>Statements and output steps one rendering may take before it is stopped.</summary>
+    public const int MaxSteps = 10_000;
+    public const int MaxRecursion = 16;
+    private const int MaxCachedVersions = 10_000;
+
+    private static readonly FluidParser Parser = new();
+    private readonly TemplateOptions _options;
+    private readonly ConcurrentDictionary<(Guid Id, int Version), Parsed> _parsed = new();
+
+    public TemplateRenderer()
+    {
+        _options = new TemplateOptions
+        {
+            MaxSteps = MaxSteps,
+            MaxRecursion = MaxRecursion,
+            StrictFilters = true,
+            CultureInfo = CultureInfo.InvariantCulture,
+            TimeZone = TimeZoneInfo.Utc,
+        };
+        TemplateFilters.Register(_options.Filters);
+    }
+
+    /// <summary>Checks every Liquid part of <paramref name="template"/>: syntax (with line and column) and a trial
+    /// rendering against an empty model (unknown filters, the step budget).</summary>
+    public IReadOnlyList<TemplateError> Validate(MessageTemplate template)
+    {
+        var errors = new List<TemplateError>();
+        foreach (var (field, source) in Parts(template))
+        {
+            if (!TryParse(source, out var parsed, out var error))
+            {
+                errors.Add(error! with { Field = field });
+                continue;
+            }
+
+            try
+            {
+                Render(parsed!, EmptyData, new RenderContext(null, null, null), "validation");
+            }
+            catch (Exception e) when (e is FluidException or InvalidOperationException or ArgumentException)
+            {
+                errors.Add(new TemplateError(field, e.Message, null, null));
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>Renders <paramref name="template"/> for a notification. Throws when the template fails at run time
+    /// (step budget, a filter's error); callers fall back to the default text.</summary>
+    public RenderedMessage Render(MessageTemplate template, string type, string dataJson, RenderContext context)
+    {
+        var parsed = Get(template);
+        using var data = JsonDocument.Parse(dataJson);
+        var dataValue = ToFluid(data.RootElement);
+        var text = Render(parsed.Body, dataValue, context, type);
+        var subject = parsed.Subject is null ? null : OneLine(Render(parsed.Subject, dataValue, context, type));
+        RenderedWhatsAppTemplate? whatsApp = null;
+        if (template.WhatsApp is { } mapping)
+        {
+            var parameters = new string[parsed.Parameters.Length];
+            for (var i = 0; i < parameters.Length; i++)
+            {
+                parameters[i] = Render(parsed.Parameters[i], dataValue, context, type);
+            }
+
+            whatsApp = new RenderedWhatsAppTemplate(mapping.Name, mapping.Language, parameters);
+        }
+
+        return new RenderedMessage(text, subject, whatsApp);
+    }
+
+    private string Render(IFluidTemplate template, FluidValue data, RenderContext context, string type)
+    {
+        var liquid = new TemplateContext(_options)
+        {
+            TimeZone = context.TimeZone ?? TimeZoneInfo.Utc,
+        };
+        liquid.AmbientValues[TemplateFilters.LanguageKey] = context.Language ?? "";
+        liquid.SetValue("data", data);
+        liquid.SetValue("type", StringValue.Create(type));
+        liquid.SetValue("customer", context.Customer is null ? NilValue.Instance : ToFluid(context.Customer));
+        return template.Render(liquid, NullEncoder.Default);
+    }
+
+    private Parsed Get(MessageTemplate template)
+    {
+        if (_parsed.TryGetValue((template.Id, template.Version), out var parsed))
+        {
+            return parsed;
+        }
+
+        if (_parsed.Count >= MaxCachedVersions)
+        {
+            // Crude but bounded: versions are few per tenant, so a full cache means churn; start over.
+            _parsed.Clear();
+        }
+
+        parsed = new Parsed(
+            ParseOrThrow(template.Body),
+            template.Subject is null ? null : ParseOrThrow(template.Subject),
+            template.WhatsApp is null ? [] : [.. template.WhatsApp.Parameters.Select(p => ParseOrThrow(ParameterSource(p)))]);
+        _parsed[(template.Id, template.Version)] = parsed;
+        return parsed;
+    }
+
+    private static IFluidTemplate ParseOrThrow(string source) =>
+        TryParse(source, out var template, out var error) ? template! : throw new FormatException(error!.Message);
+
+    private static bool TryParse(string source, out IFluidTemplate? template, out TemplateError? error)
+    {
+        if (Parser.TryParse(source, out template, out var message))
+        {
+            error = null;
+            return true;
+        }
+
+        // Fluid reports "<what> at (line:column)" followed by the offending source line.
+        var firstLine = message.Split('\n')[0].Trim();
+        var match = PositionPattern().Match(firstLine);
+        error = match.Success
+            ? new TemplateError("", firstLine[..match.Index].Trim(), int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture))
+            : new TemplateError("", firstLine, null, null);
+        return false;
+    }
+
+    private static IEnumerable<(string Field, string Source)> Parts(MessageTemplate template)
+    {
+        yield return ("body", template.Body);
+        if (template.Subject is not null)
+        {
+            yield return ("subject", template.Subject);
+        }
+
+        if (template.WhatsApp is { } mapping)
+        {
+            for (var i = 0; i < mapping.Parameters.Count; i++)
+            {
+                yield return ($"whatsApp/parameters/{i}", ParameterSource(mapping.Parameters[i]));
+            }
+        }
+    }
+
+    /// <summary>A WhatsApp parameter is a Liquid expression; "{{ ... }}" around it is optional.</summary>
+    private static string ParameterSource(string expression) =>
+        expression.Contains("{{", StringComparison.Ordinal) || expression.Contains("{%", StringComparison.Ordinal) ? expression : "{{ " + expression + " }}";
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+
+    private static readonly FluidValue EmptyData = new DictionaryValue(new FluidValueDictionaryFluidIndexable(new Dictionary<string, FluidValue>()));
+
+    private static FluidValue ToFluid(IReadOnlyDictionary<string, string> fields)
+    {
+        var map = new Dictionary<string, FluidValue>(fields.Count, StringComparer.Ordinal);
+        foreach (var (key, value) in fields)
+        {
+            map[key] = StringValue.Create(value);
+        }
+
+        return new DictionaryValue(new FluidValueDictionaryFluidIndexable(map));
+    }
+
+    private static FluidValue ToFluid(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var map = new Dictionary<string, FluidValue>(StringComparer.Ordinal);
+                foreach (var p in e.EnumerateObject())
+                {
+                    map[p.Name] = ToFluid(p.Value);
+                }
+
+                return new DictionaryValue(new FluidValueDictionaryFluidIndexable(map));
+            case JsonValueKind.Array:
+                return new ArrayValue([.. e.EnumerateArray().Select(ToFluid)]);
+            case JsonValueKind.String:
+                return StringValue.Create(e.GetString()!);
+            case JsonValueKind.Number:
+                return e.TryGetDecimal(out var d) ? NumberValue.Create(d) : StringValue.Create(e.GetRawText());
+            case JsonValueKind.True:
+                return BooleanValue.True;
+            case JsonValueKind.False:
+                return BooleanValue.False;
+            default:
+                return NilValue.Instance;
+        }
+    }
+
+    [GeneratedRegex(@"\bat \((\d+):(\d+)\)")]
+    private static partial Regex PositionPattern();
+
+    private sealed record Parsed(IFluidTemplate Body, IFluidTemplate? Subject, IFluidTemplate[] Parameters);
+}

@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using System.ComponentModel.DataAnnotations;
+using Herald.Core.Customers;
+using Herald.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Server.Customers;
+
+/// <summary>Settings under <c>Herald:Customers</c> (docs/CONFIGURATION.md).</summary>
+public sealed class CustomersOptions
+{
+    public const string Section = "Herald:Customers";
+
+    /// <summary>How long a node keeps a looked-up customer (or the fact that there is none). A change made through
+    /// this node is seen at once; other nodes see it within this time.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan CacheTtl { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most customers (found or not) a node keeps cached.</summary>
+    [Range(1, 10_000_000)]
+    public int CacheSize { get; set; } = 100_000;
+
+    /// <summary>Notification types that ignore the customer's opt-outs (the bank decides, e.g. "otp", "fraud.alert").
+    /// Empty by default: every opt-out is honoured.</summary>
+    public List<string> OptOutExemptTypes { get; set; } = [];
+}
+
+/// <summary>
+/// Per-node cache of stored customers for the ingest path and the delivery worker: bounded, short-lived, and
+/// cleared locally on every change made through this node. Unknown ids are cached too, so notifications that name
+/// an unstored customer with inline contacts cost no store read each. Lookups of many ids read the store once.
+/// </summary>
+public sealed class CustomerCache(ICustomerStore store, TimeProvider time, IOptions<CustomersOptions> options)
+{
+    private readonly ConcurrentDictionary<(Guid Tenant, string Id), Entry> _entries = new();
+    private readonly TimeSpan _ttl = options.Value.CacheTtl;
+    private readonly int _size = options.Value.CacheSize;
+
+    public async ValueTask<Customer?> GetAsync(Guid tenantId, string customerId, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        if (_entries.TryGetValue((tenantId, customerId), out var entry) && entry.Expires > now)
+        {
+            return entry.Customer;
+        }
+
+        var customer = await store.GetAsync(tenantId, customerId, ct);
+        Put(tenantId, customerId, customer, now);
+        return customer;
+    }
+
+    /// <summary>The customers named by <paramref name="keys"/> (null where unknown), with one store read per tenant
+    /// for all cache misses.</summary>
+    public async ValueTask<Customer?[]> GetManyAsync(IReadOnlyList<(Guid Tenant, string Id)?> keys, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var result = new Customer?[keys.Count];
+        Dictionary<Guid, HashSet<string>>? misses = null;
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (keys[i] is not { } key)
+            {
+                continue;
+            }
+
+            if (_entries.TryGetValue(key, out var entry) && entry.Expires > now)
+            {
+                result[i] = entry.Customer;
+            }
+            else
+            {
+                misses ??= [];
+                if (!misses.TryGetValue(key.Tenant, out var ids))
+                {
+                    misses[key.Tenant] = ids = new HashSet<string>(StringComparer.Ordinal);
+                }
+
+                ids.Add(key.Id);
+            }
+        }
+
+        if (misses is null)
+        {
+            return result;
+        }
+
+        var found = new Dictionary<(Guid, string), Customer>();
+        foreach (var (tenant, ids) in misses)
+        {
+            foreach (var customer in await store.GetManyAsync(tenant, ids, ct))
+            {
+                found[(tenant, customer.Id)] = customer;
+            }
+
+            foreach (var id in ids)
+            {
+                Put(tenant, id, found.GetValueOrDefault((tenant, id)), now);
+            }
+        }
+
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (keys[i] is { } key && result[i] is null)
+            {
+                result[i] = found.GetValueOrDefault(key);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Forgets one customer on this node (after a change through the API).</summary>
+    public void Invalidate(Guid tenantId, string customerId) => _entries.TryRemove((tenantId, customerId), out _);
+
+    private void Put(Guid tenantId, string customerId, Customer? customer, DateTimeOffset now)
+    {
+        if (_ttl <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        if (_entries.Count >= _size)
+        {
+            Evict(now);
+        }
+
+        _entries[(tenantId, customerId)] = new Entry(customer, now + _ttl);
+    }
+
+    private void Evict(DateTimeOffset now)
+    {
+        foreach (var (key, entry) in _entries)
+        {
+            if (entry.Expires <= now)
+            {
+                _entries.TryRemove(key, out _);
+            }
+        }
+
+        // Still full of live entries: drop everything rather than track recency on the hot path; the next
+        // lookups refill it from the store.
+        if (_entries.Count >= _size)
+        {
+            _entries.Clear();
+        }
+    }
+
+    private sealed record Entry(Customer? Customer, DateTimeOffset Expires);
+}

@@ -1,0 +1,149 @@
+using Herald.Core.Customers;
+using Herald.Core.Notifications;
+using Herald.Core.Templates;
+using Npgsql;
+using NpgsqlTypes;
+using static Herald.Storage.Postgres.PostgresRows;
+
+namespace Herald.Storage.Postgres;
+
+public sealed class PostgresCustomerStore(NpgsqlDataSource dataSource, TimeProvider time) : ICustomerStore
+{
+    private const string Columns = "id, document::text, created_at, updated_at";
+
+    public async Task<(Customer Customer, bool Created)> UpsertAsync(Guid tenantId, Customer customer, CancellationToken ct)
+    {
+        var now = Utc(time.GetUtcNow());
+        await using var cmd = dataSource.CreateCommand(
+            """
+            INSERT INTO customers (tenant_id, id, document, created_at, updated_at) VALUES (@tenant, @id, @doc::jsonb, @now, @now)
+            ON CONFLICT (tenant_id, id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at
+            RETURNING created_at, (xmax = 0) AS inserted
+            """);
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("id", customer.Id));
+        cmd.Parameters.Add(Param("doc", CustomerJson.Serialize(customer)));
+        cmd.Parameters.Add(Param("now", now));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        return (customer with { CreatedAt = r.GetFieldValue<DateTimeOffset>(0), UpdatedAt = now }, r.GetBoolean(1));
+    }
+
+    public async Task<Customer?> GetAsync(Guid tenantId, string customerId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"SELECT {Columns} FROM customers WHERE tenant_id = @tenant AND id = @id");
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("id", customerId));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? Read(r) : null;
+    }
+
+    public async Task<IReadOnlyList<Customer>> GetManyAsync(Guid tenantId, IReadOnlyCollection<string> customerIds, CancellationToken ct)
+    {
+        if (customerIds.Count == 0)
+        {
+            return [];
+        }
+
+        await using var cmd = dataSource.CreateCommand($"SELECT {Columns} FROM customers WHERE tenant_id = @tenant AND id = ANY(@ids)");
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Array("ids", NpgsqlDbType.Text, customerIds.Distinct(StringComparer.Ordinal).ToArray()));
+        return await ReadAllAsync(cmd, ct);
+    }
+
+    public async Task<IReadOnlyList<Customer>> ListAsync(Guid tenantId, string? after, int limit, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            $"SELECT {Columns} FROM customers WHERE tenant_id = @tenant AND (@after::text IS NULL OR id > @after) ORDER BY id LIMIT @limit");
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("after", NpgsqlDbType.Text, after));
+        cmd.Parameters.Add(Param("limit", Math.Clamp(limit, 1, 500)));
+        return await ReadAllAsync(cmd, ct);
+    }
+
+    public async Task<bool> DeleteAsync(Guid tenantId, string customerId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("DELETE FROM customers WHERE tenant_id = @tenant AND id = @id");
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("id", customerId));
+        return await cmd.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    private static async Task<IReadOnlyList<Customer>> ReadAllAsync(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<Customer>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(Read(r));
+        }
+
+        return list;
+    }
+
+    private static Customer Read(NpgsqlDataReader r) =>
+        CustomerJson.Deserialize(r.GetString(0), r.GetString(1), r.GetFieldValue<DateTimeOffset>(2), r.GetFieldValue<DateTimeOffset>(3));
+}
+
+public sealed class PostgresTemplateStore(NpgsqlDataSource dataSource, TimeProvider time) : ITemplateStore
+{
+    private const string Columns = "id, tenant_id, name, channel, language, document::text, version, created_at, updated_at";
+
+    public async Task<(MessageTemplate Template, bool Created)> SaveAsync(MessageTemplate template, CancellationToken ct)
+    {
+        var now = Utc(time.GetUtcNow());
+        await using var cmd = dataSource.CreateCommand(
+            $"""
+            INSERT INTO templates (id, tenant_id, name, channel, language, document, version, created_at, updated_at)
+            VALUES (@id, @tenant, @name, @channel, @language, @doc::jsonb, 1, @now, @now)
+            ON CONFLICT (tenant_id, name, channel, language) DO UPDATE
+                SET document = excluded.document, version = templates.version + 1, updated_at = excluded.updated_at
+            RETURNING {Columns}, (xmax = 0) AS inserted
+            """);
+        cmd.Parameters.Add(Param("id", Guid.CreateVersion7(now)));
+        cmd.Parameters.Add(Param("tenant", template.TenantId));
+        cmd.Parameters.Add(Param("name", template.Name));
+        cmd.Parameters.Add(Param("channel", (short)template.Channel));
+        cmd.Parameters.Add(Param("language", CustomerJson.LanguageKey(template.Language)));
+        cmd.Parameters.Add(Param("doc", CustomerJson.Serialize(template)));
+        cmd.Parameters.Add(Param("now", now));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        return (Read(r), r.GetBoolean(9));
+    }
+
+    public async Task<MessageTemplate?> GetAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"SELECT {Columns} FROM templates WHERE tenant_id = @tenant AND id = @id");
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("id", id));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? Read(r) : null;
+    }
+
+    public async Task<IReadOnlyList<MessageTemplate>> ListAsync(Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"SELECT {Columns} FROM templates WHERE tenant_id = @tenant ORDER BY name, channel, language");
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<MessageTemplate>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(Read(r));
+        }
+
+        return list;
+    }
+
+    public async Task<bool> DeleteAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("DELETE FROM templates WHERE tenant_id = @tenant AND id = @id");
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("id", id));
+        return await cmd.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    private static MessageTemplate Read(NpgsqlDataReader r) => CustomerJson.Deserialize(
+        r.GetGuid(0), r.GetGuid(1), r.GetString(2), (Channel)r.GetInt16(3), r.GetString(4), r.GetString(5), r.GetInt32(6),
+        r.GetFieldValue<DateTimeOffset>(7), r.GetFieldValue<DateTimeOffset>(8));
+}
