@@ -128,7 +128,7 @@ public sealed partial class FieldMapping
         {
             if (spec?.From is { } from)
             {
-                yield return (where + "/from", from);
+                yield return (where, from);
             }
         }
     }

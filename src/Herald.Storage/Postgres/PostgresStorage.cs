@@ -28,6 +28,7 @@ public static class PostgresStorage
         });
         services.TryAddSingleton<PostgresTenantStore>();
         services.TryAddSingleton<PostgresProviderStore>();
+        services.TryAddSingleton<PostgresSourceStore>();
         services.TryAddSingleton<PostgresNotificationStore>();
         services.TryAddSingleton(sp => new PostgresDeliveryStore(
             sp.GetRequiredService<NpgsqlDataSource>(),
@@ -37,6 +38,7 @@ public static class PostgresStorage
         services.TryAddSingleton<PostgresHealth>();
         services.TryAddSingleton<ITenantStore>(sp => sp.GetRequiredService<PostgresTenantStore>());
         services.TryAddSingleton<IProviderStore>(sp => sp.GetRequiredService<PostgresProviderStore>());
+        services.TryAddSingleton<ISourceStore>(sp => sp.GetRequiredService<PostgresSourceStore>());
         services.TryAddSingleton<INotificationStore>(sp => sp.GetRequiredService<PostgresNotificationStore>());
         services.TryAddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<PostgresDeliveryStore>());
         services.TryAddSingleton<IStorageMigrator>(sp => sp.GetRequiredService<PostgresMigrator>());
