@@ -30,7 +30,7 @@ internal static class Fixture
 }
 
 /// <summary>A read-only stream that produces <paramref name="lines"/> lines on demand: files of any size without the memory.</summary>
-internal sealed class GeneratedStream(long lines, Func<long, string> line) : Stream
+internal sealed class GeneratedStream(long lines, Func<long, string> line, bool newline = true) : Stream
 {
     private long _next;
     private byte[] _pending = [];
@@ -56,7 +56,7 @@ internal sealed class GeneratedStream(long lines, Func<long, string> line) : Str
                     break;
                 }
 
-                _pending = Encoding.UTF8.GetBytes(line(_next++) + "\n");
+                _pending = Encoding.UTF8.GetBytes(newline ? line(_next++) + "\n" : line(_next++));
                 _offset = 0;
             }
 

@@ -73,7 +73,7 @@ public static class Camt054Adapter
         if (root.Name.LocalName != "Document" || version is null || !SupportedVersions.Contains(version))
         {
             return AdaptedDocument.Refused(new InputError("/" + root.Name.LocalName,
-                $"Not a supported camt.054 document: expected <Document xmlns=\"{NamespacePrefix}0N\"> with N from 2 to 8, found namespace '{FieldMapping.Clip(ns)}'."));
+                $"Not a supported camt.054 document: expected <Document xmlns=\"{NamespacePrefix}0N\"> with N from 2 to 8, found namespace '{(ns.Length <= 100 ? ns : ns[..100])}'."));
         }
 
         return new Reader(root.Name.Namespace, settings, tenantId, sourceId, version).Read(root);

@@ -23,6 +23,11 @@ public static class MappedJsonAdapter
 
     public static AdaptedDocument Adapt(ReadOnlyMemory<byte> body, FieldMapping mapping, Guid tenantId, Guid sourceId)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            return AdaptedDocument.Refused(new InputError("/", "The body is not valid UTF-8."));
+        }
+
         JsonDocument document;
         try
         {

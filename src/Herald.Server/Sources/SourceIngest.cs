@@ -107,6 +107,11 @@ public sealed class SourceIngest(
             return Problems.Invalid([new InputError("/", "The body is empty.")]);
         }
 
+        if (!xml && !System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            return Problems.Invalid([new InputError("/", "The body is not valid UTF-8.")], "The document is refused; nothing of it was stored.");
+        }
+
         var tenantId = source.TenantId;
         if (config.Adapter == SourceAdapter.Native)
         {

@@ -209,6 +209,11 @@ public static class SourcesApi
             return (null, error);
         }
 
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            return (null, Problems.Invalid([new InputError("/", "The body is not valid UTF-8.")]));
+        }
+
         try
         {
             var parsed = JsonSerializer.Deserialize(body.Span, SourcesJson.Default.SourceRequest);
