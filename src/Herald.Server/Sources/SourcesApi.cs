@@ -7,7 +7,6 @@ using Herald.Server.Authentication;
 using Herald.Server.Notifications;
 using Herald.Storage;
 using Herald.Storage.Secrets;
-using Microsoft.Extensions.Options;
 
 namespace Herald.Server.Sources;
 
