@@ -6,7 +6,7 @@ namespace Herald.Storage;
 /// equivalent JSON, not necessarily the same text.</param>
 /// <param name="SigningSecret">The HMAC signing secret as the caller protected it (encrypted), or null when the source
 /// does not require signed requests. The store keeps it as given.</param>
-/// <param name="ClientCertificate">The SHA-256 fingerprint of the client certificate the source must present (via the
+/// <param name="ClientCertificate">The fingerprint (hex, normalised) of the client certificate the source must present (via the
 /// TLS-terminating proxy), or null.</param>
 public sealed record Source(
     Guid Id, Guid TenantId, string Name, string Adapter, string Settings, string? SigningSecret, string? ClientCertificate,

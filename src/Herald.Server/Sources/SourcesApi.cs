@@ -251,9 +251,9 @@ public static class SourcesApi
         if (body.ClientCertificate is { } cert)
         {
             fingerprint = RequestSignature.NormaliseFingerprint(cert);
-            if (fingerprint.Length != 64 || cert.Length > 200)
+            if (fingerprint.Length is not (40 or 64) || cert.Length > 200)
             {
-                errors.Add(new("/clientCertificate", "Must be the certificate's SHA-256 fingerprint: 64 hex digits (colons allowed)."));
+                errors.Add(new("/clientCertificate", "Must be the certificate's fingerprint as the proxy forwards it: SHA-1 (40 hex digits, nginx's $ssl_client_fingerprint) or SHA-256 (64); colons allowed."));
             }
         }
 

@@ -8,7 +8,7 @@ namespace Herald.Server.Sources;
 /// <summary>Create or replace a source.</summary>
 /// <param name="RequireSignature">True: requests must carry an HMAC signature; a secret is generated (shown once) when
 /// the source has none. False: no signature; the secret is dropped.</param>
-/// <param name="ClientCertificate">SHA-256 fingerprint (hex, colons allowed) of the client certificate the source must present.</param>
+/// <param name="ClientCertificate">Fingerprint (SHA-1 or SHA-256, hex, colons allowed) of the client certificate the source must present.</param>
 public sealed record SourceRequest(string? Name, string? Adapter, JsonElement? Settings, bool? RequireSignature, string? ClientCertificate);
 
 /// <param name="SigningSecret">Only in the answer that created it: shown once, stored encrypted.</param>
