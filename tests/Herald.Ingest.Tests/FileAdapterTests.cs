@@ -7,6 +7,7 @@ using Herald.Ingest.Sources;
 
 namespace Herald.Ingest.Tests;
 
+[Collection(MemoryCollection.Name)]
 public sealed class FileAdapterTests(ITestOutputHelper output)
 {
     private static async Task<List<AdaptedItem>> ReadAsync(SourceConfig config, Stream stream, int maxLine = 4096)
