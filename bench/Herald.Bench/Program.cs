@@ -70,6 +70,11 @@ try
         await CriticalWorkload.RunAsync(host, options, report, ct);
     }
 
+    if (options.Runs("file"))
+    {
+        await FileWorkload.RunAsync(host, report, ct);
+    }
+
     report.PrintTable();
     Report.Line("");
     Report.Line($"load average (1/5/15 min) at end: {Report.LoadAverage()}");

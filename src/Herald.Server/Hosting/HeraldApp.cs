@@ -11,6 +11,7 @@ using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 using Herald.Server.Operations;
 using Herald.Server.Rules;
+using Herald.Server.Sources;
 using Herald.Server.Webhooks;
 using Herald.Storage;
 using Herald.Storage.Postgres;
@@ -67,6 +68,7 @@ public static class HeraldApp
         services.AddHeraldAuthentication();
         services.AddHeraldCustomers(configuration);
         services.AddHeraldTemplates(configuration);
+        services.AddHeraldSources(configuration);
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));
         services.AddOpenApi();
@@ -104,6 +106,7 @@ public static class HeraldApp
             app.MapAdminApi();
             app.MapCustomersApi();
             app.MapTemplatesApi();
+            app.MapSourcesApi();
             app.MapCallbacksApi();
             app.MapWebhooksApi();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)

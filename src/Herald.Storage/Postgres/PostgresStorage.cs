@@ -28,6 +28,7 @@ public static class PostgresStorage
         });
         services.TryAddSingleton<PostgresTenantStore>();
         services.TryAddSingleton<PostgresProviderStore>();
+        services.TryAddSingleton<PostgresSourceStore>();
         services.TryAddSingleton<PostgresNotificationStore>();
         services.TryAddSingleton<PostgresRuleStore>();
         services.TryAddSingleton(sp => new PostgresDeliveryStore(
@@ -39,6 +40,7 @@ public static class PostgresStorage
         services.TryAddSingleton<PostgresHealth>();
         services.TryAddSingleton<ITenantStore>(sp => sp.GetRequiredService<PostgresTenantStore>());
         services.TryAddSingleton<IProviderStore>(sp => sp.GetRequiredService<PostgresProviderStore>());
+        services.TryAddSingleton<ISourceStore>(sp => sp.GetRequiredService<PostgresSourceStore>());
         services.TryAddSingleton<INotificationStore>(sp => sp.GetRequiredService<PostgresNotificationStore>());
         services.TryAddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<PostgresDeliveryStore>());
         services.TryAddSingleton<IWebhookStore>(sp => sp.GetRequiredService<PostgresWebhookStore>());

@@ -22,6 +22,7 @@ public static class SqliteStorage
         services.AddSingleton(sp => new SqliteDatabase(connectionString, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ITenantStore, SqliteTenantStore>();
         services.AddSingleton<IProviderStore, SqliteProviderStore>();
+        services.AddSingleton<ISourceStore, SqliteSourceStore>();
         services.AddSingleton<INotificationStore, SqliteNotificationStore>();
         services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();
         services.AddSingleton<IWebhookStore, SqliteWebhookStore>();

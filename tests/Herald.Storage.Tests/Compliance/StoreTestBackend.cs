@@ -17,6 +17,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
 {
     public ITenantStore Tenants { get; } = services.GetRequiredService<ITenantStore>();
     public IProviderStore Providers { get; } = services.GetRequiredService<IProviderStore>();
+    public ISourceStore Sources { get; } = services.GetRequiredService<ISourceStore>();
     public INotificationStore Notifications { get; } = services.GetRequiredService<INotificationStore>();
     public IDeliveryStore Delivery { get; } = services.GetRequiredService<IDeliveryStore>();
     public IWebhookStore Webhooks { get; } = services.GetRequiredService<IWebhookStore>();

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Herald.Bench.Workloads;
+
+/// <summary>
+/// (opt-in, <c>--only file</c>) One 1,000,000-line CSV file streamed to a <c>file</c> source
+/// (<c>POST /v1/sources/{id}/messages</c>), generated on the fly so neither side holds it: lines per second and the
+/// process's peak RSS and managed heap while it ingests (host and load generator share the process).
+/// </summary>
+public static class FileWorkload
+{
+    public const int Lines = 1_000_000;
+
+    public static async Task RunAsync(BenchHost host, Report report, CancellationToken ct)
+    {
+        Report.Line("");
+        Report.Line("== file: 1,000,000-line CSV to POST /v1/sources/{id}/messages ==");
+        var (_, http) = await host.CreateTenantAsync("Bench files", ct);
+        using var _ = http;
+        using var create = await http.PostAsJsonAsync("/v1/sources", JsonNode.Parse("""
+            {"name":"Nightly bookings","adapter":"file","settings":{
+              "layout":{"format":"csv","delimiter":";","header":true,"idColumn":"id"},
+              "mapping":{"type":{"from":"/kind","map":{"C":"account.credit","D":"account.debit"}},
+                         "priority":{"const":"low"},
+                         "customer":{"id":"/customer","telegramChatId":"/chat"},
+                         "data":{"amount":"/amount","currency":"/currency","text":"/text"}}}}
+            """), ct);
+        create.EnsureSuccessStatusCode();
+        var sourceId = (await create.Content.ReadFromJsonAsync<JsonObject>(ct))!["id"]!.GetValue<Guid>();
+
+        var baselineRss = Report.RssMb();
+        var peakRss = baselineRss;
+        long peakHeap = 0;
+        using var sampling = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                peakRss = Math.Max(peakRss, Report.RssMb());
+                peakHeap = Math.Max(peakHeap, GC.GetGCMemoryInfo().HeapSizeBytes);
+                try
+                {
+                    await Task.Delay(100, sampling.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }, CancellationToken.None);
+
+        var clock = Stopwatch.StartNew();
+        using var content = new StreamContent(new CsvStream(Lines), 64 * 1024);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/csv");
+        using var response = await http.PostAsync($"/v1/sources/{sourceId}/messages", content, ct);
+        var body = await response.Content.ReadAsStringAsync(ct);
+        clock.Stop();
+        await sampling.CancelAsync();
+        await sampler;
+
+        if (response.StatusCode != HttpStatusCode.Accepted)
+        {
+            Report.Info($"upload failed: {(int)response.StatusCode} {body[..Math.Min(300, body.Length)]}");
+            return;
+        }
+
+        var result = JsonNode.Parse(body)!;
+        var accepted = result["accepted"]!.GetValue<long>();
+        var rate = accepted / clock.Elapsed.TotalSeconds;
+        Report.Line(string.Create(CultureInfo.InvariantCulture,
+            $"file.ingest: {rate:F0} lines/s  ({accepted:N0} accepted, {result["rejected"]!.GetValue<long>()} rejected in {clock.Elapsed.TotalSeconds:F1} s)"));
+        Report.Line(string.Create(CultureInfo.InvariantCulture,
+            $"file.memory: peak RSS {peakRss:F0} MB (before {baselineRss:F0} MB), peak managed heap {peakHeap / 1024.0 / 1024.0:F0} MB"));
+        Report.Info("ran meanwhile: the delivery worker draining the low-priority notifications to the telegram sandbox");
+        report.Add(new Figure("file.ingest lines/s", rate, "lines/s", null, HigherIsBetter: true));
+        report.Add(new Figure("file.ingest peak RSS", peakRss, "MB", 300, HigherIsBetter: false));
+    }
+
+    /// <summary>A CSV file produced line by line as it is read.</summary>
+    private sealed class CsvStream(int lines) : Stream
+    {
+        private int _next = -1;
+        private byte[] _pending = [];
+        private int _offset;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var written = 0;
+            while (written < count)
+            {
+                if (_offset == _pending.Length)
+                {
+                    if (_next >= lines)
+                    {
+                        break;
+                    }
+
+                    _pending = Encoding.UTF8.GetBytes(_next < 0
+                        ? "id;kind;customer;chat;amount;currency;text\n"
+                        : string.Create(CultureInfo.InvariantCulture, $"B-{_next};{(_next % 3 == 0 ? 'D' : 'C')};C-{_next % 50_000};{Payloads.ChatId(30, _next)};{_next % 1000}.25;EUR;Booking {_next}\n"));
+                    _next++;
+                    _offset = 0;
+                }
+
+                var n = Math.Min(count - written, _pending.Length - _offset);
+                Array.Copy(_pending, _offset, buffer, offset + written, n);
+                _offset += n;
+                written += n;
+            }
+
+            return written;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

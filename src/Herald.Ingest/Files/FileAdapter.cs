@@ -1,0 +1,332 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using Herald.Ingest.Mapped;
+
+namespace Herald.Ingest.Files;
+
+/// <summary>A file refused as a whole before any line was taken (e.g. its header lacks a mapped column).</summary>
+public sealed class FileRefusedException(InputError error) : Exception(error.Detail)
+{
+    public InputError Error { get; } = error;
+}
+
+/// <summary>
+/// The <c>file</c> adapter: streams a CSV or fixed-width file line by line, never holding more than one line
+/// (bounded by <c>maxLineLength</c>) in memory, and yields each data line as a notification or its located
+/// errors. Lines are numbered as in the file (1-based, header and skipped lines included); blank lines are ignored.
+/// </summary>
+public static class FileAdapter
+{
+    public static async IAsyncEnumerable<AdaptedItem> ReadAsync(
+        Stream stream, FileLayout layout, FieldMapping mapping, Guid tenantId, Guid sourceId, int maxLineLength,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        var reader = new BoundedLineReader(stream, layout.Encoding, maxLineLength);
+        var prefix = "src:" + sourceId.ToString("N") + ":";
+        var lineNumber = 0;
+        Dictionary<string, int>? columns = layout.KnownColumns is { } known ? Index(known) : null;
+        var headerPending = layout.IsCsv && layout.Header;
+        var fields = new List<string>();
+        while (await reader.ReadLineAsync(ct) is { } line)
+        {
+            lineNumber++;
+            var where = "line " + lineNumber;
+            if (lineNumber <= layout.SkipLines)
+            {
+                continue;
+            }
+
+            if (line.TooLong)
+            {
+                if (headerPending)
+                {
+                    throw new FileRefusedException(new InputError(where, $"The header line is longer than {maxLineLength} characters."));
+                }
+
+                yield return new AdaptedItem(lineNumber, where, null, [new InputError(where, $"Longer than {maxLineLength} characters; skipped.")]);
+                continue;
+            }
+
+            var text = line.Text!;
+            if (text.Length == 0 || (text.AsSpan().Trim().Length == 0 && layout.IsCsv))
+            {
+                continue;
+            }
+
+            if (headerPending)
+            {
+                headerPending = false;
+                if (columns is null)
+                {
+                    columns = ReadHeader(text, layout, where, mapping);
+                }
+
+                continue;
+            }
+
+            InputError? splitError = null;
+            string[] values;
+            if (layout.IsCsv)
+            {
+                splitError = Csv.Split(text, layout.Delimiter, fields, FileLayout.MaxColumns, where);
+                values = [.. fields];
+            }
+            else
+            {
+                values = [.. layout.Fields!.Select(f => Slice(text, f))];
+            }
+
+            if (splitError is not null)
+            {
+                yield return new AdaptedItem(lineNumber, where, null, [splitError]);
+                continue;
+            }
+
+            var record = new ColumnRecord(columns!, values, lineNumber);
+            string? key;
+            if (layout.IdColumn is { } idColumn)
+            {
+                if (!record.TryGet("/" + FieldMapping.Escape(idColumn), out var id) || id.IsEmpty)
+                {
+                    yield return new AdaptedItem(lineNumber, where, null, [new InputError(record.Describe(where, "/" + idColumn), "The id column is empty; it identifies the line across uploads.")]);
+                    continue;
+                }
+
+                key = "id:" + id.Text;
+            }
+            else
+            {
+                key = "h:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32];
+            }
+
+            var (notification, errors) = mapping.Map(record, tenantId, sourceId, where, prefix, key);
+            yield return new AdaptedItem(lineNumber, where, notification, errors);
+        }
+
+        if (headerPending)
+        {
+            throw new FileRefusedException(new InputError("line 1", "The file is empty; a header line is expected."));
+        }
+    }
+
+    private static Dictionary<string, int> ReadHeader(string text, FileLayout layout, string where, FieldMapping mapping)
+    {
+        var names = new List<string>();
+        if (Csv.Split(text, layout.Delimiter, names, FileLayout.MaxColumns, where) is { } error)
+        {
+            throw new FileRefusedException(error);
+        }
+
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < names.Count; i++)
+        {
+            index.TryAdd(names[i].Trim(), i);
+        }
+
+        foreach (var (_, selector) in mapping.Selectors())
+        {
+            if (!index.ContainsKey(ColumnRecord.ColumnOf(selector)))
+            {
+                throw new FileRefusedException(new InputError(where, $"The header has no column '{ColumnRecord.ColumnOf(selector)}' that the source's mapping reads."));
+            }
+        }
+
+        if (layout.IdColumn is { } id && !index.ContainsKey(id))
+        {
+            throw new FileRefusedException(new InputError(where, $"The header has no id column '{id}'."));
+        }
+
+        return index;
+    }
+
+    private static Dictionary<string, int> Index(IReadOnlyList<string> names)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < names.Count; i++)
+        {
+            index[names[i]] = i;
+        }
+
+        return index;
+    }
+
+    private static string Slice(string line, FixedField field)
+    {
+        var start = field.Start - 1;
+        if (start >= line.Length)
+        {
+            return "";
+        }
+
+        var length = Math.Min(field.Length, line.Length - start);
+        return line.AsSpan(start, length).Trim().ToString();
+    }
+}
+
+/// <summary>One file line's values by column name; selectors are "/" + the column name.</summary>
+public sealed class ColumnRecord(IReadOnlyDictionary<string, int> columns, string[] values, int lineNumber) : IMappingRecord
+{
+    public int LineNumber => lineNumber;
+
+    public bool TryGet(string selector, out MappedValue value)
+    {
+        if (columns.TryGetValue(ColumnOf(selector), out var i) && i < values.Length)
+        {
+            value = new MappedValue(values[i], null);
+            return true;
+        }
+
+        value = default;
+        return false;
+    }
+
+    public string Describe(string where, string selector) => $"{where}, field '{ColumnOf(selector)}'";
+
+    public static string ColumnOf(string selector) =>
+        selector[1..].Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
+}
+
+/// <summary>RFC 4180 fields within one line (a quoted field may not span lines: a line is a record).</summary>
+public static class Csv
+{
+    /// <summary>Splits <paramref name="line"/> into <paramref name="fields"/>; returns an error instead when malformed.</summary>
+    public static InputError? Split(string line, char delimiter, List<string> fields, int maxFields, string where)
+    {
+        fields.Clear();
+        var i = 0;
+        var builder = new StringBuilder();
+        while (true)
+        {
+            if (fields.Count >= maxFields)
+            {
+                return new InputError(where, $"More than {maxFields} fields.");
+            }
+
+            if (i < line.Length && line[i] == '"')
+            {
+                builder.Clear();
+                i++;
+                while (true)
+                {
+                    if (i >= line.Length)
+                    {
+                        return new InputError($"{where}, column {fields.Count + 1}", "A quoted field is not closed on its line.");
+                    }
+
+                    if (line[i] == '"')
+                    {
+                        if (i + 1 < line.Length && line[i + 1] == '"')
+                        {
+                            builder.Append('"');
+                            i += 2;
+                            continue;
+                        }
+
+                        i++;
+                        break;
+                    }
+
+                    builder.Append(line[i++]);
+                }
+
+                fields.Add(builder.ToString());
+                if (i < line.Length && line[i] != delimiter)
+                {
+                    return new InputError($"{where}, column {fields.Count}", "Characters after a closing quote.");
+                }
+            }
+            else
+            {
+                var end = line.IndexOf(delimiter, i);
+                var stop = end < 0 ? line.Length : end;
+                fields.Add(line[i..stop]);
+                i = stop;
+            }
+
+            if (i >= line.Length)
+            {
+                return null;
+            }
+
+            i++; // the delimiter
+            if (i == line.Length)
+            {
+                fields.Add("");
+                return null;
+            }
+        }
+    }
+}
+
+/// <summary>Reads lines with a bound on their length: a longer line is reported (and skipped) instead of buffered.</summary>
+public sealed class BoundedLineReader(Stream stream, Encoding encoding, int maxLineLength)
+{
+    private readonly StreamReader _reader = new(stream, encoding, detectEncodingFromByteOrderMarks: true, bufferSize: 64 * 1024, leaveOpen: true);
+    private readonly char[] _buffer = new char[32 * 1024];
+    private readonly StringBuilder _line = new();
+    private int _position;
+    private int _length;
+    private bool _eof;
+
+    public readonly record struct Line(string? Text, bool TooLong);
+
+    /// <summary>The next line without its terminator (\n or \r\n), or null at the end.</summary>
+    public async ValueTask<Line?> ReadLineAsync(CancellationToken ct)
+    {
+        _line.Clear();
+        var tooLong = false;
+        var any = false;
+        while (true)
+        {
+            if (_position == _length)
+            {
+                if (_eof)
+                {
+                    return any ? Finish(tooLong) : null;
+                }
+
+                _length = await _reader.ReadAsync(_buffer.AsMemory(), ct);
+                _position = 0;
+                if (_length == 0)
+                {
+                    _eof = true;
+                    continue;
+                }
+            }
+
+            any = true;
+            var span = _buffer.AsSpan(_position, _length - _position);
+            var newline = span.IndexOf('\n');
+            var take = newline < 0 ? span : span[..newline];
+            if (!tooLong)
+            {
+                if (_line.Length + take.Length > maxLineLength + 1)
+                {
+                    tooLong = true;
+                    _line.Clear();
+                }
+                else
+                {
+                    _line.Append(take);
+                }
+            }
+
+            _position += newline < 0 ? span.Length : newline + 1;
+            if (newline >= 0)
+            {
+                return Finish(tooLong);
+            }
+        }
+    }
+
+    private Line Finish(bool tooLong)
+    {
+        if (!tooLong && _line.Length > 0 && _line[^1] == '\r')
+        {
+            _line.Length--;
+        }
+
+        return !tooLong && _line.Length > maxLineLength ? new Line(null, true) : tooLong ? new Line(null, true) : new Line(_line.ToString(), false);
+    }
+}

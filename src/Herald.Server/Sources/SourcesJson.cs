@@ -1,0 +1,36 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Herald.Core.Notifications;
+using Herald.Ingest;
+
+namespace Herald.Server.Sources;
+
+/// <summary>Create or replace a source.</summary>
+/// <param name="RequireSignature">True: requests must carry an HMAC signature; a secret is generated (shown once) when
+/// the source has none. False: no signature; the secret is dropped.</param>
+/// <param name="ClientCertificate">Fingerprint (SHA-1 or SHA-256, hex, colons allowed) of the client certificate the source must present.</param>
+public sealed record SourceRequest(string? Name, string? Adapter, JsonElement? Settings, bool? RequireSignature, string? ClientCertificate);
+
+/// <param name="SigningSecret">Only in the answer that created it: shown once, stored encrypted.</param>
+public sealed record SourceView(
+    Guid Id, string Name, string Adapter, JsonElement Settings, bool SignatureRequired, string? ClientCertificate,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? SigningSecret = null);
+
+public sealed record SigningSecretView(Guid SourceId, string SigningSecret);
+
+/// <summary>One item of a document or file: its location, and the notification or why it was rejected.</summary>
+public sealed record SourceItemResult(int Index, string Location, Guid? Id, string Outcome, NotificationStatus? Status, IReadOnlyList<InputError>? Errors);
+
+/// <summary>The per-item report of a batch-like input (camt.054 document, mapped JSON with items, file).</summary>
+/// <param name="Items">Every item for documents; for files only rejected lines (accepted ones are counted).</param>
+/// <param name="ItemsCapped">True when more items were rejected than listed (Herald:Sources:MaxReportedErrors).</param>
+public sealed record SourceIngestResult(
+    string Adapter, long Accepted, long Duplicate, long Rejected, IReadOnlyList<SourceItemResult> Items, bool ItemsCapped, string Note);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(SourceRequest))]
+[JsonSerializable(typeof(SourceView))]
+[JsonSerializable(typeof(List<SourceView>))]
+[JsonSerializable(typeof(SigningSecretView))]
+[JsonSerializable(typeof(SourceIngestResult))]
+public sealed partial class SourcesJson : JsonSerializerContext;

@@ -1,0 +1,398 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Herald.EndToEnd.Tests.Infrastructure;
+using Herald.Ingest.Signing;
+using Herald.Server.Hosting;
+
+namespace Herald.EndToEnd.Tests;
+
+/// <summary>Sources on PostgreSQL.</summary>
+public sealed class PostgresSourcesTests(PostgresSourcesHostFixture fixture) : SourcesTests(() => fixture.Host), IClassFixture<PostgresSourcesHostFixture>;
+
+/// <summary>Sources on the embedded SQLite backend.</summary>
+public sealed class SqliteSourcesTests(SqliteSourcesHostFixture fixture) : SourcesTests(() => fixture.Host), IClassFixture<SqliteSourcesHostFixture>;
+
+/// <summary>A host that trusts the loopback address as its TLS-terminating proxy (client-certificate header).</summary>
+public sealed class PostgresSourcesHostFixture(PostgresFixture postgres) : IAsyncLifetime
+{
+    public HeraldHost Host { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var database = await postgres.CreateDatabaseAsync("e2e_src_" + Guid.NewGuid().ToString("N")[..12]);
+        Host = await HeraldHost.StartAsync(HeraldRole.All, SourcesTests.Settings(HeraldHost.BaseSettings(database)));
+    }
+
+    public async ValueTask DisposeAsync() => await Host.DisposeAsync();
+}
+
+public sealed class SqliteSourcesHostFixture : IAsyncLifetime
+{
+    private readonly TempFolder _folder = new();
+
+    public HeraldHost Host { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync() =>
+        Host = await HeraldHost.StartAsync(HeraldRole.All, SourcesTests.Settings(HeraldHost.SqliteSettings(_folder.Path)));
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        _folder.Dispose();
+    }
+}
+
+/// <summary>
+/// Bank integrations end to end (issue #5): each adapter's documents become notifications delivered in the sandbox;
+/// re-sent documents and re-uploaded files deliver nothing twice; forged, replayed and unsigned requests to a signing
+/// source are refused; hostile XML is refused; keys and tenants stay in their lane.
+/// </summary>
+public abstract class SourcesTests(Func<HeraldHost> host)
+{
+    private const string Fingerprint = "3A:4B:5C:6D:7E:8F:90:A1:B2:C3:D4:E5:F6:07:18:29:3A:4B:5C:6D:7E:8F:90:A1:B2:C3:D4:E5:F6:07:18:29";
+
+    private HeraldHost Host => host();
+
+    public static Dictionary<string, string?> Settings(Dictionary<string, string?> settings) => new(settings)
+    {
+        ["Herald:Sources:TrustedProxies:0"] = "127.0.0.1",
+        ["Herald:Sources:TrustedProxies:1"] = "::1",
+    };
+
+    private static string Fixture(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", name));
+
+    private static async Task<(Guid Id, JsonObject Body)> CreateSourceAsync(HttpClient client, string adapter, string settingsJson, bool requireSignature = false, string? certificate = null)
+    {
+        var request = new JsonObject
+        {
+            ["name"] = adapter + " source",
+            ["adapter"] = adapter,
+            ["settings"] = JsonNode.Parse(settingsJson),
+            ["requireSignature"] = requireSignature,
+        };
+        if (certificate is not null)
+        {
+            request["clientCertificate"] = certificate;
+        }
+
+        using var response = await client.PostAsJsonAsync("/v1/sources", request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"Expected 201, got {(int)response.StatusCode}: {body}");
+        var json = JsonNode.Parse(body)!.AsObject();
+        return (json["id"]!.GetValue<Guid>(), json);
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonObject Body, string ContentType)> PostAsync(
+        HttpClient client, Guid sourceId, string body, string contentType, Action<HttpRequestMessage>? sign = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/sources/{sourceId}/messages")
+        {
+            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)) { Headers = { ContentType = MediaTypeHeaderValue.Parse(contentType) } },
+        };
+        sign?.Invoke(request);
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, JsonNode.Parse(text)!.AsObject(), response.Content.Headers.ContentType?.MediaType ?? "");
+    }
+
+    private static Action<HttpRequestMessage> Signed(string secret, string body, long? timestamp = null) => request =>
+    {
+        var ts = timestamp ?? TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
+        request.Headers.Add(RequestSignature.TimestampHeader, ts.ToString(CultureInfo.InvariantCulture));
+        request.Headers.Add(RequestSignature.SignatureHeader, RequestSignature.Sign(secret, ts, Encoding.UTF8.GetBytes(body)));
+    };
+
+    private static string CamtSettings(string phone) => $$$$"""{"accounts":{"DE89370400440532013000":{"phone":"{{{{phone}}}}"},"0532013000":{"phone":"{{{{phone}}}}"}}}""";
+
+    [Fact]
+    public async Task Camt054_Document_IsDeliveredPerTransaction_AndResendingItDeliversNothingTwice()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var (sourceId, _) = await CreateSourceAsync(client, "iso20022", CamtSettings(phone));
+        var xml = Fixture("camt054/camt.054.001.02.xml");
+
+        var (status, report, _) = await PostAsync(client, sourceId, xml, "application/xml");
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal(2, report["accepted"]!.GetValue<int>());
+        var ids = report["items"]!.AsArray().Select(i => i!["id"]!.GetValue<Guid>()).ToList();
+        foreach (var id in ids)
+        {
+            var n = await client.WaitForStatusAsync(id, "delivered");
+            Assert.Equal("whatsapp", n.Str("channel"));
+        }
+
+        var received = await client.SandboxMessagesAsync("whatsapp", phone);
+        Assert.Equal(2, received.Count);
+        Assert.Contains(received, m => m.Str("text").StartsWith("Incoming payment: +1250.00 EUR", StringComparison.Ordinal));
+        Assert.Contains(received, m => m.Str("text").StartsWith("Payment: -49.99 EUR", StringComparison.Ordinal));
+
+        var (again, second, _) = await PostAsync(client, sourceId, xml, "application/xml");
+        Assert.Equal(HttpStatusCode.Accepted, again);
+        Assert.Equal((0, 2), (second["accepted"]!.GetValue<int>(), second["duplicate"]!.GetValue<int>()));
+        Assert.Equal(ids, second["items"]!.AsArray().Select(i => i!["id"]!.GetValue<Guid>()));
+        Assert.Equal(2, (await client.SandboxMessagesAsync("whatsapp", phone)).Count);
+    }
+
+    [Theory]
+    [InlineData("camt054/xxe.xml")]
+    [InlineData("camt054/billion-laughs.xml")]
+    public async Task Camt054_HostileXml_IsRefusedAndNothingStored(string fixture)
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var (sourceId, _) = await CreateSourceAsync(client, "iso20022", CamtSettings(TestData.Phone()));
+
+        var (status, problem, contentType) = await PostAsync(client, sourceId, Fixture(fixture), "application/xml");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("application/problem+json", contentType);
+        Assert.Contains("DTD", problem["errors"]![0]!.Str("detail"), StringComparison.Ordinal);
+        Assert.Empty((await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Camt054_StructurallyBroken_IsRefusedWithXPath()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var (sourceId, _) = await CreateSourceAsync(client, "iso20022", CamtSettings(TestData.Phone()));
+        var xml = Fixture("camt054/camt.054.001.08.xml").Replace("<CdtDbtInd>CRDT</CdtDbtInd>\n        <Sts>", "<CdtDbtInd>BOTH</CdtDbtInd>\n        <Sts>", StringComparison.Ordinal);
+
+        var (status, problem, _) = await PostAsync(client, sourceId, xml, "application/xml");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("/Document/BkToCstmrDbtCdtNtfctn/Ntfctn[1]/Ntry[1]/CdtDbtInd", problem["errors"]![0]!.Str("pointer"));
+        Assert.Empty((await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task MappedJson_FraudEngineBatch_ReportsPerItem_AndDeliversTheValidOnes()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var (sourceId, _) = await CreateSourceAsync(client, "mapped", Fixture("mapped/fraud-engine.settings.json"));
+        var body = Fixture("mapped/fraud-engine.json").Replace("+4915112345678", phone, StringComparison.Ordinal).Replace("+4915187654321", phone, StringComparison.Ordinal);
+
+        var (status, report, _) = await PostAsync(client, sourceId, body, "application/json");
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal((2, 0, 1), (report["accepted"]!.GetValue<int>(), report["duplicate"]!.GetValue<int>(), report["rejected"]!.GetValue<int>()));
+        var items = report["items"]!.AsArray();
+        Assert.Equal("rejected", items[2]!.Str("outcome"));
+        Assert.Equal("/alerts/2/customer/contact/msisdn", items[2]!["errors"]![0]!.Str("pointer"));
+        var alert = await client.WaitForStatusAsync(items[0]!["id"]!.GetValue<Guid>(), "delivered");
+        Assert.Equal("critical", alert.Str("priority"));
+        await client.WaitForStatusAsync(items[1]!["id"]!.GetValue<Guid>(), "delivered");
+        Assert.Contains(await client.SandboxMessagesAsync("whatsapp", phone), m => m.Str("text").StartsWith("Did you just pay 899.00 EUR", StringComparison.Ordinal));
+
+        var (_, again, _) = await PostAsync(client, sourceId, body, "application/json");
+        Assert.Equal((0, 2), (again["accepted"]!.GetValue<int>(), again["duplicate"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task MappedJson_CardProcessorEvent_IsOneNotification_RepeatAnswersTheOriginal()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var (sourceId, _) = await CreateSourceAsync(client, "mapped", Fixture("mapped/card-processor.settings.json"));
+        var body = Fixture("mapped/card-processor.json").Replace("+4915112345678", phone, StringComparison.Ordinal);
+
+        var (status, accepted, _) = await PostAsync(client, sourceId, body, "application/json");
+        var (repeat, original, _) = await PostAsync(client, sourceId, body, "application/json");
+
+        Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.OK), (status, repeat));
+        Assert.Equal(accepted["id"]!.GetValue<Guid>(), original["id"]!.GetValue<Guid>());
+        var n = await client.WaitForStatusAsync(accepted["id"]!.GetValue<Guid>(), "delivered");
+        Assert.Equal("high", n.Str("priority"));
+        Assert.Single(await client.SandboxMessagesAsync("whatsapp", phone));
+    }
+
+    [Fact]
+    public async Task File_CsvUpload_ReportsLinesAndReuploadDeliversNothingTwice()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var (sourceId, _) = await CreateSourceAsync(client, "file", Fixture("files/transactions.settings.json"));
+        var csv = Fixture("files/transactions.csv").Replace("+4915112345678", phone, StringComparison.Ordinal);
+
+        var (status, report, _) = await PostAsync(client, sourceId, csv, "text/csv");
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal((2, 0, 3), (report["accepted"]!.GetValue<int>(), report["duplicate"]!.GetValue<int>(), report["rejected"]!.GetValue<int>()));
+        Assert.Equal(["line 4, field 'kind'", "line 5, field 'mobile'", "line 7, column 6"],
+            report["items"]!.AsArray().Select(i => i!["errors"]![0]!.Str("pointer")));
+        Assert.False(report["itemsCapped"]!.GetValue<bool>());
+        var delivered = await TestData.EventuallyAsync(() => client.SandboxMessagesAsync("whatsapp", phone), m => m.Count >= 1, TimeSpan.FromSeconds(30), "the salary line's delivery");
+        Assert.Equal("Salary November; ACME GmbH", Assert.Single(delivered).Str("text"));
+
+        var (again, second, _) = await PostAsync(client, sourceId, csv, "text/csv");
+        Assert.Equal(HttpStatusCode.Accepted, again);
+        Assert.Equal((0, 2, 3), (second["accepted"]!.GetValue<int>(), second["duplicate"]!.GetValue<int>(), second["rejected"]!.GetValue<int>()));
+        var page = (await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray();
+        Assert.Equal(2, page.Count);
+    }
+
+    [Fact]
+    public async Task File_FixedWidthUpload_IsDelivered()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var (sourceId, _) = await CreateSourceAsync(client, "file", Fixture("files/statement.settings.json"));
+        var text = Fixture("files/statement.txt").Replace("+4915112345678", phone, StringComparison.Ordinal);
+
+        var (status, report, _) = await PostAsync(client, sourceId, text, "text/plain");
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal((2, 1), (report["accepted"]!.GetValue<int>(), report["rejected"]!.GetValue<int>()));
+        await TestData.EventuallyAsync(() => client.SandboxMessagesAsync("whatsapp", phone), m => m.Count == 2, TimeSpan.FromSeconds(30), "both statement lines delivered");
+    }
+
+    [Fact]
+    public async Task File_EveryLineRejected_IsAProblemAndNothingStored()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var (sourceId, _) = await CreateSourceAsync(client, "file", Fixture("files/transactions.settings.json"));
+
+        var (status, problem, contentType) = await PostAsync(client, sourceId,
+            "booking_id;kind;customer_no;mobile;email;amount;currency;booking_date;text\nB-1;Q;C-1;+4915112345678;;1;EUR;2026-11-24;x\n", "text/csv");
+
+        Assert.Equal((HttpStatusCode.BadRequest, "application/problem+json"), (status, contentType));
+        Assert.Equal("line 2, field 'kind'", problem["errors"]![0]!.Str("pointer"));
+    }
+
+    [Fact]
+    public async Task Signing_UnsignedForgedStaleAndReplayedRequests_AreRefused_SignedOnesAccepted()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var (sourceId, created) = await CreateSourceAsync(client, "native", "{}", requireSignature: true);
+        var secret = created["signingSecret"]!.GetValue<string>();
+        Assert.True(created["signatureRequired"]!.GetValue<bool>());
+        var body = $$$"""{"type":"otp","customer":{"phone":"{{{phone}}}"},"data":{"text":"Code 123456"}}""";
+        var now = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(client, sourceId, body, "application/json")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(client, sourceId, body, "application/json", Signed(RequestSignature.NewSecret(), body, now))).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(client, sourceId, body, "application/json", Signed(secret, body, now - 3600))).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(client, sourceId, body.Replace("123456", "654321", StringComparison.Ordinal), "application/json", Signed(secret, body, now))).Status);
+
+        var sign = Signed(secret, body, now);
+        var (status, accepted, _) = await PostAsync(client, sourceId, body, "application/json", sign);
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        var (replayed, problem, _) = await PostAsync(client, sourceId, body, "application/json", sign);
+        Assert.Equal(HttpStatusCode.Unauthorized, replayed);
+        Assert.Contains("replay", problem.Str("title"), StringComparison.Ordinal);
+
+        await client.WaitForStatusAsync(accepted["id"]!.GetValue<Guid>(), "delivered");
+        Assert.Single(await client.SandboxMessagesAsync("whatsapp", phone));
+
+        // Rotation: the old secret stops working at once, the new one (shown once) works.
+        using var rotate = await client.PostAsync($"/v1/sources/{sourceId}/signing-secret", null);
+        var newSecret = (await rotate.Content.ReadFromJsonAsync<JsonObject>())!["signingSecret"]!.GetValue<string>();
+        var next = $$$"""{"type":"otp","customer":{"phone":"{{{phone}}}"},"data":{"text":"Code 777777"}}""";
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(client, sourceId, next, "application/json", Signed(secret, next, now))).Status);
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(client, sourceId, next, "application/json", Signed(newSecret, next, now))).Status);
+        Assert.DoesNotContain("signingSecret", (await client.GetStringAsync($"/v1/sources/{sourceId}")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Signing_SignedFileUpload_IsVerifiedBeforeAnyLineIsTaken()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var settings = JsonNode.Parse(Fixture("files/statement.settings.json"))!;
+        var (sourceId, created) = await CreateSourceAsync(client, "file", settings.ToJsonString(), requireSignature: true);
+        var secret = created["signingSecret"]!.GetValue<string>();
+        var text = Fixture("files/statement.txt").Replace("+4915112345678", phone, StringComparison.Ordinal);
+        var now = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
+
+        var (forged, _, _) = await PostAsync(client, sourceId, text, "text/plain", Signed(RequestSignature.NewSecret(), text, now));
+        Assert.Equal(HttpStatusCode.Unauthorized, forged);
+        Assert.Empty((await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray());
+
+        var (status, report, _) = await PostAsync(client, sourceId, text, "text/plain", Signed(secret, text, now));
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal(2, report["accepted"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task ClientCertificate_FromTheTrustedProxy_MustMatchTheSource()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var (sourceId, created) = await CreateSourceAsync(client, "native", "{}", certificate: Fingerprint);
+        Assert.Equal(RequestSignature.NormaliseFingerprint(Fingerprint), created["clientCertificate"]!.GetValue<string>());
+        var body = $$$"""{"type":"service.news","customer":{"phone":"{{{TestData.Phone()}}}"}}""";
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(client, sourceId, body, "application/json")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync(client, sourceId, body, "application/json",
+            r => r.Headers.Add("X-Client-Cert-Fingerprint", new string('A', 64)))).Status);
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(client, sourceId, body, "application/json",
+            r => r.Headers.Add("X-Client-Cert-Fingerprint", Fingerprint.ToLowerInvariant()))).Status);
+    }
+
+    [Fact]
+    public async Task Keys_ScopedToASource_PostOnlyThere_AndTenantsSeeOnlyTheirOwnSources()
+    {
+        var (tenantId, client) = await Host.CreateTenantAsync();
+        var (_, other) = await Host.CreateTenantAsync("Other Bank");
+        var (a, _) = await CreateSourceAsync(client, "native", "{}");
+        var (b, _) = await CreateSourceAsync(client, "native", "{}");
+        using var keyResponse = await Host.Admin.PostAsJsonAsync($"/v1/admin/tenants/{tenantId}/keys", new { roles = new[] { "send" }, sourceId = a });
+        var scoped = Host.Client((await keyResponse.Content.ReadFromJsonAsync<JsonObject>())!["key"]!.GetValue<string>());
+        var body = $$$"""{"type":"service.news","customer":{"phone":"{{{TestData.Phone()}}}"}}""";
+
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(scoped, a, body, "application/json")).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await PostAsync(scoped, b, body, "application/json")).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await scoped.GetAsync("/v1/sources")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"/v1/sources/{a}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await PostAsync(other, a, body, "application/json")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await other.DeleteAsync($"/v1/sources/{a}")).StatusCode);
+        Assert.Empty((await other.GetFromJsonAsync<JsonArray>("/v1/sources"))!);
+        Assert.Equal(2, (await client.GetFromJsonAsync<JsonArray>("/v1/sources"))!.Count);
+        var notification = (await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray();
+        Assert.Single(notification);
+    }
+
+    [Fact]
+    public async Task Admin_InvalidMappingOrLayout_IsRefusedWithLocatedErrors_AndNothingSaved()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+
+        using var badMapping = await client.PostAsJsonAsync("/v1/sources", JsonNode.Parse("""
+            {"name":"cards","adapter":"mapped","settings":{"mapping":{"type":{"from":"/k","map":{"A":"Bad Type"}},"customer":{"fax":"/f"}}}}
+            """));
+        using var badLayout = await client.PostAsJsonAsync("/v1/sources", JsonNode.Parse("""
+            {"name":"files","adapter":"file","settings":{"layout":{"format":"fixed","fields":[{"name":"a","start":1,"length":2}]},"mapping":{"type":{"const":"otp"},"customer":{"phone":"/b"}}}}
+            """));
+        using var badAdapter = await client.PostAsJsonAsync("/v1/sources", JsonNode.Parse("""{"name":"x","adapter":"swift"}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, badMapping.StatusCode);
+        var pointers = (await badMapping.Content.ReadFromJsonAsync<JsonObject>())!["errors"]!.AsArray().Select(e => e.Str("pointer"));
+        Assert.Equal(["/settings/mapping/type/map/A", "/settings/mapping/customer/fax"], pointers);
+        Assert.Equal("/settings/mapping/customer/phone", (await badLayout.Content.ReadFromJsonAsync<JsonObject>())!["errors"]![0].Str("pointer"));
+        Assert.Equal("/adapter", (await badAdapter.Content.ReadFromJsonAsync<JsonObject>())!["errors"]![0].Str("pointer"));
+        Assert.Empty((await client.GetFromJsonAsync<JsonArray>("/v1/sources"))!);
+    }
+
+    [Fact]
+    public async Task Admin_UpdateAndDelete_ChangeTheSource()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var (id, _) = await CreateSourceAsync(client, "native", "{}");
+
+        using var update = await client.PutAsJsonAsync($"/v1/sources/{id}", JsonNode.Parse(
+            """{"name":"Cards","adapter":"mapped","settings":{"mapping":{"type":{"const":"card.transaction"},"customer":{"phone":"/p"}}}}"""));
+        Assert.Equal(HttpStatusCode.OK, update.StatusCode);
+        var read = await client.GetFromJsonAsync<JsonObject>($"/v1/sources/{id}");
+        Assert.Equal(("Cards", "mapped"), (read.Str("name"), read.Str("adapter")));
+
+        using var deleted = await client.DeleteAsync($"/v1/sources/{id}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await PostAsync(client, id, "{}", "application/json")).Status);
+    }
+}
