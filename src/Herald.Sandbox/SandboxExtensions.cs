@@ -1,4 +1,5 @@
 using Herald.Sandbox.Mailbox;
+using Herald.Sandbox.Outages;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Sms;
 using Herald.Sandbox.Smtp;
@@ -30,6 +31,7 @@ public static class SandboxExtensions
         services.TryAddSingleton<SandboxSettings>();
         services.TryAddSingleton<SandboxRateLimiter>();
         services.TryAddSingleton<SandboxStats>();
+        services.TryAddSingleton<SandboxOutages>();
         services.TryAddSingleton<WhatsAppWebhookDispatcher>();
         services.AddHostedService(static sp => sp.GetRequiredService<WhatsAppWebhookDispatcher>());
         services.TryAddSingleton<TwilioCallbackDispatcher>();
@@ -57,6 +59,7 @@ public static class SandboxExtensions
         }
 
         var sandbox = app.MapGroup("/sandbox");
+        sandbox.MapSandboxOutages();
 
         sandbox.MapPost(
             "/whatsapp/{version}/{phoneNumberId}/messages",
@@ -71,7 +74,7 @@ public static class SandboxExtensions
         sandbox.MapMethods("/telegram/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
         if (options.TelegramAtRoot)
         {
-            app.MapMethods("/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
+            app.MapMethods("/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync).WithSandboxOutages();
         }
 
         sandbox.MapGet(

@@ -355,14 +355,15 @@ public sealed class ProviderPoolTests : IAsyncLifetime
         Assert.Equal("AC1", redacted["accountSid"]!.GetValue<string>());
         Assert.DoesNotContain("real-token", redacted.ToJsonString(), StringComparison.Ordinal);
 
-        var omitted = ConnectorDefinitions.Merge("twilio-sms", stored, JsonNode.Parse("""{"accountSid":"AC2","from":"+1666"}""")!.AsObject());
+        var omitted = ConnectorDefinitions.Merge("twilio-sms", stored, JsonNode.Parse("""{"accountSid":"AC2"}""")!.AsObject());
         Assert.Equal("real-token", omitted["authToken"]!.GetValue<string>());
         Assert.Equal("AC2", omitted["accountSid"]!.GetValue<string>());
+        Assert.Equal("+1555", omitted["from"]!.GetValue<string>());
 
         var echoed = ConnectorDefinitions.Merge("twilio-sms", stored, redacted);
         Assert.Equal("real-token", echoed["authToken"]!.GetValue<string>());
 
-        var replaced = ConnectorDefinitions.Merge("twilio-sms", stored, JsonNode.Parse("""{"accountSid":"AC1","authToken":"new"}""")!.AsObject());
+        var replaced = ConnectorDefinitions.Merge("twilio-sms", stored, JsonNode.Parse("""{"authToken":"new","from":null}""")!.AsObject());
         Assert.Equal("new", replaced["authToken"]!.GetValue<string>());
         Assert.False(replaced.ContainsKey("from"));
     }

@@ -18,6 +18,9 @@ public sealed record DispatchResult(ProviderAccount? Provider, SendOutcome Outco
     /// <summary>The attempt id the answering send carried: the message's own, or a new one after a failover.</summary>
     public Guid? AttemptId { get; init; }
 
+    /// <summary>When the answering send started (null when no provider was tried).</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
     /// <summary>Earlier tries of this call that providers refused transiently, oldest first; each is its own attempt.</summary>
     public IReadOnlyList<DispatchTry> Failovers { get; init; } = [];
 }
@@ -168,7 +171,7 @@ public sealed partial class ChannelDispatcher
                 continue;
             }
 
-            return new DispatchResult(account, outcome) { AttemptId = attemptId, Failovers = (IReadOnlyList<DispatchTry>?)failovers ?? [] };
+            return new DispatchResult(account, outcome) { AttemptId = attemptId, StartedAt = startedAt, Failovers = (IReadOnlyList<DispatchTry>?)failovers ?? [] };
         }
 
         if (failovers is { Count: > 0 })
@@ -176,7 +179,7 @@ public sealed partial class ChannelDispatcher
             // Every remaining account opened its circuit while we failed over: the last refusal is the answer.
             var last = failovers[^1];
             failovers.RemoveAt(failovers.Count - 1);
-            return new DispatchResult(last.Provider, last.Outcome) { AttemptId = last.AttemptId, Failovers = failovers };
+            return new DispatchResult(last.Provider, last.Outcome) { AttemptId = last.AttemptId, StartedAt = last.StartedAt, Failovers = failovers };
         }
 
         return new DispatchResult(null, SendOutcome.Transient(

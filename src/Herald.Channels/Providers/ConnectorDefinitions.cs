@@ -140,34 +140,20 @@ public static partial class ConnectorDefinitions
     }
 
     /// <summary>
-    /// New settings for an update: <paramref name="incoming"/> as given, except that a secret field it leaves out
-    /// (or sends back redacted) keeps its stored value. A secret set to null is removed.
+    /// New settings for an update, as a JSON merge patch (RFC 7396) of <paramref name="patch"/> onto the stored
+    /// settings: fields the patch leaves out keep their stored values (so secrets never need to be sent back), a
+    /// field set to null is removed, and a secret sent back as <see cref="Redacted"/> keeps its stored value.
     /// </summary>
-    public static JsonObject Merge(string kind, string storedJson, JsonObject incoming)
+    public static JsonObject Merge(string kind, string storedJson, JsonObject patch)
     {
-        var stored = JsonNode.Parse(storedJson) as JsonObject ?? [];
-        var merged = new JsonObject();
-        foreach (var (name, value) in incoming)
+        var merged = JsonNode.Parse(storedJson) as JsonObject ?? [];
+        foreach (var (name, value) in patch)
         {
-            if (IsSecret(kind, name) && value is JsonValue v && v.TryGetValue<string>(out var text) && text == Redacted)
+            if (value is null)
             {
-                if (stored[name] is { } kept)
-                {
-                    merged[name] = kept.DeepClone();
-                }
-
-                continue;
+                merged.Remove(name);
             }
-
-            if (value is not null)
-            {
-                merged[name] = value.DeepClone();
-            }
-        }
-
-        foreach (var (name, value) in stored)
-        {
-            if (IsSecret(kind, name) && !incoming.ContainsKey(name) && value is not null)
+            else if (!(IsSecret(kind, name) && value is JsonValue v && v.TryGetValue<string>(out var text) && text == Redacted))
             {
                 merged[name] = value.DeepClone();
             }

@@ -8,6 +8,8 @@ using Herald.Server.Callbacks;
 using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 using Herald.Server.Operations;
+using Herald.Server.Providers;
+using Herald.Server.Reports;
 using Herald.Storage;
 using Herald.Storage.Postgres;
 using Herald.Storage.Redis;
@@ -57,6 +59,8 @@ public static class HeraldApp
         services.AddOptions<Demo.DemoOptions>().BindConfiguration(Demo.DemoOptions.Section);
         services.AddSingleton<Demo.DemoBootstrap>();
         services.AddHeraldAuthentication();
+        services.AddProviders(configuration);
+        services.AddReports(configuration);
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));
         services.AddOpenApi();
@@ -89,6 +93,8 @@ public static class HeraldApp
             app.MapOpenApi("/openapi/{documentName}.json");
             app.MapNotificationsApi();
             app.MapAdminApi();
+            app.MapProvidersApi();
+            app.MapReportsApi();
             app.MapCallbacksApi();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)
             {
