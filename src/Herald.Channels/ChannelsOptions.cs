@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Herald.Core.Routing;
 
 namespace Herald.Channels;
 
@@ -46,4 +47,7 @@ public sealed class ChannelsOptions
     /// <summary>How long an open circuit rejects sends before one probe is let through (half-open).</summary>
     [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How a provider is chosen when the notification's route names no cost policy (preferred: weighted).</summary>
+    public CostPolicy DefaultCostPolicy { get; set; } = CostPolicy.Preferred;
 }

@@ -49,7 +49,7 @@ public static class ChannelsServiceCollectionExtensions
 
         services.TryAddSingleton<ProviderDirectory>();
         services.AddHostedService(static sp => sp.GetRequiredService<ProviderDirectory>());
-        services.TryAddSingleton<IProviderSelector, WeightedRandomProviderSelector>();
+        services.TryAddSingleton<IProviderSelector, CostPolicyProviderSelector>();
         services.TryAddSingleton<ChannelDispatcher>();
         return services;
     }

@@ -1,5 +1,6 @@
 using Herald.Sandbox.Fcm;
 using Herald.Sandbox.Mailbox;
+using Herald.Sandbox.Outages;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Smpp;
 using Herald.Sandbox.Sms;
@@ -32,6 +33,7 @@ public static class SandboxExtensions
         services.TryAddSingleton<SandboxSettings>();
         services.TryAddSingleton<SandboxRateLimiter>();
         services.TryAddSingleton<SandboxStats>();
+        services.TryAddSingleton<SandboxOutages>();
         services.TryAddSingleton<WhatsAppWebhookDispatcher>();
         services.AddHostedService(static sp => sp.GetRequiredService<WhatsAppWebhookDispatcher>());
         services.TryAddSingleton<TwilioCallbackDispatcher>();
@@ -63,6 +65,7 @@ public static class SandboxExtensions
         }
 
         var sandbox = app.MapGroup("/sandbox");
+        sandbox.MapSandboxOutages();
 
         sandbox.MapPost(
             "/whatsapp/{version}/{phoneNumberId}/messages",
@@ -79,7 +82,7 @@ public static class SandboxExtensions
         sandbox.MapMethods("/telegram/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
         if (options.TelegramAtRoot)
         {
-            app.MapMethods("/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync);
+            app.MapMethods("/bot{token}/{method}", [HttpMethods.Get, HttpMethods.Post], TelegramAsync).WithSandboxOutages();
         }
 
         sandbox.MapGet(

@@ -52,8 +52,93 @@ public sealed record ProviderAccount(
 {
     /// <summary>The most messages per second the provider takes from this account across all nodes; null means no limit.</summary>
     public double? RatePerSecond { get; init; }
+
+    /// <summary>Price per message by destination country; null when the account has no price table.</summary>
+    public PriceTable? Prices { get; init; }
+
+    /// <summary>Taken out of rotation by hand (its circuit held open on every node) until reset by hand.</summary>
+    public bool Isolated { get; init; }
 }
 
+/// <summary>
+/// Price per message by destination country (ISO 3166-1 alpha-2, upper case), with a default under <c>"*"</c> for
+/// other countries and for channels without one (email, Telegram, push), in one currency (ISO 4217, e.g. "EUR").
+/// Equal when the currency and every entry are equal.
+/// </summary>
+public sealed class PriceTable : IEquatable<PriceTable>
+{
+    public const string DefaultKey = "*";
+
+    public PriceTable(string currency, IReadOnlyDictionary<string, decimal> prices)
+    {
+        Currency = currency;
+        Prices = new SortedDictionary<string, decimal>(prices.ToDictionary(static p => p.Key, static p => p.Value), StringComparer.Ordinal);
+    }
+
+    public string Currency { get; }
+
+    /// <summary>Country code (or <see cref="DefaultKey"/>) to price, sorted by key.</summary>
+    public IReadOnlyDictionary<string, decimal> Prices { get; }
+
+    /// <summary>The price of one message to <paramref name="country"/> (null = unknown country): the country's entry,
+    /// else the default; null when neither exists.</summary>
+    public decimal? PriceFor(string? country) =>
+        country is not null && Prices.TryGetValue(country, out var price) ? price
+        : Prices.TryGetValue(DefaultKey, out var fallback) ? fallback
+        : null;
+
+    public bool Equals(PriceTable? other) =>
+        other is not null && Currency == other.Currency && Prices.Count == other.Prices.Count
+        && Prices.All(p => other.Prices.TryGetValue(p.Key, out var v) && v == p.Value);
+
+    public override bool Equals(object? obj) => Equals(obj as PriceTable);
+
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Currency);
+        foreach (var (key, value) in Prices)
+        {
+            hash.Add(key);
+            hash.Add(value);
+        }
+
+        return hash.ToHashCode();
+    }
+}
+
+/// <summary>How <see cref="IProviderStore.DeleteAsync"/> ended.</summary>
+public enum ProviderDeleteResult
+{
+    NotFound,
+    Deleted,
+}
+
+/// <summary>Which dimensions a cost report groups by (any combination; none = one total per currency).</summary>
+[Flags]
+public enum CostGrouping
+{
+    None = 0,
+    Channel = 1,
+    Provider = 2,
+    Day = 4,
+}
+
+/// <param name="From">Inclusive: attempts created at or after this time.</param>
+/// <param name="To">Exclusive: attempts created before this time.</param>
+public sealed record CostQuery(Guid TenantId, DateTimeOffset From, DateTimeOffset To, CostGrouping GroupBy);
+
+/// <summary>One row of a cost report: attempts that reached a provider account, and the sum of their costs (an
+/// attempt without a cost counts 0), in the account's currency. Members not grouped by are null.</summary>
+/// <param name="Day">The UTC day the attempts were created on.</param>
+/// <param name="Currency">The provider account's currency; null for accounts without a price table.</param>
+public sealed record CostTotal(Channel? Channel, Guid? ProviderId, string? ProviderName, DateOnly? Day, string? Currency, long Attempts, decimal Cost);
+
+/// <summary>
+/// Provider accounts. Settings are encrypted at rest (whole JSON, <c>ISecretProtector</c> with context
+/// <c>provider:{id}</c>) and decrypted on read; rows written before encryption read as they are and are encrypted by
+/// their next write. Deleted accounts are kept (attempts and cost reports reference them) but no longer listed.
+/// </summary>
 public interface IProviderStore
 {
     Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct);
@@ -61,6 +146,22 @@ public interface IProviderStore
     Task<IReadOnlyList<ProviderAccount>> ListAsync(Guid tenantId, CancellationToken ct);
     /// <summary>Every enabled account of every tenant: the workers' routing table.</summary>
     Task<IReadOnlyList<ProviderAccount>> ListEnabledAsync(CancellationToken ct);
+
+    /// <summary>One of the tenant's accounts; null when it does not exist, was deleted or is another tenant's.</summary>
+    Task<ProviderAccount?> GetAsync(Guid tenantId, Guid id, CancellationToken ct);
+
+    /// <summary>Replaces name, settings, weight, enabled, rate, prices and the isolated flag of the account with
+    /// <paramref name="account"/>'s id and tenant (channel, kind and creation time never change). Returns the stored
+    /// account, or null when there is none for that tenant.</summary>
+    Task<ProviderAccount?> UpdateAsync(ProviderAccount account, CancellationToken ct);
+
+    /// <summary>Deletes the tenant's account: it disappears from every listing and from routing; its row stays for
+    /// the attempts and cost reports that reference it.</summary>
+    Task<ProviderDeleteResult> DeleteAsync(Guid tenantId, Guid id, CancellationToken ct);
+
+    /// <summary>Counts and cost sums of the tenant's attempts that reached a provider account, grouped as asked
+    /// and always by currency; ordered by day, channel, provider id, currency (nulls first).</summary>
+    Task<IReadOnlyList<CostTotal>> GetCostsAsync(CostQuery query, CancellationToken ct);
 }
 
 /// <summary>A notification ready to store: validated, with an id and the route its rules decided.</summary>

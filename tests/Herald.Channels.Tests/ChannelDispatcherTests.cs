@@ -58,8 +58,9 @@ public sealed class ChannelDispatcherTests : IAsyncLifetime
         _connector.Script(_primary, static () => SendOutcome.Transient("503", "Service Unavailable"));
         for (var i = 0; i < _options.CircuitMinimumThroughput; i++)
         {
+            // The primary refuses, the send fails over to the standby within the same call.
             var result = await SendAsync();
-            Assert.Equal(_primary.Id, result.Provider?.Id);
+            Assert.Equal(_primary.Id, Assert.Single(result.Failovers).Provider.Id);
         }
 
         Assert.Equal(ProviderHealthState.Open, _dispatcher.GetState(_primary.Id));
@@ -93,11 +94,8 @@ public sealed class ChannelDispatcherTests : IAsyncLifetime
     public async Task IsUsable_EveryProviderOpen_IsFalseAndSendReportsNoHealthyProvider()
     {
         _connector.Script(_standby, static () => SendOutcome.Transient("503", "Service Unavailable"));
+        // Each send tries the primary, then fails over to the standby, which refuses too: both circuits open.
         await OpenPrimaryAsync();
-        for (var i = 0; i < _options.CircuitMinimumThroughput; i++)
-        {
-            Assert.Equal(_standby.Id, (await SendAsync()).Provider?.Id);
-        }
 
         Assert.False(_dispatcher.IsUsable(_tenant, Channel.Sms));
         var result = await SendAsync();
@@ -131,8 +129,11 @@ public sealed class ChannelDispatcherTests : IAsyncLifetime
 
         var probe = await SendAsync();
 
-        Assert.Equal(_primary, probe.Provider);
-        Assert.Equal(SendOutcomeKind.TransientFailure, probe.Outcome.Kind);
+        // The probe failed on the primary (reopening it) and the send failed over to the standby.
+        Assert.Equal(_primary, Assert.Single(probe.Failovers).Provider);
+        Assert.Equal(SendOutcomeKind.TransientFailure, probe.Failovers[0].Outcome.Kind);
+        Assert.Equal(_standby, probe.Provider);
+        Assert.Equal(SendOutcomeKind.Accepted, probe.Outcome.Kind);
         Assert.Equal(ProviderHealthState.Open, _dispatcher.GetState(_primary.Id));
         Assert.Equal(_standby, (await SendAsync()).Provider);
     }
@@ -223,13 +224,15 @@ public sealed class ChannelDispatcherTests : IAsyncLifetime
 
         for (var i = 0; i < 4000; i++)
         {
-            counts[selector.Pick(_tenant, Channel.Sms, TestHost.Message("x"), candidates)]++;
+            counts[selector.Pick(Choice(), candidates)]++;
         }
 
         Assert.Equal(0, counts[2]);
         Assert.InRange(counts[0], 2700, 3300);
-        Assert.Equal(0, selector.Pick(_tenant, Channel.Sms, TestHost.Message("x"), [candidates[2]]));
+        Assert.Equal(0, selector.Pick(Choice(), [candidates[2]]));
     }
+
+    private ProviderChoice Choice() => new(_tenant, Channel.Sms, TestHost.Message("x"), Herald.Core.Routing.CostPolicy.Preferred, null, new ProviderLatency());
 
     /// <summary>A connector double whose answer per account each test scripts. Default: accepted.</summary>
     private sealed class ScriptedConnector : IChannelConnector

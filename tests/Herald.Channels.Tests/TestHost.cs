@@ -106,4 +106,38 @@ public sealed class InMemoryProviderStore : IProviderStore
             return Task.FromResult<IReadOnlyList<ProviderAccount>>(_accounts.Where(a => a.Enabled).ToArray());
         }
     }
+
+    public Task<ProviderAccount?> GetAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_accounts.FirstOrDefault(a => a.Id == id && a.TenantId == tenantId));
+        }
+    }
+
+    public Task<ProviderAccount?> UpdateAsync(ProviderAccount account, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            var index = _accounts.FindIndex(a => a.Id == account.Id && a.TenantId == account.TenantId);
+            if (index < 0)
+            {
+                return Task.FromResult<ProviderAccount?>(null);
+            }
+
+            _accounts[index] = account;
+            return Task.FromResult<ProviderAccount?>(account);
+        }
+    }
+
+    public Task<ProviderDeleteResult> DeleteAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_accounts.RemoveAll(a => a.Id == id && a.TenantId == tenantId) > 0 ? ProviderDeleteResult.Deleted : ProviderDeleteResult.NotFound);
+        }
+    }
+
+    public Task<IReadOnlyList<CostTotal>> GetCostsAsync(CostQuery query, CancellationToken ct) =>
+        throw new NotSupportedException("The in-memory store keeps no attempts.");
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Core.Routing;
 using Herald.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -12,7 +13,20 @@ using Polly.Timeout;
 namespace Herald.Channels.Providers;
 
 /// <summary>The provider a send went to (null when none could take it) and what it answered.</summary>
-public sealed record DispatchResult(ProviderAccount? Provider, SendOutcome Outcome);
+public sealed record DispatchResult(ProviderAccount? Provider, SendOutcome Outcome)
+{
+    /// <summary>The attempt id the answering send carried: the message's own, or a new one after a failover.</summary>
+    public Guid? AttemptId { get; init; }
+
+    /// <summary>When the answering send started (null when no provider was tried).</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
+    /// <summary>Earlier tries of this call that providers refused transiently, oldest first; each is its own attempt.</summary>
+    public IReadOnlyList<DispatchTry> Failovers { get; init; } = [];
+}
+
+/// <summary>One send to one provider account within a dispatch.</summary>
+public sealed record DispatchTry(ProviderAccount Provider, Guid AttemptId, SendOutcome Outcome, DateTimeOffset StartedAt);
 
 /// <summary>Circuit state of one provider account, as metrics and /readyz report it.</summary>
 public enum ProviderHealthState
@@ -66,7 +80,7 @@ public sealed partial class ChannelDispatcher
     {
         foreach (var account in _directory.For(tenantId, channel))
         {
-            if (HasConnector(account) && IsPassable(account.Id))
+            if (HasConnector(account) && IsPassable(account))
             {
                 return true;
             }
@@ -76,52 +90,96 @@ public sealed partial class ChannelDispatcher
     }
 
     /// <summary>
-    /// Sends through one healthy provider of the channel. Never throws for provider trouble; only cancellation of
-    /// <paramref name="ct"/> propagates. With no healthy provider the outcome is transient
-    /// <c>no_healthy_provider</c> and <see cref="DispatchResult.Provider"/> is null.
+    /// Sends through one healthy provider of the channel, chosen by the cost policy. Never throws for
+    /// provider trouble; only cancellation of <paramref name="ct"/> propagates. With no healthy provider the outcome is
+    /// transient <c>no_healthy_provider</c> and <see cref="DispatchResult.Provider"/> is null.
+    /// <para>Failover: a send the provider refused transiently (5xx, 429, unusable settings) is tried on the channel's
+    /// next healthy account, each account at most once per call; <see cref="DispatchResult.Failovers"/> lists the
+    /// refused tries. A timeout or a connector error is not failed over: the provider may have taken the message, and
+    /// a second provider would send it twice.</para>
+    /// <para>Cost: an accepted send costs what the connector reported, else the account's price for the destination
+    /// country (× SMS segments); refused sends cost nothing.</para>
     /// </summary>
-    public async Task<DispatchResult> SendAsync(Guid tenantId, Channel channel, OutboundMessage message, CancellationToken ct)
+    public async Task<DispatchResult> SendAsync(Guid tenantId, Channel channel, OutboundMessage message, CancellationToken ct) =>
+        await SendAsync(tenantId, channel, message, null, ct).ConfigureAwait(false);
+
+    /// <inheritdoc cref="SendAsync(Guid, Channel, OutboundMessage, CancellationToken)"/>
+    /// <param name="policy">The route's cost policy; null = <see cref="ChannelsOptions.DefaultCostPolicy"/>.</param>
+    public async Task<DispatchResult> SendAsync(Guid tenantId, Channel channel, OutboundMessage message, CostPolicy? policy, CancellationToken ct)
     {
         var accounts = _directory.For(tenantId, channel);
         List<ProviderAccount>? candidates = null;
         foreach (var account in accounts)
         {
-            if (HasConnector(account) && IsPassable(account.Id))
+            if (HasConnector(account) && IsPassable(account))
             {
                 (candidates ??= new List<ProviderAccount>(accounts.Count)).Add(account);
             }
         }
 
+        ProviderChoice? choice = null;
+        List<DispatchTry>? failovers = null;
         while (candidates is { Count: > 0 })
         {
-            var index = _selector.Pick(tenantId, channel, message, candidates);
+            choice ??= new ProviderChoice(tenantId, channel, message, policy ?? _options.DefaultCostPolicy, Pricing.DestinationCountry(channel, message.To), Latency);
+            var index = _selector.Pick(choice, candidates);
             var account = candidates[index];
             candidates.RemoveAt(index);
 
+            // The first send of a call carries the caller's attempt id; a failover is a new attempt with its own id.
+            var attemptId = failovers is null ? message.AttemptId : Guid.CreateVersion7(_time.GetUtcNow());
+            var outgoing = attemptId == message.AttemptId ? message : message with { AttemptId = attemptId };
+            var startedAt = _time.GetUtcNow();
+            var started = _time.GetTimestamp();
             var connector = _connectors[account.Kind];
             var circuit = Circuit(account);
+            SendOutcome outcome;
             try
             {
-                var outcome = await circuit.Pipeline.ExecuteAsync(
-                    static (state, token) => new ValueTask<SendOutcome>(state.connector.SendAsync(state.message, state.account, token)),
-                    (connector, message, account),
+                outcome = await circuit.Pipeline.ExecuteAsync(
+                    static (state, token) => new ValueTask<SendOutcome>(state.connector.SendAsync(state.outgoing, state.account, token)),
+                    (connector, outgoing, account),
                     ct).ConfigureAwait(false);
-                return new DispatchResult(account, outcome);
             }
             catch (BrokenCircuitException)
             {
                 // Opened (or half-open with its probe already in flight) since we looked: next provider.
+                continue;
             }
             catch (TimeoutRejectedException)
             {
-                return new DispatchResult(account, SendOutcome.Transient("timeout", $"no answer within {_options.SendTimeout.TotalSeconds:0.###} s"));
+                outcome = SendOutcome.Transient("timeout", $"no answer within {_options.SendTimeout.TotalSeconds:0.###} s");
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 // Connectors must not throw; one that does has a bug. The breaker counted it as a failure.
                 LogConnectorThrew(_logger, e, account.Kind, account.Id);
-                return new DispatchResult(account, SendOutcome.Transient("connector_error", e.Message));
+                outcome = SendOutcome.Transient("connector_error", e.Message);
             }
+
+            Latency.Record(account.Id, _time.GetElapsedTime(started));
+            if (outcome.Kind is SendOutcomeKind.Accepted or SendOutcomeKind.Delivered)
+            {
+                outcome = outcome with { Cost = outcome.Cost ?? Pricing.Cost(account, channel, choice.Country, message.Text) };
+            }
+
+            var tried = new DispatchTry(account, attemptId, outcome, startedAt);
+            if (outcome.Kind == SendOutcomeKind.TransientFailure && outcome.ErrorCode is not ("timeout" or "connector_error") && candidates.Count > 0)
+            {
+                LogFailover(_logger, account.Id, outcome.ErrorCode);
+                (failovers ??= []).Add(tried);
+                continue;
+            }
+
+            return new DispatchResult(account, outcome) { AttemptId = attemptId, StartedAt = startedAt, Failovers = (IReadOnlyList<DispatchTry>?)failovers ?? [] };
+        }
+
+        if (failovers is { Count: > 0 })
+        {
+            // Every remaining account opened its circuit while we failed over: the last refusal is the answer.
+            var last = failovers[^1];
+            failovers.RemoveAt(failovers.Count - 1);
+            return new DispatchResult(last.Provider, last.Outcome) { AttemptId = last.AttemptId, StartedAt = last.StartedAt, Failovers = failovers };
         }
 
         return new DispatchResult(null, SendOutcome.Transient(
@@ -129,9 +187,27 @@ public sealed partial class ChannelDispatcher
             accounts.Count == 0 ? $"no enabled {channel} provider account" : $"every {channel} provider account is unhealthy"));
     }
 
+    /// <summary>Observed send latency per account (the <c>fastest</c> policy's input).</summary>
+    public ProviderLatency Latency { get; } = new();
+
+    /// <summary>Closes an account's circuit by hand on this node (after an outage, or to end an isolation).
+    /// Returns false when the account is not in the directory.</summary>
+    public async Task<bool> ResetAsync(Guid accountId)
+    {
+        if (_directory.Find(accountId) is not { } account)
+        {
+            return false;
+        }
+
+        await Circuit(account).Control.CloseAsync().ConfigureAwait(false);
+        return true;
+    }
+
     /// <summary>Circuit state of one account (closed when it never sent).</summary>
     public ProviderHealthState GetState(Guid accountId) =>
-        _circuits.TryGetValue(accountId, out var circuit) ? circuit.State(_time.GetUtcNow()) : ProviderHealthState.Closed;
+        _directory.Find(accountId) is { Isolated: true } ? ProviderHealthState.Isolated
+        : _circuits.TryGetValue(accountId, out var circuit) ? circuit.State(_time.GetUtcNow())
+        : ProviderHealthState.Closed;
 
     /// <summary>Health of every enabled account in the directory.</summary>
     public IReadOnlyList<ProviderHealth> GetHealth()
@@ -150,7 +226,9 @@ public sealed partial class ChannelDispatcher
     private bool HasConnector(ProviderAccount account) =>
         _connectors.TryGetValue(account.Kind, out var connector) && connector.Channel == account.Channel;
 
-    private bool IsPassable(Guid accountId) => GetState(accountId) is ProviderHealthState.Closed or ProviderHealthState.HalfOpen;
+    private bool IsPassable(ProviderAccount account) =>
+        !account.Isolated && (!_circuits.TryGetValue(account.Id, out var circuit)
+            || circuit.State(_time.GetUtcNow()) is ProviderHealthState.Closed or ProviderHealthState.HalfOpen);
 
     private ProviderCircuit Circuit(ProviderAccount account) =>
         _circuits.GetOrAdd(account.Id, static (_, state) => state.self.Build(state.account), (self: this, account));
@@ -173,6 +251,7 @@ public sealed partial class ChannelDispatcher
             SamplingDuration = _options.CircuitSamplingDuration,
             BreakDuration = _options.CircuitBreakDuration,
             StateProvider = circuit.StateProvider,
+            ManualControl = circuit.Control,
             // Only what says "this provider is in trouble" counts: transient outcomes, timeouts, connector bugs.
             // Permanent failures (bad recipient) are the provider working correctly.
             ShouldHandle = static args => new ValueTask<bool>(args.Outcome switch
@@ -210,6 +289,8 @@ public sealed partial class ChannelDispatcher
 
         public CircuitBreakerStateProvider StateProvider { get; } = new();
 
+        public CircuitBreakerManualControl Control { get; } = new();
+
         public ResiliencePipeline<SendOutcome> Pipeline { get; set; } = ResiliencePipeline<SendOutcome>.Empty;
 
         public void Opened(DateTimeOffset until) => Interlocked.Exchange(ref _openUntilTicks, until.UtcTicks);
@@ -236,6 +317,9 @@ public sealed partial class ChannelDispatcher
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Information, Message = "Circuit of provider account {AccountId} closed")]
     private static partial void LogCircuitClosed(ILogger logger, Guid accountId);
+
+    [LoggerMessage(EventId = 3500, Level = LogLevel.Information, Message = "Provider account {AccountId} refused a send transiently ({Reason}); failing over to the next account")]
+    private static partial void LogFailover(ILogger logger, Guid accountId, string? reason);
 
     [LoggerMessage(EventId = 3203, Level = LogLevel.Error, Message = "Connector {Kind} threw for provider account {AccountId}; connectors must map failures to outcomes")]
     private static partial void LogConnectorThrew(ILogger logger, Exception exception, string kind, Guid accountId);

@@ -22,7 +22,7 @@ public sealed record CreatedKeyView(Guid Id, string Key, string Prefix, IReadOnl
 /// <summary>A provider account as listed: settings without credentials.</summary>
 public sealed record ProviderView(Guid Id, Channel Channel, string Kind, string Name, int Weight, bool Enabled, string Health);
 
-/// <summary>Tenants and keys (SPEC §6 bootstrap) and provider listing.</summary>
+/// <summary>Tenants and keys (SPEC §6 bootstrap). Provider accounts: <see cref="Providers.ProvidersApi"/>.</summary>
 public static class AdminApi
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
@@ -31,7 +31,6 @@ public static class AdminApi
         admin.MapPost("/tenants", CreateTenantAsync).RequireAuthorization(Policies.System);
         admin.MapGet("/tenants", ListTenantsAsync).RequireAuthorization(Policies.System);
         admin.MapPost("/tenants/{tenantId:guid}/keys", CreateKeyAsync).RequireAuthorization();
-        app.MapGet("/v1/providers", ListProvidersAsync).RequireAuthorization(Policies.Read).WithTags("Providers");
         return app;
     }
 
@@ -107,14 +106,6 @@ public static class AdminApi
         var stored = await tenants.CreateApiKeyAsync(tenantId, create!.SourceId, [.. roles.Distinct()], ApiKeys.Hash(key), ApiKeys.DisplayPrefix(key), ct);
         return TypedResults.Json(new CreatedKeyView(stored.Id, key, stored.Prefix, stored.Roles, stored.SourceId), HeraldJson.Default.CreatedKeyView,
             statusCode: StatusCodes.Status201Created);
-    }
-
-    private static async Task<IResult> ListProvidersAsync(ClaimsPrincipal user, IProviderStore providers, ChannelDispatcher dispatcher, CancellationToken ct)
-    {
-        var accounts = await providers.ListAsync(user.TenantId(), ct);
-        return TypedResults.Json(
-            [.. accounts.Select(a => new ProviderView(a.Id, a.Channel, a.Kind, a.Name, a.Weight, a.Enabled, dispatcher.GetState(a.Id).ToString().ToLowerInvariant()))],
-            HeraldJson.Default.ListProviderView);
     }
 }
 

@@ -226,7 +226,7 @@ public sealed class DeliveryWorker(
         DispatchResult result;
         try
         {
-            result = await dispatcher.SendAsync(n.TenantId, channel, message, ct);
+            result = await dispatcher.SendAsync(n.TenantId, channel, message, n.Route.CostPolicy, ct);
         }
         finally
         {
@@ -239,7 +239,25 @@ public sealed class DeliveryWorker(
         var now = time.GetUtcNow();
         var outcome = result.Outcome;
         metrics.Attempt(channel, outcome.Kind);
-        var attempt = send.Attempt with
+        // A send refused by one account and failed over to another: the refusal is its own attempt in the timeline
+        // (the first one keeps the begun attempt's id), and the answering send is a new attempt.
+        var failovers = result.Failovers.Select((f, i) => (i == 0 ? send.Attempt : send.Attempt with { Id = f.AttemptId, CreatedAt = f.StartedAt }) with
+        {
+            ProviderId = f.Provider.Id,
+            ProviderName = f.Provider.Name,
+            State = AttemptState.Failed,
+            FailureKind = "transient",
+            ErrorCode = f.Outcome.ErrorCode,
+            Error = f.Outcome.Error,
+            UpdatedAt = now,
+        }).ToList();
+        foreach (var _ in failovers)
+        {
+            metrics.Attempt(channel, SendOutcomeKind.TransientFailure);
+        }
+
+        var answered = failovers.Count == 0 ? send.Attempt : send.Attempt with { Id = result.AttemptId ?? Guid.CreateVersion7(now), CreatedAt = result.StartedAt ?? now };
+        var attempt = answered with
         {
             ProviderId = result.Provider?.Id,
             ProviderName = result.Provider?.Name,
@@ -270,7 +288,7 @@ public sealed class DeliveryWorker(
             metrics.Finished(transition.Status, transition.DeliveredChannel);
         }
 
-        return new DeliveryUpdate(n.Id, n.Version, transition, [.. send.Earlier, attempt]);
+        return new DeliveryUpdate(n.Id, n.Version, transition, [.. send.Earlier, .. failovers, attempt]);
     }
 
     private sealed record PlannedSend(Notification Notification, int Step, Attempt Attempt, List<Attempt> Earlier, Customer? Customer);

@@ -10,6 +10,8 @@ using Herald.Server.Templates;
 using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 using Herald.Server.Operations;
+using Herald.Server.Providers;
+using Herald.Server.Reports;
 using Herald.Server.Rules;
 using Herald.Server.Sources;
 using Herald.Server.Webhooks;
@@ -69,6 +71,8 @@ public static class HeraldApp
         services.AddHeraldCustomers(configuration);
         services.AddHeraldTemplates(configuration);
         services.AddHeraldSources(configuration);
+        services.AddProviders(configuration);
+        services.AddReports(configuration);
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));
         services.AddOpenApi();
@@ -107,6 +111,8 @@ public static class HeraldApp
             app.MapCustomersApi();
             app.MapTemplatesApi();
             app.MapSourcesApi();
+            app.MapProvidersApi();
+            app.MapReportsApi();
             app.MapCallbacksApi();
             app.MapWebhooksApi();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)

@@ -32,5 +32,5 @@ public sealed class PostgresTestBackend : IStoreTestBackend
 internal static class PostgresStores
 {
     public static StoreSet Create(string connectionString) =>
-        new(new ServiceCollection().AddPostgresStorage(connectionString).BuildServiceProvider());
+        new(new ServiceCollection().AddSingleton(TestSecrets.Protector).AddPostgresStorage(connectionString).BuildServiceProvider());
 }

@@ -23,7 +23,7 @@ public sealed class SqliteTestBackend : IStoreTestBackend
     public string DatabasePath { get; }
     public string ConnectionString => $"Data Source={DatabasePath}";
 
-    public StoreSet Open() => new(new ServiceCollection().AddSqliteStorage(ConnectionString).BuildServiceProvider());
+    public StoreSet Open() => new(new ServiceCollection().AddSingleton(TestSecrets.Protector).AddSqliteStorage(ConnectionString).BuildServiceProvider());
 
     public ValueTask DisposeAsync()
     {

@@ -1,0 +1,172 @@
+using System.Collections.Frozen;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Herald.Channels.Email;
+using Herald.Channels.Sms;
+using Herald.Channels.Telegram;
+using Herald.Channels.WhatsApp;
+using Herald.Core.Notifications;
+
+namespace Herald.Channels.Providers;
+
+/// <summary>One field of a connector's settings object.</summary>
+/// <param name="Secret">A credential: encrypted at rest with the rest of the settings, never shown by the API
+/// (redacted to <see cref="ConnectorDefinitions.Redacted"/>), and kept when an update leaves it out.</param>
+public sealed record ConnectorSetting(string Name, bool Required, bool Secret, string Description);
+
+/// <summary>What a connector kind needs in <c>settings</c>, so the API can validate and redact without knowing it.</summary>
+/// <param name="Validate">Throws <see cref="FormatException"/> (message "settings.{field} ...") for unusable settings.</param>
+public sealed record ConnectorDefinition(string Kind, Channel Channel, IReadOnlyList<ConnectorSetting> Settings, Action<JsonElement> Validate);
+
+/// <summary>A settings problem at a field (null = the settings object as a whole).</summary>
+public sealed record SettingsError(string? Field, string Message);
+
+/// <summary>
+/// The self-description of every built-in connector (Notifo's "connector definitions"): fields, which are required
+/// and which are secrets. A connector kind without a definition here (added later) still works: its fields whose
+/// names look like credentials (token, secret, password, key, credential) are treated as secrets.
+/// </summary>
+public static partial class ConnectorDefinitions
+{
+    /// <summary>What the API shows instead of a secret value.</summary>
+    public const string Redacted = "********";
+
+    private static readonly FrozenDictionary<string, ConnectorDefinition> Known = new ConnectorDefinition[]
+    {
+        new(WhatsAppCloudConnector.ConnectorKind, Channel.WhatsApp,
+        [
+            new("baseUrl", false, false, "Graph API base URL (default https://graph.facebook.com)."),
+            new("apiVersion", false, false, "Graph API version (default v21.0)."),
+            new("phoneNumberId", true, false, "The business phone number id that sends."),
+            new("accessToken", true, true, "System-user access token."),
+            new("appSecret", false, true, "App secret: key of the X-Hub-Signature-256 on webhooks."),
+            new("verifyToken", false, true, "Token Meta echoes in the webhook verification handshake."),
+        ], static e => WhatsAppSettings.Parse(e)),
+        new(TelegramBotConnector.ConnectorKind, Channel.Telegram,
+        [
+            new("baseUrl", false, false, "Bot API base URL (default https://api.telegram.org)."),
+            new("botToken", true, true, "The bot's token from @BotFather."),
+            new("webhookSecret", false, true, "secret_token given to setWebhook."),
+        ], static e => TelegramSettings.Parse(e)),
+        new(TwilioSmsConnector.ConnectorKind, Channel.Sms,
+        [
+            new("baseUrl", false, false, "REST API base URL (default https://api.twilio.com)."),
+            new("accountSid", true, false, "Account SID (AC...)."),
+            new("authToken", true, true, "Auth token: API password and status callback signing key."),
+            new("from", false, false, "Sender number, short code or alphanumeric id (this or messagingServiceSid)."),
+            new("messagingServiceSid", false, false, "Messaging Service SID (this or from)."),
+            new("statusCallbackUrl", false, false, "Where status callbacks go; {providerId} is replaced by the account id."),
+        ], static e => TwilioSettings.Parse(e)),
+        new(SmtpEmailConnector.ConnectorKind, Channel.Email,
+        [
+            new("host", true, false, "SMTP relay host."),
+            new("port", false, false, "Port (default 587, 465 with ssl)."),
+            new("security", false, false, "starttls (default), ssl or none."),
+            new("username", false, false, "AUTH user name."),
+            new("password", false, true, "AUTH password."),
+            new("fromAddress", true, false, "Sender address."),
+            new("fromName", false, false, "Sender display name."),
+            new("subject", false, false, "Subject; {fromName} is replaced."),
+            new("maxConnections", false, false, "Connections kept to the relay (1-64, default 4)."),
+        ], static e => SmtpSettings.Parse(e)),
+    }.ToFrozenDictionary(static d => d.Kind, StringComparer.Ordinal);
+
+    /// <summary>Every built-in definition.</summary>
+    public static IReadOnlyCollection<ConnectorDefinition> All => Known.Values;
+
+    public static ConnectorDefinition? Find(string kind) => Known.GetValueOrDefault(kind);
+
+    /// <summary>Whether <paramref name="field"/> is a secret of <paramref name="kind"/>.</summary>
+    public static bool IsSecret(string kind, string field) =>
+        Find(kind) is { } definition
+            ? definition.Settings.Any(s => s.Secret && s.Name == field) || (definition.Settings.All(s => s.Name != field) && LooksSecret(field))
+            : LooksSecret(field);
+
+    /// <summary>Checks a settings object for a kind: an object, required fields present, and usable by the connector.</summary>
+    public static IReadOnlyList<SettingsError> Validate(string kind, JsonElement settings)
+    {
+        if (settings.ValueKind != JsonValueKind.Object)
+        {
+            return [new SettingsError(null, "Must be a JSON object.")];
+        }
+
+        if (Find(kind) is not { } definition)
+        {
+            return [];
+        }
+
+        var errors = new List<SettingsError>();
+        foreach (var field in definition.Settings.Where(static s => s.Required))
+        {
+            if (!settings.TryGetProperty(field.Name, out var value) || value.ValueKind is JsonValueKind.Null
+                || (value.ValueKind == JsonValueKind.String && string.IsNullOrWhiteSpace(value.GetString())))
+            {
+                errors.Add(new SettingsError(field.Name, $"Required: {field.Description}"));
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return errors;
+        }
+
+        try
+        {
+            definition.Validate(settings);
+        }
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or ArgumentException or UriFormatException)
+        {
+            var match = FieldInMessage().Match(e.Message);
+            errors.Add(new SettingsError(match.Success ? match.Groups[1].Value : null, e.Message));
+        }
+
+        return errors;
+    }
+
+    /// <summary>The settings with every secret value replaced by <see cref="Redacted"/>.</summary>
+    public static JsonObject Redact(string kind, string settingsJson)
+    {
+        var node = JsonNode.Parse(settingsJson) as JsonObject ?? [];
+        foreach (var name in node.Select(static p => p.Key).ToArray())
+        {
+            if (IsSecret(kind, name) && node[name] is not null)
+            {
+                node[name] = Redacted;
+            }
+        }
+
+        return node;
+    }
+
+    /// <summary>
+    /// New settings for an update, as a JSON merge patch (RFC 7396) of <paramref name="patch"/> onto the stored
+    /// settings: fields the patch leaves out keep their stored values (so secrets never need to be sent back), a
+    /// field set to null is removed, and a secret sent back as <see cref="Redacted"/> keeps its stored value.
+    /// </summary>
+    public static JsonObject Merge(string kind, string storedJson, JsonObject patch)
+    {
+        var merged = JsonNode.Parse(storedJson) as JsonObject ?? [];
+        foreach (var (name, value) in patch)
+        {
+            if (value is null)
+            {
+                merged.Remove(name);
+            }
+            else if (!(IsSecret(kind, name) && value is JsonValue v && v.TryGetValue<string>(out var text) && text == Redacted))
+            {
+                merged[name] = value.DeepClone();
+            }
+        }
+
+        return merged;
+    }
+
+    private static bool LooksSecret(string field) =>
+        field.Contains("token", StringComparison.OrdinalIgnoreCase) || field.Contains("secret", StringComparison.OrdinalIgnoreCase)
+        || field.Contains("password", StringComparison.OrdinalIgnoreCase) || field.Contains("key", StringComparison.OrdinalIgnoreCase)
+        || field.Contains("credential", StringComparison.OrdinalIgnoreCase);
+
+    [GeneratedRegex(@"settings\.([A-Za-z0-9_]+)")]
+    private static partial Regex FieldInMessage();
+}

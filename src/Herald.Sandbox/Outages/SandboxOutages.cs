@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Herald.Sandbox.Outages;
+
+/// <summary>
+/// Simulated outages of single provider accounts: while a key is set, the simulator answers that account's sends
+/// with 503 in the vendor's own error shape. The key is the WhatsApp phoneNumberId, the Twilio account SID or the
+/// Telegram bot token (whatever the vendor's path names the account by).
+/// </summary>
+public sealed class SandboxOutages
+{
+    private readonly ConcurrentDictionary<string, byte> _keys = new(StringComparer.Ordinal);
+
+    public IReadOnlyList<string> Keys => [.. _keys.Keys.Order(StringComparer.Ordinal)];
+
+    public bool IsOut(string key) => !_keys.IsEmpty && _keys.ContainsKey(key);
+
+    public void Start(string key) => _keys[key] = 0;
+
+    public bool End(string key) => _keys.TryRemove(key, out _);
+
+    public void Clear() => _keys.Clear();
+}
+
+public static class SandboxOutagesEndpoints
+{
+    /// <summary>
+    /// <c>PUT /sandbox/outages/{key}</c> starts an outage (204), <c>DELETE /sandbox/outages/{key}</c> ends it (204, 404
+    /// when none), <c>DELETE /sandbox/outages</c> ends all, <c>GET /sandbox/outages</c> lists the keys. A filter on the
+    /// group answers the simulated vendor APIs with 503 for an account that is out.
+    /// </summary>
+    public static RouteGroupBuilder MapSandboxOutages(this RouteGroupBuilder sandbox)
+    {
+        sandbox.MapGet("/outages", ([FromServices] SandboxOutages outages) => TypedResults.Ok(outages.Keys));
+        sandbox.MapPut("/outages/{key}", (string key, [FromServices] SandboxOutages outages) =>
+        {
+            outages.Start(key);
+            return TypedResults.NoContent();
+        });
+        sandbox.MapDelete("/outages/{key}", IResult (string key, [FromServices] SandboxOutages outages) =>
+            outages.End(key) ? TypedResults.NoContent() : TypedResults.NotFound());
+        sandbox.MapDelete("/outages", ([FromServices] SandboxOutages outages) =>
+        {
+            outages.Clear();
+            return TypedResults.NoContent();
+        });
+        sandbox.AddEndpointFilter(OutageFilterAsync);
+        return sandbox;
+    }
+
+    /// <summary>The outage answer, for endpoints mapped outside the group (the Bot API at the root).</summary>
+    public static TBuilder WithSandboxOutages<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(OutageFilterAsync);
+
+    private static async ValueTask<object?> OutageFilterAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var outages = http.RequestServices.GetRequiredService<SandboxOutages>();
+        var values = http.Request.RouteValues;
+        if (values.TryGetValue("phoneNumberId", out var phone) && phone is string p && outages.IsOut(p))
+        {
+            // Graph API: "Service temporarily unavailable" (code 2).
+            return Results.Json(
+                new { error = new { message = "Service temporarily unavailable", type = "OAuthException", code = 2, is_transient = true, fbtrace_id = "sandbox-outage" } },
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        if (values.TryGetValue("accountSid", out var sid) && sid is string s && outages.IsOut(s))
+        {
+            // Twilio REST API error 20503.
+            return Results.Json(
+                new { code = 20503, message = "Service unavailable", more_info = "https://www.twilio.com/docs/errors/20503", status = 503 },
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        if (values.TryGetValue("token", out var token) && token is string t && outages.IsOut(t))
+        {
+            return Results.Json(
+                new { ok = false, error_code = 503, description = "Service Unavailable" },
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        return await next(context);
+    }
+}

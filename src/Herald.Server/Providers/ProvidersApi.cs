@@ -1,0 +1,436 @@
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Herald.Channels;
+using Herald.Channels.Providers;
+using Herald.Core.Notifications;
+using Herald.Ingest;
+using Herald.Server.Authentication;
+using Herald.Server.Notifications;
+using Herald.Storage;
+
+namespace Herald.Server.Providers;
+
+/// <summary>A provider account as the API shows it: secrets in <see cref="Settings"/> redacted.</summary>
+/// <param name="Health">closed | half-open | open | isolated (live, from this node's dispatcher) or disabled.</param>
+/// <param name="Prices">Price per message by ISO 3166-1 alpha-2 country, <c>"*"</c> for the rest, in <paramref name="Currency"/>.</param>
+public sealed record ProviderAccountView(
+    Guid Id, Channel Channel, string Kind, string Name, int Weight, bool Enabled, double? RatePerSecond, string? Currency,
+    IReadOnlyDictionary<string, decimal>? Prices, bool Isolated, string Health, JsonObject Settings, DateTimeOffset CreatedAt);
+
+/// <summary>A connector kind and the settings it takes (secret fields are redacted on read and kept when omitted).</summary>
+public sealed record ConnectorKindView(string Kind, Channel Channel, IReadOnlyList<ConnectorSetting> Settings);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ProviderAccountView))]
+[JsonSerializable(typeof(List<ProviderAccountView>))]
+[JsonSerializable(typeof(List<ConnectorKindView>))]
+public sealed partial class ProvidersJson : JsonSerializerContext;
+
+/// <summary>
+/// <c>/v1/providers</c>: the tenant's provider pools. Reads need <c>read</c>, changes <c>admin</c>; every call is
+/// scoped to the key's tenant (another tenant's account is 404). Every change reloads this node's
+/// <see cref="ProviderDirectory"/>; other nodes pick it up on their refresh (<c>Herald:Channels:ProviderRefreshInterval</c>).
+/// </summary>
+public static partial class ProvidersApi
+{
+    private const int MaxBodyBytes = 64 * 1024;
+    private const int MaxWeight = 1_000_000;
+
+    private static readonly Dictionary<string, Channel> ChannelNames = new(StringComparer.Ordinal)
+    {
+        ["whatsapp"] = Channel.WhatsApp, ["telegram"] = Channel.Telegram, ["sms"] = Channel.Sms, ["email"] = Channel.Email, ["push"] = Channel.Push,
+    };
+
+    public static IServiceCollection AddProviders(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(ProvidersJson.Default));
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapProvidersApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/providers").WithTags("Providers");
+        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Read);
+        group.MapGet("/kinds", Kinds).RequireAuthorization(Policies.Read);
+        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read);
+        group.MapPost("/", CreateAsync).RequireAuthorization(Policies.Admin);
+        group.MapPatch("/{id:guid}", UpdateAsync).RequireAuthorization(Policies.Admin);
+        group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin);
+        group.MapPost("/{id:guid}/isolate", IsolateAsync).RequireAuthorization(Policies.Admin);
+        group.MapPost("/{id:guid}/reset", ResetAsync).RequireAuthorization(Policies.Admin);
+        return app;
+    }
+
+    private static async Task<IResult> ListAsync(ClaimsPrincipal user, IProviderStore store, ChannelDispatcher dispatcher, CancellationToken ct)
+    {
+        var accounts = await store.ListAsync(user.TenantId(), ct);
+        return TypedResults.Json([.. accounts.Select(a => View(a, dispatcher))], ProvidersJson.Default.ListProviderAccountView);
+    }
+
+    private static IResult Kinds(IEnumerable<IChannelConnector> connectors) =>
+        TypedResults.Json(
+            [.. connectors.OrderBy(static c => c.Kind, StringComparer.Ordinal)
+                .Select(static c => new ConnectorKindView(c.Kind, c.Channel, ConnectorDefinitions.Find(c.Kind)?.Settings ?? []))],
+            ProvidersJson.Default.ListConnectorKindView);
+
+    private static async Task<IResult> GetAsync(Guid id, ClaimsPrincipal user, IProviderStore store, ChannelDispatcher dispatcher, CancellationToken ct) =>
+        await store.GetAsync(user.TenantId(), id, ct) is { } account
+            ? TypedResults.Json(View(account, dispatcher), ProvidersJson.Default.ProviderAccountView)
+            : Problems.NotFound("Provider account");
+
+    private static async Task<IResult> CreateAsync(
+        HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ChannelDispatcher dispatcher,
+        IEnumerable<IChannelConnector> connectors, TimeProvider time, ILoggerFactory loggers, CancellationToken ct)
+    {
+        var (body, error) = await ReadObjectAsync(request);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var errors = new List<InputError>();
+        Channel? channel = null;
+        if (body!["channel"] is JsonValue c && c.TryGetValue<string>(out var channelName) && ChannelNames.TryGetValue(channelName, out var parsed))
+        {
+            channel = parsed;
+        }
+        else
+        {
+            errors.Add(new InputError("/channel", "Required: one of " + string.Join(", ", ChannelNames.Keys) + "."));
+        }
+
+        string? kind = null;
+        if (body["kind"] is JsonValue k && k.TryGetValue<string>(out var kindName) && connectors.FirstOrDefault(x => x.Kind == kindName) is { } connector)
+        {
+            if (channel is { } ch && connector.Channel != ch)
+            {
+                errors.Add(new InputError("/kind", $"'{kindName}' is a connector for {ChannelName(connector.Channel)}, not {ChannelName(ch)}."));
+            }
+
+            kind = kindName;
+        }
+        else
+        {
+            errors.Add(new InputError("/kind", "Required: a connector kind (see GET /v1/providers/kinds): "
+                + string.Join(", ", connectors.Where(x => channel is null || x.Channel == channel).Select(static x => x.Kind).Order(StringComparer.Ordinal)) + "."));
+        }
+
+        if (!body.ContainsKey("name"))
+        {
+            errors.Add(new InputError("/name", "Required: 1 to 200 characters."));
+        }
+
+        if (body["settings"] is not JsonObject)
+        {
+            errors.Add(new InputError("/settings", "Required: a JSON object with the connector's settings."));
+        }
+
+        var now = time.GetUtcNow();
+        var draft = new ProviderAccount(Guid.CreateVersion7(now), user.TenantId(), channel ?? Channel.Sms, kind ?? "", "", "{}", 100, true, now);
+        var account = Apply(draft, body, kind, errors);
+        if (errors.Count > 0 || account is null)
+        {
+            return Problems.Invalid(errors, "The provider account is invalid.");
+        }
+
+        var created = await store.CreateAsync(account, ct);
+        await directory.InvalidateAsync(ct);
+        Log.ProviderCreated(loggers.CreateLogger("Herald.Providers"), created.Id, created.TenantId, created.Kind);
+        request.HttpContext.Response.Headers.Location = $"/v1/providers/{created.Id}";
+        return TypedResults.Json(View(created, dispatcher), ProvidersJson.Default.ProviderAccountView, statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> UpdateAsync(
+        Guid id, HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ChannelDispatcher dispatcher,
+        ILoggerFactory loggers, CancellationToken ct)
+    {
+        var (body, error) = await ReadObjectAsync(request);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var errors = new List<InputError>();
+        foreach (var fixedField in new[] { "channel", "kind", "id", "createdAt" })
+        {
+            if (body!.ContainsKey(fixedField))
+            {
+                errors.Add(new InputError("/" + fixedField, "Cannot be changed: create a new account instead."));
+            }
+        }
+
+        if (await store.GetAsync(user.TenantId(), id, ct) is not { } stored)
+        {
+            return Problems.NotFound("Provider account");
+        }
+
+        if (body!["settings"] is { } settings && settings is not JsonObject)
+        {
+            errors.Add(new InputError("/settings", "Must be a JSON object (a merge patch of the stored settings)."));
+        }
+
+        var account = Apply(stored, body, stored.Kind, errors);
+        if (errors.Count > 0 || account is null)
+        {
+            return Problems.Invalid(errors, "The change is invalid.");
+        }
+
+        var updated = await store.UpdateAsync(account, ct);
+        if (updated is null)
+        {
+            return Problems.NotFound("Provider account");
+        }
+
+        await directory.InvalidateAsync(ct);
+        Log.ProviderUpdated(loggers.CreateLogger("Herald.Providers"), updated.Id, updated.TenantId);
+        return TypedResults.Json(View(updated, dispatcher), ProvidersJson.Default.ProviderAccountView);
+    }
+
+    private static async Task<IResult> DeleteAsync(
+        Guid id, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ILoggerFactory loggers, CancellationToken ct)
+    {
+        if (await store.DeleteAsync(user.TenantId(), id, ct) == ProviderDeleteResult.NotFound)
+        {
+            return Problems.NotFound("Provider account");
+        }
+
+        await directory.InvalidateAsync(ct);
+        Log.ProviderDeleted(loggers.CreateLogger("Herald.Providers"), id, user.TenantId());
+        return TypedResults.NoContent();
+    }
+
+    private static Task<IResult> IsolateAsync(
+        Guid id, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ChannelDispatcher dispatcher, ILoggerFactory loggers, CancellationToken ct) =>
+        SetIsolatedAsync(id, true, user, store, directory, dispatcher, loggers, ct);
+
+    private static Task<IResult> ResetAsync(
+        Guid id, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ChannelDispatcher dispatcher, ILoggerFactory loggers, CancellationToken ct) =>
+        SetIsolatedAsync(id, false, user, store, directory, dispatcher, loggers, ct);
+
+    /// <summary>Isolation is stored with the account, so every node's dispatcher holds it open after its next
+    /// refresh; a reset also closes this node's circuit at once (other nodes' circuits recover on their own).</summary>
+    private static async Task<IResult> SetIsolatedAsync(
+        Guid id, bool isolated, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ChannelDispatcher dispatcher,
+        ILoggerFactory loggers, CancellationToken ct)
+    {
+        if (await store.GetAsync(user.TenantId(), id, ct) is not { } stored
+            || await store.UpdateAsync(stored with { Isolated = isolated }, ct) is not { } updated)
+        {
+            return Problems.NotFound("Provider account");
+        }
+
+        await directory.InvalidateAsync(ct);
+        if (!isolated)
+        {
+            await dispatcher.ResetAsync(id);
+        }
+
+        var logger = loggers.CreateLogger("Herald.Providers");
+        if (isolated)
+        {
+            Log.ProviderIsolated(logger, id, updated.TenantId);
+        }
+        else
+        {
+            Log.ProviderReset(logger, id, updated.TenantId);
+        }
+
+        return TypedResults.Json(View(updated, dispatcher), ProvidersJson.Default.ProviderAccountView);
+    }
+
+    /// <summary>Applies the fields present in <paramref name="body"/> to <paramref name="account"/>, collecting
+    /// located errors; settings are merged (RFC 7396) onto the account's and validated against the connector.</summary>
+    private static ProviderAccount? Apply(ProviderAccount account, JsonObject body, string? kind, List<InputError> errors)
+    {
+        if (body.TryGetPropertyValue("name", out var nameNode))
+        {
+            if (nameNode is JsonValue n && n.TryGetValue<string>(out var name) && name.Trim() is { Length: > 0 and <= 200 } trimmed)
+            {
+                account = account with { Name = trimmed };
+            }
+            else
+            {
+                errors.Add(new InputError("/name", "Required: 1 to 200 characters."));
+            }
+        }
+
+        if (body.TryGetPropertyValue("weight", out var weightNode))
+        {
+            if (weightNode is JsonValue w && w.TryGetValue<int>(out var weight) && weight is >= 0 and <= MaxWeight)
+            {
+                account = account with { Weight = weight };
+            }
+            else
+            {
+                errors.Add(new InputError("/weight", $"An integer from 0 (standby) to {MaxWeight}."));
+            }
+        }
+
+        if (body.TryGetPropertyValue("enabled", out var enabledNode))
+        {
+            if (enabledNode is JsonValue e && e.TryGetValue<bool>(out var enabled))
+            {
+                account = account with { Enabled = enabled };
+            }
+            else
+            {
+                errors.Add(new InputError("/enabled", "true or false."));
+            }
+        }
+
+        if (body.TryGetPropertyValue("ratePerSecond", out var rateNode))
+        {
+            if (rateNode is null)
+            {
+                account = account with { RatePerSecond = null };
+            }
+            else if (rateNode is JsonValue r && r.TryGetValue<double>(out var rate) && rate is > 0 and <= 1_000_000)
+            {
+                account = account with { RatePerSecond = rate };
+            }
+            else
+            {
+                errors.Add(new InputError("/ratePerSecond", "Messages per second above 0 (at most 1000000), or null for no limit."));
+            }
+        }
+
+        ApplyPrices(ref account, body, errors);
+
+        if (body["settings"] is JsonObject patch && kind is not null)
+        {
+            var merged = ConnectorDefinitions.Merge(kind, account.Settings, patch);
+            using var doc = JsonDocument.Parse(merged.ToJsonString());
+            foreach (var problem in ConnectorDefinitions.Validate(kind, doc.RootElement))
+            {
+                errors.Add(new InputError(problem.Field is null ? "/settings" : "/settings/" + problem.Field, problem.Message));
+            }
+
+            account = account with { Settings = merged.ToJsonString() };
+        }
+
+        return errors.Count == 0 ? account : null;
+    }
+
+    private static void ApplyPrices(ref ProviderAccount account, JsonObject body, List<InputError> errors)
+    {
+        var hasPrices = body.TryGetPropertyValue("prices", out var pricesNode);
+        var hasCurrency = body.TryGetPropertyValue("currency", out var currencyNode);
+        if (!hasPrices && !hasCurrency)
+        {
+            return;
+        }
+
+        if (hasPrices && pricesNode is null)
+        {
+            account = account with { Prices = null };
+            return;
+        }
+
+        string? currency = account.Prices?.Currency;
+        if (hasCurrency)
+        {
+            if (currencyNode is JsonValue cv && cv.TryGetValue<string>(out var code) && code.Length == 3 && code.All(char.IsAsciiLetterUpper))
+            {
+                currency = code;
+            }
+            else
+            {
+                errors.Add(new InputError("/currency", "An ISO 4217 code: three upper-case letters, e.g. EUR."));
+                return;
+            }
+        }
+
+        var prices = account.Prices?.Prices ?? new Dictionary<string, decimal>();
+        if (hasPrices)
+        {
+            if (pricesNode is not JsonObject table || table.Count == 0)
+            {
+                errors.Add(new InputError("/prices", "An object of price per message by country: {\"*\": 0.05, \"DE\": 0.07}, or null for none."));
+                return;
+            }
+
+            var parsed = new Dictionary<string, decimal>(StringComparer.Ordinal);
+            foreach (var (country, value) in table)
+            {
+                var pointer = "/prices/" + country.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+                if (!(country == PriceTable.DefaultKey || (country.Length == 2 && country.All(char.IsAsciiLetterUpper))))
+                {
+                    errors.Add(new InputError(pointer, "Keys are ISO 3166-1 alpha-2 country codes (DE, GB) or \"*\" for every other destination."));
+                }
+                else if (value is JsonValue v && v.TryGetValue<decimal>(out var price) && price >= 0)
+                {
+                    parsed[country] = price;
+                }
+                else
+                {
+                    errors.Add(new InputError(pointer, "A price of 0 or more."));
+                }
+            }
+
+            prices = parsed;
+        }
+
+        if (currency is null)
+        {
+            errors.Add(new InputError("/currency", "Required with prices: an ISO 4217 code, e.g. EUR."));
+            return;
+        }
+
+        account = account with { Prices = new PriceTable(currency, prices) };
+    }
+
+    private static async Task<(JsonObject? Body, IResult? Error)> ReadObjectAsync(HttpRequest request)
+    {
+        var (bytes, error) = await RequestBody.ReadJsonAsync(request, MaxBodyBytes);
+        if (error is not null)
+        {
+            return (null, error);
+        }
+
+        try
+        {
+            return JsonNode.Parse(bytes.Span) is JsonObject body
+                ? (body, null)
+                : (null, Problems.Invalid([new InputError("/", "A JSON object is required.")]));
+        }
+        catch (JsonException e)
+        {
+            return (null, Problems.Invalid([new InputError("/", "Malformed JSON: " + e.Message)]));
+        }
+    }
+
+    private static ProviderAccountView View(ProviderAccount a, ChannelDispatcher dispatcher) => new(
+        a.Id, a.Channel, a.Kind, a.Name, a.Weight, a.Enabled, a.RatePerSecond, a.Prices?.Currency, a.Prices?.Prices, a.Isolated,
+        !a.Enabled ? "disabled" : a.Isolated ? "isolated" : Health(dispatcher.GetState(a.Id)),
+        ConnectorDefinitions.Redact(a.Kind, a.Settings), a.CreatedAt);
+
+    private static string Health(ProviderHealthState state) => state switch
+    {
+        ProviderHealthState.Closed => "closed",
+        ProviderHealthState.HalfOpen => "half-open",
+        ProviderHealthState.Open => "open",
+        _ => "isolated",
+    };
+
+    private static string ChannelName(Channel channel) => ChannelNames.First(p => p.Value == channel).Key;
+
+    private static partial class Log
+    {
+        [LoggerMessage(4100, LogLevel.Information, "Provider account {AccountId} ({Kind}) created for tenant {TenantId}")]
+        public static partial void ProviderCreated(ILogger logger, Guid accountId, Guid tenantId, string kind);
+
+        [LoggerMessage(4101, LogLevel.Information, "Provider account {AccountId} of tenant {TenantId} updated")]
+        public static partial void ProviderUpdated(ILogger logger, Guid accountId, Guid tenantId);
+
+        [LoggerMessage(4102, LogLevel.Information, "Provider account {AccountId} of tenant {TenantId} deleted")]
+        public static partial void ProviderDeleted(ILogger logger, Guid accountId, Guid tenantId);
+
+        [LoggerMessage(4103, LogLevel.Warning, "Provider account {AccountId} of tenant {TenantId} isolated by hand")]
+        public static partial void ProviderIsolated(ILogger logger, Guid accountId, Guid tenantId);
+
+        [LoggerMessage(4104, LogLevel.Information, "Provider account {AccountId} of tenant {TenantId} reset by hand")]
+        public static partial void ProviderReset(ILogger logger, Guid accountId, Guid tenantId);
+    }
+}

@@ -1,0 +1,432 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Herald.Channels.Providers;
+using Herald.Core.Delivery;
+using Herald.Core.Notifications;
+using Herald.Core.Routing;
+using Herald.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Herald.Channels.Tests;
+
+/// <summary>Pools of provider accounts: pricing, cost policies, failover, manual isolation and connector definitions.</summary>
+public sealed class ProviderPoolTests : IAsyncLifetime
+{
+    private const string Kind = "pool-scripted";
+    private const string German = "+4915112345678";
+
+    private readonly InMemoryProviderStore _store = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 8, 0, 0, TimeSpan.Zero));
+    private readonly PoolConnector _connector = new();
+    private readonly Guid _tenant = Guid.NewGuid();
+    private readonly ChannelsOptions _options = new()
+    {
+        SendTimeout = TimeSpan.FromSeconds(10),
+        CircuitFailureRatio = 0.5,
+        CircuitMinimumThroughput = 2,
+        CircuitSamplingDuration = TimeSpan.FromSeconds(30),
+        CircuitBreakDuration = TimeSpan.FromSeconds(15),
+    };
+
+    private ProviderDirectory _directory = null!;
+    private ChannelDispatcher _dispatcher = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public ValueTask InitializeAsync()
+    {
+        _directory = new ProviderDirectory(_store, Options.Create(_options), _time, NullLogger<ProviderDirectory>.Instance);
+        _dispatcher = new ChannelDispatcher(_directory, [_connector], new CostPolicyProviderSelector(), Options.Create(_options), _time, NullLogger<ChannelDispatcher>.Instance);
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync() => await _directory.DisposeAsync();
+
+    // ---- pricing ----
+
+    [Theory]
+    [InlineData(Channel.Sms, German, "DE")]
+    [InlineData(Channel.WhatsApp, "+447700900123", "GB")]
+    [InlineData(Channel.Sms, "+14155550123", "US")]
+    [InlineData(Channel.Sms, "+447000000000", "GB")] // not a valid UK number: priced by its country code
+    [InlineData(Channel.Sms, "not a number", null)]
+    [InlineData(Channel.Email, "a@b.test", null)]
+    [InlineData(Channel.Telegram, "4915112345678", null)]
+    public void DestinationCountry_FromE164ForPhoneChannels(Channel channel, string to, string? expected) =>
+        Assert.Equal(expected, Pricing.DestinationCountry(channel, to));
+
+    [Theory]
+    [InlineData(0, 'a', 1)]
+    [InlineData(160, 'a', 1)]
+    [InlineData(161, 'a', 2)]
+    [InlineData(306, 'a', 2)]
+    [InlineData(307, 'a', 3)]
+    [InlineData(80, '€', 1)] // extension characters take two septets: 160
+    [InlineData(81, '€', 2)]
+    [InlineData(70, 'Ж', 1)]
+    [InlineData(71, 'Ж', 2)]
+    [InlineData(134, 'Ж', 2)]
+    [InlineData(135, 'Ж', 3)]
+    public void SmsSegments_GsmAndUcs2Limits(int length, char c, int expected) =>
+        Assert.Equal(expected, SmsSegments.Count(new string(c, length)));
+
+    [Fact]
+    public void SmsSegments_OneNonGsmCharacterMakesTheWholeTextUcs2() =>
+        Assert.Equal(2, SmsSegments.Count(new string('a', 100) + "😀"));
+
+    [Fact]
+    public void PriceTable_CountryEntryElseDefaultElseNone()
+    {
+        var table = new PriceTable("EUR", new Dictionary<string, decimal> { ["*"] = 0.05m, ["DE"] = 0.07m });
+        Assert.Equal(0.07m, table.PriceFor("DE"));
+        Assert.Equal(0.05m, table.PriceFor("FR"));
+        Assert.Equal(0.05m, table.PriceFor(null));
+        Assert.Null(new PriceTable("EUR", new Dictionary<string, decimal> { ["DE"] = 0.07m }).PriceFor("FR"));
+    }
+
+    // ---- selectors ----
+
+    [Fact]
+    public void Cheapest_PicksLowestPriceForCountry_DefaultElsewhere_UnpricedLast_StandbyExcluded()
+    {
+        var selector = new CostPolicyProviderSelector();
+        var cheapInDe = Account("cheap-de", 1, Prices(("*", 0.09m), ("DE", 0.01m)));
+        var flat = Account("flat", 1, Prices(("*", 0.05m)));
+        var unpriced = Account("unpriced", 1, null);
+        var standby = Account("standby", 0, Prices(("*", 0.001m)));
+        ProviderAccount[] pool = [unpriced, flat, cheapInDe, standby];
+
+        Assert.Equal(2, selector.Pick(Choice(CostPolicy.Cheapest, "DE"), pool));
+        Assert.Equal(1, selector.Pick(Choice(CostPolicy.Cheapest, "FR"), pool));
+        Assert.Equal(1, selector.Pick(Choice(CostPolicy.Cheapest, null), pool));
+        Assert.Equal(0, selector.Pick(Choice(CostPolicy.Cheapest, "DE"), [unpriced, standby]));
+        // Only standbys left: the cheapest of them.
+        Assert.Equal(1, selector.Pick(Choice(CostPolicy.Cheapest, "DE"), [Account("s1", 0, Prices(("*", 0.2m))), standby]));
+    }
+
+    [Fact]
+    public void Cheapest_TiesGoToHigherWeightThenOlderAccount()
+    {
+        var selector = new CostPolicyProviderSelector();
+        var light = Account("light", 1, Prices(("*", 0.05m)));
+        var heavy = Account("heavy", 5, Prices(("*", 0.05m)));
+        var heavyToo = Account("heavy-too", 5, Prices(("*", 0.05m)));
+
+        Assert.Equal(1, selector.Pick(Choice(CostPolicy.Cheapest, "DE"), [light, heavy, heavyToo]));
+    }
+
+    [Fact]
+    public void Fastest_PicksLowestEwma_UnmeasuredFirst()
+    {
+        var selector = new CostPolicyProviderSelector();
+        var slow = Account("slow", 1, null);
+        var quick = Account("quick", 1, null);
+        var latency = new ProviderLatency();
+        latency.Record(slow.Id, TimeSpan.FromMilliseconds(300));
+        latency.Record(quick.Id, TimeSpan.FromMilliseconds(40));
+
+        Assert.Equal(1, selector.Pick(Choice(CostPolicy.Fastest, null, latency), [slow, quick]));
+        Assert.Equal(2, selector.Pick(Choice(CostPolicy.Fastest, null, latency), [slow, quick, Account("new", 1, null)]));
+
+        // The average follows: after enough slow answers the quick one is no longer quickest.
+        for (var i = 0; i < 30; i++)
+        {
+            latency.Record(quick.Id, TimeSpan.FromMilliseconds(900));
+        }
+
+        Assert.Equal(0, selector.Pick(Choice(CostPolicy.Fastest, null, latency), [slow, quick]));
+    }
+
+    [Fact]
+    public void ProviderLatency_IsAnExponentialMovingAverage()
+    {
+        var latency = new ProviderLatency();
+        var id = Guid.NewGuid();
+        Assert.Null(latency.Get(id));
+        latency.Record(id, TimeSpan.FromMilliseconds(100));
+        latency.Record(id, TimeSpan.FromMilliseconds(200));
+        Assert.Equal(100 + (ProviderLatency.Alpha * 100), latency.Get(id)!.Value, 6);
+    }
+
+    // ---- dispatcher: failover, cost, policy, isolation ----
+
+    [Fact]
+    public async Task SendAsync_EveryAccountRefuses_EachTriedExactlyOnce_WithItsOwnAttemptId()
+    {
+        var a = await AddAsync("a", 1);
+        var b = await AddAsync("b", 1);
+        var c = await AddAsync("c", 1);
+        foreach (var account in new[] { a, b, c })
+        {
+            _connector.Script(account, static () => SendOutcome.Transient("503", "Service Unavailable"));
+        }
+
+        var message = TestHost.Message(German);
+        var result = await _dispatcher.SendAsync(_tenant, Channel.Sms, message, CostPolicy.Preferred, Ct);
+
+        Assert.Equal(SendOutcomeKind.TransientFailure, result.Outcome.Kind);
+        Assert.Equal(2, result.Failovers.Count);
+        Assert.Equal(1, _connector.Calls(a));
+        Assert.Equal(1, _connector.Calls(b));
+        Assert.Equal(1, _connector.Calls(c));
+        var tried = result.Failovers.Select(f => f.Provider.Id).Append(result.Provider!.Id).ToArray();
+        Assert.Equal(3, tried.Distinct().Count());
+        var ids = result.Failovers.Select(f => f.AttemptId).Append(result.AttemptId!.Value).ToArray();
+        Assert.Equal(message.AttemptId, ids[0]);
+        Assert.Equal(3, ids.Distinct().Count());
+        // The connector saw each try's own attempt id.
+        Assert.Equal(ids.Order(), _connector.AttemptIds.Order());
+        Assert.All(result.Failovers, f => Assert.Null(f.Outcome.Cost));
+    }
+
+    [Fact]
+    public async Task SendAsync_RefusedThenAccepted_AnswerIsTheSecondAccount_RefusalIsAFailover()
+    {
+        var first = await AddAsync("first", 100);
+        var second = await AddAsync("second", 0);
+        _connector.Script(first, static () => SendOutcome.Transient("429", "Too Many Requests", TimeSpan.FromSeconds(1)));
+
+        var result = await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+
+        Assert.Equal(second.Id, result.Provider!.Id);
+        Assert.Equal(SendOutcomeKind.Accepted, result.Outcome.Kind);
+        var failover = Assert.Single(result.Failovers);
+        Assert.Equal(first.Id, failover.Provider.Id);
+        Assert.Equal("429", failover.Outcome.ErrorCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_PermanentFailureOrTimeout_IsNotFailedOver()
+    {
+        var first = await AddAsync("first", 100);
+        var second = await AddAsync("second", 0);
+        _connector.Script(first, static () => SendOutcome.Permanent("21211", "invalid number"));
+
+        var permanent = await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+        Assert.Equal(first.Id, permanent.Provider!.Id);
+        Assert.Empty(permanent.Failovers);
+
+        var started = _connector.Hang(first);
+        var send = _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        _time.Advance(_options.SendTimeout);
+        var timedOut = await send.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        Assert.Equal("timeout", timedOut.Outcome.ErrorCode);
+        Assert.Equal(first.Id, timedOut.Provider!.Id);
+        Assert.Empty(timedOut.Failovers);
+        Assert.Equal(0, _connector.Calls(second));
+    }
+
+    [Fact]
+    public async Task SendAsync_Accepted_CostIsPriceForCountryTimesSegments_ConnectorCostWins()
+    {
+        var account = await AddAsync("priced", 1, Prices(("*", 0.05m), ("DE", 0.07m)));
+
+        var short1 = await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German, "hello"), null, Ct);
+        Assert.Equal(0.07m, short1.Outcome.Cost);
+
+        var longText = await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message("+33612345678", new string('x', 161)), null, Ct);
+        Assert.Equal(0.10m, longText.Outcome.Cost);
+
+        _connector.Script(account, static () => new SendOutcome(SendOutcomeKind.Accepted, "SM1", Cost: 0.0123m));
+        Assert.Equal(0.0123m, (await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct)).Outcome.Cost);
+
+        _connector.Script(account, static () => SendOutcome.Permanent("21211", "invalid number"));
+        Assert.Null((await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct)).Outcome.Cost);
+    }
+
+    [Fact]
+    public async Task SendAsync_Cheapest_CheaperAccountTakesSends_OtherWhenItsCircuitIsOpen()
+    {
+        var dear = await AddAsync("dear", 1, Prices(("*", 0.09m)));
+        var cheap = await AddAsync("cheap", 1, Prices(("*", 0.02m)));
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(cheap.Id, (await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), CostPolicy.Cheapest, Ct)).Provider!.Id);
+        }
+
+        _connector.Script(cheap, static () => SendOutcome.Transient("503", "down"));
+        // Ten successes are in the sampling window: ten failures more reach the failure ratio.
+        for (var i = 0; i < 10; i++)
+        {
+            var failedOver = await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), CostPolicy.Cheapest, Ct);
+            Assert.Equal(dear.Id, failedOver.Provider!.Id);
+            Assert.Equal(0.09m, failedOver.Outcome.Cost);
+        }
+
+        Assert.Equal(ProviderHealthState.Open, _dispatcher.GetState(cheap.Id));
+        var calls = _connector.Calls(cheap);
+        Assert.Equal(dear.Id, (await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), CostPolicy.Cheapest, Ct)).Provider!.Id);
+        Assert.Equal(calls, _connector.Calls(cheap));
+    }
+
+    [Fact]
+    public async Task SendAsync_DefaultCostPolicyFromOptions_AppliesWhenRouteHasNone()
+    {
+        _options.DefaultCostPolicy = CostPolicy.Cheapest;
+        await AddAsync("dear", 100, Prices(("*", 0.09m)));
+        var cheap = await AddAsync("cheap", 1, Prices(("*", 0.02m)));
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(cheap.Id, (await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct)).Provider!.Id);
+        }
+    }
+
+    [Fact]
+    public async Task Isolated_AccountIsNotUsedAndReportsIsolated_ResetClosesAnOpenCircuit()
+    {
+        var main = await AddAsync("main", 100);
+        var other = await AddAsync("other", 0);
+        _store.Replace(main with { Isolated = true });
+        await _directory.InvalidateAsync(Ct);
+
+        Assert.Equal(ProviderHealthState.Isolated, _dispatcher.GetState(main.Id));
+        Assert.Equal(other.Id, (await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct)).Provider!.Id);
+        Assert.Equal(0, _connector.Calls(main));
+
+        _store.Replace(main);
+        await _directory.InvalidateAsync(Ct);
+        _connector.Script(main, static () => SendOutcome.Transient("503", "down"));
+        for (var i = 0; i < _options.CircuitMinimumThroughput; i++)
+        {
+            await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+        }
+
+        Assert.Equal(ProviderHealthState.Open, _dispatcher.GetState(main.Id));
+        _connector.Script(main, null);
+
+        Assert.True(await _dispatcher.ResetAsync(main.Id));
+
+        Assert.Equal(ProviderHealthState.Closed, _dispatcher.GetState(main.Id));
+        Assert.Equal(main.Id, (await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct)).Provider!.Id);
+        Assert.False(await _dispatcher.ResetAsync(Guid.NewGuid()));
+    }
+
+    // ---- connector definitions ----
+
+    [Fact]
+    public void Validate_MissingRequiredAndUnusableSettings_AreLocated()
+    {
+        using var missing = JsonDocument.Parse("""{"baseUrl":"https://graph.example"}""");
+        var errors = ConnectorDefinitions.Validate("whatsapp-cloud", missing.RootElement);
+        Assert.Equal(["phoneNumberId", "accessToken"], errors.Select(e => e.Field));
+
+        using var badUrl = JsonDocument.Parse("""{"baseUrl":"ftp://x","phoneNumberId":"1","accessToken":"t"}""");
+        Assert.Equal("baseUrl", Assert.Single(ConnectorDefinitions.Validate("whatsapp-cloud", badUrl.RootElement)).Field);
+
+        using var noSender = JsonDocument.Parse("""{"accountSid":"AC1","authToken":"t"}""");
+        Assert.Equal("from", Assert.Single(ConnectorDefinitions.Validate("twilio-sms", noSender.RootElement)).Field);
+
+        using var array = JsonDocument.Parse("[]");
+        Assert.Null(Assert.Single(ConnectorDefinitions.Validate("telegram-bot", array.RootElement)).Field);
+
+        using var good = JsonDocument.Parse("""{"botToken":"123:abc"}""");
+        Assert.Empty(ConnectorDefinitions.Validate("telegram-bot", good.RootElement));
+    }
+
+    [Fact]
+    public void Definitions_CoverEveryBuiltInConnectorAndItsSecrets()
+    {
+        Assert.Equal(["smtp", "telegram-bot", "twilio-sms", "whatsapp-cloud"], ConnectorDefinitions.All.Select(d => d.Kind).Order());
+        Assert.True(ConnectorDefinitions.IsSecret("whatsapp-cloud", "accessToken"));
+        Assert.True(ConnectorDefinitions.IsSecret("whatsapp-cloud", "appSecret"));
+        Assert.True(ConnectorDefinitions.IsSecret("telegram-bot", "botToken"));
+        Assert.True(ConnectorDefinitions.IsSecret("twilio-sms", "authToken"));
+        Assert.True(ConnectorDefinitions.IsSecret("smtp", "password"));
+        Assert.False(ConnectorDefinitions.IsSecret("twilio-sms", "accountSid"));
+        // Kinds without a definition: names that look like credentials are secrets.
+        Assert.True(ConnectorDefinitions.IsSecret("fcm", "private_key"));
+        Assert.False(ConnectorDefinitions.IsSecret("fcm", "projectId"));
+    }
+
+    [Fact]
+    public void Redact_HidesSecrets_Merge_KeepsOmittedOrRedactedSecrets()
+    {
+        const string stored = """{"accountSid":"AC1","authToken":"real-token","from":"+1555"}""";
+
+        var redacted = ConnectorDefinitions.Redact("twilio-sms", stored);
+        Assert.Equal(ConnectorDefinitions.Redacted, redacted["authToken"]!.GetValue<string>());
+        Assert.Equal("AC1", redacted["accountSid"]!.GetValue<string>());
+        Assert.DoesNotContain("real-token", redacted.ToJsonString(), StringComparison.Ordinal);
+
+        var omitted = ConnectorDefinitions.Merge("twilio-sms", stored, JsonNode.Parse("""{"accountSid":"AC2"}""")!.AsObject());
+        Assert.Equal("real-token", omitted["authToken"]!.GetValue<string>());
+        Assert.Equal("AC2", omitted["accountSid"]!.GetValue<string>());
+        Assert.Equal("+1555", omitted["from"]!.GetValue<string>());
+
+        var echoed = ConnectorDefinitions.Merge("twilio-sms", stored, redacted);
+        Assert.Equal("real-token", echoed["authToken"]!.GetValue<string>());
+
+        var replaced = ConnectorDefinitions.Merge("twilio-sms", stored, JsonNode.Parse("""{"authToken":"new","from":null}""")!.AsObject());
+        Assert.Equal("new", replaced["authToken"]!.GetValue<string>());
+        Assert.False(replaced.ContainsKey("from"));
+    }
+
+    private async Task<ProviderAccount> AddAsync(string name, int weight, PriceTable? prices = null)
+    {
+        var account = await _store.CreateAsync(Account(name, weight, prices), Ct);
+        await _directory.InvalidateAsync(Ct);
+        return account;
+    }
+
+    private ProviderAccount Account(string name, int weight, PriceTable? prices) =>
+        new(Guid.NewGuid(), _tenant, Channel.Sms, Kind, name, "{}", weight, true, DateTimeOffset.UnixEpoch) { Prices = prices };
+
+    private static PriceTable Prices(params (string Country, decimal Price)[] prices) =>
+        new("EUR", prices.ToDictionary(static p => p.Country, static p => p.Price));
+
+    private ProviderChoice Choice(CostPolicy policy, string? country, ProviderLatency? latency = null) =>
+        new(_tenant, Channel.Sms, TestHost.Message(German), policy, country, latency ?? new ProviderLatency());
+
+    /// <summary>A connector double whose answer per account each test scripts. Default: accepted.</summary>
+    private sealed class PoolConnector : IChannelConnector
+    {
+        private readonly ConcurrentDictionary<Guid, Func<SendOutcome>> _scripts = new();
+        private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _hangs = new();
+        private readonly ConcurrentDictionary<Guid, int> _calls = new();
+
+        public string Kind => ProviderPoolTests.Kind;
+
+        public Channel Channel => Channel.Sms;
+
+        public ConcurrentBag<Guid> AttemptIds { get; } = [];
+
+        public void Script(ProviderAccount account, Func<SendOutcome>? answer)
+        {
+            if (answer is null)
+            {
+                _scripts.TryRemove(account.Id, out _);
+            }
+            else
+            {
+                _scripts[account.Id] = answer;
+            }
+        }
+
+        public TaskCompletionSource Hang(ProviderAccount account) =>
+            _hangs[account.Id] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Calls(ProviderAccount account) => _calls.GetValueOrDefault(account.Id);
+
+        public async Task<SendOutcome> SendAsync(OutboundMessage message, ProviderAccount account, CancellationToken ct)
+        {
+            AttemptIds.Add(message.AttemptId);
+            var n = _calls.AddOrUpdate(account.Id, 1, static (_, c) => c + 1);
+            if (_hangs.TryRemove(account.Id, out var started))
+            {
+                started.TrySetResult();
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+
+            return _scripts.TryGetValue(account.Id, out var answer)
+                ? answer()
+                : new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: $"{account.Name}-{n}");
+        }
+    }
+}
