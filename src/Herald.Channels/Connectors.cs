@@ -12,7 +12,11 @@ public sealed record WhatsAppTemplate(string Name, string Language, IReadOnlyLis
 /// <param name="To">The channel address: E.164 phone, Telegram chat id, email address or push token.</param>
 /// <param name="AttemptId">Unique per try; connectors that support it pass it on as the provider's idempotency or
 /// correlation key.</param>
-public sealed record OutboundMessage(Guid NotificationId, Guid AttemptId, string To, string Text, WhatsAppTemplate? Template = null);
+public sealed record OutboundMessage(Guid NotificationId, Guid AttemptId, string To, string Text, WhatsAppTemplate? Template = null)
+{
+    /// <summary>The notification's lane: a provider rate limit serves higher lanes first.</summary>
+    public Priority Priority { get; init; } = Priority.Normal;
+}
 
 /// <summary>
 /// Speaks one provider's wire protocol. Connectors are stateless singletons: everything account-specific comes

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using Herald.Channels.Providers.RateLimiting;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Storage;
@@ -44,6 +45,7 @@ public sealed partial class ChannelDispatcher
     private readonly TimeProvider _time;
     private readonly ILogger<ChannelDispatcher> _logger;
     private readonly ConcurrentDictionary<Guid, ProviderCircuit> _circuits = new();
+    private readonly IProviderRateLimiter? _rateLimiter;
 
     public ChannelDispatcher(
         ProviderDirectory directory,
@@ -51,8 +53,10 @@ public sealed partial class ChannelDispatcher
         IProviderSelector selector,
         IOptions<ChannelsOptions> options,
         TimeProvider time,
-        ILogger<ChannelDispatcher> logger)
+        ILogger<ChannelDispatcher> logger,
+        IProviderRateLimiter? rateLimiter = null)
     {
+        _rateLimiter = rateLimiter;
         _directory = directory;
         _connectors = connectors.ToFrozenDictionary(static c => c.Kind, StringComparer.Ordinal);
         _selector = selector;
@@ -92,6 +96,7 @@ public sealed partial class ChannelDispatcher
             }
         }
 
+        (ProviderAccount Account, TimeSpan RetryAfter)? rateLimited = null;
         while (candidates is { Count: > 0 })
         {
             var index = _selector.Pick(tenantId, channel, message, candidates);
@@ -100,6 +105,19 @@ public sealed partial class ChannelDispatcher
 
             var connector = _connectors[account.Kind];
             var circuit = Circuit(account);
+
+            // Rate limit (Providers/RateLimiting): a permit before the send, after a bounded wait. Without one the
+            // next account is tried; nothing was sent, so it never counts against the account's circuit.
+            if (_rateLimiter is not null && account.RatePerSecond is not null)
+            {
+                var permit = await _rateLimiter.AcquireAsync(account, message.Priority, ct).ConfigureAwait(false);
+                if (!permit.Granted)
+                {
+                    rateLimited = rateLimited is { } earlier && earlier.RetryAfter <= permit.RetryAfter ? earlier : (account, permit.RetryAfter);
+                    continue;
+                }
+            }
+
             try
             {
                 var outcome = await circuit.Pipeline.ExecuteAsync(
@@ -122,6 +140,11 @@ public sealed partial class ChannelDispatcher
                 LogConnectorThrew(_logger, e, account.Kind, account.Id);
                 return new DispatchResult(account, SendOutcome.Transient("connector_error", e.Message));
             }
+        }
+
+        if (rateLimited is { } limited)
+        {
+            return new DispatchResult(limited.Account, SendOutcome.RateLimited(limited.RetryAfter));
         }
 
         return new DispatchResult(null, SendOutcome.Transient(

@@ -192,7 +192,7 @@ public sealed class DeliveryWorker(
     {
         var n = send.Notification;
         var channel = n.Route.Steps[send.Step].Channel;
-        var message = new OutboundMessage(n.Id, send.Attempt.Id, n.Contacts.AddressFor(channel)!, MessageComposer.Compose(n));
+        var message = new OutboundMessage(n.Id, send.Attempt.Id, n.Contacts.AddressFor(channel)!, MessageComposer.Compose(n)) { Priority = n.Priority };
 
         // Critical sends do not queue for a slot behind lower ones; the critical lane is small by nature.
         var slotted = n.Priority != Priority.Critical;

@@ -1,4 +1,5 @@
 using Herald.Channels;
+using Herald.Channels.Providers.RateLimiting;
 using Herald.Core.Routing;
 using IRouter = Herald.Core.Routing.IRouter;
 using Herald.Sandbox;
@@ -48,6 +49,8 @@ public static class HeraldApp
         services.AddHeraldStorage(configuration);
         services.AddHeraldRedis(configuration);
         services.AddHeraldChannels(configuration);
+        services.AddSingleton<IRateLimitMetrics>(sp => sp.GetRequiredService<HeraldMetrics>());
+        services.AddHeraldRateLimits(configuration);
         services.AddHeraldSandbox(configuration);
         services.AddSingleton<IRouter>(sp => new DefaultRouter(sp.GetRequiredService<IOptions<DefaultRouteOptions>>().Value));
         services.AddSingleton<ReceiptProcessor>();
