@@ -9,7 +9,7 @@ public sealed class LocalRateLimiter(TimeProvider time)
     private readonly ConcurrentDictionary<Guid, Schedule> _schedules = new();
 
     /// <summary>Now on the local clock, in microseconds.</summary>
-    public long Now() => (long)(time.GetTimestamp() * (1_000_000.0 / time.TimestampFrequency));
+    public long Now() => (long)((Int128)time.GetTimestamp() * 1_000_000 / time.TimestampFrequency);
 
     public GcraDecision Decide(Guid accountId, long interval, long horizon, long maxRetryAfter)
     {
