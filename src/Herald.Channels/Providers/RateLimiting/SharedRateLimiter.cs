@@ -99,7 +99,7 @@ public sealed class SharedRateLimiter(RedisConnection redis, TimeProvider time, 
             {
                 await multiplexer.GetDatabase().SortedSetRemoveAsync(_nodesKey, nodeId).WaitAsync(HeartbeatTimeout, time, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 // Its entry expires by itself after NodeTimeout.
             }
@@ -115,19 +115,21 @@ public sealed class SharedRateLimiter(RedisConnection redis, TimeProvider time, 
             return null;
         }
 
-        var call = multiplexer.GetDatabase().ScriptEvaluateAsync(script, keys, values);
+        Task<RedisResult>? call = null;
         try
         {
+            call = multiplexer.GetDatabase().ScriptEvaluateAsync(script, keys, values);
             return await call.WaitAsync(timeout, time, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            // A late answer may still book a slot: that slot goes unused, which errs on the safe side.
+            // Whatever went wrong (timeout, connection, server error), the caller has a local path. A late answer may
+            // still book a slot: that slot goes unused, which errs on the safe side.
             return null;
         }
         finally
         {
-            if (!call.IsCompleted)
+            if (call is { IsCompleted: false })
             {
                 _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             }
