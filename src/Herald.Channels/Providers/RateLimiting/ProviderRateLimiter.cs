@@ -180,6 +180,26 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
         return permit;
     }
 
+    /// <summary>A heartbeat ended: <paramref name="live"/> is the number of live nodes, null when Redis did not answer.
+    /// Heartbeats move the node between shared and local limiting also when it has nothing to send.</summary>
+    public void OnHeartbeat(int? live)
+    {
+        var now = _local.Now();
+        if (live is not { } count)
+        {
+            RedisFailed(now);
+            return;
+        }
+
+        if (Volatile.Read(ref _openUntil) != 0)
+        {
+            RedisAnswered(now);
+        }
+
+        OnLiveNodes(count);
+        EndRecoveryAfterGrace(now);
+    }
+
     /// <summary>The heartbeat read the number of live nodes.</summary>
     public void OnLiveNodes(int count)
     {

@@ -27,10 +27,7 @@ public sealed class RateLimitHeartbeat(
             using var timer = new PeriodicTimer(options.Value.HeartbeatInterval, time);
             do
             {
-                if (await shared.HeartbeatAsync(limiter.NodeId, stoppingToken).ConfigureAwait(false) is { } live)
-                {
-                    limiter.OnLiveNodes(live);
-                }
+                limiter.OnHeartbeat(await shared.HeartbeatAsync(limiter.NodeId, stoppingToken).ConfigureAwait(false));
             }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
