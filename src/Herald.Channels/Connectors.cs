@@ -13,7 +13,11 @@ public sealed record WhatsAppTemplate(string Name, string Language, IReadOnlyLis
 /// <param name="AttemptId">Unique per try; connectors that support it pass it on as the provider's idempotency or
 /// correlation key.</param>
 /// <param name="Subject">Email only: the subject a template rendered; null keeps the account's configured subject.</param>
-public sealed record OutboundMessage(Guid NotificationId, Guid AttemptId, string To, string Text, WhatsAppTemplate? Template = null, string? Subject = null);
+public sealed record OutboundMessage(Guid NotificationId, Guid AttemptId, string To, string Text, WhatsAppTemplate? Template = null, string? Subject = null)
+{
+    /// <summary>The notification's lane: a provider rate limit serves higher lanes first.</summary>
+    public Priority Priority { get; init; } = Priority.Normal;
+}
 
 /// <summary>
 /// Speaks one provider's wire protocol. Connectors are stateless singletons: everything account-specific comes

@@ -207,6 +207,34 @@ public sealed class DeliveryStateMachineTests
     }
 
     [Fact]
+    public void OnSendOutcome_RateLimitedByHerald_WaitsForRetryAfterWithoutSpendingARetry()
+    {
+        var n = Make(progress: new DeliveryProgress(0, 1, null));
+
+        var t = DeliveryStateMachine.OnSendOutcome(n, 0, Guid.NewGuid(), SendOutcome.RateLimited(TimeSpan.FromMilliseconds(750)), Now, Retry, 0.9);
+
+        Assert.Equal(NotificationStatus.Routed, t.Status);
+        Assert.Equal(new DeliveryProgress(0, 1, null), t.Progress);
+        Assert.Equal(Now.AddMilliseconds(750), t.Queue.DueAt);
+    }
+
+    [Fact]
+    public void OnSendOutcome_RateLimitedMoreOftenThanMaxAttempts_StaysOnTheStep()
+    {
+        var n = Make(progress: new DeliveryProgress(0, Retry.MaxAttemptsPerStep - 1, null));
+        for (var i = 0; i < Retry.MaxAttemptsPerStep * 3; i++)
+        {
+            var t = DeliveryStateMachine.OnSendOutcome(n, 0, Guid.NewGuid(), SendOutcome.RateLimited(TimeSpan.FromSeconds(1)), Now, Retry, 0.5);
+            n = n with { Status = t.Status, Progress = t.Progress };
+        }
+
+        Assert.Equal(new DeliveryProgress(0, Retry.MaxAttemptsPerStep - 1, null), n.Progress);
+        // A provider's own transient failure still spends the last retry and falls back.
+        var afterProviderFailure = DeliveryStateMachine.OnSendOutcome(n, 0, Guid.NewGuid(), SendOutcome.Transient("429", "slow down"), Now, Retry, 0.5);
+        Assert.Equal(1, afterProviderFailure.Progress.Step);
+    }
+
+    [Fact]
     public void OnReceipt_DeliveredForAwaitedAttempt_IsDelivered()
     {
         var attemptId = Guid.NewGuid();

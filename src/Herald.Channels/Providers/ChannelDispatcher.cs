@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using Herald.Channels.Providers.RateLimiting;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Core.Routing;
@@ -58,6 +59,7 @@ public sealed partial class ChannelDispatcher
     private readonly TimeProvider _time;
     private readonly ILogger<ChannelDispatcher> _logger;
     private readonly ConcurrentDictionary<Guid, ProviderCircuit> _circuits = new();
+    private readonly IProviderRateLimiter? _rateLimiter;
 
     public ChannelDispatcher(
         ProviderDirectory directory,
@@ -65,8 +67,10 @@ public sealed partial class ChannelDispatcher
         IProviderSelector selector,
         IOptions<ChannelsOptions> options,
         TimeProvider time,
-        ILogger<ChannelDispatcher> logger)
+        ILogger<ChannelDispatcher> logger,
+        IProviderRateLimiter? rateLimiter = null)
     {
+        _rateLimiter = rateLimiter;
         _directory = directory;
         _connectors = connectors.ToFrozenDictionary(static c => c.Kind, StringComparer.Ordinal);
         _selector = selector;
@@ -119,6 +123,7 @@ public sealed partial class ChannelDispatcher
 
         ProviderChoice? choice = null;
         List<DispatchTry>? failovers = null;
+        (ProviderAccount Account, TimeSpan RetryAfter)? rateLimited = null;
         while (candidates is { Count: > 0 })
         {
             choice ??= new ProviderChoice(tenantId, channel, message, policy ?? _options.DefaultCostPolicy, Pricing.DestinationCountry(channel, message.To), Latency);
@@ -134,6 +139,19 @@ public sealed partial class ChannelDispatcher
             var connector = _connectors[account.Kind];
             var circuit = Circuit(account);
             SendOutcome outcome;
+
+            // Rate limit (Providers/RateLimiting): a permit before the send, after a bounded wait. Without one the
+            // next account is tried; nothing was sent, so it never counts against the account's circuit.
+            if (_rateLimiter is not null && account.RatePerSecond is not null)
+            {
+                var permit = await _rateLimiter.AcquireAsync(account, message.Priority, ct).ConfigureAwait(false);
+                if (!permit.Granted)
+                {
+                    rateLimited = rateLimited is { } earlier && earlier.RetryAfter <= permit.RetryAfter ? earlier : (account, permit.RetryAfter);
+                    continue;
+                }
+            }
+
             try
             {
                 outcome = await circuit.Pipeline.ExecuteAsync(
@@ -180,6 +198,11 @@ public sealed partial class ChannelDispatcher
             var last = failovers[^1];
             failovers.RemoveAt(failovers.Count - 1);
             return new DispatchResult(last.Provider, last.Outcome) { AttemptId = last.AttemptId, StartedAt = last.StartedAt, Failovers = failovers };
+        }
+
+        if (rateLimited is { } limited)
+        {
+            return new DispatchResult(limited.Account, SendOutcome.RateLimited(limited.RetryAfter));
         }
 
         return new DispatchResult(null, SendOutcome.Transient(

@@ -134,6 +134,13 @@ public static class DeliveryStateMachine
                     new DeliveryProgress(stepIndex, retries, attemptId),
                     null,
                     QueueAction.At(now + step.Timeout));
+            case SendOutcomeKind.TransientFailure when outcome.IsRateLimited:
+                // Herald's own rate limiter held the send back: nothing reached the provider, so no retry is spent.
+                return new Transition(
+                    NotificationStatus.Routed,
+                    new DeliveryProgress(stepIndex, retries, null),
+                    null,
+                    QueueAction.At(now + (outcome.RetryAfter ?? retry.BaseDelay)));
             case SendOutcomeKind.TransientFailure when retries + 1 < retry.MaxAttemptsPerStep:
                 return new Transition(
                     NotificationStatus.Routed,

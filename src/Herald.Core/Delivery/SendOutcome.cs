@@ -27,6 +27,17 @@ public sealed record SendOutcome(
 
     public static SendOutcome Permanent(string code, string error) =>
         new(SendOutcomeKind.PermanentFailure, ErrorCode: code, Error: error);
+
+    /// <summary>Error code of a send Herald's own provider rate limiter held back: nothing reached the provider.</summary>
+    public const string RateLimitedCode = "rate_limited";
+
+    /// <summary>Herald's provider rate limit had no slot soon enough; ask again after <paramref name="retryAfter"/>.
+    /// Transient, but it spends no retry of the step (see <see cref="DeliveryStateMachine.OnSendOutcome"/>).</summary>
+    public static SendOutcome RateLimited(TimeSpan retryAfter) =>
+        Transient(RateLimitedCode, "held back by the provider account's rate limit", retryAfter);
+
+    /// <summary>Whether this is <see cref="RateLimited"/>.</summary>
+    public bool IsRateLimited => Kind == SendOutcomeKind.TransientFailure && ErrorCode == RateLimitedCode;
 }
 
 /// <summary>A delivery receipt as a provider callback reported it, normalised across providers.</summary>

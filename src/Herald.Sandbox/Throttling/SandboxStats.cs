@@ -11,6 +11,10 @@ public sealed class SandboxCounters
     private long failed;
     private long maxPerSecond;
     private long secondState;
+    private readonly Queue<long> lastSecond = new();
+    private long maxPerSlidingSecond;
+    private long firstAcceptedTicks;
+    private long lastAcceptedTicks;
 
     /// <summary>Sends accepted (2xx).</summary>
     public long Accepted => Interlocked.Read(ref accepted);
@@ -27,7 +31,51 @@ public sealed class SandboxCounters
     /// <summary>Highest number of sends accepted within one wall-clock second.</summary>
     public long MaxPerSecond => Interlocked.Read(ref maxPerSecond);
 
-    internal void RecordAccepted(long second)
+    /// <summary>Highest number of sends accepted within any one-second window (sliding: every window
+    /// <c>(t − 1 s, t]</c>, not only those starting on a whole second): what a provider enforcing "N per second" sees.</summary>
+    public long MaxPerSlidingSecond
+    {
+        get
+        {
+            lock (lastSecond)
+            {
+                return maxPerSlidingSecond;
+            }
+        }
+    }
+
+    /// <summary>When the first counted send was accepted, or null.</summary>
+    public DateTimeOffset? FirstAcceptedAt => Interlocked.Read(ref firstAcceptedTicks) is > 0 and var t ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
+    /// <summary>When the last counted send was accepted, or null.</summary>
+    public DateTimeOffset? LastAcceptedAt => Interlocked.Read(ref lastAcceptedTicks) is > 0 and var t ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
+    /// <param name="at">Wall-clock time of the acceptance (its second feeds <see cref="MaxPerSecond"/>).</param>
+    /// <param name="timestampMicros">Monotonic time in microseconds (feeds <see cref="MaxPerSlidingSecond"/>).</param>
+    internal void RecordAccepted(DateTimeOffset at, long timestampMicros)
+    {
+        lock (lastSecond)
+        {
+            // Keep exactly the acceptances of the last second; the window ending now is the largest ending here.
+            while (lastSecond.Count > 0 && lastSecond.Peek() <= timestampMicros - 1_000_000)
+            {
+                lastSecond.Dequeue();
+            }
+
+            lastSecond.Enqueue(timestampMicros);
+            maxPerSlidingSecond = Math.Max(maxPerSlidingSecond, lastSecond.Count);
+            if (firstAcceptedTicks == 0)
+            {
+                Interlocked.Exchange(ref firstAcceptedTicks, at.UtcTicks);
+            }
+
+            Interlocked.Exchange(ref lastAcceptedTicks, Math.Max(lastAcceptedTicks, at.UtcTicks));
+        }
+
+        RecordAcceptedInSecond(at.ToUnixTimeSeconds());
+    }
+
+    private void RecordAcceptedInSecond(long second)
     {
         Interlocked.Increment(ref accepted);
         while (true)
@@ -109,9 +157,10 @@ public sealed class SandboxStats(TimeProvider time)
 
     internal void Accepted(string channel, string account)
     {
-        var second = time.GetUtcNow().ToUnixTimeSeconds();
-        Channel(channel).RecordAccepted(second);
-        Account(channel, account).RecordAccepted(second);
+        var at = time.GetUtcNow();
+        var micros = (long)((Int128)time.GetTimestamp() * 1_000_000 / time.TimestampFrequency);
+        Channel(channel).RecordAccepted(at, micros);
+        Account(channel, account).RecordAccepted(at, micros);
     }
 
     internal void RateLimited(string channel, string account)
@@ -145,6 +194,9 @@ public sealed class SandboxStats(TimeProvider time)
                 rejected = counters.Rejected,
                 failed = counters.Failed,
                 maxPerSecond = counters.MaxPerSecond,
+                maxPerSlidingSecond = counters.MaxPerSlidingSecond,
+                firstAcceptedAt = counters.FirstAcceptedAt,
+                lastAcceptedAt = counters.LastAcceptedAt,
                 accounts = accounts
                     .Where(a => a.Key.Channel == name)
                     .ToDictionary(
@@ -156,6 +208,9 @@ public sealed class SandboxStats(TimeProvider time)
                             rejected = a.Value.Rejected,
                             failed = a.Value.Failed,
                             maxPerSecond = a.Value.MaxPerSecond,
+                            maxPerSlidingSecond = a.Value.MaxPerSlidingSecond,
+                            firstAcceptedAt = a.Value.FirstAcceptedAt,
+                            lastAcceptedAt = a.Value.LastAcceptedAt,
                         },
                         StringComparer.Ordinal),
             };

@@ -214,7 +214,10 @@ public sealed class DeliveryWorker(
         var n = send.Notification;
         var channel = n.Route.Steps[send.Step].Channel;
         var composed = await composer.ComposeAsync(n, channel, send.Customer, ct);
-        var message = new OutboundMessage(n.Id, send.Attempt.Id, n.Contacts.AddressFor(channel)!, composed.Text, composed.Template, composed.Subject);
+        var message = new OutboundMessage(n.Id, send.Attempt.Id, n.Contacts.AddressFor(channel)!, composed.Text, composed.Template, composed.Subject)
+        {
+            Priority = n.Priority,
+        };
 
         // Critical sends do not queue for a slot behind lower ones; the critical lane is small by nature.
         var slotted = n.Priority != Priority.Critical;

@@ -1,4 +1,5 @@
 using Herald.Channels;
+using Herald.Channels.Providers.RateLimiting;
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Routing;
 using Herald.Sandbox;
@@ -61,6 +62,8 @@ public static class HeraldApp
         services.AddHeraldRedis(configuration);
         services.AddHeraldSecrets(configuration);
         services.AddHeraldChannels(configuration);
+        services.AddSingleton<IRateLimitMetrics>(sp => sp.GetRequiredService<HeraldMetrics>());
+        services.AddHeraldRateLimits(configuration);
         services.AddHeraldSandbox(configuration);
         services.AddHeraldRules(configuration);
         services.AddSingleton<ReceiptProcessor>();

@@ -1,0 +1,233 @@
+using System.Collections.Concurrent;
+using Herald.Channels.Providers.RateLimiting;
+using Herald.Core.Notifications;
+using Herald.Storage;
+using Herald.Storage.Redis;
+using Herald.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Herald.Channels.Tests.RateLimiting;
+
+/// <summary>The limiter a node uses: shared through Redis, local when Redis is absent, down or slow, and back.</summary>
+public sealed class ProviderRateLimiterTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+    private readonly RedisServer _server = new();
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public ValueTask InitializeAsync() => _server.StartAsync(Ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var owned in Enumerable.Reverse(_owned))
+        {
+            await owned.DisposeAsync();
+        }
+
+        await _server.DisposeAsync();
+    }
+
+    private static ProviderAccount Account(double rate) =>
+        new(Guid.NewGuid(), Guid.NewGuid(), Channel.Sms, "twilio-sms", "limited", "{}", 1, true, DateTimeOffset.UnixEpoch) { RatePerSecond = rate };
+
+    private sealed class Node(ProviderRateLimiter limiter, RateLimitHeartbeat heartbeat, RecordingMetrics metrics, RedisConnection redis) : IAsyncDisposable
+    {
+        public ProviderRateLimiter Limiter => limiter;
+
+        public RecordingMetrics Metrics => metrics;
+
+        public bool Connected => redis.IsConnected;
+
+        public async ValueTask DisposeAsync()
+        {
+            await heartbeat.StopAsync(CancellationToken.None);
+            heartbeat.Dispose();
+            await redis.DisposeAsync();
+        }
+    }
+
+    private async Task<Node> NodeAsync(RateLimitOptions options, TimeProvider? time = null, bool withRedis = true)
+    {
+        time ??= TimeProvider.System;
+        var redis = new RedisConnection(withRedis ? _server.ConnectionString : null, NullLogger<RedisConnection>.Instance);
+        if (withRedis)
+        {
+            Assert.True(await redis.WaitConnectedAsync(Deadline, Ct));
+        }
+
+        var metrics = new RecordingMetrics();
+        var shared = new SharedRateLimiter(redis, time, options);
+        var limiter = new ProviderRateLimiter(shared, new LocalRateLimiter(time), Options.Create(options), time, metrics, NullLogger<ProviderRateLimiter>.Instance);
+        var heartbeat = new RateLimitHeartbeat(limiter, shared, Options.Create(options), time);
+        await heartbeat.StartAsync(Ct);
+        var node = new Node(limiter, heartbeat, metrics, redis);
+        _owned.Add(node);
+        return node;
+    }
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what, Func<string>? state = null)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(clock.Elapsed < Deadline, $"timed out waiting for {what}; {state?.Invoke()}");
+            await Task.Delay(20, Ct);
+        }
+    }
+
+    [Fact]
+    public async Task AcquireAsync_AccountWithoutRate_IsGrantedAtOnce()
+    {
+        var node = await NodeAsync(new RateLimitOptions());
+        var unlimited = Account(1) with { RatePerSecond = null };
+
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True((await node.Limiter.AcquireAsync(unlimited, Priority.Low, Ct)).Granted);
+        }
+
+        Assert.Empty(node.Metrics.Permits);
+        Assert.False(node.Limiter.Activated.IsCompleted);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_RedisNotConfigured_LimitsLocallyToRateOverAssumedNodes()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var options = new RateLimitOptions { AssumedNodes = 2, Headroom = 0, MaxWait = TimeSpan.Zero };
+        var node = await NodeAsync(options, time, withRedis: false);
+        var account = Account(100);
+
+        // One low-priority try every millisecond for three seconds (low may not wait: MaxWait 0).
+        var granted = new List<DateTimeOffset>();
+        for (var ms = 0; ms < 3_000; ms++)
+        {
+            var permit = await node.Limiter.AcquireAsync(account, Priority.Low, Ct);
+            Assert.Equal(RateLimitMode.Local, permit.Mode);
+            if (permit.Granted)
+            {
+                granted.Add(time.GetUtcNow());
+            }
+            else
+            {
+                Assert.True(permit.RetryAfter > TimeSpan.Zero);
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(1));
+        }
+
+        // 100/s over two assumed nodes: one send every 20 ms, 50 per second.
+        Assert.Equal(150, granted.Count);
+        Assert.All(granted.Zip(granted.Skip(1)), p => Assert.Equal(TimeSpan.FromMilliseconds(20), p.Second - p.First));
+        Assert.Equal(RateLimitMode.Local, node.Limiter.Mode);
+        Assert.Equal([RateLimitMode.Local], node.Metrics.Modes);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ManyTasks_GrantsComeFromTheSharedScheduleAndAreCounted()
+    {
+        var options = new RateLimitOptions { RedisTimeout = TimeSpan.FromSeconds(1), MaxWait = TimeSpan.FromMilliseconds(40) };
+        var node = await NodeAsync(options);
+        var account = Account(2_000);
+
+        var permits = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
+            node.Limiter.AcquireAsync(account, i % 10 == 0 ? Priority.Critical : Priority.Low, Ct).AsTask()));
+
+        Assert.All(permits, p => Assert.Equal(RateLimitMode.Shared, p.Mode));
+        Assert.Contains(permits, p => p.Granted);
+        Assert.Equal(200, node.Metrics.Permits.Count);
+        Assert.Equal(permits.Count(p => !p.Granted), node.Metrics.Permits.Count(p => !p.Granted));
+        // Every critical send got a slot: critical books up to 250 ms ahead, the low lane only 20 ms.
+        Assert.All(permits.Where((_, i) => i % 10 == 0), p => Assert.True(p.Granted));
+        Assert.Equal(RateLimitMode.Shared, node.Limiter.Mode);
+    }
+
+    [Fact]
+    public async Task RedisKilledAndRestarted_NodesLimitLocallyAtTheirShare_ThenShareAgainOnceAllAreBack()
+    {
+        var options = new RateLimitOptions
+        {
+            RedisBreak = TimeSpan.FromMilliseconds(100),
+            HeartbeatInterval = TimeSpan.FromMilliseconds(100),
+            NodeTimeout = TimeSpan.FromSeconds(2),
+            RecoveryGrace = TimeSpan.FromMinutes(5), // recovery must end because every node is back, not by time
+            RedisTimeout = TimeSpan.FromMilliseconds(500),
+        };
+        var nodes = new[] { await NodeAsync(options), await NodeAsync(options), await NodeAsync(options) };
+        var account = Account(300);
+        foreach (var node in nodes)
+        {
+            Assert.Equal(RateLimitMode.Shared, (await node.Limiter.AcquireAsync(account, Priority.Critical, Ct)).Mode);
+        }
+
+        await EventuallyAsync(() => Task.FromResult(nodes.All(n => n.Limiter.KnownNodes == 3)), "three live nodes");
+
+        await _server.StopAsync(Ct);
+        var first = nodes[0];
+        await EventuallyAsync(async () => (await first.Limiter.AcquireAsync(account, Priority.Critical, Ct)).Mode == RateLimitMode.Local && first.Limiter.Mode == RateLimitMode.Local,
+            "local limiting after Redis died");
+        // Still delivering, at a third of the rate: the last known number of nodes is kept while Redis is gone.
+        var local = await first.Limiter.AcquireAsync(account, Priority.Critical, Ct);
+        Assert.True(local.Granted);
+        Assert.Equal(RateLimitMode.Local, local.Mode);
+        Assert.Equal(3, first.Limiter.KnownNodes);
+
+        await _server.StartAsync(Ct);
+        // Nodes come back one by one; each keeps to its local share until all three have announced themselves.
+        await EventuallyAsync(async () =>
+        {
+            foreach (var node in nodes)
+            {
+                await node.Limiter.AcquireAsync(account, Priority.Critical, Ct);
+            }
+
+            return nodes.All(n => n.Limiter.Mode == RateLimitMode.Shared);
+        }, "all nodes shared again", () => string.Join(", ", nodes.Select(n => $"{n.Limiter.Mode}/{n.Limiter.KnownNodes}/{n.Connected}")));
+
+        Assert.Equal(RateLimitMode.Shared, (await first.Limiter.AcquireAsync(account, Priority.Critical, Ct)).Mode);
+        Assert.Equal([RateLimitMode.Shared, RateLimitMode.Local, RateLimitMode.Recovering, RateLimitMode.Shared], first.Metrics.Modes);
+    }
+
+    [Fact]
+    public async Task SlowRedis_DoesNotHoldTheSend_ThePermitComesFromTheLocalShare()
+    {
+        var options = new RateLimitOptions { RedisTimeout = TimeSpan.FromMilliseconds(25), RedisFailuresToOpen = 1000 };
+        var node = await NodeAsync(options);
+        var account = Account(1_000);
+        // The very first call (script load, JIT) may itself take longer than 25 ms.
+        await EventuallyAsync(async () => (await node.Limiter.AcquireAsync(account, Priority.High, Ct)).Mode == RateLimitMode.Shared, "a shared permit");
+
+        // A script that keeps the Redis server busy for one to two seconds.
+        var busy = _server.CommandAsync(
+            "EVAL \"local e = tonumber(redis.call('TIME')[1]) + 2 while tonumber(redis.call('TIME')[1]) < e do end return 1\" 0", Ct);
+        RatePermit permit = default;
+        await EventuallyAsync(async () =>
+        {
+            permit = await node.Limiter.AcquireAsync(account, Priority.High, Ct);
+            return permit.Mode == RateLimitMode.Local || busy.IsCompleted;
+        }, "a permit while Redis is busy");
+
+        Assert.False(busy.IsCompleted, "the permit had to wait for the busy Redis");
+        Assert.True(permit.Granted);
+        Assert.Equal(RateLimitMode.Local, permit.Mode);
+        await busy;
+    }
+
+    internal sealed class RecordingMetrics : IRateLimitMetrics
+    {
+        private readonly ConcurrentQueue<(Priority Priority, RateLimitMode Mode, bool Granted)> _permits = new();
+        private readonly ConcurrentQueue<RateLimitMode> _modes = new();
+
+        public IReadOnlyList<(Priority Priority, RateLimitMode Mode, bool Granted)> Permits => [.. _permits];
+
+        public IReadOnlyList<RateLimitMode> Modes => [.. _modes];
+
+        public void Permit(Priority priority, RateLimitMode mode, bool granted) => _permits.Enqueue((priority, mode, granted));
+
+        public void ModeChanged(RateLimitMode mode) => _modes.Enqueue(mode);
+    }
+}
