@@ -11,6 +11,7 @@ using System.Text.RegularExpressions;
 using Herald.Core.Notifications;
 using Herald.Storage;
 using Herald.Storage.Postgres;
+using Herald.Storage.Secrets;
 using Herald.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -26,6 +27,9 @@ namespace Herald.Chaos.Tests.Infrastructure;
 public sealed partial class Cluster : IAsyncLifetime
 {
     public const string AdminKey = "chaos-admin-key-0123456789abcdef";
+
+    /// <summary>The secrets key every node shares (base64 of 32 bytes), as in production.</summary>
+    public const string SecretsKey = "Y2hhb3Mtc2VjcmV0cy1rZXktMDEyMzQ1Njc4OWFiY2Q=";
     private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(120);
 
     private readonly string _root = Directory.CreateTempSubdirectory("herald-chaos-").FullName;
@@ -162,7 +166,10 @@ public sealed partial class Cluster : IAsyncLifetime
 
         // Two provider accounts of one channel, one per sandbox process. Written through the store contract because
         // the /v1/providers CRUD is being built in parallel (see docs/OPERATIONS.md).
-        _storage = new ServiceCollection().AddPostgresStorage(ConnectionString).BuildServiceProvider();
+        _storage = new ServiceCollection()
+            .AddSingleton<ISecretProtector>(new AesGcmSecretProtector([Convert.FromBase64String(SecretsKey)]))
+            .AddPostgresStorage(ConnectionString)
+            .BuildServiceProvider();
         var providers = _storage.GetRequiredService<IProviderStore>();
         AccountA = await providers.CreateAsync(TelegramAccount("Sandbox Telegram A", Direct[ProviderA]), CancellationToken.None);
         AccountB = await providers.CreateAsync(TelegramAccount("Sandbox Telegram B", Direct[ProviderB]), CancellationToken.None);
@@ -437,6 +444,7 @@ public sealed partial class Cluster : IAsyncLifetime
         ["ConnectionStrings__Postgres"] = ConnectionString,
         ["ConnectionStrings__Redis"] = Redis.ConnectionString,
         ["Herald__AdminKey"] = AdminKey,
+        ["Herald__Secrets__Key"] = SecretsKey,
         ["Herald__Sandbox__Enabled"] = "false",
         ["Herald__Sandbox__SmtpPort"] = "-1",
         ["Herald__MigrateOnStart"] = "false",
