@@ -139,7 +139,7 @@ public sealed class BenchHost : IAsyncDisposable
     /// <summary>A client sharing one connection pool (loopback, HTTP/1.1).</summary>
     public HttpClient Client(string key)
     {
-        var client = new HttpClient(_handler!, disposeHandler: false) { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromMinutes(5) };
+        var client = new HttpClient(_handler!, disposeHandler: false) { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromMinutes(30) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }

@@ -115,7 +115,7 @@ public abstract class CustomerDeliveryTests(Func<HeraldHost> host)
     }
 
     [Fact]
-    public async Task PreferredChannel_GoesFirst_AndOptOutOfEverything_IsRejected()
+    public async Task PreferredChannel_GoesFirst_AndOptOutOfEverything_IsStoredSuppressed()
     {
         var (_, client) = await Host.CreateTenantAsync();
         var phone = TestData.Phone();
@@ -124,8 +124,12 @@ public abstract class CustomerDeliveryTests(Func<HeraldHost> host)
         var id = await client.SendAsync(new { type = "card.transaction", customer = new { id = "c-103" } });
         Assert.Equal("sms", (await client.WaitForStatusAsync(id, "delivered")).Str("channel"));
 
-        using var rejected = await client.PostAsJsonAsync("/v1/notifications", new { type = "service.news", customer = new { id = "c-103" } });
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, rejected.StatusCode);
+        // Opted out of every channel for this type: accepted (the bank learns what happened), never sent.
+        var news = await client.SendAsync(new { type = "service.news", customer = new { id = "c-103" } });
+        var suppressed = await client.GetNotificationAsync(news);
+        Assert.Equal("suppressed", suppressed.Str("status"));
+        Assert.Empty(suppressed.Attempts());
+        Assert.Single(await client.SandboxMessagesAsync(to: phone));
     }
 
     [Fact]

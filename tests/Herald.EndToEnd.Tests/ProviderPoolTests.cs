@@ -41,7 +41,7 @@ public sealed class ProviderPoolTests(ProviderPoolHostFixture fixture) : IClassF
     [Fact]
     public async Task Outage_OpensCircuit_TrafficMovesToOtherAccount_ThenReturnsAfterBreak()
     {
-        var (_, client) = await Host.CreateTenantAsync();
+        var (_, client) = await NewTenantAsync();
         var primary = await SandboxSmsAsync(client);
         var primarySid = primary["settings"].Str("accountSid");
         var backup = await CreateSmsAccountAsync(client, "Backup SMS", weight: 0);
@@ -93,7 +93,7 @@ public sealed class ProviderPoolTests(ProviderPoolHostFixture fixture) : IClassF
     [Fact]
     public async Task Cheapest_CheaperAccountTakesSends_OtherWhenItIsOut_CostsRecordedAndReported()
     {
-        var (tenantId, client) = await Host.CreateTenantAsync();
+        var (tenantId, client) = await NewTenantAsync();
         var dear = await SandboxSmsAsync(client);
         var dearSid = dear["settings"].Str("accountSid");
         using (var patch = await client.PatchAsJsonAsync($"/v1/providers/{dear.Str("id")}", new { currency = "EUR", prices = new Dictionary<string, decimal> { ["*"] = 0.09m } }, Ct))
@@ -147,8 +147,8 @@ public sealed class ProviderPoolTests(ProviderPoolHostFixture fixture) : IClassF
     [Fact]
     public async Task ProvidersApi_ValidatesRedactsEncryptsIsolatesAndIsTenantScoped()
     {
-        var (tenantA, a) = await Host.CreateTenantAsync("Bank A");
-        var (_, b) = await Host.CreateTenantAsync("Bank B");
+        var (tenantA, a) = await NewTenantAsync("Bank A");
+        var (_, b) = await NewTenantAsync("Bank B");
         var primary = await SandboxSmsAsync(a);
         var other = await CreateSmsAccountAsync(a, "Other SMS", weight: 0);
         var otherId = other.Str("id");
@@ -241,6 +241,20 @@ public sealed class ProviderPoolTests(ProviderPoolHostFixture fixture) : IClassF
         Assert.NotEmpty((await reader.GetFromJsonAsync<JsonArray>("/v1/providers", Ct))!);
         using var forbidden = await reader.PostAsync($"/v1/providers/{primary.Str("id")}/isolate", null, Ct);
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+    }
+
+    /// <summary>A tenant whose SMS pool is only the sandbox's REST account: the sandbox SMPP standby is removed, so each
+    /// test controls exactly which SMS accounts exist.</summary>
+    private async Task<(Guid TenantId, HttpClient Client)> NewTenantAsync(string name = "Test Bank")
+    {
+        var (tenantId, client) = await Host.CreateTenantAsync(name);
+        foreach (var smpp in (await client.GetFromJsonAsync<JsonArray>("/v1/providers", Ct))!.Where(p => p.Str("kind") == "smpp"))
+        {
+            using var deleted = await client.DeleteAsync($"/v1/providers/{smpp.Str("id")}", Ct);
+            Assert.True(deleted.IsSuccessStatusCode, $"DELETE smpp account: {(int)deleted.StatusCode}");
+        }
+
+        return (tenantId, client);
     }
 
     private static async Task<JsonObject> SandboxSmsAsync(HttpClient client) =>
