@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Herald.Channels.Sms.Smpp;
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Settings;
+using Herald.Sandbox.Tcp;
 using Herald.Sandbox.Throttling;
 using Microsoft.Extensions.Options;
 
@@ -41,28 +41,23 @@ public sealed partial class SmppSimulator(
     /// <summary>The system_id the simulator answers binds with.</summary>
     public const string SmscSystemId = "HeraldSandbox";
 
-    private readonly ConcurrentDictionary<long, Task> sessions = new();
     private readonly ConcurrentDictionary<long, SmppSimulatorSession> open = new();
     private readonly ConcurrentDictionary<string, Channel<PendingSmppReceipt>> receipts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcatenatedMessage> partial = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stopping = new();
-    private TcpListener? listener;
-    private Task? acceptLoop;
-    private long connectionsAccepted;
-    private long nextSessionId;
-    private int port;
+    private LoopbackListener? tcp;
 
     /// <summary>The port the simulator listens on (127.0.0.1), or null when disabled or not started.</summary>
-    public int? Port => Volatile.Read(ref port) is > 0 and var p ? p : null;
+    public int? Port => tcp?.Port;
 
     /// <summary>The host to point SMPP clients at.</summary>
-    public static string Host => IPAddress.Loopback.ToString();
+    public static string Host => LoopbackListener.Host;
 
     /// <summary>TCP connections accepted since start.</summary>
-    public long ConnectionsAccepted => Interlocked.Read(ref connectionsAccepted);
+    public long ConnectionsAccepted => tcp?.ConnectionsAccepted ?? 0;
 
     /// <summary>Sessions open right now.</summary>
-    public int ActiveConnections => sessions.Count;
+    public int ActiveConnections => tcp?.ActiveConnections ?? 0;
 
     /// <summary>enquire_link requests answered since start.</summary>
     public long EnquireLinksAnswered => Interlocked.Read(ref enquireLinks);
@@ -84,47 +79,39 @@ public sealed partial class SmppSimulator(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
-        if (!o.Enabled || o.SmppPort is null or < 0 || listener is not null)
+        if (!o.Enabled || o.SmppPort is null or < 0 || tcp is not null)
         {
             return Task.CompletedTask;
         }
 
-        var l = new TcpListener(IPAddress.Loopback, o.SmppPort.Value);
-        l.Start(512);
-        listener = l;
-        Volatile.Write(ref port, ((IPEndPoint)l.LocalEndpoint).Port);
-        LogListening(logger, Host, Port!.Value);
-        acceptLoop = AcceptLoopAsync(l, stopping.Token);
+        tcp = new LoopbackListener("SMPP", RunSessionAsync, logger, static e => e is SmppProtocolException);
+        tcp.Start(o.SmppPort.Value);
         return Task.CompletedTask;
     }
 
     /// <summary>Stops accepting and closes open sessions (without unbind: like an SMSC that goes away).</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (listener is null)
+        if (!stopping.IsCancellationRequested)
         {
-            return;
+            await stopping.CancelAsync().ConfigureAwait(false);
         }
 
-        await stopping.CancelAsync().ConfigureAwait(false);
-        listener.Stop();
-        if (acceptLoop is not null)
+        if (tcp is not null)
         {
-            await acceptLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await tcp.StopAsync(cancellationToken).ConfigureAwait(false);
         }
-
-        await Task.WhenAll(sessions.Values).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        if (!stopping.IsCancellationRequested)
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        if (tcp is not null)
         {
-            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await tcp.DisposeAsync().ConfigureAwait(false);
         }
 
-        listener?.Dispose();
         stopping.Dispose();
     }
 
@@ -137,63 +124,24 @@ public sealed partial class SmppSimulator(
         }
     }
 
-    private async Task AcceptLoopAsync(TcpListener l, CancellationToken ct)
+    private async Task RunSessionAsync(Socket socket, long id, CancellationToken ct)
     {
-        while (!ct.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await l.AcceptSocketAsync(ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                if (ct.IsCancellationRequested)
-                {
-                    return;
-                }
-
-                LogAcceptFailed(logger, e);
-                continue;
-            }
-
-            socket.NoDelay = true;
-            Interlocked.Increment(ref connectionsAccepted);
-            var id = Interlocked.Increment(ref nextSessionId);
-            var session = new SmppSimulatorSession(this, new NetworkStream(socket, ownsSocket: true));
-            open[id] = session;
-            sessions[id] = RunSessionAsync(id, session, ct);
-        }
-    }
-
-    private async Task RunSessionAsync(long id, SmppSimulatorSession session, CancellationToken ct)
-    {
+        socket.NoDelay = true;
+        var session = new SmppSimulatorSession(this, new NetworkStream(socket, ownsSocket: true));
+        open[id] = session;
         try
         {
-            await Task.Yield();
             await session.RunAsync(ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or EndOfStreamException)
-        {
-            // The client went away or we are stopping.
         }
         catch (SmppProtocolException e)
         {
             LogBadFrame(logger, e.Message);
-        }
-        catch (Exception e)
-        {
-            LogSessionFailed(logger, e);
+            throw;
         }
         finally
         {
             open.TryRemove(id, out _);
             await session.DisposeAsync().ConfigureAwait(false);
-            sessions.TryRemove(id, out _);
         }
     }
 
@@ -289,15 +237,6 @@ public sealed partial class SmppSimulator(
 
         public DateTimeOffset Started { get; } = started;
     }
-
-    [LoggerMessage(EventId = 6400, Level = LogLevel.Information, Message = "Sandbox SMPP simulator listening on {Host}:{Port}")]
-    private static partial void LogListening(ILogger logger, string host, int port);
-
-    [LoggerMessage(EventId = 6401, Level = LogLevel.Warning, Message = "Sandbox SMPP simulator could not accept a connection")]
-    private static partial void LogAcceptFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 6402, Level = LogLevel.Warning, Message = "Sandbox SMPP session failed")]
-    private static partial void LogSessionFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 6403, Level = LogLevel.Information, Message = "Sandbox SMPP session closed on an unframeable PDU: {Reason}")]
     private static partial void LogBadFrame(ILogger logger, string reason);

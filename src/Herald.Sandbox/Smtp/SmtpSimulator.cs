@@ -1,8 +1,7 @@
-using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Sockets;
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Settings;
+using Herald.Sandbox.Tcp;
 using Herald.Sandbox.Throttling;
 using Microsoft.Extensions.Options;
 
@@ -17,7 +16,7 @@ namespace Herald.Sandbox.Smtp;
 /// Shaping: <see cref="SandboxSettings"/> latency delays the answer to the end of DATA; the failure rate answers it
 /// with <c>451 4.3.0</c>; the rate limit (per account) with <c>451 4.7.1</c>.
 /// </summary>
-public sealed partial class SmtpSimulator(
+public sealed class SmtpSimulator(
     IOptions<SandboxOptions> options,
     SandboxSettings settings,
     SandboxMailbox mailbox,
@@ -32,128 +31,50 @@ public sealed partial class SmtpSimulator(
     /// <summary>The magic domain whose recipients bounce (SPEC §6).</summary>
     public const string BounceDomain = "@bounce.test";
 
-    private readonly ConcurrentDictionary<long, Task> sessions = new();
-    private readonly CancellationTokenSource stopping = new();
-    private TcpListener? listener;
-    private Task? acceptLoop;
-    private long connectionsAccepted;
-    private long nextSessionId;
-    private int port;
+    private LoopbackListener? tcp;
 
     /// <summary>The port the simulator listens on (127.0.0.1), or null when disabled or not started.</summary>
-    public int? Port => Volatile.Read(ref port) is > 0 and var p ? p : null;
+    public int? Port => tcp?.Port;
 
     /// <summary>The host to point SMTP clients at.</summary>
-    public static string Host => IPAddress.Loopback.ToString();
+    public static string Host => LoopbackListener.Host;
 
     /// <summary>TCP connections accepted since start: lets tests see whether a client reuses connections.</summary>
-    public long ConnectionsAccepted => Interlocked.Read(ref connectionsAccepted);
+    public long ConnectionsAccepted => tcp?.ConnectionsAccepted ?? 0;
 
     /// <summary>Sessions open right now.</summary>
-    public int ActiveConnections => sessions.Count;
+    public int ActiveConnections => tcp?.ActiveConnections ?? 0;
 
     /// <summary>Binds the listener (so <see cref="Port"/> is known once the host has started) and starts accepting.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
-        if (!o.Enabled || o.SmtpPort is null or < 0 || listener is not null)
+        if (!o.Enabled || o.SmtpPort is null or < 0 || tcp is not null)
         {
             return Task.CompletedTask;
         }
 
-        var l = new TcpListener(IPAddress.Loopback, o.SmtpPort.Value);
-        l.Start(512);
-        listener = l;
-        Volatile.Write(ref port, ((IPEndPoint)l.LocalEndpoint).Port);
-        LogListening(logger, Host, Port!.Value);
-        acceptLoop = AcceptLoopAsync(l, stopping.Token);
+        tcp = new LoopbackListener("SMTP", RunSessionAsync, logger);
+        tcp.Start(o.SmtpPort.Value);
         return Task.CompletedTask;
     }
 
     /// <summary>Stops accepting and closes open sessions.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (listener is null)
-        {
-            return;
-        }
-
-        await stopping.CancelAsync().ConfigureAwait(false);
-        listener.Stop();
-        if (acceptLoop is not null)
-        {
-            await acceptLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await Task.WhenAll(sessions.Values).WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task StopAsync(CancellationToken cancellationToken) => tcp?.StopAsync(cancellationToken) ?? Task.CompletedTask;
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => tcp?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+    private async Task RunSessionAsync(Socket socket, long id, CancellationToken ct)
     {
-        if (!stopping.IsCancellationRequested)
-        {
-            await StopAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-
-        listener?.Dispose();
-        stopping.Dispose();
-    }
-
-    private async Task AcceptLoopAsync(TcpListener l, CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await l.AcceptSocketAsync(ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                if (ct.IsCancellationRequested)
-                {
-                    return;
-                }
-
-                LogAcceptFailed(logger, e);
-                continue;
-            }
-
-            Interlocked.Increment(ref connectionsAccepted);
-            var id = Interlocked.Increment(ref nextSessionId);
-            var session = new SmtpSession(this, socket);
-            sessions[id] = RunSessionAsync(id, session, ct);
-        }
-    }
-
-    private async Task RunSessionAsync(long id, SmtpSession session, CancellationToken ct)
-    {
+        var session = new SmtpSession(this, socket);
         try
         {
-            await Task.Yield();
             await session.RunAsync(ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // The client went away or we are stopping: nothing to answer.
-        }
-        catch (Exception e)
-        {
-            LogSessionFailed(logger, e);
         }
         finally
         {
             await session.DisposeAsync().ConfigureAwait(false);
-            sessions.TryRemove(id, out _);
         }
     }
 
@@ -168,13 +89,4 @@ public sealed partial class SmtpSimulator(
     internal SandboxRateLimiter RateLimiter => rateLimiter;
 
     internal SandboxMailbox Mailbox => mailbox;
-
-    [LoggerMessage(EventId = 5300, Level = LogLevel.Information, Message = "Sandbox SMTP simulator listening on {Host}:{Port}")]
-    private static partial void LogListening(ILogger logger, string host, int port);
-
-    [LoggerMessage(EventId = 5301, Level = LogLevel.Warning, Message = "Sandbox SMTP simulator could not accept a connection")]
-    private static partial void LogAcceptFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 5302, Level = LogLevel.Warning, Message = "Sandbox SMTP session failed")]
-    private static partial void LogSessionFailed(ILogger logger, Exception exception);
 }
