@@ -186,7 +186,7 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
             }
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or SmppSessionClosedException)
             {
-                (code, message) = ("connect_failed", $"SMPP connect to {Settings.Host}:{Settings.Port} failed: {e.Message}");
+                (code, message) = ("network", $"SMPP connect to {Settings.Host}:{Settings.Port} failed: {e.Message}");
                 LogConnectFailed(_logger, _account.Id, e.Message);
             }
 
