@@ -81,7 +81,8 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
             output.WriteLine($"Redis restarted after {await AcceptedAsync(api, botId)} deliveries");
             await EventuallyAsync(() => FallbackAsync(workers), modes => modes.All(m => m == 0), "every worker to share the limit again");
             var sharedAgainAt = TimeProvider.System.GetUtcNow();
-            await EventuallyAsync(() => AcceptedAsync(api, botId), n => n >= Backlog + 1, "the whole backlog");
+            // Every notification reached the provider (a resend after a timed-out send is counted once).
+            await EventuallyAsync(() => RecipientsAsync(api), n => n >= Backlog + 1, "the whole backlog");
 
             var stats = await AccountStatsAsync(api, botId);
             var times = (await api.Client().SandboxMessagesAsync("telegram"))
@@ -107,9 +108,7 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
                 output.WriteLine($"worker {w}: permits {string.Join(", ", totals[w].OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}"))}");
             }
 
-            var delivered = (await api.Client().SandboxMessagesAsync("telegram")).Select(m => m.Str("to")).Distinct(StringComparer.Ordinal).Count();
-            output.WriteLine($"distinct recipients reached: {delivered} of {Backlog + 1}");
-            Assert.Equal(Backlog + 1, delivered);
+            output.WriteLine($"distinct recipients reached: {await RecipientsAsync(api)} of {Backlog + 1}; resends the sandbox also counted: {stats["accepted"]!.GetValue<long>() - (Backlog + 1)}");
             Assert.All(totals, t => Assert.True(t.GetValueOrDefault("granted/local") > 0, "every worker kept delivering on its local share while Redis was down"));
             Assert.InRange(slidingMax, 1, (long)Math.Floor(Rate * 1.01));
             Assert.True(lowsAfterCritical >= Rate, $"the critical notification came after all but {lowsAfterCritical} of the low backlog");
@@ -136,6 +135,15 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
                 var permits = await Task.WhenAll(workers.Select(w => w.PermitsAsync()));
                 lock (samples)
                 {
+                    // A worker too busy to answer keeps its previous counters: its sends show in the next row.
+                    for (var w = 0; w < permits.Length; w++)
+                    {
+                        if (permits[w].Count == 0 && samples.Count > 0)
+                        {
+                            permits[w] = samples[^1].Permits[w];
+                        }
+                    }
+
                     samples.Add((TimeProvider.System.GetUtcNow(), permits));
                 }
             }
@@ -193,6 +201,9 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
         var stats = await api.Client().GetFromJsonAsync<JsonObject>("/sandbox/stats");
         return stats?["telegram"]?["accounts"]?[botId]?.AsObject() ?? [];
     }
+
+    private static async Task<int> RecipientsAsync(HeraldHost api) =>
+        (await api.Client().SandboxMessagesAsync("telegram")).Select(m => m.Str("to")).Distinct(StringComparer.Ordinal).Count();
 
     private static async Task<long> AcceptedAsync(HeraldHost api, string botId) =>
         (await AccountStatsAsync(api, botId))["accepted"]?.GetValue<long>() ?? 0;
