@@ -43,7 +43,7 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
             var items = Enumerable.Range(sent, Math.Min(1_000, Backlog - sent)).Select(i => new
             {
                 type = "service.news", priority = "low", channels = new[] { "telegram" },
-                customer = new { telegramChatId = $"7{i:D6}" }, data = new { text = $"backlog {i}" },
+                customer = new { telegramChatId = $"7{i:D6}0" } /* never ending in 403: the sandbox blocks those */, data = new { text = $"backlog {i}" },
             });
             using var response = await client.PostAsJsonAsync("/v1/notifications/batch", new { items });
             Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
@@ -86,7 +86,7 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
             {
                 // Why some never arrived: the sandbox's counters and a failed notification's attempts.
                 output.WriteLine($"sandbox stats: {(await AccountStatsAsync(api, botId)).ToJsonString()}");
-                foreach (var status in new[] { "failed", "routed", "sending", "queued" })
+                foreach (var status in new[] { "failed", "routed", "sending" })
                 {
                     var found = await client.GetStringAsync($"/v1/notifications?status={status}");
                     output.WriteLine($"{status}: {found[..Math.Min(found.Length, 3000)]}");
