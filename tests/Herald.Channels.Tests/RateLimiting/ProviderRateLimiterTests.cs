@@ -193,13 +193,14 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task SlowRedis_DoesNotHoldTheSend_ThePermitComesFromTheLocalShare()
+    public async Task SlowRedis_WhileTheCircuitIsClosed_TurnsANonCriticalSendAwayBriefly_CriticalGoesLocally()
     {
         var options = new RateLimitOptions { RedisTimeout = TimeSpan.FromMilliseconds(25), RedisFailuresToOpen = 1000 };
         var node = await NodeAsync(options);
         var account = Account(1_000);
         // The very first call (script load, JIT) may itself take longer than 25 ms.
-        await EventuallyAsync(async () => (await node.Limiter.AcquireAsync(account, Priority.High, Ct)).Mode == RateLimitMode.Shared, "a shared permit");
+        await EventuallyAsync(async () => (await node.Limiter.AcquireAsync(account, Priority.High, Ct)).Mode == RateLimitMode.Shared
+            && node.Metrics.Permits[^1].Granted, "a shared permit");
 
         // A script that keeps the Redis server busy for one to two seconds.
         var busy = _server.CommandAsync(
@@ -208,13 +209,51 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
         await EventuallyAsync(async () =>
         {
             permit = await node.Limiter.AcquireAsync(account, Priority.High, Ct);
-            return permit.Mode == RateLimitMode.Local || busy.IsCompleted;
-        }, "a permit while Redis is busy");
+            return !permit.Granted || busy.IsCompleted;
+        }, "a refusal while Redis is busy");
+        var critical = await node.Limiter.AcquireAsync(account, Priority.Critical, Ct);
+        var stillBusy = !busy.IsCompleted;
 
-        Assert.False(busy.IsCompleted, "the permit had to wait for the busy Redis");
-        Assert.True(permit.Granted);
-        Assert.Equal(RateLimitMode.Local, permit.Mode);
+        Assert.True(stillBusy, "the permit had to wait for the busy Redis");
+        // Not a local grant on top of the shared schedule the other nodes keep using: a short retry-after instead.
+        Assert.False(permit.Granted);
+        Assert.Equal(RateLimitMode.Shared, permit.Mode);
+        Assert.Equal(options.RedisTimeout, permit.RetryAfter);
+        Assert.Equal(RateLimitMode.Shared, node.Limiter.Mode);
+        Assert.True(critical.Granted);
+        Assert.Equal(RateLimitMode.Local, critical.Mode);
         await busy;
+    }
+
+    [Fact]
+    public async Task LateSend_ItsSlotLongPast_IsTurnedAway_AnOnTimeOneGoes()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var options = new RateLimitOptions { MaxWait = TimeSpan.FromMilliseconds(500), Headroom = 0 };
+        var node = await NodeAsync(options, time, withRedis: false);
+        var account = Account(10); // one slot every 100 ms
+
+        Assert.True((await node.Limiter.AcquireAsync(account, Priority.High, Ct)).Granted);
+        // The next slot is 100 ms ahead; the node is starved and resumes 150 ms later: 50 ms late.
+        var late = node.Limiter.AcquireAsync(account, Priority.High, Ct).AsTask();
+        Assert.False(late.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(150));
+        var latePermit = await late;
+        Assert.False(latePermit.Granted);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), latePermit.RetryAfter);
+
+        // The slot after it (100 ms after the unused one) is 50 ms ahead; resuming on time, the send goes.
+        var onTime = node.Limiter.AcquireAsync(account, Priority.High, Ct).AsTask();
+        Assert.False(onTime.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(50));
+        var onTimePermit = await onTime;
+        Assert.True(onTimePermit.Granted);
+        Assert.Equal(TimeSpan.FromMilliseconds(50), onTimePermit.Waited);
+
+        // Critical sends are never dropped for lateness.
+        var critical = node.Limiter.AcquireAsync(account, Priority.Critical, Ct).AsTask();
+        time.Advance(TimeSpan.FromMilliseconds(200));
+        Assert.True((await critical).Granted);
     }
 
     internal sealed class RecordingMetrics : IRateLimitMetrics

@@ -51,6 +51,8 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
     private readonly long _maxRetryAfter;
     private readonly long _redisBreak;
     private readonly long _recoveryGrace;
+    private readonly long _redisTimeout;
+    private readonly long _maxLateness;
 
     private int _failures;
     private long _openUntil;
@@ -77,6 +79,8 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
         _maxRetryAfter = Micros(_options.MaxRetryAfter);
         _redisBreak = Micros(_options.RedisBreak);
         _recoveryGrace = Micros(_options.RecoveryGrace);
+        _redisTimeout = Micros(_options.RedisTimeout);
+        _maxLateness = Micros(_options.MaxLateness);
     }
 
     /// <summary>This process's entry in the live-node registry.</summary>
@@ -160,23 +164,39 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
                     }
                 }
             }
-            else
+            else if (RedisFailed(now) || priority == Priority.Critical)
             {
-                RedisFailed(now);
+                // The circuit is open now: limit locally. A critical send does not wait for the circuit; it is rare
+                // enough that its local grant adds at most a message or two on top of the shared schedule.
                 decision = cap ?? _local.Decide(account.Id, localInterval, horizon, _maxRetryAfter);
                 mode = RateLimitMode.Local;
             }
+            else
+            {
+                // One failed or slow call while the circuit is closed: the other nodes keep using the shared schedule,
+                // so a local grant would come on top of it. Turn the send away briefly; it asks again.
+                decision = new GcraDecision(false, 0, Math.Max(interval, _redisTimeout), now);
+                mode = Volatile.Read(ref _recoveringUntil) != 0 ? RateLimitMode.Recovering : RateLimitMode.Shared;
+            }
+        }
+
+        if (decision.Granted && decision.Wait >= 100)
+        {
+            await Task.Delay(TimeSpan.FromMicroseconds(decision.Wait), _time, ct).ConfigureAwait(false);
+        }
+
+        // A late send (its slot already well in the past: a starved node, a late Redis answer) would stack on the
+        // on-time sends of the next window. Leave its slot unused instead. `now` was read before asking, so this
+        // overestimates the lateness of a shared slot by the round trip: it errs on the safe side.
+        if (decision.Granted && priority != Priority.Critical && _local.Now() - (now + decision.Wait) > _maxLateness)
+        {
+            decision = new GcraDecision(false, 0, interval, now);
         }
 
         var permit = decision.Granted
             ? new RatePermit(true, TimeSpan.FromMicroseconds(decision.Wait), TimeSpan.Zero, mode)
             : new RatePermit(false, TimeSpan.Zero, TimeSpan.FromMicroseconds(decision.RetryAfter), mode);
         _metrics.Permit(priority, mode, permit.Granted);
-        if (permit.Granted && decision.Wait >= 100)
-        {
-            await Task.Delay(permit.Waited, _time, ct).ConfigureAwait(false);
-        }
-
         return permit;
     }
 
@@ -187,7 +207,7 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
         var now = _local.Now();
         if (live is not { } count)
         {
-            RedisFailed(now);
+            _ = RedisFailed(now);
             return;
         }
 
@@ -256,7 +276,8 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
         ReportMode();
     }
 
-    private void RedisFailed(long now)
+    /// <summary>Counts a failed Redis call; true when the circuit is open afterwards (the node limits locally).</summary>
+    private bool RedisFailed(long now)
     {
         var openUntil = Volatile.Read(ref _openUntil);
         if (openUntil != 0)
@@ -264,7 +285,7 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
             // The probe failed: another break.
             Volatile.Write(ref _openUntil, now + _redisBreak);
             ReleaseProbe();
-            return;
+            return true;
         }
 
         if (Interlocked.Increment(ref _failures) >= _options.RedisFailuresToOpen
@@ -275,6 +296,8 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
             LogFallback(_logger, KnownNodes);
             ReportMode();
         }
+
+        return Volatile.Read(ref _openUntil) != 0;
     }
 
     private void EndRecoveryAfterGrace(long now)

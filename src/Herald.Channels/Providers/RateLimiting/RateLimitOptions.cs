@@ -33,6 +33,12 @@ public sealed class RateLimitOptions
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:01")]
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(25);
 
+    /// <summary>A non-critical send whose slot is already further in the past than this when its wait is over (the
+    /// node was starved of CPU, the Redis answer was late) does not go: its slot stays unused and it comes back after
+    /// one interval. A late send would stack on top of the on-time sends of the next window.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
+    public TimeSpan MaxLateness { get; set; } = TimeSpan.FromMilliseconds(10);
+
     /// <summary>Consecutive failed Redis calls that switch the node to local limiting.</summary>
     [Range(1, 1000)]
     public int RedisFailuresToOpen { get; set; } = 3;
