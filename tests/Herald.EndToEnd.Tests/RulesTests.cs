@@ -185,6 +185,57 @@ public sealed class RulesTests(PipelineHostFixture fixture) : IClassFixture<Pipe
     }
 
     [Fact]
+    public async Task DryRun_WithStoredCustomer_AppliesItsFieldsOptOutsAndTemplates_LikeRealDelivery()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var chat = TestData.ChatId();
+        using (var put = await client.PutAsJsonAsync("/v1/customers/dry-1", new
+        {
+            phone, telegramChatId = chat, language = "pt", attributes = new { segment = "premium", name = "Ana" },
+            optOuts = new[] { new { channel = "whatsapp" } },
+        }))
+        {
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        }
+
+        using (var template = await client.PostAsJsonAsync("/v1/templates", new
+        {
+            name = "card.transaction", channel = "telegram", language = "pt", body = "Olá {{ customer.name }}, compra de {{ data.amount }}",
+        }))
+        {
+            Assert.True(template.IsSuccessStatusCode, await template.Content.ReadAsStringAsync());
+        }
+
+        // The rule only matches through the stored record (the notification names the customer by id alone).
+        await PutAsync(client, """
+            {"rules": [
+              {"name": "premium", "when": "customer.segment == 'premium'", "then": {"channels": ["whatsapp", "telegram", "sms"], "tags": ["premium"]}}
+            ]}
+            """);
+        var notification = new { type = "card.transaction", customer = new { id = "dry-1" }, data = new { amount = 42 } };
+
+        var dry = await PostJsonAsync(client, "/v1/rules/test", new { notification });
+        var id = await client.SendAsync(notification);
+        var real = await client.WaitForStatusAsync(id, "delivered");
+
+        Assert.Equal(["premium"], dry["matchedRules"]!.AsArray().Select(n => n!.GetValue<string>()));
+        // The opt-out removed WhatsApp from the plan, in the dry run as in the real delivery.
+        Assert.Equal(["telegram", "sms"], dry["route"]!["steps"]!.AsArray().Select(s => s!.Str("channel")));
+        Assert.Equal(["telegram", "sms"], real["route"]!.AsArray().Select(s => s!.Str("channel")));
+        Assert.Equal("telegram", real.Str("channel"));
+        Assert.Equal("Olá Ana, compra de 42", dry["messages"]![0]!.Str("text"));
+        Assert.NotNull(dry["messages"]![0]!["templateId"]);
+        var received = Assert.Single(await client.SandboxMessagesAsync("telegram", chat));
+        Assert.Equal(dry["messages"]![0]!.Str("text"), received.Str("text"));
+        Assert.Empty(await client.SandboxMessagesAsync("whatsapp", phone));
+
+        using var unknown = await client.PostAsJsonAsync("/v1/rules/test", new { notification = new { type = "otp", customer = new { id = "nobody" } } });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, unknown.StatusCode);
+        Assert.Contains("/notification/customer/id", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DryRun_DraftIsTriedNotStored_InvalidDraftIs422()
     {
         var (_, client) = await Host.CreateTenantAsync();
