@@ -375,6 +375,11 @@ public sealed class RulesPropagationTests(PostgresFixture postgres, RulesRedisFi
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
 
+    // The issue asks for "within one second". Measured on this 2-core machine while other builds ran: 65-95 ms over
+    // Redis, 413-542 ms over LISTEN/NOTIFY with Redis stopped (three runs each). Two seconds keeps a 2x margin over
+    // the worst run so the test is not flaky under load, and still fails if propagation falls back to the poll.
+    private static readonly TimeSpan PropagationDeadline = TimeSpan.FromSeconds(2);
+
     [Fact]
     public async Task PutOnNodeA_ChangesRoutingOnNodeB_WithRedis()
     {
@@ -422,7 +427,7 @@ public sealed class RulesPropagationTests(PostgresFixture postgres, RulesRedisFi
         var clock = Stopwatch.StartNew();
         var stored = await RulesTests.PutAsync(clientA, """{"rules": [{"name": "otp-low-sms", "when": "type == 'otp'", "then": {"priority": "low", "channels": ["sms"]}}]}""");
         var version = stored["version"]!.GetValue<long>();
-        await TestData.EventuallyAsync(() => Task.FromResult(cacheB.VersionOf(tenantId)), v => v == version, Deadline, "node B to load the new rule set");
+        await TestData.EventuallyAsync(() => Task.FromResult(cacheB.VersionOf(tenantId)), v => v == version, PropagationDeadline, "node B to load the new rule set");
         var propagation = clock.Elapsed;
         output.WriteLine($"Rule change propagated from node A to node B in {propagation.TotalMilliseconds:F0} ms via {cacheB.LastAppliedVia} (Redis {(stopRedis ? "stopped" : "running")}).");
 
