@@ -58,9 +58,22 @@ public static class RulesApi
         }
 
         var document = Encoding.UTF8.GetString(body.Span);
-        if (!CompiledRuleSet.TryCompile(document, 0, out _, out var errors))
+        if (!CompiledRuleSet.TryCompile(document, 0, out var compiled, out var errors))
         {
             return Unprocessable(errors, "");
+        }
+
+        // 'throttle' is read and validated (and shown by the dry run), but delivery does not enforce it yet: a stored
+        // rule that silently did nothing would mislead the bank, so it is refused until it does.
+        var throttled = compiled!.Definition.Rules
+            .Select((rule, index) => (rule, index))
+            .Where(r => r.rule.Then.Throttle is not null)
+            .Select(r => new RuleValidationError(r.index, r.rule.Name, $"/rules/{r.index}/then/throttle", null,
+                "'throttle' is not enforced by this Herald version yet; use 'digest' to collapse frequent notifications."))
+            .ToList();
+        if (throttled.Count > 0)
+        {
+            return Unprocessable(throttled, "");
         }
 
         return await AppendAsync(
