@@ -185,6 +185,57 @@ public sealed class RulesTests(PipelineHostFixture fixture) : IClassFixture<Pipe
     }
 
     [Fact]
+    public async Task DryRun_WithStoredCustomer_AppliesItsFieldsOptOutsAndTemplates_LikeRealDelivery()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var chat = TestData.ChatId();
+        using (var put = await client.PutAsJsonAsync("/v1/customers/dry-1", new
+        {
+            phone, telegramChatId = chat, language = "pt", attributes = new { segment = "premium", name = "Ana" },
+            optOuts = new[] { new { channel = "whatsapp" } },
+        }))
+        {
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        }
+
+        using (var template = await client.PostAsJsonAsync("/v1/templates", new
+        {
+            name = "card.transaction", channel = "telegram", language = "pt", body = "Olá {{ customer.name }}, compra de {{ data.amount }}",
+        }))
+        {
+            Assert.True(template.IsSuccessStatusCode, await template.Content.ReadAsStringAsync());
+        }
+
+        // The rule only matches through the stored record (the notification names the customer by id alone).
+        await PutAsync(client, """
+            {"rules": [
+              {"name": "premium", "when": "customer.segment == 'premium'", "then": {"channels": ["whatsapp", "telegram", "sms"], "tags": ["premium"]}}
+            ]}
+            """);
+        var notification = new { type = "card.transaction", customer = new { id = "dry-1" }, data = new { amount = 42 } };
+
+        var dry = await PostJsonAsync(client, "/v1/rules/test", new { notification });
+        var id = await client.SendAsync(notification);
+        var real = await client.WaitForStatusAsync(id, "delivered");
+
+        Assert.Equal(["premium"], dry["matchedRules"]!.AsArray().Select(n => n!.GetValue<string>()));
+        // The opt-out removed WhatsApp from the plan, in the dry run as in the real delivery.
+        Assert.Equal(["telegram", "sms"], dry["route"]!["steps"]!.AsArray().Select(s => s!.Str("channel")));
+        Assert.Equal(["telegram", "sms"], real["route"]!.AsArray().Select(s => s!.Str("channel")));
+        Assert.Equal("telegram", real.Str("channel"));
+        Assert.Equal("Olá Ana, compra de 42", dry["messages"]![0]!.Str("text"));
+        Assert.NotNull(dry["messages"]![0]!["templateId"]);
+        var received = Assert.Single(await client.SandboxMessagesAsync("telegram", chat));
+        Assert.Equal(dry["messages"]![0]!.Str("text"), received.Str("text"));
+        Assert.Empty(await client.SandboxMessagesAsync("whatsapp", phone));
+
+        using var unknown = await client.PostAsJsonAsync("/v1/rules/test", new { notification = new { type = "otp", customer = new { id = "nobody" } } });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, unknown.StatusCode);
+        Assert.Contains("/notification/customer/id", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DryRun_DraftIsTriedNotStored_InvalidDraftIs422()
     {
         var (_, client) = await Host.CreateTenantAsync();
@@ -324,6 +375,11 @@ public sealed class RulesPropagationTests(PostgresFixture postgres, RulesRedisFi
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
 
+    // The issue asks for "within one second". Measured on this 2-core machine while other builds ran: 65-95 ms over
+    // Redis, 413-542 ms over LISTEN/NOTIFY with Redis stopped (three runs each). Two seconds keeps a 2x margin over
+    // the worst run so the test is not flaky under load, and still fails if propagation falls back to the poll.
+    private static readonly TimeSpan PropagationDeadline = TimeSpan.FromSeconds(2);
+
     [Fact]
     public async Task PutOnNodeA_ChangesRoutingOnNodeB_WithRedis()
     {
@@ -371,7 +427,7 @@ public sealed class RulesPropagationTests(PostgresFixture postgres, RulesRedisFi
         var clock = Stopwatch.StartNew();
         var stored = await RulesTests.PutAsync(clientA, """{"rules": [{"name": "otp-low-sms", "when": "type == 'otp'", "then": {"priority": "low", "channels": ["sms"]}}]}""");
         var version = stored["version"]!.GetValue<long>();
-        await TestData.EventuallyAsync(() => Task.FromResult(cacheB.VersionOf(tenantId)), v => v == version, Deadline, "node B to load the new rule set");
+        await TestData.EventuallyAsync(() => Task.FromResult(cacheB.VersionOf(tenantId)), v => v == version, PropagationDeadline, "node B to load the new rule set");
         var propagation = clock.Elapsed;
         output.WriteLine($"Rule change propagated from node A to node B in {propagation.TotalMilliseconds:F0} ms via {cacheB.LastAppliedVia} (Redis {(stopRedis ? "stopped" : "running")}).");
 

@@ -22,7 +22,13 @@ public sealed record Route(Priority Priority, IReadOnlyList<RouteStep> Steps)
 
     /// <summary>Tags of the matching rules, for search and reports.</summary>
     public IReadOnlyList<string>? Tags { get; init; }
+
+    /// <summary>The digest window this notification joined at ingest (a rule's <c>digest</c> action); null otherwise.</summary>
+    public DigestMembership? Digest { get; init; }
 }
+
+/// <summary>A notification's place in a digest: the window of <paramref name="Key"/> closing at <paramref name="ClosesAt"/>.</summary>
+public sealed record DigestMembership(string Key, DateTimeOffset ClosesAt);
 
 /// <summary>How a notification treats the customer's quiet hours.</summary>
 public enum QuietHoursPolicy

@@ -40,11 +40,13 @@ public sealed class CompiledRuleSet
     }
 
     /// <param name="LastAccumulating">Position in <paramref name="Rules"/> of the last rule that adds tags, templates or
-    /// masks (actions that later rules can still extend); the route-only path may stop early only after it.</param>
+    /// masks (actions that later rules can still extend), or sets a digest or throttle (which the route-only path does
+    /// not count as "all decided"); the route-only path may stop early only after it. Types without such rules keep
+    /// the early stop, so a digest rule costs nothing to notification types it does not name.</param>
     private sealed record Candidates(int[] Rules, int LastAccumulating)
     {
         public static Candidates Of(CompiledRule[] all, int[] rules) =>
-            new(rules, Array.FindLastIndex(rules, i => all[i].Actions is { Tags.Count: > 0 } or { Templates.Count: > 0 } or { Mask.Count: > 0 }));
+            new(rules, Array.FindLastIndex(rules, i => all[i].Actions is { Tags.Count: > 0 } or { Templates.Count: > 0 } or { Mask.Count: > 0 } or { Digest: not null } or { Throttle: not null }));
     }
 
     public long Version { get; }
@@ -115,12 +117,17 @@ public sealed class CompiledRuleSet
     public RuleOutcome DecideAll(RuleContext context, DefaultRouter fallback, Action<RuleRuntimeError>? onError = null)
     {
         var acc = Run(context, routeOnly: true, null, null, onError, out _);
+        var route = ComposeRoute(context.Notification, acc, fallback);
         return new RuleOutcome(
-            ComposeRoute(context.Notification, acc, fallback),
+            route,
             acc.Suppress >= 0 && _rules[acc.Suppress].Actions.Suppress == true,
             acc.Delay >= 0 ? _rules[acc.Delay].Actions.Delay : null,
             acc.Ttl >= 0 ? _rules[acc.Ttl].Actions.Ttl : null,
-            acc.Mask);
+            acc.Mask)
+        {
+            Digest = DigestOf(acc, route.Priority),
+            Throttle = ThrottleOf(acc, route.Priority),
+        };
     }
 
     /// <summary>The full decision with matched rules and errors: the dry run, and what delivery applies.</summary>
@@ -147,6 +154,8 @@ public sealed class CompiledRuleSet
         By("costPolicy", acc.CostPolicy);
         By("suppress", acc.Suppress);
         By("delay", acc.Delay);
+        By("digest", acc.Digest);
+        By("throttle", acc.Throttle);
         var templates = Templates(acc) ?? [];
         if (acc.Templates is not null)
         {
@@ -169,6 +178,8 @@ public sealed class CompiledRuleSet
             decidedBy)
         {
             Mask = acc.Mask ?? [],
+            Digest = DigestOf(acc, route.Priority),
+            Throttle = ThrottleOf(acc, route.Priority),
         };
         return new RuleEvaluation(Version, route, decision, matched, errors, dataInvalid);
     }
@@ -227,6 +238,13 @@ public sealed class CompiledRuleSet
             scope.Return();
         }
     }
+
+    // Critical notifications are never collapsed or held back, whatever the rules say.
+    private DigestPolicy? DigestOf(in Accumulator acc, Priority priority) =>
+        acc.Digest >= 0 && priority != Priority.Critical ? _rules[acc.Digest].Actions.Digest : null;
+
+    private ThrottlePolicy? ThrottleOf(in Accumulator acc, Priority priority) =>
+        acc.Throttle >= 0 && priority != Priority.Critical ? _rules[acc.Throttle].Actions.Throttle : null;
 
     private static string Describe(Exception e) => e switch
     {
@@ -311,6 +329,8 @@ public sealed class CompiledRuleSet
         public int CostPolicy = -1;
         public int Suppress = -1;
         public int Delay = -1;
+        public int Digest = -1;
+        public int Throttle = -1;
         public List<string>? Tags;
         public Dictionary<Channel, int>? Templates;
         public List<string>? Mask;
@@ -328,6 +348,8 @@ public sealed class CompiledRuleSet
             Take(ref CostPolicy, a.CostPolicy is not null, at);
             Take(ref Suppress, a.Suppress is not null, at);
             Take(ref Delay, a.Delay is not null, at);
+            Take(ref Digest, a.Digest is not null, at);
+            Take(ref Throttle, a.Throttle is not null, at);
             if (a.Tags is { Count: > 0 } tags)
             {
                 Tags ??= [];

@@ -31,6 +31,12 @@ public sealed record RuleDecision(
 {
     /// <summary>Data fields masked at ingest, from every matching rule, without duplicates.</summary>
     public IReadOnlyList<string> Mask { get; init; } = [];
+
+    /// <summary>The digest in force; null when no rule sets one or the final priority is critical.</summary>
+    public DigestPolicy? Digest { get; init; }
+
+    /// <summary>The throttle in force; null when no rule sets one or the final priority is critical.</summary>
+    public ThrottlePolicy? Throttle { get; init; }
 }
 
 /// <summary>What ingest applies: the route, and the actions a <see cref="Route"/> cannot carry.</summary>
@@ -40,6 +46,12 @@ public sealed record RuleDecision(
 /// <param name="Mask">Data fields to mask before the notification is stored (see <see cref="DataMasking"/>).</param>
 public sealed record RuleOutcome(Route Route, bool Suppress, TimeSpan? Delay, TimeSpan? Ttl, IReadOnlyList<string>? Mask)
 {
+    /// <summary>The digest in force (never for critical priority).</summary>
+    public DigestPolicy? Digest { get; init; }
+
+    /// <summary>The throttle in force (never for critical priority).</summary>
+    public ThrottlePolicy? Throttle { get; init; }
+
     public static RuleOutcome Of(Route route) => new(route, false, null, null, null);
 }
 

@@ -30,4 +30,22 @@ public sealed record RuleActions(
     IReadOnlyList<string>? Tags = null,
     IReadOnlyDictionary<Channel, string>? Templates = null,
     bool Stop = false,
-    IReadOnlyList<string>? Mask = null);
+    IReadOnlyList<string>? Mask = null)
+{
+    /// <summary>Collapse notifications of one customer and type (and <see cref="DigestPolicy.Key"/>) arriving within a
+    /// window into one message. Never applies to critical priority.</summary>
+    public DigestPolicy? Digest { get; init; }
+
+    /// <summary>At most <see cref="ThrottlePolicy.Max"/> messages of a type per customer per period; the excess is
+    /// suppressed (reason <c>throttled</c>). Never applies to critical priority.</summary>
+    public ThrottlePolicy? Throttle { get; init; }
+}
+
+/// <summary>The <c>digest</c> action: one message per window instead of one per notification.</summary>
+/// <param name="Window">How long after the first notification of a digest its one message goes out.</param>
+/// <param name="Key">Null: tenant, customer and type group the digest. A data path (<c>data.accountId</c>): its value
+/// splits that group further.</param>
+public sealed record DigestPolicy(TimeSpan Window, string? Key = null);
+
+/// <summary>The <c>throttle</c> action: at most <paramref name="Max"/> messages per customer and type per <paramref name="Per"/>.</summary>
+public sealed record ThrottlePolicy(int Max, TimeSpan Per);

@@ -18,7 +18,7 @@ internal static class RuleSetReader
 
     private static readonly string[] RuleFields = ["name", "description", "enabled", "when", "then"];
     private static readonly string[] ActionFields =
-        ["priority", "channels", "ttl", "quietHours", "costPolicy", "suppress", "delay", "tags", "template", "mask", "stop"];
+        ["priority", "channels", "ttl", "quietHours", "costPolicy", "suppress", "delay", "tags", "template", "mask", "stop", "digest", "throttle"];
     private static readonly string[] StepFields = ["channel", "waitFor", "timeout"];
 
     public static RuleSetDefinition? Read(string json, List<RuleValidationError> errors)
@@ -211,6 +211,12 @@ internal static class RuleSetReader
                 case "mask":
                     actions = actions with { Mask = ReadMask(value, field, error) };
                     break;
+                case "digest":
+                    actions = actions with { Digest = ReadDigest(value, field, error) };
+                    break;
+                case "throttle":
+                    actions = actions with { Throttle = ReadThrottle(value, field, error) };
+                    break;
                 default:
                     error(field, $"Unknown action '{property.Name}'; actions are {string.Join(", ", ActionFields)}.");
                     break;
@@ -398,6 +404,128 @@ internal static class RuleSetReader
         }
 
         return templates;
+    }
+
+    /// <summary>The longest digest window and throttle period: state is kept per window, so it must stay bounded.</summary>
+    public static readonly TimeSpan MaxDigestWindow = TimeSpan.FromDays(1);
+
+    public const int MaxThrottle = 10_000;
+
+    private static DigestPolicy? ReadDigest(JsonElement value, string at, Action<string, string> error)
+    {
+        const string Example = "'digest' must be an object like {\"window\": \"10m\"} or {\"window\": \"10m\", \"key\": \"data.accountId\"}.";
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            error(at, Example);
+            return null;
+        }
+
+        TimeSpan? window = null;
+        string? key = null;
+        var ok = true;
+        foreach (var property in value.EnumerateObject())
+        {
+            var field = at + "/" + Escape(property.Name);
+            switch (property.Name)
+            {
+                case "window":
+                    window = ReadDuration(property.Value, field, "window", allowZero: false, error);
+                    if (window > MaxDigestWindow)
+                    {
+                        error(field, $"A digest window is at most {Durations.Format(MaxDigestWindow)}.");
+                        window = null;
+                    }
+
+                    ok &= window is not null;
+                    break;
+                case "key":
+                    var text = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
+                    if (text == "customer")
+                    {
+                        key = null;
+                    }
+                    else if (DataMasking.IsPath(text))
+                    {
+                        key = text;
+                    }
+                    else
+                    {
+                        error(field, "'key' is \"customer\" (the default: one digest per customer and type) or a data path like \"data.accountId\" that splits it further.");
+                        ok = false;
+                    }
+
+                    break;
+                default:
+                    error(field, $"Unknown field '{property.Name}' in 'digest'; it has 'window' and, optionally, 'key'.");
+                    ok = false;
+                    break;
+            }
+        }
+
+        if (!value.TryGetProperty("window", out _))
+        {
+            error(at + "/window", "Required: how long a digest collects notifications, e.g. \"10m\".");
+            ok = false;
+        }
+
+        return ok && window is { } w ? new DigestPolicy(w, key) : null;
+    }
+
+    private static ThrottlePolicy? ReadThrottle(JsonElement value, string at, Action<string, string> error)
+    {
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            error(at, "'throttle' must be an object like {\"max\": 3, \"per\": \"1h\"}.");
+            return null;
+        }
+
+        int? max = null;
+        TimeSpan? per = null;
+        var ok = true;
+        foreach (var property in value.EnumerateObject())
+        {
+            var field = at + "/" + Escape(property.Name);
+            switch (property.Name)
+            {
+                case "max":
+                    if (property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetInt32(out var m) && m is >= 1 and <= MaxThrottle)
+                    {
+                        max = m;
+                    }
+                    else
+                    {
+                        error(field, $"'max' must be a whole number from 1 to {MaxThrottle}.");
+                        ok = false;
+                    }
+
+                    break;
+                case "per":
+                    per = ReadDuration(property.Value, field, "per", allowZero: false, error);
+                    if (per > MaxDigestWindow)
+                    {
+                        error(field, $"A throttle period is at most {Durations.Format(MaxDigestWindow)}.");
+                        per = null;
+                    }
+
+                    ok &= per is not null;
+                    break;
+                default:
+                    error(field, $"Unknown field '{property.Name}' in 'throttle'; it has 'max' and 'per'.");
+                    ok = false;
+                    break;
+            }
+        }
+
+        foreach (var (name, example) in new[] { ("max", "3"), ("per", "\"1h\"") })
+        {
+            if (!value.TryGetProperty(name, out _))
+            {
+                error(at + "/" + name, $"Required: '{name}', e.g. {example}.");
+                ok = false;
+            }
+        }
+
+        return ok && max is { } mx && per is { } p ? new ThrottlePolicy(mx, p) : null;
     }
 
     private static T? ReadEnum<T>(JsonElement value, string at, string what, string[] names, Action<string, string> error)

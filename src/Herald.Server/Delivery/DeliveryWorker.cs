@@ -4,6 +4,7 @@ using Herald.Core.Customers;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Server.Customers;
+using Herald.Server.Digests;
 using Herald.Server.Hosting;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,7 @@ public sealed class DeliveryWorker(
     ReceiptProcessor receipts,
     CustomerCache customers,
     MessageComposer composer,
+    IDigestStore digests,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     IHostApplicationLifetime lifetime,
@@ -177,6 +179,20 @@ public sealed class DeliveryWorker(
         for (var i = 0; i < ready.Count; i++)
         {
             var (n, decision, attempts) = ready[i];
+            if (n.Route.Digest is { } digest)
+            {
+                var (collapsed, send) = await DigestWindows.ResolveAsync(digests, n, digest, now, ct);
+                if (collapsed is not null)
+                {
+                    logger.Digested(n.Id);
+                    metrics.Finished(NotificationStatus.Suppressed, null);
+                    updates.Add(collapsed with { Attempts = [.. attempts, .. collapsed.Attempts] });
+                    continue;
+                }
+
+                n = send;
+            }
+
             if (CustomerPreferences.HeldUntil(n, stored[i], now) is { } until)
             {
                 logger.QuietHoursHeld(n.Id, until);

@@ -7,6 +7,7 @@ using Herald.Core.Rules;
 using Herald.Ingest;
 using Herald.Server.Customers;
 using Herald.Server.Hosting;
+using Herald.Server.Digests;
 using Herald.Server.Rules;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
@@ -25,6 +26,7 @@ public sealed class IngestService(
     IOptions<IngestOptions> options,
     HeraldMetrics metrics,
     CustomerResolver customers,
+    IDigestStore digests,
     ILogger<IngestService> logger) : BackgroundService
 {
     private readonly Channel<Pending> _pending = Channel.CreateBounded<Pending>(
@@ -117,12 +119,20 @@ public sealed class IngestService(
 
             var now = time.GetUtcNow();
             var id = Guid.CreateVersion7(now);
-            var decided = router is RuleRouter rules
-                ? RuleIngest.Prepare(id, r.Notification, rules.DecideAll(new RuleContext(r.Notification, r.Customer is { } c ? CustomerPreferences.RuleFields(c) : null, now)), now)
+            var outcome = router is RuleRouter rules
+                ? rules.DecideAll(new RuleContext(r.Notification, r.Customer is { } c ? CustomerPreferences.RuleFields(c) : null, now))
+                : null;
+            var decided = outcome is not null
+                ? RuleIngest.Prepare(id, r.Notification, outcome, now)
                 : new PreparedNotification(id, r.Notification, router.Decide(r.Notification));
             var route = customers.Shape(decided.Route, decided.Request, r.Customer);
             var optedOutOfAll = decided.Route.Steps.Count > 0 && route.Steps.Count == 0;
             prepared[i] = decided with { Route = route, Suppressed = decided.Suppressed || optedOutOfAll };
+            // Only notifications a digest rule applies to pay for the window's database round trip.
+            if (outcome?.Digest is { } digest && !prepared[i]!.Suppressed)
+            {
+                prepared[i] = await DigestWindows.JoinAsync(digests, prepared[i]!, digest, now, ct);
+            }
         }
 
         return (prepared, errors);

@@ -86,8 +86,10 @@ public sealed record DecisionView(
     bool Suppress, string? Delay, string? Ttl, DateTimeOffset? NotBefore, DateTimeOffset? ExpiresAt, IReadOnlyList<string> Mask,
     IReadOnlyDictionary<string, string> DecidedBy);
 
-/// <summary>The text a route step would send (templates per tenant replace the default wording later).</summary>
-public sealed record ComposedMessageView(int Step, string Channel, string? Template, string Text);
+/// <summary>The text a route step would send, composed as delivery composes it (tenant templates included).</summary>
+/// <param name="Subject">Email: the template's subject, when a template sets one.</param>
+/// <param name="TemplateId">The stored template used; null for the default text.</param>
+public sealed record ComposedMessageView(int Step, string Channel, string? Template, string Text, string? Subject = null, Guid? TemplateId = null);
 
 public sealed record RuleErrorRuntimeView(int RuleIndex, string RuleName, string Message);
 
@@ -106,7 +108,7 @@ public sealed record RuleTestView(
     JsonElement Data,
     IReadOnlyList<ComposedMessageView> Messages)
 {
-    public static RuleTestView Of(long? version, RuleEvaluation evaluation, PreparedNotification prepared, DateTimeOffset now)
+    public static RuleTestView Of(long? version, RuleEvaluation evaluation, PreparedNotification prepared, IReadOnlyList<ComposedMessageView> messages)
     {
         var d = evaluation.Decision;
         using var data = JsonDocument.Parse(prepared.Request.DataJson);
@@ -116,7 +118,7 @@ public sealed record RuleTestView(
             evaluation.MatchedRules,
             [.. evaluation.Errors.Select(e => new RuleErrorRuntimeView(e.RuleIndex, e.RuleName, e.Message))],
             evaluation.DataInvalid,
-            RouteView.Of(evaluation.Route),
+            RouteView.Of(prepared.Route),
             new DecisionView(
                 d.Suppress,
                 d.Delay is { } delay ? Durations.Format(delay) : null,
@@ -127,7 +129,7 @@ public sealed record RuleTestView(
                 d.DecidedBy),
             prepared.Suppressed ? "suppressed" : "accepted",
             data.RootElement.Clone(),
-            prepared.Suppressed ? [] : RulesApi.Compose(prepared, now));
+            messages);
     }
 }
 

@@ -2,12 +2,14 @@ using System.Globalization;
 using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
+using Herald.Core.Customers;
 using Herald.Core.Notifications;
 using Herald.Core.Routing;
 using Herald.Core.Rules;
 using Herald.Ingest;
 using Herald.Ingest.Native;
 using Herald.Server.Authentication;
+using Herald.Server.Customers;
 using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 using Herald.Storage;
@@ -56,9 +58,22 @@ public static class RulesApi
         }
 
         var document = Encoding.UTF8.GetString(body.Span);
-        if (!CompiledRuleSet.TryCompile(document, 0, out _, out var errors))
+        if (!CompiledRuleSet.TryCompile(document, 0, out var compiled, out var errors))
         {
             return Unprocessable(errors, "");
+        }
+
+        // 'throttle' is read and validated (and shown by the dry run), but delivery does not enforce it yet: a stored
+        // rule that silently did nothing would mislead the bank, so it is refused until it does.
+        var throttled = compiled!.Definition.Rules
+            .Select((rule, index) => (rule, index))
+            .Where(r => r.rule.Then.Throttle is not null)
+            .Select(r => new RuleValidationError(r.index, r.rule.Name, $"/rules/{r.index}/then/throttle", null,
+                "'throttle' is not enforced by this Herald version yet; use 'digest' to collapse frequent notifications."))
+            .ToList();
+        if (throttled.Count > 0)
+        {
+            return Unprocessable(throttled, "");
         }
 
         return await AppendAsync(
@@ -171,7 +186,7 @@ public static class RulesApi
 
     private static async Task<IResult> TestAsync(
         HttpRequest request, ClaimsPrincipal user, RuleRouter router, IRuleSetSource source, TimeProvider time, IOptions<DefaultRouteOptions> routeOptions,
-        CancellationToken ct)
+        CustomerResolver customers, MessageComposer composer, CancellationToken ct)
     {
         var (body, error) = await RequestBody.ReadJsonAsync(request, MaxTestBytes);
         if (error is not null)
@@ -220,18 +235,34 @@ public static class RulesApi
                 }
             }
 
+            // Exactly as ingest (IngestService.PrepareAsync): the stored customer is resolved (contacts merged, the
+            // fields rules see), the rules decide, the customer's preferences shape the plan, and the messages are
+            // composed by the delivery composer (tenant templates), so the dry run matches what delivery then does.
+            var resolved = (await customers.ResolveAsync([notification], _ => "/notification", ct))[0];
+            if (resolved.Error is { } customerError)
+            {
+                // What ingest would answer for the same notification.
+                return Problems.Result(StatusCodes.Status422UnprocessableEntity, "customer", "The notification cannot be delivered to this customer.",
+                    "See 'errors' for the reason.", [customerError]);
+            }
+
             var now = time.GetUtcNow();
-            // Like ingest: no customer record until the customers feature resolves one.
-            var context = new RuleContext(notification, null, now);
+            var context = new RuleContext(resolved.Notification, resolved.Customer is { } c ? CustomerPreferences.RuleFields(c) : null, now);
             var set = draft ?? source.For(notification.TenantId) ?? CompiledRuleSet.Empty;
             var evaluation = router.Evaluate(context, set);
             var outcome = new RuleOutcome(evaluation.Route, evaluation.Decision.Suppress, evaluation.Decision.Delay, evaluation.Decision.Ttl, evaluation.Decision.Mask);
-            var prepared = RuleIngest.Prepare(Guid.Empty, notification, outcome, now);
-            return TypedResults.Json(RuleTestView.Of(draft is null ? set.Version : null, evaluation, prepared, now), RulesJson.Default.RuleTestView);
+            var decided = RuleIngest.Prepare(Guid.Empty, resolved.Notification, outcome, now);
+            var route = customers.Shape(decided.Route, decided.Request, resolved.Customer);
+            var optedOutOfAll = decided.Route.Steps.Count > 0 && route.Steps.Count == 0;
+            var prepared = decided with { Route = route, Suppressed = decided.Suppressed || optedOutOfAll };
+            var messages = prepared.Suppressed ? [] : await ComposeAsync(prepared, resolved.Customer, composer, now, ct);
+            return TypedResults.Json(RuleTestView.Of(draft is null ? set.Version : null, evaluation, prepared, messages), RulesJson.Default.RuleTestView);
         }
     }
 
-    internal static IReadOnlyList<ComposedMessageView> Compose(PreparedNotification prepared, DateTimeOffset now)
+    /// <summary>The messages each route step would send, composed by delivery's <see cref="MessageComposer"/>.</summary>
+    internal static async Task<IReadOnlyList<ComposedMessageView>> ComposeAsync(
+        PreparedNotification prepared, Customer? customer, MessageComposer composer, DateTimeOffset now, CancellationToken ct)
     {
         var request = prepared.Request;
         var messages = new List<ComposedMessageView>(prepared.Route.Steps.Count);
@@ -258,7 +289,8 @@ public static class RulesApi
                 UpdatedAt = now,
             };
             var template = prepared.Route.Templates?.GetValueOrDefault(step.Channel);
-            messages.Add(new ComposedMessageView(i, Views.Name(step.Channel), template, MessageComposer.Compose(notification)));
+            var composed = await composer.ComposeAsync(notification, step.Channel, customer, ct);
+            messages.Add(new ComposedMessageView(i, Views.Name(step.Channel), template, composed.Text, composed.Subject, composed.TemplateId));
         }
 
         return messages;

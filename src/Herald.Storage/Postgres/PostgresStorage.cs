@@ -48,6 +48,7 @@ public static class PostgresStorage
         services.TryAddSingleton<IStorageMigrator>(sp => sp.GetRequiredService<PostgresMigrator>());
         services.TryAddSingleton<IStorageHealth>(sp => sp.GetRequiredService<PostgresHealth>());
         services.TryAddSingleton<ICustomerStore, PostgresCustomerStore>();
+        services.TryAddSingleton<IDigestStore, PostgresDigestStore>();
         services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
         return services;
     }

@@ -31,6 +31,7 @@ public static class SqliteStorage
         services.AddSingleton<IStorageHealth, SqliteHealth>();
         services.AddSingleton<ICustomerStore, SqliteCustomerStore>();
         services.AddSingleton<ITemplateStore, SqliteTemplateStore>();
+        services.AddSingleton<IDigestStore, SqliteDigestStore>();
         return services;
     }
 }

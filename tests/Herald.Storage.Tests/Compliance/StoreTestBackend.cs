@@ -26,6 +26,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IStorageHealth Health { get; } = services.GetRequiredService<IStorageHealth>();
     public ICustomerStore Customers { get; } = services.GetRequiredService<ICustomerStore>();
     public ITemplateStore Templates { get; } = services.GetRequiredService<ITemplateStore>();
+    public IDigestStore Digests { get; } = services.GetRequiredService<IDigestStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }

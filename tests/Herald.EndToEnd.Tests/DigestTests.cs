@@ -1,0 +1,68 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Herald.EndToEnd.Tests.Infrastructure;
+
+namespace Herald.EndToEnd.Tests;
+
+/// <summary>Issue #4 item 7 end to end on PostgreSQL: a digest rule collapses balance updates into one message.</summary>
+public sealed class DigestTests(PipelineHostFixture fixture) : IClassFixture<PipelineHostFixture>
+{
+    private HeraldHost Host => fixture.Host;
+
+    [Fact]
+    public async Task FiveBalanceUpdatesInTheWindow_SendOneMessage_WithTheLatestBalanceAndCount5_FraudAlertGoesAtOnce()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        await RulesTests.PutAsync(client, """
+            {"rules": [
+              {"name": "balance-digest", "when": "type == 'balance.update'", "then": {"priority": "low", "channels": ["whatsapp"], "digest": {"window": "8s"}}},
+              {"name": "fraud-digest-ignored", "when": "type == 'fraud.alert'", "then": {"digest": {"window": "8s"}}}
+            ]}
+            """);
+        var phone = TestData.Phone();
+        var ids = new List<Guid>();
+        Guid fraud = default;
+        for (var i = 1; i <= 5; i++)
+        {
+            ids.Add(await client.SendAsync(new { type = "balance.update", customer = new { id = "c-digest", phone }, data = new { balance = 100 + i } }));
+            if (i == 3)
+            {
+                fraud = await client.SendAsync(new { type = "fraud.alert", customer = new { id = "c-digest", phone }, data = new { text = "Was this you?" } });
+            }
+        }
+
+        // Critical priority never digests: the fraud alert is delivered while the balance window is still open.
+        var alert = await client.WaitForStatusAsync(fraud, "delivered");
+        Assert.Equal("whatsapp", alert.Str("channel"));
+        Assert.NotEqual("delivered", (await client.GetNotificationAsync(ids[^1])).Str("status"));
+
+        var sent = await client.WaitForStatusAsync(ids[^1], "delivered", TimeSpan.FromSeconds(60));
+        Assert.Equal("whatsapp", sent.Str("channel"));
+        foreach (var id in ids[..^1])
+        {
+            var collapsed = await client.WaitForStatusAsync(id, "suppressed", TimeSpan.FromSeconds(60));
+            var attempt = Assert.Single(collapsed.Attempts());
+            Assert.Equal("digested", attempt.Str("errorCode"));
+            Assert.Contains(ids[^1].ToString(), attempt.Str("error"), StringComparison.Ordinal);
+        }
+
+        var messages = (await client.SandboxMessagesAsync("whatsapp", phone)).Select(m => m.Str("text")).ToList();
+        var balance = Assert.Single(messages, t => t.StartsWith("balance.update", StringComparison.Ordinal));
+        Assert.Contains("balance: 105", balance, StringComparison.Ordinal);
+        Assert.Contains("\"count\":5", balance, StringComparison.Ordinal);
+        Assert.Single(messages, t => t == "Was this you?");
+    }
+
+    [Fact]
+    public async Task Throttle_IsRefusedByPut_UntilDeliveryEnforcesIt()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+
+        using var response = await client.PutAsync("/v1/rules", JsonContent.Create(JsonNode.Parse(
+            """{"rules": [{"name": "t", "then": {"throttle": {"max": 3, "per": "1h"}}}]}""")));
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Contains("/rules/0/then/throttle", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}
