@@ -79,7 +79,14 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
             request.Headers.Add("Idempotency-Key", "pg-down-probe-" + downAnswers.Count);
             using var response = await cluster.Client.SendAsync(request);
             downAnswers.Add((int)response.StatusCode);
-            return response.StatusCode == HttpStatusCode.ServiceUnavailable;
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable)
+            {
+                return false;
+            }
+
+            // Whether Herald or HAProxy (no replica ready) answered it, a client gets the API's error shape.
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            return true;
         }, "a POST through nginx to be answered 503 while PostgreSQL is down");
 
         Assert.DoesNotContain(202, downAnswers);
