@@ -47,7 +47,22 @@ internal sealed class SqliteAttemptPartStore(SqliteDatabase db) : IAttemptPartSt
             ct);
     }
 
-    public Task<PartsProgress?> ApplyReceiptAsync(PendingReceipt receipt, Guid? providerId, CancellationToken ct) =>
+    public async Task<PartsProgress?> ApplyReceiptAsync(PendingReceipt receipt, Guid? providerId, CancellationToken ct)
+    {
+        // Most receipts are not for a part: a reader answers those without taking the write lock.
+        var known = await db.ReadAsync(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT 1 FROM attempt_parts WHERE provider_message_id = $pmid LIMIT 1";
+                command.Set("$pmid", receipt.ProviderMessageId);
+                return command.ExecuteScalar() is not null;
+            },
+            ct).ConfigureAwait(false);
+        return known ? await ApplyPartReceiptAsync(receipt, providerId, ct).ConfigureAwait(false) : null;
+    }
+
+    private Task<PartsProgress?> ApplyPartReceiptAsync(PendingReceipt receipt, Guid? providerId, CancellationToken ct) =>
         // The single writer serialises receipts of one message: the one that completes it sees the others.
         db.WriteAsync(
             scope =>

@@ -21,4 +21,6 @@ CREATE INDEX attempt_parts_message ON attempt_parts (provider_message_id);
 
 -- GET /v1/reports/costs reads one tenant's attempts in a time window. Both columns never change after the insert,
 -- so attempt state updates stay HOT.
-CREATE INDEX attempts_tenant_created ON attempts (tenant_id, created_at);
+-- IF NOT EXISTS: on a large table, an operator may build it first with CREATE INDEX CONCURRENTLY (same name), so
+-- that this migration does not block attempt writes while it builds.
+CREATE INDEX IF NOT EXISTS attempts_tenant_created ON attempts (tenant_id, created_at);

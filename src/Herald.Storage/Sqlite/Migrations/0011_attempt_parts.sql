@@ -14,4 +14,4 @@ CREATE TABLE attempt_parts (
 );
 CREATE INDEX ix_attempt_parts_message ON attempt_parts (provider_message_id);
 
-CREATE INDEX ix_attempts_tenant_created ON attempts (tenant_id, created_at);
+CREATE INDEX IF NOT EXISTS ix_attempts_tenant_created ON attempts (tenant_id, created_at);
