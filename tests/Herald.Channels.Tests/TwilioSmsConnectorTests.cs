@@ -65,6 +65,39 @@ public sealed class TwilioSmsConnectorTests : HttpConnectorComplianceTests<Twili
         .. extra.Select(static e => new KeyValuePair<string, string>(e.Key, e.Value)),
     ];
 
+    [Theory]
+    [InlineData("\"num_segments\":\"3\"", 3)]
+    [InlineData("\"num_segments\":2", 2)]
+    public async Task SendAsync_Created_CostsThePriceTimesTheSegmentsTwilioReported(string segments, int count)
+    {
+        // Twilio segments the body itself (one sid): its count is what it bills, even where Herald's own estimate
+        // (1 segment for this short text) differs.
+        Peer.Answer(201, CreatedBody.Replace("\"num_segments\":\"1\"", segments, StringComparison.Ordinal));
+        var account = TestHost.TwilioAccount(Peer.BaseUrl) with
+        {
+            Prices = new PriceTable("USD", new Dictionary<string, decimal> { ["US"] = 0.0079m, ["*"] = 0.05m }),
+        };
+
+        var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), account, Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        Assert.Equal(0.0079m * count, outcome.Cost);
+    }
+
+    [Fact]
+    public async Task SendAsync_Created_WithoutSegmentsOrPrice_ReportsNoCost_SoTheDispatcherEstimates()
+    {
+        Peer.Answer(201, CreatedBody.Replace("\"num_segments\":\"1\",", "", StringComparison.Ordinal));
+        var priced = TestHost.TwilioAccount(Peer.BaseUrl) with { Prices = new PriceTable("USD", new Dictionary<string, decimal> { ["*"] = 0.05m }) };
+
+        var withoutSegments = await Connector.SendAsync(TestHost.Message("+15558675310"), priced, Ct);
+        Peer.Answer(201, CreatedBody);
+        var withoutPrice = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(Peer.BaseUrl), Ct);
+
+        Assert.Equal((SendOutcomeKind.Accepted, (decimal?)null), (withoutSegments.Kind, withoutSegments.Cost));
+        Assert.Equal((SendOutcomeKind.Accepted, (decimal?)null), (withoutPrice.Kind, withoutPrice.Cost));
+    }
+
     [Fact]
     public async Task SendAsync_Created_PostsFormWithBasicAuthAndReturnsAcceptedWithSid()
     {

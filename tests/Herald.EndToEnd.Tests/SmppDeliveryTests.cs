@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Herald.Channels.Providers;
 using Herald.Channels.Sms.Smpp;
+using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Sandbox.Smpp;
@@ -49,6 +50,52 @@ public sealed class SmppDeliveryTests(PipelineHostFixture fixture) : IClassFixtu
         var n = await TestData.EventuallyAsync(() => client.GetNotificationAsync(id), static n => n.Str("status") == "failed", TimeSpan.FromSeconds(30), "failed");
         var attempt = Assert.Single(n.Attempts());
         Assert.Equal("ESME_RINVDSTADR", attempt.Str("errorCode"));
+    }
+
+    // 3 GSM-7 parts (405 septets; 153 per part).
+    private static readonly string LongText = string.Concat(Enumerable.Repeat("Statement line 0123456789. ", 15));
+
+    // SMS waits for the delivery receipt, so "delivered" is the whole text's receipt, not the SMSC's acceptance.
+    private const string SmsWaitsForDelivery =
+        """{"rules": [{"name": "sms-delivered", "then": {"channels": [{"channel": "sms", "waitFor": "delivered", "timeout": "60s"}]}}]}""";
+
+    [Fact]
+    public async Task LongSms_PartsReceiptedOutOfOrder_IsDeliveredOnlyOnceEveryPartIs()
+    {
+        var (_, client) = await TenantWithOnlySmppAsync();
+        await RulesTests.PutAsync(client, SmsWaitsForDelivery);
+        var phone = TestData.Phone("0051");   // sandbox SMSC: the parts' receipts in reverse order
+
+        var id = await client.SendAsync(new { type = "account.balance", customer = new { phone }, data = new { text = LongText } });
+
+        var n = await client.WaitForStatusAsync(id, "delivered");
+        var attempt = Assert.Single(n.Attempts());
+        Assert.Equal("delivered", attempt.Str("state"));
+        var parts = await Host.Services.GetRequiredService<IAttemptPartStore>().ListAsync(Guid.Parse(attempt.Str("id")), CancellationToken.None);
+        Assert.Equal(3, parts.Count);
+        Assert.All(parts, static p => Assert.Equal(ReceiptState.Delivered, p.State));
+        Assert.Equal(attempt.Str("providerMessageId"), parts[0].ProviderMessageId);
+        // Delivered at the last part's receipt: the first part's, which the SMSC sent last.
+        Assert.Equal(parts.Max(static p => p.ReceivedAt), DateTimeOffset.Parse(attempt.Str("deliveredAt"), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(parts[0].ReceivedAt, parts.Max(static p => p.ReceivedAt));
+        Assert.Equal(LongText, Assert.Single(await client.SandboxMessagesAsync("sms", phone)).Str("text"));
+    }
+
+    [Fact]
+    public async Task LongSms_WithOnePartUndeliverable_FailsNamingThePart_ThoughTheOtherPartsAreDelivered()
+    {
+        var (_, client) = await TenantWithOnlySmppAsync();
+        await RulesTests.PutAsync(client, SmsWaitsForDelivery);
+        var phone = TestData.Phone("0052");   // sandbox SMSC: part 2 of a long message UNDELIV, receipts in reverse order
+
+        var id = await client.SendAsync(new { type = "account.balance", customer = new { phone }, data = new { text = LongText } });
+
+        var n = await TestData.EventuallyAsync(() => client.GetNotificationAsync(id), static n => n.Str("status") == "failed", TimeSpan.FromSeconds(30), "failed");
+        var attempt = Assert.Single(n.Attempts());
+        Assert.Equal(("failed", "permanent", "UNDELIV:001"), (attempt.Str("state"), attempt.Str("failureKind"), attempt.Str("errorCode")));
+        Assert.StartsWith("part 2 of 3: ", attempt.Str("error"), StringComparison.Ordinal);
+        var parts = await Host.Services.GetRequiredService<IAttemptPartStore>().ListAsync(Guid.Parse(attempt.Str("id")), CancellationToken.None);
+        Assert.Equal(ReceiptState.Failed, parts[1].State);
     }
 
     private static string SettingsSystemId(ProviderAccount account) =>

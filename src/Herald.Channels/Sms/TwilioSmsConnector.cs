@@ -12,7 +12,9 @@ namespace Herald.Channels.Sms;
 /// <c>POST {baseUrl}/2010-04-01/Accounts/{AccountSid}/Messages.json</c>, form-encoded <c>To</c>, <c>From</c> or
 /// <c>MessagingServiceSid</c>, <c>Body</c> and <c>StatusCallback</c>, with HTTP Basic auth (AccountSid:AuthToken).
 /// A 201 answer means Twilio queued the message (<see cref="SendOutcomeKind.Accepted"/>, provider message id = the
-/// <c>SM…</c> sid); delivery arrives later as a status callback (<see cref="TwilioStatusCallback"/>).
+/// <c>SM…</c> sid); delivery arrives later as a status callback (<see cref="TwilioStatusCallback"/>). Twilio splits a
+/// long body itself (one sid for every segment) and bills per segment: when the answer reports <c>num_segments</c>,
+/// the attempt costs the account's price × that count, else the dispatcher's own segment estimate applies.
 /// </summary>
 public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvider time) : IChannelConnector
 {
@@ -44,10 +46,14 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
         request.Content = new FormUrlEncodedContent(Form(message, to, settings, account.Id));
 
         return await ConnectorHttp.SendAsync(
-            httpClients.CreateClient(ChannelHttpClients.TwilioSms), request, r => ReadAsync(r, ct), "Twilio API", null, ct).ConfigureAwait(false);
+            httpClients.CreateClient(ChannelHttpClients.TwilioSms), request, r => ReadAsync(r, account, to, ct), "Twilio API", null, ct).ConfigureAwait(false);
     }
 
-    private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, CancellationToken ct)
+    /// <summary>The account's price for the destination × the segments the provider reported; null without a price.</summary>
+    internal static decimal? SegmentCost(ProviderAccount account, string to, int segments) =>
+        account.Prices?.PriceFor(Providers.Pricing.DestinationCountry(Channel.Sms, to)) is { } price ? price * segments : null;
+
+    private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, ProviderAccount account, string to, CancellationToken ct)
     {
         var status = (int)response.StatusCode;
         var doc = await ConnectorHttp.TryReadJsonAsync(response, ct).ConfigureAwait(false);
@@ -74,11 +80,28 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
             if (root.ValueKind == JsonValueKind.Object
                 && root.TryGetProperty("sid", out var sid) && sid.ValueKind == JsonValueKind.String && sid.GetString() is { Length: > 0 } messageSid)
             {
-                return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid);
+                return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid, Cost: Segments(root) is { } segments ? SegmentCost(account, to, segments) : null);
             }
 
             return SendOutcome.Transient("malformed_response", $"HTTP {status} without a message sid");
         }
+    }
+
+    /// <summary>The <c>num_segments</c> of a message resource (Twilio writes it as a string), when positive.</summary>
+    internal static int? Segments(JsonElement resource)
+    {
+        if (!resource.TryGetProperty("num_segments", out var value))
+        {
+            return null;
+        }
+
+        var parsed = value.ValueKind switch
+        {
+            JsonValueKind.String when int.TryParse(value.GetString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) => n,
+            JsonValueKind.Number when value.TryGetInt32(out var n) => n,
+            _ => 0,
+        };
+        return parsed > 0 ? parsed : null;
     }
 
     internal static List<KeyValuePair<string, string>> Form(OutboundMessage message, string to, TwilioSettings settings, Guid accountId)

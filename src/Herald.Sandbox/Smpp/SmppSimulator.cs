@@ -24,7 +24,9 @@ internal sealed record PendingSmppReceipt(SmppShortMessage Receipt);
 /// ESME_RTHROTTLED, the failure rate ESME_RSYSERR. With registered_delivery, a receipt (the classic text plus the
 /// receipted_message_id and message_state TLVs) follows after receiptDelayMs for each part, as a deliver_sm on a
 /// bound receiver or transceiver session of the same system_id; receipts wait for such a session (e.g. after the
-/// ESME reconnects) like a real SMSC's store.
+/// ESME reconnects) like a real SMSC's store. Magic recipients for concatenated messages (real SMSCs receipt parts
+/// independently, in any order): a number ending 0051 gets its parts' receipts in reverse order once the last part
+/// is in; one ending 0052 likewise, with the second part's receipt UNDELIV (err:001).
 /// </summary>
 public sealed partial class SmppSimulator(
     IOptions<SandboxOptions> options,
@@ -169,7 +171,10 @@ public sealed partial class SmppSimulator(
         }));
 
     /// <summary>Queues a receipt after the current receipt delay.</summary>
-    internal void ScheduleReceipt(string systemId, SmppShortMessage receipt)
+    internal void ScheduleReceipt(string systemId, SmppShortMessage receipt) => ScheduleReceipts(systemId, [receipt]);
+
+    /// <summary>Queues receipts after the current receipt delay, in the given order.</summary>
+    internal void ScheduleReceipts(string systemId, IReadOnlyList<SmppShortMessage> batch)
     {
         var delay = settings.Current.ReceiptDelayMs;
         _ = Task.Run(async () =>
@@ -181,9 +186,12 @@ public sealed partial class SmppSimulator(
                     await Task.Delay(TimeSpan.FromMilliseconds(delay), time, stopping.Token).ConfigureAwait(false);
                 }
 
-                if (!Receipts(systemId).Writer.TryWrite(new PendingSmppReceipt(receipt)))
+                foreach (var receipt in batch)
                 {
-                    Interlocked.Increment(ref receiptsDropped);
+                    if (!Receipts(systemId).Writer.TryWrite(new PendingSmppReceipt(receipt)))
+                    {
+                        Interlocked.Increment(ref receiptsDropped);
+                    }
                 }
             }
             catch (OperationCanceledException)
@@ -194,10 +202,10 @@ public sealed partial class SmppSimulator(
     }
 
     /// <summary>
-    /// Adds one part of a concatenated message; returns the whole text and the first part's id when it was the
+    /// Adds one part of a concatenated message; returns every part (text and message id, in order) when it was the
     /// last part missing, else null.
     /// </summary>
-    internal (string Text, string FirstId)? AddPart(string key, SmsConcatenation concat, string text, string messageId)
+    internal IReadOnlyList<(string Text, string Id)>? AddPart(string key, SmsConcatenation concat, string text, string messageId)
     {
         var now = time.GetUtcNow();
         if (partial.Count > 1000)
@@ -227,7 +235,7 @@ public sealed partial class SmppSimulator(
             }
 
             partial.TryRemove(key, out _);
-            return (string.Concat(message.Parts.Select(static p => p!.Value.Text)), message.Parts[0]!.Value.Id);
+            return [.. message.Parts.Select(static p => p!.Value)];
         }
     }
 

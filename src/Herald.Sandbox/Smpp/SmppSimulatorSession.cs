@@ -201,33 +201,45 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
         var messageId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var to = "+" + digits;
         var now = smsc.Time.GetUtcNow();
+        var receipted = (m.RegisteredDelivery & 0x03) != 0;
+        // Magic recipients: a concatenated message's receipts in reverse order (0051), and its second part
+        // undeliverable (0052); sent together once the last part is in.
+        var reversed = digits.EndsWith("0051", StringComparison.Ordinal) || digits.EndsWith("0052", StringComparison.Ordinal);
         if (concat is { Total: > 1 } c)
         {
             var key = string.Join('|', systemId, m.SourceAddr, digits, c.Reference, c.Total);
-            if (smsc.AddPart(key, c, text, messageId) is { } whole)
+            if (smsc.AddPart(key, c, text, messageId) is { } parts)
             {
-                smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, whole.Text, null, whole.FirstId, now, systemId));
+                smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, string.Concat(parts.Select(static p => p.Text)), null, parts[0].Id, now, systemId));
                 stats.Accepted(SmppSimulator.ChannelName, systemId);
+                if (receipted && reversed)
+                {
+                    var failing = digits.EndsWith("0052", StringComparison.Ordinal) ? 1 : -1;
+                    smsc.ScheduleReceipts(systemId, [.. parts.Select((p, i) => Receipt(m, p.Id, p.Text, now, i == failing ? "UNDELIV" : "DELIVRD")).Reverse()]);
+                }
+            }
+
+            if (receipted && !reversed)
+            {
+                smsc.ScheduleReceipt(systemId, Receipt(m, messageId, text, now, "DELIVRD"));
             }
         }
         else
         {
             smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, text, null, messageId, now, systemId));
             stats.Accepted(SmppSimulator.ChannelName, systemId);
-        }
-
-        if ((m.RegisteredDelivery & 0x03) != 0)
-        {
-            smsc.ScheduleReceipt(systemId, Receipt(m, messageId, text, now));
+            if (receipted)
+            {
+                smsc.ScheduleReceipt(systemId, Receipt(m, messageId, text, now, "DELIVRD"));
+            }
         }
 
         return (SmppStatus.Ok, messageId);
     }
 
-    private SmppShortMessage Receipt(SmppShortMessage submitted, string messageId, string text, DateTimeOffset submittedAt)
+    private SmppShortMessage Receipt(SmppShortMessage submitted, string messageId, string text, DateTimeOffset submittedAt, string stat)
     {
-        const string Stat = "DELIVRD";
-        var receiptText = SmppReceipts.Format(messageId, Stat, "000", submittedAt, smsc.Time.GetUtcNow(), 1, text);
+        var receiptText = SmppReceipts.Format(messageId, stat, stat == "DELIVRD" ? "000" : "001", submittedAt, smsc.Time.GetUtcNow(), 1, text);
         return new SmppShortMessage
         {
             SourceTon = submitted.DestTon,
@@ -242,7 +254,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
             Tlvs =
             [
                 new SmppTlv(SmppTag.ReceiptedMessageId, [.. Encoding.ASCII.GetBytes(messageId), 0]),
-                new SmppTlv(SmppTag.MessageState, [SmppReceipts.StateOf(Stat)]),
+                new SmppTlv(SmppTag.MessageState, [SmppReceipts.StateOf(stat)]),
             ],
         };
     }

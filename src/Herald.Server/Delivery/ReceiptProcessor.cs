@@ -6,8 +6,12 @@ using Herald.Storage;
 
 namespace Herald.Server.Delivery;
 
-/// <summary>Applies provider receipts to attempts and notifications (fallback on failure, final on delivery).</summary>
-public sealed class ReceiptProcessor(IDeliveryStore store, TimeProvider time, HeraldMetrics metrics, ILogger<ReceiptProcessor> logger)
+/// <summary>
+/// Applies provider receipts to attempts and notifications (fallback on failure, final on delivery). Receipts for
+/// the parts of a multi-part SMS (<see cref="IAttemptPartStore"/>) are first gathered per attempt: the attempt gets a
+/// receipt only when every part is delivered, or as soon as one part failed.
+/// </summary>
+public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore parts, TimeProvider time, HeraldMetrics metrics, ILogger<ReceiptProcessor> logger)
 {
     private const int MaxTries = 5;
 
@@ -81,12 +85,66 @@ public sealed class ReceiptProcessor(IDeliveryStore store, TimeProvider time, He
         }
     }
 
+    /// <summary>
+    /// Receipts from a connector whose messages may have several parts (SMPP): a receipt for a recorded part is stored
+    /// on that part, and reaches the attempt only as the whole message's outcome (see <see cref="PartsProgress.Outcome"/>);
+    /// other receipts go on as they are. Then as <see cref="ProcessAsync(IEnumerable{ProviderReceipt}, Guid, CancellationToken)"/>.
+    /// </summary>
+    public async Task ProcessWithPartsAsync(IReadOnlyList<ProviderReceipt> receipts, Guid providerId, CancellationToken ct)
+    {
+        var resolved = new List<ProviderReceipt>(receipts.Count);
+        foreach (var receipt in receipts)
+        {
+            if (receipt.State == ReceiptState.Sent)
+            {
+                continue;
+            }
+
+            var pending = new PendingReceipt(receipt.ProviderMessageId, receipt.State, receipt.ErrorCode, receipt.Error, receipt.At);
+            if (await parts.ApplyReceiptAsync(pending, providerId, ct) is not { } progress)
+            {
+                resolved.Add(receipt);
+            }
+            else if (progress.Outcome() is { } whole)
+            {
+                resolved.Add(new ProviderReceipt(whole.ProviderMessageId, whole.State, whole.ReceivedAt, whole.ErrorCode, whole.Error));
+            }
+        }
+
+        if (resolved.Count > 0)
+        {
+            await ProcessAsync(resolved, providerId, ct);
+        }
+    }
+
+    /// <summary>Records the parts of a multi-part attempt and applies the receipts that arrived before them.</summary>
+    public async Task RecordPartsAsync(Guid attemptId, Guid providerId, IReadOnlyList<string> partIds, CancellationToken ct)
+    {
+        var early = await parts.RecordAsync(attemptId, providerId, partIds, time.GetUtcNow(), ct);
+        foreach (var receipt in early)
+        {
+            await ProcessAsync(receipt, ct, providerId);
+        }
+    }
+
     public async Task ProcessAsync(PendingReceipt receipt, CancellationToken ct, Guid? providerId = null)
     {
         // A "sent" receipt says nothing the provider's acceptance did not already say.
         if (receipt.State == ReceiptState.Sent)
         {
             return;
+        }
+
+        // Pending receipts (taken back by the sweeper or by the attempt's write) may be for a part, or the whole
+        // message's outcome kept for its first part's id: a final message answers with its outcome again.
+        if (await parts.ApplyReceiptAsync(receipt, providerId, ct) is { } progress)
+        {
+            if (progress.Outcome() is not { } whole)
+            {
+                return;
+            }
+
+            receipt = whole;
         }
 
         for (var tries = 0; tries < MaxTries; tries++)

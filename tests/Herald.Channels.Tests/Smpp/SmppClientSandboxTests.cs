@@ -64,23 +64,67 @@ public sealed class SmppClientSandboxTests
     }
 
     [Fact]
-    public async Task Send_LongUcs2Text_IsReassembled_AndOnlyTheFirstPartsReceiptCounts()
+    public async Task Send_LongUcs2Text_IsReassembled_AndEveryPartsIdIsRecorded_AndEveryPartsReceiptPassedOn()
     {
         await using var smsc = await SmscHost.StartAsync();
         var sink = new CollectingReceiptSink();
         await using var services = Services(sink);
         var connector = services.GetRequiredService<SmppSmsConnector>();
         var text = string.Concat(Enumerable.Repeat("Ваш код 😀 ", 20));   // 220 UTF-16 units: 4 parts
+        var message = TestHost.Message("+4915112345678", text);
 
-        var outcome = await connector.SendAsync(TestHost.Message("+4915112345678", text), Account(smsc.Port), Ct);
+        var outcome = await connector.SendAsync(message, Account(smsc.Port), Ct);
 
         Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
-        var message = Assert.Single(smsc.Mailbox.Find("sms"));
-        Assert.Equal((text, outcome.ProviderMessageId), (message.Text, message.ProviderMessageId));
-        // The SMSC sends a receipt per part; the three later parts are recognised and dropped.
-        await WaitUntilAsync(() => smsc.Smsc.ReceiptsDelivered == 4, "four part receipts acknowledged");
-        var (_, receipt) = Assert.Single(sink.Received);
-        Assert.Equal(outcome.ProviderMessageId, receipt.ProviderMessageId);
+        var received = Assert.Single(smsc.Mailbox.Find("sms"));
+        Assert.Equal((text, outcome.ProviderMessageId), (received.Text, received.ProviderMessageId));
+        // The parts were recorded for the attempt before the outcome came back, the attempt's own id first.
+        var parts = sink.Parts[message.AttemptId];
+        Assert.Equal(4, parts.Distinct().Count());
+        Assert.Equal(outcome.ProviderMessageId, parts[0]);
+        // The SMSC sends a receipt per part; each one goes to the sink, which decides what the message's state is.
+        await WaitUntilAsync(() => sink.Received.Count == 4, "four part receipts");
+        Assert.Equal(parts.Order(StringComparer.Ordinal), sink.Received.Select(static r => r.Receipt.ProviderMessageId).Order(StringComparer.Ordinal));
+        Assert.All(sink.Received, static r => Assert.Equal(ReceiptState.Delivered, r.Receipt.State));
+    }
+
+    [Fact]
+    public async Task Send_ThreePartText_ToTheMagicFailingPartNumber_ReceiptsComeInReverse_WithTheSecondPartUndeliverable()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        var sink = new CollectingReceiptSink();
+        await using var services = Services(sink);
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var text = string.Concat(Enumerable.Repeat("Statement line 0123456789. ", 15));   // 405 GSM septets: 3 parts
+        var message = TestHost.Message("+4915112340052", text);
+
+        var outcome = await connector.SendAsync(message, Account(smsc.Port), Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        var parts = sink.Parts[message.AttemptId];
+        Assert.Equal(3, parts.Count);
+        Assert.Equal(outcome.ProviderMessageId, parts[0]);
+        await WaitUntilAsync(() => sink.Received.Count == 3, "three part receipts");
+        var receipts = sink.Received.Select(static r => r.Receipt).ToList();
+        Assert.Equal(parts.Reverse(), receipts.Select(static r => r.ProviderMessageId));
+        Assert.Equal([ReceiptState.Delivered, ReceiptState.Failed, ReceiptState.Delivered], receipts.Select(static r => r.State));
+        Assert.Equal("UNDELIV:001", receipts[1].ErrorCode);
+        Assert.Equal(text, Assert.Single(smsc.Mailbox.Find("sms")).Text);
+    }
+
+    [Fact]
+    public async Task Send_WhenThePartsCannotBeRecorded_IsStillAccepted_SinceEveryPartIsAtTheSmsc()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        var sink = new CollectingReceiptSink { FailRecordParts = true };
+        await using var services = Services(sink);
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+
+        var outcome = await connector.SendAsync(TestHost.Message("+4915112345678", new string('x', 200)), Account(smsc.Port), Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        Assert.Empty(sink.Parts);
+        Assert.Single(smsc.Mailbox.Find("sms"));
     }
 
     [Fact]

@@ -25,6 +25,23 @@ public sealed class CollectingReceiptSink : IProviderReceiptSink
 
     public int Refused;
 
+    /// <summary>Part ids recorded per attempt, in the order the client recorded them.</summary>
+    public ConcurrentDictionary<Guid, IReadOnlyList<string>> Parts { get; } = new();
+
+    /// <summary>Refuse to record parts (Herald's database is down).</summary>
+    public bool FailRecordParts { get; init; }
+
+    public Task RecordPartsAsync(ProviderAccount account, Guid attemptId, IReadOnlyList<string> partIds, CancellationToken ct)
+    {
+        if (FailRecordParts)
+        {
+            throw new InvalidOperationException("database unavailable");
+        }
+
+        Parts[attemptId] = [.. partIds];
+        return Task.CompletedTask;
+    }
+
     public Task AcceptAsync(ProviderAccount account, IReadOnlyList<ProviderReceipt> receipts, CancellationToken ct)
     {
         if (Interlocked.Decrement(ref FailNext) >= 0)

@@ -13,7 +13,6 @@ namespace Herald.Channels.Sms.Smpp;
 internal sealed partial class SmppAccountLink : IAsyncDisposable
 {
     private readonly ProviderAccount _account;
-    private readonly SmppMultipartIds _parts;
     private readonly IProviderReceiptSink _sink;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -25,11 +24,10 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
     private Task? _loop;
     private int _reference = Random.Shared.Next(256);
 
-    public SmppAccountLink(ProviderAccount account, SmppSettings settings, SmppMultipartIds parts, IProviderReceiptSink sink, TimeProvider time, ILogger logger)
+    public SmppAccountLink(ProviderAccount account, SmppSettings settings, IProviderReceiptSink sink, TimeProvider time, ILogger logger)
     {
         _account = account;
         Settings = settings;
-        _parts = parts;
         _sink = sink;
         _time = time;
         _logger = logger;
@@ -54,8 +52,9 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
     /// <summary>The next concatenation reference number of this account.</summary>
     public byte NextReference() => (byte)Interlocked.Increment(ref _reference);
 
-    /// <summary>Submits every part in order; the outcome is the first part's message id, or the first refusal.</summary>
-    public async Task<SendOutcome> SendAsync(IReadOnlyList<SmppShortMessage> parts, CancellationToken ct)
+    /// <summary>Submits every part in order; the outcome is the first part's message id, or the first refusal. The
+    /// ids of every part of a concatenated message are recorded with the sink before the outcome is returned.</summary>
+    public async Task<SendOutcome> SendAsync(Guid attemptId, IReadOnlyList<SmppShortMessage> parts, CancellationToken ct)
     {
         Start();
         var session = await BoundSessionAsync(ct).ConfigureAwait(false);
@@ -101,7 +100,20 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
             ids[i] = response.Id;
         }
 
-        _parts.Record(ids);
+        if (ids.Length > 1)
+        {
+            try
+            {
+                await _sink.RecordPartsAsync(_account, attemptId, ids, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                // Every part is at the SMSC: a resend would duplicate the text. The attempt then goes by its first
+                // part's receipt, as before parts were tracked.
+                LogPartsNotRecorded(_logger, _account.Id, attemptId, ids.Length, e.Message);
+            }
+        }
+
         return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: ids[0]);
     }
 
@@ -220,12 +232,6 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
             return SmppStatus.Ok;
         }
 
-        if (_parts.IsSecondary(receipt.MessageId))
-        {
-            // A later part of a concatenated message: the first part's receipt speaks for the message.
-            return SmppStatus.Ok;
-        }
-
         if (receipt.ToProviderReceipt(_time.GetUtcNow()) is { } providerReceipt)
         {
             await _sink.AcceptAsync(_account, [providerReceipt], ct).ConfigureAwait(false);
@@ -233,6 +239,9 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
 
         return SmppStatus.Ok;
     }
+
+    [LoggerMessage(EventId = 3700, Level = LogLevel.Error, Message = "SMPP account {AccountId}: the {Parts} part ids of attempt {AttemptId} were not recorded; it will count as delivered on its first part's receipt: {Reason}")]
+    private static partial void LogPartsNotRecorded(ILogger logger, Guid accountId, Guid attemptId, int parts, string reason);
 
     private sealed record Failure(string Code, string Message, DateTimeOffset RetryAt);
 

@@ -16,7 +16,6 @@ public static class SmppServiceCollectionExtensions
             return services;
         }
 
-        services.TryAddSingleton<SmppMultipartIds>();
         services.TryAddSingleton<SmppSessions>();
         services.TryAddSingleton<SmppSmsConnector>();
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<SmppSmsConnector>());

@@ -10,7 +10,7 @@ namespace Herald.Channels.Sms.Smpp;
 /// <see cref="SmppAccountBinder"/> at start). An account whose endpoint, credentials or session settings changed
 /// gets a new link; the old one unbinds.
 /// </summary>
-public sealed class SmppSessions(IServiceProvider services, SmppMultipartIds parts, TimeProvider time, ILoggerFactory loggers) : IAsyncDisposable
+public sealed class SmppSessions(IServiceProvider services, TimeProvider time, ILoggerFactory loggers) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<Guid, SmppAccountLink> _links = new();
     private readonly ILogger _logger = loggers.CreateLogger("Herald.Channels.Smpp");
@@ -43,7 +43,7 @@ public sealed class SmppSessions(IServiceProvider services, SmppMultipartIds par
             // The sink is resolved late: the Server registers its adapter after the channels.
             var sink = services.GetService<IProviderReceiptSink>() ?? new NoReceiptSink();
             replaced = link;
-            link = new SmppAccountLink(account, settings, parts, sink, time, _logger);
+            link = new SmppAccountLink(account, settings, sink, time, _logger);
             _links[account.Id] = link;
         }
 

@@ -8,8 +8,9 @@ namespace Herald.Channels.Sms.Smpp;
 /// Sends SMS over SMPP 3.4 through a long-lived bind_transceiver session per account (<see cref="SmppSessions"/>).
 /// The text goes as GSM 03.38 (data_coding 0x00) when every character fits, else UCS-2 (0x08); a long text goes
 /// as concatenated parts with a UDH. submit_sm_resp ESME_ROK is <see cref="SendOutcomeKind.Accepted"/> with the
-/// first part's message_id; receipts arrive as deliver_sm on the same session and go to the
-/// <see cref="IProviderReceiptSink"/>.
+/// first part's message_id; the message ids of every part of a concatenated message are recorded through
+/// <see cref="IProviderReceiptSink.RecordPartsAsync"/>. Receipts (one per part) arrive as deliver_sm on the same
+/// session and go to the <see cref="IProviderReceiptSink"/>.
 /// </summary>
 public sealed class SmppSmsConnector(SmppSessions sessions) : IChannelConnector
 {
@@ -42,7 +43,7 @@ public sealed class SmppSmsConnector(SmppSessions sessions) : IChannelConnector
             return SendOutcome.Permanent("message_too_long", $"the text needs more than {SmsText.MaxParts} SMS parts");
         }
 
-        return await link.SendAsync(Parts(encoded, to, settings), ct).ConfigureAwait(false);
+        return await link.SendAsync(message.AttemptId, Parts(encoded, to, settings), ct).ConfigureAwait(false);
     }
 
     internal static List<SmppShortMessage> Parts(SmsEncoding encoded, string to, SmppSettings settings)
