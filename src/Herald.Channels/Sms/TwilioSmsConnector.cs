@@ -47,39 +47,26 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
             httpClients.CreateClient(ChannelHttpClients.TwilioSms), request, r => ReadAsync(r, ct), "Twilio API", null, ct).ConfigureAwait(false);
     }
 
-    private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, CancellationToken ct)
+    private Task<SendOutcome> ReadAsync(HttpResponseMessage response, CancellationToken ct) =>
+        ConnectorHttp.ReadJsonAnswerAsync(
+            response, () => Error(response, null, $"HTTP {(int)response.StatusCode} without a Twilio error body"), root => Read(response, root), ct);
+
+    private SendOutcome Read(HttpResponseMessage response, JsonElement root)
     {
         var status = (int)response.StatusCode;
-        var doc = await ConnectorHttp.TryReadJsonAsync(response, ct).ConfigureAwait(false);
-        if (doc is null)
+        if (!response.IsSuccessStatusCode)
         {
-            return response.IsSuccessStatusCode
-                ? SendOutcome.Transient("malformed_response", $"HTTP {status} with a body that is not JSON")
-                : TwilioErrors.Map(null, $"HTTP {status} without a Twilio error body", status, ConnectorHttp.RetryAfter(response, time));
+            var text = ProviderJson.String(root, "message");
+            return Error(response, ProviderJson.Int32(root, "code"), string.IsNullOrEmpty(text) ? $"HTTP {status} without a Twilio error message" : text);
         }
 
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (!response.IsSuccessStatusCode)
-            {
-                int? code = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("code", out var c)
-                    && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out var ci) ? ci : null;
-                var text = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String
-                    ? m.GetString()
-                    : null;
-                return TwilioErrors.Map(code, string.IsNullOrEmpty(text) ? $"HTTP {status} without a Twilio error message" : text, status, ConnectorHttp.RetryAfter(response, time));
-            }
-
-            if (root.ValueKind == JsonValueKind.Object
-                && root.TryGetProperty("sid", out var sid) && sid.ValueKind == JsonValueKind.String && sid.GetString() is { Length: > 0 } messageSid)
-            {
-                return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid);
-            }
-
-            return SendOutcome.Transient("malformed_response", $"HTTP {status} without a message sid");
-        }
+        return ProviderJson.String(root, "sid") is { Length: > 0 } messageSid
+            ? new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid)
+            : SendOutcome.Transient("malformed_response", $"HTTP {status} without a message sid");
     }
+
+    private SendOutcome Error(HttpResponseMessage response, int? code, string message) =>
+        TwilioErrors.Map(code, message, (int)response.StatusCode, ConnectorHttp.RetryAfter(response, time));
 
     internal static List<KeyValuePair<string, string>> Form(OutboundMessage message, string to, TwilioSettings settings, Guid accountId)
     {
