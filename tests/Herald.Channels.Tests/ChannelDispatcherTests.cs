@@ -158,9 +158,9 @@ public sealed class ChannelDispatcherTests : IAsyncLifetime
         var started = _connector.Hang(_primary);
 
         var send = SendAsync();
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await started.Task.WaitAsync(TestHost.Deadline, Ct);
         _time.Advance(_options.SendTimeout);
-        var result = await send.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var result = await send.WaitAsync(TestHost.Deadline, Ct);
 
         Assert.Equal(_primary, result.Provider);
         Assert.Equal(SendOutcomeKind.TransientFailure, result.Outcome.Kind);
@@ -174,7 +174,7 @@ public sealed class ChannelDispatcherTests : IAsyncLifetime
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
 
         var send = SendAsync(cts.Token);
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await started.Task.WaitAsync(TestHost.Deadline, Ct);
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);

@@ -210,9 +210,9 @@ public sealed class ProviderPoolTests : IAsyncLifetime
 
         var started = _connector.Hang(first);
         var send = _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await started.Task.WaitAsync(TestHost.Deadline, Ct);
         _time.Advance(_options.SendTimeout);
-        var timedOut = await send.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var timedOut = await send.WaitAsync(TestHost.Deadline, Ct);
 
         Assert.Equal("timeout", timedOut.Outcome.ErrorCode);
         Assert.Equal(first.Id, timedOut.Provider!.Id);
