@@ -60,6 +60,28 @@ internal static class ConnectorHttp
         }
     }
 
+    /// <summary>
+    /// Reads a provider's JSON answer the way the JSON connectors share: a body that is not JSON (an HTML error page
+    /// from a proxy, say) is a transient <c>malformed_response</c> on a 2xx answer and <paramref name="withoutBody"/>
+    /// otherwise; a JSON body goes to <paramref name="read"/>, which maps it while the document is alive.
+    /// </summary>
+    public static async Task<SendOutcome> ReadJsonAnswerAsync(
+        HttpResponseMessage response, Func<SendOutcome> withoutBody, Func<JsonElement, SendOutcome> read, CancellationToken ct)
+    {
+        var doc = await TryReadJsonAsync(response, ct).ConfigureAwait(false);
+        if (doc is null)
+        {
+            return response.IsSuccessStatusCode
+                ? SendOutcome.Transient("malformed_response", $"HTTP {(int)response.StatusCode} with a body that is not JSON")
+                : withoutBody();
+        }
+
+        using (doc)
+        {
+            return read(doc.RootElement);
+        }
+    }
+
     /// <summary>Retry-After as delta-seconds or HTTP date, when the provider sent one.</summary>
     public static TimeSpan? RetryAfter(HttpResponseMessage response, TimeProvider time)
     {
@@ -83,4 +105,18 @@ internal static class ConnectorHttp
 
     public static string Describe(Exception e) =>
         e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
+}
+
+/// <summary>Typed reads of one field of a provider's JSON answer: the value, or null when the element is not an
+/// object, the field is missing, or it has another type.</summary>
+internal static class ProviderJson
+{
+    public static int? Int32(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var p)
+        && p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out var value) ? value : null;
+
+    public static string? String(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.String
+            ? p.GetString()
+            : null;
 }

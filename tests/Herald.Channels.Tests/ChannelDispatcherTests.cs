@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Herald.Channels.Providers;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
@@ -16,7 +15,7 @@ public sealed class ChannelDispatcherTests : IAsyncLifetime
 
     private readonly InMemoryProviderStore _store = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 8, 0, 0, TimeSpan.Zero));
-    private readonly ScriptedConnector _connector = new();
+    private readonly ScriptedConnector _connector = new(Kind);
     private readonly Guid _tenant = Guid.NewGuid();
     private readonly ChannelsOptions _options = new()
     {
@@ -159,9 +158,9 @@ public sealed class ChannelDispatcherTests : IAsyncLifetime
         var started = _connector.Hang(_primary);
 
         var send = SendAsync();
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await started.Task.WaitAsync(TestHost.Deadline, Ct);
         _time.Advance(_options.SendTimeout);
-        var result = await send.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var result = await send.WaitAsync(TestHost.Deadline, Ct);
 
         Assert.Equal(_primary, result.Provider);
         Assert.Equal(SendOutcomeKind.TransientFailure, result.Outcome.Kind);
@@ -175,7 +174,7 @@ public sealed class ChannelDispatcherTests : IAsyncLifetime
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
 
         var send = SendAsync(cts.Token);
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await started.Task.WaitAsync(TestHost.Deadline, Ct);
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
@@ -233,47 +232,4 @@ public sealed class ChannelDispatcherTests : IAsyncLifetime
     }
 
     private ProviderChoice Choice() => new(_tenant, Channel.Sms, TestHost.Message("x"), Herald.Core.Routing.CostPolicy.Preferred, null, new ProviderLatency());
-
-    /// <summary>A connector double whose answer per account each test scripts. Default: accepted.</summary>
-    private sealed class ScriptedConnector : IChannelConnector
-    {
-        private readonly ConcurrentDictionary<Guid, Func<SendOutcome>> _scripts = new();
-        private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _hangs = new();
-        private readonly ConcurrentDictionary<Guid, int> _calls = new();
-
-        public string Kind => ChannelDispatcherTests.Kind;
-
-        public Channel Channel => Channel.Sms;
-
-        public void Script(ProviderAccount account, Func<SendOutcome>? answer)
-        {
-            if (answer is null)
-            {
-                _scripts.TryRemove(account.Id, out _);
-            }
-            else
-            {
-                _scripts[account.Id] = answer;
-            }
-        }
-
-        public TaskCompletionSource Hang(ProviderAccount account) =>
-            _hangs[account.Id] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public int Calls(ProviderAccount account) => _calls.GetValueOrDefault(account.Id);
-
-        public async Task<SendOutcome> SendAsync(OutboundMessage message, ProviderAccount account, CancellationToken ct)
-        {
-            var n = _calls.AddOrUpdate(account.Id, 1, static (_, c) => c + 1);
-            if (_hangs.TryGetValue(account.Id, out var started))
-            {
-                started.TrySetResult();
-                await Task.Delay(Timeout.Infinite, ct);
-            }
-
-            return _scripts.TryGetValue(account.Id, out var answer)
-                ? answer()
-                : new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: $"{account.Name}-{n}");
-        }
-    }
 }

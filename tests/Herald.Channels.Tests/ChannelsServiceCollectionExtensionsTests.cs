@@ -19,7 +19,7 @@ public sealed class ChannelsServiceCollectionExtensionsTests
         Assert.Contains(connectors, c => c is Herald.Channels.Email.SmtpEmailConnector { Kind: "smtp", Channel: Herald.Core.Notifications.Channel.Email });
         Assert.NotNull(services.GetRequiredService<ChannelDispatcher>());
         Assert.Same(services.GetRequiredService<ProviderDirectory>(), services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<ProviderDirectory>().Single());
-        Assert.Equal(TimeSpan.FromSeconds(2), services.GetRequiredService<IOptions<ChannelsOptions>>().Value.SendTimeout);
+        Assert.Equal(TestHost.SendTimeout, services.GetRequiredService<IOptions<ChannelsOptions>>().Value.SendTimeout);
     }
 
     [Theory]

@@ -140,7 +140,7 @@ public static class Eventually
 {
     public static async Task TrueAsync(Func<bool> condition, TimeSpan? deadline = null)
     {
-        var until = TimeProvider.System.GetTimestamp() + (long)((deadline ?? TimeSpan.FromSeconds(10)).TotalSeconds * TimeProvider.System.TimestampFrequency);
+        var until = TimeProvider.System.GetTimestamp() + (long)((deadline ?? TestHost.Deadline).TotalSeconds * TimeProvider.System.TimestampFrequency);
         while (!condition())
         {
             // The deadline only bounds a hung test; nothing asserts on elapsed time.

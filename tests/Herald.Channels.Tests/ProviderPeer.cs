@@ -77,6 +77,15 @@ public sealed class ProviderPeer : IAsyncLifetime
             await ctx.Response.WriteAsync(json, ctx.RequestAborted);
         };
 
+    /// <summary>Answers every request with this status and an HTML body, as a proxy's error page does.</summary>
+    public void AnswerHtml(int status, string html) =>
+        Handler = async ctx =>
+        {
+            ctx.Response.StatusCode = status;
+            ctx.Response.ContentType = "text/html";
+            await ctx.Response.WriteAsync(html, ctx.RequestAborted);
+        };
+
     /// <summary>Accepts the request and never answers until the client gives up; signals when a request arrived.</summary>
     public TaskCompletionSource Hang()
     {

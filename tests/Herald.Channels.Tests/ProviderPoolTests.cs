@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Herald.Channels.Providers;
@@ -20,7 +19,7 @@ public sealed class ProviderPoolTests : IAsyncLifetime
 
     private readonly InMemoryProviderStore _store = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 6, 1, 8, 0, 0, TimeSpan.Zero));
-    private readonly PoolConnector _connector = new();
+    private readonly ScriptedConnector _connector = new(Kind);
     private readonly Guid _tenant = Guid.NewGuid();
     private readonly ChannelsOptions _options = new()
     {
@@ -211,9 +210,9 @@ public sealed class ProviderPoolTests : IAsyncLifetime
 
         var started = _connector.Hang(first);
         var send = _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await started.Task.WaitAsync(TestHost.Deadline, Ct);
         _time.Advance(_options.SendTimeout);
-        var timedOut = await send.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var timedOut = await send.WaitAsync(TestHost.Deadline, Ct);
 
         Assert.Equal("timeout", timedOut.Outcome.ErrorCode);
         Assert.Equal(first.Id, timedOut.Provider!.Id);
@@ -383,50 +382,4 @@ public sealed class ProviderPoolTests : IAsyncLifetime
 
     private ProviderChoice Choice(CostPolicy policy, string? country, ProviderLatency? latency = null) =>
         new(_tenant, Channel.Sms, TestHost.Message(German), policy, country, latency ?? new ProviderLatency());
-
-    /// <summary>A connector double whose answer per account each test scripts. Default: accepted.</summary>
-    private sealed class PoolConnector : IChannelConnector
-    {
-        private readonly ConcurrentDictionary<Guid, Func<SendOutcome>> _scripts = new();
-        private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _hangs = new();
-        private readonly ConcurrentDictionary<Guid, int> _calls = new();
-
-        public string Kind => ProviderPoolTests.Kind;
-
-        public Channel Channel => Channel.Sms;
-
-        public ConcurrentBag<Guid> AttemptIds { get; } = [];
-
-        public void Script(ProviderAccount account, Func<SendOutcome>? answer)
-        {
-            if (answer is null)
-            {
-                _scripts.TryRemove(account.Id, out _);
-            }
-            else
-            {
-                _scripts[account.Id] = answer;
-            }
-        }
-
-        public TaskCompletionSource Hang(ProviderAccount account) =>
-            _hangs[account.Id] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public int Calls(ProviderAccount account) => _calls.GetValueOrDefault(account.Id);
-
-        public async Task<SendOutcome> SendAsync(OutboundMessage message, ProviderAccount account, CancellationToken ct)
-        {
-            AttemptIds.Add(message.AttemptId);
-            var n = _calls.AddOrUpdate(account.Id, 1, static (_, c) => c + 1);
-            if (_hangs.TryRemove(account.Id, out var started))
-            {
-                started.TrySetResult();
-                await Task.Delay(Timeout.Infinite, ct);
-            }
-
-            return _scripts.TryGetValue(account.Id, out var answer)
-                ? answer()
-                : new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: $"{account.Name}-{n}");
-        }
-    }
 }

@@ -8,16 +8,25 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Channels.Tests;
 
-/// <summary>Connectors as the application composes them (AddHeraldChannels), with test-sized timeouts.</summary>
+/// <summary>Connectors as the application composes them (AddHeraldChannels), with timeouts a loaded machine does not
+/// hit; a test whose subject is a timeout sets its own.</summary>
 public static class TestHost
 {
+    /// <summary>The send and HTTP timeout of <see cref="Services"/>.</summary>
+    public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a test waits for something that happens at once on an idle machine (a request reaching a
+    /// peer, a callback arriving). It only bounds a hung test: nothing asserts on elapsed time, and a 2-core CI
+    /// machine under load can take seconds.</summary>
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
     public static ServiceProvider Services(IProviderStore? store = null, params (string Key, string Value)[] settings)
     {
         var config = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?>
             {
-                ["Herald:Channels:HttpTimeout"] = "00:00:02",
-                ["Herald:Channels:SendTimeout"] = "00:00:02",
+                ["Herald:Channels:HttpTimeout"] = SendTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+                ["Herald:Channels:SendTimeout"] = SendTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
             })
             .AddInMemoryCollection(settings.Select(static s => new KeyValuePair<string, string?>(s.Key, s.Value)))
             .Build();

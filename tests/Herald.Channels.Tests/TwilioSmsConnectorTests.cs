@@ -3,7 +3,6 @@ using System.Text.Json;
 using Herald.Channels.Sms;
 using Herald.Core.Delivery;
 using Herald.Storage;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace Herald.Channels.Tests;
@@ -189,12 +188,7 @@ public sealed class TwilioSmsConnectorTests : HttpConnectorComplianceTests<Twili
     [Fact]
     public async Task SendAsync_BadGatewayWithHtmlBody_IsTransientByHttpStatus()
     {
-        Peer.Handler = async ctx =>
-        {
-            ctx.Response.StatusCode = 502;
-            ctx.Response.ContentType = "text/html";
-            await ctx.Response.WriteAsync("<html><body>502 Bad Gateway</body></html>", ctx.RequestAborted);
-        };
+        Peer.AnswerHtml(502, "<html><body>502 Bad Gateway</body></html>");
 
         var outcome = await Connector.SendAsync(TestHost.Message("+15558675310"), TestHost.TwilioAccount(Peer.BaseUrl), Ct);
 

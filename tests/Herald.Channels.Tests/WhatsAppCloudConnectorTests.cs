@@ -2,7 +2,6 @@ using System.Text.Json;
 using Herald.Channels.WhatsApp;
 using Herald.Core.Delivery;
 using Herald.Storage;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Channels.Tests;
@@ -165,12 +164,7 @@ public sealed class WhatsAppCloudConnectorTests : HttpConnectorComplianceTests<W
     [Fact]
     public async Task SendAsync_BadGatewayWithHtmlBody_IsTransient()
     {
-        Peer.Handler = async ctx =>
-        {
-            ctx.Response.StatusCode = 502;
-            ctx.Response.ContentType = "text/html";
-            await ctx.Response.WriteAsync("<html><body>502 Bad Gateway</body></html>", ctx.RequestAborted);
-        };
+        Peer.AnswerHtml(502, "<html><body>502 Bad Gateway</body></html>");
 
         var outcome = await Connector.SendAsync(TestHost.Message("+16505551234"), TestHost.WhatsAppAccount(Peer.BaseUrl), Ct);
 

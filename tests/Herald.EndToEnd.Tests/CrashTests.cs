@@ -78,6 +78,8 @@ public sealed class CrashTests(PostgresFixture postgres, ITestOutputHelper outpu
         }
 
         info.Environment["Herald__Sandbox__Enabled"] = "false";
+        // Its claims must run out soon after the kill, so the successor takes them over within the test's waits.
+        info.Environment["Herald__Worker__Lease"] = "00:00:05";
         // Small waves, so that at the kill some notifications are finished, some in flight and some not yet claimed.
         info.Environment["Herald__Worker__Loops"] = "1";
         info.Environment["Herald__Worker__ClaimBatch"] = "20";

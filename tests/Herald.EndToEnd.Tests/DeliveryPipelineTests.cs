@@ -136,7 +136,7 @@ public abstract class DeliveryPipelineTests(Func<HeraldHost> host)
 
         var id = await client.SendAsync(new { type = "card.transaction", customer = new { phone = TestData.Phone("0002"), telegramChatId = chatId } });
 
-        var n = await client.WaitForStatusAsync(id, "delivered");
+        var n = await client.WaitForStatusAsync(id, "delivered", HeraldHost.WhatsAppReceiptTimeout + TimeSpan.FromSeconds(30));
         Assert.Equal("telegram", n.Str("channel"));
         var whatsapp = n.Attempts()[0];
         Assert.Equal("timed-out", whatsapp.Str("state"));

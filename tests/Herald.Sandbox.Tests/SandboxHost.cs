@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Herald.Sandbox.Tests;
@@ -55,7 +56,8 @@ public sealed class SandboxHost : IAsyncDisposable
     /// <summary>Answer the next <paramref name="count"/> webhook POSTs with 500, like a Herald hiccup.</summary>
     public void FailNextWebhooks(int count) => Volatile.Write(ref failuresToInject, count);
 
-    public static async Task<SandboxHost> StartAsync(IDictionary<string, string?>? settings = null)
+    /// <param name="time">The sandbox's clock; the system clock when null.</param>
+    public static async Task<SandboxHost> StartAsync(IDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -72,6 +74,11 @@ public sealed class SandboxHost : IAsyncDisposable
         }
 
         builder.Configuration.AddInMemoryCollection(config);
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time);
+        }
+
         builder.Services.AddHeraldSandbox(builder.Configuration);
         var app = builder.Build();
         app.MapHeraldSandbox();
@@ -135,8 +142,9 @@ public sealed class SandboxHost : IAsyncDisposable
 
     public IReadOnlyList<ReceivedStatus> StatusesOf(string wamid) => Statuses.Where(s => s.Id == wamid).ToList();
 
-    /// <summary>Polls until the condition holds or the deadline passes; no fixed sleeps in tests.</summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, string what, int seconds = 10)
+    /// <summary>Polls until the condition holds or the deadline passes; no fixed sleeps in tests. The deadline only
+    /// bounds a hung test: it is long because a loaded 2-core machine can take seconds for what is instant when idle.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, string what, int seconds = 30)
     {
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         while (!condition())

@@ -205,7 +205,7 @@ public sealed class SmppSimulatorTests : IAsyncLifetime
         public async Task<SmppPdu> ReadAsync()
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            deadline.CancelAfter(TimeSpan.FromSeconds(10));
+            deadline.CancelAfter(TimeSpan.FromSeconds(30));
             var frame = await connection.ReadFrameAsync(deadline.Token);
             Assert.NotNull(frame);
             return SmppCodec.Decode(frame);
@@ -214,7 +214,7 @@ public sealed class SmppSimulatorTests : IAsyncLifetime
         public async Task<bool> IsClosedAsync()
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            deadline.CancelAfter(TimeSpan.FromSeconds(10));
+            deadline.CancelAfter(TimeSpan.FromSeconds(30));
             try
             {
                 return await connection.ReadFrameAsync(deadline.Token) is null;

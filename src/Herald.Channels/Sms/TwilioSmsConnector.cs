@@ -53,38 +53,22 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
     internal static decimal? SegmentCost(ProviderAccount account, string to, int segments) =>
         account.Prices?.PriceFor(Providers.Pricing.DestinationCountry(Channel.Sms, to)) is { } price ? price * segments : null;
 
-    private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, ProviderAccount account, string to, CancellationToken ct)
+    private Task<SendOutcome> ReadAsync(HttpResponseMessage response, ProviderAccount account, string to, CancellationToken ct) =>
+        ConnectorHttp.ReadJsonAnswerAsync(
+            response, () => Error(response, null, $"HTTP {(int)response.StatusCode} without a Twilio error body"), root => Read(response, root, account, to), ct);
+
+    private SendOutcome Read(HttpResponseMessage response, JsonElement root, ProviderAccount account, string to)
     {
         var status = (int)response.StatusCode;
-        var doc = await ConnectorHttp.TryReadJsonAsync(response, ct).ConfigureAwait(false);
-        if (doc is null)
+        if (!response.IsSuccessStatusCode)
         {
-            return response.IsSuccessStatusCode
-                ? SendOutcome.Transient("malformed_response", $"HTTP {status} with a body that is not JSON")
-                : TwilioErrors.Map(null, $"HTTP {status} without a Twilio error body", status, ConnectorHttp.RetryAfter(response, time));
+            var text = ProviderJson.String(root, "message");
+            return Error(response, ProviderJson.Int32(root, "code"), string.IsNullOrEmpty(text) ? $"HTTP {status} without a Twilio error message" : text);
         }
 
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (!response.IsSuccessStatusCode)
-            {
-                int? code = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("code", out var c)
-                    && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out var ci) ? ci : null;
-                var text = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String
-                    ? m.GetString()
-                    : null;
-                return TwilioErrors.Map(code, string.IsNullOrEmpty(text) ? $"HTTP {status} without a Twilio error message" : text, status, ConnectorHttp.RetryAfter(response, time));
-            }
-
-            if (root.ValueKind == JsonValueKind.Object
-                && root.TryGetProperty("sid", out var sid) && sid.ValueKind == JsonValueKind.String && sid.GetString() is { Length: > 0 } messageSid)
-            {
-                return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid, Cost: Segments(root) is { } segments ? SegmentCost(account, to, segments) : null);
-            }
-
-            return SendOutcome.Transient("malformed_response", $"HTTP {status} without a message sid");
-        }
+        return ProviderJson.String(root, "sid") is { Length: > 0 } messageSid
+            ? new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid, Cost: Segments(root) is { } segments ? SegmentCost(account, to, segments) : null)
+            : SendOutcome.Transient("malformed_response", $"HTTP {status} without a message sid");
     }
 
     /// <summary>The <c>num_segments</c> of a message resource (Twilio writes it as a string), when positive.</summary>
@@ -103,6 +87,9 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
         };
         return parsed > 0 ? parsed : null;
     }
+
+    private SendOutcome Error(HttpResponseMessage response, int? code, string message) =>
+        TwilioErrors.Map(code, message, (int)response.StatusCode, ConnectorHttp.RetryAfter(response, time));
 
     internal static List<KeyValuePair<string, string>> Form(OutboundMessage message, string to, TwilioSettings settings, Guid accountId)
     {

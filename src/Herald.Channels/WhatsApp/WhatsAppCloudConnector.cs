@@ -46,49 +46,38 @@ public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeP
             httpClients.CreateClient(ChannelHttpClients.WhatsApp), request, r => ReadAsync(r, ct), "WhatsApp Cloud API", null, ct).ConfigureAwait(false);
     }
 
-    private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, CancellationToken ct)
+    private Task<SendOutcome> ReadAsync(HttpResponseMessage response, CancellationToken ct) =>
+        ConnectorHttp.ReadJsonAnswerAsync(
+            response, () => Error(response, null, $"HTTP {(int)response.StatusCode} without a Graph error body"), root => Read(response, root), ct);
+
+    private SendOutcome Read(HttpResponseMessage response, JsonElement root)
     {
         var status = (int)response.StatusCode;
-        var doc = await ConnectorHttp.TryReadJsonAsync(response, ct).ConfigureAwait(false);
-        if (doc is null)
+        if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
         {
-            return response.IsSuccessStatusCode
-                ? SendOutcome.Transient("malformed_response", $"HTTP {status} with a body that is not JSON")
-                : WhatsAppErrors.Map(null, $"HTTP {status} without a Graph error body", status, ConnectorHttp.RetryAfter(response, time));
+            return Error(response, ProviderJson.Int32(error, "code"), Describe(error, status));
         }
 
-        using (doc)
+        if (!response.IsSuccessStatusCode)
         {
-            var root = doc.RootElement;
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
-            {
-                int? code = error.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out var ci) ? ci : null;
-                return WhatsAppErrors.Map(code, Describe(error, status), status, ConnectorHttp.RetryAfter(response, time));
-            }
-
-            if (!response.IsSuccessStatusCode)
-            {
-                return WhatsAppErrors.Map(null, $"HTTP {status} without a Graph error body", status, ConnectorHttp.RetryAfter(response, time));
-            }
-
-            if (root.ValueKind == JsonValueKind.Object
-                && root.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array && messages.GetArrayLength() > 0
-                && messages[0].ValueKind == JsonValueKind.Object
-                && messages[0].TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String && id.GetString() is { Length: > 0 } wamid)
-            {
-                return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: wamid);
-            }
-
-            return SendOutcome.Transient("malformed_response", $"HTTP {status} without messages[0].id");
+            return Error(response, null, $"HTTP {status} without a Graph error body");
         }
+
+        return root.ValueKind == JsonValueKind.Object
+            && root.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array && messages.GetArrayLength() > 0
+            && ProviderJson.String(messages[0], "id") is { Length: > 0 } wamid
+            ? new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: wamid)
+            : SendOutcome.Transient("malformed_response", $"HTTP {status} without messages[0].id");
     }
+
+    private SendOutcome Error(HttpResponseMessage response, int? code, string message) =>
+        WhatsAppErrors.Map(code, message, (int)response.StatusCode, ConnectorHttp.RetryAfter(response, time));
 
     /// <summary>"(#131047) Re-engagement message: Message failed to send because more than 24 hours ..."</summary>
     private static string Describe(JsonElement error, int status)
     {
-        var message = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
-        var details = error.TryGetProperty("error_data", out var data) && data.ValueKind == JsonValueKind.Object
-            && data.TryGetProperty("details", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+        var message = ProviderJson.String(error, "message");
+        var details = error.TryGetProperty("error_data", out var data) ? ProviderJson.String(data, "details") : null;
         return (message, details) switch
         {
             ({ Length: > 0 }, { Length: > 0 }) when !string.Equals(message, details, StringComparison.Ordinal) => $"{message}: {details}",

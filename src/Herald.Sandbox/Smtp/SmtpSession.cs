@@ -69,92 +69,62 @@ internal sealed class SmtpSession : IAsyncDisposable
         var space = line.IndexOf(' ', StringComparison.Ordinal);
         var verb = (space < 0 ? line : line[..space]).ToUpperInvariant();
         var argument = space < 0 ? string.Empty : line[(space + 1)..].Trim();
-        switch (verb)
+        if (verb == "DATA")
         {
-            case "EHLO":
-                if (argument.Length == 0)
-                {
-                    await ReplyAsync("501 5.5.4 Syntax: EHLO hostname", ct).ConfigureAwait(false);
-                    return true;
-                }
-
-                helo = argument;
-                ResetTransaction();
-                await ReplyAsync(
-                    $"250-{ServerName} greets {argument}\r\n250-PIPELINING\r\n250-SIZE {simulator.MaxMessageBytes.ToString(CultureInfo.InvariantCulture)}\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN\r\n250 HELP",
-                    ct).ConfigureAwait(false);
-                return true;
-
-            case "HELO":
-                if (argument.Length == 0)
-                {
-                    await ReplyAsync("501 Syntax: HELO hostname", ct).ConfigureAwait(false);
-                    return true;
-                }
-
-                helo = argument;
-                ResetTransaction();
-                await ReplyAsync($"250 {ServerName}", ct).ConfigureAwait(false);
-                return true;
-
-            case "AUTH":
-                await AuthAsync(argument, ct).ConfigureAwait(false);
-                return true;
-
-            case "MAIL":
-                await MailAsync(argument, ct).ConfigureAwait(false);
-                return true;
-
-            case "RCPT":
-                await RcptAsync(argument, ct).ConfigureAwait(false);
-                return true;
-
-            case "DATA":
-                return await DataAsync(ct).ConfigureAwait(false);
-
-            case "RSET":
-                ResetTransaction();
-                await ReplyAsync("250 2.0.0 Ok", ct).ConfigureAwait(false);
-                return true;
-
-            case "NOOP":
-                await ReplyAsync("250 2.0.0 Ok", ct).ConfigureAwait(false);
-                return true;
-
-            case "VRFY":
-                await ReplyAsync("252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery", ct).ConfigureAwait(false);
-                return true;
-
-            case "HELP":
-                await ReplyAsync("214 2.0.0 EHLO HELO AUTH MAIL RCPT DATA RSET NOOP VRFY QUIT", ct).ConfigureAwait(false);
-                return true;
-
-            case "STARTTLS":
-                await ReplyAsync("454 4.7.0 TLS not available in the sandbox", ct).ConfigureAwait(false);
-                return true;
-
-            case "QUIT":
-                await ReplyAsync("221 2.0.0 Bye", ct).ConfigureAwait(false);
-                return false;
-
-            default:
-                await ReplyAsync("500 5.5.2 Error: command not recognized", ct).ConfigureAwait(false);
-                return true;
+            return await DataAsync(ct).ConfigureAwait(false);
         }
+
+        // Every other command answers with exactly one reply.
+        var reply = verb switch
+        {
+            "EHLO" => Hello(argument, extended: true),
+            "HELO" => Hello(argument, extended: false),
+            "AUTH" => await AuthAsync(argument, ct).ConfigureAwait(false),
+            "MAIL" => Mail(argument),
+            "RCPT" => Rcpt(argument),
+            "RSET" => Reset(),
+            "NOOP" => "250 2.0.0 Ok",
+            "VRFY" => "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery",
+            "HELP" => "214 2.0.0 EHLO HELO AUTH MAIL RCPT DATA RSET NOOP VRFY QUIT",
+            "STARTTLS" => "454 4.7.0 TLS not available in the sandbox",
+            "QUIT" => "221 2.0.0 Bye",
+            _ => "500 5.5.2 Error: command not recognized",
+        };
+        await ReplyAsync(reply, ct).ConfigureAwait(false);
+        return verb != "QUIT";
     }
 
-    private async Task AuthAsync(string argument, CancellationToken ct)
+    private string Hello(string argument, bool extended)
+    {
+        if (argument.Length == 0)
+        {
+            return extended ? "501 5.5.4 Syntax: EHLO hostname" : "501 Syntax: HELO hostname";
+        }
+
+        helo = argument;
+        ResetTransaction();
+        return extended
+            ? $"250-{ServerName} greets {argument}\r\n250-PIPELINING\r\n250-SIZE {simulator.MaxMessageBytes.ToString(CultureInfo.InvariantCulture)}\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN\r\n250 HELP"
+            : $"250 {ServerName}";
+    }
+
+    private string Reset()
+    {
+        ResetTransaction();
+        return "250 2.0.0 Ok";
+    }
+
+    /// <summary>AUTH PLAIN or LOGIN (with 334 challenges where the client sent no initial response); the final reply.</summary>
+    private async Task<string> AuthAsync(string argument, CancellationToken ct)
     {
         if (helo is null)
         {
-            await ReplyAsync("503 5.5.1 Error: send EHLO first", ct).ConfigureAwait(false);
-            return;
+            return "503 5.5.1 Error: send EHLO first";
         }
 
         if (authUser is not null)
         {
-            await ReplyAsync("503 5.5.1 Error: already authenticated", ct).ConfigureAwait(false);
-            return;
+            return "503 5.5.1 Error: already authenticated";
         }
 
         var parts = argument.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -186,19 +156,17 @@ internal sealed class SmtpSession : IAsyncDisposable
             }
 
             default:
-                await ReplyAsync("504 5.5.4 Unrecognized authentication type", ct).ConfigureAwait(false);
-                return;
+                return "504 5.5.4 Unrecognized authentication type";
         }
 
         if (user is null)
         {
-            await ReplyAsync("501 5.5.2 Cannot decode AUTH response", ct).ConfigureAwait(false);
-            return;
+            return "501 5.5.2 Cannot decode AUTH response";
         }
 
         // Any credentials are accepted; the user name becomes the account in stats and the mailbox.
         authUser = user.Length > 0 ? user : "anonymous";
-        await ReplyAsync("235 2.7.0 Authentication successful", ct).ConfigureAwait(false);
+        return "235 2.7.0 Authentication successful";
     }
 
     /// <summary>Sends a 334 challenge and reads the answer; null when the client cancelled with "*".</summary>
@@ -231,24 +199,21 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
     }
 
-    private async Task MailAsync(string argument, CancellationToken ct)
+    private string Mail(string argument)
     {
         if (helo is null)
         {
-            await ReplyAsync("503 5.5.1 Error: send HELO/EHLO first", ct).ConfigureAwait(false);
-            return;
+            return "503 5.5.1 Error: send HELO/EHLO first";
         }
 
         if (mailFrom is not null)
         {
-            await ReplyAsync("503 5.5.1 Error: nested MAIL command", ct).ConfigureAwait(false);
-            return;
+            return "503 5.5.1 Error: nested MAIL command";
         }
 
         if (!TryParsePath(argument, "FROM:", allowEmpty: true, out var address, out var parameters))
         {
-            await ReplyAsync("501 5.5.4 Syntax: MAIL FROM:<address>", ct).ConfigureAwait(false);
-            return;
+            return "501 5.5.4 Syntax: MAIL FROM:<address>";
         }
 
         foreach (var parameter in parameters)
@@ -257,58 +222,50 @@ internal sealed class SmtpSession : IAsyncDisposable
                 && long.TryParse(parameter.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var size)
                 && size > simulator.MaxMessageBytes)
             {
-                await ReplyAsync("552 5.3.4 Message size exceeds fixed limit", ct).ConfigureAwait(false);
-                return;
+                return "552 5.3.4 Message size exceeds fixed limit";
             }
         }
 
         mailFrom = address;
-        await ReplyAsync("250 2.1.0 Ok", ct).ConfigureAwait(false);
+        return "250 2.1.0 Ok";
     }
 
-    private async Task RcptAsync(string argument, CancellationToken ct)
+    private string Rcpt(string argument)
     {
         if (mailFrom is null)
         {
-            await ReplyAsync("503 5.5.1 Error: need MAIL command", ct).ConfigureAwait(false);
-            return;
+            return "503 5.5.1 Error: need MAIL command";
         }
 
         if (!TryParsePath(argument, "TO:", allowEmpty: false, out var address, out _) || !address.Contains('@', StringComparison.Ordinal))
         {
-            await ReplyAsync("501 5.1.3 Bad recipient address syntax", ct).ConfigureAwait(false);
-            return;
+            return "501 5.1.3 Bad recipient address syntax";
         }
 
         if (recipients.Count >= MaxRecipients)
         {
-            await ReplyAsync("452 4.5.3 Error: too many recipients", ct).ConfigureAwait(false);
-            return;
+            return "452 4.5.3 Error: too many recipients";
         }
 
         if (address.EndsWith(SmtpSimulator.BounceDomain, StringComparison.OrdinalIgnoreCase))
         {
             simulator.Stats.Rejected(SmtpSimulator.ChannelName, Account);
-            await ReplyAsync($"550 5.1.1 <{address}>: Recipient address rejected: User unknown", ct).ConfigureAwait(false);
-            return;
+            return $"550 5.1.1 <{address}>: Recipient address rejected: User unknown";
         }
 
         recipients.Add(address);
-        await ReplyAsync("250 2.1.5 Ok", ct).ConfigureAwait(false);
+        return "250 2.1.5 Ok";
     }
 
     /// <summary>DATA: reads up to the lone dot, then accepts or refuses the message as a whole.</summary>
     private async Task<bool> DataAsync(CancellationToken ct)
     {
-        if (mailFrom is null)
+        var refusal = mailFrom is null ? "503 5.5.1 Error: need MAIL command"
+            : recipients.Count == 0 ? "554 5.5.1 Error: no valid recipients"
+            : null;
+        if (refusal is not null)
         {
-            await ReplyAsync("503 5.5.1 Error: need MAIL command", ct).ConfigureAwait(false);
-            return true;
-        }
-
-        if (recipients.Count == 0)
-        {
-            await ReplyAsync("554 5.5.1 Error: no valid recipients", ct).ConfigureAwait(false);
+            await ReplyAsync(refusal, ct).ConfigureAwait(false);
             return true;
         }
 

@@ -204,8 +204,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         await using var cmd = dataSource.CreateCommand($"SELECT {NotificationColumns} FROM notifications n WHERE n.id = @id AND n.tenant_id = @tenant");
         cmd.Parameters.Add(Param("id", id));
         cmd.Parameters.Add(Param("tenant", tenantId));
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        return await r.ReadAsync(ct) ? ReadNotification(r) : null;
+        return await cmd.ReadFirstAsync(static r => ReadNotification(r), ct);
     }
 
     public async Task<IReadOnlyList<Attempt>> GetAttemptsAsync(Guid tenantId, Guid notificationId, CancellationToken ct)
@@ -214,14 +213,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             $"SELECT {AttemptColumns} FROM attempts a WHERE a.notification_id = @id AND a.tenant_id = @tenant ORDER BY a.created_at, a.id");
         cmd.Parameters.Add(Param("id", notificationId));
         cmd.Parameters.Add(Param("tenant", tenantId));
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<Attempt>();
-        while (await r.ReadAsync(ct))
-        {
-            list.Add(ReadAttempt(r));
-        }
-
-        return list;
+        return await cmd.ReadAllAsync(static r => ReadAttempt(r), ct);
     }
 
     public async Task<IReadOnlyList<Notification>> SearchAsync(Guid tenantId, NotificationQuery query, CancellationToken ct)
@@ -275,13 +267,6 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         sql.Append(" ORDER BY n.id DESC LIMIT @limit");
         cmd.Parameters.Add(Param("limit", Math.Clamp(query.Limit, 1, 500)));
         cmd.CommandText = sql.ToString();
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<Notification>();
-        while (await r.ReadAsync(ct))
-        {
-            list.Add(ReadNotification(r));
-        }
-
-        return list;
+        return await cmd.ReadAllAsync(static r => ReadNotification(r), ct);
     }
 }

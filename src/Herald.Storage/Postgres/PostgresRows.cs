@@ -68,6 +68,28 @@ internal static class PostgresRows
         NullableString(r, o + 3),
         r.GetFieldValue<DateTimeOffset>(o + 4));
 
+    /// <summary>Every row of the command's result, each mapped by <paramref name="read"/> (the twin of
+    /// <c>SqliteValues.ReadAll</c>).</summary>
+    public static async Task<List<T>> ReadAllAsync<T>(this NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken ct)
+    {
+        await using var r = await command.ExecuteReaderAsync(ct);
+        var list = new List<T>();
+        while (await r.ReadAsync(ct))
+        {
+            list.Add(read(r));
+        }
+
+        return list;
+    }
+
+    /// <summary>The first row of the command's result mapped by <paramref name="read"/>, or null when there is none.</summary>
+    public static async Task<T?> ReadFirstAsync<T>(this NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken ct)
+        where T : class
+    {
+        await using var r = await command.ExecuteReaderAsync(ct);
+        return await r.ReadAsync(ct) ? read(r) : null;
+    }
+
     public static Guid? NullableGuid(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetGuid(i);
 
     public static string? NullableString(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);

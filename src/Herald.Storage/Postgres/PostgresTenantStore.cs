@@ -22,21 +22,13 @@ public sealed class PostgresTenantStore(NpgsqlDataSource dataSource, TimeProvide
     {
         await using var cmd = dataSource.CreateCommand("SELECT id, name, created_at FROM tenants WHERE id = @id");
         cmd.Parameters.Add(Param("id", tenantId));
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        return await r.ReadAsync(ct) ? ReadTenant(r) : null;
+        return await cmd.ReadFirstAsync(ReadTenant, ct);
     }
 
     public async Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("SELECT id, name, created_at FROM tenants ORDER BY created_at, id");
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<Tenant>();
-        while (await r.ReadAsync(ct))
-        {
-            list.Add(ReadTenant(r));
-        }
-
-        return list;
+        return await cmd.ReadAllAsync(ReadTenant, ct);
     }
 
     public async Task<ApiKey> CreateApiKeyAsync(

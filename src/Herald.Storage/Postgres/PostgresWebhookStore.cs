@@ -34,14 +34,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
     {
         await using var cmd = dataSource.CreateCommand($"SELECT {EndpointColumns} FROM webhook_endpoints e WHERE e.tenant_id = @tenant ORDER BY e.created_at, e.id");
         cmd.Parameters.Add(Param("tenant", tenantId));
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<WebhookEndpoint>();
-        while (await r.ReadAsync(ct))
-        {
-            list.Add(ReadEndpoint(r));
-        }
-
-        return list;
+        return await cmd.ReadAllAsync(static r => ReadEndpoint(r), ct);
     }
 
     public async Task<WebhookEndpoint?> GetEndpointAsync(Guid tenantId, Guid endpointId, CancellationToken ct)
@@ -49,8 +42,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
         await using var cmd = dataSource.CreateCommand($"SELECT {EndpointColumns} FROM webhook_endpoints e WHERE e.id = @id AND e.tenant_id = @tenant");
         cmd.Parameters.Add(Param("id", endpointId));
         cmd.Parameters.Add(Param("tenant", tenantId));
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        return await r.ReadAsync(ct) ? ReadEndpoint(r) : null;
+        return await cmd.ReadFirstAsync(static r => ReadEndpoint(r), ct);
     }
 
     public async Task<bool> UpdateEndpointAsync(WebhookEndpoint endpoint, CancellationToken ct)
@@ -172,14 +164,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
         cmd.Parameters.Add(Param("notification", NpgsqlDbType.Uuid, query.NotificationId));
         cmd.Parameters.Add(Param("before", NpgsqlDbType.Uuid, query.Before));
         cmd.Parameters.Add(Param("limit", Math.Clamp(query.Limit, 1, 500)));
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<WebhookDelivery>();
-        while (await r.ReadAsync(ct))
-        {
-            list.Add(ReadDelivery(r));
-        }
-
-        return list;
+        return await cmd.ReadAllAsync(ReadDelivery, ct);
     }
 
     public async Task<WebhookDelivery?> GetDeliveryAsync(Guid tenantId, Guid deliveryId, CancellationToken ct)
@@ -187,8 +172,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
         await using var cmd = dataSource.CreateCommand($"SELECT {DeliveryColumns} FROM webhook_deliveries d WHERE d.id = @id AND d.tenant_id = @tenant");
         cmd.Parameters.Add(Param("id", deliveryId));
         cmd.Parameters.Add(Param("tenant", tenantId));
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        return await r.ReadAsync(ct) ? ReadDelivery(r) : null;
+        return await cmd.ReadFirstAsync(ReadDelivery, ct);
     }
 
     public async Task<bool> RedeliverAsync(Guid tenantId, Guid deliveryId, DateTimeOffset now, CancellationToken ct)

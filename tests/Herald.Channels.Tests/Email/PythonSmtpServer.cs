@@ -80,7 +80,8 @@ public sealed class PythonSmtpServer : IAsyncDisposable
         }
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(TimeSpan.FromSeconds(20));
+        // Bounds a hung start only: a python3 start on a loaded 2-core machine has taken longer than 20 s.
+        deadline.CancelAfter(TimeSpan.FromSeconds(90));
         var line = await process.StandardOutput.ReadLineAsync(deadline.Token);
         if (line is null || !line.StartsWith("PORT ", StringComparison.Ordinal))
         {
@@ -108,7 +109,7 @@ public sealed class PythonSmtpServer : IAsyncDisposable
     public async Task<IReadOnlyList<byte[]>> WaitForMessagesAsync(int count, CancellationToken ct)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(TimeSpan.FromSeconds(10));
+        deadline.CancelAfter(TestHost.Deadline);
         while (true)
         {
             var files = System.IO.Directory.GetFiles(Directory, "*.eml").Order(StringComparer.Ordinal).ToArray();

@@ -92,7 +92,7 @@ public sealed class SmtpEmailConnectorComplianceTests : ConnectorComplianceTests
 
     private async Task WaitForConnectionAsync()
     {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var deadline = new CancellationTokenSource(TestHost.Deadline);
         while (_simulator.ActiveConnections == 0)
         {
             await Task.Delay(5, deadline.Token);

@@ -248,7 +248,7 @@ public sealed class SmtpEmailConnectorTests : IAsyncLifetime
 
     private static async Task SpinUntilAsync(Func<bool> condition)
     {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var deadline = new CancellationTokenSource(TestHost.Deadline);
         while (!condition())
         {
             await Task.Delay(5, deadline.Token);

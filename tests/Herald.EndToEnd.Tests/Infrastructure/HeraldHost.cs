@@ -20,6 +20,15 @@ public sealed class HeraldHost : IAsyncDisposable
     /// <summary>The secrets key every test node shares (base64 of 32 bytes), as a cluster's nodes must.</summary>
     public const string SecretsKey = "dGVzdC1zZWNyZXRzLWtleS0wMTIzNDU2Nzg5YWJjZGU=";
 
+    /// <summary>
+    /// How long a WhatsApp step waits for its delivered receipt. The sandbox sends it 20 ms after the send, but the
+    /// timeout races the whole receipt path (webhook, receipt processing, worker), and on a loaded 2-core machine
+    /// that path can stall for seconds: a short timeout made tests that expect WhatsApp delivery, or cancel a
+    /// notification in flight, fall back to the next channel now and then. Tests whose subject is the timeout wait
+    /// for it explicitly.
+    /// </summary>
+    public static readonly TimeSpan WhatsAppReceiptTimeout = TimeSpan.FromSeconds(15);
+
     private readonly WebApplication _app;
 
     private HeraldHost(WebApplication app, string baseUrl)
@@ -57,11 +66,14 @@ public sealed class HeraldHost : IAsyncDisposable
         ["Herald:Secrets:Key"] = SecretsKey,
         ["Herald:Sandbox:Enabled"] = "true",
         ["Herald:Sandbox:ReceiptDelayMs"] = "20",
-        ["Herald:Routing:WhatsAppReceiptTimeout"] = "00:00:02",
+        ["Herald:Routing:WhatsAppReceiptTimeout"] = WhatsAppReceiptTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
         ["Herald:Worker:RetryBaseDelay"] = "00:00:00.050",
         ["Herald:Worker:RetryMaxDelay"] = "00:00:00.500",
         ["Herald:Worker:IdleWait"] = "00:00:00.200",
-        ["Herald:Worker:Lease"] = "00:00:05",
+        // Longer than any send can take here (Herald:Channels:SendTimeout is 10 s): with 5 s, a send stalled by a loaded
+        // machine outlived its claim, another worker loop claimed the notification again and it was sent twice.
+        // CrashTests, whose subject is a lease running out, gives its doomed worker a short one.
+        ["Herald:Worker:Lease"] = "00:00:30",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
