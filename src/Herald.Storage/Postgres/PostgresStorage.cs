@@ -49,6 +49,7 @@ public static class PostgresStorage
         services.TryAddSingleton<IStorageHealth>(sp => sp.GetRequiredService<PostgresHealth>());
         services.TryAddSingleton<ICustomerStore, PostgresCustomerStore>();
         services.TryAddSingleton<IDigestStore, PostgresDigestStore>();
+        services.TryAddSingleton<IThrottleStore, PostgresThrottleStore>();
         services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
         return services;
     }

@@ -32,6 +32,7 @@ public static class SqliteStorage
         services.AddSingleton<ICustomerStore, SqliteCustomerStore>();
         services.AddSingleton<ITemplateStore, SqliteTemplateStore>();
         services.AddSingleton<IDigestStore, SqliteDigestStore>();
+        services.AddSingleton<IThrottleStore, SqliteThrottleStore>();
         return services;
     }
 }

@@ -27,6 +27,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public ICustomerStore Customers { get; } = services.GetRequiredService<ICustomerStore>();
     public ITemplateStore Templates { get; } = services.GetRequiredService<ITemplateStore>();
     public IDigestStore Digests { get; } = services.GetRequiredService<IDigestStore>();
+    public IThrottleStore Throttles { get; } = services.GetRequiredService<IThrottleStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }
