@@ -203,7 +203,7 @@ public sealed class DeliveryWorker(
             }
 
             // Counted when it is about to be sent (after quiet hours), so held, expired or cancelled ones never count.
-            if (n.Route.Throttle is { } throttle && await Throttles.AdmitAsync(throttles, n, throttle, now, ct) is { } throttled)
+            if (n.Route.Throttle is { } throttle && await Throttles.AdmitAsync(throttles, n, throttle, decision.StepIndex, now, ct) is { } throttled)
             {
                 logger.Throttled(n.Id);
                 metrics.Finished(NotificationStatus.Suppressed, null);

@@ -25,10 +25,10 @@ public static class Throttles
     public static PreparedNotification Join(PreparedNotification prepared, ThrottlePolicy policy) =>
         prepared with { Route = prepared.Route with { Throttle = new ThrottleMembership(KeyOf(prepared.Request, policy), policy.Max, policy.Per) } };
 
-    /// <summary>Admits the notification to its group's window, or returns the update that ends it suppressed as
-    /// throttled (null: send it).</summary>
+    /// <summary>Admits the notification to its group's window before it is sent on <paramref name="step"/>, or returns
+    /// the update that ends it suppressed as throttled (null: send it).</summary>
     public static async Task<DeliveryUpdate?> AdmitAsync(
-        IThrottleStore store, Notification n, ThrottleMembership throttle, DateTimeOffset now, CancellationToken ct)
+        IThrottleStore store, Notification n, ThrottleMembership throttle, int step, DateTimeOffset now, CancellationToken ct)
     {
         if (await store.AdmitAsync(n.TenantId, throttle.Key, n.Id, throttle.Max, throttle.Per, now, ct))
         {
@@ -37,7 +37,7 @@ public static class Throttles
 
         var attempt = new Attempt
         {
-            Id = Guid.CreateVersion7(now), NotificationId = n.Id, Step = n.Progress.Step, Channel = n.Route.Steps[n.Progress.Step].Channel,
+            Id = Guid.CreateVersion7(now), NotificationId = n.Id, Step = step, Channel = n.Route.Steps[step].Channel,
             State = AttemptState.Failed, FailureKind = "permanent", ErrorCode = ThrottledCode,
             Error = $"Throttled: {throttle.Max} notifications of this type were already sent to this customer within {Durations.Format(throttle.Per)}.",
             CreatedAt = now, UpdatedAt = now,

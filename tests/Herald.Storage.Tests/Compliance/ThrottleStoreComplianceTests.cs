@@ -152,7 +152,8 @@ public abstract class ThrottleStoreComplianceTests : IAsyncLifetime
     private Task<bool> AdmitAsync(Guid tenant, string key, Guid id, int max, DateTimeOffset now) =>
         Stores.Throttles.AdmitAsync(tenant, key, id, max, Hour, now, Ct);
 
-    private static Guid Id(int i) => Guid.CreateVersion7(T0.AddMilliseconds(i));
+    // Deterministic: the same number is the same notification (each test has its own database).
+    private static Guid Id(int i) => new($"01900000-0000-7000-8000-{i:D12}");
 }
 
 public sealed class PostgresThrottleStoreComplianceTests(PostgresFixture server) : ThrottleStoreComplianceTests
