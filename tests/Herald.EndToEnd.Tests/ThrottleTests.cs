@@ -38,7 +38,17 @@ public sealed class ThrottleTests(PipelineHostFixture fixture) : IClassFixture<P
             await client.SendAsync(new { type = "balance.update", customer, data = new { balance = 101 } }, "balance-101"),
             await client.SendAsync(new { type = "balance.update", customer, data = new { balance = 102 } }),
         };
-        Assert.Equal(ids[0], await client.SendAsync(new { type = "balance.update", customer, data = new { balance = 101 } }, "balance-101"));
+        using (var resend = new HttpRequestMessage(HttpMethod.Post, "/v1/notifications")
+        {
+            Content = JsonContent.Create(new { type = "balance.update", customer, data = new { balance = 101 } }),
+        })
+        {
+            resend.Headers.Add("Idempotency-Key", "balance-101");
+            using var again = await client.SendAsync(resend);
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+            Assert.Equal(ids[0], (await again.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<Guid>());
+        }
+
         using (var batch = await client.PostAsJsonAsync("/v1/notifications/batch", new
         {
             items = new[] { 103, 104, 105 }.Select(b => new { type = "balance.update", customer, data = new { balance = b } }),
