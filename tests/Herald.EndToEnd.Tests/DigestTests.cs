@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
 
 namespace Herald.EndToEnd.Tests;
@@ -52,17 +49,5 @@ public sealed class DigestTests(PipelineHostFixture fixture) : IClassFixture<Pip
         Assert.Contains("balance: 105", balance, StringComparison.Ordinal);
         Assert.Contains("\"count\":5", balance, StringComparison.Ordinal);
         Assert.Single(messages, t => t == "Was this you?");
-    }
-
-    [Fact]
-    public async Task Throttle_IsRefusedByPut_UntilDeliveryEnforcesIt()
-    {
-        var (_, client) = await Host.CreateTenantAsync();
-
-        using var response = await client.PutAsync("/v1/rules", JsonContent.Create(JsonNode.Parse(
-            """{"rules": [{"name": "t", "then": {"throttle": {"max": 3, "per": "1h"}}}]}""")));
-
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        Assert.Contains("/rules/0/then/throttle", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 }

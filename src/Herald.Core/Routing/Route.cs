@@ -25,10 +25,17 @@ public sealed record Route(Priority Priority, IReadOnlyList<RouteStep> Steps)
 
     /// <summary>The digest window this notification joined at ingest (a rule's <c>digest</c> action); null otherwise.</summary>
     public DigestMembership? Digest { get; init; }
+
+    /// <summary>The throttle group this notification counts in when it is sent (a rule's <c>throttle</c> action); null otherwise.</summary>
+    public ThrottleMembership? Throttle { get; init; }
 }
 
 /// <summary>A notification's place in a digest: the window of <paramref name="Key"/> closing at <paramref name="ClosesAt"/>.</summary>
 public sealed record DigestMembership(string Key, DateTimeOffset ClosesAt);
+
+/// <summary>A notification's throttle: at most <paramref name="Max"/> sends of the group <paramref name="Key"/> (type, customer
+/// and optionally a data value) per <paramref name="Per"/>; decided by the worker when the notification is about to be sent.</summary>
+public sealed record ThrottleMembership(string Key, int Max, TimeSpan Per);
 
 /// <summary>How a notification treats the customer's quiet hours.</summary>
 public enum QuietHoursPolicy

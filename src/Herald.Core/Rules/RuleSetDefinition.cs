@@ -47,5 +47,8 @@ public sealed record RuleActions(
 /// splits that group further.</param>
 public sealed record DigestPolicy(TimeSpan Window, string? Key = null);
 
-/// <summary>The <c>throttle</c> action: at most <paramref name="Max"/> messages per customer and type per <paramref name="Per"/>.</summary>
-public sealed record ThrottlePolicy(int Max, TimeSpan Per);
+/// <summary>The <c>throttle</c> action: at most <paramref name="Max"/> messages per customer and type per <paramref name="Per"/>
+/// (a sliding window over the group's sends); the excess is suppressed with reason <c>throttled</c>.</summary>
+/// <param name="Key">Null: tenant, customer and type form the group. A data path (<c>data.accountId</c>): its value
+/// splits that group further, like a digest's key.</param>
+public sealed record ThrottlePolicy(int Max, TimeSpan Per, string? Key = null);

@@ -439,21 +439,7 @@ internal static class RuleSetReader
                     ok &= window is not null;
                     break;
                 case "key":
-                    var text = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
-                    if (text == "customer")
-                    {
-                        key = null;
-                    }
-                    else if (DataMasking.IsPath(text))
-                    {
-                        key = text;
-                    }
-                    else
-                    {
-                        error(field, "'key' is \"customer\" (the default: one digest per customer and type) or a data path like \"data.accountId\" that splits it further.");
-                        ok = false;
-                    }
-
+                    ok &= ReadGroupKey(property.Value, field, "digest", error, out key);
                     break;
                 default:
                     error(field, $"Unknown field '{property.Name}' in 'digest'; it has 'window' and, optionally, 'key'.");
@@ -481,6 +467,7 @@ internal static class RuleSetReader
 
         int? max = null;
         TimeSpan? per = null;
+        string? key = null;
         var ok = true;
         foreach (var property in value.EnumerateObject())
         {
@@ -509,8 +496,11 @@ internal static class RuleSetReader
 
                     ok &= per is not null;
                     break;
+                case "key":
+                    ok &= ReadGroupKey(property.Value, field, "throttle", error, out key);
+                    break;
                 default:
-                    error(field, $"Unknown field '{property.Name}' in 'throttle'; it has 'max' and 'per'.");
+                    error(field, $"Unknown field '{property.Name}' in 'throttle'; it has 'max', 'per' and, optionally, 'key'.");
                     ok = false;
                     break;
             }
@@ -525,7 +515,27 @@ internal static class RuleSetReader
             }
         }
 
-        return ok && max is { } mx && per is { } p ? new ThrottlePolicy(mx, p) : null;
+        return ok && max is { } mx && per is { } p ? new ThrottlePolicy(mx, p, key) : null;
+    }
+
+    // A digest's or throttle's group: "customer" (null: tenant, customer and type) or a data path that splits it further.
+    private static bool ReadGroupKey(JsonElement value, string field, string action, Action<string, string> error, out string? key)
+    {
+        var text = value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        key = null;
+        if (text == "customer")
+        {
+            return true;
+        }
+
+        if (DataMasking.IsPath(text))
+        {
+            key = text;
+            return true;
+        }
+
+        error(field, $"'key' is \"customer\" (the default: one {action} per customer and type) or a data path like \"data.accountId\" that splits it further.");
+        return false;
     }
 
     private static T? ReadEnum<T>(JsonElement value, string at, string what, string[] names, Action<string, string> error)

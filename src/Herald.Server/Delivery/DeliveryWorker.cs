@@ -6,6 +6,7 @@ using Herald.Core.Notifications;
 using Herald.Server.Customers;
 using Herald.Server.Digests;
 using Herald.Server.Hosting;
+using Herald.Server.Throttling;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
 
@@ -25,6 +26,7 @@ public sealed class DeliveryWorker(
     CustomerCache customers,
     MessageComposer composer,
     IDigestStore digests,
+    IThrottleStore throttles,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     IHostApplicationLifetime lifetime,
@@ -197,6 +199,15 @@ public sealed class DeliveryWorker(
             {
                 logger.QuietHoursHeld(n.Id, until);
                 updates.Add(new DeliveryUpdate(n.Id, n.Version, DeliveryStateMachine.OnQuietHours(n, decision, until), attempts));
+                continue;
+            }
+
+            // Counted when it is about to be sent (after quiet hours), so held, expired or cancelled ones never count.
+            if (n.Route.Throttle is { } throttle && await Throttles.AdmitAsync(throttles, n, throttle, decision.StepIndex, now, ct) is { } throttled)
+            {
+                logger.Throttled(n.Id);
+                metrics.Finished(NotificationStatus.Suppressed, null);
+                updates.Add(throttled with { Attempts = [.. attempts, .. throttled.Attempts] });
                 continue;
             }
 

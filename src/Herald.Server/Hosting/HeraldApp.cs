@@ -15,6 +15,7 @@ using Herald.Server.Providers;
 using Herald.Server.Reports;
 using Herald.Server.Rules;
 using Herald.Server.Sources;
+using Herald.Server.Throttling;
 using Herald.Server.Webhooks;
 using Herald.Storage;
 using Herald.Storage.Postgres;
@@ -66,6 +67,7 @@ public static class HeraldApp
         services.AddHeraldRateLimits(configuration);
         services.AddHeraldSandbox(configuration);
         services.AddHeraldRules(configuration);
+        services.AddHeraldThrottling(configuration);
         services.AddSingleton<ReceiptProcessor>();
         services.AddSingleton<TenantProvisioning>();
         services.AddOptions<Demo.DemoOptions>().BindConfiguration(Demo.DemoOptions.Section);

@@ -9,6 +9,7 @@ using Herald.Server.Customers;
 using Herald.Server.Hosting;
 using Herald.Server.Digests;
 using Herald.Server.Rules;
+using Herald.Server.Throttling;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
 
@@ -132,6 +133,12 @@ public sealed class IngestService(
             if (outcome?.Digest is { } digest && !prepared[i]!.Suppressed)
             {
                 prepared[i] = await DigestWindows.JoinAsync(digests, prepared[i]!, digest, now, ct);
+            }
+
+            // Throttle: no round trip here; the group goes into the route and the worker admits or suppresses it at send.
+            if (outcome?.Throttle is { } throttle && !prepared[i]!.Suppressed)
+            {
+                prepared[i] = Throttles.Join(prepared[i]!, throttle);
             }
         }
 

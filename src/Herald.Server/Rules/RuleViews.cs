@@ -108,6 +108,10 @@ public sealed record RuleTestView(
     JsonElement Data,
     IReadOnlyList<ComposedMessageView> Messages)
 {
+    /// <summary>The throttle in force (a rule's <c>throttle</c>, not for critical priority): the group's sends in the
+    /// window now and whether this notification would be throttled if sent now; null when none applies.</summary>
+    public Throttling.ThrottleView? Throttle { get; init; }
+
     public static RuleTestView Of(long? version, RuleEvaluation evaluation, PreparedNotification prepared, IReadOnlyList<ComposedMessageView> messages)
     {
         var d = evaluation.Decision;

@@ -12,6 +12,7 @@ using Herald.Server.Authentication;
 using Herald.Server.Customers;
 using Herald.Server.Delivery;
 using Herald.Server.Notifications;
+using Herald.Server.Throttling;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
 
@@ -58,22 +59,9 @@ public static class RulesApi
         }
 
         var document = Encoding.UTF8.GetString(body.Span);
-        if (!CompiledRuleSet.TryCompile(document, 0, out var compiled, out var errors))
+        if (!CompiledRuleSet.TryCompile(document, 0, out _, out var errors))
         {
             return Unprocessable(errors, "");
-        }
-
-        // 'throttle' is read and validated (and shown by the dry run), but delivery does not enforce it yet: a stored
-        // rule that silently did nothing would mislead the bank, so it is refused until it does.
-        var throttled = compiled!.Definition.Rules
-            .Select((rule, index) => (rule, index))
-            .Where(r => r.rule.Then.Throttle is not null)
-            .Select(r => new RuleValidationError(r.index, r.rule.Name, $"/rules/{r.index}/then/throttle", null,
-                "'throttle' is not enforced by this Herald version yet; use 'digest' to collapse frequent notifications."))
-            .ToList();
-        if (throttled.Count > 0)
-        {
-            return Unprocessable(throttled, "");
         }
 
         return await AppendAsync(
@@ -186,7 +174,7 @@ public static class RulesApi
 
     private static async Task<IResult> TestAsync(
         HttpRequest request, ClaimsPrincipal user, RuleRouter router, IRuleSetSource source, TimeProvider time, IOptions<DefaultRouteOptions> routeOptions,
-        CustomerResolver customers, MessageComposer composer, CancellationToken ct)
+        CustomerResolver customers, MessageComposer composer, IThrottleStore throttles, CancellationToken ct)
     {
         var (body, error) = await RequestBody.ReadJsonAsync(request, MaxTestBytes);
         if (error is not null)
@@ -255,8 +243,17 @@ public static class RulesApi
             var route = customers.Shape(decided.Route, decided.Request, resolved.Customer);
             var optedOutOfAll = decided.Route.Steps.Count > 0 && route.Steps.Count == 0;
             var prepared = decided with { Route = route, Suppressed = decided.Suppressed || optedOutOfAll };
+            if (evaluation.Decision.Throttle is { } throttle && !prepared.Suppressed)
+            {
+                prepared = Throttles.Join(prepared, throttle);
+            }
+
             var messages = prepared.Suppressed ? [] : await ComposeAsync(prepared, resolved.Customer, composer, now, ct);
-            return TypedResults.Json(RuleTestView.Of(draft is null ? set.Version : null, evaluation, prepared, messages), RulesJson.Default.RuleTestView);
+            var view = RuleTestView.Of(draft is null ? set.Version : null, evaluation, prepared, messages) with
+            {
+                Throttle = await Throttles.PreviewAsync(throttles, prepared, now, ct),
+            };
+            return TypedResults.Json(view, RulesJson.Default.RuleTestView);
         }
     }
 

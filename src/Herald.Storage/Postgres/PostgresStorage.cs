@@ -50,6 +50,7 @@ public static class PostgresStorage
         services.TryAddSingleton<ICustomerStore, PostgresCustomerStore>();
         services.TryAddSingleton<IDigestStore, PostgresDigestStore>();
         services.TryAddSingleton<IAttemptPartStore, PostgresAttemptPartStore>();
+        services.TryAddSingleton<IThrottleStore, PostgresThrottleStore>();
         services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
         return services;
     }

@@ -33,6 +33,7 @@ public static class SqliteStorage
         services.AddSingleton<ITemplateStore, SqliteTemplateStore>();
         services.AddSingleton<IDigestStore, SqliteDigestStore>();
         services.AddSingleton<IAttemptPartStore, SqliteAttemptPartStore>();
+        services.AddSingleton<IThrottleStore, SqliteThrottleStore>();
         return services;
     }
 }

@@ -47,6 +47,16 @@ public sealed class DigestActionTests
     }
 
     [Fact]
+    public void ThrottleKey_IsReadLikeADigestKey()
+    {
+        var keyed = CompiledRuleSet.Compile(
+            """{"rules": [{"name": "t", "then": {"throttle": {"max": 2, "per": "30m", "key": "data.account.id"}}}, {"name": "c", "then": {"throttle": {"max": 1, "per": "1d", "key": "customer"}}}]}""", 1);
+
+        Assert.Equal(new ThrottlePolicy(2, TimeSpan.FromMinutes(30), "data.account.id"), keyed.Definition.Rules[0].Then.Throttle);
+        Assert.Equal(new ThrottlePolicy(1, TimeSpan.FromDays(1)), keyed.Definition.Rules[1].Then.Throttle);
+    }
+
+    [Fact]
     public void DecideAll_CarriesTheThrottle()
     {
         var outcome = Set.DecideAll(Context(type: "service.news", data: "{}"), Fallback);
@@ -107,6 +117,9 @@ public sealed class DigestActionTests
     [InlineData("""{"throttle": {"per": "1h"}}""", "/rules/0/then/throttle/max", "Required")]
     [InlineData("""{"throttle": {"max": 3, "per": "soon"}}""", "/rules/0/then/throttle/per", "duration")]
     [InlineData("""{"throttle": [3, "1h"]}""", "/rules/0/then/throttle", "must be an object")]
+    [InlineData("""{"throttle": {"max": 3, "per": "2d"}}""", "/rules/0/then/throttle/per", "at most 1d")]
+    [InlineData("""{"throttle": {"max": 3, "per": "1h", "key": "account"}}""", "/rules/0/then/throttle/key", "data path")]
+    [InlineData("""{"throttle": {"max": 3, "per": "1h", "burst": 1}}""", "/rules/0/then/throttle/burst", "Unknown field 'burst'")]
     public void InvalidDigestOrThrottle_IsALocatedError(string then, string field, string message)
     {
         var errors = RuleSetValidator.Validate($$"""{"rules": [{"name": "r", "then": {{then}}}]}""");

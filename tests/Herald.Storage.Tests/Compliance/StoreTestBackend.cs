@@ -28,6 +28,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public ITemplateStore Templates { get; } = services.GetRequiredService<ITemplateStore>();
     public IDigestStore Digests { get; } = services.GetRequiredService<IDigestStore>();
     public IAttemptPartStore Parts { get; } = services.GetRequiredService<IAttemptPartStore>();
+    public IThrottleStore Throttles { get; } = services.GetRequiredService<IThrottleStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }
