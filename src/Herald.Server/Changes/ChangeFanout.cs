@@ -225,7 +225,9 @@ public sealed class ChangeFanout(
     }
 
     /// <summary>Parses <c>kind:tenant:key</c>; false for anything else (a foreign or malformed message).</summary>
-    public static bool TryParse(string? message, out string kind, out Guid tenantId, out string key)
+    /// <remarks>Not named TryParse: minimal APIs would then try to bind endpoint parameters of this type from the
+    /// request instead of taking the service.</remarks>
+    public static bool TryParseMessage(string? message, out string kind, out Guid tenantId, out string key)
     {
         kind = key = "";
         tenantId = Guid.Empty;
@@ -244,7 +246,7 @@ public sealed class ChangeFanout(
 
     private async Task ReceivedAsync(string? message, string via, CancellationToken ct)
     {
-        if (!TryParse(message, out var kind, out var tenant, out var key) || !_subscribers.TryGetValue(kind, out var handlers))
+        if (!TryParseMessage(message, out var kind, out var tenant, out var key) || !_subscribers.TryGetValue(kind, out var handlers))
         {
             return;
         }
