@@ -15,4 +15,11 @@ public interface IDigestStore
     /// <summary>The members of the window of <paramref name="key"/> closing at <paramref name="closesAt"/> whose
     /// notification was stored (a join whose notification never committed is left out), oldest first.</summary>
     Task<IReadOnlyList<Guid>> MembersAsync(Guid tenantId, string key, DateTimeOffset closesAt, CancellationToken ct);
+
+    /// <summary>Housekeeping: deletes the member rows of windows that closed before <paramref name="closedBefore"/> and
+    /// were sent (no member's notification is still pending; joins whose notification was never stored count as
+    /// done), at most <paramref name="max"/> of them, then the window rows left without members that closed before
+    /// then. A window with a pending member keeps every row, so a late worker still collapses it.</summary>
+    /// <returns>How many member rows were deleted; fewer than <paramref name="max"/> means none is left to delete.</returns>
+    Task<int> DeleteSentAsync(DateTimeOffset closedBefore, int max, CancellationToken ct);
 }

@@ -46,7 +46,10 @@ public sealed class CompiledRuleSet
     private sealed record Candidates(int[] Rules, int LastAccumulating)
     {
         public static Candidates Of(CompiledRule[] all, int[] rules) =>
-            new(rules, Array.FindLastIndex(rules, i => all[i].Actions is { Tags.Count: > 0 } or { Templates.Count: > 0 } or { Mask.Count: > 0 } or { Digest: not null } or { Throttle: not null }));
+            new(rules, Math.Max(
+                Array.FindLastIndex(rules, i => all[i].Actions is { Tags.Count: > 0 } or { Templates.Count: > 0 } or { Mask.Count: > 0 } or { Digest: not null } or { Throttle: not null }),
+                // An opt-out policy is rare and not part of "all decided" either: only types with such a rule pay for it.
+                Array.FindLastIndex(rules, i => all[i].Actions.OptOuts is not null)));
     }
 
     public long Version { get; }
@@ -127,6 +130,7 @@ public sealed class CompiledRuleSet
         {
             Digest = DigestOf(acc, route.Priority),
             Throttle = ThrottleOf(acc, route.Priority),
+            OptOuts = OptOutsOf(acc),
         };
     }
 
@@ -156,6 +160,7 @@ public sealed class CompiledRuleSet
         By("delay", acc.Delay);
         By("digest", acc.Digest);
         By("throttle", acc.Throttle);
+        By("optOuts", acc.OptOuts);
         var templates = Templates(acc) ?? [];
         if (acc.Templates is not null)
         {
@@ -180,6 +185,7 @@ public sealed class CompiledRuleSet
             Mask = acc.Mask ?? [],
             Digest = DigestOf(acc, route.Priority),
             Throttle = ThrottleOf(acc, route.Priority),
+            OptOuts = OptOutsOf(acc),
         };
         return new RuleEvaluation(Version, route, decision, matched, errors, dataInvalid);
     }
@@ -245,6 +251,8 @@ public sealed class CompiledRuleSet
 
     private ThrottlePolicy? ThrottleOf(in Accumulator acc, Priority priority) =>
         acc.Throttle >= 0 && priority != Priority.Critical ? _rules[acc.Throttle].Actions.Throttle : null;
+
+    private OptOutPolicy? OptOutsOf(in Accumulator acc) => acc.OptOuts >= 0 ? _rules[acc.OptOuts].Actions.OptOuts : null;
 
     private static string Describe(Exception e) => e switch
     {
@@ -331,6 +339,7 @@ public sealed class CompiledRuleSet
         public int Delay = -1;
         public int Digest = -1;
         public int Throttle = -1;
+        public int OptOuts = -1;
         public List<string>? Tags;
         public Dictionary<Channel, int>? Templates;
         public List<string>? Mask;
@@ -350,6 +359,7 @@ public sealed class CompiledRuleSet
             Take(ref Delay, a.Delay is not null, at);
             Take(ref Digest, a.Digest is not null, at);
             Take(ref Throttle, a.Throttle is not null, at);
+            Take(ref OptOuts, a.OptOuts is not null, at);
             if (a.Tags is { Count: > 0 } tags)
             {
                 Tags ??= [];

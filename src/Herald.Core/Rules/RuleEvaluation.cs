@@ -37,6 +37,9 @@ public sealed record RuleDecision(
 
     /// <summary>The throttle in force; null when no rule sets one or the final priority is critical.</summary>
     public ThrottlePolicy? Throttle { get; init; }
+
+    /// <summary>The rules' opt-out policy; null when no rule decides (the node's fallback applies).</summary>
+    public OptOutPolicy? OptOuts { get; init; }
 }
 
 /// <summary>What ingest applies: the route, and the actions a <see cref="Route"/> cannot carry.</summary>
@@ -51,6 +54,9 @@ public sealed record RuleOutcome(Route Route, bool Suppress, TimeSpan? Delay, Ti
 
     /// <summary>The throttle in force (never for critical priority).</summary>
     public ThrottlePolicy? Throttle { get; init; }
+
+    /// <summary>The rules' opt-out policy; null when no rule decides (the node's fallback applies).</summary>
+    public OptOutPolicy? OptOuts { get; init; }
 
     public static RuleOutcome Of(Route route) => new(route, false, null, null, null);
 }

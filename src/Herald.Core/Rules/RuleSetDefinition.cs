@@ -39,6 +39,21 @@ public sealed record RuleActions(
     /// <summary>At most <see cref="ThrottlePolicy.Max"/> messages of a type per customer per period; the excess is
     /// suppressed (reason <c>throttled</c>). Never applies to critical priority.</summary>
     public ThrottlePolicy? Throttle { get; init; }
+
+    /// <summary>Whether the customer's opt-outs bind this notification (<c>then.optOuts</c>): the bank's per-tenant,
+    /// run-time choice of the types that go out despite an opt-out (fraud alerts, OTPs, mandatory notices).</summary>
+    public OptOutPolicy? OptOuts { get; init; }
+}
+
+/// <summary>The <c>optOuts</c> action: what the customer's opt-outs do to a notification the rule matches.</summary>
+public enum OptOutPolicy
+{
+    /// <summary>Opt-outs drop the steps they cover (the default); a rule saying so beats a later <c>ignore</c> and the
+    /// node's <c>OptOutExemptTypes</c>.</summary>
+    Honour,
+
+    /// <summary>Opt-outs are ignored: every step of the plan stays (the preferred channel still goes first).</summary>
+    Ignore,
 }
 
 /// <summary>The <c>digest</c> action: one message per window instead of one per notification.</summary>

@@ -18,7 +18,7 @@ internal static class RuleSetReader
 
     private static readonly string[] RuleFields = ["name", "description", "enabled", "when", "then"];
     private static readonly string[] ActionFields =
-        ["priority", "channels", "ttl", "quietHours", "costPolicy", "suppress", "delay", "tags", "template", "mask", "stop", "digest", "throttle"];
+        ["priority", "channels", "ttl", "quietHours", "costPolicy", "suppress", "delay", "tags", "template", "mask", "stop", "digest", "throttle", "optOuts"];
     private static readonly string[] StepFields = ["channel", "waitFor", "timeout"];
 
     public static RuleSetDefinition? Read(string json, List<RuleValidationError> errors)
@@ -216,6 +216,9 @@ internal static class RuleSetReader
                     break;
                 case "throttle":
                     actions = actions with { Throttle = ReadThrottle(value, field, error) };
+                    break;
+                case "optOuts":
+                    actions = actions with { OptOuts = ReadEnum<OptOutPolicy>(value, field, "optOuts policy", ["honour", "ignore"], error) };
                     break;
                 default:
                     error(field, $"Unknown action '{property.Name}'; actions are {string.Join(", ", ActionFields)}.");

@@ -17,7 +17,12 @@ public sealed record TemplateError(string Field, string Message, int? Line, int?
 /// <param name="Customer">Flat customer fields (id, language, timezone, free attributes); null for inline-only notifications.</param>
 /// <param name="Language">Picks number and date formats (see <see cref="LocalFormats"/>).</param>
 /// <param name="TimeZone">Dates are shown in this zone; UTC when null.</param>
-public sealed record RenderContext(IReadOnlyDictionary<string, string>? Customer, string? Language, TimeZoneInfo? TimeZone);
+public sealed record RenderContext(IReadOnlyDictionary<string, string>? Customer, string? Language, TimeZoneInfo? TimeZone)
+{
+    /// <summary>The notification is a digest's sent message: its <c>data.digest</c> ({count, items}) is also the
+    /// top-level <c>digest</c> of the model. Only then, so a bank's own <c>data.digest</c> field never poses as one.</summary>
+    public bool Digest { get; init; }
+}
 
 /// <summary>
 /// Renders Liquid templates with Fluid. Each template version is parsed once and kept (bounded); rendering is
@@ -81,15 +86,18 @@ public sealed partial class TemplateRenderer
         var parsed = Get(template);
         using var data = JsonDocument.Parse(dataJson);
         var dataValue = ToFluid(data.RootElement);
-        var text = Render(parsed.Body, dataValue, context, type);
-        var subject = parsed.Subject is null ? null : OneLine(Render(parsed.Subject, dataValue, context, type));
+        var digest = context.Digest && data.RootElement.ValueKind == JsonValueKind.Object && data.RootElement.TryGetProperty("digest", out var d)
+            ? ToFluid(d)
+            : null;
+        var text = Render(parsed.Body, dataValue, context, type, digest);
+        var subject = parsed.Subject is null ? null : OneLine(Render(parsed.Subject, dataValue, context, type, digest));
         RenderedWhatsAppTemplate? whatsApp = null;
         if (template.WhatsApp is { } mapping)
         {
             var parameters = new string[parsed.Parameters.Length];
             for (var i = 0; i < parameters.Length; i++)
             {
-                parameters[i] = Render(parsed.Parameters[i], dataValue, context, type);
+                parameters[i] = Render(parsed.Parameters[i], dataValue, context, type, digest);
             }
 
             whatsApp = new RenderedWhatsAppTemplate(mapping.Name, mapping.Language, parameters);
@@ -98,7 +106,7 @@ public sealed partial class TemplateRenderer
         return new RenderedMessage(text, subject, whatsApp);
     }
 
-    private string Render(IFluidTemplate template, FluidValue data, RenderContext context, string type)
+    private string Render(IFluidTemplate template, FluidValue data, RenderContext context, string type, FluidValue? digest = null)
     {
         var liquid = new TemplateContext(_options)
         {
@@ -108,6 +116,11 @@ public sealed partial class TemplateRenderer
         liquid.SetValue("data", data);
         liquid.SetValue("type", StringValue.Create(type));
         liquid.SetValue("customer", context.Customer is null ? NilValue.Instance : ToFluid(context.Customer));
+        if (digest is not null)
+        {
+            liquid.SetValue("digest", digest);
+        }
+
         return template.Render(liquid, NullEncoder.Default);
     }
 

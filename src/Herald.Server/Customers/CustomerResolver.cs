@@ -1,5 +1,6 @@
 using Herald.Core.Customers;
 using Herald.Core.Notifications;
+using Herald.Core.Rules;
 using Route = Herald.Core.Routing.Route;
 using Herald.Ingest;
 using Microsoft.Extensions.Options;
@@ -60,8 +61,14 @@ public sealed class CustomerResolver(CustomerCache cache, IOptions<CustomersOpti
     }
 
     /// <summary>The route after the customer's opt-outs and preferred channel; unchanged without a stored customer.</summary>
-    public Route Shape(Route route, NewNotification notification, Customer? customer) =>
-        customer is null ? route : CustomerPreferences.Apply(route, customer, notification.Type, _exempt.Contains(notification.Type));
+    /// <param name="optOuts">The tenant's rules' decision (<c>then.optOuts</c>); null when no rule decided, and then the
+    /// node's <see cref="CustomersOptions.OptOutExemptTypes"/> is the fallback.</param>
+    public Route Shape(Route route, NewNotification notification, Customer? customer, OptOutPolicy? optOuts = null) =>
+        customer is null ? route : CustomerPreferences.Apply(route, customer, notification.Type, IgnoresOptOuts(notification.Type, optOuts));
+
+    /// <summary>Whether opt-outs are ignored for <paramref name="type"/>: the rules decide, else the node's list.</summary>
+    public bool IgnoresOptOuts(string type, OptOutPolicy? optOuts) =>
+        optOuts is { } policy ? policy == OptOutPolicy.Ignore : _exempt.Contains(type);
 
     private static bool HasAddress(Contacts c) => c.Phone is not null || c.TelegramChatId is not null || c.Email is not null || c.PushToken is not null;
 }

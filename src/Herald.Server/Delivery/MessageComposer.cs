@@ -43,7 +43,11 @@ public sealed class MessageComposer(TemplateCache templates, TemplateRenderer re
 
         try
         {
-            var context = new RenderContext(CustomerFields(n, customer), language, CustomerPreferences.FindZone(customer?.TimeZone));
+            var context = new RenderContext(CustomerFields(n, customer), language, CustomerPreferences.FindZone(customer?.TimeZone))
+            {
+                // A digest's sent message: templates may write {{ digest.count }} as well as {{ data.digest.count }}.
+                Digest = n.Route.Digest is not null,
+            };
             var rendered = renderer.Render(template, n.Type, n.DataJson, context);
             var whatsApp = channel == Channel.WhatsApp && rendered.WhatsApp is { } w ? new WhatsAppTemplate(w.Name, w.Language, w.Parameters) : null;
             return new ComposedMessage(rendered.Text, channel == Channel.Email ? rendered.Subject : null, whatsApp, template.Id);

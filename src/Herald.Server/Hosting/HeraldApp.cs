@@ -9,6 +9,7 @@ using Herald.Server.Callbacks;
 using Herald.Server.Customers;
 using Herald.Server.Templates;
 using Herald.Server.Delivery;
+using Herald.Server.Digests;
 using Herald.Server.Notifications;
 using Herald.Server.Operations;
 using Herald.Server.Providers;
@@ -22,6 +23,7 @@ using Herald.Storage.Postgres;
 using Herald.Storage.Redis;
 using Herald.Storage.Secrets;
 using Herald.Storage.Sqlite;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 
@@ -56,7 +58,8 @@ public static class HeraldApp
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         services.AddHeraldOperations(configuration);
 
-        services.AddSingleton(TimeProvider.System);
+        // TryAdd: a test host may bring its own clock (e.g. one it moves forward to end a quiet-hours window).
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<HeraldMetrics>();
         services.AddSingleton<SelfAddress>();
         services.AddHeraldStorage(configuration);
@@ -87,6 +90,7 @@ public static class HeraldApp
             .AddPrometheusExporter());
 
         services.AddHeraldWebhooks(configuration, role.Delivers());
+        services.AddHeraldDigests(configuration, role.Delivers());
         if (role.ServesApi())
         {
             services.AddSingleton<IngestService>();

@@ -126,7 +126,7 @@ public sealed class IngestService(
             var decided = outcome is not null
                 ? RuleIngest.Prepare(id, r.Notification, outcome, now)
                 : new PreparedNotification(id, r.Notification, router.Decide(r.Notification));
-            var route = customers.Shape(decided.Route, decided.Request, r.Customer);
+            var route = customers.Shape(decided.Route, decided.Request, r.Customer, outcome?.OptOuts);
             var optedOutOfAll = decided.Route.Steps.Count > 0 && route.Steps.Count == 0;
             prepared[i] = decided with { Route = route, Suppressed = decided.Suppressed || optedOutOfAll };
             // Only notifications a digest rule applies to pay for the window's database round trip.

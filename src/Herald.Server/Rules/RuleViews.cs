@@ -84,7 +84,12 @@ public sealed record RouteView(
 /// <param name="DecidedBy">Which rule decided each action.</param>
 public sealed record DecisionView(
     bool Suppress, string? Delay, string? Ttl, DateTimeOffset? NotBefore, DateTimeOffset? ExpiresAt, IReadOnlyList<string> Mask,
-    IReadOnlyDictionary<string, string> DecidedBy);
+    IReadOnlyDictionary<string, string> DecidedBy)
+{
+    /// <summary>The rules' opt-out policy (<c>honour</c> or <c>ignore</c>); null when no rule decides and the node's
+    /// <c>Herald:Customers:OptOutExemptTypes</c> applies.</summary>
+    public string? OptOuts { get; init; }
+}
 
 /// <summary>The text a route step would send, composed as delivery composes it (tenant templates included).</summary>
 /// <param name="Subject">Email: the template's subject, when a template sets one.</param>
@@ -130,7 +135,7 @@ public sealed record RuleTestView(
                 prepared.NotBefore,
                 prepared.Request.ExpiresAt,
                 d.Mask,
-                d.DecidedBy),
+                d.DecidedBy) { OptOuts = d.OptOuts is { } optOuts ? optOuts.ToString().ToLowerInvariant() : null },
             prepared.Suppressed ? "suppressed" : "accepted",
             data.RootElement.Clone(),
             messages);

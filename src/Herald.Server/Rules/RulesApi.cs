@@ -240,7 +240,7 @@ public static class RulesApi
             var evaluation = router.Evaluate(context, set);
             var outcome = new RuleOutcome(evaluation.Route, evaluation.Decision.Suppress, evaluation.Decision.Delay, evaluation.Decision.Ttl, evaluation.Decision.Mask);
             var decided = RuleIngest.Prepare(Guid.Empty, resolved.Notification, outcome, now);
-            var route = customers.Shape(decided.Route, decided.Request, resolved.Customer);
+            var route = customers.Shape(decided.Route, decided.Request, resolved.Customer, evaluation.Decision.OptOuts);
             var optedOutOfAll = decided.Route.Steps.Count > 0 && route.Steps.Count == 0;
             var prepared = decided with { Route = route, Suppressed = decided.Suppressed || optedOutOfAll };
             if (evaluation.Decision.Throttle is { } throttle && !prepared.Suppressed)

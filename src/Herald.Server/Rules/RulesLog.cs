@@ -15,12 +15,6 @@ internal static partial class RulesLog
     [LoggerMessage(4203, LogLevel.Error, "Stored rule set version {Version} of tenant {TenantId} no longer compiles ({Count} error(s)); the previous set stays in use")]
     public static partial void StoredRuleSetInvalid(this ILogger logger, Guid tenantId, long version, int count);
 
-    [LoggerMessage(4204, LogLevel.Warning, "Announcing a rule change over {Path} failed; other nodes converge by their poll")]
-    public static partial void RulesPublishFailed(this ILogger logger, string path, Exception exception);
-
-    [LoggerMessage(4205, LogLevel.Warning, "Listening for rule changes over {Path} failed; retrying")]
-    public static partial void RulesListenFailed(this ILogger logger, string path, Exception exception);
-
     [LoggerMessage(4206, LogLevel.Warning, "Rule {RuleIndex} '{RuleName}' of tenant {TenantId}, version {Version}, was stopped at run time and counted as not matched: {Message}")]
     public static partial void RuleRuntimeError(this ILogger logger, Guid tenantId, long version, int ruleIndex, string ruleName, string message);
 

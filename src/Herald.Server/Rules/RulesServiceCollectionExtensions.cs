@@ -1,5 +1,6 @@
 using Herald.Core.Routing;
 using Herald.Core.Rules;
+using Herald.Server.Changes;
 using IRouter = Herald.Core.Routing.IRouter;
 using Microsoft.Extensions.Options;
 
@@ -17,8 +18,9 @@ public static class RulesServiceCollectionExtensions
         services.AddSingleton<RuleSetCache>();
         services.AddSingleton<IRuleSetSource>(sp => sp.GetRequiredService<RuleSetCache>());
         services.AddHostedService(sp => sp.GetRequiredService<RuleSetCache>());
+        services.AddChangeFanout();
         services.AddSingleton<RuleChangeFanout>();
-        services.AddHostedService(sp => sp.GetRequiredService<RuleChangeFanout>());
+        services.AddSingleton<IChangeSubscriber, RuleChangeSubscriber>();
         services.AddSingleton(sp => new RuleRouter(
             sp.GetRequiredService<IRuleSetSource>(),
             new DefaultRouter(sp.GetRequiredService<IOptions<DefaultRouteOptions>>().Value),

@@ -53,4 +53,55 @@ public sealed class PostgresDigestStore(NpgsqlDataSource dataSource) : IDigestSt
 
         return list;
     }
+
+    // A window is done when none of its members' notifications is short of a final state (status 3 and up: delivered,
+    // failed, expired, suppressed, cancelled). The window row is rechecked in the outer WHERE, so a join that reopens
+    // the key at the same moment (its row then closes in the future) is not deleted.
+    private const string DeleteSentSql =
+        """
+        WITH doomed AS (
+            SELECT m.notification_id FROM digest_members m
+            WHERE m.closes_at < @before
+              AND NOT EXISTS (
+                  SELECT 1 FROM digest_members o JOIN notifications n ON n.id = o.notification_id
+                  WHERE o.tenant_id = m.tenant_id AND o.digest_key = m.digest_key AND o.closes_at = m.closes_at AND n.status < 3)
+            LIMIT @max),
+        deleted AS (
+            DELETE FROM digest_members d USING doomed WHERE d.notification_id = doomed.notification_id
+            RETURNING 1)
+        SELECT count(*)::int FROM deleted
+        """;
+
+    private const string DeleteWindowsSql =
+        """
+        DELETE FROM digest_windows w
+        WHERE w.closes_at < @before
+          AND (w.tenant_id, w.digest_key) IN (
+              SELECT x.tenant_id, x.digest_key FROM digest_windows x
+              WHERE x.closes_at < @before
+                AND NOT EXISTS (SELECT 1 FROM digest_members m
+                                WHERE m.tenant_id = x.tenant_id AND m.digest_key = x.digest_key AND m.closes_at = x.closes_at)
+              LIMIT @max)
+        """;
+
+    public async Task<int> DeleteSentAsync(DateTimeOffset closedBefore, int max, CancellationToken ct)
+    {
+        int deleted;
+        await using (var cmd = dataSource.CreateCommand(DeleteSentSql))
+        {
+            cmd.Parameters.Add(Param("before", Utc(closedBefore)));
+            cmd.Parameters.Add(Param("max", max));
+            deleted = (int)(await cmd.ExecuteScalarAsync(ct))!;
+        }
+
+        // The members go first: a window row whose members were just deleted goes in the same run.
+        await using (var cmd = dataSource.CreateCommand(DeleteWindowsSql))
+        {
+            cmd.Parameters.Add(Param("before", Utc(closedBefore)));
+            cmd.Parameters.Add(Param("max", max));
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+
+        return deleted;
+    }
 }

@@ -46,4 +46,38 @@ internal sealed class SqliteDigestStore(SqliteDatabase db) : IDigestStore
                 return command.ReadAll(r => r.GetId(0));
             },
             ct);
+
+    // As on PostgreSQL: a window is done when none of its members' notifications is short of a final state (status 3
+    // and up); the single writer means no join can interleave.
+    public Task<int> DeleteSentAsync(DateTimeOffset closedBefore, int max, CancellationToken ct) =>
+        db.WriteAsync(
+            scope =>
+            {
+                var before = SqliteValues.Ms(closedBefore);
+                var deleted = scope.Command(
+                        """
+                        DELETE FROM digest_members WHERE notification_id IN (
+                            SELECT m.notification_id FROM digest_members m
+                            WHERE m.closes_at < $before
+                              AND NOT EXISTS (
+                                  SELECT 1 FROM digest_members o JOIN notifications n ON n.id = o.notification_id
+                                  WHERE o.tenant_id = m.tenant_id AND o.digest_key = m.digest_key AND o.closes_at = m.closes_at AND n.status < 3)
+                            LIMIT $max)
+                        """)
+                    .Set("$before", before).Set("$max", max)
+                    .ExecuteNonQuery();
+                scope.Command(
+                        """
+                        DELETE FROM digest_windows WHERE rowid IN (
+                            SELECT w.rowid FROM digest_windows w
+                            WHERE w.closes_at < $before
+                              AND NOT EXISTS (SELECT 1 FROM digest_members m
+                                              WHERE m.tenant_id = w.tenant_id AND m.digest_key = w.digest_key AND m.closes_at = w.closes_at)
+                            LIMIT $max)
+                        """)
+                    .Set("$before", before).Set("$max", max)
+                    .ExecuteNonQuery();
+                return deleted;
+            },
+            ct);
 }

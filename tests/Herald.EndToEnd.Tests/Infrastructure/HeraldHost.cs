@@ -77,12 +77,16 @@ public sealed class HeraldHost : IAsyncDisposable
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
-    public static async Task<HeraldHost> StartAsync(HeraldRole role, IDictionary<string, string?> settings, string url = "http://127.0.0.1:0")
+    /// <param name="configure">Runs on the builder before Herald registers its services, e.g. to bring a clock
+    /// (Herald keeps a <see cref="TimeProvider"/> registered here).</param>
+    public static async Task<HeraldHost> StartAsync(
+        HeraldRole role, IDictionary<string, string?> settings, string url = "http://127.0.0.1:0", Action<WebApplicationBuilder>? configure = null)
     {
         var app = HeraldApp.Build(role, ["--urls", url], builder =>
         {
             builder.Configuration.AddInMemoryCollection(settings);
             builder.Logging.ClearProviders();
+            configure?.Invoke(builder);
         });
         await app.Services.GetRequiredService<Herald.Storage.IStorageMigrator>().MigrateAsync(CancellationToken.None);
         await app.StartAsync();
