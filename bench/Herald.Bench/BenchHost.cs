@@ -43,6 +43,9 @@ public sealed class BenchHost : IAsyncDisposable
 
     public bool IsPostgres => _postgresDatabase is not null;
 
+    /// <summary>Per-notification cost snapshots (CPU, allocations, statements, WAL) around each workload.</summary>
+    public CostMeter Cost => field ??= new CostMeter(_postgresDatabase, _postgres?.DataDirectory);
+
     /// <summary>Fires when the host stops, e.g. on Ctrl-C: the host's console lifetime takes SIGINT for itself.</summary>
     public CancellationToken Stopping => _app!.Lifetime.ApplicationStopping;
 
@@ -56,7 +59,10 @@ public sealed class BenchHost : IAsyncDisposable
             {
                 await server.StartAsync(ct);
                 await EnableDurabilityAsync(server.ConnectionString, ct);
+                await CostMeter.EnableStatementStatsAsync(server.ConnectionString, ct);
+                await server.RestartAsync(ct);
                 var database = await server.CreateDatabaseAsync("herald_bench", ct);
+                await CostMeter.CreateExtensionAsync(database, ct);
                 return new BenchHost(server, database, null);
             }
             catch
