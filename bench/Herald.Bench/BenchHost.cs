@@ -59,7 +59,7 @@ public sealed class BenchHost : IAsyncDisposable
             {
                 await server.StartAsync(ct);
                 await EnableDurabilityAsync(server.ConnectionString, ct);
-                await CostMeter.EnableStatementStatsAsync(server.ConnectionString, ct);
+                await CostMeter.EnableStatementStatsAsync(server.DataDirectory!, ct);
                 await server.RestartAsync(ct);
                 var database = await server.CreateDatabaseAsync("herald_bench", ct);
                 await CostMeter.CreateExtensionAsync(database, ct);

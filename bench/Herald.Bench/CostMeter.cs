@@ -27,23 +27,14 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
 
     public sealed record Statement(string Query, long Calls, long Rows, double TotalMs);
 
-    /// <summary>Turns on pg_stat_statements (needs a restart): call before the database is created.</summary>
-    public static async Task EnableStatementStatsAsync(string serverConnectionString, CancellationToken ct)
-    {
-        await using var conn = new NpgsqlConnection(serverConnectionString);
-        await conn.OpenAsync(ct);
-        foreach (var sql in new[]
-        {
-            "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
+    /// <summary>Turns on pg_stat_statements (takes effect on restart): call before the database is created.</summary>
+    /// <remarks>In postgresql.conf, not ALTER SYSTEM: the module's settings are unknown until it is loaded.</remarks>
+    public static Task EnableStatementStatsAsync(string dataDirectory, CancellationToken ct) =>
+        File.AppendAllTextAsync(
+            Path.Combine(dataDirectory, "postgresql.conf"),
             // Nested statements too, so a trigger's queries show up (as toplevel = false).
-            "ALTER SYSTEM SET pg_stat_statements.track = 'all'",
-            "ALTER SYSTEM SET pg_stat_statements.max = 2000",
-        })
-        {
-            await using var cmd = new NpgsqlCommand(sql, conn);
-            await cmd.ExecuteNonQueryAsync(ct);
-        }
-    }
+            "\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\npg_stat_statements.max = 2000\n",
+            ct);
 
     public static async Task CreateExtensionAsync(string databaseConnectionString, CancellationToken ct)
     {

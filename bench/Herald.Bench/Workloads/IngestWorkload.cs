@@ -21,8 +21,10 @@ public static class IngestWorkload
         var bodies = Enumerable.Range(0, Clients).Select(c => Encoding.UTF8.GetBytes(Payloads.Telegram(Payloads.ChatId(1, c)))).ToArray();
         Task<int> Post(int client, CancellationToken token) => ClosedLoop.PostAsync(http, "/v1/notifications", bodies[client], 1, token);
 
+        await ClosedLoop.RunAsync(Clients, options.Warmup, Post, ct);
+        // The cost window starts once the warm-up (JIT, pools, prepared statements) is delivered, so it holds only the run.
+        await host.DrainAsync(TimeSpan.FromMinutes(options.Quick ? 1 : 10), ct);
         var costBefore = await host.Cost.TakeAsync(ct);
-        var warm = await ClosedLoop.RunAsync(Clients, options.Warmup, Post, ct);
         var r = await ClosedLoop.RunAsync(Clients, options.Duration, Post, ct);
         Report.Line($"ingest.single: {r.OperationsPerSecond:F0} req/s  p50 {Report.Ms(r.Latency.At(50))}  p99 {Report.Ms(r.Latency.At(99))}  max {Report.Ms(r.Latency.Max)}  ({Clients} clients, {options.Duration.TotalSeconds:F0} s, errors {r.Errors})");
         Report.Info("ran meanwhile: delivery worker (telegram sandbox, 0 ms latency); load generator in the same process");
@@ -31,7 +33,7 @@ public static class IngestWorkload
             Report.Info("first error: " + r.FirstError);
         }
 
-        await CostAfterDrainAsync(host, options, "ingest.single", costBefore, warm.Items + r.Items, ct);
+        await CostAfterDrainAsync(host, options, "ingest.single", costBefore, r.Items, ct);
         report.Add(new Figure("ingest.single req/s", r.OperationsPerSecond, "req/s", 5_000, HigherIsBetter: true));
         report.Add(new Figure("ingest.single p99", r.Latency.At(99), "ms", 50, HigherIsBetter: false));
     }
