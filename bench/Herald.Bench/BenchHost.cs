@@ -59,10 +59,17 @@ public sealed class BenchHost : IAsyncDisposable
             {
                 await server.StartAsync(ct);
                 await EnableDurabilityAsync(server.ConnectionString, ct);
-                await CostMeter.EnableStatementStatsAsync(server.DataDirectory!, ct);
-                await server.RestartAsync(ct);
+                var statementStats = server.DataDirectory is { } data && await CostMeter.EnableStatementStatsAsync(data, ct);
+                if (statementStats)
+                {
+                    await server.RestartAsync(ct);
+                }
+
                 var database = await server.CreateDatabaseAsync("herald_bench", ct);
-                await CostMeter.CreateExtensionAsync(database, ct);
+                if (statementStats)
+                {
+                    await CostMeter.CreateExtensionAsync(database, ct);
+                }
                 return new BenchHost(server, database, null);
             }
             catch

@@ -25,16 +25,27 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
         long WalBytes,
         IReadOnlyDictionary<(long QueryId, bool TopLevel), Statement> Statements);
 
-    public sealed record Statement(string Query, long Calls, long Rows, double TotalMs);
+    /// <param name="Plans">How often it was planned: fewer than <paramref name="Calls"/> when prepared statements were reused.</param>
+    public sealed record Statement(string Query, long Calls, long Rows, double TotalMs, long Plans, double PlanMs);
 
-    /// <summary>Turns on pg_stat_statements (takes effect on restart): call before the database is created.</summary>
+    /// <summary>Turns on pg_stat_statements (takes effect on restart) when the module is installed; returns whether it
+    /// did. Without it the statement figures stay empty and the server still starts.</summary>
     /// <remarks>In postgresql.conf, not ALTER SYSTEM: the module's settings are unknown until it is loaded.</remarks>
-    public static Task EnableStatementStatsAsync(string dataDirectory, CancellationToken ct) =>
-        File.AppendAllTextAsync(
+    public static async Task<bool> EnableStatementStatsAsync(string dataDirectory, CancellationToken ct)
+    {
+        string[] roots = ["/usr/lib/postgresql", "/usr/local/pgsql/lib", "/usr/local/lib/postgresql", "/usr/lib64/pgsql"];
+        if (!roots.Where(Directory.Exists).Any(r => Directory.EnumerateFiles(r, "pg_stat_statements.so", SearchOption.AllDirectories).Any()))
+        {
+            return false;
+        }
+
+        await File.AppendAllTextAsync(
             Path.Combine(dataDirectory, "postgresql.conf"),
-            // Nested statements too, so a trigger's queries show up (as toplevel = false).
-            "\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\npg_stat_statements.max = 2000\n",
+            // Nested statements too, so a trigger's queries show up (as toplevel = false); planning counted apart.
+            "\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\npg_stat_statements.track_planning = on\npg_stat_statements.max = 2000\n",
             ct);
+        return true;
+    }
 
     public static async Task CreateExtensionAsync(string databaseConnectionString, CancellationToken ct)
     {
@@ -60,7 +71,7 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
             try
             {
                 await using var cmd = new NpgsqlCommand(
-                    "SELECT queryid, toplevel, query, calls, rows, total_exec_time FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    "SELECT queryid, toplevel, query, calls, rows, total_exec_time, plans, total_plan_time FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
                     conn);
                 await using var r = await cmd.ExecuteReaderAsync(ct);
                 while (await r.ReadAsync(ct))
@@ -68,7 +79,7 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
                     var query = r.GetString(2);
                     if (!BenchQueries.Any(b => query.Contains(b, StringComparison.Ordinal)))
                     {
-                        statements[(r.GetInt64(0), r.GetBoolean(1))] = new Statement(query, r.GetInt64(3), r.GetInt64(4), r.GetDouble(5));
+                        statements[(r.GetInt64(0), r.GetBoolean(1))] = new Statement(query, r.GetInt64(3), r.GetInt64(4), r.GetDouble(5), r.GetInt64(6), r.GetDouble(7));
                     }
                 }
             }
@@ -93,7 +104,8 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
         var deltas = after.Statements
             .Select(kv => (Key: kv.Key, After: kv.Value, Before: before.Statements.GetValueOrDefault(kv.Key)))
             .Select(x => (x.Key.TopLevel, x.After.Query, Calls: x.After.Calls - (x.Before?.Calls ?? 0), Rows: x.After.Rows - (x.Before?.Rows ?? 0),
-                Ms: x.After.TotalMs - (x.Before?.TotalMs ?? 0)))
+                Ms: x.After.TotalMs - (x.Before?.TotalMs ?? 0), Plans: x.After.Plans - (x.Before?.Plans ?? 0),
+                PlanMs: x.After.PlanMs - (x.Before?.PlanMs ?? 0)))
             .Where(x => x.Calls > 0)
             .ToList();
         var topLevel = deltas.Where(d => d.TopLevel).ToList();
@@ -103,13 +115,13 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
             CultureInfo.InvariantCulture,
             $"cost.{name}: per notification: bench process cpu {Per(herald):F0} µs, postgres cpu {Per(postgres):F0} µs, allocated {Per(after.AllocatedBytes - before.AllocatedBytes) / 1024:F1} KB, "
             + $"statements {Per(topLevel.Sum(d => d.Calls)):F3} (+{Per(deltas.Where(d => !d.TopLevel).Sum(d => d.Calls)):F3} nested), rows {Per(topLevel.Sum(d => d.Rows)):F2}, "
-            + $"statement time {Per(topLevel.Sum(d => d.Ms)) * 1000:F0} µs, wal {Per(after.WalBytes - before.WalBytes):F0} B  ({notifications:N0} notifications)"));
+            + $"statement time {Per(topLevel.Sum(d => d.Ms)) * 1000:F0} µs, planned {topLevel.Sum(d => d.Plans):N0} of {topLevel.Sum(d => d.Calls):N0} statements ({Per(topLevel.Sum(d => d.PlanMs)) * 1000:F0} µs/n planning), wal {Per(after.WalBytes - before.WalBytes):F0} B  ({notifications:N0} notifications)"));
         foreach (var d in deltas.OrderByDescending(d => d.Ms).Take(8))
         {
             var text = string.Join(' ', d.Query.Split((char[])[' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries));
             Report.Info(string.Create(
                 CultureInfo.InvariantCulture,
-                $"{(d.TopLevel ? "" : "(nested) ")}{Per(d.Calls):F4} calls/n, {Per(d.Ms) * 1000:F1} µs/n, {(double)d.Rows / d.Calls:F1} rows/call: {(text.Length > 110 ? text[..110] + "…" : text)}"));
+                $"{(d.TopLevel ? "" : "(nested) ")}{Per(d.Calls):F4} calls/n, {Per(d.Ms) * 1000:F1} µs/n, {(double)d.Rows / d.Calls:F1} rows/call, {(d.Plans == 0 ? 0 : d.PlanMs * 1000 / d.Plans):F0} µs/plan x {d.Plans}/{d.Calls}: {(text.Length > 110 ? text[..110] + "…" : text)}"));
         }
     }
 
