@@ -43,6 +43,9 @@ public sealed class BenchHost : IAsyncDisposable
 
     public bool IsPostgres => _postgresDatabase is not null;
 
+    /// <summary>Per-notification cost snapshots (CPU, allocations, statements, WAL) around each workload.</summary>
+    public CostMeter Cost => field ??= new CostMeter(_postgresDatabase, _postgres?.DataDirectory);
+
     /// <summary>Fires when the host stops, e.g. on Ctrl-C: the host's console lifetime takes SIGINT for itself.</summary>
     public CancellationToken Stopping => _app!.Lifetime.ApplicationStopping;
 
@@ -56,7 +59,17 @@ public sealed class BenchHost : IAsyncDisposable
             {
                 await server.StartAsync(ct);
                 await EnableDurabilityAsync(server.ConnectionString, ct);
+                var statementStats = server.DataDirectory is { } data && await CostMeter.EnableStatementStatsAsync(data, ct);
+                if (statementStats)
+                {
+                    await server.RestartAsync(ct);
+                }
+
                 var database = await server.CreateDatabaseAsync("herald_bench", ct);
+                if (statementStats)
+                {
+                    await CostMeter.CreateExtensionAsync(database, ct);
+                }
                 return new BenchHost(server, database, null);
             }
             catch

@@ -78,6 +78,7 @@ try
     report.PrintTable();
     Report.Line("");
     Report.Line($"load average (1/5/15 min) at end: {Report.LoadAverage()}");
+    Report.Line($"uptime at end: {Report.Uptime()}");
     Report.Line($"bench time: {total.Elapsed.TotalSeconds:F0} s");
 }
 catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -52,6 +52,28 @@ public sealed class Report
         Line($".net: {RuntimeInformation.FrameworkDescription}, server GC: {System.Runtime.GCSettings.IsServerGC}");
         Line($"storage: {storage}{(databaseVersion is null ? "" : " — " + databaseVersion)}");
         Line($"load average (1/5/15 min) at start: {LoadAverage()}");
+        Line($"uptime at start: {Uptime()}");
+    }
+
+    /// <summary>The output of <c>uptime</c> (load average over 1/5/15 min), recorded with every run.</summary>
+    public static string Uptime()
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("uptime") { RedirectStandardOutput = true, UseShellExecute = false });
+            if (process is null)
+            {
+                return LoadAverage();
+            }
+
+            var text = process.StandardOutput.ReadToEnd().Trim();
+            process.WaitForExit();
+            return text;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "load average: " + LoadAverage();
+        }
     }
 
     public static string LoadAverage()

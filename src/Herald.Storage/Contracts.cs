@@ -273,6 +273,11 @@ public interface IDeliveryStore
     /// <summary>The attempt a provider message id belongs to, with its notification.</summary>
     Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(string providerMessageId, CancellationToken ct);
 
+    /// <summary>Many <see cref="FindByProviderMessageIdAsync"/> lookups in one round trip (a webhook's receipts): per
+    /// provider message id that names an attempt, that attempt (the newest, as above) with its notification.</summary>
+    Task<IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>> FindByProviderMessageIdsAsync(
+        IReadOnlyCollection<string> providerMessageIds, CancellationToken ct);
+
     /// <summary>Keeps a receipt whose attempt is not stored yet (the provider answered faster than we wrote). A
     /// receipt for a message id already pending replaces it unless it would step back in the order
     /// sent &lt; failed &lt; delivered &lt; read (providers do not promise to report in order); equal replaces.</summary>

@@ -57,6 +57,7 @@ public static class EndToEndWorkload
             .Select(b => Payloads.Batch(b * BatchSize, Math.Min(BatchSize, n - (b * BatchSize)), item))
             .ToArray();
 
+        var costBefore = await host.Cost.TakeAsync(ct);
         var clock = Stopwatch.StartNew();
         var next = -1;
         var failedPosts = 0;
@@ -85,6 +86,7 @@ public static class EndToEndWorkload
         }
 
         var done = clock.Elapsed;
+        var costAfter = await host.Cost.TakeAsync(ct);
         var delivered = await host.CountAsync(tenantId, NotificationStatus.Delivered, ct);
         var rate = n / done.TotalSeconds;
         Report.Line($"e2e.{channel}: {rate:F0} delivered/s  ({n:N0} in {done.TotalSeconds:F2} s; ingest finished at {ingested.TotalSeconds:F2} s; {Posters} posters x {BatchSize} items)");
@@ -109,6 +111,7 @@ public static class EndToEndWorkload
             }
         }
 
+        CostMeter.Print($"e2e.{channel}", costBefore, costAfter, n);
         report.Add(new Figure($"e2e.{channel} delivered/s", rate, "n/s", 10_000, HigherIsBetter: true, Note: $"{n - delivered} not delivered"));
     }
 }

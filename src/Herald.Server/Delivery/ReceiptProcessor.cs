@@ -27,15 +27,15 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
         var planned = new List<(PendingReceipt Receipt, Plan Plan)>();
         var notificationIds = new HashSet<Guid>();
         var later = new List<PendingReceipt>();
-        foreach (var providerReceipt in receipts)
+        var pending = receipts
+            .Select(r => new PendingReceipt(r.ProviderMessageId, r.State, r.ErrorCode, r.Error, r.At))
+            .Where(r => r.State != ReceiptState.Sent)
+            .ToList();
+        // One lookup round trip for the whole webhook instead of one per receipt.
+        var found = pending.Count == 0 ? null : await store.FindByProviderMessageIdsAsync([.. pending.Select(r => r.ProviderMessageId)], ct);
+        foreach (var receipt in pending)
         {
-            var receipt = new PendingReceipt(providerReceipt.ProviderMessageId, providerReceipt.State, providerReceipt.ErrorCode, providerReceipt.Error, providerReceipt.At);
-            if (receipt.State == ReceiptState.Sent)
-            {
-                continue;
-            }
-
-            var plan = await PlanAsync(receipt, providerId, ct);
+            var plan = await PlanAsync(receipt, providerId, found, ct);
             if (plan is null)
             {
                 continue;
@@ -149,7 +149,7 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
 
         for (var tries = 0; tries < MaxTries; tries++)
         {
-            var plan = await PlanAsync(receipt, providerId, ct);
+            var plan = await PlanAsync(receipt, providerId, null, ct);
             if (plan is null)
             {
                 return;
@@ -167,9 +167,14 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
     }
 
     /// <summary>The update a receipt calls for, or null when there is nothing to store now.</summary>
-    private async Task<Plan?> PlanAsync(PendingReceipt receipt, Guid? providerId, CancellationToken ct)
+    /// <param name="prefetched">The batch's lookups (<see cref="IDeliveryStore.FindByProviderMessageIdsAsync"/>); null looks this one up.</param>
+    private async Task<Plan?> PlanAsync(
+        PendingReceipt receipt, Guid? providerId,
+        IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>? prefetched, CancellationToken ct)
     {
-        var found = await store.FindByProviderMessageIdAsync(receipt.ProviderMessageId, ct);
+        (Notification Notification, Attempt Attempt)? found = prefetched is null
+            ? await store.FindByProviderMessageIdAsync(receipt.ProviderMessageId, ct)
+            : prefetched.TryGetValue(receipt.ProviderMessageId, out var hit) ? hit : null;
         if (found is not { } target)
         {
             // The provider answered before the worker stored the id; the worker or the sweeper picks it up.

@@ -316,6 +316,34 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         return await r.ReadAsync(ct) ? (ReadNotification(r), ReadAttempt(r, NotificationColumnCount)) : null;
     }
 
+    public async Task<IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>> FindByProviderMessageIdsAsync(
+        IReadOnlyCollection<string> providerMessageIds, CancellationToken ct)
+    {
+        var found = new Dictionary<string, (Notification, Attempt)>(StringComparer.Ordinal);
+        if (providerMessageIds.Count == 0)
+        {
+            return found;
+        }
+
+        // One index probe per id on attempts_provider_message; per id the newest attempt, as in the single lookup.
+        await using var cmd = dataSource.CreateCommand(
+            $"""
+            SELECT DISTINCT ON (a.provider_message_id) {NotificationColumns}, {AttemptColumns}
+            FROM attempts a JOIN notifications n ON n.id = a.notification_id
+            WHERE a.provider_message_id = ANY(@pmids)
+            ORDER BY a.provider_message_id, a.created_at DESC, a.id DESC
+            """);
+        cmd.Parameters.Add(Array("pmids", NpgsqlDbType.Text, providerMessageIds.Distinct(StringComparer.Ordinal).ToArray()));
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+        {
+            var attempt = ReadAttempt(r, NotificationColumnCount);
+            found[attempt.ProviderMessageId!] = (ReadNotification(r), attempt);
+        }
+
+        return found;
+    }
+
     public async Task SavePendingReceiptAsync(PendingReceipt receipt, CancellationToken ct)
     {
         // A later receipt replaces an earlier one unless it would step back (read > delivered > failed > sent),

@@ -19,6 +19,14 @@ public static class PostgresStorage
         services.TryAddSingleton(sp =>
         {
             var builder = new NpgsqlDataSourceBuilder(connectionString);
+            // The hot statements (ingest insert, claim, apply) are large CTEs: preparing them once per connection saves
+            // their parse and plan on every execution. An explicit "Max Auto Prepare" in the connection string wins.
+            if (!new NpgsqlConnectionStringBuilder(connectionString).ContainsKey("Max Auto Prepare"))
+            {
+                builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+                builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+            }
+
             if (sp.GetService<ILoggerFactory>() is { } loggers)
             {
                 builder.UseLoggerFactory(loggers);

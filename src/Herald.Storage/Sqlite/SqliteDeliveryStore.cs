@@ -240,23 +240,49 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
             connection =>
             {
                 using var command = connection.CreateCommand();
-                // Two providers could reuse one message id; the newest attempt is the one a receipt most likely means.
-                command.CommandText = $"""
-                    SELECT {SqliteValues.AttemptColumns} FROM attempts a
-                    WHERE a.provider_message_id = $messageId ORDER BY a.created_at DESC, a.id DESC LIMIT 1
-                    """;
-                command.Set("$messageId", providerMessageId);
-                var attempt = command.ReadFirst(SqliteValues.ReadAttempt);
-                if (attempt is null)
+                return FindByProviderMessageId(command, providerMessageId);
+            },
+            ct);
+
+    private static (Notification Notification, Attempt Attempt)? FindByProviderMessageId(SqliteCommand command, string providerMessageId)
+    {
+        command.Parameters.Clear();
+        // Two providers could reuse one message id; the newest attempt is the one a receipt most likely means.
+        command.CommandText = $"""
+            SELECT {SqliteValues.AttemptColumns} FROM attempts a
+            WHERE a.provider_message_id = $messageId ORDER BY a.created_at DESC, a.id DESC LIMIT 1
+            """;
+        command.Set("$messageId", providerMessageId);
+        var attempt = command.ReadFirst(SqliteValues.ReadAttempt);
+        if (attempt is null)
+        {
+            return null;
+        }
+
+        command.Parameters.Clear();
+        command.CommandText = SelectNotification;
+        command.Set("$id", SqliteValues.Id(attempt.NotificationId));
+        var notification = command.ReadFirst(SqliteValues.ReadNotification);
+        return notification is null ? null : (notification, attempt);
+    }
+
+    public Task<IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>> FindByProviderMessageIdsAsync(
+        IReadOnlyCollection<string> providerMessageIds, CancellationToken ct) =>
+        // In process a lookup is no round trip: the single lookups on one connection are the batch.
+        db.ReadAsync<IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>>(
+            connection =>
+            {
+                var found = new Dictionary<string, (Notification, Attempt)>(StringComparer.Ordinal);
+                using var command = connection.CreateCommand();
+                foreach (var providerMessageId in providerMessageIds.Distinct(StringComparer.Ordinal))
                 {
-                    return null;
+                    if (FindByProviderMessageId(command, providerMessageId) is { } hit)
+                    {
+                        found[providerMessageId] = hit;
+                    }
                 }
 
-                command.Parameters.Clear();
-                command.CommandText = SelectNotification;
-                command.Set("$id", SqliteValues.Id(attempt.NotificationId));
-                var notification = command.ReadFirst(SqliteValues.ReadNotification);
-                return notification is null ? null : (notification, attempt);
+                return found;
             },
             ct);
 
