@@ -389,7 +389,14 @@ public abstract class SourcesTests(Func<HeraldHost> host)
         head.CopyTo(body, 0);
 
         using var file = await client.PostAsync($"/v1/sources/{sourceId}/messages", new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("text/csv") } });
-        using var json = await client.PostAsync($"/v1/sources/{jsonSourceId}/messages", new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } });
+        // The refusal comes before the body is read, so the client waits for "100 Continue" instead of writing 36 MB
+        // into a connection the server closes.
+        using var patient = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromMinutes(2) })
+        {
+            BaseAddress = client.BaseAddress,
+            DefaultRequestHeaders = { Authorization = client.DefaultRequestHeaders.Authorization, ExpectContinue = true },
+        };
+        using var json = await patient.PostAsync($"/v1/sources/{jsonSourceId}/messages", new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } });
 
         Assert.Equal(HttpStatusCode.Accepted, file.StatusCode);
         Assert.Equal(2, JsonNode.Parse(await file.Content.ReadAsStringAsync())!["accepted"]!.GetValue<int>());
