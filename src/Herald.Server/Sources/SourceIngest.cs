@@ -282,7 +282,9 @@ public sealed class SourceIngest(
                         progress.Committed(await storing);
                     }
 
-                    storing = StoreAsync(ingest, batch, ct);
+                    // On the thread pool: routing the batch (CPU) must not hold up reading the next one.
+                    var full = batch;
+                    storing = Task.Run(() => StoreAsync(ingest, full, ct), CancellationToken.None);
                     batch = new FileBatch(Options.FileBatchSize);
                 }
             }
