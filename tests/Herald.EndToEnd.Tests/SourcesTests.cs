@@ -7,14 +7,61 @@ using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Ingest.Signing;
 using Herald.Server.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.EndToEnd.Tests;
 
 /// <summary>Sources on PostgreSQL.</summary>
-public sealed class PostgresSourcesTests(PostgresSourcesHostFixture fixture) : SourcesTests(() => fixture.Host), IClassFixture<PostgresSourcesHostFixture>;
+public sealed class PostgresSourcesTests(PostgresSourcesHostFixture fixture) : SourcesTests(() => fixture.Host), IClassFixture<PostgresSourcesHostFixture>
+{
+    protected override async Task ExecuteSqlAsync(string sql)
+    {
+        await using var command = fixture.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    protected override async Task<long> CountAsync(string sql)
+    {
+        await using var command = fixture.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(sql);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+    }
+
+    // A statement-level trigger: every insert into notifications fails, as when the database goes away mid-file.
+    protected override string FailInsertsSql =>
+        """
+        CREATE FUNCTION herald_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+        CREATE TRIGGER herald_test_fail BEFORE INSERT ON notifications FOR EACH STATEMENT EXECUTE FUNCTION herald_test_fail();
+        """;
+
+    protected override string HealSql => "DROP TRIGGER herald_test_fail ON notifications; DROP FUNCTION herald_test_fail();";
+}
 
 /// <summary>Sources on the embedded SQLite backend.</summary>
-public sealed class SqliteSourcesTests(SqliteSourcesHostFixture fixture) : SourcesTests(() => fixture.Host), IClassFixture<SqliteSourcesHostFixture>;
+public sealed class SqliteSourcesTests(SqliteSourcesHostFixture fixture) : SourcesTests(() => fixture.Host), IClassFixture<SqliteSourcesHostFixture>
+{
+    protected override async Task ExecuteSqlAsync(string sql)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={fixture.DatabasePath};Default Timeout=30");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    protected override async Task<long> CountAsync(string sql)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={fixture.DatabasePath};Default Timeout=30");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+    }
+
+    protected override string FailInsertsSql =>
+        "CREATE TRIGGER herald_test_fail BEFORE INSERT ON notifications BEGIN SELECT RAISE(ABORT, 'injected failure'); END;";
+
+    protected override string HealSql => "DROP TRIGGER herald_test_fail;";
+}
 
 /// <summary>A host that trusts the loopback address as its TLS-terminating proxy (client-certificate header).</summary>
 public sealed class PostgresSourcesHostFixture(PostgresFixture postgres) : IAsyncLifetime
@@ -35,6 +82,8 @@ public sealed class SqliteSourcesHostFixture : IAsyncLifetime
     private readonly TempFolder _folder = new();
 
     public HeraldHost Host { get; private set; } = null!;
+
+    public string DatabasePath => Path.Combine(_folder.Path, "herald.db");
 
     public async ValueTask InitializeAsync() =>
         Host = await HeraldHost.StartAsync(HeraldRole.All, SourcesTests.Settings(HeraldHost.SqliteSettings(_folder.Path)));
@@ -61,7 +110,18 @@ public abstract class SourcesTests(Func<HeraldHost> host)
     {
         ["Herald:Sources:TrustedProxies:0"] = "127.0.0.1",
         ["Herald:Sources:TrustedProxies:1"] = "::1",
+        // Small batches, so a test file spans several transactions.
+        ["Herald:Sources:FileBatchSize"] = "50",
     };
+
+    protected abstract Task ExecuteSqlAsync(string sql);
+
+    protected abstract Task<long> CountAsync(string sql);
+
+    /// <summary>SQL after which every insert into notifications fails; <see cref="HealSql"/> undoes it.</summary>
+    protected abstract string FailInsertsSql { get; }
+
+    protected abstract string HealSql { get; }
 
     private static string Fixture(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", name));
 
@@ -234,6 +294,154 @@ public abstract class SourcesTests(Func<HeraldHost> host)
         Assert.Equal((0, 2, 3), (second["accepted"]!.GetValue<int>(), second["duplicate"]!.GetValue<int>(), second["rejected"]!.GetValue<int>()));
         var page = (await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray();
         Assert.Equal(2, page.Count);
+    }
+
+    private const string BookingSettings = """
+        {"layout":{"format":"csv","delimiter":";","header":true,"idColumn":"id"},
+         "mapping":{"type":{"const":"account.credit"},"priority":{"const":"low"},
+                    "customer":{"id":"/customer","telegramChatId":"/chat"},"data":{"text":"/text"}}}
+        """;
+
+    private static string BookingLine(int i, string chat) => string.Create(CultureInfo.InvariantCulture, $"B-{i};C-{i};{chat};Booking {i}\n");
+
+    [Fact]
+    public async Task File_InterruptedByADatabaseFailure_SaysWhatWasStored_AndAReuploadAcceptsEveryLineOnce()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var (sourceId, _) = await CreateSourceAsync(client, "file", BookingSettings);
+        var chat = TestData.ChatId();
+        const int lines = 1000, before = 400;
+        var file = "id;customer;chat;text\n" + string.Concat(Enumerable.Range(0, lines).Select(i => BookingLine(i, chat)));
+        var bytes = Encoding.UTF8.GetBytes(file);
+        var split = Encoding.UTF8.GetByteCount("id;customer;chat;text\n" + string.Concat(Enumerable.Range(0, before).Select(i => BookingLine(i, chat))));
+        var keys = $"dedupe_key LIKE 'src:{sourceId:N}:%'";
+
+        // The first 400 lines go up; once they are stored the database starts failing, then the rest follows.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/sources/{sourceId}/messages")
+        {
+            Content = new StreamContent(new GatedStream(bytes, split, gate.Task)) { Headers = { ContentType = new MediaTypeHeaderValue("text/csv") } },
+        };
+        var upload = client.SendAsync(request);
+        await TestData.EventuallyAsync(() => CountAsync($"SELECT count(*) FROM notifications WHERE {keys}"), n => n == before, TimeSpan.FromSeconds(60), "the first 400 lines stored");
+        await ExecuteSqlAsync(FailInsertsSql);
+        HttpResponseMessage interrupted;
+        try
+        {
+            gate.SetResult();
+            interrupted = await upload;
+        }
+        finally
+        {
+            await ExecuteSqlAsync(HealSql);
+        }
+
+        using (interrupted)
+        {
+            var problem = JsonNode.Parse(await interrupted.Content.ReadAsStringAsync())!.AsObject();
+            Assert.Equal((HttpStatusCode.ServiceUnavailable, "application/problem+json"), (interrupted.StatusCode, interrupted.Content.Headers.ContentType?.MediaType));
+            Assert.False(problem["complete"]!.GetValue<bool>());
+            // Header + 400 lines: everything through line 401 is stored, nothing after it.
+            Assert.Equal((before, before + 1), (problem["accepted"]!.GetValue<int>(), problem["committedThroughLine"]!.GetValue<int>()));
+            Assert.Contains("Upload the whole file again", problem.Str("detail"), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, await CountAsync($"SELECT count(*) FROM notifications WHERE {keys}"));
+
+        var (status, report, _) = await PostAsync(client, sourceId, file, "text/csv");
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal((lines - before, before, 0), (report["accepted"]!.GetValue<int>(), report["duplicate"]!.GetValue<int>(), report["rejected"]!.GetValue<int>()));
+        Assert.True(report["complete"]!.GetValue<bool>());
+        Assert.Equal(lines, await CountAsync($"SELECT count(*) FROM notifications WHERE {keys}"));
+        Assert.Equal(lines, await CountAsync($"SELECT count(DISTINCT dedupe_key) FROM notifications WHERE {keys}"));
+    }
+
+    [Fact]
+    public async Task File_QuotedFieldsSpanningLines_AreOneLineEach_AndErrorsNameTheLineWhereTheRecordStarts()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var (sourceId, _) = await CreateSourceAsync(client, "file", BookingSettings);
+        var chat = TestData.ChatId();
+        var file = $"id;customer;chat;text\r\nB-1;C-1;{chat};\"Salary\r\nNovember\"\r\nB-2;;\"\";\"two\nlines\"\nB-3;C-3;{chat};plain\n";
+
+        var (status, report, _) = await PostAsync(client, sourceId, file, "text/csv");
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal((2, 1), (report["accepted"]!.GetValue<int>(), report["rejected"]!.GetValue<int>()));
+        // B-2 starts on physical line 4 (its record ends on line 5); B-3 on line 6.
+        Assert.Equal("line 4", Assert.Single(report["items"]!.AsArray())!.Str("location"));
+        var delivered = await TestData.EventuallyAsync(() => client.SandboxMessagesAsync("telegram", chat), m => m.Count >= 2, TimeSpan.FromSeconds(30), "both good records delivered");
+        Assert.Contains(delivered, m => m.Str("text").Contains("November", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task File_LargerThanTheServerWideBodyLimit_IsAcceptedOnTheFileEndpointOnly()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var (sourceId, _) = await CreateSourceAsync(client, "file", BookingSettings);
+        var (jsonSourceId, _) = await CreateSourceAsync(client, "mapped", """{"mapping":{"type":{"const":"otp"},"customer":{"phone":"/p"}}}""");
+        var chat = TestData.ChatId();
+        // 36 MB: above Kestrel's server-wide 30 MB and Herald:Sources:MaxDocumentBytes (16 MiB); blank lines are ignored.
+        var body = new byte[36_000_000];
+        Array.Fill(body, (byte)'\n');
+        var head = Encoding.UTF8.GetBytes("id;customer;chat;text\n" + BookingLine(1, chat) + BookingLine(2, chat));
+        head.CopyTo(body, 0);
+
+        using var file = await client.PostAsync($"/v1/sources/{sourceId}/messages", new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("text/csv") } });
+        // The refusal comes before the body is read, so the client waits for "100 Continue" instead of writing 36 MB
+        // into a connection the server closes.
+        using var patient = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromMinutes(2) })
+        {
+            BaseAddress = client.BaseAddress,
+            DefaultRequestHeaders = { Authorization = client.DefaultRequestHeaders.Authorization, ExpectContinue = true },
+        };
+        using var json = await patient.PostAsync($"/v1/sources/{jsonSourceId}/messages", new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } });
+
+        Assert.Equal(HttpStatusCode.Accepted, file.StatusCode);
+        Assert.Equal(2, JsonNode.Parse(await file.Content.ReadAsStringAsync())!["accepted"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, json.StatusCode);
+    }
+
+    /// <summary>The body up to <c>split</c>, then the rest once <c>gate</c> completes.</summary>
+    private sealed class GatedStream(byte[] body, int split, Task gate) : Stream
+    {
+        private int _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_position == split)
+            {
+                await gate.WaitAsync(cancellationToken);
+            }
+
+            var end = _position < split ? split : body.Length;
+            var n = Math.Min(buffer.Length, end - _position);
+            body.AsMemory(_position, n).CopyTo(buffer);
+            _position += n;
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("async only");
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]

@@ -123,6 +123,96 @@ public sealed class FileAdapterTests(ITestOutputHelper output)
         Assert.Equal(expected, fields);
     }
 
+    private const string Header = "booking_id;kind;customer_no;mobile;email;amount;currency;booking_date;text";
+
+    private static string Good(int i, string text = "ok") =>
+        string.Create(CultureInfo.InvariantCulture, $"B-{i};C;C-{i};+4915112345678;;1.00;EUR;2026-11-24;{text}");
+
+    [Fact]
+    public async Task ReadAsync_QuotedFieldsWithLineBreaks_AreOneRecord_LocatedWhereTheyStart()
+    {
+        var config = Fixture.Config(SourceAdapter.File, "files/transactions.settings.json");
+        var file = Header + "\r\n"
+            + Good(1, "\"Salary\r\nNovember; \"\"ACME\"\"\"") + "\r\n"        // lines 2-3
+            + Good(2, "\"a\n\nb\"") + "\n"                                     // lines 4-6
+            + "B-3;X;C-3;+4915112345678;;1.00;EUR;2026-11-24;\"bad\nkind\"\n"   // lines 7-8: rejected, named by line 7
+            + Good(4, "x\"y") + "\n"                                            // line 9: a quote inside an unquoted field is text
+            + Good(5) + "\n";                                                   // line 10
+
+        var items = await ReadAsync(config, Fixture.Stream(file));
+
+        Assert.Equal([2, 4, 7, 9, 10], items.Select(i => i.Index));
+        Assert.Equal("Salary\r\nNovember; \"ACME\"", JsonDocument.Parse(items[0].Notification!.DataJson).RootElement.GetProperty("text").GetString());
+        Assert.Equal("a\n\nb", JsonDocument.Parse(items[1].Notification!.DataJson).RootElement.GetProperty("text").GetString());
+        Assert.Equal("line 7, field 'kind'", Assert.Single(items[2].Errors).Pointer);
+        Assert.Equal("x\"y", JsonDocument.Parse(items[3].Notification!.DataJson).RootElement.GetProperty("text").GetString());
+        Assert.NotNull(items[4].Notification);
+    }
+
+    [Fact]
+    public async Task ReadAsync_QuotedRecordOverTheCap_IsRejectedAsOne_AndTheNextRecordIsRead()
+    {
+        var config = Fixture.Config(SourceAdapter.File, "files/transactions.settings.json");
+        // Lines 2 to 2001 are one record (a quoted field holding 1,999 line breaks), far over the 1,000-character cap.
+        var huge = Good(1, "\"" + string.Join("\n", Enumerable.Repeat("filler text", 2000)) + "\"");
+
+        var items = await ReadAsync(config, Fixture.Stream(Header + "\n" + huge + "\n" + Good(2) + "\n"), maxLine: 1000);
+
+        Assert.Equal([2, 2002], items.Select(i => i.Index));
+        var error = Assert.Single(items[0].Errors);
+        Assert.Equal("line 2", error.Pointer);
+        Assert.Contains("lines 2 to 2001", error.Detail, StringComparison.Ordinal);
+        Assert.NotNull(items[1].Notification);
+    }
+
+    [Fact]
+    public async Task ReadAsync_QuoteNeverClosed_IsOneRejectedRecordNamingItsFirstLine()
+    {
+        var config = Fixture.Config(SourceAdapter.File, "files/transactions.settings.json");
+
+        var items = await ReadAsync(config, Fixture.Stream(Header + "\n" + Good(1) + "\n" + Good(2, "\"open") + "\n" + Good(3) + "\n" + Good(4) + "\n"));
+
+        Assert.Equal([2, 3], items.Select(i => i.Index));
+        Assert.Equal("line 3, column 9", Assert.Single(items[1].Errors).Pointer);
+        Assert.Contains("not closed before the end of the file", items[1].Errors[0].Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadAsync_SkippedPreambleLines_AreNotQuoteAware()
+    {
+        var config = Fixture.Config(SourceAdapter.File, """
+            {"layout":{"format":"csv","delimiter":";","header":true,"skipLines":2,"idColumn":"booking_id"},
+             "mapping":{"type":{"const":"account.credit"},"customer":{"id":"/customer_no","phone":"/mobile"},"data":{"text":"/text"}}}
+            """, out _);
+
+        var items = await ReadAsync(config, Fixture.Stream("\"Nightly export\n;\"stray\n" + Header + "\n" + Good(1) + "\n"));
+
+        Assert.Equal(4, Assert.Single(items).Index);
+        Assert.NotNull(items[0].Notification);
+    }
+
+    [Fact]
+    public async Task ReadAsync_EndlessQuotedField_IsRejectedInBoundedMemory()
+    {
+        var config = Fixture.Config(SourceAdapter.File, "files/transactions.settings.json");
+        // A quote opened on line 2 and never closed: 1,000,000 more lines, read through as one record, never held.
+        var stream = new GeneratedStream(1_000_002, i => i switch
+        {
+            0 => Header,
+            1 => Good(1, "\"opened"),
+            _ => Good((int)i),
+        });
+        GC.Collect();
+        var baseline = GC.GetTotalMemory(forceFullCollection: true);
+
+        var items = await ReadAsync(config, stream, maxLine: 4096);
+
+        var item = Assert.Single(items);
+        Assert.Equal(2, item.Index);
+        Assert.Contains("lines 2 to 1000002", item.Errors[0].Detail, StringComparison.Ordinal);
+        Assert.True(GC.GetTotalMemory(forceFullCollection: true) - baseline < 8 * 1024 * 1024, "a never-closed quote is not buffered");
+    }
+
     [Fact]
     public async Task ReadAsync_MillionLines_StreamsInBoundedMemory()
     {

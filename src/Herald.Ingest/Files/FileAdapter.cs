@@ -12,9 +12,10 @@ public sealed class FileRefusedException(InputError error) : Exception(error.Det
 }
 
 /// <summary>
-/// The <c>file</c> adapter: streams a CSV or fixed-width file line by line, never holding more than one line
-/// (bounded by <c>maxLineLength</c>) in memory, and yields each data line as a notification or its located
-/// errors. Lines are numbered as in the file (1-based, header and skipped lines included); blank lines are ignored.
+/// The <c>file</c> adapter: streams a CSV or fixed-width file record by record, never holding more than one record
+/// (bounded by <c>maxLineLength</c>) in memory, and yields each data record as a notification or its located
+/// errors. A CSV record is a line, or several when a quoted field holds line breaks (RFC 4180). Records are located by
+/// the physical line where they start (1-based, header and skipped lines included); blank lines are ignored.
 /// </summary>
 public static class FileAdapter
 {
@@ -22,29 +23,36 @@ public static class FileAdapter
         Stream stream, FileLayout layout, FieldMapping mapping, Guid tenantId, Guid sourceId, int maxLineLength,
         [EnumeratorCancellation] CancellationToken ct)
     {
-        var reader = new BoundedLineReader(stream, layout.Encoding, maxLineLength);
+        var reader = new BoundedLineReader(stream, layout.Encoding, maxLineLength, layout.Delimiter);
         var prefix = "src:" + sourceId.ToString("N") + ":";
-        var lineNumber = 0;
+        var lineNumber = 0; // the physical line where the current record starts
+        var consumed = 0;   // physical lines read so far
         Dictionary<string, int>? columns = layout.KnownColumns is { } known ? Index(known) : null;
         var headerPending = layout.IsCsv && layout.Header;
         var fields = new List<string>();
+        // Skipped lines are plain lines (a preamble may hold a stray quote); after them, CSV records follow RFC 4180.
+        reader.QuoteAware = layout.IsCsv && layout.SkipLines == 0;
         while (await reader.ReadLineAsync(ct) is { } line)
         {
-            lineNumber++;
+            lineNumber = consumed + 1;
+            consumed += line.Lines;
             var where = "line " + lineNumber;
             if (lineNumber <= layout.SkipLines)
             {
+                reader.QuoteAware = layout.IsCsv && consumed >= layout.SkipLines;
                 continue;
             }
 
             if (line.TooLong)
             {
+                var what = line.Lines > 1 ? $"The record (lines {lineNumber} to {consumed}: a quoted field spans them)" : "The line";
                 if (headerPending)
                 {
-                    throw new FileRefusedException(new InputError(where, $"The header line is longer than {maxLineLength} characters."));
+                    throw new FileRefusedException(new InputError(where, $"{what} is the header and longer than {maxLineLength} characters."));
                 }
 
-                yield return new AdaptedItem(lineNumber, where, null, [new InputError(where, $"Longer than {maxLineLength} characters; skipped.")]);
+                yield return new AdaptedItem(lineNumber, where, null, [new InputError(where,
+                    line.Lines > 1 ? $"{what} is longer than {maxLineLength} characters; skipped." : $"Longer than {maxLineLength} characters; skipped.")]);
                 continue;
             }
 
@@ -187,7 +195,7 @@ public sealed class ColumnRecord(IReadOnlyDictionary<string, int> columns, strin
         selector[1..].Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
 }
 
-/// <summary>RFC 4180 fields within one line (a quoted field may not span lines: a line is a record).</summary>
+/// <summary>RFC 4180 fields of one record (a quoted field may hold line breaks; <see cref="BoundedLineReader"/> joins the lines).</summary>
 public static class Csv
 {
     /// <summary>Splits <paramref name="line"/> into <paramref name="fields"/>; returns an error instead when malformed.</summary>
@@ -211,7 +219,7 @@ public static class Csv
                 {
                     if (i >= line.Length)
                     {
-                        return new InputError($"{where}, column {fields.Count + 1}", "A quoted field is not closed on its line.");
+                        return new InputError($"{where}, column {fields.Count + 1}", "A quoted field is not closed before the end of the file.");
                     }
 
                     if (line[i] == '"')
@@ -259,9 +267,22 @@ public static class Csv
     }
 }
 
-/// <summary>Reads lines with a bound on their length: a longer line is reported (and skipped) instead of buffered.</summary>
-public sealed class BoundedLineReader(Stream stream, Encoding encoding, int maxLineLength)
+/// <summary>
+/// Reads records with a bound on their length: a longer record is reported (and skipped) instead of buffered. A record
+/// is one line, or, when <see cref="QuoteAware"/> (CSV, RFC 4180), several physical lines joined by a quoted field that
+/// holds line breaks. Quote state is followed even through a record too long to keep, so the next record starts
+/// where it should.
+/// </summary>
+public sealed class BoundedLineReader(Stream stream, Encoding encoding, int maxLineLength, char delimiter = ',')
 {
+    private enum State
+    {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+
     private readonly StreamReader _reader = new(stream, encoding, detectEncodingFromByteOrderMarks: true, bufferSize: 64 * 1024, leaveOpen: true);
     private readonly char[] _buffer = new char[32 * 1024];
     private readonly StringBuilder _line = new();
@@ -269,21 +290,32 @@ public sealed class BoundedLineReader(Stream stream, Encoding encoding, int maxL
     private int _length;
     private bool _eof;
 
-    public readonly record struct Line(string? Text, bool TooLong);
+    /// <param name="Text">The record without its final terminator (\n or \r\n); null when too long.</param>
+    /// <param name="Lines">Physical lines the record took (more than 1 only for a quoted field with line breaks).</param>
+    /// <param name="Unclosed">The file ended inside a quoted field.</param>
+    public readonly record struct Line(string? Text, bool TooLong, int Lines = 1, bool Unclosed = false);
 
-    /// <summary>The next line without its terminator (\n or \r\n), or null at the end.</summary>
+    /// <summary>Whether a quoted field (a '"' at the start of a field) may hold line breaks (CSV); off: a line is a record.</summary>
+    public bool QuoteAware { get; set; }
+
+    /// <summary>The next record, or null at the end.</summary>
     public async ValueTask<Line?> ReadLineAsync(CancellationToken ct)
     {
         _line.Clear();
         var tooLong = false;
         var any = false;
+        var lines = 1;
+        var state = State.FieldStart;
+        var last = '\0';
         while (true)
         {
             if (_position == _length)
             {
                 if (_eof)
                 {
-                    return any ? Finish(tooLong) : null;
+                    // A file ending inside a quoted field: its last newline ends the file, not another line.
+                    var unclosed = state == State.Quoted;
+                    return any ? Finish(tooLong, unclosed && last == '\n' ? lines - 1 : lines, unclosed) : null;
                 }
 
                 _length = await _reader.ReadAsync(_buffer.AsMemory(), ct);
@@ -297,8 +329,8 @@ public sealed class BoundedLineReader(Stream stream, Encoding encoding, int maxL
 
             any = true;
             var span = _buffer.AsSpan(_position, _length - _position);
-            var newline = span.IndexOf('\n');
-            var take = newline < 0 ? span : span[..newline];
+            var end = QuoteAware ? Scan(span, ref state, ref lines) : span.IndexOf('\n');
+            var take = end < 0 ? span : span[..end];
             if (!tooLong)
             {
                 if (_line.Length + take.Length > maxLineLength + 1)
@@ -312,21 +344,68 @@ public sealed class BoundedLineReader(Stream stream, Encoding encoding, int maxL
                 }
             }
 
-            _position += newline < 0 ? span.Length : newline + 1;
-            if (newline >= 0)
+            last = span[^1];
+            _position += end < 0 ? span.Length : end + 1;
+            if (end >= 0)
             {
-                return Finish(tooLong);
+                return Finish(tooLong, lines, false);
             }
         }
     }
 
-    private Line Finish(bool tooLong)
+    // Follows RFC 4180 quoting through the span: the index of the newline that ends the record, or -1. Newlines inside
+    // a quoted field are part of the record and counted as physical lines.
+    private int Scan(ReadOnlySpan<char> span, ref State state, ref int lines)
+    {
+        for (var i = 0; i < span.Length; i++)
+        {
+            var c = span[i];
+            switch (state)
+            {
+                case State.Quoted:
+                    if (c == '"')
+                    {
+                        state = State.QuoteInQuoted;
+                    }
+                    else if (c == '\n')
+                    {
+                        lines++;
+                    }
+
+                    continue;
+                case State.QuoteInQuoted when c == '"':
+                    state = State.Quoted; // "" inside a quoted field
+                    continue;
+                case State.Unquoted when c != '\n' && c != delimiter:
+                    // The common case: run to the next delimiter or newline at once.
+                    var next = span[i..].IndexOfAny('\n', delimiter);
+                    if (next < 0)
+                    {
+                        return -1;
+                    }
+
+                    i += next - 1;
+                    continue;
+            }
+
+            if (c == '\n')
+            {
+                return i;
+            }
+
+            state = c == delimiter ? State.FieldStart : c == '"' && state == State.FieldStart ? State.Quoted : State.Unquoted;
+        }
+
+        return -1;
+    }
+
+    private Line Finish(bool tooLong, int lines, bool unclosed)
     {
         if (!tooLong && _line.Length > 0 && _line[^1] == '\r')
         {
             _line.Length--;
         }
 
-        return !tooLong && _line.Length > maxLineLength ? new Line(null, true) : tooLong ? new Line(null, true) : new Line(_line.ToString(), false);
+        return tooLong || _line.Length > maxLineLength ? new Line(null, true, lines, unclosed) : new Line(_line.ToString(), false, lines, unclosed);
     }
 }

@@ -254,11 +254,15 @@ public sealed class SourceIngest(
         }
     }
 
+    // Lines are mapped on the request's thread while the previous batch is being stored (at most two batches are held),
+    // so parsing and the database round trip overlap. Batches commit one after another in file order: when a batch
+    // fails, every line before it is decided (stored, duplicate or rejected) and every line from it on is not.
     private async Task<IResult> IngestFileAsync(Source source, SourceConfig config, Stream input, IngestService ingest, CancellationToken ct)
     {
-        long accepted = 0, duplicate = 0, rejected = 0, lines = 0;
-        var reported = new List<SourceItemResult>();
-        var batch = new List<NewNotification>(Options.FileBatchSize);
+        var progress = new FileProgress(Options.MaxReportedErrors);
+        var batch = new FileBatch(Options.FileBatchSize);
+        Task<FileBatch>? storing = null;
+        long lines = 0;
         try
         {
             await foreach (var item in FileAdapter.ReadAsync(input, config.Layout!, config.Mapping!, source.TenantId, source.Id, Options.MaxLineLength, ct))
@@ -266,59 +270,163 @@ public sealed class SourceIngest(
                 lines++;
                 if (item.Notification is null)
                 {
-                    rejected++;
-                    if (reported.Count < Options.MaxReportedErrors)
-                    {
-                        reported.Add(new SourceItemResult(item.Index, item.Location, null, "rejected", null, item.Errors));
-                    }
-
+                    progress.Reject(new SourceItemResult(item.Index, item.Location, null, "rejected", null, item.Errors));
                     continue;
                 }
 
-                batch.Add(item.Notification);
+                batch.Add(item.Notification, item.Index, item.Location);
                 if (batch.Count >= Options.FileBatchSize)
                 {
-                    (accepted, duplicate) = await FlushAsync(ingest, batch, accepted, duplicate, ct);
+                    if (storing is not null)
+                    {
+                        progress.Committed(await storing);
+                    }
+
+                    // On the thread pool: routing the batch (CPU) must not hold up reading the next one.
+                    var full = batch;
+                    storing = Task.Run(() => StoreAsync(ingest, full, ct), CancellationToken.None);
+                    batch = new FileBatch(Options.FileBatchSize);
                 }
             }
 
-            (accepted, duplicate) = await FlushAsync(ingest, batch, accepted, duplicate, ct);
+            if (storing is not null)
+            {
+                progress.Committed(await storing);
+                storing = null;
+            }
+
+            if (batch.Count > 0)
+            {
+                progress.Committed(await StoreAsync(ingest, batch, ct));
+            }
         }
         catch (FileRefusedException e)
         {
+            // Only the header can refuse a file, and it comes before any line is stored.
             return Problems.Invalid([e.Error], "The file is refused; nothing of it was stored.");
         }
-        catch (Exception e) when (e is not OperationCanceledException && accepted + duplicate > 0)
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            logger.FileFailed(source.Id, accepted, e);
-            throw;
+            await SettleAsync(storing, progress, ct);
+            return FileProblem(StatusCodes.Status413PayloadTooLarge, "payload-too-large", $"The file is larger than {Options.MaxFileBytes} bytes (Herald:Sources:MaxFileBytes).", progress);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // The database (or the upload) failed part-way. What was committed stays: the contract is "not atomic,
+            // resumable" (docs/INTEGRATIONS.md): upload the same file again and the stored lines come back as duplicates.
+            await SettleAsync(storing, progress, ct);
+            logger.FileInterrupted(source.Id, progress.Accepted, progress.CommittedThroughLine, e);
+            return FileProblem(StatusCodes.Status503ServiceUnavailable, "file-interrupted", "The file was stored only in part; upload it again.", progress);
         }
 
-        logger.FileIngested(source.Id, accepted, duplicate, rejected, lines);
-        if (accepted + duplicate == 0)
+        logger.FileIngested(source.Id, progress.Accepted, progress.Duplicate, progress.Rejected, lines);
+        var listed = progress.Reported.Count;
+        if (progress.Accepted + progress.Duplicate == 0)
         {
             return Problems.Result(StatusCodes.Status400BadRequest, "validation", "Every line is rejected; nothing was stored.",
-                $"{rejected} line(s) rejected" + (rejected > reported.Count ? $"; the first {reported.Count} are listed." : "."),
-                [.. reported.SelectMany(r => r.Errors ?? [])]);
+                $"{progress.Rejected} line(s) rejected" + (progress.Rejected > listed ? $"; the first {listed} are listed." : "."),
+                [.. progress.Reported.SelectMany(r => r.Errors ?? [])]);
         }
 
-        var report = new SourceIngestResult(source.Adapter, accepted, duplicate, rejected, reported, rejected > reported.Count,
+        var report = new SourceIngestResult(source.Adapter, progress.Accepted, progress.Duplicate, progress.Rejected, progress.Reported, progress.Rejected > listed,
             "Each line is reported on its own: accepted and duplicate lines are counted (a duplicate was stored by an earlier upload); " +
-            "rejected lines are listed with their line number and field" + (rejected > reported.Count ? $", the first {reported.Count} of them." : "."));
+            "rejected lines are listed with their line number and field" + (progress.Rejected > listed ? $", the first {listed} of them." : ".") +
+            " The whole file is decided.")
+        {
+            Complete = true,
+        };
         return TypedResults.Json(report, SourcesJson.Default.SourceIngestResult, statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<(long Accepted, long Duplicate)> FlushAsync(IngestService ingest, List<NewNotification> batch, long accepted, long duplicate, CancellationToken ct)
+    // The batch still being stored when the upload failed: counted if it committed.
+    private static async Task SettleAsync(Task<FileBatch>? storing, FileProgress progress, CancellationToken ct)
     {
-        if (batch.Count == 0)
+        if (storing is null)
         {
-            return (accepted, duplicate);
+            return;
         }
 
-        var results = await ingest.AcceptManyAsync([.. batch], ct);
-        batch.Clear();
-        var created = results.Count(r => r.Created);
-        return (accepted + created, duplicate + results.Count - created);
+        try
+        {
+            progress.Committed(await storing);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // That batch failed as a whole: none of its lines is stored, and the answer says so.
+        }
+    }
+
+    private static IResult FileProblem(int status, string type, string title, FileProgress progress)
+    {
+        var problem = Problems.Create(status, type, title, progress.CommittedThroughLine == 0
+            ? "No line was stored. Upload the whole file again."
+            : $"Every line up to line {progress.CommittedThroughLine} is decided (stored, duplicate or rejected); no line after it is stored. " +
+              "Upload the whole file again: the lines already stored come back as duplicates, so each line is delivered once.");
+        var body = new FileUploadProblem(problem.Type, problem.Title, problem.Status, problem.Detail, false, progress.CommittedThroughLine,
+            progress.Accepted, progress.Duplicate, progress.Rejected, [.. progress.Reported.SelectMany(r => r.Errors ?? [])]);
+        return TypedResults.Json(body, SourcesJson.Default.FileUploadProblem, Problems.ContentType, status);
+    }
+
+    private static async Task<FileBatch> StoreAsync(IngestService ingest, FileBatch batch, CancellationToken ct)
+    {
+        // Per line: its result, or the customer problem that kept it out; the batch commits in one transaction.
+        var outcome = await ingest.AcceptBatchAsync(batch.Notifications, i => batch.Locations[i] + ", mapped to ", ct);
+        batch.Outcome = outcome;
+        return batch;
+    }
+
+    /// <summary>One batch of mapped lines and, once stored, each line's outcome.</summary>
+    private sealed class FileBatch(int capacity)
+    {
+        public List<NewNotification> Notifications { get; } = new(capacity);
+        public List<int> Lines { get; } = new(capacity);
+        public List<string> Locations { get; } = new(capacity);
+        public (AcceptResult? Result, InputError? Error)[]? Outcome { get; set; }
+        public int Count => Notifications.Count;
+
+        public void Add(NewNotification notification, int line, string location)
+        {
+            Notifications.Add(notification);
+            Lines.Add(line);
+            Locations.Add(location);
+        }
+    }
+
+    /// <summary>Counts, the first rejected lines, and the line up to which everything is committed.</summary>
+    private sealed class FileProgress(int maxReported)
+    {
+        public long Accepted { get; private set; }
+        public long Duplicate { get; private set; }
+        public long Rejected { get; private set; }
+        public int CommittedThroughLine { get; private set; }
+        public List<SourceItemResult> Reported { get; } = [];
+
+        public void Reject(SourceItemResult item)
+        {
+            Rejected++;
+            if (Reported.Count < maxReported)
+            {
+                Reported.Add(item);
+            }
+        }
+
+        public void Committed(FileBatch batch)
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var (result, error) = batch.Outcome![i];
+                if (result is { } r)
+                {
+                    _ = r.Created ? Accepted++ : Duplicate++;
+                }
+                else
+                {
+                    Reject(new SourceItemResult(batch.Lines[i], batch.Locations[i], null, "rejected", null, [error!]));
+                }
+            }
+
+            CommittedThroughLine = Math.Max(CommittedThroughLine, batch.Lines[^1]);
+        }
     }
 
     private static async Task<IResult> AcceptOneAsync(IngestService ingest, NewNotification notification, HttpContext context, CancellationToken ct)

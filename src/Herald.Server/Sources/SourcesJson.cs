@@ -25,7 +25,22 @@ public sealed record SourceItemResult(int Index, string Location, Guid? Id, stri
 /// <param name="Items">Every item for documents; for files only rejected lines (accepted ones are counted).</param>
 /// <param name="ItemsCapped">True when more items were rejected than listed (Herald:Sources:MaxReportedErrors).</param>
 public sealed record SourceIngestResult(
-    string Adapter, long Accepted, long Duplicate, long Rejected, IReadOnlyList<SourceItemResult> Items, bool ItemsCapped, string Note);
+    string Adapter, long Accepted, long Duplicate, long Rejected, IReadOnlyList<SourceItemResult> Items, bool ItemsCapped, string Note)
+{
+    /// <summary>Files: true when every line of the file is decided (an interrupted upload answers <see cref="FileUploadProblem"/>).</summary>
+    public bool? Complete { get; init; }
+}
+
+/// <summary>
+/// RFC 9457 answer to a file upload that stopped part-way (the database failed, or the file passed
+/// Herald:Sources:MaxFileBytes): uploads are not atomic but resumable. Every line up to
+/// <paramref name="CommittedThroughLine"/> is decided and its stored lines stay; none after it is stored.
+/// Uploading the same file again completes it: stored lines come back as duplicates.
+/// </summary>
+/// <param name="Errors">The rejected lines seen so far (at most Herald:Sources:MaxReportedErrors).</param>
+public sealed record FileUploadProblem(
+    string Type, string Title, int Status, string? Detail, bool Complete, int CommittedThroughLine,
+    long Accepted, long Duplicate, long Rejected, IReadOnlyList<InputError> Errors);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(SourceRequest))]
@@ -33,4 +48,5 @@ public sealed record SourceIngestResult(
 [JsonSerializable(typeof(List<SourceView>))]
 [JsonSerializable(typeof(SigningSecretView))]
 [JsonSerializable(typeof(SourceIngestResult))]
+[JsonSerializable(typeof(FileUploadProblem))]
 public sealed partial class SourcesJson : JsonSerializerContext;

@@ -21,6 +21,6 @@ internal static partial class SourcesLog
     [LoggerMessage(4420, LogLevel.Information, "File for source {SourceId}: {Accepted} accepted, {Duplicate} duplicate, {Rejected} rejected of {Lines} lines")]
     public static partial void FileIngested(this ILogger logger, Guid sourceId, long accepted, long duplicate, long rejected, long lines);
 
-    [LoggerMessage(4421, LogLevel.Error, "File for source {SourceId} failed after {Accepted} accepted lines; a re-upload skips what was stored")]
-    public static partial void FileFailed(this ILogger logger, Guid sourceId, long accepted, Exception exception);
+    [LoggerMessage(5040, LogLevel.Error, "File for source {SourceId} interrupted after {Accepted} accepted lines, decided through line {Line}; a re-upload skips what was stored")]
+    public static partial void FileInterrupted(this ILogger logger, Guid sourceId, long accepted, int line, Exception exception);
 }

@@ -31,9 +31,10 @@ public sealed class SourcesOptions
     [Range(64, 1024 * 1024)]
     public int MaxLineLength { get; set; } = 64 * 1024;
 
-    /// <summary>Lines stored per transaction while a file streams in.</summary>
-    [Range(1, 10_000)]
-    public int FileBatchSize { get; set; } = 1_000;
+    /// <summary>Lines stored per transaction while a file streams in (one multi-row insert each; the next batch is
+    /// mapped while one is stored, so at most two are held).</summary>
+    [Range(1, 50_000)]
+    public int FileBatchSize { get; set; } = 5_000;
 
     /// <summary>Rejected items listed in a report; beyond that only counted (the report says it is capped).</summary>
     [Range(1, 100_000)]
