@@ -28,9 +28,9 @@ public abstract class SourceStoreComplianceTests : IAsyncLifetime
         GC.SuppressFinalize(this);
     }
 
-    private async Task<Source> NewSourceAsync(Guid tenantId, string name = "Core banking", string? secret = "enc:secret")
+    private async Task<Source> NewSourceAsync(Guid tenantId, string name = "Core banking", string? secret = "enc:secret", int minutesLater = 0)
     {
-        var at = T0.AddTicks(1234); // below a millisecond: stored truncated
+        var at = T0.AddMinutes(minutesLater).AddTicks(1234); // below a millisecond: stored truncated
         return await _stores.Sources.CreateAsync(
             new Source(Guid.CreateVersion7(), tenantId, name, "mapped", """{"mapping":{"type":"/kind","customer":{"phone":"/msisdn"}}}""", secret, "AB:CD", at, at), Ct);
     }
@@ -70,7 +70,8 @@ public abstract class SourceStoreComplianceTests : IAsyncLifetime
     {
         var tenant = await _stores.Tenants.CreateTenantAsync("Bank A", Ct);
         var first = await NewSourceAsync(tenant.Id, "one");
-        var second = await NewSourceAsync(tenant.Id, "two");
+        // Created later: two version-7 ids of one millisecond are in random order, so equal times would not say which is older.
+        var second = await NewSourceAsync(tenant.Id, "two", minutesLater: 1);
 
         var list = await _stores.Sources.ListAsync(tenant.Id, Ct);
 
