@@ -8,30 +8,9 @@ namespace Herald.Storage.Tests;
 /// Delivery accounting of issue #3: the parts of multi-part SMS attempts (<see cref="IAttemptPartStore"/>) and the
 /// day and tenant boundaries of cost reports. Every backend runs it unchanged, reusing <see cref="IStoreTestBackend"/>.
 /// </summary>
-public abstract class AttemptAccountingComplianceTests : IAsyncLifetime
+public abstract class AttemptAccountingComplianceTests : StoreSuite
 {
     private static readonly DateTimeOffset T0 = new(2030, 3, 10, 0, 0, 0, TimeSpan.Zero);
-
-    private IStoreTestBackend _backend = null!;
-
-    protected StoreSet Stores { get; private set; } = null!;
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
-
-    public async ValueTask InitializeAsync()
-    {
-        _backend = await CreateBackendAsync();
-        Stores = _backend.Open();
-        await Stores.Migrator.MigrateAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Stores.DisposeAsync();
-        await _backend.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     [Fact]
     public async Task RecordAsync_StoresThePartsInOrder_AndRecordingAgainChangesNothing()

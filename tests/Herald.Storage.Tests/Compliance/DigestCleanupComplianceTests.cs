@@ -8,34 +8,13 @@ namespace Herald.Storage.Tests;
 /// whose members are all final lose their rows; pending windows, newer windows and other tenants' rows stay. Every
 /// backend runs it unchanged, reusing <see cref="IStoreTestBackend"/>.
 /// </summary>
-public abstract class DigestCleanupComplianceTests : IAsyncLifetime
+public abstract class DigestCleanupComplianceTests : StoreSuite
 {
     private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
 
-    private IStoreTestBackend _backend = null!;
-
-    protected StoreSet Stores { get; private set; } = null!;
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
-
     /// <summary>The number of rows in <paramref name="table"/>: the window rows have no reader in the contract.</summary>
     protected abstract Task<long> CountRowsAsync(IStoreTestBackend backend, string table);
-
-    public async ValueTask InitializeAsync()
-    {
-        _backend = await CreateBackendAsync();
-        Stores = _backend.Open();
-        await Stores.Migrator.MigrateAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Stores.DisposeAsync();
-        await _backend.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     [Fact]
     public async Task DeleteSentAsync_RemovesOldFinalWindows_KeepsPendingAndNewerOnes()
@@ -94,13 +73,13 @@ public abstract class DigestCleanupComplianceTests : IAsyncLifetime
         await AcceptAsync(a, old.Ids, final: true);
         var other = await JoinAsync(b, "k", T0, 1);
         await AcceptAsync(b, other.Ids, final: false);
-        Assert.Equal(2, await CountRowsAsync(_backend, "digest_windows"));
+        Assert.Equal(2, await CountRowsAsync(Backend, "digest_windows"));
 
         await Stores.Digests.DeleteSentAsync(T0.AddHours(1), 100, Ct);
 
         // Only the other tenant's pending window keeps its row.
-        Assert.Equal(1, await CountRowsAsync(_backend, "digest_windows"));
-        Assert.Equal(1, await CountRowsAsync(_backend, "digest_members"));
+        Assert.Equal(1, await CountRowsAsync(Backend, "digest_windows"));
+        Assert.Equal(1, await CountRowsAsync(Backend, "digest_members"));
         var later = T0.AddHours(3);
         var id = Guid.CreateVersion7(later);
         Assert.Equal(later + Window, await Stores.Digests.JoinAsync(a, "k", id, later, Window, Ct));

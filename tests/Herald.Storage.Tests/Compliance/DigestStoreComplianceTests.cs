@@ -7,31 +7,10 @@ namespace Herald.Storage.Tests;
 /// The digest store contract (<see cref="IDigestStore"/>): windows open, collect and close per tenant and key, and
 /// only stored notifications count as members. Every backend runs it unchanged, reusing <see cref="IStoreTestBackend"/>.
 /// </summary>
-public abstract class DigestStoreComplianceTests : IAsyncLifetime
+public abstract class DigestStoreComplianceTests : StoreSuite
 {
     private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
-
-    private IStoreTestBackend _backend = null!;
-
-    protected StoreSet Stores { get; private set; } = null!;
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
-
-    public async ValueTask InitializeAsync()
-    {
-        _backend = await CreateBackendAsync();
-        Stores = _backend.Open();
-        await Stores.Migrator.MigrateAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Stores.DisposeAsync();
-        await _backend.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     [Fact]
     public async Task JoinAsync_WithinTheWindow_JoinsTheSameWindow_AfterItCloses_OpensANewOne()

@@ -9,31 +9,11 @@ namespace Herald.Storage.Tests;
 /// exactly what the single lookup answers, in one call. Every backend runs it unchanged, reusing
 /// <see cref="IStoreTestBackend"/>.
 /// </summary>
-public abstract class ReceiptLookupComplianceTests : IAsyncLifetime
+public abstract class ReceiptLookupComplianceTests : StoreSuite
 {
     private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
 
-    private IStoreTestBackend _backend = null!;
     private int _idTick;
-
-    protected StoreSet Stores { get; private set; } = null!;
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
-
-    public async ValueTask InitializeAsync()
-    {
-        _backend = await CreateBackendAsync();
-        Stores = _backend.Open();
-        await Stores.Migrator.MigrateAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Stores.DisposeAsync();
-        await _backend.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     [Fact]
     public async Task FindByProviderMessageIdsAsync_AnswersEachIdLikeTheSingleLookup_UnknownIdsAbsent()

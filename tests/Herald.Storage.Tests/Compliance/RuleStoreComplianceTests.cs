@@ -7,32 +7,11 @@ namespace Herald.Storage.Tests;
 /// The rule store contract (<see cref="IRuleStore"/>) and what the rules make ingest store (suppressed, delayed,
 /// routes with the rules' extras). Every backend runs it unchanged, reusing <see cref="IStoreTestBackend"/>.
 /// </summary>
-public abstract class RuleStoreComplianceTests : IAsyncLifetime
+public abstract class RuleStoreComplianceTests : StoreSuite
 {
     private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
     private const string DocA = """{"rules": [{"name": "a", "then": {"priority": "low"}}]}""";
     private const string DocB = """{"rules": [ {"name": "b",  "then": {"priority": "high"}} ]}""";
-
-    private IStoreTestBackend _backend = null!;
-
-    protected StoreSet Stores { get; private set; } = null!;
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
-
-    public async ValueTask InitializeAsync()
-    {
-        _backend = await CreateBackendAsync();
-        Stores = _backend.Open();
-        await Stores.Migrator.MigrateAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Stores.DisposeAsync();
-        await _backend.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     [Fact]
     public async Task AppendAsync_FirstAndNext_NumberConsecutivelyAndRoundTrip()

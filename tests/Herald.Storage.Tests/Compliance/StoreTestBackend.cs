@@ -32,3 +32,33 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }
+
+/// <summary>
+/// What every contract suite shares: a fresh database per test from the backend the derived class creates, migrated
+/// before the test and disposed after it.
+/// </summary>
+public abstract class StoreSuite : IAsyncLifetime
+{
+    /// <summary>The backend of this test's database, e.g. to open a second, independent set of stores on it.</summary>
+    protected IStoreTestBackend Backend { get; private set; } = null!;
+
+    protected StoreSet Stores { get; private set; } = null!;
+
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
+
+    public async ValueTask InitializeAsync()
+    {
+        Backend = await CreateBackendAsync();
+        Stores = Backend.Open();
+        await Stores.Migrator.MigrateAsync(Ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Stores.DisposeAsync();
+        await Backend.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -5,31 +5,10 @@ namespace Herald.Storage.Tests;
 /// (sliding), per tenant and key, exact under concurrent admissions, and old sends forgotten. Every backend runs it
 /// unchanged, reusing <see cref="IStoreTestBackend"/>.
 /// </summary>
-public abstract class ThrottleStoreComplianceTests : IAsyncLifetime
+public abstract class ThrottleStoreComplianceTests : StoreSuite
 {
     private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
-
-    private IStoreTestBackend _backend = null!;
-
-    protected StoreSet Stores { get; private set; } = null!;
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
-
-    public async ValueTask InitializeAsync()
-    {
-        _backend = await CreateBackendAsync();
-        Stores = _backend.Open();
-        await Stores.Migrator.MigrateAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Stores.DisposeAsync();
-        await _backend.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     [Fact]
     public async Task AdmitAsync_AdmitsUpToMax_ThenRefuses_AndCountsOnlyAdmitted()
@@ -105,7 +84,7 @@ public abstract class ThrottleStoreComplianceTests : IAsyncLifetime
         var tenant = Guid.NewGuid();
         const int Max = 5;
         // Two store sets on one database: two nodes' connection pools, as far as the database can tell.
-        await using var other = _backend.Open();
+        await using var other = Backend.Open();
         var ids = Enumerable.Range(0, 40).Select(Id).ToArray();
 
         var admitted = await Task.WhenAll(ids.Select((id, i) =>
