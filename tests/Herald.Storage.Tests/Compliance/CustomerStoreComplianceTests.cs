@@ -6,30 +6,10 @@ namespace Herald.Storage.Tests;
 
 /// <summary>
 /// The customer and template store contracts (CustomerContracts.cs), written against the interfaces only; every
-/// backend runs it unchanged through <see cref="CreateBackendAsync"/>.
+/// backend runs it unchanged through <see cref="StoreSuite.CreateBackendAsync"/>.
 /// </summary>
-public abstract class CustomerStoreComplianceTests : IAsyncLifetime
+public abstract class CustomerStoreComplianceTests : StoreSuite
 {
-    protected IStoreTestBackend Backend { get; private set; } = null!;
-    protected StoreSet Stores { get; private set; } = null!;
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
-
-    public async ValueTask InitializeAsync()
-    {
-        Backend = await CreateBackendAsync();
-        Stores = Backend.Open();
-        await Stores.Migrator.MigrateAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Stores.DisposeAsync();
-        await Backend.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
-
     private static Customer Full(string id) => new()
     {
         Id = id,

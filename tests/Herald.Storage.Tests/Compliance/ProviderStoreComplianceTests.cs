@@ -18,37 +18,16 @@ public static class TestSecrets
 /// Provider pools in the store: price tables, updates, deletion, settings encrypted at rest and cost reports. Runs
 /// unchanged on every backend; the subclasses only add a way to read and write the raw settings column.
 /// </summary>
-public abstract class ProviderStoreComplianceTests : IAsyncLifetime
+public abstract class ProviderStoreComplianceTests : StoreSuite
 {
     private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
     private const string Secret = "EAAG-very-secret-access-token";
-
-    private IStoreTestBackend _backend = null!;
-
-    protected StoreSet Stores { get; private set; } = null!;
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
 
     /// <summary>The settings column of one account, as the database holds it.</summary>
     protected abstract Task<string> ReadRawSettingsAsync(IStoreTestBackend backend, Guid accountId);
 
     /// <summary>Overwrites the settings column, as a row written before encryption existed.</summary>
     protected abstract Task WriteRawSettingsAsync(IStoreTestBackend backend, Guid accountId, string settings);
-
-    public async ValueTask InitializeAsync()
-    {
-        _backend = await CreateBackendAsync();
-        Stores = _backend.Open();
-        await Stores.Migrator.MigrateAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Stores.DisposeAsync();
-        await _backend.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     [Fact]
     public async Task CreateAsync_WithPriceTable_RoundTripsPricesExactly()
@@ -133,18 +112,18 @@ public abstract class ProviderStoreComplianceTests : IAsyncLifetime
         var tenant = await Stores.Tenants.CreateTenantAsync("A", Ct);
         var account = await Stores.Providers.CreateAsync(Account(tenant.Id, "wa"), Ct);
 
-        var raw = await ReadRawSettingsAsync(_backend, account.Id);
+        var raw = await ReadRawSettingsAsync(Backend, account.Id);
         Assert.DoesNotContain(Secret, raw, StringComparison.Ordinal);
         Assert.DoesNotContain("phoneNumberId", raw, StringComparison.Ordinal);
         Assert.True(TestSecrets.Protector.IsProtected(raw));
 
         await Stores.Providers.UpdateAsync(account with { Settings = account.Settings.Replace(Secret, Secret + "-2", StringComparison.Ordinal) }, Ct);
-        raw = await ReadRawSettingsAsync(_backend, account.Id);
+        raw = await ReadRawSettingsAsync(Backend, account.Id);
         Assert.DoesNotContain(Secret, raw, StringComparison.Ordinal);
 
         // Bound to the row: the envelope copied to another account does not decrypt there.
         var other = await Stores.Providers.CreateAsync(Account(tenant.Id, "other", T0.AddSeconds(1)), Ct);
-        await WriteRawSettingsAsync(_backend, other.Id, raw);
+        await WriteRawSettingsAsync(Backend, other.Id, raw);
         await Assert.ThrowsAnyAsync<CryptographicException>(() => Stores.Providers.GetAsync(tenant.Id, other.Id, Ct));
     }
 
@@ -153,8 +132,8 @@ public abstract class ProviderStoreComplianceTests : IAsyncLifetime
     {
         var tenant = await Stores.Tenants.CreateTenantAsync("A", Ct);
         var account = await Stores.Providers.CreateAsync(Account(tenant.Id, "wa"), Ct);
-        await WriteRawSettingsAsync(_backend, account.Id, account.Settings);
-        Assert.Contains(Secret, await ReadRawSettingsAsync(_backend, account.Id), StringComparison.Ordinal);
+        await WriteRawSettingsAsync(Backend, account.Id, account.Settings);
+        Assert.Contains(Secret, await ReadRawSettingsAsync(Backend, account.Id), StringComparison.Ordinal);
 
         var legacy = await Stores.Providers.GetAsync(tenant.Id, account.Id, Ct);
         Assert.NotNull(legacy);
@@ -163,7 +142,7 @@ public abstract class ProviderStoreComplianceTests : IAsyncLifetime
 
         await Stores.Providers.UpdateAsync(legacy with { Weight = 7 }, Ct);
 
-        var raw = await ReadRawSettingsAsync(_backend, account.Id);
+        var raw = await ReadRawSettingsAsync(Backend, account.Id);
         Assert.DoesNotContain(Secret, raw, StringComparison.Ordinal);
         Assert.True(TestSecrets.Protector.IsProtected(raw));
     }

@@ -3,45 +3,24 @@ using System.Text.Json.Nodes;
 namespace Herald.Storage.Tests;
 
 /// <summary>The <see cref="ISourceStore"/> contract, run unchanged on every backend.</summary>
-public abstract class SourceStoreComplianceTests : IAsyncLifetime
+public abstract class SourceStoreComplianceTests : StoreSuite
 {
     private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
-
-    private IStoreTestBackend _backend = null!;
-    private StoreSet _stores = null!;
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
-
-    public async ValueTask InitializeAsync()
-    {
-        _backend = await CreateBackendAsync();
-        _stores = _backend.Open();
-        await _stores.Migrator.MigrateAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stores.DisposeAsync();
-        await _backend.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     private async Task<Source> NewSourceAsync(Guid tenantId, string name = "Core banking", string? secret = "enc:secret", int minutesLater = 0)
     {
         var at = T0.AddMinutes(minutesLater).AddTicks(1234); // below a millisecond: stored truncated
-        return await _stores.Sources.CreateAsync(
+        return await Stores.Sources.CreateAsync(
             new Source(Guid.CreateVersion7(), tenantId, name, "mapped", """{"mapping":{"type":"/kind","customer":{"phone":"/msisdn"}}}""", secret, "AB:CD", at, at), Ct);
     }
 
     [Fact]
     public async Task CreateAsync_ThenGet_RoundTripsEveryField()
     {
-        var tenant = await _stores.Tenants.CreateTenantAsync("Bank A", Ct);
+        var tenant = await Stores.Tenants.CreateTenantAsync("Bank A", Ct);
 
         var created = await NewSourceAsync(tenant.Id);
-        var read = await _stores.Sources.GetAsync(tenant.Id, created.Id, Ct);
+        var read = await Stores.Sources.GetAsync(tenant.Id, created.Id, Ct);
 
         Assert.NotNull(read);
         Assert.Equal(created with { Settings = "" }, read with { Settings = "" });
@@ -54,26 +33,26 @@ public abstract class SourceStoreComplianceTests : IAsyncLifetime
     [Fact]
     public async Task GetListUpdateDelete_OtherTenantsSource_SeeNothingAndChangeNothing()
     {
-        var a = await _stores.Tenants.CreateTenantAsync("Bank A", Ct);
-        var b = await _stores.Tenants.CreateTenantAsync("Bank B", Ct);
+        var a = await Stores.Tenants.CreateTenantAsync("Bank A", Ct);
+        var b = await Stores.Tenants.CreateTenantAsync("Bank B", Ct);
         var source = await NewSourceAsync(a.Id);
 
-        Assert.Null(await _stores.Sources.GetAsync(b.Id, source.Id, Ct));
-        Assert.Empty(await _stores.Sources.ListAsync(b.Id, Ct));
-        Assert.Null(await _stores.Sources.UpdateAsync(source with { TenantId = b.Id, Name = "stolen" }, Ct));
-        Assert.False(await _stores.Sources.DeleteAsync(b.Id, source.Id, Ct));
-        Assert.Equal("Core banking", (await _stores.Sources.GetAsync(a.Id, source.Id, Ct))!.Name);
+        Assert.Null(await Stores.Sources.GetAsync(b.Id, source.Id, Ct));
+        Assert.Empty(await Stores.Sources.ListAsync(b.Id, Ct));
+        Assert.Null(await Stores.Sources.UpdateAsync(source with { TenantId = b.Id, Name = "stolen" }, Ct));
+        Assert.False(await Stores.Sources.DeleteAsync(b.Id, source.Id, Ct));
+        Assert.Equal("Core banking", (await Stores.Sources.GetAsync(a.Id, source.Id, Ct))!.Name);
     }
 
     [Fact]
     public async Task ListAsync_ReturnsTenantsSourcesOldestFirst()
     {
-        var tenant = await _stores.Tenants.CreateTenantAsync("Bank A", Ct);
+        var tenant = await Stores.Tenants.CreateTenantAsync("Bank A", Ct);
         var first = await NewSourceAsync(tenant.Id, "one");
         // Created later: two version-7 ids of one millisecond are in random order, so equal times would not say which is older.
         var second = await NewSourceAsync(tenant.Id, "two", minutesLater: 1);
 
-        var list = await _stores.Sources.ListAsync(tenant.Id, Ct);
+        var list = await Stores.Sources.ListAsync(tenant.Id, Ct);
 
         Assert.Equal([first.Id, second.Id], list.Select(s => s.Id));
     }
@@ -81,30 +60,30 @@ public abstract class SourceStoreComplianceTests : IAsyncLifetime
     [Fact]
     public async Task UpdateAsync_ReplacesFieldsAndKeepsCreationTime()
     {
-        var tenant = await _stores.Tenants.CreateTenantAsync("Bank A", Ct);
+        var tenant = await Stores.Tenants.CreateTenantAsync("Bank A", Ct);
         var source = await NewSourceAsync(tenant.Id);
 
-        var updated = await _stores.Sources.UpdateAsync(
+        var updated = await Stores.Sources.UpdateAsync(
             source with { Name = "Cards", Adapter = "file", Settings = """{"a":1}""", SigningSecret = null, ClientCertificate = null, UpdatedAt = T0.AddMinutes(5), CreatedAt = T0.AddDays(9) }, Ct);
 
         Assert.NotNull(updated);
-        var read = await _stores.Sources.GetAsync(tenant.Id, source.Id, Ct);
+        var read = await Stores.Sources.GetAsync(tenant.Id, source.Id, Ct);
         Assert.Equal(updated, read);
         Assert.Equal(("Cards", "file", (string?)null, (string?)null), (read!.Name, read.Adapter, read.SigningSecret, read.ClientCertificate));
         Assert.Equal(source.CreatedAt, read.CreatedAt);
         Assert.Equal(T0.AddMinutes(5), read.UpdatedAt);
-        Assert.Null(await _stores.Sources.UpdateAsync(source with { Id = Guid.NewGuid() }, Ct));
+        Assert.Null(await Stores.Sources.UpdateAsync(source with { Id = Guid.NewGuid() }, Ct));
     }
 
     [Fact]
     public async Task DeleteAsync_RemovesOnce()
     {
-        var tenant = await _stores.Tenants.CreateTenantAsync("Bank A", Ct);
+        var tenant = await Stores.Tenants.CreateTenantAsync("Bank A", Ct);
         var source = await NewSourceAsync(tenant.Id);
 
-        Assert.True(await _stores.Sources.DeleteAsync(tenant.Id, source.Id, Ct));
-        Assert.False(await _stores.Sources.DeleteAsync(tenant.Id, source.Id, Ct));
-        Assert.Null(await _stores.Sources.GetAsync(tenant.Id, source.Id, Ct));
+        Assert.True(await Stores.Sources.DeleteAsync(tenant.Id, source.Id, Ct));
+        Assert.False(await Stores.Sources.DeleteAsync(tenant.Id, source.Id, Ct));
+        Assert.Null(await Stores.Sources.GetAsync(tenant.Id, source.Id, Ct));
     }
 
     [Fact]
@@ -120,15 +99,15 @@ public abstract class SourceStoreComplianceTests : IAsyncLifetime
         var other = Guid.NewGuid();
         byte[] signature = [1, 2, 3, 4, 5, 6, 7, 8];
 
-        Assert.True(await _stores.Sources.TryUseSignatureAsync(source, signature, T0.AddMinutes(5), T0, Ct));
-        Assert.False(await _stores.Sources.TryUseSignatureAsync(source, signature, T0.AddMinutes(6), T0.AddMinutes(1), Ct));
-        Assert.False(await _stores.Sources.TryUseSignatureAsync(source, [.. signature], T0.AddMinutes(9), T0.AddMinutes(4), Ct));
+        Assert.True(await Stores.Sources.TryUseSignatureAsync(source, signature, T0.AddMinutes(5), T0, Ct));
+        Assert.False(await Stores.Sources.TryUseSignatureAsync(source, signature, T0.AddMinutes(6), T0.AddMinutes(1), Ct));
+        Assert.False(await Stores.Sources.TryUseSignatureAsync(source, [.. signature], T0.AddMinutes(9), T0.AddMinutes(4), Ct));
         // Another source, or another signature, is independent.
-        Assert.True(await _stores.Sources.TryUseSignatureAsync(other, signature, T0.AddMinutes(5), T0, Ct));
-        Assert.True(await _stores.Sources.TryUseSignatureAsync(source, [9, 9], T0.AddMinutes(5), T0, Ct));
+        Assert.True(await Stores.Sources.TryUseSignatureAsync(other, signature, T0.AddMinutes(5), T0, Ct));
+        Assert.True(await Stores.Sources.TryUseSignatureAsync(source, [9, 9], T0.AddMinutes(5), T0, Ct));
         // Once expired the record no longer blocks (the timestamp check refuses such requests before this).
-        Assert.True(await _stores.Sources.TryUseSignatureAsync(source, signature, T0.AddMinutes(15), T0.AddMinutes(10), Ct));
-        Assert.False(await _stores.Sources.TryUseSignatureAsync(source, signature, T0.AddMinutes(16), T0.AddMinutes(11), Ct));
+        Assert.True(await Stores.Sources.TryUseSignatureAsync(source, signature, T0.AddMinutes(15), T0.AddMinutes(10), Ct));
+        Assert.False(await Stores.Sources.TryUseSignatureAsync(source, signature, T0.AddMinutes(16), T0.AddMinutes(11), Ct));
     }
 
     [Fact]
@@ -137,7 +116,7 @@ public abstract class SourceStoreComplianceTests : IAsyncLifetime
         var source = Guid.NewGuid();
         byte[] signature = [7, 7, 7];
 
-        var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => _stores.Sources.TryUseSignatureAsync(source, signature, T0.AddMinutes(5), T0, Ct)));
+        var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Stores.Sources.TryUseSignatureAsync(source, signature, T0.AddMinutes(5), T0, Ct)));
 
         Assert.Equal(1, results.Count(r => r));
     }

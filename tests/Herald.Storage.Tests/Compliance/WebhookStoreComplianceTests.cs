@@ -9,33 +9,13 @@ namespace Herald.Storage.Tests;
 /// into a final state for tenants with an enabled endpoint, fan-out makes one delivery per matching endpoint
 /// exactly once, claims are leases, and everything is tenant-scoped.
 /// </summary>
-public abstract class WebhookStoreComplianceTests : IAsyncLifetime
+public abstract class WebhookStoreComplianceTests : StoreSuite
 {
     private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Lease = TimeSpan.FromMinutes(1);
     private int _tick;
 
-    private IStoreTestBackend _backend = null!;
-    private StoreSet _stores = null!;
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-    private IWebhookStore Webhooks => _stores.Webhooks;
-
-    protected abstract Task<IStoreTestBackend> CreateBackendAsync();
-
-    public async ValueTask InitializeAsync()
-    {
-        _backend = await CreateBackendAsync();
-        _stores = _backend.Open();
-        await _stores.Migrator.MigrateAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stores.DisposeAsync();
-        await _backend.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
+    private IWebhookStore Webhooks => Stores.Webhooks;
 
     [Fact]
     public async Task Endpoints_CreateListGetUpdateDelete_AreTenantScoped()
@@ -238,19 +218,19 @@ public abstract class WebhookStoreComplianceTests : IAsyncLifetime
 
     private Guid NextId() => Guid.CreateVersion7(T0.AddMilliseconds(Interlocked.Increment(ref _tick)));
 
-    private async Task<Guid> NewTenantAsync() => (await _stores.Tenants.CreateTenantAsync($"Bank {Guid.NewGuid():N}", Ct)).Id;
+    private async Task<Guid> NewTenantAsync() => (await Stores.Tenants.CreateTenantAsync($"Bank {Guid.NewGuid():N}", Ct)).Id;
 
     private async Task<Guid> AcceptAsync(Guid tenant)
     {
         var route = new Route(Priority.Normal, [new RouteStep(Channel.WhatsApp, WaitFor.Delivered, TimeSpan.FromSeconds(30))]);
         var request = new NewNotification(tenant, null, "card.transaction", null, new Contacts(Phone: "+4915100000000"), "{}", null, null, null, null, null);
-        var result = await _stores.Notifications.AcceptAsync([new PreparedNotification(NextId(), request, route)], T0, Ct);
+        var result = await Stores.Notifications.AcceptAsync([new PreparedNotification(NextId(), request, route)], T0, Ct);
         return Assert.Single(result).Id;
     }
 
     private async Task MoveAsync(Guid id, int version, NotificationStatus status, QueueAction queue)
     {
-        var applied = await _stores.Delivery.ApplyAsync(
+        var applied = await Stores.Delivery.ApplyAsync(
             [new DeliveryUpdate(id, version, new Transition(status, DeliveryProgress.Start, null, queue), [])], T0, Ct);
         Assert.True(Assert.Single(applied.Applied));
     }
