@@ -30,6 +30,26 @@ public sealed class GcraTests
     }
 
     [Fact]
+    public void Decide_SeveralSlots_BooksConsecutiveSlotsWithinTheHorizonOnly()
+    {
+        var state = new GcraState();
+
+        // 25 ms ahead at 10 ms apart: slots at +0, +10 and +20 ms; +30 ms lies beyond the horizon.
+        var first = Gcra.Decide(ref state, 0, Interval, 25_000, MaxRetry, slots: 8, queue: false);
+        Assert.True(first.Granted);
+        Assert.Equal((0L, 3), (first.Wait, first.Slots));
+
+        // The next free slot is 30 ms ahead: not now, and without touching the virtual queue, ask again in 5 ms.
+        var full = Gcra.Decide(ref state, 0, Interval, 25_000, MaxRetry, slots: 8, queue: false);
+        Assert.False(full.Granted);
+        Assert.Equal((0, 5_000L), (full.Slots, full.RetryAfter));
+        Assert.Equal(0, state.VirtualTat);
+
+        var later = Gcra.Decide(ref state, 5_000, Interval, 25_000, MaxRetry, slots: 2, queue: false);
+        Assert.Equal((true, 25_000L, 1), (later.Granted, later.Wait, later.Slots));
+    }
+
+    [Fact]
     public void Decide_IdleSchedule_BanksNoBurst()
     {
         var state = new GcraState();

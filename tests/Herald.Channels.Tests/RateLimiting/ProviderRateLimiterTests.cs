@@ -7,6 +7,7 @@ using Herald.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
 
 namespace Herald.Channels.Tests.RateLimiting;
 
@@ -50,7 +51,7 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
         }
     }
 
-    private async Task<Node> NodeAsync(RateLimitOptions options, TimeProvider? time = null, bool withRedis = true)
+    private async Task<Node> NodeAsync(RateLimitOptions options, TimeProvider? time = null, bool withRedis = true, bool heartbeats = true)
     {
         time ??= TimeProvider.System;
         var redis = new RedisConnection(withRedis ? _server.ConnectionString : null, NullLogger<RedisConnection>.Instance);
@@ -63,7 +64,11 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
         var shared = new SharedRateLimiter(redis, time, options);
         var limiter = new ProviderRateLimiter(shared, new LocalRateLimiter(time), Options.Create(options), time, metrics, NullLogger<ProviderRateLimiter>.Instance);
         var heartbeat = new RateLimitHeartbeat(limiter, shared, Options.Create(options), time);
-        await heartbeat.StartAsync(Ct);
+        if (heartbeats)
+        {
+            await heartbeat.StartAsync(Ct);
+        }
+
         var node = new Node(limiter, heartbeat, metrics, redis);
         _owned.Add(node);
         return node;
@@ -98,7 +103,8 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
     public async Task AcquireAsync_RedisNotConfigured_LimitsLocallyToRateOverAssumedNodes()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        var options = new RateLimitOptions { AssumedNodes = 2, Headroom = 0, MaxWait = TimeSpan.Zero };
+        // MaxQueueWait 0: a send that finds no slot is turned away after its one try instead of waiting in the line.
+        var options = new RateLimitOptions { AssumedNodes = 2, Headroom = 0, MaxWait = TimeSpan.Zero, MaxQueueWait = TimeSpan.Zero };
         var node = await NodeAsync(options, time, withRedis: false);
         var account = Account(100);
 
@@ -130,7 +136,10 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
     [Fact]
     public async Task AcquireAsync_ManyTasks_GrantsComeFromTheSharedScheduleAndAreCounted()
     {
-        var options = new RateLimitOptions { RedisTimeout = TimeSpan.FromSeconds(1), MaxWait = TimeSpan.FromMilliseconds(40) };
+        var options = new RateLimitOptions
+        {
+            RedisTimeout = TimeSpan.FromSeconds(1), CriticalRedisTimeout = TimeSpan.FromSeconds(1), MaxWait = TimeSpan.FromMilliseconds(40),
+        };
         var node = await NodeAsync(options);
         var account = Account(2_000);
 
@@ -156,6 +165,7 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
             NodeTimeout = TimeSpan.FromSeconds(2),
             RecoveryGrace = TimeSpan.FromMinutes(5), // recovery must end because every node is back, not by time
             RedisTimeout = TimeSpan.FromMilliseconds(500),
+            CriticalRedisTimeout = TimeSpan.FromMilliseconds(500),
         };
         var nodes = new[] { await NodeAsync(options), await NodeAsync(options), await NodeAsync(options) };
         var account = Account(300);
@@ -193,12 +203,16 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task SlowRedis_WhileTheCircuitIsClosed_TurnsANonCriticalSendAwayBriefly_CriticalGoesLocally()
+    public async Task SlowRedis_WhileTheCircuitIsClosed_NonCriticalWaitsAndIsNotGrantedLocally_CriticalGoesLocally()
     {
-        var options = new RateLimitOptions { RedisTimeout = TimeSpan.FromMilliseconds(25), RedisFailuresToOpen = 1000 };
+        // Redis stalls for one to two seconds: slow, not down (RedisDownAfter is longer).
+        var options = new RateLimitOptions
+        {
+            RedisTimeout = TimeSpan.FromMilliseconds(100), RedisDownAfter = TimeSpan.FromSeconds(30), MaxQueueWait = TimeSpan.FromMilliseconds(300),
+        };
         var node = await NodeAsync(options);
         var account = Account(1_000);
-        // The very first call (script load, JIT) may itself take longer than 25 ms.
+        // The very first call (script load, JIT) may itself be slow.
         await EventuallyAsync(async () => (await node.Limiter.AcquireAsync(account, Priority.High, Ct)).Mode == RateLimitMode.Shared
             && node.Metrics.Permits[^1].Granted, "a shared permit");
 
@@ -215,21 +229,104 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
         var stillBusy = !busy.IsCompleted;
 
         Assert.True(stillBusy, "the permit had to wait for the busy Redis");
-        // Not a local grant on top of the shared schedule the other nodes keep using: a short retry-after instead.
+        // Not a local grant on top of the shared schedule the other nodes keep using: it waited its 300 ms in the line
+        // and was turned away with a retry-after; the node still shares (a slow Redis does not open the circuit).
         Assert.False(permit.Granted);
         Assert.Equal(RateLimitMode.Shared, permit.Mode);
-        Assert.Equal(options.RedisTimeout, permit.RetryAfter);
+        Assert.True(permit.RetryAfter > TimeSpan.Zero);
         Assert.Equal(RateLimitMode.Shared, node.Limiter.Mode);
         Assert.True(critical.Granted);
         Assert.Equal(RateLimitMode.Local, critical.Mode);
         await busy;
+        Assert.DoesNotContain(RateLimitMode.Local, node.Metrics.Modes);
+    }
+
+    [Fact]
+    public async Task PartitionedNode_GrantsOnlyCriticalUntilTheOthersHaveSeenItGone_ThenItsShare()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var options = new RateLimitOptions
+        {
+            Headroom = 0, MaxWait = TimeSpan.Zero, MaxQueueWait = TimeSpan.Zero, CriticalRedisTimeout = TimeSpan.FromSeconds(5),
+            RedisTimeout = TimeSpan.FromSeconds(5), RedisDownAfter = TimeSpan.FromSeconds(10), NodeTimeout = TimeSpan.FromSeconds(3),
+            HeartbeatInterval = TimeSpan.FromSeconds(1),
+        };
+        var node = await NodeAsync(options, time, heartbeats: false);
+        var account = Account(100); // 10 ms apart; shared between two nodes, 20 ms apart each
+        Assert.Equal(RateLimitMode.Shared, (await node.Limiter.AcquireAsync(account, Priority.Critical, Ct)).Mode);
+        node.Limiter.OnHeartbeat(new LiveNodes(2, 0));
+
+        // This node loses Redis; whether the other node still reaches it, it cannot tell.
+        await _server.StopAsync(Ct);
+        await EventuallyAsync(async () => !(await node.Limiter.AcquireAsync(account, Priority.Low, Ct)).Granted
+            && node.Limiter.Mode == RateLimitMode.Local, "local limiting");
+        var lowDuringGrace = await node.Limiter.AcquireAsync(account, Priority.Low, Ct);
+        time.Advance(TimeSpan.FromMilliseconds(3_990));
+        var lowLateInGrace = await node.Limiter.AcquireAsync(account, Priority.Low, Ct);
+        var criticalInGrace = await node.Limiter.AcquireAsync(account, Priority.Critical, Ct);
+
+        // Nothing but critical until NodeTimeout + HeartbeatInterval after the last answer: by then the other node has
+        // seen this one's heartbeat expire and keeps its share free (LostNodeReserve).
+        Assert.False(lowDuringGrace.Granted);
+        Assert.Equal(RateLimitMode.Local, lowDuringGrace.Mode);
+        Assert.False(lowLateInGrace.Granted);
+        Assert.True(criticalInGrace.Granted);
+
+        // Then its local share, half the rate: one send every 20 ms.
+        time.Advance(TimeSpan.FromMilliseconds(30));
+        var granted = new List<DateTimeOffset>();
+        for (var ms = 0; ms < 1_000; ms++)
+        {
+            if ((await node.Limiter.AcquireAsync(account, Priority.Low, Ct)).Granted)
+            {
+                granted.Add(time.GetUtcNow());
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(1));
+        }
+
+        Assert.InRange(granted.Count, 49, 51);
+        Assert.All(granted.Zip(granted.Skip(1)), p => Assert.Equal(TimeSpan.FromMilliseconds(20), p.Second - p.First));
+    }
+
+    [Fact]
+    public async Task LostNode_TheLiveNodesKeepItsShareFree_OnTheSharedSchedule()
+    {
+        var options = new RateLimitOptions
+        {
+            Headroom = 0, RedisTimeout = TimeSpan.FromSeconds(1), CriticalRedisTimeout = TimeSpan.FromSeconds(1), CriticalMaxWait = TimeSpan.FromSeconds(2),
+        };
+        var node = await NodeAsync(options, heartbeats: false);
+        var account = Account(4); // 250 ms apart
+        var key = (RedisKey)(options.KeyPrefix + account.Id.ToString("N"));
+        await using var redis = new RedisConnection(_server.ConnectionString, NullLogger<RedisConnection>.Instance);
+        Assert.True(await redis.WaitConnectedAsync(Deadline, Ct));
+
+        async Task<long> NextFreeSlotAfterASendAsync()
+        {
+            Assert.True((await node.Limiter.AcquireAsync(account, Priority.Critical, Ct)).Granted);
+            return (long)await redis.Multiplexer!.GetDatabase().HashGetAsync(key, "t");
+        }
+
+        // One live node (this one) and one lost: the shared schedule runs at half the rate, 500 ms apart.
+        node.Limiter.OnHeartbeat(new LiveNodes(1, 1));
+        var first = await NextFreeSlotAfterASendAsync();
+        var second = await NextFreeSlotAfterASendAsync();
+        node.Limiter.OnHeartbeat(new LiveNodes(1, 0));
+        var third = await NextFreeSlotAfterASendAsync();
+        var fourth = await NextFreeSlotAfterASendAsync();
+
+        Assert.True(second - first >= 500_000, $"{second - first} µs");
+        // Lost node back (or its reserve over): the full rate again. (A starved test node can only make gaps longer.)
+        Assert.InRange(fourth - third, 250_000, 499_999);
     }
 
     [Fact]
     public async Task LateSend_ItsSlotLongPast_IsTurnedAway_AnOnTimeOneGoes()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
-        var options = new RateLimitOptions { MaxWait = TimeSpan.FromMilliseconds(500), Headroom = 0 };
+        // MaxQueueWait 0: a late send is turned away (with more time left it would queue again for the next slot).
+        var options = new RateLimitOptions { MaxWait = TimeSpan.FromMilliseconds(500), Headroom = 0, MaxQueueWait = TimeSpan.Zero };
         var node = await NodeAsync(options, time, withRedis: false);
         var account = Account(10); // one slot every 100 ms
 

@@ -30,12 +30,12 @@ public sealed class SharedRateLimiterTests : IAsyncLifetime
         await _server.DisposeAsync();
     }
 
-    private async Task<SharedRateLimiter> NodeAsync()
+    private async Task<SharedRateLimiter> NodeAsync(RateLimitOptions? options = null)
     {
         var connection = new RedisConnection(_server.ConnectionString, NullLogger<RedisConnection>.Instance);
         _connections.Add(connection);
         Assert.True(await connection.WaitConnectedAsync(TimeSpan.FromSeconds(30), Ct));
-        return new SharedRateLimiter(connection, TimeProvider.System, Options);
+        return new SharedRateLimiter(connection, TimeProvider.System, options ?? Options);
     }
 
     [Fact]
@@ -111,11 +111,53 @@ public sealed class SharedRateLimiterTests : IAsyncLifetime
     {
         var node = await NodeAsync();
 
-        Assert.Equal(1, await node.HeartbeatAsync("a", Ct));
-        Assert.Equal(2, await node.HeartbeatAsync("b", Ct));
-        Assert.Equal(2, await node.HeartbeatAsync("a", Ct));
+        Assert.Equal(new LiveNodes(1, 0), await node.HeartbeatAsync("a", Ct));
+        Assert.Equal(new LiveNodes(2, 0), await node.HeartbeatAsync("b", Ct));
+        Assert.Equal(new LiveNodes(2, 0), await node.HeartbeatAsync("a", Ct));
         await node.LeaveAsync("b", Ct);
-        Assert.Equal(1, await node.HeartbeatAsync("a", Ct));
+        // A node that left is gone, not lost: nobody keeps its share free.
+        Assert.Equal(new LiveNodes(1, 0), await node.HeartbeatAsync("a", Ct));
+    }
+
+    [Fact]
+    public async Task HeartbeatAsync_NodeExpiringWithoutLeaving_IsLost_UntilItAnnouncesItselfAgain()
+    {
+        var node = await NodeAsync(new RateLimitOptions { RedisTimeout = TimeSpan.FromSeconds(1), NodeTimeout = TimeSpan.FromMilliseconds(300), LostNodeReserve = TimeSpan.FromMinutes(5) });
+        Assert.Equal(new LiveNodes(1, 0), await node.HeartbeatAsync("a", Ct));
+        Assert.Equal(new LiveNodes(2, 0), await node.HeartbeatAsync("cut-off", Ct));
+
+        // "cut-off" stops announcing itself (it may be sending on its local share); "a" goes on.
+        LiveNodes? seen;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        do
+        {
+            await Task.Delay(50, Ct);
+            seen = await node.HeartbeatAsync("a", Ct);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"still {seen}");
+        }
+        while (seen != new LiveNodes(1, 1));
+
+        Assert.Equal(new LiveNodes(1, 1), await node.HeartbeatAsync("a", Ct));
+        Assert.Equal(new LiveNodes(2, 0), await node.HeartbeatAsync("cut-off", Ct));
+    }
+
+    [Fact]
+    public async Task BookAsync_SeveralSlots_BooksThoseWithinTheHorizon_AndAFullScheduleLeavesTheVirtualQueueAlone()
+    {
+        var node = await NodeAsync();
+        var account = Guid.NewGuid();
+        const long interval = 10_000_000, horizon = 25_000_000; // 10 s apart, 25 s ahead: nothing moves during the test
+
+        var booked = (await node.BookAsync(account, interval, horizon, MaxRetry, 8, queue: false, TimeSpan.FromSeconds(1), Ct)).Decision!.Value;
+        var full = (await node.BookAsync(account, interval, horizon, MaxRetry, 8, queue: false, TimeSpan.FromSeconds(1), Ct)).Decision!.Value;
+        var queued = (await node.BookAsync(account, interval, horizon, MaxRetry, 1, queue: true, TimeSpan.FromSeconds(1), Ct)).Decision!.Value;
+
+        Assert.Equal((true, 0L, 3), (booked.Granted, booked.Wait, booked.Slots));
+        // Next free slot at +30 s, within reach 5 s from the first call; nothing else changed.
+        Assert.False(full.Granted);
+        Assert.Equal(booked.Now + 5_000_000, full.Now + full.RetryAfter);
+        // The first turned-away send that takes a virtual slot gets the one after the next free slot.
+        Assert.Equal(booked.Now + (4 * interval) - horizon, queued.Now + queued.RetryAfter);
     }
 
     [Fact]
@@ -126,5 +168,7 @@ public sealed class SharedRateLimiterTests : IAsyncLifetime
 
         Assert.Null(await node.DecideAsync(Guid.NewGuid(), 10_000, 0, MaxRetry, Ct));
         Assert.Null(await node.HeartbeatAsync("a", Ct));
+        // No connection at all, as opposed to a slow answer: the limiter's circuit opens on this at once.
+        Assert.True((await node.BookAsync(Guid.NewGuid(), 10_000, 0, MaxRetry, 1, queue: false, TimeSpan.FromSeconds(1), Ct)).Unreachable);
     }
 }

@@ -9,11 +9,15 @@ public struct GcraState
     public long VirtualTat;
 }
 
-/// <param name="Granted">A slot was booked; the send may go after <paramref name="Wait"/>.</param>
-/// <param name="Wait">Microseconds from the decision to the booked slot.</param>
+/// <param name="Granted">At least one slot was booked; the first send may go after <paramref name="Wait"/>.</param>
+/// <param name="Wait">Microseconds from the decision to the first booked slot.</param>
 /// <param name="RetryAfter">Microseconds after which a turned-away send should ask again.</param>
 /// <param name="Now">The deciding clock's time (microseconds), so callers can tell the slot's absolute time.</param>
-public readonly record struct GcraDecision(bool Granted, long Wait, long RetryAfter, long Now);
+public readonly record struct GcraDecision(bool Granted, long Wait, long RetryAfter, long Now)
+{
+    /// <summary>Slots booked, one interval apart from <see cref="Wait"/> on (several when asked for several).</summary>
+    public int Slots { get; init; } = 1;
+}
 
 /// <summary>
 /// GCRA with booking and no burst: every granted send books the next slot, one emission interval after the previous
@@ -24,19 +28,38 @@ public readonly record struct GcraDecision(bool Granted, long Wait, long RetryAf
 /// </summary>
 public static class Gcra
 {
-    public static GcraDecision Decide(ref GcraState state, long now, long interval, long horizon, long maxRetryAfter)
+    public static GcraDecision Decide(ref GcraState state, long now, long interval, long horizon, long maxRetryAfter) =>
+        Decide(ref state, now, interval, horizon, maxRetryAfter, slots: 1, queue: true);
+
+    /// <summary>Books up to <paramref name="slots"/> consecutive slots within the horizon. When none is free and
+    /// <paramref name="queue"/> is set, the send takes a virtual slot (the turned-away sends come back spread);
+    /// otherwise nothing changes and the retry-after is when the next free slot comes within the horizon (a node's
+    /// line asking again for the sends that wait in it).</summary>
+    public static GcraDecision Decide(ref GcraState state, long now, long interval, long horizon, long maxRetryAfter, int slots, bool queue)
     {
         var tat = Math.Max(state.Tat, now);
         var wait = tat - now;
         if (wait <= horizon)
         {
-            state.Tat = tat + interval;
-            return new GcraDecision(true, wait, 0, now);
+            var booked = 0;
+            while (booked < Math.Max(1, slots) && tat - now <= horizon)
+            {
+                tat += interval;
+                booked++;
+            }
+
+            state.Tat = tat;
+            return new GcraDecision(true, wait, 0, now) { Slots = booked };
+        }
+
+        if (!queue)
+        {
+            return new GcraDecision(false, 0, Math.Max(wait - horizon, 1), now) { Slots = 0 };
         }
 
         var virtualTat = Math.Min(Math.Max(state.VirtualTat, tat) + interval, now + horizon + maxRetryAfter);
         state.VirtualTat = virtualTat;
-        return new GcraDecision(false, 0, Math.Max(virtualTat - now - horizon, interval), now);
+        return new GcraDecision(false, 0, Math.Max(virtualTat - now - horizon, interval), now) { Slots = 0 };
     }
 
     /// <summary>Remembers a send this node made with a permit from elsewhere (the shared limiter), so that a switch

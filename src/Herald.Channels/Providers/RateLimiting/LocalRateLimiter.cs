@@ -11,12 +11,16 @@ public sealed class LocalRateLimiter(TimeProvider time)
     /// <summary>Now on the local clock, in microseconds.</summary>
     public long Now() => (long)((Int128)time.GetTimestamp() * 1_000_000 / time.TimestampFrequency);
 
-    public GcraDecision Decide(Guid accountId, long interval, long horizon, long maxRetryAfter)
+    public GcraDecision Decide(Guid accountId, long interval, long horizon, long maxRetryAfter) =>
+        Decide(accountId, interval, horizon, maxRetryAfter, slots: 1, queue: true);
+
+    /// <summary>See <see cref="Gcra.Decide(ref GcraState, long, long, long, long, int, bool)"/>.</summary>
+    public GcraDecision Decide(Guid accountId, long interval, long horizon, long maxRetryAfter, int slots, bool queue)
     {
         var schedule = _schedules.GetOrAdd(accountId, static _ => new Schedule());
         lock (schedule)
         {
-            return Gcra.Decide(ref schedule.State, Now(), interval, horizon, maxRetryAfter);
+            return Gcra.Decide(ref schedule.State, Now(), interval, horizon, maxRetryAfter, slots, queue);
         }
     }
 

@@ -29,9 +29,31 @@ public sealed class RateLimitOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How long one call to the shared Redis limiter may take before this send is limited locally.</summary>
+    /// <summary>How long one booking call to the shared Redis limiter may take. A slower call is given up (its sends
+    /// keep waiting in the node's line; nothing is granted locally while the circuit is closed). Generous, because on a
+    /// busy node the answer is late for CPU reasons, not because Redis is gone.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:05")]
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long a critical send waits for Redis before it is decided on the node's local schedule instead
+    /// (critical sends must not wait long; their local grants are rare enough to come on top).</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:01")]
-    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(25);
+    public TimeSpan CriticalRedisTimeout { get; set; } = TimeSpan.FromMilliseconds(25);
+
+    /// <summary>The circuit opens (the node limits locally) when no Redis call, heartbeats included, has been answered
+    /// for this long: Redis hung or this node cut off from it. A slow Redis that still answers keeps it closed.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan RedisDownAfter { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Longest a non-critical send waits in the node's line for the account before it is turned away with a
+    /// retry-after (the line holds what the node can expect to send in this time at its share of the rate).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:30")]
+    public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A node whose heartbeat expired without its leaving may be cut off from Redis and sending on its local
+    /// share; the live nodes keep that share free for this long (crashed nodes cost their share as long).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan LostNodeReserve { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>A non-critical send whose slot is already further in the past than this when its wait is over (the
     /// node was starved of CPU, the Redis answer was late) does not go: its slot stays unused and it comes back after
@@ -39,7 +61,8 @@ public sealed class RateLimitOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
     public TimeSpan MaxLateness { get; set; } = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>Consecutive failed Redis calls that switch the node to local limiting.</summary>
+    /// <summary>Consecutive Redis calls that found no connection (refused, closed) that switch the node to local
+    /// limiting at once; slow answers never do (see <see cref="RedisDownAfter"/>).</summary>
     [Range(1, 1000)]
     public int RedisFailuresToOpen { get; set; } = 3;
 

@@ -20,15 +20,25 @@ public static class RateLimitsServiceCollectionExtensions
             .ValidateDataAnnotations()
             .Validate(static o => o.CriticalMaxWait >= o.MaxWait, "Herald:RateLimits:CriticalMaxWait must not be shorter than MaxWait")
             .Validate(static o => o.NodeTimeout > o.HeartbeatInterval, "Herald:RateLimits:NodeTimeout must be longer than HeartbeatInterval")
+            .Validate(static o => o.RedisDownAfter > o.RedisTimeout, "Herald:RateLimits:RedisDownAfter must be longer than RedisTimeout")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IRateLimitMetrics, NoRateLimitMetrics>();
+        services.TryAddSingleton<RateLimitInstruments>();
         services.TryAddSingleton(static sp => new SharedRateLimiter(
             sp.GetRequiredService<Herald.Storage.Redis.RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<IOptions<RateLimitOptions>>().Value));
+            sp.GetRequiredService<IOptions<RateLimitOptions>>().Value,
+            sp.GetRequiredService<RateLimitInstruments>()));
         services.TryAddSingleton<LocalRateLimiter>();
-        services.TryAddSingleton<ProviderRateLimiter>();
+        services.TryAddSingleton(static sp => new ProviderRateLimiter(
+            sp.GetRequiredService<SharedRateLimiter>(),
+            sp.GetRequiredService<LocalRateLimiter>(),
+            sp.GetRequiredService<IOptions<RateLimitOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IRateLimitMetrics>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<ProviderRateLimiter>>(),
+            sp.GetRequiredService<RateLimitInstruments>()));
         services.TryAddSingleton<IProviderRateLimiter>(static sp => sp.GetRequiredService<ProviderRateLimiter>());
         services.AddHostedService<RateLimitHeartbeat>();
         return services;
