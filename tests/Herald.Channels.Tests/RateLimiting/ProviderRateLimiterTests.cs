@@ -261,12 +261,12 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
         await EventuallyAsync(async () => !(await node.Limiter.AcquireAsync(account, Priority.Low, Ct)).Granted
             && node.Limiter.Mode == RateLimitMode.Local, "local limiting");
         var lowDuringGrace = await node.Limiter.AcquireAsync(account, Priority.Low, Ct);
-        time.Advance(TimeSpan.FromMilliseconds(3_990));
+        time.Advance(TimeSpan.FromMilliseconds(4_990));
         var lowLateInGrace = await node.Limiter.AcquireAsync(account, Priority.Low, Ct);
         var criticalInGrace = await node.Limiter.AcquireAsync(account, Priority.Critical, Ct);
 
-        // Nothing but critical until NodeTimeout + HeartbeatInterval after the last answer: by then the other node has
-        // seen this one's heartbeat expire and keeps its share free (LostNodeReserve).
+        // Nothing but critical until NodeTimeout + 2 × HeartbeatInterval after the last answer: by then the other node
+        // has seen this one's heartbeat expire and keeps its share free (LostNodeReserve).
         Assert.False(lowDuringGrace.Granted);
         Assert.Equal(RateLimitMode.Local, lowDuringGrace.Mode);
         Assert.False(lowLateInGrace.Granted);

@@ -97,8 +97,10 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
         _redisDownAfter = Micros(_options.RedisDownAfter);
         _maxLateness = Micros(_options.MaxLateness);
         _maxQueueWait = Micros(_options.MaxQueueWait);
-        // By then every other node has seen this node's heartbeat expire and keeps its share free (LostNodeReserve).
-        _partitionGrace = Micros(_options.NodeTimeout + _options.HeartbeatInterval);
+        // By then every other node has seen this node's heartbeat expire and keeps its share free (LostNodeReserve):
+        // the entry expires NodeTimeout after the last heartbeat, and each other node reads that at its next
+        // heartbeat, one interval later; one more interval covers a late timer or a slow heartbeat call.
+        _partitionGrace = Micros(_options.NodeTimeout + (2 * _options.HeartbeatInterval));
     }
 
     /// <summary>This process's entry in the live-node registry.</summary>
