@@ -122,15 +122,16 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
             output.WriteLine($"distinct recipients reached: {await RecipientsAsync(api)} of {Backlog + 1}; resends the sandbox also counted: {stats["accepted"]!.GetValue<long>() - (Backlog + 1)}");
             Assert.All(totals, t => Assert.True(t.GetValueOrDefault("granted/local") > 0, "every worker kept delivering on its local share while Redis was down"));
             Assert.InRange(slidingMax, 1, (long)Math.Floor(Rate * 1.01));
-            // The limit is used, not just kept: with Redis up the cluster sends near the rate (~28/s before the nodes'
-            // lines; 60% leaves room for a slow CI machine). On a machine so starved that the workers' own Redis calls
+            // The limit is used, not just kept: with Redis up the cluster sends near the rate (85-88/s measured on a
+            // quiet machine; 18-28/s before the nodes' lines). The floor of 40% fails the old limiter and leaves room for
+            // a 2-core CI machine that also runs these four Herald processes, PostgreSQL and Redis. On a machine so starved that the workers' own Redis calls
             // take longer than the slots are apart, no node can send on time (late sends leave their slot unused, by
             // design): the figure is printed, not asserted.
             var bookingMedianMs = MedianBookingMs(totals);
             output.WriteLine($"workers' median Redis booking call: {bookingMedianMs} ms");
             if (bookingMedianMs <= 10)
             {
-                Assert.True(sharedRate >= 0.6 * Rate, $"shared phase only {sharedRate:0.0}/s of {Rate}/s");
+                Assert.True(sharedRate >= 0.4 * Rate, $"shared phase only {sharedRate:0.0}/s of {Rate}/s");
             }
             else
             {

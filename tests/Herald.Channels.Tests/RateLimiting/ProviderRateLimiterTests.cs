@@ -187,12 +187,18 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
         Assert.Equal(3, first.Limiter.KnownNodes);
 
         await _server.StartAsync(Ct);
-        // Nodes come back one by one; each keeps to its local share until all three have announced themselves.
+        // Nodes come back one by one; each keeps to its local share until all three have announced themselves. The
+        // restarted Redis counts only the nodes back so far, but the share stays a third while recovering.
+        var recoveringShares = new List<int>();
         await EventuallyAsync(async () =>
         {
             foreach (var node in nodes)
             {
                 await node.Limiter.AcquireAsync(account, Priority.Critical, Ct);
+                if (node.Limiter.Mode == RateLimitMode.Recovering)
+                {
+                    recoveringShares.Add(node.Limiter.ShareNodes);
+                }
             }
 
             return nodes.All(n => n.Limiter.Mode == RateLimitMode.Shared);
@@ -200,6 +206,8 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
 
         Assert.Equal(RateLimitMode.Shared, (await first.Limiter.AcquireAsync(account, Priority.Critical, Ct)).Mode);
         Assert.Equal([RateLimitMode.Shared, RateLimitMode.Local, RateLimitMode.Recovering, RateLimitMode.Shared], first.Metrics.Modes);
+        Assert.NotEmpty(recoveringShares);
+        Assert.All(recoveringShares, share => Assert.Equal(3, share));
     }
 
     [Fact]

@@ -59,6 +59,7 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
     private readonly long _maxRetryAfter;
     private readonly long _redisBreak;
     private readonly long _recoveryGrace;
+    private readonly long _recoverySettle;
     private readonly long _redisDownAfter;
     private readonly long _maxLateness;
     private readonly long _maxQueueWait;
@@ -94,6 +95,7 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
         _maxRetryAfter = Micros(_options.MaxRetryAfter);
         _redisBreak = Micros(_options.RedisBreak);
         _recoveryGrace = Micros(_options.RecoveryGrace);
+        _recoverySettle = Math.Min(_recoveryGrace, Micros(TimeSpan.FromSeconds(1) + _options.CriticalMaxWait));
         _redisDownAfter = Micros(_options.RedisDownAfter);
         _maxLateness = Micros(_options.MaxLateness);
         _maxQueueWait = Micros(_options.MaxQueueWait);
@@ -112,6 +114,11 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
     /// <summary>Nodes that may be sending (live and lost) as last read from Redis; <see cref="RateLimitOptions.AssumedNodes"/>
     /// until then. The local share is the rate over this.</summary>
     public int KnownNodes => Volatile.Read(ref _knownLive) is > 0 and var live ? live + Volatile.Read(ref _knownLost) : _options.AssumedNodes;
+
+    /// <summary>The number of nodes the rate is divided among for this node's own share. While recovering from a Redis
+    /// outage it is at least the number known before the outage: a restarted Redis counts only the nodes that have
+    /// announced themselves since, and the others may still be limiting locally at their share.</summary>
+    public int ShareNodes => Volatile.Read(ref _recoveringUntil) != 0 ? Math.Max(KnownNodes, Volatile.Read(ref _expectedNodes)) : KnownNodes;
 
     /// <summary>Where permits come from now.</summary>
     public RateLimitMode Mode
@@ -175,7 +182,7 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
         var now = _local.Now();
         EndRecoveryAfterGrace(now);
         var critical = priority == Priority.Critical;
-        var localInterval = interval * KnownNodes;
+        var localInterval = interval * ShareNodes;
         var horizon = Horizon(priority);
         if (!ShouldAskShared(now))
         {
@@ -287,11 +294,15 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
             LogLiveNodes(_logger, live, nodes.Lost);
         }
 
-        if (Volatile.Read(ref _recoveringUntil) != 0 && live >= Volatile.Read(ref _expectedNodes)
-            && Interlocked.Exchange(ref _recoveringUntil, 0) != 0)
+        // Every node known before the outage has announced itself, so none grants on its own schedule any more. Their
+        // last local grants are not on the shared schedule, though: keep to the share until those are a whole window
+        // (one second, plus the furthest a lane books ahead) in the past, so no second holds local and shared grants
+        // beyond the rate.
+        var until = Volatile.Read(ref _recoveringUntil);
+        var settled = _local.Now() + _recoverySettle;
+        if (until != 0 && live >= Volatile.Read(ref _expectedNodes) && until > settled)
         {
-            LogShared(_logger, live);
-            ReportMode();
+            Interlocked.CompareExchange(ref _recoveringUntil, settled, until);
         }
     }
 
@@ -459,7 +470,7 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
             lock (_lanes)
             {
                 // What the node can expect to send within MaxQueueWait at its share of the rate.
-                var capacity = Math.Max(1, limiter._maxQueueWait / Math.Max(1, interval * limiter.KnownNodes));
+                var capacity = Math.Max(1, limiter._maxQueueWait / Math.Max(1, interval * limiter.ShareNodes));
                 var ahead = 0;
                 for (var lane = 0; lane <= Lane(priority); lane++)
                 {
@@ -618,7 +629,7 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
             long retry;
             lock (_lanes)
             {
-                var share = interval * limiter.KnownNodes;
+                var share = interval * limiter.ShareNodes;
                 var waiting = _lanes.Sum(l => l.Count);
                 _virtualTat = Math.Min(Math.Max(_virtualTat, now + (waiting * share)) + share, now + limiter._maxRetryAfter);
                 retry = Math.Max(_virtualTat - now, interval);
@@ -672,8 +683,8 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
     private long SharedIntervalOrLocal(long interval, RateLimitMode mode) => mode switch
     {
         RateLimitMode.Shared => SharedInterval(interval),
-        RateLimitMode.Local => interval * KnownNodes,
-        _ => Math.Max(SharedInterval(interval), interval * KnownNodes),
+        RateLimitMode.Local => interval * ShareNodes,
+        _ => Math.Max(SharedInterval(interval), interval * ShareNodes),
     };
 
     [LoggerMessage(EventId = 3670, Level = LogLevel.Error, Message = "Provider rate limiter: the line's pump failed; its waiting sends were turned away")]
