@@ -17,11 +17,19 @@ namespace Herald.EndToEnd.Tests;
 public sealed class RateLimitRedis : RedisServer, IAsyncLifetime;
 
 /// <summary>
+/// The cluster test measures what a provider sees of three processes' timing; it runs alone, not beside the other
+/// end-to-end classes, so the one-second windows it checks are not shaped by their CPU load.
+/// </summary>
+[CollectionDefinition(nameof(RateLimitClusterCollection), DisableParallelization = true)]
+public sealed class RateLimitClusterCollection;
+
+/// <summary>
 /// Issue #3 item 5 / SPEC §5: a provider rate limit kept across three worker processes, never above the configured
 /// rate by more than 1% in any one-second window as the provider (the sandbox) counts it; delivery continuing at the
 /// nodes' local shares while Redis is dead and shared again when it is back; a critical notification overtaking a
 /// low-priority backlog that saturates the account. Prints the figures.
 /// </summary>
+[Collection(nameof(RateLimitClusterCollection))]
 public sealed partial class RateLimitClusterTests(PostgresFixture postgres, RateLimitRedis redis, ITestOutputHelper output) : IClassFixture<RateLimitRedis>
 {
     private const int Rate = 100;
@@ -111,7 +119,7 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
             output.WriteLine($"rate limit {Rate}/s on one account, {Workers} worker processes, {Backlog} low + 1 critical");
             output.WriteLine($"sandbox: accepted {stats["accepted"]}, max in any sliding 1 s window {slidingMax} (limit {Rate}, +1% = {Rate * 1.01:0.#}), max in an aligned second {stats["maxPerSecond"]}");
             var sharedRate = MeanRate(times, times[0], killedAt);
-            output.WriteLine($"shared phase:     mean {sharedRate:0.0}/s ({sharedRate / Rate:P0} of the limit; paced at {Rate * 0.98:0} with 2% headroom) over {(killedAt - times[0]).TotalSeconds:0.0} s");
+            output.WriteLine($"shared phase:     mean {sharedRate:0.0}/s ({sharedRate / Rate:P0} of the limit; paced at {Rate * 0.95:0} with the default 5% headroom) over {(killedAt - times[0]).TotalSeconds:0.0} s");
             output.WriteLine($"Redis down:       mean {MeanRate(times, killedAt, restartedAt):0.0}/s (each node at 1/{Workers} of the rate)");
             output.WriteLine($"Redis back:       every worker shared again after {(sharedAgainAt - restartedAt).TotalSeconds:0.0} s; mean {MeanRate(times, restartedAt, times[^1]):0.0}/s until the backlog was done");
             output.WriteLine($"whole run:        mean {(times.Count - 1) / (times[^1] - times[0]).TotalSeconds:0.0}/s over {(times[^1] - times[0]).TotalSeconds:0.0} s");

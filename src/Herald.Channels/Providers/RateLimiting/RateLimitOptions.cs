@@ -13,7 +13,7 @@ public sealed class RateLimitOptions
     /// <summary>Share of the configured rate kept free to absorb the jitter between a permit and the provider's
     /// arrival (scheduling, network, GC): Herald paces at <c>rate × (1 − Headroom)</c>.</summary>
     [Range(0.0, 0.5)]
-    public double Headroom { get; set; } = 0.02;
+    public double Headroom { get; set; } = 0.05;
 
     /// <summary>Longest a high-priority send waits for its slot; normal waits ¾ and low ½ of it. Past that the send
     /// is not made and comes back later (outcome <c>rate_limited</c> with a retry-after).</summary>
