@@ -5,14 +5,18 @@ using System.Net.Sockets;
 namespace Herald.Chaos.Tests.Infrastructure;
 
 /// <summary>
-/// One process of the cluster (a Herald node, a sandbox provider, HAProxy, nginx). Keeps the last lines of its
-/// output so a failure can show them and scenarios can wait for a log line; can be killed (SIGKILL), asked to stop
-/// (SIGTERM) and started again with the same command line.
+/// One process of the cluster (a Herald node, a sandbox provider, HAProxy, nginx). Keeps every line of its output
+/// so a failure can show the last ones and scenarios can count log lines since a point; can be killed (SIGKILL),
+/// asked to stop (SIGTERM) and started again with the same command line.
 /// </summary>
+/// <remarks>
+/// Every line, not a rolling window: a count over the last N lines goes down when older matches fall out, so
+/// "more than before" missed a circuit that opened while a chatty earlier scenario (a PostgreSQL restart logs stack
+/// traces) kept the window churning. A run of the suite is tens of thousands of lines, a few MB.
+/// </remarks>
 public sealed class ChildProcess : IAsyncDisposable
 {
-    private const int KeptLines = 4000;
-    private readonly Queue<string> _lines = new();
+    private readonly List<string> _lines = [];
     private readonly Lock _gate = new();
     private readonly string _file;
     private readonly IReadOnlyList<string> _args;
@@ -122,6 +126,7 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>How many output lines since the first start contain <paramref name="text"/> (never decreases).</summary>
     public int CountLogged(string text)
     {
         lock (_gate)
@@ -173,11 +178,7 @@ public sealed class ChildProcess : IAsyncDisposable
 
         lock (_gate)
         {
-            _lines.Enqueue(line);
-            if (_lines.Count > KeptLines)
-            {
-                _lines.Dequeue();
-            }
+            _lines.Add(line);
         }
     }
 

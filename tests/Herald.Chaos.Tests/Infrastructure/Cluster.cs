@@ -461,7 +461,10 @@ public sealed partial class Cluster : IAsyncLifetime
         ["Herald__Channels__HttpTimeout"] = "00:00:04",
         ["Herald__Channels__ConnectTimeout"] = "00:00:00.500",
         ["Herald__Channels__CircuitMinimumThroughput"] = "5",
-        ["Herald__Channels__CircuitSamplingDuration"] = "00:00:05",
+        // Polly opens a circuit only after CircuitMinimumThroughput sends in the window. A worker gets about half the
+        // load and tries the dead provider first on half of it, so on a starved machine 5 s held fewer than 5 of its
+        // tries and the circuit never opened (traffic still failed over): 10 s leaves room for a slow run.
+        ["Herald__Channels__CircuitSamplingDuration"] = "00:00:10",
         ["Herald__Channels__CircuitBreakDuration"] = "00:00:02",
         ["Herald__Channels__ProviderRefreshInterval"] = "00:00:00.500",
         ["Logging__LogLevel__Default"] = "Warning",
