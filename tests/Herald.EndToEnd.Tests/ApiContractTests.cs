@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
 
@@ -134,8 +135,19 @@ public sealed class ApiContractTests(PipelineHostFixture fixture) : IClassFixtur
 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/readyz")).StatusCode);
-        var openApi = await client.GetStringAsync("/openapi/v1.json");
-        Assert.Contains("/v1/notifications", openApi, StringComparison.Ordinal);
+        using var openApi = JsonDocument.Parse(await client.GetStringAsync("/openapi/v1.json"));
+        var paths = openApi.RootElement.GetProperty("paths");
+        // The document declares what each call answers, so a bank can generate its client from it.
+        var send = paths.GetProperty("/v1/notifications").GetProperty("post");
+        Assert.True(send.TryGetProperty("requestBody", out _), "POST /v1/notifications declares no request body.");
+        Assert.Equal("#/components/schemas/AcceptedView",
+            send.GetProperty("responses").GetProperty("202").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString());
+        Assert.True(send.GetProperty("responses").GetProperty("400").GetProperty("content").TryGetProperty("application/problem+json", out _));
+        var sourceResponses = paths.GetProperty("/v1/sources/{id}/messages").GetProperty("post").GetProperty("responses");
+        Assert.Equal("#/components/schemas/FileUploadProblem",
+            sourceResponses.GetProperty("503").GetProperty("content").GetProperty("application/problem+json").GetProperty("schema").GetProperty("$ref").GetString());
+        Assert.Equal("#/components/schemas/SourceIngestResult",
+            sourceResponses.GetProperty("202").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString());
         // Counters appear once something was counted: accept one notification first, then scrape.
         var (_, tenant) = await Host.CreateTenantAsync();
         await tenant.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone() } });

@@ -8,6 +8,7 @@ using Herald.Server.Authentication;
 using Herald.Server.Hosting;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
+using static Microsoft.AspNetCore.Http.StatusCodes;
 
 namespace Herald.Server.Notifications;
 
@@ -20,11 +21,28 @@ public static class NotificationsApi
     public static IEndpointRouteBuilder MapNotificationsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/notifications").WithTags("Notifications");
-        group.MapPost("/", SendAsync).RequireAuthorization(Policies.Send);
-        group.MapPost("/batch", SendBatchAsync).RequireAuthorization(Policies.Send);
-        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read);
-        group.MapGet("/", SearchAsync).RequireAuthorization(Policies.Read);
-        group.MapPost("/{id:guid}/cancel", CancelAsync).RequireAuthorization(Policies.Send);
+        group.MapPost("/", SendAsync).RequireAuthorization(Policies.Send)
+            .Accepts<NotificationRequest>("application/json")
+            .WithDescription("202 once the notification is committed; 200 with the original for a repeat of its Idempotency-Key or externalId.")
+            .Produces<AcceptedView>(StatusCodes.Status202Accepted)
+            .Produces<AcceptedView>(StatusCodes.Status200OK)
+            .ProducesProblems(Status400BadRequest, Status401Unauthorized, Status403Forbidden, Status413PayloadTooLarge, Status415UnsupportedMediaType,
+                Status422UnprocessableEntity, Status503ServiceUnavailable);
+        group.MapPost("/batch", SendBatchAsync).RequireAuthorization(Policies.Send)
+            .Accepts<BatchRequest>("application/json")
+            .WithDescription("Per-item results: 202 when at least one item is accepted or a duplicate, 400 (same body) when every item is rejected.")
+            .Produces<BatchResult>(StatusCodes.Status202Accepted)
+            .Produces<BatchResult>(StatusCodes.Status400BadRequest)
+            .ProducesProblems(Status401Unauthorized, Status403Forbidden, Status413PayloadTooLarge, Status415UnsupportedMediaType, Status503ServiceUnavailable);
+        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read)
+            .Produces<NotificationView>()
+            .ProducesProblems(Status401Unauthorized, Status403Forbidden, Status404NotFound);
+        group.MapGet("/", SearchAsync).RequireAuthorization(Policies.Read)
+            .Produces<NotificationPage>()
+            .ProducesProblems(Status400BadRequest, Status401Unauthorized, Status403Forbidden);
+        group.MapPost("/{id:guid}/cancel", CancelAsync).RequireAuthorization(Policies.Send)
+            .Produces<AcceptedView>()
+            .ProducesProblems(Status401Unauthorized, Status403Forbidden, Status404NotFound, Status409Conflict);
         return app;
     }
 

@@ -39,7 +39,20 @@ public static class SourcesApi
         group.MapPost("/{id:guid}/signing-secret", RotateSecretAsync).RequireAuthorization(Policies.Admin);
         group.MapPost("/{id:guid}/messages", (Guid id, HttpContext context, SourceIngest handler, IngestService ingest) => handler.HandleAsync(id, context, ingest))
             .RequireAuthorization(Policies.Send)
-            .Accepts<JsonElement>("application/json", "application/xml", "text/xml", "text/csv", "text/plain", "application/octet-stream");
+            .Accepts<JsonElement>("application/json", "application/xml", "text/xml", "text/csv", "text/plain", "application/octet-stream")
+            .WithSummary("Hand Herald a document or file in the source's own format")
+            .WithDescription(
+                "A single message (native JSON, mapped JSON without items) answers like POST /v1/notifications: 202 {id, status} when " +
+                "stored, 200 with the original when it is a repeat. A batch-like input (camt.054, mapped JSON with items, a file) answers " +
+                "202 with a per-item report. A file that failed part-way answers 503 with committedThroughLine: upload the same file " +
+                "again, stored lines come back as duplicates (docs/INTEGRATIONS.md).")
+            .Produces<SourceIngestResult>(StatusCodes.Status202Accepted)
+            .Produces<AcceptedView>(StatusCodes.Status200OK)
+            .ProducesProblems(
+                StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound,
+                StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType,
+                StatusCodes.Status422UnprocessableEntity)
+            .Produces<FileUploadProblem>(StatusCodes.Status503ServiceUnavailable, Problems.ContentType);
         return app;
     }
 
