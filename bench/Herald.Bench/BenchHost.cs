@@ -37,6 +37,8 @@ public sealed class BenchHost : IAsyncDisposable
         _sqliteDirectory = sqliteDirectory;
     }
 
+    private readonly string _secretsKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     public string BaseUrl { get; private set; } = "";
 
     public IServiceProvider Services => _app!.Services;
@@ -124,7 +126,7 @@ public sealed class BenchHost : IAsyncDisposable
             ["ConnectionStrings:Postgres"] = _postgresDatabase,
             ["ConnectionStrings:Sqlite"] = _sqliteDirectory is null ? null : $"Data Source={Path.Combine(_sqliteDirectory, "herald.db")}",
             ["Herald:AdminKey"] = AdminKey,
-            ["Herald:Secrets:Key"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+            ["Herald:Secrets:Key"] = _secretsKey,
             ["Herald:Sandbox:Enabled"] = "true",
             ["Herald:Sandbox:LatencyMs"] = "0",
             ["Herald:Sandbox:RatePerSecond"] = "0",
@@ -149,10 +151,18 @@ public sealed class BenchHost : IAsyncDisposable
         };
     }
 
+    /// <summary>
+    /// Starts Herald's own executable in the <c>api</c> role on this host's PostgreSQL database (its tenants and keys
+    /// work there), so that a workload can measure one Herald process alone, without the load generator, the worker or
+    /// the sandbox that share this process. Null for SQLite (one writer per database file).
+    /// </summary>
+    public async Task<ApiProcess?> StartApiProcessAsync(CancellationToken ct) =>
+        IsPostgres ? await ApiProcess.StartAsync(_postgresDatabase!, _secretsKey, ct) : null;
+
     /// <summary>A client sharing one connection pool (loopback, HTTP/1.1).</summary>
-    public HttpClient Client(string key)
+    public HttpClient Client(string key, string? baseUrl = null)
     {
-        var client = new HttpClient(_handler!, disposeHandler: false) { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromMinutes(30) };
+        var client = new HttpClient(_handler!, disposeHandler: false) { BaseAddress = new Uri(baseUrl ?? BaseUrl), Timeout = TimeSpan.FromMinutes(30) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }

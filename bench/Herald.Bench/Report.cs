@@ -92,6 +92,10 @@ public sealed class Report
     /// <summary>Resident set size of this process (host and load generator together), in MB.</summary>
     public static double RssMb() => ProcStatusKb("/proc/self/status", "VmRSS:") / 1024.0;
 
+    /// <summary>Resident set size of another process, and its peak (VmHWM) since it started, in MB (0 when gone).</summary>
+    public static (double Rss, double Peak) RssMb(int pid) =>
+        (ProcStatusKb($"/proc/{pid}/status", "VmRSS:") / 1024.0, ProcStatusKb($"/proc/{pid}/status", "VmHWM:") / 1024.0);
+
     private static long MemTotalMb() => ProcStatusKb("/proc/meminfo", "MemTotal:") / 1024;
 
     private static long ProcStatusKb(string file, string key)
@@ -106,8 +110,9 @@ public sealed class Report
                 }
             }
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            // The process ended (its /proc entry is gone) or the file is unreadable: no figure.
         }
 
         return 0;
