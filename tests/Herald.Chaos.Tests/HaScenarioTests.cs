@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
 using Herald.Chaos.Tests.Infrastructure;
 using Herald.Core.Notifications;
 
@@ -259,6 +262,50 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         // The API behind the console's origin: a call without a key reaches Herald through HAProxy and is refused there.
         using var unauthenticated = await anonymous.GetAsync("/v1/notifications");
         Assert.Equal(HttpStatusCode.Unauthorized, unauthenticated.StatusCode);
+    }
+
+    [Fact]
+    public async Task Edge_ForwardsTheClientCertificate_ASourcePinnedToItTakesOnlyThatClient()
+    {
+        await cluster.EnsureHealthyAsync();
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=core-banking.example-bank.test", key, HashAlgorithmName.SHA256);
+        var now = TimeProvider.System.GetUtcNow();
+        using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
+        using var other = request.CreateSelfSigned(now.AddDays(-1), now.AddDays(29));
+
+        // nginx forwards the SHA-1 fingerprint (what $ssl_client_fingerprint gives); the source pins it.
+        using var created = await cluster.Client.PostAsJsonAsync("/v1/sources", new
+        {
+            name = "Core banking (mTLS)", adapter = "native", settings = new { }, clientCertificate = certificate.GetCertHashString(),
+        });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var sourceId = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<Guid>();
+        var keyValue = cluster.Client.DefaultRequestHeaders.Authorization!.Parameter;
+
+        async Task<HttpStatusCode> PostAsync(X509Certificate2? presented, string? forgedHeader = null)
+        {
+            using var client = cluster.EdgeClient(keyValue, presented);
+            using var message = new HttpRequestMessage(HttpMethod.Post, $"/v1/sources/{sourceId}/messages")
+            {
+                Content = JsonContent.Create(new { type = "service.news", customer = new { telegramChatId = "9000002" }, data = new { text = "mtls-" + Guid.NewGuid() } }),
+            };
+            if (forgedHeader is not null)
+            {
+                message.Headers.Add("X-Client-Cert-Fingerprint", forgedHeader);
+            }
+
+            using var response = await client.SendAsync(message);
+            return response.StatusCode;
+        }
+
+        // Through nginx (TLS), HAProxy and an api node: the pinned certificate is let in, nothing else is.
+        Assert.Equal(HttpStatusCode.Accepted, await PostAsync(certificate));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PostAsync(null));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PostAsync(other));
+        // A client cannot claim the certificate by sending the header itself: nginx replaces it.
+        Assert.Equal(HttpStatusCode.Unauthorized, await PostAsync(null, certificate.GetCertHashString()));
+        Assert.Equal(HttpStatusCode.Unauthorized, await PostAsync(other, certificate.GetCertHashString()));
     }
 
     private async Task<ScenarioRow> ReportAsync(string scenario, Load load, string notes)

@@ -33,6 +33,9 @@ public sealed class SourceIngest(
 {
     private SourcesOptions Options => options.Value;
 
+    // Validated at start (SourcesApi), so never null here.
+    private IReadOnlyList<IPNetwork> TrustedProxies => field ??= SourcesOptions.ParseTrustedProxies(Options.TrustedProxies) ?? [];
+
     public async Task<IResult> HandleAsync(Guid sourceId, HttpContext context, IngestService ingest)
     {
         var user = context.User;
@@ -491,7 +494,7 @@ public sealed class SourceIngest(
             remote = remote.MapToIPv4();
         }
 
-        if (remote is null || !Options.TrustedProxies.Any(p => IPAddress.TryParse(p, out var proxy) && proxy.Equals(remote)))
+        if (remote is null || !TrustedProxies.Any(network => network.Contains(remote)))
         {
             return "The request did not come through a trusted proxy (Herald:Sources:TrustedProxies), so no client certificate can be verified.";
         }

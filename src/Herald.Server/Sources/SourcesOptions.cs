@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using System.Net;
+using System.Net.Sockets;
 
 namespace Herald.Server.Sources;
 
@@ -12,8 +14,34 @@ public sealed class SourcesOptions
     [Range(typeof(TimeSpan), "00:00:10", "01:00:00")]
     public TimeSpan SignatureWindow { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Addresses of the TLS-terminating proxies (nginx) whose client-certificate header is trusted.</summary>
+    /// <summary>
+    /// The peers whose client-certificate header is believed: IP addresses or CIDR ranges (<c>10.0.9.0/24</c>) of the
+    /// proxy that connects to Herald (HAProxy behind nginx, or nginx itself), which must pass on only what nginx set.
+    /// </summary>
     public List<string> TrustedProxies { get; set; } = [];
+
+    /// <summary><see cref="TrustedProxies"/> parsed (a single address is a /32 or /128 range); null when an entry is invalid.</summary>
+    public static IReadOnlyList<IPNetwork>? ParseTrustedProxies(IEnumerable<string> entries)
+    {
+        var networks = new List<IPNetwork>();
+        foreach (var entry in entries)
+        {
+            if (IPNetwork.TryParse(entry, out var network))
+            {
+                networks.Add(network);
+            }
+            else if (IPAddress.TryParse(entry, out var address))
+            {
+                networks.Add(new IPNetwork(address, address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128));
+            }
+            else
+            {
+                return null;
+            }
+        }
+
+        return networks;
+    }
 
     /// <summary>The header in which the proxy forwards the verified client certificate's SHA-256 fingerprint.</summary>
     [Required]

@@ -244,14 +244,19 @@ public sealed partial class Cluster : IAsyncLifetime
     }
 
     /// <summary>A client of the edge that trusts exactly the test's self-signed certificate.</summary>
-    public HttpClient EdgeClient(string? key)
+    public HttpClient EdgeClient(string? key, X509Certificate2? clientCertificate = null)
     {
         var handler = new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             MaxConnectionsPerServer = 64,
             ConnectTimeout = TimeSpan.FromSeconds(5),
-            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = Trusted },
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = Trusted,
+                // nginx asks every client for a certificate (optional, no CA list): present this one when given.
+                LocalCertificateSelectionCallback = clientCertificate is null ? null : (_, _, _, _, _) => clientCertificate,
+            },
         };
         var client = new HttpClient(handler) { BaseAddress = Edge, Timeout = TimeSpan.FromSeconds(30) };
         if (key is not null)
@@ -430,6 +435,8 @@ public sealed partial class Cluster : IAsyncLifetime
         var process = Track(new ChildProcess(name, "dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"], new Dictionary<string, string>
         {
             ["Herald__Sandbox__SmtpPort"] = "-1",
+        // HAProxy is the peer the api nodes see; it passes on the client-certificate header nginx set.
+        ["Herald__Sources__TrustedProxies__0"] = "127.0.0.0/8",
             ["Logging__LogLevel__Default"] = "Warning",
             ["DOTNET_gcServer"] = "0",
         }));
@@ -447,6 +454,8 @@ public sealed partial class Cluster : IAsyncLifetime
         ["Herald__Secrets__Key"] = SecretsKey,
         ["Herald__Sandbox__Enabled"] = "false",
         ["Herald__Sandbox__SmtpPort"] = "-1",
+        // HAProxy is the peer the api nodes see; it passes on the client-certificate header nginx set.
+        ["Herald__Sources__TrustedProxies__0"] = "127.0.0.0/8",
         ["Herald__MigrateOnStart"] = "false",
         ["Herald__DrainDelay"] = "00:00:06",
         ["Herald__Worker__ClaimBatch"] = "20",
