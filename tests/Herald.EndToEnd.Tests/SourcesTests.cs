@@ -254,6 +254,39 @@ public abstract class SourcesTests(Func<HeraldHost> host)
     }
 
     [Fact]
+    public async Task UnknownCustomer_IsRefusedWithItsLocation_NotA500_AndTheRestOfTheDocumentIsStored()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        var (mapped, _) = await CreateSourceAsync(client, "mapped", """
+            {"mapping":{"items":"/events","type":{"const":"service.news"},"externalId":"/id",
+                        "customer":{"id":"/customer","phone":"/msisdn"},"data":{"text":"/text"}}}
+            """);
+        var body = $$$"""
+            {"events":[{"id":"E-1","customer":"C-known","msisdn":"{{{phone}}}","text":"one"},
+                       {"id":"E-2","customer":"C-nobody-knows","text":"two"}]}
+            """;
+
+        var (status, report, _) = await PostAsync(client, mapped, body, "application/json");
+
+        // The second event names a customer id Herald does not store and carries no contact: that item is refused,
+        // located, and the first is stored and delivered.
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal((1, 0, 1), (report["accepted"]!.GetValue<int>(), report["duplicate"]!.GetValue<int>(), report["rejected"]!.GetValue<int>()));
+        var items = report["items"]!.AsArray();
+        Assert.Equal("rejected", items[1]!.Str("outcome"));
+        Assert.EndsWith("/customer/id", items[1]!["errors"]![0]!.Str("pointer"), StringComparison.Ordinal);
+        await client.WaitForStatusAsync(items[0]!["id"]!.GetValue<Guid>(), "delivered");
+
+        // A single message (native) with only an unknown customer id: 422 problem, nothing stored.
+        var (native, _) = await CreateSourceAsync(client, "native", "{}");
+        var (single, problem, contentType) = await PostAsync(client, native, """{"type":"service.news","customer":{"id":"C-nobody-knows"}}""", "application/json");
+        Assert.Equal((HttpStatusCode.UnprocessableEntity, "application/problem+json"), (single, contentType));
+        Assert.Equal("/customer/id", problem["errors"]![0]!.Str("pointer"));
+        Assert.Single((await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray());
+    }
+
+    [Fact]
     public async Task MappedJson_CardProcessorEvent_IsOneNotification_RepeatAnswersTheOriginal()
     {
         var (_, client) = await Host.CreateTenantAsync();
@@ -556,6 +589,17 @@ public abstract class SourcesTests(Func<HeraldHost> host)
         Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(scoped, a, body, "application/json")).Status);
         Assert.Equal(HttpStatusCode.Forbidden, (await PostAsync(scoped, b, body, "application/json")).Status);
         Assert.Equal(HttpStatusCode.Forbidden, (await scoped.GetAsync("/v1/sources")).StatusCode);
+        // Not around the source's own credentials either: /v1/notifications checks no signature or certificate.
+        using (var direct = await scoped.PostAsync("/v1/notifications", new StringContent(body, Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, direct.StatusCode);
+            Assert.Equal("application/problem+json", direct.Content.Headers.ContentType?.MediaType);
+        }
+
+        using (var batch = await scoped.PostAsync("/v1/notifications/batch", new StringContent($$"""{"items":[{{body}}]}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, batch.StatusCode);
+        }
 
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"/v1/sources/{a}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await PostAsync(other, a, body, "application/json")).Status);

@@ -47,21 +47,6 @@ public sealed class IngestService(
         return await pending.Result.Task.WaitAsync(ct);
     }
 
-    /// <summary>Stores every notification in one transaction; throws <see cref="CustomerRejectedException"/> (storing
-    /// nothing) when any of them cannot be delivered to its customer.</summary>
-    public async Task<IReadOnlyList<AcceptResult>> AcceptManyAsync(IReadOnlyList<NewNotification> notifications, CancellationToken ct)
-    {
-        var (prepared, errors) = await PrepareAsync(notifications, i => $"/items/{i}", ct);
-        if (errors.Any(e => e is not null))
-        {
-            throw new CustomerRejectedException([.. errors.OfType<InputError>()], "Some notifications cannot be delivered to their customers.");
-        }
-
-        var results = await store.AcceptAsync(prepared!, time.GetUtcNow(), ct);
-        metrics.Accepted(results);
-        return results;
-    }
-
     /// <summary>Batch ingest: stores the items that can be delivered in one transaction. Per input item, either its
     /// result or the error that kept it out (a customer problem); <paramref name="pointerPrefix"/> locates errors.</summary>
     public async Task<(AcceptResult? Result, InputError? Error)[]> AcceptBatchAsync(

@@ -48,6 +48,11 @@ public static class NotificationsApi
 
     private static async Task<IResult> SendAsync(HttpRequest request, ClaimsPrincipal user, IngestService ingest, CancellationToken ct)
     {
+        if (SourceScoped(user) is { } refused)
+        {
+            return refused;
+        }
+
         var (body, error) = await RequestBody.ReadJsonAsync(request, MaxSingleBytes);
         if (error is not null)
         {
@@ -55,7 +60,7 @@ public static class NotificationsApi
         }
 
         var idempotencyKey = request.Headers["Idempotency-Key"].FirstOrDefault();
-        var (notification, errors) = NotificationParser.Parse(body.Span, user.TenantId(), user.SourceId(), idempotencyKey);
+        var (notification, errors) = NotificationParser.Parse(body.Span, user.TenantId(), null, idempotencyKey);
         if (notification is null)
         {
             return Problems.Invalid(errors, "The notification is invalid.");
@@ -80,6 +85,11 @@ public static class NotificationsApi
     private static async Task<IResult> SendBatchAsync(
         HttpRequest request, ClaimsPrincipal user, IngestService ingest, IOptions<IngestOptions> options, CancellationToken ct)
     {
+        if (SourceScoped(user) is { } refused)
+        {
+            return refused;
+        }
+
         var (body, error) = await RequestBody.ReadJsonAsync(request, MaxBatchBytes);
         if (error is not null)
         {
@@ -107,13 +117,12 @@ public static class NotificationsApi
         }
 
         var tenantId = user.TenantId();
-        var sourceId = user.SourceId();
         var valid = new List<NewNotification>(items.Count);
         var validIndex = new List<int>(items.Count);
         var results = new BatchItemResult[items.Count];
         for (var i = 0; i < items.Count; i++)
         {
-            var (notification, errors) = NotificationParser.Parse(items[i], tenantId, sourceId, $"/items/{i}");
+            var (notification, errors) = NotificationParser.Parse(items[i], tenantId, null, $"/items/{i}");
             if (notification is null)
             {
                 results[i] = new BatchItemResult(i, null, "rejected", null, errors);
@@ -178,9 +187,24 @@ public static class NotificationsApi
         return TypedResults.Json(new NotificationPage([.. items.Select(n => NotificationView.From(n, null))], next), HeraldJson.Default.NotificationPage);
     }
 
+    /// <summary>
+    /// A key scoped to a source sends through that source only (<c>/v1/sources/{id}/messages</c>), where the source's
+    /// signature and client certificate are checked: here they would not be, so a leaked key alone could send.
+    /// </summary>
+    private static IResult? SourceScoped(ClaimsPrincipal user) =>
+        user.SourceId() is { } source
+            ? Problems.Result(StatusCodes.Status403Forbidden, "forbidden", "This key may not do that.",
+                $"The key is scoped to source {source}: send through POST /v1/sources/{source}/messages.")
+            : null;
+
     private static async Task<IResult> CancelAsync(
         Guid id, ClaimsPrincipal user, INotificationStore notifications, IDeliveryStore delivery, TimeProvider time, CancellationToken ct)
     {
+        if (SourceScoped(user) is { } refused)
+        {
+            return refused;
+        }
+
         var tenantId = user.TenantId();
         for (var attempt = 0; attempt < 5; attempt++)
         {

@@ -160,16 +160,20 @@ public sealed class SourceIngest(
 
         foreach (var chunk in valid.Select((n, i) => (n, i)).Chunk(Options.FileBatchSize))
         {
-            var accepted = await ingest.AcceptManyAsync([.. chunk.Select(c => c.n)], ct);
-            for (var j = 0; j < accepted.Count; j++)
+            // Per item: stored, or refused for its customer (an unknown customer id without contacts), located like a
+            // parse error; the rest of the document is stored all the same.
+            var accepted = await ingest.AcceptBatchAsync([.. chunk.Select(c => c.n)], j => document.Items[validIndex[chunk[j].i]].Location + ", mapped to ", ct);
+            for (var j = 0; j < accepted.Length; j++)
             {
                 var index = validIndex[chunk[j].i];
-                results[index] = new SourceItemResult(index, document.Items[index].Location, accepted[j].Id, accepted[j].Created ? "accepted" : "duplicate", accepted[j].Status, null);
+                results[index] = accepted[j] is ({ } r, _)
+                    ? new SourceItemResult(index, document.Items[index].Location, r.Id, r.Created ? "accepted" : "duplicate", r.Status, null)
+                    : new SourceItemResult(index, document.Items[index].Location, null, "rejected", null, [accepted[j].Error!]);
             }
         }
 
         var rejected = results.Count(r => r.Outcome == "rejected");
-        if (valid.Count == 0)
+        if (rejected == results.Length)
         {
             return Problems.Invalid(Cap([.. results.SelectMany(r => r.Errors ?? [])]), "Every item is rejected; nothing was stored.");
         }
@@ -434,7 +438,16 @@ public sealed class SourceIngest(
 
     private static async Task<IResult> AcceptOneAsync(IngestService ingest, NewNotification notification, HttpContext context, CancellationToken ct)
     {
-        var result = await ingest.AcceptAsync(notification, ct);
+        AcceptResult result;
+        try
+        {
+            result = await ingest.AcceptAsync(notification, ct);
+        }
+        catch (Customers.CustomerRejectedException e)
+        {
+            return Problems.Result(StatusCodes.Status422UnprocessableEntity, "customer", e.Title, "See 'errors' for the reason; nothing was stored.", e.Errors);
+        }
+
         context.Response.Headers.Location = $"/v1/notifications/{result.Id}";
         return TypedResults.Json(new AcceptedView(result.Id, result.Status), HeraldJson.Default.AcceptedView,
             statusCode: result.Created ? StatusCodes.Status202Accepted : StatusCodes.Status200OK);
