@@ -96,6 +96,11 @@ public interface IWebhookStore
 
     Task<WebhookDelivery?> GetDeliveryAsync(Guid tenantId, Guid deliveryId, CancellationToken ct);
 
-    /// <summary>Makes a delivery pending and due now again (dead-letter redelivery); false when the tenant has no such delivery.</summary>
+    /// <summary>Makes a delivery pending and due now again (dead-letter redelivery), with a new retry window from
+    /// <paramref name="now"/> (its <c>CreatedAt</c>); false when the tenant has no such delivery.</summary>
     Task<bool> RedeliverAsync(Guid tenantId, Guid deliveryId, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>Redelivers, as <see cref="RedeliverAsync"/>, every dead delivery of the tenant (of one endpoint when
+    /// <paramref name="endpointId"/> is given) whose event occurred at or after <paramref name="since"/>; returns how many.</summary>
+    Task<int> RedeliverDeadAsync(Guid tenantId, Guid? endpointId, DateTimeOffset? since, DateTimeOffset now, CancellationToken ct);
 }

@@ -34,6 +34,11 @@ public sealed record WebhookDeliveryView(
 
 public sealed record WebhookDeliveryPage(IReadOnlyList<WebhookDeliveryView> Items, Guid? Next);
 
+/// <summary>Which dead letters to redeliver: all of the tenant's, or one endpoint's, from one event time on.</summary>
+public sealed record RedeliverDeadRequest(Guid? EndpointId, DateTimeOffset? Since);
+
+public sealed record RedeliveredView(int Redelivered);
+
 /// <summary>Source-generated JSON for the webhook API and the webhook bodies; unknown request fields are refused.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
@@ -42,6 +47,8 @@ public sealed record WebhookDeliveryPage(IReadOnlyList<WebhookDeliveryView> Item
 [JsonSerializable(typeof(List<WebhookView>))]
 [JsonSerializable(typeof(WebhookDeliveryView))]
 [JsonSerializable(typeof(WebhookDeliveryPage))]
+[JsonSerializable(typeof(RedeliverDeadRequest))]
+[JsonSerializable(typeof(RedeliveredView))]
 [JsonSerializable(typeof(WebhookEvent))]
 [JsonSerializable(typeof(NotificationStatus))]
 public sealed partial class WebhooksJson : JsonSerializerContext;
@@ -83,6 +90,11 @@ public static class WebhooksApi
         group.MapGet("/deliveries", ListDeliveriesAsync).RequireAuthorization(Policies.Read);
         group.MapGet("/deliveries/{id:guid}", GetDeliveryAsync).RequireAuthorization(Policies.Read);
         group.MapPost("/deliveries/{id:guid}/redeliver", RedeliverAsync).RequireAuthorization(Policies.Admin);
+        group.MapPost("/deliveries/redeliver", RedeliverDeadAsync).RequireAuthorization(Policies.Admin)
+            .Accepts<RedeliverDeadRequest>("application/json")
+            .WithDescription("After an outage longer than the retry window: every dead delivery (of one endpoint, of events since a time) is due again, each with a new retry window.")
+            .Produces<RedeliveredView>(StatusCodes.Status202Accepted)
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -238,6 +250,39 @@ public static class WebhooksApi
 
         var delivery = await store.GetDeliveryAsync(tenant, id, ct);
         return TypedResults.Json(WebhookDeliveryView.From(delivery!), WebhooksJson.Default.WebhookDeliveryView, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> RedeliverDeadAsync(HttpRequest request, ClaimsPrincipal user, IWebhookStore store, TimeProvider time, CancellationToken ct)
+    {
+        var (raw, error) = await RequestBody.ReadJsonAsync(request, MaxBodyBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        RedeliverDeadRequest? body;
+        try
+        {
+            body = JsonSerializer.Deserialize(raw.Span, WebhooksJson.Default.RedeliverDeadRequest);
+        }
+        catch (JsonException e)
+        {
+            return Problems.Invalid([new InputError(e.Path?.Replace("$.", "/", StringComparison.Ordinal) ?? "/", "Malformed request: " + e.Message)]);
+        }
+
+        if (body is null)
+        {
+            return Problems.Invalid([new InputError("/", "A JSON object is required ({} for every dead delivery).")]);
+        }
+
+        var tenant = user.TenantId();
+        if (body.EndpointId is { } endpointId && await store.GetEndpointAsync(tenant, endpointId, ct) is null)
+        {
+            return Problems.NotFound("Webhook endpoint");
+        }
+
+        var count = await store.RedeliverDeadAsync(tenant, body.EndpointId, body.Since, time.GetUtcNow(), ct);
+        return TypedResults.Json(new RedeliveredView(count), WebhooksJson.Default.RedeliveredView, statusCode: StatusCodes.Status202Accepted);
     }
 
     private static async Task<(WebhookRequest? Body, IResult? Error)> ReadAsync(HttpRequest request)

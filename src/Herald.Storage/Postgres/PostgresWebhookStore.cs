@@ -178,11 +178,26 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
     public async Task<bool> RedeliverAsync(Guid tenantId, Guid deliveryId, DateTimeOffset now, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand(
-            "UPDATE webhook_deliveries SET state = 0, next_attempt_at = @now, updated_at = @now WHERE id = @id AND tenant_id = @tenant");
+            "UPDATE webhook_deliveries SET state = 0, next_attempt_at = @now, created_at = @now, updated_at = @now WHERE id = @id AND tenant_id = @tenant");
         cmd.Parameters.Add(Param("id", deliveryId));
         cmd.Parameters.Add(Param("tenant", tenantId));
         cmd.Parameters.Add(Param("now", Utc(now)));
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    public async Task<int> RedeliverDeadAsync(Guid tenantId, Guid? endpointId, DateTimeOffset? since, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            """
+            UPDATE webhook_deliveries SET state = 0, next_attempt_at = @now, created_at = @now, updated_at = @now
+            WHERE tenant_id = @tenant AND state = 2
+              AND (@endpoint::uuid IS NULL OR endpoint_id = @endpoint) AND (@since::timestamptz IS NULL OR occurred_at >= @since)
+            """);
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("endpoint", NpgsqlDbType.Uuid, endpointId));
+        cmd.Parameters.Add(Param("since", NpgsqlDbType.TimestampTz, Utc(since)));
+        cmd.Parameters.Add(Param("now", Utc(now)));
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 
     private static void AddEndpointParameters(NpgsqlCommand cmd, WebhookEndpoint endpoint)

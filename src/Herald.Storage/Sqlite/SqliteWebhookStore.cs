@@ -188,8 +188,21 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
 
     public Task<bool> RedeliverAsync(Guid tenantId, Guid deliveryId, DateTimeOffset now, CancellationToken ct) =>
         db.WriteAsync(
-            scope => scope.Command("UPDATE webhook_deliveries SET state = 0, next_attempt_at = $now, updated_at = $now WHERE id = $id AND tenant_id = $tenant")
+            scope => scope.Command("UPDATE webhook_deliveries SET state = 0, next_attempt_at = $now, created_at = $now, updated_at = $now WHERE id = $id AND tenant_id = $tenant")
                 .Set("$now", Ms(now)).Set("$id", Id(deliveryId)).Set("$tenant", Id(tenantId)).ExecuteNonQuery() == 1,
+            ct);
+
+    public Task<int> RedeliverDeadAsync(Guid tenantId, Guid? endpointId, DateTimeOffset? since, DateTimeOffset now, CancellationToken ct) =>
+        db.WriteAsync(
+            scope => scope.Command(
+                    """
+                    UPDATE webhook_deliveries SET state = 0, next_attempt_at = $now, created_at = $now, updated_at = $now
+                    WHERE tenant_id = $tenant AND state = 2
+                      AND ($endpoint IS NULL OR endpoint_id = $endpoint) AND ($since IS NULL OR occurred_at >= $since)
+                    """)
+                .Set("$now", Ms(now)).Set("$tenant", Id(tenantId))
+                .Set("$endpoint", Id(endpointId)).Set("$since", Ms(since))
+                .ExecuteNonQuery(),
             ct);
 
     private static SqliteCommand SetEndpoint(SqliteCommand command, WebhookEndpoint endpoint) => command

@@ -118,6 +118,49 @@ public sealed class WebhookTests(WebhookHostFixture fixture) : IClassFixture<Web
     }
 
     [Fact]
+    public async Task LongOutage_DeadLettersRedeliveredInBulk_GetANewRetryWindow_AndArrive()
+    {
+        await using var receiver = new WebhookReceiver { Status = 503 };
+        await receiver.StartAsync();
+        var (_, client) = await Host.CreateTenantAsync();
+        await CreateEndpointAsync(client, receiver.Url);
+        var endpoint = Assert.Single((await client.GetFromJsonAsync<JsonArray>("/v1/webhooks"))!)!["id"]!.GetValue<Guid>();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await client.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone() }, data = new { text = $"Outage {i}" } }));
+        }
+
+        await WaitUntilAsync(async () => (await DeadAsync(client)).Count(d => ids.Contains(d["notificationId"]!.GetValue<Guid>())) == ids.Count, TimeSpan.FromSeconds(90));
+        var deadTries = (await DeadAsync(client)).Where(d => ids.Contains(d["notificationId"]!.GetValue<Guid>())).Max(d => d["attempts"]!.GetValue<int>());
+
+        using var unknown = await client.PostAsJsonAsync("/v1/webhooks/deliveries/redeliver", new { endpointId = Guid.NewGuid() });
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using var bulk = await client.PostAsJsonAsync("/v1/webhooks/deliveries/redeliver", new { endpointId = endpoint });
+        Assert.Equal(HttpStatusCode.Accepted, bulk.StatusCode);
+        Assert.Equal(ids.Count, (await bulk.Content.ReadFromJsonAsync<JsonObject>())!["redelivered"]!.GetValue<int>());
+
+        // Still down: each redelivered event is tried, fails and waits for its next try instead of going dead at once
+        // (the retry window starts again at the redelivery).
+        await WaitUntilAsync(async () =>
+        {
+            var page = await client.GetFromJsonAsync<JsonObject>("/v1/webhooks/deliveries?state=pending&limit=200");
+            return page!["items"]!.AsArray().Count(d => ids.Contains(d!["notificationId"]!.GetValue<Guid>()) && d["attempts"]!.GetValue<int>() > deadTries) == ids.Count;
+        });
+        Assert.DoesNotContain(await DeadAsync(client), d => ids.Contains(d["notificationId"]!.GetValue<Guid>()));
+
+        receiver.Status = 200;
+        await WaitUntilAsync(async () =>
+        {
+            var page = await client.GetFromJsonAsync<JsonObject>("/v1/webhooks/deliveries?state=succeeded");
+            return page!["items"]!.AsArray().Count(d => ids.Contains(d!["notificationId"]!.GetValue<Guid>())) == ids.Count;
+        }, TimeSpan.FromSeconds(60));
+    }
+
+    private static async Task<List<JsonObject>> DeadAsync(HttpClient client) =>
+        [.. (await client.GetFromJsonAsync<JsonObject>("/v1/webhooks/deliveries?state=dead&limit=200"))!["items"]!.AsArray().Select(x => x!.AsObject())];
+
+    [Fact]
     public async Task Api_ValidatesLocatesAndIsolatesTenants()
     {
         var (_, client) = await Host.CreateTenantAsync();

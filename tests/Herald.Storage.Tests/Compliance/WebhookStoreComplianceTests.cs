@@ -169,6 +169,38 @@ public abstract class WebhookStoreComplianceTests : StoreSuite
 
         var claimed = Assert.Single(await Webhooks.ClaimDeliveriesAsync(10, Lease, T0.AddHours(1), Ct));
         Assert.Equal(2, claimed.Delivery.Attempts);
+        // The retry window starts again at the redelivery, so a failure now is retried, not dead at once.
+        Assert.Equal(T0.AddHours(1), claimed.Delivery.CreatedAt);
+    }
+
+    [Fact]
+    public async Task RedeliverDead_TakesTheTenantsDeadLetters_ByEndpointAndEventTime_AndNothingElse()
+    {
+        var (tenant, first) = await OnePendingDeliveryAsync();
+        var endpoint = Assert.Single(await Webhooks.ListEndpointsAsync(tenant, Ct)).Id;
+        var other = await NewTenantAsync();
+        await Webhooks.CreateEndpointAsync(Endpoint(other), Ct);
+        await MoveAsync(await AcceptAsync(other), 0, NotificationStatus.Delivered, QueueAction.Remove);
+        await MoveAsync(await AcceptAsync(tenant), 0, NotificationStatus.Delivered, QueueAction.Remove);
+        Assert.Equal(2, await Webhooks.FanOutAsync(100, T0, Ct));
+        var all = await Webhooks.ClaimDeliveriesAsync(10, Lease, T0, Ct);
+        Assert.Equal(3, all.Count);
+        // Every delivery dead except the tenant's first, which succeeded.
+        await Webhooks.CompleteDeliveriesAsync(
+            [.. all.Select(c => new WebhookDeliveryResult(c.Delivery.Id, c.Delivery.Id == first ? WebhookDeliveryState.Succeeded : WebhookDeliveryState.Dead, null, 503, "down"))],
+            T0, Ct);
+        var since = all.Where(c => c.Delivery.TenantId == tenant).Max(c => c.Delivery.OccurredAt);
+
+        Assert.Equal(0, await Webhooks.RedeliverDeadAsync(tenant, Guid.NewGuid(), null, T0.AddDays(5), Ct));
+        Assert.Equal(0, await Webhooks.RedeliverDeadAsync(tenant, endpoint, since.AddMilliseconds(1), T0.AddDays(5), Ct));
+        Assert.Equal(1, await Webhooks.RedeliverDeadAsync(tenant, endpoint, since, T0.AddDays(5), Ct));
+        Assert.Equal(0, await Webhooks.RedeliverDeadAsync(tenant, null, null, T0.AddDays(5), Ct));
+
+        var due = Assert.Single(await Webhooks.ClaimDeliveriesAsync(10, Lease, T0.AddDays(5), Ct));
+        Assert.Equal(tenant, due.Delivery.TenantId);
+        Assert.NotEqual(first, due.Delivery.Id);
+        Assert.Equal(T0.AddDays(5), due.Delivery.CreatedAt);
+        Assert.Equal(WebhookDeliveryState.Dead, Assert.Single(await Webhooks.ListDeliveriesAsync(other, new(), Ct)).State);
     }
 
     [Fact]
