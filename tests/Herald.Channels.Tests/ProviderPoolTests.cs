@@ -332,16 +332,43 @@ public sealed class ProviderPoolTests : IAsyncLifetime
     [Fact]
     public void Definitions_CoverEveryBuiltInConnectorAndItsSecrets()
     {
-        Assert.Equal(["smtp", "telegram-bot", "twilio-sms", "whatsapp-cloud"], ConnectorDefinitions.All.Select(d => d.Kind).Order());
+        Assert.Equal(["fcm", "smpp", "smtp", "telegram-bot", "twilio-sms", "whatsapp-cloud"], ConnectorDefinitions.All.Select(d => d.Kind).Order());
         Assert.True(ConnectorDefinitions.IsSecret("whatsapp-cloud", "accessToken"));
         Assert.True(ConnectorDefinitions.IsSecret("whatsapp-cloud", "appSecret"));
         Assert.True(ConnectorDefinitions.IsSecret("telegram-bot", "botToken"));
         Assert.True(ConnectorDefinitions.IsSecret("twilio-sms", "authToken"));
         Assert.True(ConnectorDefinitions.IsSecret("smtp", "password"));
         Assert.False(ConnectorDefinitions.IsSecret("twilio-sms", "accountSid"));
-        // Kinds without a definition: names that look like credentials are secrets.
+        Assert.True(ConnectorDefinitions.IsSecret("smpp", "password"));
+        Assert.False(ConnectorDefinitions.IsSecret("smpp", "systemId"));
         Assert.True(ConnectorDefinitions.IsSecret("fcm", "private_key"));
-        Assert.False(ConnectorDefinitions.IsSecret("fcm", "projectId"));
+        Assert.False(ConnectorDefinitions.IsSecret("fcm", "private_key_id"));
+        Assert.False(ConnectorDefinitions.IsSecret("fcm", "token_uri"));
+        // Kinds without a definition: names that look like credentials are secrets.
+        Assert.True(ConnectorDefinitions.IsSecret("pager-gateway", "apiKey"));
+        Assert.False(ConnectorDefinitions.IsSecret("pager-gateway", "projectId"));
+    }
+
+    [Fact]
+    public void Validate_SmppAndFcmSettings_AreCheckedByTheirConnectors()
+    {
+        using var smppMissing = JsonDocument.Parse("""{"host":"smsc.example","systemId":"bank"}""");
+        Assert.Equal("sourceAddr", Assert.Single(ConnectorDefinitions.Validate("smpp", smppMissing.RootElement)).Field);
+        using var smppLong = JsonDocument.Parse("""{"host":"smsc.example","systemId":"a-system-id-too-long","sourceAddr":"BANK"}""");
+        Assert.Equal("systemId", Assert.Single(ConnectorDefinitions.Validate("smpp", smppLong.RootElement)).Field);
+        using var smppGood = JsonDocument.Parse("""{"host":"smsc.example","systemId":"bank","password":"secret","sourceAddr":"BANK"}""");
+        Assert.Empty(ConnectorDefinitions.Validate("smpp", smppGood.RootElement));
+
+        using var fcmMissing = JsonDocument.Parse("""{"project_id":"bank-app"}""");
+        Assert.Equal(["client_email", "private_key"], ConnectorDefinitions.Validate("fcm", fcmMissing.RootElement).Select(e => e.Field));
+        using var fcmBadKey = JsonDocument.Parse("""{"project_id":"bank-app","client_email":"herald@bank-app.iam.example","private_key":"not a key"}""");
+        Assert.Equal("private_key", Assert.Single(ConnectorDefinitions.Validate("fcm", fcmBadKey.RootElement)).Field);
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        using var fcmGood = JsonDocument.Parse(JsonSerializer.Serialize(new Dictionary<string, string>
+        {
+            ["project_id"] = "bank-app", ["client_email"] = "herald@bank-app.iam.example", ["private_key"] = rsa.ExportPkcs8PrivateKeyPem(),
+        }));
+        Assert.Empty(ConnectorDefinitions.Validate("fcm", fcmGood.RootElement));
     }
 
     [Fact]

@@ -3,7 +3,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Herald.Channels.Email;
+using Herald.Channels.Push;
 using Herald.Channels.Sms;
+using Herald.Channels.Sms.Smpp;
 using Herald.Channels.Telegram;
 using Herald.Channels.WhatsApp;
 using Herald.Core.Notifications;
@@ -70,6 +72,36 @@ public static partial class ConnectorDefinitions
             new("subject", false, false, "Subject; {fromName} is replaced."),
             new("maxConnections", false, false, "Connections kept to the relay (1-64, default 4)."),
         ], static e => SmtpSettings.Parse(e)),
+        new(SmppSmsConnector.ConnectorKind, Channel.Sms,
+        [
+            new("host", true, false, "SMSC host."),
+            new("port", false, false, "Port (default 2775)."),
+            new("systemId", true, false, "Bind system_id (at most 15 ASCII characters)."),
+            new("password", false, true, "Bind password (at most 8 ASCII characters)."),
+            new("systemType", false, false, "Bind system_type (at most 12 ASCII characters)."),
+            new("sourceAddr", true, false, "Sender: number or alphanumeric id (at most 20 characters)."),
+            new("sourceTon", false, false, "Sender type of number (default 5 for alphanumeric senders, else 1)."),
+            new("sourceNpi", false, false, "Sender numbering plan (default 0 for alphanumeric senders, else 1)."),
+            new("destTon", false, false, "Recipient type of number (default 1, international)."),
+            new("destNpi", false, false, "Recipient numbering plan (default 1, E.164)."),
+            new("windowSize", false, false, "submit_sm awaiting their response at once (1-1000, default 10)."),
+            new("enquireLinkSeconds", false, false, "Idle time before an enquire_link (default 30)."),
+            new("responseTimeoutSeconds", false, false, "How long a PDU waits for its response (default 10)."),
+            new("reconnectMinSeconds", false, false, "First reconnect delay (default 1)."),
+            new("reconnectMaxSeconds", false, false, "Longest reconnect delay (default 60)."),
+            new("registeredDelivery", false, false, "Ask for delivery receipts (default true)."),
+        ], static e => SmppSettings.Parse(e)),
+        new(FcmConnector.ConnectorKind, Channel.Push,
+        [
+            new("project_id", true, false, "Firebase project id (from the service-account key file)."),
+            new("client_email", true, false, "Service-account e-mail (from the key file)."),
+            new("private_key", true, true, "Service-account RSA private key, PEM (from the key file)."),
+            new("private_key_id", false, false, "The key's id (from the key file)."),
+            new("token_uri", false, false, "OAuth2 token endpoint (default https://oauth2.googleapis.com/token)."),
+            new("projectId", false, false, "Overrides project_id."),
+            new("baseUrl", false, false, "FCM API base URL (default https://fcm.googleapis.com)."),
+            new("title", false, false, "Notification title shown above the text."),
+        ], static e => FcmSettings.Parse(e).Dispose()),
     }.ToFrozenDictionary(static d => d.Kind, StringComparer.Ordinal);
 
     /// <summary>Every built-in definition.</summary>

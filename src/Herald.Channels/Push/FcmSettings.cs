@@ -9,7 +9,7 @@ namespace Herald.Channels.Push;
 /// can paste the downloaded JSON, plus Herald's own optional <c>baseUrl</c> (the FCM API host), <c>projectId</c>
 /// (overrides <c>project_id</c>) and <c>title</c> (the notification title shown above the text).
 /// </summary>
-public sealed class FcmSettings
+public sealed class FcmSettings : IDisposable
 {
     public const string DefaultBaseUrl = "https://fcm.googleapis.com";
     public const string DefaultTokenUri = "https://oauth2.googleapis.com/token";
@@ -87,6 +87,9 @@ public sealed class FcmSettings
             SettingsJson.BaseUrl(root, DefaultBaseUrl), projectId, clientEmail, SettingsJson.Optional(root, "private_key_id"), tokenUri,
             SettingsJson.Optional(root, "title") is { Length: > 0 } title ? title : null, rsa);
     }
+
+    /// <summary>Frees the private key (settings parsed only to validate them).</summary>
+    public void Dispose() => PrivateKey.Dispose();
 
     /// <summary>Never prints the key.</summary>
     public override string ToString() => $"FcmSettings {{ ProjectId = {ProjectId}, ClientEmail = {ClientEmail}, BaseUrl = {BaseUrl} }}";
