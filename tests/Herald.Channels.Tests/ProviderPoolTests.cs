@@ -221,6 +221,21 @@ public sealed class ProviderPoolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SendAsync_PartialSend_IsNotFailedOver()
+    {
+        var first = await AddAsync("first", 100);
+        var second = await AddAsync("second", 0);
+        // The first parts of a long SMS reached the provider: another account would send the whole text again.
+        _connector.Script(first, static () => SendOutcome.Transient(SendOutcome.PartialSendCode, "part 2 of 3 (ESME_RTHROTTLED): throttled"));
+
+        var partial = await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+
+        Assert.Equal((first.Id, SendOutcome.PartialSendCode), (partial.Provider!.Id, partial.Outcome.ErrorCode));
+        Assert.Empty(partial.Failovers);
+        Assert.Equal(0, _connector.Calls(second));
+    }
+
+    [Fact]
     public async Task SendAsync_Accepted_CostIsPriceForCountryTimesSegments_ConnectorCostWins()
     {
         var account = await AddAsync("priced", 1, Prices(("*", 0.05m), ("DE", 0.07m)));

@@ -100,7 +100,7 @@ public sealed partial class ChannelDispatcher
     /// <para>Failover: a send the provider refused transiently (5xx, 429, unusable settings) is tried on the channel's
     /// next healthy account, each account at most once per call; <see cref="DispatchResult.Failovers"/> lists the
     /// refused tries. A timeout or a connector error is not failed over: the provider may have taken the message, and
-    /// a second provider would send it twice.</para>
+    /// a second provider would send it twice; nor is a partial send (<see cref="SendOutcome.PartialSendCode"/>).</para>
     /// <para>Cost: an accepted send costs what the connector reported, else the account's price for the destination
     /// country (× SMS segments); refused sends cost nothing.</para>
     /// </summary>
@@ -182,7 +182,8 @@ public sealed partial class ChannelDispatcher
             }
 
             var tried = new DispatchTry(account, attemptId, outcome, startedAt);
-            if (outcome.Kind == SendOutcomeKind.TransientFailure && outcome.ErrorCode is not ("timeout" or "connector_error") && candidates.Count > 0)
+            if (outcome.Kind == SendOutcomeKind.TransientFailure && outcome.ErrorCode is not ("timeout" or "connector_error" or SendOutcome.PartialSendCode)
+                && candidates.Count > 0)
             {
                 LogFailover(_logger, account.Id, outcome.ErrorCode);
                 (failovers ??= []).Add(tried);

@@ -38,6 +38,11 @@ public static class Pricing
     /// <summary>How many messages the provider bills for one SMS text: 1 for other channels.</summary>
     public static int BilledParts(Channel channel, string text) => channel == Channel.Sms ? SmsSegments.Count(text) : 1;
 
+    /// <summary>The account's price for an SMS destination (E.164, "+" optional) × the parts the provider took or
+    /// reported; null without a price.</summary>
+    public static decimal? SmsCost(ProviderAccount account, string to, int parts) =>
+        account.Prices?.PriceFor(DestinationCountry(Channel.Sms, to)) is { } price ? price * parts : null;
+
     /// <summary>The price-table cost of one send (price × billed parts), or null when the account has no price for it.</summary>
     public static decimal? Cost(ProviderAccount account, Channel channel, string? country, string text) =>
         account.Prices?.PriceFor(country) is { } price ? price * BilledParts(channel, text) : null;

@@ -49,10 +49,6 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
             httpClients.CreateClient(ChannelHttpClients.TwilioSms), request, r => ReadAsync(r, account, to, ct), "Twilio API", null, ct).ConfigureAwait(false);
     }
 
-    /// <summary>The account's price for the destination × the segments the provider reported; null without a price.</summary>
-    internal static decimal? SegmentCost(ProviderAccount account, string to, int segments) =>
-        account.Prices?.PriceFor(Providers.Pricing.DestinationCountry(Channel.Sms, to)) is { } price ? price * segments : null;
-
     private Task<SendOutcome> ReadAsync(HttpResponseMessage response, ProviderAccount account, string to, CancellationToken ct) =>
         ConnectorHttp.ReadJsonAnswerAsync(
             response, () => Error(response, null, $"HTTP {(int)response.StatusCode} without a Twilio error body"), root => Read(response, root, account, to), ct);
@@ -67,7 +63,7 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
         }
 
         return ProviderJson.String(root, "sid") is { Length: > 0 } messageSid
-            ? new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid, Cost: Segments(root) is { } segments ? SegmentCost(account, to, segments) : null)
+            ? new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid, Cost: Segments(root) is { } segments ? Providers.Pricing.SmsCost(account, to, segments) : null)
             : SendOutcome.Transient("malformed_response", $"HTTP {status} without a message sid");
     }
 

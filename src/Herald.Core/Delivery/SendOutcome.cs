@@ -36,6 +36,11 @@ public sealed record SendOutcome(
     public static SendOutcome RateLimited(TimeSpan retryAfter) =>
         Transient(RateLimitedCode, "held back by the provider account's rate limit", retryAfter);
 
+    /// <summary>Error code of a transient refusal after the provider took part of the message (the first parts of a
+    /// long SMS): like a timeout, it must not be sent through another account, where the customer would get the text
+    /// twice; a retry through the same account repeats the parts the handset already holds.</summary>
+    public const string PartialSendCode = "partial_send";
+
     /// <summary>Whether this is <see cref="RateLimited"/>.</summary>
     public bool IsRateLimited => Kind == SendOutcomeKind.TransientFailure && ErrorCode == RateLimitedCode;
 }

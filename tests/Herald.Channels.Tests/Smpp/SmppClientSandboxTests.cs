@@ -1,6 +1,7 @@
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Delivery;
 using Herald.Sandbox.Settings;
+using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using static Herald.Channels.Tests.Smpp.SmppTestKit;
 
@@ -61,6 +62,51 @@ public sealed class SmppClientSandboxTests
         Assert.NotEmpty(throttled);
         Assert.All(throttled, static o => Assert.Equal(("ESME_RTHROTTLED", TimeSpan.FromSeconds(1)), (o.ErrorCode, o.RetryAfter)));
         Assert.Contains(outcomes, static o => o.Kind == SendOutcomeKind.Accepted);
+    }
+
+    [Fact]
+    public async Task Send_Accepted_CostsThePriceTimesThePartsSent_AlsoWhereAnEscapeCannotBeSplit()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var account = Account(smsc.Port) with { Prices = new PriceTable("EUR", new Dictionary<string, decimal> { ["DE"] = 0.07m, ["*"] = 0.10m }) };
+        // 305 characters, 306 septets (the euro sign is an escape pair): a septet count gives 2 parts, but the escape
+        // pair cannot straddle the first part's end, so the text goes as 3 submit_sm.
+        var text = new string('a', 152) + "€" + new string('a', 152);
+
+        var outcome = await connector.SendAsync(TestHost.Message("+4915112345678", text), account, Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        Assert.Equal(SmsText.Encode(text, 0)!.Parts.Count * 0.07m, outcome.Cost);
+        Assert.Equal(text, Assert.Single(smsc.Mailbox.Find("sms")).Text);
+    }
+
+    [Fact]
+    public async Task Send_ThrottledAfterItsFirstPart_IsAPartialSend_AndTheRetryCompletesTheTextOnce()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        smsc.Settings.Apply(new SandboxSettingsUpdate(null, 1, null, null, null));
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var account = Account(smsc.Port);
+        var text = string.Concat(Enumerable.Repeat("Your statement for November is ready. ", 6));   // 228 GSM septets: 2 parts
+        var message = TestHost.Message("+4915112345678", text);
+
+        var first = await connector.SendAsync(message, account, Ct);
+
+        // The SMSC took part 1 and throttled part 2: not a plain transient failure, which could go to another account.
+        Assert.Equal((SendOutcomeKind.TransientFailure, SendOutcome.PartialSendCode), (first.Kind, first.ErrorCode));
+        Assert.StartsWith("part 2 of 2 (ESME_RTHROTTLED)", first.Error, StringComparison.Ordinal);
+        Assert.Empty(smsc.Mailbox.Find("sms"));
+
+        // The retry (a new attempt of the same notification) repeats part 1 under the same reference: the handset,
+        // here the simulator, reassembles the text once.
+        smsc.Settings.Apply(new SandboxSettingsUpdate(null, 0, null, null, null));
+        var retry = await connector.SendAsync(message with { AttemptId = Guid.NewGuid() }, account, Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, retry.Kind);
+        Assert.Equal(text, Assert.Single(smsc.Mailbox.Find("sms")).Text);
     }
 
     [Fact]

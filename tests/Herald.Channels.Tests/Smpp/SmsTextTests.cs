@@ -23,6 +23,19 @@ public sealed class SmsTextTests
     }
 
     [Fact]
+    public void ReferenceFor_IsTheSameForEverySendOfANotification_AndSpreadsOverTheByte()
+    {
+        var id = Guid.CreateVersion7();
+        var encoded = SmsText.Encode(new string('x', 200), SmsText.ReferenceFor(id))!;
+
+        Assert.Equal(SmsText.ReferenceFor(id), SmsText.ReferenceFor(new Guid(id.ToString())));
+        Assert.All(encoded.Parts, part => Assert.Equal(SmsText.ReferenceFor(id), part[3]));
+        // Ids made in the same millisecond differ only in their random bits; their references still spread.
+        var references = Enumerable.Range(0, 2000).Select(_ => SmsText.ReferenceFor(Guid.CreateVersion7())).Distinct().Count();
+        Assert.True(references > 200, $"only {references} distinct references in 2,000 ids");
+    }
+
+    [Fact]
     public void GreekAndAccents()
     {
         Assert.Equal("101511", Convert.ToHexString(GsmAlphabet.Encode("ΔΩ_")));

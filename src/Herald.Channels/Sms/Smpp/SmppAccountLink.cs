@@ -22,7 +22,6 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
     private SmppClientSession? _session;
     private Failure? _failure;
     private Task? _loop;
-    private int _reference = Random.Shared.Next(256);
 
     public SmppAccountLink(ProviderAccount account, SmppSettings settings, IProviderReceiptSink sink, TimeProvider time, ILogger logger)
     {
@@ -49,11 +48,11 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
         }
     }
 
-    /// <summary>The next concatenation reference number of this account.</summary>
-    public byte NextReference() => (byte)Interlocked.Increment(ref _reference);
-
     /// <summary>Submits every part in order; the outcome is the first part's message id, or the first refusal. The
-    /// ids of every part of a concatenated message are recorded with the sink before the outcome is returned.</summary>
+    /// ids of every part of a concatenated message are recorded with the sink before the outcome is returned. A
+    /// transient refusal after some parts were taken is <see cref="SendOutcome.PartialSendCode"/>: the dispatcher must not send the
+    /// text through another account (the SMSC has its first parts); a retry sends every part again under the same
+    /// concatenation reference, which the handset reassembles once.</summary>
     public async Task<SendOutcome> SendAsync(Guid attemptId, IReadOnlyList<SmppShortMessage> parts, CancellationToken ct)
     {
         Start();
@@ -68,36 +67,15 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
         var ids = new string[parts.Count];
         for (var i = 0; i < parts.Count; i++)
         {
-            SmppPdu response;
-            try
+            var outcome = await SubmitAsync(session, parts[i], ct).ConfigureAwait(false);
+            if (outcome.Kind != SendOutcomeKind.Accepted)
             {
-                response = await session.SubmitAsync(parts[i], ct).ConfigureAwait(false);
-            }
-            catch (SmppSessionClosedException e)
-            {
-                return SendOutcome.Transient("connection_lost", e.Message);
-            }
-            catch (TimeoutException)
-            {
-                return SendOutcome.Transient("timeout", $"no submit_sm_resp within {Settings.ResponseTimeoutSeconds} s");
+                return i == 0 || outcome.Kind != SendOutcomeKind.TransientFailure
+                    ? outcome
+                    : outcome with { ErrorCode = SendOutcome.PartialSendCode, Error = $"part {i + 1} of {parts.Count} ({outcome.ErrorCode}): {outcome.Error}" };
             }
 
-            if (response.CommandId == SmppCommand.GenericNack)
-            {
-                return SendOutcome.Transient("generic_nack", $"the SMSC answered submit_sm with generic_nack {SmppStatus.Name(response.Status)}");
-            }
-
-            if (response.Status != SmppStatus.Ok)
-            {
-                return SmppErrors.Map(response.Status);
-            }
-
-            if (string.IsNullOrEmpty(response.Id))
-            {
-                return SendOutcome.Transient("malformed_response", "submit_sm_resp without a message_id");
-            }
-
-            ids[i] = response.Id;
+            ids[i] = outcome.ProviderMessageId!;
         }
 
         if (ids.Length > 1)
@@ -115,6 +93,38 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
         }
 
         return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: ids[0]);
+    }
+
+    /// <summary>One submit_sm: accepted with its message id, or the refusal.</summary>
+    private async Task<SendOutcome> SubmitAsync(SmppClientSession session, SmppShortMessage part, CancellationToken ct)
+    {
+        SmppPdu response;
+        try
+        {
+            response = await session.SubmitAsync(part, ct).ConfigureAwait(false);
+        }
+        catch (SmppSessionClosedException e)
+        {
+            return SendOutcome.Transient("connection_lost", e.Message);
+        }
+        catch (TimeoutException)
+        {
+            return SendOutcome.Transient("timeout", $"no submit_sm_resp within {Settings.ResponseTimeoutSeconds} s");
+        }
+
+        if (response.CommandId == SmppCommand.GenericNack)
+        {
+            return SendOutcome.Transient("generic_nack", $"the SMSC answered submit_sm with generic_nack {SmppStatus.Name(response.Status)}");
+        }
+
+        if (response.Status != SmppStatus.Ok)
+        {
+            return SmppErrors.Map(response.Status);
+        }
+
+        return string.IsNullOrEmpty(response.Id)
+            ? SendOutcome.Transient("malformed_response", "submit_sm_resp without a message_id")
+            : new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: response.Id);
     }
 
     public async ValueTask DisposeAsync()

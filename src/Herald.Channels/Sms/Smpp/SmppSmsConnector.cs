@@ -36,14 +36,17 @@ public sealed class SmppSmsConnector(SmppSessions sessions) : IChannelConnector
             return SendOutcome.Permanent("invalid_address", "recipient phone number has no digits or more than 20");
         }
 
-        var link = sessions.Link(account, settings);
-        var encoded = SmsText.Encode(message.Text, link.NextReference());
+        var encoded = SmsText.Encode(message.Text, SmsText.ReferenceFor(message.NotificationId));
         if (encoded is null)
         {
             return SendOutcome.Permanent("message_too_long", $"the text needs more than {SmsText.MaxParts} SMS parts");
         }
 
-        return await link.SendAsync(message.AttemptId, Parts(encoded, to, settings), ct).ConfigureAwait(false);
+        var outcome = await sessions.Link(account, settings).SendAsync(message.AttemptId, Parts(encoded, to, settings), ct).ConfigureAwait(false);
+        // The SMSC bills every submit_sm: the price for the destination times the parts actually sent.
+        return outcome.Kind == SendOutcomeKind.Accepted
+            ? outcome with { Cost = Providers.Pricing.SmsCost(account, message.To, encoded.Parts.Count) }
+            : outcome;
     }
 
     internal static List<SmppShortMessage> Parts(SmsEncoding encoded, string to, SmppSettings settings)

@@ -27,6 +27,25 @@ public static class SmsText
 
     private static readonly Encoding Ucs2 = new UnicodeEncoding(bigEndian: true, byteOrderMark: false, throwOnInvalidBytes: false);
 
+    /// <summary>
+    /// The concatenation reference of a notification's long SMS: the same for every send of it, so that when a send
+    /// is retried after some of its parts reached the SMSC, the handset (which reassembles by sender, reference and
+    /// part number) takes the repeated parts as the ones it holds and shows the text once. Folded from the id's
+    /// random bits, so concurrent long messages to one handset share a reference no more often than 1 in 256.
+    /// </summary>
+    public static byte ReferenceFor(Guid notificationId)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        notificationId.TryWriteBytes(bytes);
+        byte folded = 0;
+        foreach (var b in bytes[8..])
+        {
+            folded ^= b;
+        }
+
+        return folded;
+    }
+
     /// <summary>Encodes and, when needed, segments the text; null when it needs more than <see cref="MaxParts"/> parts.</summary>
     public static SmsEncoding? Encode(string text, byte reference)
     {
