@@ -199,6 +199,30 @@ public abstract class SourcesTests(Func<HeraldHost> host)
         Assert.Equal(2, (await client.SandboxMessagesAsync("whatsapp", phone)).Count);
     }
 
+    [Fact]
+    public async Task Camt054_WithoutContactsOnTheSource_ReachesTheStoredCustomerOfTheAccount()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        using (var customer = await client.PutAsJsonAsync("/v1/customers/DE89370400440532013000", new { phone }))
+        {
+            Assert.Equal(HttpStatusCode.Created, customer.StatusCode);
+        }
+
+        var (sourceId, _) = await CreateSourceAsync(client, "iso20022", """{"customerIdFromAccount":true}""");
+
+        var (status, report, _) = await PostAsync(client, sourceId, Fixture("camt054/camt.054.001.04.xml"), "application/xml");
+
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal(2, report["accepted"]!.GetValue<int>());
+        foreach (var item in report["items"]!.AsArray())
+        {
+            await client.WaitForStatusAsync(item!["id"]!.GetValue<Guid>(), "delivered");
+        }
+
+        Assert.Equal(2, (await client.SandboxMessagesAsync("whatsapp", phone)).Count);
+    }
+
     [Theory]
     [InlineData("camt054/xxe.xml")]
     [InlineData("camt054/billion-laughs.xml")]

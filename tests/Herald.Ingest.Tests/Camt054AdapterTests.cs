@@ -165,9 +165,35 @@ public sealed class Camt054AdapterTests
     }
 
     [Fact]
-    public void Adapt_AccountWithoutContacts_RejectsOnlyItsItems()
+    public void Adapt_BatchBookingWithATransactionWithoutAmount_RejectsThatTransaction_InsteadOfGivingItTheBatchTotal()
     {
-        var settings = Settings with { Accounts = new Dictionary<string, Native.CustomerRequest>() };
+        var xml = Encoding.UTF8.GetString(Fixture.Bytes("camt054/camt.054.001.04.xml"))
+            .Replace("""<Amt Ccy="EUR">200.00</Amt>""", "", StringComparison.Ordinal);
+
+        var document = AdaptText(xml);
+
+        Assert.Empty(document.DocumentErrors);
+        Assert.Equal("100.00", Data(document.Items[0].Notification!).GetProperty("amount").GetString());
+        Assert.Null(document.Items[1].Notification);
+        Assert.Equal("/Document/BkToCstmrDbtCdtNtfctn/Ntfctn[1]/Ntry[1]/NtryDtls/TxDtls[2]/Amt", document.Items[1].Errors[0].Pointer);
+    }
+
+    [Fact]
+    public void Adapt_AccountWithoutContacts_NamesTheAccountAsCustomer_ForTheStoredCustomerToFillIn()
+    {
+        var settings = Settings with { Accounts = new Dictionary<string, Native.CustomerRequest>(), DefaultContacts = null, CustomerIdFromAccount = true };
+
+        var document = Adapt("camt.054.001.02.xml", settings);
+
+        Assert.Empty(document.DocumentErrors);
+        Assert.NotEmpty(document.Items);
+        Assert.All(document.Items, i => Assert.Equal(("DE89370400440532013000", null), (i.Notification!.CustomerId, i.Notification.Contacts.Phone)));
+    }
+
+    [Fact]
+    public void Adapt_AccountWithoutContacts_NorAccountAsCustomer_RejectsOnlyItsItems()
+    {
+        var settings = Settings with { Accounts = new Dictionary<string, Native.CustomerRequest>(), DefaultContacts = null, CustomerIdFromAccount = false };
 
         var document = Adapt("camt.054.001.02.xml", settings);
 

@@ -159,9 +159,18 @@ public static class Camt054Adapter
             {
                 var tx = transactions[k];
                 var txPath = $"{path}/NtryDtls/TxDtls[{k + 1}]";
+                // The entry's amount stands for its transaction only when it has just one: in a batch booking it is the
+                // sum, and a customer told that sum for one payment is told something false.
                 var txAmount = Amount(tx.Element(ns + "Amt"), txPath + "/Amt", required: false)
                     ?? Amount(tx.Element(ns + "AmtDtls")?.Element(ns + "TxAmt")?.Element(ns + "Amt"), txPath + "/AmtDtls/TxAmt/Amt", required: false)
-                    ?? amount;
+                    ?? (transactions.Count == 1 ? amount : null);
+                if (txAmount is null)
+                {
+                    _items.Add(new AdaptedItem(_items.Count, txPath, null,
+                        [new InputError(txPath + "/Amt", $"The transaction has no amount (Amt or AmtDtls/TxAmt/Amt) and its entry books {transactions.Count} transactions, so the entry's amount is not its own.")]));
+                    continue;
+                }
+
                 var txCredit = Direction(tx.Element(ns + "CdtDbtInd"), txPath + "/CdtDbtInd", required: false) ?? credit;
                 var endToEnd = Text(tx, "Refs", "EndToEndId");
                 var txRef = Text(tx, "Refs", "AcctSvcrRef") ?? Text(tx, "Refs", "TxId")
@@ -228,11 +237,15 @@ public static class Camt054Adapter
             };
             var dataJson = JsonSerializer.Serialize(data.Where(d => d.Value is not null).ToDictionary(d => d.Key, d => d.Value!), IngestJsonContext.Default.DictionaryStringString);
 
-            var contacts = settings.Accounts.GetValueOrDefault(account) ?? settings.DefaultContacts;
+            // Contacts configured on the source win; else, with the account as customer id, the stored customer
+            // (/v1/customers) gives them at ingest, and an account Herald does not know is refused there, per item.
+            var contacts = settings.Accounts.GetValueOrDefault(account) ?? settings.DefaultContacts
+                ?? (settings.CustomerIdFromAccount ? new CustomerRequest() : null);
             var index = _items.Count;
             if (contacts is null)
             {
-                _items.Add(new AdaptedItem(index, path, null, [new InputError(path, $"No contacts for account {account}: add it to the source's 'accounts' (or set 'defaultContacts').")]));
+                _items.Add(new AdaptedItem(index, path, null, [new InputError(path,
+                    $"No contacts for account {account}: add it to the source's 'accounts', set 'defaultContacts', or set 'customerIdFromAccount' and store the customer.")]));
                 return;
             }
 

@@ -7,7 +7,7 @@ namespace Herald.Ingest.Iso20022;
 /// <summary>
 /// How a camt.054 source finds the customer of an entry. The account (IBAN, else the other id) is the customer id
 /// (<see cref="CustomerIdFromAccount"/>); contacts come from <see cref="Accounts"/> (per account) or
-/// <see cref="DefaultContacts"/>. Once stored customers exist, the account id alone will do.
+/// <see cref="DefaultContacts"/>, else, with the account as customer id, from the stored customer at ingest.
 /// </summary>
 public sealed record Camt054Settings(
     IReadOnlyDictionary<string, CustomerRequest> Accounts, CustomerRequest? DefaultContacts, bool CustomerIdFromAccount, bool Credits, bool Debits)
