@@ -42,6 +42,23 @@ public sealed class ApiContractTests(PipelineHostFixture fixture) : IClassFixtur
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
     }
 
+    [Theory]
+    [InlineData("/v1/notifications", "{\"type\":\"service.news\",\"customer\":{\"phone\":\"+4915112340000\"},\"data\":{\"text\":\"EU\u0093\"}}")]
+    [InlineData("/v1/notifications/batch", "{\"items\":[{\"type\":\"service.news\",\"customer\":{\"phone\":\"+4915112340000\"},\"data\":{\"text\":\"EU\u0093\"}}]}")]
+    public async Task InvalidUtf8InsideAString_Gets400_Not500(string path, string json)
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        // A Latin-1 byte (0x93) where UTF-8 is required, inside a string value: found by the parser fuzz test.
+        var bytes = Encoding.Latin1.GetBytes(json);
+        using var content = new ByteArrayContent(bytes) { Headers = { ContentType = new("application/json") } };
+
+        using var response = await client.PostAsync(path, content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Empty((await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray());
+    }
+
     [Fact]
     public async Task OversizedBody_Gets413()
     {

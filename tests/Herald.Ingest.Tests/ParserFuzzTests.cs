@@ -2,6 +2,7 @@ using System.Text;
 using Herald.Ingest.Files;
 using Herald.Ingest.Iso20022;
 using Herald.Ingest.Mapped;
+using Herald.Ingest.Native;
 using Herald.Ingest.Sources;
 
 namespace Herald.Ingest.Tests;
@@ -89,6 +90,20 @@ public sealed class ParserFuzzTests
         }, TestContext.Current.CancellationToken);
 
         await work.WaitAsync(Deadline, TestContext.Current.CancellationToken);
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(12)]
+    public async Task Native_MutatedNotifications_AlwaysEndInANotificationOrLocatedErrors(int seed)
+    {
+        await RunAsync(Inputs("native/notification.json", seed), input =>
+        {
+            var (notification, errors) = NotificationParser.Parse(input, Fixture.Tenant, Fixture.Source, null);
+            Assert.True(notification is not null ^ errors.Count > 0);
+            Assert.All(errors, e => Assert.False(string.IsNullOrEmpty(e.Pointer)));
+            return Task.CompletedTask;
+        });
     }
 
     [Theory]

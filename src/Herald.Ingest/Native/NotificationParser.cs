@@ -21,6 +21,12 @@ public static partial class NotificationParser
     public static (NewNotification? Notification, IReadOnlyList<InputError> Errors) Parse(
         ReadOnlySpan<byte> json, Guid tenantId, Guid? sourceId, string? idempotencyKey, string pointerPrefix = "")
     {
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+        {
+            // The serializer lets invalid bytes inside a string through and fails only when the value is read as text.
+            return (null, [new InputError(pointerPrefix == "" ? "/" : pointerPrefix, "The JSON is not valid UTF-8.")]);
+        }
+
         NotificationRequest? request;
         try
         {

@@ -36,8 +36,10 @@ public static class RequestBody
             }
         }
 
-        return buffer.WrittenCount == 0
-            ? (default, Problems.Invalid([new InputError("/", "The body is empty; a JSON object is required.")]))
+        // JSON is UTF-8 (RFC 8259): refused here, invalid bytes inside a string would only fail later, when the value
+        // is read as text, and answer 500.
+        return buffer.WrittenCount == 0 ? (default, Problems.Invalid([new InputError("/", "The body is empty; a JSON object is required.")]))
+            : !System.Text.Unicode.Utf8.IsValid(buffer.WrittenSpan) ? (default, Problems.Invalid([new InputError("/", "The body is not valid UTF-8.")]))
             : (buffer.WrittenMemory, null);
     }
 
