@@ -57,7 +57,10 @@ public sealed record ClaimedWebhookDelivery(WebhookDelivery Delivery, WebhookEnd
 
 /// <summary>How one try ended.</summary>
 /// <param name="NextAttemptAt">For <see cref="WebhookDeliveryState.Pending"/>: when to try again.</param>
-public sealed record WebhookDeliveryResult(Guid DeliveryId, WebhookDeliveryState State, DateTimeOffset? NextAttemptAt, int? StatusCode, string? Error);
+/// <param name="Attempt">The try this result is of (the claim's <see cref="WebhookDelivery.Attempts"/>): when given, the
+/// result is stored only if no later claim took the delivery over since, so a dispatcher that outlived its lease
+/// cannot overwrite the outcome of the try that replaced it.</param>
+public sealed record WebhookDeliveryResult(Guid DeliveryId, WebhookDeliveryState State, DateTimeOffset? NextAttemptAt, int? StatusCode, string? Error, int? Attempt = null);
 
 /// <param name="Before">Keyset cursor: deliveries with an id below this one (ids are time-ordered).</param>
 public sealed record WebhookDeliveryQuery(WebhookDeliveryState? State = null, Guid? EndpointId = null, Guid? NotificationId = null, Guid? Before = null, int Limit = 50);

@@ -124,7 +124,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
             if (response.IsSuccessStatusCode)
             {
                 _metrics.WebhookSent(succeeded: true);
-                return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Succeeded, null, statusCode, null);
+                return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Succeeded, null, statusCode, null, delivery.Attempts);
             }
 
             error = $"HTTP {statusCode} {response.ReasonPhrase}";
@@ -156,12 +156,12 @@ public sealed partial class WebhookDispatcher : BackgroundService
         if (now - delivery.CreatedAt >= _options.RetryWindow)
         {
             LogDead(_logger, delivery.Id, claimed.Endpoint.Id, delivery.Attempts, error);
-            return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Dead, null, statusCode, error);
+            return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Dead, null, statusCode, error, delivery.Attempts);
         }
 
         var next = now + Backoff(delivery.Attempts, retryAfter);
         LogRetry(_logger, delivery.Id, claimed.Endpoint.Id, delivery.Attempts, error, next);
-        return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Pending, next, statusCode, error);
+        return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Pending, next, statusCode, error, delivery.Attempts);
     }
 
     /// <summary>Full jitter over an exponential ceiling; a Retry-After within the ceiling's bound is honoured.</summary>

@@ -19,9 +19,13 @@ public sealed class WebhookOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>A claimed delivery comes back to the queue after this if its node died; longer than <see cref="Timeout"/>.</summary>
+    /// <summary>A claimed delivery comes back to the queue after this if its node died. Longer than the slowest round a
+    /// node can take (<see cref="SlowestRound"/>: every request of a claimed batch timing out), checked at start.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
-    public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(1);
+    public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long one claimed batch takes when every request runs into <see cref="Timeout"/>.</summary>
+    public TimeSpan SlowestRound => Timeout * Math.Ceiling(ClaimBatch / (double)Concurrency);
 
     /// <summary>First retry delay; doubles per try, with jitter, up to <see cref="RetryMaxDelay"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]

@@ -68,7 +68,11 @@ public static class WebhooksApi
 
     public static IServiceCollection AddHeraldWebhooks(this IServiceCollection services, IConfiguration configuration, bool delivers)
     {
-        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations()
+            // A lease shorter than a round lets another node claim deliveries still being sent: duplicate requests.
+            .Validate(o => o.Lease > o.SlowestRound,
+                "Herald:Webhooks:Lease must be longer than Timeout x ceil(ClaimBatch / Concurrency), the longest a claimed batch can take.")
+            .ValidateOnStart();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(WebhooksJson.Default));
         if (delivers)
         {

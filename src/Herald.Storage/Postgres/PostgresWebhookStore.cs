@@ -133,8 +133,8 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
             """
             UPDATE webhook_deliveries d
             SET state = u.state, next_attempt_at = u.next, last_status_code = u.code, last_error = u.error, updated_at = @now
-            FROM unnest(@id, @state, @next, @code, @error) AS u(id, state, next, code, error)
-            WHERE d.id = u.id
+            FROM unnest(@id, @state, @next, @code, @error, @attempt) AS u(id, state, next, code, error, attempt)
+            WHERE d.id = u.id AND (u.attempt IS NULL OR d.attempts = u.attempt)
             """);
         cmd.Parameters.Add(Param("now", Utc(now)));
         cmd.Parameters.Add(Array("id", NpgsqlDbType.Uuid, results.Select(x => x.DeliveryId).ToArray()));
@@ -142,6 +142,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
         cmd.Parameters.Add(Array("next", NpgsqlDbType.TimestampTz, results.Select(x => Utc(x.NextAttemptAt)).ToArray()));
         cmd.Parameters.Add(Array("code", NpgsqlDbType.Integer, results.Select(x => x.StatusCode).ToArray()));
         cmd.Parameters.Add(Array("error", NpgsqlDbType.Text, results.Select(x => x.Error).ToArray()));
+        cmd.Parameters.Add(Array("attempt", NpgsqlDbType.Integer, results.Select(x => x.Attempt).ToArray()));
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

@@ -144,11 +144,11 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
                 {
                     var update = scope.Command(
                         "UPDATE webhook_deliveries SET state = $state, next_attempt_at = $next, last_status_code = $code, last_error = $error, " +
-                        "updated_at = $now WHERE id = $id");
+                        "updated_at = $now WHERE id = $id AND ($attempt IS NULL OR attempts = $attempt)");
                     foreach (var x in results)
                     {
                         update.Set("$state", (int)x.State).Set("$next", Ms(x.NextAttemptAt)).Set("$code", x.StatusCode)
-                            .Set("$error", Text(x.Error)).Set("$now", Ms(now)).Set("$id", Id(x.DeliveryId)).ExecuteNonQuery();
+                            .Set("$error", Text(x.Error)).Set("$now", Ms(now)).Set("$id", Id(x.DeliveryId)).Set("$attempt", x.Attempt).ExecuteNonQuery();
                     }
 
                     return 0;

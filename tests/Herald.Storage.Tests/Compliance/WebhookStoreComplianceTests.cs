@@ -152,6 +152,21 @@ public abstract class WebhookStoreComplianceTests : StoreSuite
     }
 
     [Fact]
+    public async Task CompleteDeliveries_FromATryTakenOver_IsNotStored()
+    {
+        var (tenant, deliveryId) = await OnePendingDeliveryAsync();
+        var slow = Assert.Single(await Webhooks.ClaimDeliveriesAsync(10, Lease, T0, Ct));
+        var takeover = Assert.Single(await Webhooks.ClaimDeliveriesAsync(10, Lease, T0.AddSeconds(61), Ct));
+        await Webhooks.CompleteDeliveriesAsync([new(deliveryId, WebhookDeliveryState.Succeeded, null, 200, null, takeover.Delivery.Attempts)], T0.AddSeconds(62), Ct);
+
+        // The first dispatcher outlived its lease; its late failure must not undo the takeover's success.
+        await Webhooks.CompleteDeliveriesAsync([new(deliveryId, WebhookDeliveryState.Dead, null, null, "timeout", slow.Delivery.Attempts)], T0.AddSeconds(70), Ct);
+
+        var stored = await Webhooks.GetDeliveryAsync(tenant, deliveryId, Ct);
+        Assert.Equal((WebhookDeliveryState.Succeeded, 200), (stored!.State, stored.LastStatusCode));
+    }
+
+    [Fact]
     public async Task Dead_IsListedByState_AndRedeliverMakesItDueAgain_ForItsTenantOnly()
     {
         var (tenant, deliveryId) = await OnePendingDeliveryAsync();
