@@ -33,6 +33,10 @@ public sealed class ChannelsOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan ProviderRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often a sending node reports its circuits, so that the provider API on any node shows them.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan CircuitReportInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Share of transient outcomes within <see cref="CircuitSamplingDuration"/> that opens a circuit.</summary>
     [Range(0.01, 1.0)]
     public double CircuitFailureRatio { get; set; } = 0.5;

@@ -13,6 +13,9 @@ public static class ChangeKinds
 
     /// <summary>A stored customer was created, changed or deleted; the key is the customer id.</summary>
     public const string Customer = "customer";
+
+    /// <summary>An operator reset a provider account's circuit; the key is the account id.</summary>
+    public const string ProviderReset = "provider-reset";
 }
 
 /// <summary>Something a node keeps in memory that another node's change can make stale.</summary>

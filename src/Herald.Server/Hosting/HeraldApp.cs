@@ -79,7 +79,7 @@ public static class HeraldApp
         services.AddHeraldCustomers(configuration);
         services.AddHeraldTemplates(configuration);
         services.AddHeraldSources(configuration);
-        services.AddProviders(configuration);
+        services.AddProviders(configuration, role.Delivers());
         services.AddReports(configuration);
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));

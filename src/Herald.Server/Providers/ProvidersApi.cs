@@ -7,17 +7,21 @@ using Herald.Channels.Providers;
 using Herald.Core.Notifications;
 using Herald.Ingest;
 using Herald.Server.Authentication;
+using Herald.Server.Changes;
 using Herald.Server.Notifications;
 using Herald.Storage;
 
 namespace Herald.Server.Providers;
 
 /// <summary>A provider account as the API shows it: secrets in <see cref="Settings"/> redacted.</summary>
-/// <param name="Health">closed | half-open | open | isolated (live, from this node's dispatcher) or disabled.</param>
+/// <param name="Health">disabled, isolated, or the worst circuit state over the sending nodes (open, half-open, closed;
+/// unknown when no sending node reported the account).</param>
+/// <param name="Nodes">Each sending node's circuit for the account, with when it entered that state.</param>
 /// <param name="Prices">Price per message by ISO 3166-1 alpha-2 country, <c>"*"</c> for the rest, in <paramref name="Currency"/>.</param>
 public sealed record ProviderAccountView(
     Guid Id, Channel Channel, string Kind, string Name, int Weight, bool Enabled, double? RatePerSecond, string? Currency,
-    IReadOnlyDictionary<string, decimal>? Prices, bool Isolated, string Health, JsonObject Settings, DateTimeOffset CreatedAt);
+    IReadOnlyDictionary<string, decimal>? Prices, bool Isolated, string Health, JsonObject Settings, DateTimeOffset CreatedAt,
+    IReadOnlyList<ProviderNodeHealth>? Nodes = null);
 
 /// <summary>A connector kind and the settings it takes (secret fields are redacted on read and kept when omitted).</summary>
 public sealed record ConnectorKindView(string Kind, Channel Channel, IReadOnlyList<ConnectorSetting> Settings);
@@ -43,9 +47,18 @@ public static partial class ProvidersApi
         ["whatsapp"] = Channel.WhatsApp, ["telegram"] = Channel.Telegram, ["sms"] = Channel.Sms, ["email"] = Channel.Email, ["push"] = Channel.Push,
     };
 
-    public static IServiceCollection AddProviders(this IServiceCollection services, IConfiguration configuration)
+    /// <param name="sends">Whether this node delivers (its circuits are reported and shown live).</param>
+    public static IServiceCollection AddProviders(this IServiceCollection services, IConfiguration configuration, bool sends)
     {
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(ProvidersJson.Default));
+        services.AddSingleton(new ProviderCircuitNode { Sends = sends });
+        services.AddSingleton<ProviderCircuitReader>();
+        services.AddSingleton<IChangeSubscriber, ProviderResetSubscriber>();
+        if (sends)
+        {
+            services.AddHostedService<ProviderCircuitReporter>();
+        }
+
         return services;
     }
 
@@ -63,10 +76,11 @@ public static partial class ProvidersApi
         return app;
     }
 
-    private static async Task<IResult> ListAsync(ClaimsPrincipal user, IProviderStore store, ChannelDispatcher dispatcher, CancellationToken ct)
+    private static async Task<IResult> ListAsync(ClaimsPrincipal user, IProviderStore store, ProviderCircuitReader circuits, CancellationToken ct)
     {
         var accounts = await store.ListAsync(user.TenantId(), ct);
-        return TypedResults.Json([.. accounts.Select(a => View(a, dispatcher))], ProvidersJson.Default.ListProviderAccountView);
+        var health = await circuits.ReadAsync(user.TenantId(), ct);
+        return TypedResults.Json([.. accounts.Select(a => View(a, health))], ProvidersJson.Default.ListProviderAccountView);
     }
 
     private static IResult Kinds(IEnumerable<IChannelConnector> connectors) =>
@@ -75,13 +89,13 @@ public static partial class ProvidersApi
                 .Select(static c => new ConnectorKindView(c.Kind, c.Channel, ConnectorDefinitions.Find(c.Kind)?.Settings ?? []))],
             ProvidersJson.Default.ListConnectorKindView);
 
-    private static async Task<IResult> GetAsync(Guid id, ClaimsPrincipal user, IProviderStore store, ChannelDispatcher dispatcher, CancellationToken ct) =>
+    private static async Task<IResult> GetAsync(Guid id, ClaimsPrincipal user, IProviderStore store, ProviderCircuitReader circuits, CancellationToken ct) =>
         await store.GetAsync(user.TenantId(), id, ct) is { } account
-            ? TypedResults.Json(View(account, dispatcher), ProvidersJson.Default.ProviderAccountView)
+            ? TypedResults.Json(View(account, await circuits.ReadAsync(user.TenantId(), ct)), ProvidersJson.Default.ProviderAccountView)
             : Problems.NotFound("Provider account");
 
     private static async Task<IResult> CreateAsync(
-        HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ChannelDispatcher dispatcher,
+        HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ProviderCircuitReader circuits,
         IEnumerable<IChannelConnector> connectors, TimeProvider time, ILoggerFactory loggers, CancellationToken ct)
     {
         var (body, error) = await ReadObjectAsync(request);
@@ -139,11 +153,11 @@ public static partial class ProvidersApi
         await directory.InvalidateAsync(ct);
         Log.ProviderCreated(loggers.CreateLogger("Herald.Providers"), created.Id, created.TenantId, created.Kind);
         request.HttpContext.Response.Headers.Location = $"/v1/providers/{created.Id}";
-        return TypedResults.Json(View(created, dispatcher), ProvidersJson.Default.ProviderAccountView, statusCode: StatusCodes.Status201Created);
+        return TypedResults.Json(View(created, await circuits.ReadAsync(user.TenantId(), ct)), ProvidersJson.Default.ProviderAccountView, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<IResult> UpdateAsync(
-        Guid id, HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ChannelDispatcher dispatcher,
+        Guid id, HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ProviderCircuitReader circuits,
         ILoggerFactory loggers, CancellationToken ct)
     {
         var (body, error) = await ReadObjectAsync(request);
@@ -185,7 +199,7 @@ public static partial class ProvidersApi
 
         await directory.InvalidateAsync(ct);
         Log.ProviderUpdated(loggers.CreateLogger("Herald.Providers"), updated.Id, updated.TenantId);
-        return TypedResults.Json(View(updated, dispatcher), ProvidersJson.Default.ProviderAccountView);
+        return TypedResults.Json(View(updated, await circuits.ReadAsync(updated.TenantId, ct)), ProvidersJson.Default.ProviderAccountView);
     }
 
     private static async Task<IResult> DeleteAsync(
@@ -201,20 +215,21 @@ public static partial class ProvidersApi
         return TypedResults.NoContent();
     }
 
-    private static Task<IResult> IsolateAsync(
-        Guid id, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ChannelDispatcher dispatcher, ILoggerFactory loggers, CancellationToken ct) =>
-        SetIsolatedAsync(id, true, user, store, directory, dispatcher, loggers, ct);
+    private static Task<IResult> IsolateAsync(Guid id, ClaimsPrincipal user, HttpContext context, CancellationToken ct) =>
+        SetIsolatedAsync(id, true, user, context.RequestServices, ct);
 
-    private static Task<IResult> ResetAsync(
-        Guid id, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ChannelDispatcher dispatcher, ILoggerFactory loggers, CancellationToken ct) =>
-        SetIsolatedAsync(id, false, user, store, directory, dispatcher, loggers, ct);
+    private static Task<IResult> ResetAsync(Guid id, ClaimsPrincipal user, HttpContext context, CancellationToken ct) =>
+        SetIsolatedAsync(id, false, user, context.RequestServices, ct);
 
     /// <summary>Isolation is stored with the account, so every node's dispatcher holds it open after its next
-    /// refresh; a reset also closes this node's circuit at once (other nodes' circuits recover on their own).</summary>
-    private static async Task<IResult> SetIsolatedAsync(
-        Guid id, bool isolated, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ChannelDispatcher dispatcher,
-        ILoggerFactory loggers, CancellationToken ct)
+    /// refresh; a reset also closes the account's circuit on this node at once and on every other node as soon as
+    /// the change fan-out reaches it (Redis or LISTEN/NOTIFY; within a second).</summary>
+    private static async Task<IResult> SetIsolatedAsync(Guid id, bool isolated, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)
     {
+        var store = services.GetRequiredService<IProviderStore>();
+        var directory = services.GetRequiredService<ProviderDirectory>();
+        var dispatcher = services.GetRequiredService<ChannelDispatcher>();
+        var loggers = services.GetRequiredService<ILoggerFactory>();
         if (await store.GetAsync(user.TenantId(), id, ct) is not { } stored
             || await store.UpdateAsync(stored with { Isolated = isolated }, ct) is not { } updated)
         {
@@ -225,6 +240,7 @@ public static partial class ProvidersApi
         if (!isolated)
         {
             await dispatcher.ResetAsync(id);
+            await services.GetRequiredService<ChangeFanout>().PublishAsync(ChangeKinds.ProviderReset, updated.TenantId, id.ToString("D"), ct);
         }
 
         var logger = loggers.CreateLogger("Herald.Providers");
@@ -237,7 +253,7 @@ public static partial class ProvidersApi
             Log.ProviderReset(logger, id, updated.TenantId);
         }
 
-        return TypedResults.Json(View(updated, dispatcher), ProvidersJson.Default.ProviderAccountView);
+        return TypedResults.Json(View(updated, await services.GetRequiredService<ProviderCircuitReader>().ReadAsync(updated.TenantId, ct)), ProvidersJson.Default.ProviderAccountView);
     }
 
     /// <summary>Applies the fields present in <paramref name="body"/> to <paramref name="account"/>, collecting
@@ -401,18 +417,14 @@ public static partial class ProvidersApi
         }
     }
 
-    private static ProviderAccountView View(ProviderAccount a, ChannelDispatcher dispatcher) => new(
-        a.Id, a.Channel, a.Kind, a.Name, a.Weight, a.Enabled, a.RatePerSecond, a.Prices?.Currency, a.Prices?.Prices, a.Isolated,
-        !a.Enabled ? "disabled" : a.Isolated ? "isolated" : Health(dispatcher.GetState(a.Id)),
-        ConnectorDefinitions.Redact(a.Kind, a.Settings), a.CreatedAt);
-
-    private static string Health(ProviderHealthState state) => state switch
+    private static ProviderAccountView View(ProviderAccount a, ProviderCircuitSnapshot circuits)
     {
-        ProviderHealthState.Closed => "closed",
-        ProviderHealthState.HalfOpen => "half-open",
-        ProviderHealthState.Open => "open",
-        _ => "isolated",
-    };
+        var nodes = a.Enabled && !a.Isolated ? circuits.Nodes(a.Id) : null;
+        return new(
+            a.Id, a.Channel, a.Kind, a.Name, a.Weight, a.Enabled, a.RatePerSecond, a.Prices?.Currency, a.Prices?.Prices, a.Isolated,
+            !a.Enabled ? "disabled" : a.Isolated ? "isolated" : ProviderCircuitSnapshot.Worst(nodes!),
+            ConnectorDefinitions.Redact(a.Kind, a.Settings), a.CreatedAt, nodes);
+    }
 
     private static string ChannelName(Channel channel) => ChannelNames.First(p => p.Value == channel).Key;
 

@@ -60,6 +60,7 @@ public static class PostgresStorage
         services.TryAddSingleton<IAttemptPartStore, PostgresAttemptPartStore>();
         services.TryAddSingleton<IThrottleStore, PostgresThrottleStore>();
         services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
+        services.TryAddSingleton<IProviderCircuitStore, PostgresProviderCircuitStore>();
         return services;
     }
 }

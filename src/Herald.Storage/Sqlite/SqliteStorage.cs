@@ -34,6 +34,7 @@ public static class SqliteStorage
         services.AddSingleton<IDigestStore, SqliteDigestStore>();
         services.AddSingleton<IAttemptPartStore, SqliteAttemptPartStore>();
         services.AddSingleton<IThrottleStore, SqliteThrottleStore>();
+        services.AddSingleton<IProviderCircuitStore, SqliteProviderCircuitStore>();
         return services;
     }
 }

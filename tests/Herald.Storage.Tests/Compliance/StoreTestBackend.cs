@@ -29,6 +29,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IDigestStore Digests { get; } = services.GetRequiredService<IDigestStore>();
     public IAttemptPartStore Parts { get; } = services.GetRequiredService<IAttemptPartStore>();
     public IThrottleStore Throttles { get; } = services.GetRequiredService<IThrottleStore>();
+    public IProviderCircuitStore Circuits { get; } = services.GetRequiredService<IProviderCircuitStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }
