@@ -43,6 +43,40 @@ public sealed class NetSmppPeerTests
     }
 
     [Fact]
+    public async Task Client_SendsALongUcs2TextAsConcatenatedParts_ToANetSmppSmsc_AndMatchesEveryPartsReceipt()
+    {
+        await using var smsc = await PerlProcess.StartAsync("perl_smsc.pl", "s3cret");
+        var port = int.Parse((await smsc.WaitForLineAsync("PORT "))["PORT ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        var sink = new CollectingReceiptSink();
+        await using var services = Services(sink);
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var account = Account(port, systemId: "herald", password: "s3cret");
+        var text = string.Concat(Enumerable.Repeat("Ваш платёж 1 250,00 ₽ зачислен. ", 3));   // 99 UCS-2 units: 2 parts
+        var message = TestHost.Message("+4915112345678", text);
+
+        var outcome = await connector.SendAsync(message, account, Ct);
+
+        Assert.Equal((SendOutcomeKind.Accepted, "perl-1"), (outcome.Kind, outcome.ProviderMessageId));
+        var submits = await smsc.WaitForLinesAsync("SUBMIT ", 2);
+        var reference = SmsText.ReferenceFor(message.NotificationId).ToString("x2", System.Globalization.CultureInfo.InvariantCulture);
+        var payload = new System.Text.StringBuilder();
+        for (var i = 0; i < 2; i++)
+        {
+            // esm_class 0x40 (UDHI), data_coding 8 (UCS-2), UDH 05 00 03 ref 02 seq, then UTF-16BE.
+            Assert.Contains($"id=perl-{i + 1} dest=4915112345678 ", submits[i], StringComparison.Ordinal);
+            Assert.Contains(" esm=64 dc=8 rd=1 ", submits[i], StringComparison.Ordinal);
+            var hex = submits[i][(submits[i].IndexOf(" sm=", StringComparison.Ordinal) + 4)..];
+            Assert.StartsWith($"050003{reference}020{i + 1}", hex, StringComparison.Ordinal);
+            payload.Append(hex[12..]);
+        }
+
+        Assert.Equal(text, System.Text.Encoding.BigEndianUnicode.GetString(Convert.FromHexString(payload.ToString())));
+        Assert.Equal(["perl-1", "perl-2"], sink.Parts[message.AttemptId]);
+        await WaitUntilAsync(() => sink.Received.Count == 2, "both parts' Net::SMPP receipts");
+        Assert.Equal(["perl-1", "perl-2"], sink.Received.Select(static r => r.Receipt.ProviderMessageId).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task NetSmppEsme_SubmitsToTheSandboxSmsc_MessageShowsUpWithItsReceipt()
     {
         await using var host = await SmscHost.StartAsync();
@@ -105,6 +139,27 @@ internal sealed class PerlProcess : IAsyncDisposable
         }
 
         return new PerlProcess(Process.Start(info)!);
+    }
+
+    /// <summary>The first <paramref name="count"/> lines starting with the prefix, in order, waiting with a deadline.</summary>
+    public async Task<IReadOnlyList<string>> WaitForLinesAsync(string prefix, int count, int seconds = 20)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        while (true)
+        {
+            var lines = _lines.Where(l => l.StartsWith(prefix, StringComparison.Ordinal)).Take(count).ToList();
+            if (lines.Count == count)
+            {
+                return lines;
+            }
+
+            if (_process.HasExited || deadline.IsCancellationRequested)
+            {
+                throw Missing($"{count} x {prefix}");
+            }
+
+            await Task.Delay(10, CancellationToken.None);
+        }
     }
 
     /// <summary>The first line starting with the prefix, waiting for it with a deadline.</summary>
