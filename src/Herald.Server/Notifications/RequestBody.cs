@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Herald.Ingest;
 
 namespace Herald.Server.Notifications;
@@ -42,6 +44,34 @@ public static class RequestBody
             : !System.Text.Unicode.Utf8.IsValid(buffer.WrittenSpan) ? (default, Problems.Invalid([new InputError("/", "The body is not valid UTF-8.")]))
             : (buffer.WrittenMemory, null);
     }
+
+    /// <summary>Reads a bounded JSON body and deserializes it as <typeparamref name="T"/>: a malformed body, an unknown
+    /// field (where the type refuses them) or a JSON null is a 400 problem located by its JSON Pointer.</summary>
+    public static async Task<(T? Body, IResult? Error)> ReadJsonAsync<T>(HttpRequest request, int maxBytes, JsonTypeInfo<T> type)
+        where T : class
+    {
+        var (raw, error) = await ReadJsonAsync(request, maxBytes);
+        if (error is not null)
+        {
+            return (null, error);
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(raw.Span, type) is { } body
+                ? (body, null)
+                : (null, Problems.Invalid([new InputError("/", "A JSON object is required.")]));
+        }
+        catch (JsonException e)
+        {
+            return (null, Problems.Invalid([new InputError(Pointer(e.Path), "Malformed or unknown field: " + e.Message)]));
+        }
+    }
+
+    /// <summary>The JSON Pointer of a System.Text.Json path (<c>$.a.b[2]</c> → <c>/a/b/2</c>).</summary>
+    public static string Pointer(string? jsonPath) =>
+        string.IsNullOrEmpty(jsonPath) || jsonPath == "$" ? "/"
+        : jsonPath.TrimStart('$').Replace('.', '/').Replace("[", "/", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal);
 
     private static IResult TooLarge(int maxBytes) =>
         Problems.Result(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The body is too large.", $"At most {maxBytes} bytes.");

@@ -258,25 +258,10 @@ public static class WebhooksApi
 
     private static async Task<IResult> RedeliverDeadAsync(HttpRequest request, ClaimsPrincipal user, IWebhookStore store, TimeProvider time, CancellationToken ct)
     {
-        var (raw, error) = await RequestBody.ReadJsonAsync(request, MaxBodyBytes);
-        if (error is not null)
-        {
-            return error;
-        }
-
-        RedeliverDeadRequest? body;
-        try
-        {
-            body = JsonSerializer.Deserialize(raw.Span, WebhooksJson.Default.RedeliverDeadRequest);
-        }
-        catch (JsonException e)
-        {
-            return Problems.Invalid([new InputError(e.Path?.Replace("$.", "/", StringComparison.Ordinal) ?? "/", "Malformed request: " + e.Message)]);
-        }
-
+        var (body, error) = await RequestBody.ReadJsonAsync(request, MaxBodyBytes, WebhooksJson.Default.RedeliverDeadRequest);
         if (body is null)
         {
-            return Problems.Invalid([new InputError("/", "A JSON object is required ({} for every dead delivery).")]);
+            return error!;
         }
 
         var tenant = user.TenantId();
@@ -289,26 +274,8 @@ public static class WebhooksApi
         return TypedResults.Json(new RedeliveredView(count), WebhooksJson.Default.RedeliveredView, statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<(WebhookRequest? Body, IResult? Error)> ReadAsync(HttpRequest request)
-    {
-        var (raw, error) = await RequestBody.ReadJsonAsync(request, MaxBodyBytes);
-        if (error is not null)
-        {
-            return (null, error);
-        }
-
-        try
-        {
-            return JsonSerializer.Deserialize(raw.Span, WebhooksJson.Default.WebhookRequest) is { } body
-                ? (body, null)
-                : (null, Problems.Invalid([new InputError("/", "A JSON object is required.")]));
-        }
-        catch (JsonException e)
-        {
-            var pointer = e.Path is { Length: > 1 } path ? "/" + path[2..].Replace('.', '/') : "/";
-            return (null, Problems.Invalid([new InputError(pointer, "Malformed or unknown field: " + e.Message)]));
-        }
-    }
+    private static Task<(WebhookRequest? Body, IResult? Error)> ReadAsync(HttpRequest request) =>
+        RequestBody.ReadJsonAsync(request, MaxBodyBytes, WebhooksJson.Default.WebhookRequest);
 
     private static List<NotificationStatus> ParseStatuses(IReadOnlyList<string>? names, List<InputError> errors)
     {

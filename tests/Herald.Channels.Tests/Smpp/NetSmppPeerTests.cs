@@ -19,11 +19,8 @@ public sealed class NetSmppPeerTests
     public async Task Client_DeliversToANetSmppSmsc_AndMatchesItsReceipt()
     {
         await using var smsc = await PerlProcess.StartAsync("perl_smsc.pl", "s3cret");
-        var port = int.Parse((await smsc.WaitForLineAsync("PORT "))["PORT ".Length..], System.Globalization.CultureInfo.InvariantCulture);
-        var sink = new CollectingReceiptSink();
-        await using var services = Services(sink);
-        var connector = services.GetRequiredService<SmppSmsConnector>();
-        var account = Account(port, systemId: "herald", password: "s3cret");
+        var (sink, services, connector, account) = await ClientOfAsync(smsc);
+        await using var _ = services;
 
         var outcome = await connector.SendAsync(TestHost.Message("+49 151 12345678", "Hi [€5]"), account, Ct);
 
@@ -46,11 +43,8 @@ public sealed class NetSmppPeerTests
     public async Task Client_SendsALongUcs2TextAsConcatenatedParts_ToANetSmppSmsc_AndMatchesEveryPartsReceipt()
     {
         await using var smsc = await PerlProcess.StartAsync("perl_smsc.pl", "s3cret");
-        var port = int.Parse((await smsc.WaitForLineAsync("PORT "))["PORT ".Length..], System.Globalization.CultureInfo.InvariantCulture);
-        var sink = new CollectingReceiptSink();
-        await using var services = Services(sink);
-        var connector = services.GetRequiredService<SmppSmsConnector>();
-        var account = Account(port, systemId: "herald", password: "s3cret");
+        var (sink, services, connector, account) = await ClientOfAsync(smsc);
+        await using var _ = services;
         var text = string.Concat(Enumerable.Repeat("Ваш платёж 1 250,00 ₽ зачислен. ", 3));   // 99 UCS-2 units: 2 parts
         var message = TestHost.Message("+4915112345678", text);
 
@@ -74,6 +68,16 @@ public sealed class NetSmppPeerTests
         Assert.Equal(["perl-1", "perl-2"], sink.Parts[message.AttemptId]);
         await WaitUntilAsync(() => sink.Received.Count == 2, "both parts' Net::SMPP receipts");
         Assert.Equal(["perl-1", "perl-2"], sink.Received.Select(static r => r.Receipt.ProviderMessageId).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>Herald's connector bound as "herald" to the Net::SMPP SMSC, and the sink its receipts go to.</summary>
+    private static async Task<(CollectingReceiptSink Sink, ServiceProvider Services, SmppSmsConnector Connector, Storage.ProviderAccount Account)> ClientOfAsync(
+        PerlProcess smsc)
+    {
+        var port = int.Parse((await smsc.WaitForLineAsync("PORT "))["PORT ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        var sink = new CollectingReceiptSink();
+        var services = Services(sink);
+        return (sink, services, services.GetRequiredService<SmppSmsConnector>(), Account(port, systemId: "herald", password: "s3cret"));
     }
 
     [Fact]
