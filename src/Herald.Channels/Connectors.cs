@@ -17,6 +17,13 @@ public sealed record OutboundMessage(Guid NotificationId, Guid AttemptId, string
 {
     /// <summary>The notification's lane: a provider rate limit serves higher lanes first.</summary>
     public Priority Priority { get; init; } = Priority.Normal;
+
+    /// <summary>
+    /// Set by the dispatcher when the account has a rate limit: a connector that submits one message as several
+    /// provider requests (SMPP's concatenated parts, each a submit_sm the SMSC counts) awaits it before every request
+    /// after the first, so each part goes at a slot of its own. Null when granted; else how long until asking again.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<TimeSpan?>>? NextPartPermit { get; init; }
 }
 
 /// <summary>

@@ -142,14 +142,21 @@ public sealed partial class ChannelDispatcher
 
             // Rate limit (Providers/RateLimiting): a permit before the send, after a bounded wait. Without one the
             // next account is tried; nothing was sent, so it never counts against the account's circuit.
-            if (_rateLimiter is not null && account.RatePerSecond is not null)
+            if (_rateLimiter is { } limiter && account.RatePerSecond is not null)
             {
-                var permit = await _rateLimiter.AcquireAsync(account, message.Priority, ct).ConfigureAwait(false);
+                var permit = await limiter.AcquireAsync(account, message.Priority, ct).ConfigureAwait(false);
                 if (!permit.Granted)
                 {
                     rateLimited = rateLimited is { } earlier && earlier.RetryAfter <= permit.RetryAfter ? earlier : (account, permit.RetryAfter);
                     continue;
                 }
+
+                var priority = message.Priority;
+                outgoing = outgoing with
+                {
+                    NextPartPermit = async token =>
+                        await limiter.AcquireAsync(account, priority, token).ConfigureAwait(false) is { Granted: false } refused ? refused.RetryAfter : null,
+                };
             }
 
             try

@@ -86,6 +86,24 @@ public sealed class DispatcherRateLimitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SendAsync_LimitedAccount_HandsTheConnectorAPermitForEachFurtherPart_AtTheSendsPriority()
+    {
+        _connector.PartsAfterTheFirst = 2;
+
+        var result = await SendAsync(Priority.High);
+
+        Assert.Equal(SendOutcomeKind.Accepted, result.Outcome.Kind);
+        // One permit for the send, then one per further part (a long SMS is one submit_sm per part).
+        Assert.Equal([(_limited.Id, Priority.High), (_limited.Id, Priority.High), (_limited.Id, Priority.High)], _limiter.Asked);
+        Assert.Equal([null, null], _connector.PartPermits);
+
+        _limiter.Asked.Clear();
+        _limiter.DenyAfter(_limited, granted: 1, TimeSpan.FromMilliseconds(80));
+        await SendAsync();
+        Assert.Equal([TimeSpan.FromMilliseconds(80), TimeSpan.FromMilliseconds(80)], _connector.PartPermits.TakeLast(2));
+    }
+
+    [Fact]
     public async Task SendAsync_AccountWithoutRate_IsNotAskedAbout()
     {
         var free = await _store.CreateAsync(Account("free", 0, null), Ct);
@@ -105,11 +123,26 @@ public sealed class DispatcherRateLimitTests : IAsyncLifetime
 
         public List<(Guid Account, Priority Priority)> Asked { get; } = [];
 
+        private readonly Dictionary<Guid, int> _grantsLeft = [];
+
         public void Deny(ProviderAccount account, TimeSpan retryAfter) => _denied[account.Id] = retryAfter;
+
+        /// <summary>Grants <paramref name="granted"/> more permits of the account, then denies.</summary>
+        public void DenyAfter(ProviderAccount account, int granted, TimeSpan retryAfter)
+        {
+            _grantsLeft[account.Id] = granted;
+            _denied[account.Id] = retryAfter;
+        }
 
         public ValueTask<RatePermit> AcquireAsync(ProviderAccount account, Priority priority, CancellationToken ct)
         {
             Asked.Add((account.Id, priority));
+            if (_grantsLeft.TryGetValue(account.Id, out var left) && left > 0)
+            {
+                _grantsLeft[account.Id] = left - 1;
+                return ValueTask.FromResult(new RatePermit(true, TimeSpan.Zero, TimeSpan.Zero, RateLimitMode.Shared));
+            }
+
             return ValueTask.FromResult(_denied.TryGetValue(account.Id, out var retryAfter)
                 ? new RatePermit(false, TimeSpan.Zero, retryAfter, RateLimitMode.Shared)
                 : new RatePermit(true, TimeSpan.Zero, TimeSpan.Zero, RateLimitMode.Shared));
@@ -127,10 +160,21 @@ public sealed class DispatcherRateLimitTests : IAsyncLifetime
 
         public int Calls(ProviderAccount account) => _calls.GetValueOrDefault(account.Id);
 
-        public Task<SendOutcome> SendAsync(OutboundMessage message, ProviderAccount account, CancellationToken ct)
+        /// <summary>Further provider requests this connector makes per message (as SMPP does per part).</summary>
+        public int PartsAfterTheFirst { get; set; }
+
+        /// <summary>What <see cref="OutboundMessage.NextPartPermit"/> answered, in order.</summary>
+        public List<TimeSpan?> PartPermits { get; } = [];
+
+        public async Task<SendOutcome> SendAsync(OutboundMessage message, ProviderAccount account, CancellationToken ct)
         {
             _calls[account.Id] = Calls(account) + 1;
-            return Task.FromResult(new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: Guid.NewGuid().ToString()));
+            for (var i = 0; i < PartsAfterTheFirst && message.NextPartPermit is { } permit; i++)
+            {
+                PartPermits.Add(await permit(ct));
+            }
+
+            return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: Guid.NewGuid().ToString());
         }
     }
 }

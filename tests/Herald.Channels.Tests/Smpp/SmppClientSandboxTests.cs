@@ -83,6 +83,28 @@ public sealed class SmppClientSandboxTests
     }
 
     [Fact]
+    public async Task Send_WithARateLimit_AsksAPermitBeforeEachFurtherPart_AndStopsAtTheFirstRefusal()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var asked = 0;
+        var text = new string('a', 153 * 3);   // 3 parts
+        var message = TestHost.Message("+4915112345678", text) with
+        {
+            // Granted for part 2, refused for part 3.
+            NextPartPermit = _ => ValueTask.FromResult(++asked == 1 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(250)),
+        };
+
+        var outcome = await connector.SendAsync(message, Account(smsc.Port), Ct);
+
+        Assert.Equal(2, asked);
+        Assert.Equal((SendOutcomeKind.TransientFailure, SendOutcome.PartialSendCode, TimeSpan.FromMilliseconds(250)), (outcome.Kind, outcome.ErrorCode, outcome.RetryAfter));
+        Assert.Equal("part 3 of 3 held back by the account's rate limit", outcome.Error);
+        Assert.Empty(smsc.Mailbox.Find("sms"));   // two of three parts: nothing whole arrived
+    }
+
+    [Fact]
     public async Task Send_ThrottledAfterItsFirstPart_IsAPartialSend_AndTheRetryCompletesTheTextOnce()
     {
         await using var smsc = await SmscHost.StartAsync();

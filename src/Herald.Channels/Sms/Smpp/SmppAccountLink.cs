@@ -53,7 +53,10 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
     /// transient refusal after some parts were taken is <see cref="SendOutcome.PartialSendCode"/>: the dispatcher must not send the
     /// text through another account (the SMSC has its first parts); a retry sends every part again under the same
     /// concatenation reference, which the handset reassembles once.</summary>
-    public async Task<SendOutcome> SendAsync(Guid attemptId, IReadOnlyList<SmppShortMessage> parts, CancellationToken ct)
+    /// <param name="nextPartPermit">The account's rate limit for every part after the first (each is a submit_sm the
+    /// SMSC counts); null without a limit.</param>
+    public async Task<SendOutcome> SendAsync(
+        Guid attemptId, IReadOnlyList<SmppShortMessage> parts, Func<CancellationToken, ValueTask<TimeSpan?>>? nextPartPermit, CancellationToken ct)
     {
         Start();
         var session = await BoundSessionAsync(ct).ConfigureAwait(false);
@@ -67,6 +70,12 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
         var ids = new string[parts.Count];
         for (var i = 0; i < parts.Count; i++)
         {
+            if (i > 0 && nextPartPermit is not null && await nextPartPermit(ct).ConfigureAwait(false) is { } retryAfter)
+            {
+                return SendOutcome.Transient(SendOutcome.PartialSendCode,
+                    $"part {i + 1} of {parts.Count} held back by the account's rate limit", retryAfter);
+            }
+
             var outcome = await SubmitAsync(session, parts[i], ct).ConfigureAwait(false);
             if (outcome.Kind != SendOutcomeKind.Accepted)
             {

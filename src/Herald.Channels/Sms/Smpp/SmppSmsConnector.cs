@@ -42,7 +42,7 @@ public sealed class SmppSmsConnector(SmppSessions sessions) : IChannelConnector
             return SendOutcome.Permanent("message_too_long", $"the text needs more than {SmsText.MaxParts} SMS parts");
         }
 
-        var outcome = await sessions.Link(account, settings).SendAsync(message.AttemptId, Parts(encoded, to, settings), ct).ConfigureAwait(false);
+        var outcome = await sessions.Link(account, settings).SendAsync(message.AttemptId, Parts(encoded, to, settings), message.NextPartPermit, ct).ConfigureAwait(false);
         // The SMSC bills every submit_sm: the price for the destination times the parts actually sent.
         return outcome.Kind == SendOutcomeKind.Accepted
             ? outcome with { Cost = Providers.Pricing.SmsCost(account, message.To, encoded.Parts.Count) }
