@@ -18,6 +18,9 @@ public sealed record OutboundMessage(Guid NotificationId, Guid AttemptId, string
     /// <summary>The notification's lane: a provider rate limit serves higher lanes first.</summary>
     public Priority Priority { get; init; } = Priority.Normal;
 
+    /// <summary>Email only: the HTML part a template rendered; null sends <see cref="Text"/> as the HTML part too.</summary>
+    public string? Html { get; init; }
+
     /// <summary>
     /// Set by the dispatcher when the account has a rate limit: a connector that submits one message as several
     /// provider requests (SMPP's concatenated parts, each a submit_sm the SMSC counts) awaits it before every request

@@ -77,13 +77,16 @@ internal static class CustomerJson
         };
     }
 
-    public static string Serialize(MessageTemplate t) => JsonSerializer.Serialize(new TemplateDocument(t.Subject, t.Body, t.WhatsApp), Options);
+    public static string Serialize(MessageTemplate t) => JsonSerializer.Serialize(new TemplateDocument(t.Subject, t.Body, t.WhatsApp, t.Html), Options);
 
     public static MessageTemplate Deserialize(
         Guid id, Guid tenantId, string name, Channel channel, string language, string json, int version, DateTimeOffset createdAt, DateTimeOffset updatedAt)
     {
         var d = JsonSerializer.Deserialize<TemplateDocument>(json, Options) ?? throw new JsonException("A stored template is null.");
-        return new MessageTemplate(id, tenantId, name, channel, language.Length == 0 ? null : language, d.Subject, d.Body, d.WhatsApp, version, createdAt, updatedAt);
+        return new MessageTemplate(id, tenantId, name, channel, language.Length == 0 ? null : language, d.Subject, d.Body, d.WhatsApp, version, createdAt, updatedAt)
+        {
+            Html = d.Html,
+        };
     }
 
     /// <summary>The language column: '' stands for the default (null) so the unique key holds for it too.</summary>
@@ -95,5 +98,5 @@ internal static class CustomerJson
 
     private sealed record QuietDocument(string Start, string End);
 
-    private sealed record TemplateDocument(string? Subject, string Body, WhatsAppTemplateMapping? WhatsApp);
+    private sealed record TemplateDocument(string? Subject, string Body, WhatsAppTemplateMapping? WhatsApp, string? Html = null);
 }

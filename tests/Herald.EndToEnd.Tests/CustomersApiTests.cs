@@ -167,6 +167,35 @@ public sealed class CustomersApiTests(PipelineHostFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task EmailTemplate_WithAnHtmlPart_IsDeliveredAsTheHtmlPart_WithTheDataEncoded()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        using (var misplaced = await client.PostAsJsonAsync("/v1/templates", new { name = "card.transaction", channel = "sms", body = "x", html = "<p>x</p>" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, misplaced.StatusCode);
+            Assert.Equal(["/html"], Pointers((await misplaced.Content.ReadFromJsonAsync<JsonObject>())!));
+        }
+
+        using (var saved = await client.PostAsJsonAsync("/v1/templates", new
+        {
+            name = "card.transaction", channel = "email", subject = "Card payment", body = "You paid at {{ data.merchant }}.",
+            html = "<h1>Card payment</h1><p>You paid at <b>{{ data.merchant }}</b>.</p>",
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Created, saved.StatusCode);
+            Assert.StartsWith("<h1>", (await saved.Content.ReadFromJsonAsync<JsonObject>())!.Str("html"), StringComparison.Ordinal);
+        }
+
+        var email = $"ana.{Guid.NewGuid():N}@customer.example";
+        var id = await client.SendAsync(new { type = "card.transaction", channels = new[] { "email" }, customer = new { email }, data = new { merchant = "<Coffee & Bar>" } });
+        await client.WaitForStatusAsync(id, "delivered");
+
+        var received = Assert.Single(await client.SandboxMessagesAsync("email", email));
+        Assert.Equal("You paid at <Coffee & Bar>.", received.Str("text").Trim());
+        Assert.Equal("<h1>Card payment</h1><p>You paid at <b>&lt;Coffee &amp; Bar&gt;</b>.</p>", received.Str("html").Trim());
+    }
+
+    [Fact]
     public async Task Templates_SaveAgainBumpsTheVersion_AndAreTenantScoped()
     {
         var (_, bankA) = await Host.CreateTenantAsync("A");

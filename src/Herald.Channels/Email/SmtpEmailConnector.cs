@@ -165,14 +165,14 @@ public sealed class SmtpEmailConnector(IOptions<ChannelsOptions> options, TimePr
         // RFC 3834: keeps vacation responders and ticket systems from answering a notification.
         mime.Headers.Add("Auto-Submitted", "auto-generated");
         mime.Headers.Add("X-Herald-Notification-Id", message.NotificationId.ToString("D"));
-        mime.Body = new BodyBuilder { TextBody = message.Text, HtmlBody = ToHtml(message.Text) }.ToMessageBody();
+        mime.Body = new BodyBuilder { TextBody = message.Text, HtmlBody = message.Html ?? ToHtml(message.Text) }.ToMessageBody();
         return mime;
     }
 
     /// <summary>The Message-ID of an attempt, without angle brackets: <c>{attemptId}@herald</c>.</summary>
     public static string MessageId(Guid attemptId) => attemptId.ToString("D") + "@" + MessageIdDomain;
 
-    /// <summary>Until email templates exist: the text, HTML-encoded, line breaks as &lt;br&gt;.</summary>
+    /// <summary>Without an HTML template: the text, HTML-encoded, line breaks as &lt;br&gt;.</summary>
     internal static string ToHtml(string text)
     {
         var html = new StringBuilder(text.Length + 128);

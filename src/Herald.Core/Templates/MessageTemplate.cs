@@ -19,14 +19,23 @@ public sealed record MessageTemplate(
     WhatsAppTemplateMapping? WhatsApp,
     int Version,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt)
+{
+    /// <summary>Email only: the HTML part (Liquid). Values from the model are HTML-encoded when rendered, so data can
+    /// never add markup; without it the HTML part is the text, escaped, in a plain page.</summary>
+    public string? Html { get; init; }
+}
 
 /// <summary>A Meta approved WhatsApp template: its name and language at Meta, and one Liquid expression per body
 /// parameter ({{1}}, {{2}}, ... in order), e.g. <c>data.amount | money: data.currency</c>.</summary>
 public sealed record WhatsAppTemplateMapping(string Name, string Language, IReadOnlyList<string> Parameters);
 
 /// <summary>What a template produced for one notification.</summary>
-public sealed record RenderedMessage(string Text, string? Subject, RenderedWhatsAppTemplate? WhatsApp);
+public sealed record RenderedMessage(string Text, string? Subject, RenderedWhatsAppTemplate? WhatsApp)
+{
+    /// <summary>Email only: the rendered HTML part, when the template has one.</summary>
+    public string? Html { get; init; }
+}
 
 /// <summary>A WhatsApp approved template with its body parameters rendered.</summary>
 public sealed record RenderedWhatsAppTemplate(string Name, string Language, IReadOnlyList<string> Parameters);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Fluid;
@@ -8,7 +9,7 @@ using Fluid.Values;
 namespace Herald.Core.Templates;
 
 /// <summary>A located problem in a template's Liquid source.</summary>
-/// <param name="Field">Which part: "body", "subject" or "whatsApp/parameters/{i}".</param>
+/// <param name="Field">Which part: "body", "subject", "html" or "whatsApp/parameters/{i}".</param>
 /// <param name="Line">1-based line, when the parser named one.</param>
 /// <param name="Column">1-based column, when the parser named one.</param>
 public sealed record TemplateError(string Field, string Message, int? Line, int? Column);
@@ -37,6 +38,10 @@ public sealed partial class TemplateRenderer
     private const int MaxCachedVersions = 10_000;
 
     private static readonly FluidParser Parser = new();
+
+    // Encodes what is markup (<, >, &, quotes) and keeps every letter as it is: a German or Cyrillic email stays readable
+    // in its source, not a run of numeric entities.
+    private static readonly HtmlEncoder Html = HtmlEncoder.Create(System.Text.Unicode.UnicodeRanges.All);
     private readonly TemplateOptions _options;
     private readonly ConcurrentDictionary<(Guid Id, int Version), Parsed> _parsed = new();
 
@@ -68,7 +73,7 @@ public sealed partial class TemplateRenderer
 
             try
             {
-                Render(parsed!, EmptyData, new RenderContext(null, null, null), "validation");
+                Render(parsed!, EmptyData, new RenderContext(null, null, null), "validation", html: field == "html");
             }
             catch (Exception e) when (e is FluidException or InvalidOperationException or ArgumentException)
             {
@@ -103,10 +108,14 @@ public sealed partial class TemplateRenderer
             whatsApp = new RenderedWhatsAppTemplate(mapping.Name, mapping.Language, parameters);
         }
 
-        return new RenderedMessage(text, subject, whatsApp);
+        return new RenderedMessage(text, subject, whatsApp)
+        {
+            Html = parsed.Html is null ? null : Render(parsed.Html, dataValue, context, type, digest, html: true),
+        };
     }
 
-    private string Render(IFluidTemplate template, FluidValue data, RenderContext context, string type, FluidValue? digest = null)
+    /// <param name="html">An HTML part: every value written into it is HTML-encoded (the template's own markup is not).</param>
+    private string Render(IFluidTemplate template, FluidValue data, RenderContext context, string type, FluidValue? digest = null, bool html = false)
     {
         var liquid = new TemplateContext(_options)
         {
@@ -121,7 +130,7 @@ public sealed partial class TemplateRenderer
             liquid.SetValue("digest", digest);
         }
 
-        return template.Render(liquid, NullEncoder.Default);
+        return html ? template.Render(liquid, Html) : template.Render(liquid, NullEncoder.Default);
     }
 
     private Parsed Get(MessageTemplate template)
@@ -140,7 +149,10 @@ public sealed partial class TemplateRenderer
         parsed = new Parsed(
             ParseOrThrow(template.Body),
             template.Subject is null ? null : ParseOrThrow(template.Subject),
-            template.WhatsApp is null ? [] : [.. template.WhatsApp.Parameters.Select(p => ParseOrThrow(ParameterSource(p)))]);
+            template.WhatsApp is null ? [] : [.. template.WhatsApp.Parameters.Select(p => ParseOrThrow(ParameterSource(p)))])
+        {
+            Html = template.Html is null ? null : ParseOrThrow(template.Html),
+        };
         _parsed[(template.Id, template.Version)] = parsed;
         return parsed;
     }
@@ -171,6 +183,11 @@ public sealed partial class TemplateRenderer
         if (template.Subject is not null)
         {
             yield return ("subject", template.Subject);
+        }
+
+        if (template.Html is not null)
+        {
+            yield return ("html", template.Html);
         }
 
         if (template.WhatsApp is { } mapping)
@@ -231,5 +248,8 @@ public sealed partial class TemplateRenderer
     [GeneratedRegex(@"\bat \((\d+):(\d+)\)")]
     private static partial Regex PositionPattern();
 
-    private sealed record Parsed(IFluidTemplate Body, IFluidTemplate? Subject, IFluidTemplate[] Parameters);
+    private sealed record Parsed(IFluidTemplate Body, IFluidTemplate? Subject, IFluidTemplate[] Parameters)
+    {
+        public IFluidTemplate? Html { get; init; }
+    }
 }

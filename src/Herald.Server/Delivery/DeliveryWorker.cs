@@ -244,6 +244,7 @@ public sealed class DeliveryWorker(
         var message = new OutboundMessage(n.Id, send.Attempt.Id, n.Contacts.AddressFor(channel)!, composed.Text, composed.Template, composed.Subject)
         {
             Priority = n.Priority,
+            Html = composed.Html,
         };
 
         // Critical sends do not queue for a slot behind lower ones; the critical lane is small by nature.

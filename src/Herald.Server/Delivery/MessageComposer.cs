@@ -12,7 +12,11 @@ namespace Herald.Server.Delivery;
 /// <param name="Subject">Email: the template's subject; null keeps the account's subject.</param>
 /// <param name="Template">WhatsApp: the approved template to send instead of free text.</param>
 /// <param name="TemplateId">The stored template used, null for the default text.</param>
-public sealed record ComposedMessage(string Text, string? Subject, WhatsAppTemplate? Template, Guid? TemplateId);
+public sealed record ComposedMessage(string Text, string? Subject, WhatsAppTemplate? Template, Guid? TemplateId)
+{
+    /// <summary>Email: the template's HTML part; null sends the text as the HTML part too.</summary>
+    public string? Html { get; init; }
+}
 
 /// <summary>
 /// Turns a notification into the words a channel sends. With a tenant template for the notification (the name the
@@ -50,7 +54,10 @@ public sealed class MessageComposer(TemplateCache templates, TemplateRenderer re
             };
             var rendered = renderer.Render(template, n.Type, n.DataJson, context);
             var whatsApp = channel == Channel.WhatsApp && rendered.WhatsApp is { } w ? new WhatsAppTemplate(w.Name, w.Language, w.Parameters) : null;
-            return new ComposedMessage(rendered.Text, channel == Channel.Email ? rendered.Subject : null, whatsApp, template.Id);
+            return new ComposedMessage(rendered.Text, channel == Channel.Email ? rendered.Subject : null, whatsApp, template.Id)
+            {
+                Html = channel == Channel.Email ? rendered.Html : null,
+            };
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -21,6 +21,10 @@ public sealed record TemplateBody
     public string? Language { get; init; }
     public string? Subject { get; init; }
     public string? Body { get; init; }
+
+    /// <summary>Email only: the HTML part (Liquid; values are HTML-encoded when rendered).</summary>
+    public string? Html { get; init; }
+
     public WhatsAppTemplateBody? WhatsApp { get; init; }
 }
 
@@ -29,11 +33,11 @@ public sealed record WhatsAppTemplateBody(string? Name, string? Language, IReadO
 
 public sealed record TemplateView(
     Guid Id, string Name, Channel Channel, string? Language, string? Subject, string Body, WhatsAppTemplateBody? WhatsApp, int Version,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? Html = null)
 {
     public static TemplateView From(MessageTemplate t) => new(
         t.Id, t.Name, t.Channel, t.Language, t.Subject, t.Body,
-        t.WhatsApp is { } w ? new WhatsAppTemplateBody(w.Name, w.Language, w.Parameters) : null, t.Version, t.CreatedAt, t.UpdatedAt);
+        t.WhatsApp is { } w ? new WhatsAppTemplateBody(w.Name, w.Language, w.Parameters) : null, t.Version, t.CreatedAt, t.UpdatedAt, t.Html);
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -48,6 +52,7 @@ public static partial class TemplatesApi
 {
     public const int MaxBodyLength = 4096;
     public const int MaxSubjectLength = 256;
+    public const int MaxHtmlLength = 64 * 1024;
     public const int MaxParameters = 20;
 
     public static IServiceCollection AddHeraldTemplates(this IServiceCollection services, IConfiguration configuration)
@@ -153,6 +158,15 @@ public static partial class TemplatesApi
             errors.Add(new("/subject", $"Must be 1 to {MaxSubjectLength} characters."));
         }
 
+        if (b.Html is not null && b.Channel is not Channel.Email)
+        {
+            errors.Add(new("/html", "Only email templates have an HTML part."));
+        }
+        else if (b.Html is { Length: 0 or > MaxHtmlLength })
+        {
+            errors.Add(new("/html", $"Must be 1 to {MaxHtmlLength} characters."));
+        }
+
         if (b.WhatsApp is { } w)
         {
             if (b.Channel is not Channel.WhatsApp)
@@ -200,7 +214,10 @@ public static partial class TemplatesApi
 
         var template = new MessageTemplate(
             Guid.Empty, tenantId, b.Name!, b.Channel!.Value, b.Language, b.Subject, b.Body ?? "",
-            b.WhatsApp is { } m ? new WhatsAppTemplateMapping(m.Name!, m.Language!, m.Parameters ?? []) : null, 0, default, default);
+            b.WhatsApp is { } m ? new WhatsAppTemplateMapping(m.Name!, m.Language!, m.Parameters ?? []) : null, 0, default, default)
+        {
+            Html = b.Html,
+        };
         foreach (var e in renderer.Validate(template))
         {
             var where = e.Line is { } line ? string.Create(CultureInfo.InvariantCulture, $" (line {line}, column {e.Column})") : "";

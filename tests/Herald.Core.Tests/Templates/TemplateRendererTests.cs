@@ -34,6 +34,26 @@ public sealed class TemplateRendererTests
         Assert.Equal("A&B <x>", _renderer.Render(Make("{{ data.s }}"), "t", """{"s":"A&B <x>"}""", Context()).Text);
     }
 
+    [Fact]
+    public void Render_HtmlPart_EncodesEveryValue_ButKeepsTheTemplatesMarkup()
+    {
+        var t = Make("{{ data.s }}", Channel.Email) with { Html = "<p>Paid at <b>{{ data.s }}</b> {{ data.amount | money: data.currency }}</p>" };
+
+        var rendered = _renderer.Render(t, "t", """{"s":"<script>x</script> & Co","amount":5,"currency":"EUR"}""", Context("en"));
+
+        Assert.Equal("<script>x</script> & Co", rendered.Text);
+        Assert.Equal("<p>Paid at <b>&lt;script&gt;x&lt;/script&gt; &amp; Co</b> €5.00</p>", rendered.Html);
+        Assert.Null(_renderer.Render(Make("x", Channel.Email), "t", "{}", Context()).Html);
+    }
+
+    [Fact]
+    public void Validate_HtmlPart_IsCheckedAndLocated()
+    {
+        var errors = _renderer.Validate(Make("ok", Channel.Email) with { Html = "<p>{% if data.x %}open</p>" });
+
+        Assert.Equal("html", Assert.Single(errors).Field);
+    }
+
     [Theory]
     [InlineData("en", "€1,234.50")]
     [InlineData("de", "1.234,50 €")]
