@@ -5,8 +5,9 @@ namespace Herald.Sandbox.Outages;
 
 /// <summary>
 /// Simulated outages of single provider accounts: while a key is set, the simulator answers that account's sends
-/// with 503 in the vendor's own error shape. The key is the WhatsApp phoneNumberId, the Twilio account SID or the
-/// Telegram bot token (whatever the vendor's path names the account by).
+/// with 503 in the vendor's own error shape. The key is the WhatsApp phoneNumberId, the Twilio account SID, the
+/// Telegram bot token or the FCM project id (whatever the vendor's path names the account by); the SMPP simulator
+/// answers a system_id that is out with ESME_RSYSERR, the SMTP simulator an AUTH user with 451 4.3.2.
 /// </summary>
 public sealed class SandboxOutages
 {
@@ -71,6 +72,14 @@ public static class SandboxOutagesEndpoints
             // Twilio REST API error 20503.
             return Results.Json(
                 new { code = 20503, message = "Service unavailable", more_info = "https://www.twilio.com/docs/errors/20503", status = 503 },
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        if (values.TryGetValue("projectId", out var project) && project is string f && outages.IsOut(f))
+        {
+            // FCM HTTP v1: google.rpc.Status UNAVAILABLE.
+            return Results.Json(
+                new { error = new { code = 503, message = "The service is currently unavailable.", status = "UNAVAILABLE" } },
                 statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 

@@ -34,6 +34,7 @@ public sealed partial class SmppSimulator(
     SandboxMailbox mailbox,
     SandboxRateLimiter rateLimiter,
     SandboxStats stats,
+    Outages.SandboxOutages outages,
     TimeProvider time,
     ILogger<SmppSimulator> logger) : IHostedService, IAsyncDisposable
 {
@@ -154,6 +155,9 @@ public sealed partial class SmppSimulator(
     internal TimeProvider Time => time;
 
     internal SandboxStats Stats => stats;
+
+    /// <summary>Accounts (system_ids) whose submit_sm are answered ESME_RSYSERR while they are out.</summary>
+    internal Outages.SandboxOutages Outages => outages;
 
     internal SandboxRateLimiter RateLimiter => rateLimiter;
 

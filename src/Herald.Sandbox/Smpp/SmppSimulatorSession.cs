@@ -173,6 +173,13 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
     private (uint Status, string? MessageId) Submit(SmppShortMessage m, int ratePerSecond, double failureRate)
     {
         var stats = smsc.Stats;
+        if (smsc.Outages.IsOut(systemId))
+        {
+            // PUT /sandbox/outages/{system_id}: the SMSC is in trouble, as a real one says it.
+            stats.Failed(SmppSimulator.ChannelName, systemId);
+            return (SmppStatus.SystemError, null);
+        }
+
         var rate = smsc.RateLimiter.TryAcquire("smpp:" + systemId, ratePerSecond);
         if (!rate.Allowed)
         {

@@ -309,6 +309,13 @@ internal sealed class SmtpSession : IAsyncDisposable
             return "552 5.3.4 Message size exceeds fixed limit";
         }
 
+        if (simulator.Outages.IsOut(account))
+        {
+            // PUT /sandbox/outages/{user}: the relay is in trouble; a temporary refusal, retried by the sender.
+            simulator.Stats.Failed(SmtpSimulator.ChannelName, account);
+            return "451 4.3.2 System not accepting network messages";
+        }
+
         if (!simulator.RateLimiter.TryAcquire(SmtpSimulator.ChannelName + ":" + account, ratePerSecond).Allowed)
         {
             simulator.Stats.RateLimited(SmtpSimulator.ChannelName, account);

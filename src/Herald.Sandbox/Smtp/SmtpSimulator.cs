@@ -22,6 +22,7 @@ public sealed class SmtpSimulator(
     SandboxMailbox mailbox,
     SandboxRateLimiter rateLimiter,
     SandboxStats stats,
+    Outages.SandboxOutages outages,
     TimeProvider time,
     ILogger<SmtpSimulator> logger) : IHostedService, IAsyncDisposable
 {
@@ -85,6 +86,9 @@ public sealed class SmtpSimulator(
     internal TimeProvider Time => time;
 
     internal SandboxStats Stats => stats;
+
+    /// <summary>Accounts (AUTH users) whose messages are answered 451 4.3.2 while they are out.</summary>
+    internal Outages.SandboxOutages Outages => outages;
 
     internal SandboxRateLimiter RateLimiter => rateLimiter;
 

@@ -54,7 +54,7 @@ public sealed class SmtpEmailConnectorComplianceTests : ConnectorComplianceTests
         var time = TimeProvider.System;
         _settings = new SandboxSettings(options);
         _rateLimiter = new SandboxRateLimiter(_rateClock);
-        _simulator = new SmtpSimulator(options, _settings, new SandboxMailbox(options), _rateLimiter, new SandboxStats(time), time, NullLogger<SmtpSimulator>.Instance);
+        _simulator = new SmtpSimulator(options, _settings, new SandboxMailbox(options), _rateLimiter, new SandboxStats(time), new Herald.Sandbox.Outages.SandboxOutages(), time, NullLogger<SmtpSimulator>.Instance);
         await _simulator.StartAsync(CancellationToken.None);
     }
 

@@ -72,6 +72,21 @@ public sealed class SmtpEmailConnectorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SendAsync_AccountInASandboxOutage_IsTransient451_UntilItEnds()
+    {
+        var account = SmtpSandbox.Account(_sandbox.Port, username: "relay-user", password: "x");
+        _sandbox.Outages.Start("relay-user");
+
+        var down = await Connector.SendAsync(TestHost.Message("ana@customer.example"), account, Ct);
+        _sandbox.Outages.End("relay-user");
+        var back = await Connector.SendAsync(TestHost.Message("ana@customer.example"), account, Ct);
+
+        Assert.Equal((SendOutcomeKind.TransientFailure, "451"), (down.Kind, down.ErrorCode));
+        Assert.Equal(SendOutcomeKind.Accepted, back.Kind);
+        Assert.Single(_sandbox.Mailbox.Find("email"));
+    }
+
+    [Fact]
     public async Task SendAsync_AfterBounce_SameConnectionStillDelivers()
     {
         var account = SmtpSandbox.Account(_sandbox.Port, maxConnections: 1);

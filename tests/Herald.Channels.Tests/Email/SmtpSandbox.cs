@@ -4,6 +4,7 @@ using Herald.Channels.Email;
 using Herald.Core.Notifications;
 using Herald.Sandbox;
 using Herald.Sandbox.Mailbox;
+using Herald.Sandbox.Outages;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Smtp;
 using Herald.Sandbox.Throttling;
@@ -16,13 +17,16 @@ namespace Herald.Channels.Tests.Email;
 /// <summary>Herald's own SMTP simulator on 127.0.0.1 and a free port, started per test.</summary>
 public sealed class SmtpSandbox : IAsyncDisposable
 {
-    private SmtpSandbox(SmtpSimulator simulator, SandboxMailbox mailbox, SandboxSettings settings, SandboxStats stats)
+    private SmtpSandbox(SmtpSimulator simulator, SandboxMailbox mailbox, SandboxSettings settings, SandboxStats stats, SandboxOutages outages)
     {
         Simulator = simulator;
         Mailbox = mailbox;
         Settings = settings;
         Stats = stats;
+        Outages = outages;
     }
+
+    public SandboxOutages Outages { get; }
 
     public SmtpSimulator Simulator { get; }
 
@@ -41,9 +45,10 @@ public sealed class SmtpSandbox : IAsyncDisposable
         var mailbox = new SandboxMailbox(options);
         var settings = new SandboxSettings(options);
         var stats = new SandboxStats(time);
-        var simulator = new SmtpSimulator(options, settings, mailbox, new SandboxRateLimiter(time), stats, time, NullLogger<SmtpSimulator>.Instance);
+        var outages = new SandboxOutages();
+        var simulator = new SmtpSimulator(options, settings, mailbox, new SandboxRateLimiter(time), stats, outages, time, NullLogger<SmtpSimulator>.Instance);
         await simulator.StartAsync(CancellationToken.None);
-        return new SmtpSandbox(simulator, mailbox, settings, stats);
+        return new SmtpSandbox(simulator, mailbox, settings, stats, outages);
     }
 
     public ValueTask DisposeAsync() => Simulator.DisposeAsync();

@@ -74,6 +74,23 @@ public sealed class FcmSandboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SendAsync_ProjectInASandboxOutage_IsTransientUnavailable_UntilItEnds()
+    {
+        var settings = Simulator.ProvisionServiceAccount(_sandboxUrl);
+        var outages = _host.Services.GetRequiredService<Herald.Sandbox.Outages.SandboxOutages>();
+        outages.Start(settings["project_id"]);
+        var token = "fcm-token-" + Guid.NewGuid().ToString("N");
+
+        var down = await Connector.SendAsync(TestHost.Message(token), Account(settings), Ct);
+        outages.End(settings["project_id"]);
+        var back = await Connector.SendAsync(TestHost.Message(token), Account(settings), Ct);
+
+        Assert.Equal((SendOutcomeKind.TransientFailure, "UNAVAILABLE"), (down.Kind, down.ErrorCode));
+        Assert.Equal(SendOutcomeKind.Accepted, back.Kind);
+        Assert.Single(Mailbox.Find("push", token));
+    }
+
+    [Fact]
     public async Task SendAsync_UnregisteredToken_IsPermanentAndNothingArrives()
     {
         var token = "fcm-token-" + Guid.NewGuid().ToString("N") + "-unregistered";

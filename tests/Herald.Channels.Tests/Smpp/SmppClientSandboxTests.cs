@@ -132,6 +132,24 @@ public sealed class SmppClientSandboxTests
     }
 
     [Fact]
+    public async Task Send_SystemIdInASandboxOutage_IsTransientSystemError_UntilItEnds()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        await using var services = Services(new CollectingReceiptSink());
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var account = Account(smsc.Port);
+        smsc.Outages.Start("bank");
+
+        var down = await connector.SendAsync(TestHost.Message("+4915112345678"), account, Ct);
+        smsc.Outages.End("bank");
+        var back = await connector.SendAsync(TestHost.Message("+4915112345678"), account, Ct);
+
+        Assert.Equal((SendOutcomeKind.TransientFailure, "ESME_RSYSERR"), (down.Kind, down.ErrorCode));
+        Assert.Equal(SendOutcomeKind.Accepted, back.Kind);
+        Assert.Single(smsc.Mailbox.Find("sms"));
+    }
+
+    [Fact]
     public async Task Send_LongUcs2Text_IsReassembled_AndEveryPartsIdIsRecorded_AndEveryPartsReceiptPassedOn()
     {
         await using var smsc = await SmscHost.StartAsync();

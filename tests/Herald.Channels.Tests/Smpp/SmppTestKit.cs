@@ -80,6 +80,8 @@ public sealed class SmscHost : IAsyncDisposable
 
     public SandboxSettings Settings => _app.Services.GetRequiredService<SandboxSettings>();
 
+    public Herald.Sandbox.Outages.SandboxOutages Outages => _app.Services.GetRequiredService<Herald.Sandbox.Outages.SandboxOutages>();
+
     public static async Task<SmscHost> StartAsync(int port = 0, params (string Key, string Value)[] settings)
     {
         var builder = WebApplication.CreateSlimBuilder();
