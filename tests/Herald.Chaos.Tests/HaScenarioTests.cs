@@ -143,7 +143,16 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         await cluster.ProviderB.KillAsync();
 
         var outage = Load.Start(cluster.Client, "provider-down", 200, concurrency: 6, pace: TimeSpan.FromMilliseconds(20));
-        await Until(() => cluster.Workers.Sum(w => w.CountLogged(opened)) > openedBefore, "provider B's circuit to open in a worker");
+        try
+        {
+            await Until(() => cluster.Workers.Sum(w => w.CountLogged(opened)) > openedBefore, "provider B's circuit to open in a worker");
+        }
+        catch (TimeoutException e)
+        {
+            // What every worker's breaker says (a circuit stuck half-open would show here), for the next investigation.
+            var view = await cluster.Client.GetStringAsync($"/v1/providers/{cluster.AccountB.Id}");
+            throw new TimeoutException($"{e.Message}\nGET /v1/providers/{{B}}: {view}", e);
+        }
         await outage.Completion;
         var outageRow = await ReportAsync("provider outage (B killed)", outage, "");
 
