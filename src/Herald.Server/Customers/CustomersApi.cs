@@ -359,7 +359,7 @@ public static partial class CustomersApi
 
     private static InputError JsonError(JsonException e)
     {
-        var pointer = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "/" : e.Path.TrimStart('$').Replace('.', '/').Replace("[", "/", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal);
+        var pointer = RequestBody.Pointer(e.Path);
         var detail = e.Message.Contains("could not be mapped", StringComparison.Ordinal) ? "Unknown field."
             : e.Message.Contains("could not be converted", StringComparison.Ordinal) ? "Has the wrong type or an unknown value."
             : "Malformed JSON.";

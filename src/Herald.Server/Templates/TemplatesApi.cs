@@ -104,8 +104,7 @@ public static partial class TemplatesApi
         }
         catch (JsonException e)
         {
-            var pointer = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "/" : e.Path.TrimStart('$').Replace('.', '/').Replace("[", "/", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal);
-            return Problems.Invalid([new InputError(pointer, e.Message.Contains("could not be mapped", StringComparison.Ordinal) ? "Unknown field." : "Malformed JSON or a value of the wrong type.")], "The template is invalid.");
+            return Problems.Invalid([new InputError(RequestBody.Pointer(e.Path), e.Message.Contains("could not be mapped", StringComparison.Ordinal) ? "Unknown field." : "Malformed JSON or a value of the wrong type.")], "The template is invalid.");
         }
 
         var tenantId = user.TenantId();
