@@ -215,21 +215,23 @@ public static partial class ProvidersApi
         return TypedResults.NoContent();
     }
 
-    private static Task<IResult> IsolateAsync(Guid id, ClaimsPrincipal user, HttpContext context, CancellationToken ct) =>
-        SetIsolatedAsync(id, true, user, context.RequestServices, ct);
+    /// <summary>What isolating and resetting an account touch, bound by the endpoint (one parameter, not eight).</summary>
+    private readonly record struct CircuitControl(
+        IProviderStore Store, ProviderDirectory Directory, ChannelDispatcher Dispatcher, ChangeFanout Fanout, ProviderCircuitReader Circuits,
+        ILoggerFactory Loggers);
 
-    private static Task<IResult> ResetAsync(Guid id, ClaimsPrincipal user, HttpContext context, CancellationToken ct) =>
-        SetIsolatedAsync(id, false, user, context.RequestServices, ct);
+    private static Task<IResult> IsolateAsync(Guid id, ClaimsPrincipal user, [AsParameters] CircuitControl control, CancellationToken ct) =>
+        SetIsolatedAsync(id, true, user, control, ct);
+
+    private static Task<IResult> ResetAsync(Guid id, ClaimsPrincipal user, [AsParameters] CircuitControl control, CancellationToken ct) =>
+        SetIsolatedAsync(id, false, user, control, ct);
 
     /// <summary>Isolation is stored with the account, so every node's dispatcher holds it open after its next
     /// refresh; a reset also closes the account's circuit on this node at once and on every other node as soon as
     /// the change fan-out reaches it (Redis or LISTEN/NOTIFY; within a second).</summary>
-    private static async Task<IResult> SetIsolatedAsync(Guid id, bool isolated, ClaimsPrincipal user, IServiceProvider services, CancellationToken ct)
+    private static async Task<IResult> SetIsolatedAsync(Guid id, bool isolated, ClaimsPrincipal user, CircuitControl control, CancellationToken ct)
     {
-        var store = services.GetRequiredService<IProviderStore>();
-        var directory = services.GetRequiredService<ProviderDirectory>();
-        var dispatcher = services.GetRequiredService<ChannelDispatcher>();
-        var loggers = services.GetRequiredService<ILoggerFactory>();
+        var (store, directory, dispatcher, fanout, circuits, loggers) = control;
         if (await store.GetAsync(user.TenantId(), id, ct) is not { } stored
             || await store.UpdateAsync(stored with { Isolated = isolated }, ct) is not { } updated)
         {
@@ -240,7 +242,7 @@ public static partial class ProvidersApi
         if (!isolated)
         {
             await dispatcher.ResetAsync(id);
-            await services.GetRequiredService<ChangeFanout>().PublishAsync(ChangeKinds.ProviderReset, updated.TenantId, id.ToString("D"), ct);
+            await fanout.PublishAsync(ChangeKinds.ProviderReset, updated.TenantId, id.ToString("D"), ct);
         }
 
         var logger = loggers.CreateLogger("Herald.Providers");
@@ -253,7 +255,7 @@ public static partial class ProvidersApi
             Log.ProviderReset(logger, id, updated.TenantId);
         }
 
-        return TypedResults.Json(View(updated, await services.GetRequiredService<ProviderCircuitReader>().ReadAsync(updated.TenantId, ct)), ProvidersJson.Default.ProviderAccountView);
+        return TypedResults.Json(View(updated, await circuits.ReadAsync(updated.TenantId, ct)), ProvidersJson.Default.ProviderAccountView);
     }
 
     /// <summary>Applies the fields present in <paramref name="body"/> to <paramref name="account"/>, collecting
