@@ -29,7 +29,8 @@ public sealed partial class ProviderCircuitReporter(
     ChannelDispatcher dispatcher, IProviderCircuitStore store, ProviderCircuitNode node, TimeProvider time,
     IOptions<ChannelsOptions> options, ILogger<ProviderCircuitReporter> logger) : BackgroundService
 {
-    private readonly Dictionary<Guid, (string State, DateTimeOffset Since)> _last = [];
+    // Since when each account's circuit has been in its state, as of the last report (accounts gone drop out).
+    private Dictionary<Guid, (string State, DateTimeOffset Since)> _last = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -61,6 +62,7 @@ public sealed partial class ProviderCircuitReporter(
     {
         var now = time.GetUtcNow();
         var reports = new List<ProviderCircuitReport>();
+        var current = new Dictionary<Guid, (string State, DateTimeOffset Since)>();
         foreach (var health in dispatcher.GetHealth())
         {
             if (health.State == ProviderHealthState.Isolated)
@@ -70,10 +72,11 @@ public sealed partial class ProviderCircuitReporter(
 
             var state = ProviderCircuitStates.Name(health.State);
             var since = _last.TryGetValue(health.AccountId, out var last) && last.State == state ? last.Since : now;
-            _last[health.AccountId] = (state, since);
+            current[health.AccountId] = (state, since);
             reports.Add(new ProviderCircuitReport(health.AccountId, health.TenantId, node.Name, state, since, now));
         }
 
+        _last = current;
         await store.ReportAsync(node.Name, reports, now, now - TimeSpan.FromMinutes(1), ct);
     }
 
@@ -90,30 +93,39 @@ public sealed class ProviderCircuitReader(
         var now = time.GetUtcNow();
         var reports = await store.ListAsync(tenantId, now - 3 * options.Value.CircuitReportInterval, ct);
         var byAccount = new Dictionary<Guid, List<ProviderNodeHealth>>();
+        var own = new Dictionary<Guid, ProviderNodeHealth>();
         foreach (var r in reports)
         {
-            // This node's own breaker is read live below, fresher than its last report.
-            if (!(node.Sends && r.Node == node.Name))
+            var health = new ProviderNodeHealth(r.Node, r.State, r.Since);
+            if (node.Sends && r.Node == node.Name)
             {
-                (byAccount.TryGetValue(r.AccountId, out var list) ? list : byAccount[r.AccountId] = []).Add(new ProviderNodeHealth(r.Node, r.State, r.Since));
+                own[r.AccountId] = health;   // this node's breaker is read live instead; the report keeps its "since"
+            }
+            else
+            {
+                (byAccount.TryGetValue(r.AccountId, out var list) ? list : byAccount[r.AccountId] = []).Add(health);
             }
         }
 
-        return new ProviderCircuitSnapshot(byAccount, node.Sends ? dispatcher : null, node.Name, now);
+        return new ProviderCircuitSnapshot(byAccount, node.Sends ? dispatcher : null, own, node.Name, now);
     }
 }
 
 /// <summary>The circuits of a tenant's accounts on every sending node, and the worst of them.</summary>
+/// <param name="ownReported">This node's last reports: the live state takes their "since" while it has not changed.</param>
 public sealed class ProviderCircuitSnapshot(
-    IReadOnlyDictionary<Guid, List<ProviderNodeHealth>> reported, ChannelDispatcher? local, string localName, DateTimeOffset now)
+    IReadOnlyDictionary<Guid, List<ProviderNodeHealth>> reported, ChannelDispatcher? local, IReadOnlyDictionary<Guid, ProviderNodeHealth> ownReported,
+    string localName, DateTimeOffset now)
 {
     /// <summary>Every sending node's view of the account (this one's live), by node name.</summary>
     public IReadOnlyList<ProviderNodeHealth> Nodes(Guid accountId)
     {
         var nodes = reported.TryGetValue(accountId, out var list) ? [.. list] : new List<ProviderNodeHealth>();
-        if (local is not null && local.GetState(accountId) is var state and not ProviderHealthState.Isolated)
+        if (local is not null && local.GetState(accountId) is var live and not ProviderHealthState.Isolated)
         {
-            nodes.Add(new ProviderNodeHealth(localName, ProviderCircuitStates.Name(state), now));
+            var state = ProviderCircuitStates.Name(live);
+            var since = ownReported.TryGetValue(accountId, out var reportedHere) && reportedHere.State == state ? reportedHere.Since : now;
+            nodes.Add(new ProviderNodeHealth(localName, state, since));
         }
 
         nodes.Sort(static (a, b) => string.CompareOrdinal(a.Node, b.Node));
