@@ -142,6 +142,10 @@ public sealed record CostTotal(Channel? Channel, Guid? ProviderId, string? Provi
 public interface IProviderStore
 {
     Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct);
+
+    /// <summary>Creates every account in one transaction: a reader (another node's routing table) sees all or none.</summary>
+    Task<IReadOnlyList<ProviderAccount>> CreateManyAsync(IReadOnlyList<ProviderAccount> accounts, CancellationToken ct);
+
     /// <summary>The tenant's accounts, oldest first.</summary>
     Task<IReadOnlyList<ProviderAccount>> ListAsync(Guid tenantId, CancellationToken ct);
     /// <summary>Every enabled account of every tenant: the workers' routing table.</summary>

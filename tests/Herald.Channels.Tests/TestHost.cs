@@ -85,6 +85,16 @@ public sealed class InMemoryProviderStore : IProviderStore
         return Task.FromResult(account);
     }
 
+    public Task<IReadOnlyList<ProviderAccount>> CreateManyAsync(IReadOnlyList<ProviderAccount> accounts, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            _accounts.AddRange(accounts);
+        }
+
+        return Task.FromResult(accounts);
+    }
+
     public void Replace(ProviderAccount account)
     {
         lock (_gate)

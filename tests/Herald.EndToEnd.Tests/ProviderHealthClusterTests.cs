@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Herald.Channels.Providers;
+using Herald.Core.Notifications;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Server.Changes;
 using Herald.Server.Hosting;
@@ -63,6 +65,40 @@ public sealed class ProviderHealthClusterTests(PostgresFixture postgres)
         }
 
         await EventuallyAsync(client, id, p => p.Str("health") == "closed");
+    }
+
+    [Fact]
+    public async Task AccountChangesOnTheApiNode_ReachTheWorkersRoutingTable_WithoutWaitingForItsRefresh()
+    {
+        var database = await postgres.CreateDatabaseAsync("accounts_" + Guid.NewGuid().ToString("N")[..12]);
+        var settings = HeraldHost.BaseSettings(database);
+        // Far longer than the test: only the change fan-out can explain the worker seeing the changes.
+        settings["Herald:Channels:ProviderRefreshInterval"] = "00:10:00";
+        await using var api = await HeraldHost.StartAsync(HeraldRole.Api, settings);
+        await using var worker = await HeraldHost.StartAsync(HeraldRole.Worker, settings);
+        await worker.Services.GetRequiredService<ChangeFanout>().PostgresListening.WaitAsync(Deadline, Ct);
+        var directory = worker.Services.GetRequiredService<ProviderDirectory>();
+
+        // A new tenant's sandbox accounts, created in one transaction, arrive together.
+        var (tenantId, client) = await api.CreateTenantAsync();
+        var accounts = (await client.GetFromJsonAsync<JsonArray>("/v1/providers", Ct))!;
+        await TestData.EventuallyAsync(
+            () => Task.FromResult(directory.All.Count(a => a.TenantId == tenantId)), n => n == accounts.Count, TimeSpan.FromSeconds(2),
+            "the worker to load the new tenant's accounts");
+        var phone = TestData.Phone();
+        var id = await client.SendAsync(new { type = "account.balance", channels = new[] { "sms" }, customer = new { phone }, data = new { text = "Balance" } });
+        await client.WaitForStatusAsync(id, "delivered");
+
+        // Disabled on the api node: gone from the worker's table at once.
+        var telegram = accounts.Single(a => a.Str("channel") == "telegram")!.Str("id");
+        using (var patch = await client.PatchAsJsonAsync($"/v1/providers/{telegram}", new { enabled = false }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        }
+
+        await TestData.EventuallyAsync(
+            () => Task.FromResult(directory.For(tenantId, Channel.Telegram).Count), n => n == 0, TimeSpan.FromSeconds(2),
+            "the worker to drop the disabled account");
     }
 
     private static async Task<JsonObject> EventuallyAsync(HttpClient client, string id, Func<JsonObject, bool> condition) =>

@@ -25,12 +25,17 @@ public sealed partial class ProviderDirectory(
     private int _disposed;
     private Task? _refreshLoop;
     private volatile Snapshot _snapshot = Snapshot.Empty;
+    private TaskCompletionSource _nextLoad = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>True once a load from the store succeeded (for /readyz).</summary>
     public bool IsLoaded => _snapshot.LoadedAt is not null;
 
     /// <summary>When the current snapshot was loaded, by the injected clock.</summary>
     public DateTimeOffset? LoadedAt => _snapshot.LoadedAt;
+
+    /// <summary>Completes when the next snapshot is in place (a reload, periodic or on <see cref="InvalidateAsync"/>):
+    /// what keeps state derived from the accounts (SMPP binds) waits on it instead of polling.</summary>
+    public Task NextLoad => Volatile.Read(ref _nextLoad).Task;
 
     /// <summary>Every enabled account of every tenant in the current snapshot.</summary>
     public IReadOnlyList<ProviderAccount> All => _snapshot.All;
@@ -54,6 +59,7 @@ public sealed partial class ProviderDirectory(
         {
             var accounts = await store.ListEnabledAsync(ct).ConfigureAwait(false);
             _snapshot = Build(accounts, time.GetUtcNow());
+            Interlocked.Exchange(ref _nextLoad, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             LogLoaded(logger, accounts.Count);
         }
         finally

@@ -1,13 +1,13 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Herald.Channels.Providers;
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Notifications;
 using Herald.Ingest;
 using Herald.Ingest.Authentication;
 using Herald.Server.Authentication;
 using Herald.Server.Hosting;
+using Herald.Server.Providers;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
 using Herald.Sandbox;
@@ -113,7 +113,7 @@ public static class AdminApi
 public sealed class TenantProvisioning(
     ITenantStore tenants,
     IProviderStore providers,
-    ProviderDirectory directory,
+    ProviderAccountChanges changes,
     IOptions<SandboxOptions> sandbox,
     SelfAddress self,
     Sandbox.Smtp.SmtpSimulator smtp,
@@ -128,12 +128,9 @@ public sealed class TenantProvisioning(
         if (sandbox.Value.Enabled)
         {
             var accounts = SandboxAccounts(tenant);
-            foreach (var account in accounts)
-            {
-                await providers.CreateAsync(account, ct);
-            }
-
-            await directory.InvalidateAsync(ct);
+            // One transaction: a node whose routing table loads meanwhile sees all of them or none.
+            await providers.CreateManyAsync(accounts, ct);
+            await changes.AnnounceAsync(tenant.Id, null, ct);
             logger.TenantCreated(tenant.Id, accounts.Count);
         }
 

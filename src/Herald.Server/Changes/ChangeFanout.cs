@@ -14,6 +14,9 @@ public static class ChangeKinds
     /// <summary>A stored customer was created, changed or deleted; the key is the customer id.</summary>
     public const string Customer = "customer";
 
+    /// <summary>Provider accounts were created, changed or deleted; the key is the account id, or "*" for several.</summary>
+    public const string Providers = "providers";
+
     /// <summary>An operator reset a provider account's circuit; the key is the account id.</summary>
     public const string ProviderReset = "provider-reset";
 }

@@ -34,8 +34,8 @@ public sealed partial class ProvidersJson : JsonSerializerContext;
 
 /// <summary>
 /// <c>/v1/providers</c>: the tenant's provider pools. Reads need <c>read</c>, changes <c>admin</c>; every call is
-/// scoped to the key's tenant (another tenant's account is 404). Every change reloads this node's
-/// <see cref="ProviderDirectory"/>; other nodes pick it up on their refresh (<c>Herald:Channels:ProviderRefreshInterval</c>).
+/// scoped to the key's tenant (another tenant's account is 404). Every change reloads the
+/// <see cref="ProviderDirectory"/> of this node at once and of the others through <see cref="ProviderAccountChanges"/>.
 /// </summary>
 public static partial class ProvidersApi
 {
@@ -54,6 +54,8 @@ public static partial class ProvidersApi
         services.AddSingleton(new ProviderCircuitNode { Sends = sends });
         services.AddSingleton<ProviderCircuitReader>();
         services.AddSingleton<IChangeSubscriber, ProviderResetSubscriber>();
+        services.AddSingleton<IChangeSubscriber, ProviderDirectoryReloader>();
+        services.AddSingleton<ProviderAccountChanges>();
         if (sends)
         {
             services.AddHostedService<ProviderCircuitReporter>();
@@ -95,7 +97,7 @@ public static partial class ProvidersApi
             : Problems.NotFound("Provider account");
 
     private static async Task<IResult> CreateAsync(
-        HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ProviderCircuitReader circuits,
+        HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderAccountChanges changes, ProviderCircuitReader circuits,
         IEnumerable<IChannelConnector> connectors, TimeProvider time, ILoggerFactory loggers, CancellationToken ct)
     {
         var (body, error) = await ReadObjectAsync(request);
@@ -150,14 +152,14 @@ public static partial class ProvidersApi
         }
 
         var created = await store.CreateAsync(account, ct);
-        await directory.InvalidateAsync(ct);
+        await changes.AnnounceAsync(created.TenantId, created.Id, ct);
         Log.ProviderCreated(loggers.CreateLogger("Herald.Providers"), created.Id, created.TenantId, created.Kind);
         request.HttpContext.Response.Headers.Location = $"/v1/providers/{created.Id}";
         return TypedResults.Json(View(created, await circuits.ReadAsync(user.TenantId(), ct)), ProvidersJson.Default.ProviderAccountView, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<IResult> UpdateAsync(
-        Guid id, HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ProviderCircuitReader circuits,
+        Guid id, HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderAccountChanges changes, ProviderCircuitReader circuits,
         ILoggerFactory loggers, CancellationToken ct)
     {
         var (body, error) = await ReadObjectAsync(request);
@@ -197,27 +199,27 @@ public static partial class ProvidersApi
             return Problems.NotFound("Provider account");
         }
 
-        await directory.InvalidateAsync(ct);
+        await changes.AnnounceAsync(updated.TenantId, updated.Id, ct);
         Log.ProviderUpdated(loggers.CreateLogger("Herald.Providers"), updated.Id, updated.TenantId);
         return TypedResults.Json(View(updated, await circuits.ReadAsync(updated.TenantId, ct)), ProvidersJson.Default.ProviderAccountView);
     }
 
     private static async Task<IResult> DeleteAsync(
-        Guid id, ClaimsPrincipal user, IProviderStore store, ProviderDirectory directory, ILoggerFactory loggers, CancellationToken ct)
+        Guid id, ClaimsPrincipal user, IProviderStore store, ProviderAccountChanges changes, ILoggerFactory loggers, CancellationToken ct)
     {
         if (await store.DeleteAsync(user.TenantId(), id, ct) == ProviderDeleteResult.NotFound)
         {
             return Problems.NotFound("Provider account");
         }
 
-        await directory.InvalidateAsync(ct);
+        await changes.AnnounceAsync(user.TenantId(), id, ct);
         Log.ProviderDeleted(loggers.CreateLogger("Herald.Providers"), id, user.TenantId());
         return TypedResults.NoContent();
     }
 
     /// <summary>What isolating and resetting an account touch, bound by the endpoint (one parameter, not eight).</summary>
     private readonly record struct CircuitControl(
-        IProviderStore Store, ProviderDirectory Directory, ChannelDispatcher Dispatcher, ChangeFanout Fanout, ProviderCircuitReader Circuits,
+        IProviderStore Store, ProviderAccountChanges Changes, ChannelDispatcher Dispatcher, ChangeFanout Fanout, ProviderCircuitReader Circuits,
         ILoggerFactory Loggers);
 
     private static Task<IResult> IsolateAsync(Guid id, ClaimsPrincipal user, [AsParameters] CircuitControl control, CancellationToken ct) =>
@@ -231,14 +233,14 @@ public static partial class ProvidersApi
     /// the change fan-out reaches it (Redis or LISTEN/NOTIFY; within a second).</summary>
     private static async Task<IResult> SetIsolatedAsync(Guid id, bool isolated, ClaimsPrincipal user, CircuitControl control, CancellationToken ct)
     {
-        var (store, directory, dispatcher, fanout, circuits, loggers) = control;
+        var (store, changes, dispatcher, fanout, circuits, loggers) = control;
         if (await store.GetAsync(user.TenantId(), id, ct) is not { } stored
             || await store.UpdateAsync(stored with { Isolated = isolated }, ct) is not { } updated)
         {
             return Problems.NotFound("Provider account");
         }
 
-        await directory.InvalidateAsync(ct);
+        await changes.AnnounceAsync(updated.TenantId, updated.Id, ct);
         if (!isolated)
         {
             await dispatcher.ResetAsync(id);

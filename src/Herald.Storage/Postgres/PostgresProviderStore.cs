@@ -11,25 +11,37 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ISecretPr
 {
     private const string Columns = "id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices::text, isolated";
 
-    public async Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct)
+    public async Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct) =>
+        (await CreateManyAsync([account], ct))[0];
+
+    public async Task<IReadOnlyList<ProviderAccount>> CreateManyAsync(IReadOnlyList<ProviderAccount> accounts, CancellationToken ct)
     {
-        var stored = account with
+        var stored = accounts.Select(static a => a with
         {
-            Id = account.Id == Guid.Empty ? Guid.CreateVersion7(account.CreatedAt) : account.Id,
-            CreatedAt = Utc(account.CreatedAt),
-        };
-        await using var cmd = dataSource.CreateCommand(
-            """
-            INSERT INTO provider_accounts (id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices, isolated)
-            VALUES (@id, @tenant, @channel, @kind, @name, @settings, @weight, @enabled, @created, @rate, @prices, @isolated)
-            """);
-        cmd.Parameters.Add(Param("id", stored.Id));
-        cmd.Parameters.Add(Param("tenant", stored.TenantId));
-        cmd.Parameters.Add(Param("channel", (short)stored.Channel));
-        cmd.Parameters.Add(Param("kind", stored.Kind));
-        AddMutable(cmd, stored);
-        cmd.Parameters.Add(Param("created", stored.CreatedAt));
-        await cmd.ExecuteNonQueryAsync(ct);
+            Id = a.Id == Guid.Empty ? Guid.CreateVersion7(a.CreatedAt) : a.Id,
+            CreatedAt = Utc(a.CreatedAt),
+        }).ToList();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        foreach (var account in stored)
+        {
+            await using var cmd = new NpgsqlCommand(
+                """
+                INSERT INTO provider_accounts (id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices, isolated)
+                VALUES (@id, @tenant, @channel, @kind, @name, @settings, @weight, @enabled, @created, @rate, @prices, @isolated)
+                """,
+                connection,
+                transaction);
+            cmd.Parameters.Add(Param("id", account.Id));
+            cmd.Parameters.Add(Param("tenant", account.TenantId));
+            cmd.Parameters.Add(Param("channel", (short)account.Channel));
+            cmd.Parameters.Add(Param("kind", account.Kind));
+            AddMutable(cmd, account);
+            cmd.Parameters.Add(Param("created", account.CreatedAt));
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+
+        await transaction.CommitAsync(ct);
         return stored;
     }
 

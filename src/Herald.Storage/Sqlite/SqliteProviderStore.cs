@@ -10,27 +10,38 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector pr
 {
     private const string Columns = "id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices, isolated";
 
-    public async Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct)
+    public async Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct) =>
+        (await CreateManyAsync([account], ct).ConfigureAwait(false))[0];
+
+    public async Task<IReadOnlyList<ProviderAccount>> CreateManyAsync(IReadOnlyList<ProviderAccount> accounts, CancellationToken ct)
     {
-        var settings = ProviderRows.Protect(protector, account.Id, account.Settings);
+        var rows = accounts.Select(a => (Account: a, Settings: ProviderRows.Protect(protector, a.Id, a.Settings))).ToList();
         await db.WriteAsync(
-            scope => scope.Command($"INSERT INTO provider_accounts ({Columns}) VALUES ($id, $tenant, $channel, $kind, $name, $settings, $weight, $enabled, $at, $rate, $prices, $isolated)")
-                .Set("$id", SqliteValues.Id(account.Id))
-                .Set("$tenant", SqliteValues.Id(account.TenantId))
-                .Set("$channel", (int)account.Channel)
-                .Set("$kind", account.Kind)
-                .Set("$name", account.Name)
-                .Set("$settings", settings)
-                .Set("$weight", account.Weight)
-                .Set("$enabled", account.Enabled ? 1 : 0)
-                .Set("$at", SqliteValues.Ms(account.CreatedAt))
-                .Set("$rate", account.RatePerSecond)
-                .Set("$prices", ProviderRows.PricesJson(account.Prices))
-                .Set("$isolated", account.Isolated ? 1 : 0)
-                .ExecuteNonQuery(),
+            scope =>
+            {
+                foreach (var (account, settings) in rows)
+                {
+                    scope.Command($"INSERT INTO provider_accounts ({Columns}) VALUES ($id, $tenant, $channel, $kind, $name, $settings, $weight, $enabled, $at, $rate, $prices, $isolated)")
+                        .Set("$id", SqliteValues.Id(account.Id))
+                        .Set("$tenant", SqliteValues.Id(account.TenantId))
+                        .Set("$channel", (int)account.Channel)
+                        .Set("$kind", account.Kind)
+                        .Set("$name", account.Name)
+                        .Set("$settings", settings)
+                        .Set("$weight", account.Weight)
+                        .Set("$enabled", account.Enabled ? 1 : 0)
+                        .Set("$at", SqliteValues.Ms(account.CreatedAt))
+                        .Set("$rate", account.RatePerSecond)
+                        .Set("$prices", ProviderRows.PricesJson(account.Prices))
+                        .Set("$isolated", account.Isolated ? 1 : 0)
+                        .ExecuteNonQuery();
+                }
+
+                return 0;
+            },
             ct).ConfigureAwait(false);
         // Return what a read would return: times are kept to the millisecond.
-        return account with { CreatedAt = SqliteValues.Time(SqliteValues.Ms(account.CreatedAt)) };
+        return [.. accounts.Select(static a => a with { CreatedAt = SqliteValues.Time(SqliteValues.Ms(a.CreatedAt)) })];
     }
 
     public Task<IReadOnlyList<ProviderAccount>> ListAsync(Guid tenantId, CancellationToken ct) =>

@@ -86,6 +86,13 @@ public sealed class HeraldHost : IAsyncDisposable
         {
             builder.Configuration.AddInMemoryCollection(settings);
             builder.Logging.ClearProviders();
+            // HERALD_TEST_LOGS=Information (or any level) writes the nodes' logs to the console while debugging a test.
+            if (Environment.GetEnvironmentVariable("HERALD_TEST_LOGS") is { Length: > 0 } level)
+            {
+                builder.Logging.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ").SetMinimumLevel(Enum.Parse<LogLevel>(level));
+                builder.Configuration["Logging:LogLevel:Default"] = level;
+            }
+
             configure?.Invoke(builder);
         });
         await app.Services.GetRequiredService<Herald.Storage.IStorageMigrator>().MigrateAsync(CancellationToken.None);

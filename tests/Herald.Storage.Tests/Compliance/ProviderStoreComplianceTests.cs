@@ -49,6 +49,25 @@ public abstract class ProviderStoreComplianceTests : StoreSuite
     }
 
     [Fact]
+    public async Task CreateManyAsync_StoresAllInOneTransaction_OrNoneWhenOneFails()
+    {
+        var tenant = await Stores.Tenants.CreateTenantAsync("A", Ct);
+        var first = Account(tenant.Id, "wa");
+        var second = Account(tenant.Id, "sms", T0.AddSeconds(1));
+
+        var created = await Stores.Providers.CreateManyAsync([first, second], Ct);
+
+        Assert.Equal([first.Id, second.Id], created.Select(a => a.Id));
+        Assert.Equal([first.Id, second.Id], (await Stores.Providers.ListAsync(tenant.Id, Ct)).Select(a => a.Id));
+
+        // The second row repeats the first one's id: the primary key refuses it, and the new third row goes with it.
+        var third = Account(tenant.Id, "email", T0.AddSeconds(2));
+        await Assert.ThrowsAnyAsync<Exception>(() => Stores.Providers.CreateManyAsync([third, first], Ct));
+        Assert.Null(await Stores.Providers.GetAsync(tenant.Id, third.Id, Ct));
+        Assert.Equal(2, (await Stores.Providers.ListAsync(tenant.Id, Ct)).Count);
+    }
+
+    [Fact]
     public async Task GetAsync_OtherTenantOrUnknown_ReturnsNull()
     {
         var a = await Stores.Tenants.CreateTenantAsync("A", Ct);

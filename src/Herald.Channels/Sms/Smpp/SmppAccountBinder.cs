@@ -8,7 +8,9 @@ namespace Herald.Channels.Sms.Smpp;
 /// <summary>
 /// Binds every enabled "smpp" account as soon as the worker starts, and keeps the set in step with the provider
 /// directory, so receipts for messages sent before a restart (the SMSC holds them until a session of the account
-/// is bound) are received without waiting for the next send. Stops by unbinding every session.
+/// is bound) are received without waiting for the next send. It syncs on every directory load (an account created or
+/// changed on any node binds within moments) and, as a safety net, every refresh interval. Stops by unbinding every
+/// session.
 /// </summary>
 public sealed partial class SmppAccountBinder(
     ProviderDirectory directory, SmppSessions sessions, IOptions<ChannelsOptions> options, TimeProvider time, ILogger<SmppAccountBinder> logger)
@@ -26,7 +28,8 @@ public sealed partial class SmppAccountBinder(
                     await sessions.SyncAsync(Accounts()).ConfigureAwait(false);
                 }
 
-                await Task.Delay(interval, time, stoppingToken).ConfigureAwait(false);
+                await directory.NextLoad.WaitAsync(interval, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                stoppingToken.ThrowIfCancellationRequested();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
