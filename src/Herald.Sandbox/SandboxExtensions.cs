@@ -38,6 +38,8 @@ public static class SandboxExtensions
         services.AddHostedService(static sp => sp.GetRequiredService<WhatsAppWebhookDispatcher>());
         services.TryAddSingleton<TwilioCallbackDispatcher>();
         services.AddHostedService(static sp => sp.GetRequiredService<TwilioCallbackDispatcher>());
+        services.TryAddSingleton<Smtp.SmtpBounceDispatcher>();
+        services.AddHostedService(static sp => sp.GetRequiredService<Smtp.SmtpBounceDispatcher>());
         services.TryAddSingleton<WhatsAppSimulator>();
         services.TryAddSingleton<TelegramSimulator>();
         services.TryAddSingleton<TwilioSimulator>();

@@ -50,6 +50,47 @@ public sealed class SmtpSimulatorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LateBounce_IsAcceptedThenReturnedAsADsnToTheEnvelopeSender_UnlessNotifyNever()
+    {
+        await using var smtp = await RawSmtp.ConnectAsync(await PortAsync(), Ct);
+        await smtp.ReadReplyAsync(Ct);
+        Assert.Contains("250-DSN", await smtp.CommandAsync("EHLO client.example", Ct), StringComparison.Ordinal);
+        Assert.StartsWith("250 ", await smtp.CommandAsync("MAIL FROM:<returns@bank.example> RET=HDRS ENVID=m2+40herald", Ct), StringComparison.Ordinal);
+        Assert.StartsWith("250 ", await smtp.CommandAsync("RCPT TO:<gone@late-bounce.test> NOTIFY=FAILURE ORCPT=rfc822;gone@late-bounce.test", Ct), StringComparison.Ordinal);
+        Assert.StartsWith("250 ", await smtp.CommandAsync("RCPT TO:<quiet@late-bounce.test> NOTIFY=NEVER", Ct), StringComparison.Ordinal);
+        Assert.StartsWith("354 ", await smtp.CommandAsync("DATA", Ct), StringComparison.Ordinal);
+        Assert.StartsWith("250 2.0.0", await smtp.CommandAsync("From: <alerts@bank.example>\r\nSubject: Hi\r\nMessage-ID: <m2@herald>\r\n\r\nhello\r\n.", Ct), StringComparison.Ordinal);
+
+        // The relay took both; neither customer got it; one report went back to the sender.
+        Assert.Empty(Mailbox.Find("email", "gone@late-bounce.test"));
+        Assert.Empty(Mailbox.Find("email", "quiet@late-bounce.test"));
+        var report = Assert.Single(Mailbox.Find("email", "returns@bank.example"));
+        Assert.Equal("Undelivered Mail Returned to Sender", report.Subject);
+        Assert.Contains("<gone@late-bounce.test>", report.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("quiet@", report.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BounceReport_CarriesTheDecodedEnvelopeId_AndVerpSendersNameTheirAccount()
+    {
+        var account = Guid.NewGuid();
+        Assert.Equal(account, Smtp.SmtpBounceReport.VerpAccount($"bounces+{account:N}@bank.example"));
+        Assert.Null(Smtp.SmtpBounceReport.VerpAccount("bounces@bank.example"));
+        Assert.Null(Smtp.SmtpBounceReport.VerpAccount("bounces+not-an-id@bank.example"));
+
+        var envelopeId = Smtp.SmtpBounceReport.DecodeXtext("m2+40herald+2B+3Dx+4");
+        Assert.Equal("m2@herald+=x+4", envelopeId);
+        using var original = new MimeKit.MimeMessage { MessageId = "m2@herald", Subject = "Hi" };
+        var report = Smtp.SmtpBounceReport.Build("sandbox", "bounces@bank.example", envelopeId, original, "gone@late-bounce.test", DateTimeOffset.UnixEpoch);
+
+        using var parsed = MimeKit.MimeMessage.Load(new MemoryStream(report.Bytes), Ct);
+        var status = Assert.Single(parsed.BodyParts.OfType<MimeKit.MessageDeliveryStatus>());
+        Assert.Equal(envelopeId, status.StatusGroups[0]["Original-Envelope-Id"]);
+        Assert.Equal("failed", status.StatusGroups[1]["Action"]);
+        Assert.Equal("m2@herald", Assert.Single(parsed.BodyParts.OfType<MimeKit.TextRfc822Headers>()).Message?.MessageId);
+    }
+
+    [Fact]
     public async Task Session_CommandsOutOfOrder_AreRefusedWith503()
     {
         await using var smtp = await RawSmtp.ConnectAsync(await PortAsync(), Ct);

@@ -55,7 +55,7 @@ internal sealed class SmtpConnectionPool(SmtpSettings settings, string raw, Chan
             Close(pooled);
         }
 
-        return new PooledSmtpConnection(new SmtpClient { Timeout = (int)options.HttpTimeout.TotalMilliseconds }, now);
+        return new PooledSmtpConnection(new DsnSmtpClient { Timeout = (int)options.HttpTimeout.TotalMilliseconds }, now);
     }
 
     /// <summary>Connects and authenticates a fresh connection; the connect is bounded by

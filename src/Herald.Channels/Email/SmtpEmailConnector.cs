@@ -67,7 +67,7 @@ public sealed class SmtpEmailConnector(IOptions<ChannelsOptions> options, TimePr
                     await pool.OpenAsync(connection, ct).ConfigureAwait(false);
                 }
 
-                await connection.Client.SendAsync(mime, ct).ConfigureAwait(false);
+                await connection.Client.SendAsync(mime, settings.EnvelopeSender(account.Id), [to], ct).ConfigureAwait(false);
                 reusable = true;
                 return new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: mime.MessageId);
             }

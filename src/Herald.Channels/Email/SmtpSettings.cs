@@ -19,10 +19,14 @@ public enum SmtpSecurity
 /// The settings of an "smtp" provider account (an SMTP relay). The sender is per account, so per tenant:
 /// <c>{"host":"smtp.example","port":587,"security":"starttls|ssl|none","username":null,"password":null,
 /// "fromAddress":"alerts@bank.example","fromName":"Example Bank","subject":"Message from {fromName}",
-/// "maxConnections":4}</c>.
+/// "maxConnections":4,"bounceAddress":"bounces+{accountId}@bank.example","bounceToken":"…"}</c>.
 /// </summary>
 /// <param name="Subject">The subject with <c>{fromName}</c> already replaced (by the from address when there is no name).</param>
 /// <param name="MaxConnections">Upper bound of connections this account keeps open to the relay (1–64).</param>
+/// <param name="BounceAddress">The envelope sender (Return-Path) that bounces go to; the from address when null.
+/// <c>{accountId}</c> is replaced by the account id (VERP-style, so one bounce mailbox can serve every account).</param>
+/// <param name="BounceToken">Bearer token of <c>POST /callbacks/email/{accountId}</c>, where the bank's mail system
+/// hands Herald the bounce reports (DSN) that came back; null: the endpoint refuses every report for the account.</param>
 public sealed record SmtpSettings(
     string Host,
     int Port,
@@ -32,8 +36,16 @@ public sealed record SmtpSettings(
     string FromAddress,
     string? FromName,
     string Subject,
-    int MaxConnections)
+    int MaxConnections,
+    string? BounceAddress = null,
+    string? BounceToken = null)
 {
+    /// <summary>Shortest bounce token accepted: it is the only thing that authenticates a bounce report.</summary>
+    public const int MinBounceTokenLength = 16;
+
+    /// <summary>What <see cref="BounceAddress"/> may contain to stand for the account id.</summary>
+    public const string AccountIdPlaceholder = "{accountId}";
+
     public const string DefaultSubject = "Message from {fromName}";
     public const int DefaultMaxConnections = 4;
 
@@ -98,7 +110,24 @@ public sealed record SmtpSettings(
             throw new FormatException("settings.maxConnections must be between 1 and 64");
         }
 
-        return new(host, port, security, username, password, fromAddress, fromName, subject, maxConnections);
+        var bounceAddress = SettingsJson.Optional(root, "bounceAddress") is { Length: > 0 } b ? b.Trim() : null;
+        if (bounceAddress is not null)
+        {
+            var probe = bounceAddress.Replace(AccountIdPlaceholder, Guid.Empty.ToString("N"), StringComparison.Ordinal);
+            if (!MailboxAddress.TryParse(probe, out var bounce) || !string.Equals(bounce.Address, probe, StringComparison.Ordinal)
+                || !probe.Contains('@', StringComparison.Ordinal))
+            {
+                throw new FormatException("settings.bounceAddress must be a bare email address (bounces+{accountId}@bank.example)");
+            }
+        }
+
+        var bounceToken = SettingsJson.Optional(root, "bounceToken") is { Length: > 0 } t ? t : null;
+        if (bounceToken is { Length: < MinBounceTokenLength })
+        {
+            throw new FormatException($"settings.bounceToken must be at least {MinBounceTokenLength} characters");
+        }
+
+        return new(host, port, security, username, password, fromAddress, fromName, subject, maxConnections, bounceAddress, bounceToken);
     }
 
     /// <summary>Parses settings text; throws <see cref="FormatException"/> or <see cref="JsonException"/> when unusable.</summary>
@@ -107,6 +136,11 @@ public sealed record SmtpSettings(
         using var doc = JsonDocument.Parse(settingsJson);
         return Parse(doc.RootElement);
     }
+
+    /// <summary>The envelope sender of the account's messages: where relays send bounce reports.</summary>
+    public MailboxAddress EnvelopeSender(Guid accountId) => BounceAddress is null
+        ? new MailboxAddress(null, FromAddress)
+        : new MailboxAddress(null, BounceAddress.Replace(AccountIdPlaceholder, accountId.ToString("N"), StringComparison.Ordinal));
 
     /// <summary>Without the password: settings end up in logs and exception messages.</summary>
     public override string ToString() =>

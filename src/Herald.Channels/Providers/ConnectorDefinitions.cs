@@ -71,6 +71,8 @@ public static partial class ConnectorDefinitions
             new("fromName", false, false, "Sender display name."),
             new("subject", false, false, "Subject; {fromName} is replaced."),
             new("maxConnections", false, false, "Connections kept to the relay (1-64, default 4)."),
+            new("bounceAddress", false, false, "Envelope sender that bounces return to (default fromAddress); {accountId} is replaced."),
+            new("bounceToken", false, true, "Bearer token of POST /callbacks/email/{accountId}, where bounce reports are handed in."),
         ], static e => SmtpSettings.Parse(e)),
         new(SmppSmsConnector.ConnectorKind, Channel.Sms,
         [

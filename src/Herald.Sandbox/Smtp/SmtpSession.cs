@@ -24,10 +24,11 @@ internal sealed class SmtpSession : IAsyncDisposable
     private readonly Socket socket;
     private readonly NetworkStream stream;
     private readonly PipeReader reader;
-    private readonly List<string> recipients = [];
+    private readonly List<(string Address, bool NotifyFailure)> recipients = [];
     private string? helo;
     private string? authUser;
     private string? mailFrom;
+    private string? envelopeId;
 
     public SmtpSession(SmtpSimulator simulator, Socket socket)
     {
@@ -104,7 +105,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         helo = argument;
         ResetTransaction();
         return extended
-            ? $"250-{ServerName} greets {argument}\r\n250-PIPELINING\r\n250-SIZE {simulator.MaxMessageBytes.ToString(CultureInfo.InvariantCulture)}\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN\r\n250 HELP"
+            ? $"250-{ServerName} greets {argument}\r\n250-PIPELINING\r\n250-SIZE {simulator.MaxMessageBytes.ToString(CultureInfo.InvariantCulture)}\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250-AUTH PLAIN LOGIN\r\n250 HELP"
             : $"250 {ServerName}";
     }
 
@@ -224,6 +225,11 @@ internal sealed class SmtpSession : IAsyncDisposable
             {
                 return "552 5.3.4 Message size exceeds fixed limit";
             }
+
+            if (parameter.StartsWith("ENVID=", StringComparison.OrdinalIgnoreCase))
+            {
+                envelopeId = SmtpBounceReport.DecodeXtext(parameter[6..]);
+            }
         }
 
         mailFrom = address;
@@ -237,7 +243,7 @@ internal sealed class SmtpSession : IAsyncDisposable
             return "503 5.5.1 Error: need MAIL command";
         }
 
-        if (!TryParsePath(argument, "TO:", allowEmpty: false, out var address, out _) || !address.Contains('@', StringComparison.Ordinal))
+        if (!TryParsePath(argument, "TO:", allowEmpty: false, out var address, out var parameters) || !address.Contains('@', StringComparison.Ordinal))
         {
             return "501 5.1.3 Bad recipient address syntax";
         }
@@ -253,7 +259,9 @@ internal sealed class SmtpSession : IAsyncDisposable
             return $"550 5.1.1 <{address}>: Recipient address rejected: User unknown";
         }
 
-        recipients.Add(address);
+        // RFC 3461: without NOTIFY a failure is reported; NOTIFY=NEVER (or a list without FAILURE) asks for silence.
+        var notify = parameters.FirstOrDefault(p => p.StartsWith("NOTIFY=", StringComparison.OrdinalIgnoreCase));
+        recipients.Add((address, notify is null || notify.Contains("FAILURE", StringComparison.OrdinalIgnoreCase)));
         return "250 2.1.5 Ok";
     }
 
@@ -346,8 +354,20 @@ internal sealed class SmtpSession : IAsyncDisposable
             var messageId = string.IsNullOrEmpty(message.MessageId) ? queueId + "@" + ServerName : message.MessageId;
             var now = simulator.Time.GetUtcNow();
             var from = message.From.Count > 0 ? message.From.ToString() : mailFrom;
-            foreach (var recipient in recipients)
+            foreach (var (recipient, notifyFailure) in recipients)
             {
+                if (recipient.EndsWith(SmtpSimulator.LateBounceDomain, StringComparison.OrdinalIgnoreCase))
+                {
+                    // Taken now, refused later by the "remote" server: the customer gets nothing, the sender a DSN.
+                    simulator.Stats.Accepted(SmtpSimulator.ChannelName, account);
+                    if (notifyFailure && !string.IsNullOrEmpty(mailFrom))
+                    {
+                        ReturnBounce(message, recipient, now);
+                    }
+
+                    continue;
+                }
+
                 simulator.Mailbox.Add(new SandboxMessage(
                     SmtpSimulator.ChannelName,
                     recipient,
@@ -368,11 +388,30 @@ internal sealed class SmtpSession : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends the DSN for <paramref name="recipient"/> to the envelope sender, after the receipt delay.</summary>
+    private void ReturnBounce(MimeMessage original, string recipient, DateTimeOffset now)
+    {
+        var report = SmtpBounceReport.Build(ServerName, mailFrom!, envelopeId, original, recipient, now);
+        var delay = simulator.CurrentSettings.ReceiptDelayMs;
+        if (simulator.Bounces is { } bounces && SmtpBounceReport.VerpAccount(mailFrom!) is { } accountId)
+        {
+            bounces.Schedule(new SmtpBounce { AccountId = accountId, Report = report.Bytes }, delay);
+            return;
+        }
+
+        simulator.Mailbox.Add(new SandboxMessage(SmtpSimulator.ChannelName, mailFrom!, report.Text, null, report.MessageId, now, "mailer-daemon")
+        {
+            Subject = SmtpBounceReport.Subject,
+            From = report.From,
+        });
+    }
+
     private string Account => authUser ?? (string.IsNullOrEmpty(mailFrom) ? "anonymous" : mailFrom);
 
     private void ResetTransaction()
     {
         mailFrom = null;
+        envelopeId = null;
         recipients.Clear();
     }
 

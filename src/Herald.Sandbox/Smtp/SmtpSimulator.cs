@@ -12,7 +12,11 @@ namespace Herald.Sandbox.Smtp;
 /// works against it. EHLO/HELO, MAIL FROM, RCPT TO, DATA with dot-stuffing, RSET, NOOP, VRFY, QUIT, and AUTH
 /// PLAIN/LOGIN accepting any credentials. Every accepted message is parsed with MimeKit and recorded in the
 /// <see cref="SandboxMailbox"/> as channel <c>email</c>, once per recipient.
-/// Magic recipient: an address ending <c>@bounce.test</c> is refused at RCPT TO with <c>550 5.1.1 User unknown</c>.
+/// Magic recipients: an address ending <c>@bounce.test</c> is refused at RCPT TO with <c>550 5.1.1 User unknown</c>;
+/// one ending <c>@late-bounce.test</c> is accepted, and then bounces like a remote mailbox that does not exist: a
+/// delivery status notification (RFC 3464, honouring ENVID, RET and NOTIFY of the DSN extension, which the server
+/// announces) goes back to the envelope sender. A sender of the form <c>bounces+{accountId}@…</c> gets it through
+/// <see cref="SmtpBounceDispatcher"/> (Herald's bounce endpoint); any other lands in the sandbox mailbox.
 /// Shaping: <see cref="SandboxSettings"/> latency delays the answer to the end of DATA; the failure rate answers it
 /// with <c>451 4.3.0</c>; the rate limit (per account) with <c>451 4.7.1</c>.
 /// </summary>
@@ -24,13 +28,17 @@ public sealed class SmtpSimulator(
     SandboxStats stats,
     Outages.SandboxOutages outages,
     TimeProvider time,
-    ILogger<SmtpSimulator> logger) : IHostedService, IAsyncDisposable
+    ILogger<SmtpSimulator> logger,
+    SmtpBounceDispatcher? bounces = null) : IHostedService, IAsyncDisposable
 {
     /// <summary>Channel name used in the mailbox and stats.</summary>
     public const string ChannelName = "email";
 
     /// <summary>The magic domain whose recipients bounce (SPEC §6).</summary>
     public const string BounceDomain = "@bounce.test";
+
+    /// <summary>The magic domain whose recipients are accepted and bounce afterwards with a DSN.</summary>
+    public const string LateBounceDomain = "@late-bounce.test";
 
     private LoopbackListener? tcp;
 
@@ -93,4 +101,7 @@ public sealed class SmtpSimulator(
     internal SandboxRateLimiter RateLimiter => rateLimiter;
 
     internal SandboxMailbox Mailbox => mailbox;
+
+    /// <summary>Where bounce reports for <c>bounces+{accountId}@…</c> senders go; null outside a host.</summary>
+    internal SmtpBounceDispatcher? Bounces => bounces;
 }

@@ -148,6 +148,9 @@ public sealed class SandboxStats(TimeProvider time)
     /// <summary>SMS status callback counters (Twilio-style, one status per POST).</summary>
     public WebhookCounters SmsCallbacks { get; } = new();
 
+    /// <summary>Email bounce reports handed to Herald (one report per POST).</summary>
+    public WebhookCounters EmailBounces { get; } = new();
+
     /// <summary>Counters of a channel.</summary>
     public SandboxCounters Channel(string channel) => channels.GetOrAdd(channel, static _ => new SandboxCounters());
 
@@ -218,6 +221,7 @@ public sealed class SandboxStats(TimeProvider time)
 
         result["webhooks"] = Describe(Webhooks);
         result["smsCallbacks"] = Describe(SmsCallbacks);
+        result["emailBounces"] = Describe(EmailBounces);
         return result;
     }
 

@@ -6,8 +6,6 @@ using System.Text.Json;
 using Herald.Sandbox.Callbacks;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Throttling;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 
 namespace Herald.Sandbox.WhatsApp;
@@ -157,39 +155,14 @@ public sealed partial class WhatsAppWebhookDispatcher : CallbackDispatcher<Statu
 
     private string? ResolveCallbackUrl()
     {
-        var baseUrl = Options.CallbackBaseUrl;
-        if (string.IsNullOrWhiteSpace(baseUrl))
+        if (HeraldBaseUrl.Resolve(Options, services) is not { } baseUrl)
         {
-            var addresses = services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses;
-            if (addresses is null || addresses.Count == 0)
-            {
-                return null;
-            }
-
-            var first = addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
-                ?? addresses.First();
-            baseUrl = ToLoopback(first);
+            return null;
         }
 
-        callbackUrl = baseUrl.TrimEnd('/') + "/callbacks/whatsapp";
+        callbackUrl = baseUrl + "/callbacks/whatsapp";
         LogCallbackResolved(logger, callbackUrl);
         return callbackUrl;
-    }
-
-    /// <summary>Turns a wildcard listening address (0.0.0.0, [::], +, *) into one a client can call.</summary>
-    internal static string ToLoopback(string address)
-    {
-        foreach (var wildcard in (string[])["0.0.0.0", "[::]", "+", "*"])
-        {
-            var marker = "://" + wildcard + ":";
-            var at = address.IndexOf(marker, StringComparison.Ordinal);
-            if (at >= 0)
-            {
-                return string.Concat(address.AsSpan(0, at), "://127.0.0.1:", address.AsSpan(at + marker.Length));
-            }
-        }
-
-        return address;
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Sandbox WhatsApp status webhooks go to {Url}")]

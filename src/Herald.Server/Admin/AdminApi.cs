@@ -187,7 +187,7 @@ public sealed class TenantProvisioning(
             yield break;
         }
 
-        var settings = JsonSerializer.Serialize(new Dictionary<string, object>
+        var settings = new Dictionary<string, object>
         {
             ["host"] = Sandbox.Smtp.SmtpSimulator.Host,
             ["port"] = port,
@@ -196,8 +196,17 @@ public sealed class TenantProvisioning(
             ["password"] = "sandbox",
             ["fromAddress"] = "notifications@" + tenant.Id.ToString("N")[..12] + ".sandbox.test",
             ["fromName"] = tenant.Name,
-        });
-        yield return new ProviderAccount(Guid.CreateVersion7(now), tenant.Id, Channel.Email, "smtp", "Sandbox Email", settings, 100, true, now);
+            ["bounceAddress"] = "bounces+" + Channels.Email.SmtpSettings.AccountIdPlaceholder + "@" + tenant.Id.ToString("N")[..12] + ".sandbox.test",
+        };
+        // Bounces come back to bounces+{accountId}@…; the sandbox hands them to /callbacks/email/{accountId} with its
+        // secret, as a bank's mail system would with the token configured here (a secret too short to be one: none).
+        if (sandbox.Value.AppSecret.Length >= Channels.Email.SmtpSettings.MinBounceTokenLength)
+        {
+            settings["bounceToken"] = sandbox.Value.AppSecret;
+        }
+
+        yield return new ProviderAccount(
+            Guid.CreateVersion7(now), tenant.Id, Channel.Email, "smtp", "Sandbox Email", JsonSerializer.Serialize(settings), 100, true, now);
     }
 
     /// <summary>The sandbox SMSC's account, a standby (weight 0) next to the Twilio-style one, when it listens.</summary>

@@ -1,8 +1,12 @@
+using System.Security.Cryptography;
+using System.Text;
 using Herald.Channels;
+using Herald.Channels.Email;
 using Herald.Channels.Providers;
 using Herald.Channels.Sms;
 using Herald.Channels.WhatsApp;
 using Herald.Server.Delivery;
+using Herald.Server.Notifications;
 
 namespace Herald.Server.Callbacks;
 
@@ -17,6 +21,7 @@ public static class CallbacksApi
         group.MapGet("/whatsapp", VerifyWhatsApp);
         group.MapPost("/whatsapp", WhatsAppStatusesAsync);
         group.MapPost("/sms/{providerId:guid}", TwilioStatusAsync);
+        group.MapPost("/email/{providerId:guid}", EmailBounceAsync);
         return app;
     }
 
@@ -83,6 +88,70 @@ public static class CallbacksApi
         }
 
         return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// A bounce report that came back to an SMTP account's envelope sender, handed in by the bank's mail system (for
+    /// example a Postfix pipe transport into curl): the raw message, authenticated by the account's bounce token as a
+    /// bearer token. A failed recipient fails the attempt (error code <c>bounced</c>); a report that is not a delivery
+    /// status notification of a message Herald sent is accepted and ignored, so the mail system does not retry it.
+    /// </summary>
+    private static async Task<IResult> EmailBounceAsync(
+        Guid providerId, HttpRequest request, ProviderDirectory directory, ReceiptProcessor receipts, TimeProvider time,
+        ILoggerFactory loggers, CancellationToken ct)
+    {
+        var logger = loggers.CreateLogger("Herald.Callbacks.Email");
+        var account = directory.Find(providerId);
+        if (account is not { Kind: SmtpEmailConnector.ConnectorKind })
+        {
+            return Problems.NotFound("Provider");
+        }
+
+        string? token;
+        try
+        {
+            token = SmtpSettings.Parse(account.Settings).BounceToken;
+        }
+        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+        {
+            token = null;
+        }
+
+        if (token is null || !BearerMatches(request, token))
+        {
+            logger.CallbackRejected(token is null ? "no bounce token configured" : "bad bounce token");
+            return Problems.Result(StatusCodes.Status401Unauthorized, "unauthorized", "The bounce token does not match the account's.");
+        }
+
+        var (body, error) = await RequestBody.ReadAsync(request, MaxCallbackBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        using var stream = new MemoryStream(body.ToArray(), writable: false);
+        var found = BounceReports.Parse(stream, time.GetUtcNow(), ct);
+        if (found.Count > 0)
+        {
+            await receipts.ProcessAsync(found, account.Id, ct);
+        }
+
+        return TypedResults.NoContent();
+    }
+
+    /// <summary><c>Authorization: Bearer {token}</c>, compared in constant time.</summary>
+    private static bool BearerMatches(HttpRequest request, string token)
+    {
+        var header = request.Headers.Authorization.FirstOrDefault();
+        const string scheme = "Bearer ";
+        if (header is null || !header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        // Hashes first: equal lengths, so the comparison time says nothing about the token's length either.
+        return CryptographicOperations.FixedTimeEquals(
+            SHA256.HashData(Encoding.UTF8.GetBytes(header[scheme.Length..].Trim())), SHA256.HashData(Encoding.UTF8.GetBytes(token)));
     }
 
     private static async Task<IResult> WhatsAppStatusesAsync(

@@ -16,6 +16,22 @@ public static class RequestBody
                 "The body must be JSON.", "Send 'Content-Type: application/json'."));
         }
 
+        var (body, error) = await ReadAsync(request, maxBytes);
+        if (error is not null)
+        {
+            return (default, error);
+        }
+
+        // JSON is UTF-8 (RFC 8259): refused here, invalid bytes inside a string would only fail later, when the value
+        // is read as text, and answer 500.
+        return body.Length == 0 ? (default, Problems.Invalid([new InputError("/", "The body is empty; a JSON object is required.")]))
+            : !System.Text.Unicode.Utf8.IsValid(body.Span) ? (default, Problems.Invalid([new InputError("/", "The body is not valid UTF-8.")]))
+            : (body, null);
+    }
+
+    /// <summary>Reads the whole body, of any type, up to <paramref name="maxBytes"/> (a 413 problem past it).</summary>
+    public static async Task<(ReadOnlyMemory<byte> Body, IResult? Error)> ReadAsync(HttpRequest request, int maxBytes)
+    {
         if (request.ContentLength > maxBytes)
         {
             return (default, TooLarge(maxBytes));
@@ -38,11 +54,7 @@ public static class RequestBody
             }
         }
 
-        // JSON is UTF-8 (RFC 8259): refused here, invalid bytes inside a string would only fail later, when the value
-        // is read as text, and answer 500.
-        return buffer.WrittenCount == 0 ? (default, Problems.Invalid([new InputError("/", "The body is empty; a JSON object is required.")]))
-            : !System.Text.Unicode.Utf8.IsValid(buffer.WrittenSpan) ? (default, Problems.Invalid([new InputError("/", "The body is not valid UTF-8.")]))
-            : (buffer.WrittenMemory, null);
+        return (buffer.WrittenMemory, null);
     }
 
     /// <summary>Reads a bounded JSON body and deserializes it as <typeparamref name="T"/>: a malformed body, an unknown

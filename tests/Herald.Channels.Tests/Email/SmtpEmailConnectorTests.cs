@@ -222,6 +222,8 @@ public sealed class SmtpEmailConnectorTests : IAsyncLifetime
     [InlineData("""{"host":"127.0.0.1","fromAddress":"alerts@bank.example","maxConnections":0}""")]
     [InlineData("""{"host":"127.0.0.1","fromAddress":"alerts@bank.example","subject":"a\nBcc: x@y.z"}""")]
     [InlineData("""{"host":"127.0.0.1","port":"x","fromAddress":"alerts@bank.example"}""")]
+    [InlineData("""{"host":"127.0.0.1","fromAddress":"alerts@bank.example","bounceAddress":"Bounces <b@bank.example>"}""")]
+    [InlineData("""{"host":"127.0.0.1","fromAddress":"alerts@bank.example","bounceToken":"short"}""")]
     [InlineData("""[1,2]""")]
     [InlineData("""not json""")]
     public async Task SendAsync_InvalidSettings_IsTransientInvalidSettings(string settings)
@@ -235,6 +237,24 @@ public sealed class SmtpEmailConnectorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SendAsync_EnvelopeSenderIsTheAccountsBounceAddress_WhereALateBounceReportGoes()
+    {
+        var plain = SmtpSandbox.Account(_sandbox.Port);
+        var settings = System.Text.Json.Nodes.JsonNode.Parse(plain.Settings)!.AsObject();
+        settings["bounceAddress"] = "bounces+{accountId}@bank.example";
+        var account = plain with { Settings = settings.ToJsonString() };
+
+        var outcome = await Connector.SendAsync(TestHost.Message("gone@late-bounce.test"), account, Ct);
+
+        // The relay took it (the sandbox announces DSN, so ENVID/NOTIFY were sent), then returned a report to the VERP
+        // sender; this bare simulator has no Herald to hand it to, so it lands in the mailbox.
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        var report = Assert.Single(_sandbox.Mailbox.Find("email", $"bounces+{account.Id:N}@bank.example"));
+        Assert.Equal("Undelivered Mail Returned to Sender", report.Subject);
+        Assert.Empty(_sandbox.Mailbox.Find("email", "gone@late-bounce.test"));
+    }
+
+    [Fact]
     public void Parse_Minimal_AppliesDefaults()
     {
         var settings = SmtpSettings.Parse("""{"host":"smtp.example","fromAddress":"alerts@bank.example","password":null}""");
@@ -244,6 +264,8 @@ public sealed class SmtpEmailConnectorTests : IAsyncLifetime
         Assert.Null(settings.Username);
         Assert.Equal("Message from alerts@bank.example", settings.Subject);
         Assert.Equal(SmtpSettings.DefaultMaxConnections, settings.MaxConnections);
+        Assert.Equal("alerts@bank.example", settings.EnvelopeSender(Guid.NewGuid()).Address);
+        Assert.Null(settings.BounceToken);
     }
 
     [Fact]
