@@ -22,9 +22,9 @@ public sealed record OutboundMessage(Guid NotificationId, Guid AttemptId, string
     public string? Html { get; init; }
 
     /// <summary>
-    /// Set by the dispatcher when the account has a rate limit: a connector that submits one message as several
-    /// provider requests (SMPP's concatenated parts, each a submit_sm the SMSC counts) awaits it before every request
-    /// after the first, so each part goes at a slot of its own. Null when granted; else how long until asking again.
+    /// Set by the dispatcher when the account has a rate limit: a connector whose provider counts one message as
+    /// several (SMPP's concatenated parts, each a submit_sm the SMSC counts; Twilio's segments) awaits it for every
+    /// part after the first, so each part has a slot of its own. Null when granted; else how long until asking again.
     /// </summary>
     public Func<CancellationToken, ValueTask<TimeSpan?>>? NextPartPermit { get; init; }
 }

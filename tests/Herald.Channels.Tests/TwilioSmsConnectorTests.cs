@@ -211,6 +211,40 @@ public sealed class TwilioSmsConnectorTests : HttpConnectorComplianceTests<Twili
         Assert.Equal("malformed_response", outcome.ErrorCode);
     }
 
+    // 3 GSM-7 segments (405 septets; 153 per segment).
+    private static readonly string ThreeSegments = string.Concat(Enumerable.Repeat("Statement line 0123456789. ", 15));
+
+    [Fact]
+    public async Task SendAsync_LongText_TakesAPermitPerSegmentAfterTheFirst_BeforeItsOneRequest()
+    {
+        Peer.Answer(201, CreatedBody);
+        var asked = 0;
+        var message = TestHost.Message("+15558675310", ThreeSegments) with { NextPartPermit = _ => { asked++; return ValueTask.FromResult<TimeSpan?>(null); } };
+
+        var outcome = await Connector.SendAsync(message, TestHost.TwilioAccount(Peer.BaseUrl), Ct);
+
+        Assert.Equal(SendOutcomeKind.Accepted, outcome.Kind);
+        Assert.Equal(2, asked);
+        Assert.Single(Peer.Requests);
+    }
+
+    [Fact]
+    public async Task SendAsync_LongText_SegmentHeldBack_IsRateLimitedWithoutRequest()
+    {
+        var asked = 0;
+        var message = TestHost.Message("+15558675310", ThreeSegments) with
+        {
+            NextPartPermit = _ => ValueTask.FromResult<TimeSpan?>(++asked == 2 ? TimeSpan.FromMilliseconds(40) : null),
+        };
+
+        var outcome = await Connector.SendAsync(message, TestHost.TwilioAccount(Peer.BaseUrl), Ct);
+
+        // Nothing reached Twilio, so the dispatcher may try the next account or come back after the pause.
+        Assert.True(outcome.IsRateLimited);
+        Assert.Equal(TimeSpan.FromMilliseconds(40), outcome.RetryAfter);
+        Assert.Empty(Peer.Requests);
+    }
+
     [Fact]
     public async Task SendAsync_AddressWithoutDigits_IsPermanentWithoutRequest()
     {

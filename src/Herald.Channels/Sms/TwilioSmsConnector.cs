@@ -14,7 +14,9 @@ namespace Herald.Channels.Sms;
 /// A 201 answer means Twilio queued the message (<see cref="SendOutcomeKind.Accepted"/>, provider message id = the
 /// <c>SM…</c> sid); delivery arrives later as a status callback (<see cref="TwilioStatusCallback"/>). Twilio splits a
 /// long body itself (one sid for every segment) and bills per segment: when the answer reports <c>num_segments</c>,
-/// the attempt costs the account's price × that count, else the dispatcher's own segment estimate applies.
+/// the attempt costs the account's price × that count, else the dispatcher's own segment estimate applies. Twilio
+/// queues and paces by segment too, so with a rate limit every segment after the first takes a permit of its own
+/// (<see cref="OutboundMessage.NextPartPermit"/>) before the one request goes; a segment held back sends nothing.
 /// </summary>
 public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvider time) : IChannelConnector
 {
@@ -38,6 +40,17 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
         if (to is null)
         {
             return SendOutcome.Permanent("invalid_address", "recipient phone number has no digits");
+        }
+
+        if (message.NextPartPermit is { } nextSegment)
+        {
+            for (var segment = 2; segment <= Providers.SmsSegments.Count(message.Text); segment++)
+            {
+                if (await nextSegment(ct).ConfigureAwait(false) is { } retryAfter)
+                {
+                    return SendOutcome.RateLimited(retryAfter);
+                }
+            }
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Post, settings.MessagesUri);
