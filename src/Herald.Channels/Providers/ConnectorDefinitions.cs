@@ -92,6 +92,7 @@ public static partial class ConnectorDefinitions
             new("reconnectMinSeconds", false, false, "First reconnect delay (default 1)."),
             new("reconnectMaxSeconds", false, false, "Longest reconnect delay (default 60)."),
             new("registeredDelivery", false, false, "Ask for delivery receipts (default true)."),
+            new("receiptIdFormat", false, false, "same (default), hex-submit-decimal-receipt or decimal-submit-hex-receipt: how receipts write the submit_sm_resp id."),
         ], static e => SmppSettings.Parse(e)),
         new(FcmConnector.ConnectorKind, Channel.Push,
         [

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Herald.Channels.Sms.Smpp;
@@ -246,6 +247,13 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
 
     private SmppShortMessage Receipt(SmppShortMessage submitted, string messageId, string text, DateTimeOffset submittedAt, string stat)
     {
+        // Magic recipient 0053: an SMSC that answers submit_sm with a hex id and writes the receipt with the same
+        // number in decimal (the account needs receiptIdFormat "hex-submit-decimal-receipt").
+        if (submitted.DestinationAddr.EndsWith("0053", StringComparison.Ordinal))
+        {
+            messageId = ulong.Parse(messageId, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture);
+        }
+
         var receiptText = SmppReceipts.Format(messageId, stat, stat == "DELIVRD" ? "000" : "001", submittedAt, smsc.Time.GetUtcNow(), 1, text);
         return new SmppShortMessage
         {

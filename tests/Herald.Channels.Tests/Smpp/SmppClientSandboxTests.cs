@@ -31,6 +31,27 @@ public sealed class SmppClientSandboxTests
     }
 
     [Fact]
+    public async Task Send_ToAnSmscWritingReceiptIdsInDecimal_MatchesOnlyWithTheAccountsIdFormat()
+    {
+        await using var smsc = await SmscHost.StartAsync();
+        var sink = new CollectingReceiptSink();
+        await using var services = Services(sink);
+        var connector = services.GetRequiredService<SmppSmsConnector>();
+        var plain = Account(smsc.Port, systemId: "plain");
+        var converting = Account(smsc.Port, systemId: "converting", extra: new { receiptIdFormat = "hex-submit-decimal-receipt" });
+
+        // Sandbox number 0053: submit_sm_resp gives a hex id, the receipt the same number in decimal.
+        var unmatched = await connector.SendAsync(TestHost.Message("+15550000053"), plain, Ct);
+        var matched = await connector.SendAsync(TestHost.Message("+15550000053"), converting, Ct);
+
+        await WaitUntilAsync(() => sink.Received.Count == 2, "both receipts");
+        var receipts = sink.Received.ToDictionary(static r => r.AccountId, static r => r.Receipt.ProviderMessageId);
+        Assert.NotEqual(unmatched.ProviderMessageId, receipts[plain.Id]);
+        Assert.Equal(matched.ProviderMessageId, receipts[converting.Id]);
+        Assert.All(matched.ProviderMessageId!, static c => Assert.True(char.IsAsciiDigit(c)));
+    }
+
+    [Fact]
     public async Task Send_ToTheMagic0004Number_IsPermanent()
     {
         await using var smsc = await SmscHost.StartAsync();

@@ -8,6 +8,27 @@ public sealed class SmppReceiptsTests
 {
     private static readonly DateTimeOffset At = new(2026, 11, 24, 23, 0, 0, TimeSpan.Zero);
 
+    [Theory]
+    [InlineData("same", "DEADBEEF", "3735928559", "DEADBEEF", "3735928559")]
+    [InlineData("hex-submit-decimal-receipt", "DEADBEEF", "3735928559", "3735928559", "3735928559")]
+    [InlineData("hex-submit-decimal-receipt", "00deadbeef", "0003735928559", "3735928559", "3735928559")]
+    [InlineData("hex-submit-decimal-receipt", "ffffffffffffffff", "18446744073709551615", "18446744073709551615", "18446744073709551615")]
+    [InlineData("decimal-submit-hex-receipt", "3735928559", "deadbeef", "3735928559", "3735928559")]
+    [InlineData("hex-submit-decimal-receipt", "msg-42", "not a number", "msg-42", "not a number")]
+    public void ReceiptIdFormat_MapsBothIdsToOneForm(string format, string submitted, string receipted, string storedSubmit, string storedReceipt)
+    {
+        var settings = SmppSettings.Parse($$"""{"host":"127.0.0.1","systemId":"bank","sourceAddr":"BANK","receiptIdFormat":"{{format}}"}""");
+
+        Assert.Equal((storedSubmit, storedReceipt), (settings.SubmittedId(submitted), settings.ReceiptedId(receipted)));
+    }
+
+    [Fact]
+    public void ReceiptIdFormat_Unknown_IsRefused()
+    {
+        var e = Assert.Throws<FormatException>(() => SmppSettings.Parse("""{"host":"127.0.0.1","systemId":"bank","sourceAddr":"BANK","receiptIdFormat":"octal"}"""));
+        Assert.Contains("receiptIdFormat", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_ClassicText_WithoutTlvs()
     {

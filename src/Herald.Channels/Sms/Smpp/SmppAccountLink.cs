@@ -133,7 +133,7 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
 
         return string.IsNullOrEmpty(response.Id)
             ? SendOutcome.Transient("malformed_response", "submit_sm_resp without a message_id")
-            : new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: response.Id);
+            : new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: Settings.SubmittedId(response.Id));
     }
 
     public async ValueTask DisposeAsync()
@@ -251,7 +251,7 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
             return SmppStatus.Ok;
         }
 
-        if (receipt.ToProviderReceipt(_time.GetUtcNow()) is { } providerReceipt)
+        if ((receipt with { MessageId = Settings.ReceiptedId(receipt.MessageId) }).ToProviderReceipt(_time.GetUtcNow()) is { } providerReceipt)
         {
             await _sink.AcceptAsync(_account, [providerReceipt], ct).ConfigureAwait(false);
         }
