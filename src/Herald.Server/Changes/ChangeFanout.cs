@@ -14,6 +14,9 @@ public static class ChangeKinds
     /// <summary>A stored customer was created, changed or deleted; the key is the customer id.</summary>
     public const string Customer = "customer";
 
+    /// <summary>A tenant's templates were saved or deleted; the key is "*".</summary>
+    public const string Templates = "templates";
+
     /// <summary>Provider accounts were created, changed or deleted; the key is the account id, or "*" for several.</summary>
     public const string Providers = "providers";
 

@@ -11,16 +11,17 @@ public sealed class TemplatesOptions
 {
     public const string Section = "Herald:Templates";
 
-    /// <summary>How long a node uses a tenant's templates before reading them again. Changes through this node
-    /// apply at once; other nodes pick them up within this time.</summary>
+    /// <summary>How long a node uses a tenant's templates before reading them again. Changes apply at once on every
+    /// node through the change fan-out; this bounds how long a node that missed the message keeps old ones.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan CacheTtl { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
 /// Every tenant's templates, per node: one store read per tenant per <see cref="TemplatesOptions.CacheTtl"/>, not
-/// per message. Cleared locally for a tenant when its templates change through this node. If a refresh fails the
-/// last good list is kept.
+/// per message. Cleared for a tenant when its templates change, on this node at once and on the others through the
+/// change fan-out (<see cref="TemplateChanges"/>); the TTL is the safety net for a lost message. If a refresh fails
+/// the last good list is kept.
 /// </summary>
 public sealed class TemplateCache(ITemplateStore store, TimeProvider time, IOptions<TemplatesOptions> options, ILogger<TemplateCache> logger)
 {
@@ -51,6 +52,12 @@ public sealed class TemplateCache(ITemplateStore store, TimeProvider time, IOpti
 
     /// <summary>Forgets a tenant's templates on this node (after a change through the API).</summary>
     public void Invalidate(Guid tenantId) => _entries.TryRemove(tenantId, out _);
+
+    /// <summary>Whether this node holds the tenant's templates (tests watch a change arrive).</summary>
+    public bool Holds(Guid tenantId) => _entries.ContainsKey(tenantId);
+
+    /// <summary>Forgets every tenant's templates (change messages may have been lost).</summary>
+    public void Clear() => _entries.Clear();
 
     private sealed record Entry(IReadOnlyList<MessageTemplate> Templates, DateTimeOffset Expires);
 }
