@@ -17,6 +17,8 @@ public static class ApiKeys
     /// <summary>What listings show of a key: enough to tell keys apart, useless to an attacker.</summary>
     public static string DisplayPrefix(string key) => key[..Math.Min(key.Length, Prefix.Length + 6)];
 
+    /// <summary>Compares two secrets in constant time. Their hashes are compared, which have equal lengths, so the
+    /// time says nothing about a secret's length either.</summary>
     public static bool FixedTimeEquals(string a, string b) =>
-        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b));
+        CryptographicOperations.FixedTimeEquals(Hash(a), Hash(b));
 }

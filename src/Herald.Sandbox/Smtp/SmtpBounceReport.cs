@@ -15,8 +15,6 @@ internal static class SmtpBounceReport
 {
     public const string Subject = "Undelivered Mail Returned to Sender";
 
-    private const string VerpPrefix = "bounces+";
-
     /// <param name="Bytes">The whole report as it would travel (message/rfc822).</param>
     /// <param name="Text">Its human-readable part.</param>
     public sealed record Report(byte[] Bytes, string Text, string MessageId, string From);
@@ -62,12 +60,12 @@ internal static class SmtpBounceReport
     public static Guid? VerpAccount(string returnPath)
     {
         var at = returnPath.IndexOf('@', StringComparison.Ordinal);
-        if (at < 0 || !returnPath.StartsWith(VerpPrefix, StringComparison.OrdinalIgnoreCase))
+        if (at < 0 || !returnPath.StartsWith(SmtpSimulator.VerpPrefix, StringComparison.OrdinalIgnoreCase))
         {
             return null;
         }
 
-        return Guid.TryParseExact(returnPath.AsSpan(VerpPrefix.Length, at - VerpPrefix.Length), "N", out var id) ? id : null;
+        return Guid.TryParseExact(returnPath.AsSpan(SmtpSimulator.VerpPrefix.Length, at - SmtpSimulator.VerpPrefix.Length), "N", out var id) ? id : null;
     }
 
     /// <summary>RFC 3461 xtext: <c>+XX</c> is the byte XX in hex; everything else stands for itself.</summary>

@@ -40,6 +40,10 @@ public sealed class SmtpSimulator(
     /// <summary>The magic domain whose recipients are accepted and bounce afterwards with a DSN.</summary>
     public const string LateBounceDomain = "@late-bounce.test";
 
+    /// <summary>The local part a VERP return path starts with, <c>bounces+{accountId}@…</c>: the sandbox hands reports
+    /// for it to Herald (<see cref="SmtpBounceDispatcher"/>), and sandbox email accounts are provisioned with it.</summary>
+    public const string VerpPrefix = "bounces+";
+
     private LoopbackListener? tcp;
 
     /// <summary>The port the simulator listens on (127.0.0.1), or null when disabled or not started.</summary>

@@ -187,6 +187,7 @@ public sealed class TenantProvisioning(
             yield break;
         }
 
+        var domain = tenant.Id.ToString("N")[..12] + ".sandbox.test";
         var settings = new Dictionary<string, object>
         {
             ["host"] = Sandbox.Smtp.SmtpSimulator.Host,
@@ -194,9 +195,9 @@ public sealed class TenantProvisioning(
             ["security"] = "none",
             ["username"] = tenant.Id.ToString(),
             ["password"] = "sandbox",
-            ["fromAddress"] = "notifications@" + tenant.Id.ToString("N")[..12] + ".sandbox.test",
+            ["fromAddress"] = "notifications@" + domain,
             ["fromName"] = tenant.Name,
-            ["bounceAddress"] = "bounces+" + Channels.Email.SmtpSettings.AccountIdPlaceholder + "@" + tenant.Id.ToString("N")[..12] + ".sandbox.test",
+            ["bounceAddress"] = Sandbox.Smtp.SmtpSimulator.VerpPrefix + Channels.Email.SmtpSettings.AccountIdPlaceholder + "@" + domain,
         };
         // Bounces come back to bounces+{accountId}@…; the sandbox hands them to /callbacks/email/{accountId} with its
         // secret, as a bank's mail system would with the token configured here (a secret too short to be one: none).

@@ -1,10 +1,9 @@
-using System.Security.Cryptography;
-using System.Text;
 using Herald.Channels;
 using Herald.Channels.Email;
 using Herald.Channels.Providers;
 using Herald.Channels.Sms;
 using Herald.Channels.WhatsApp;
+using Herald.Ingest.Authentication;
 using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 
@@ -149,9 +148,7 @@ public static class CallbacksApi
             return false;
         }
 
-        // Hashes first: equal lengths, so the comparison time says nothing about the token's length either.
-        return CryptographicOperations.FixedTimeEquals(
-            SHA256.HashData(Encoding.UTF8.GetBytes(header[scheme.Length..].Trim())), SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+        return ApiKeys.FixedTimeEquals(header[scheme.Length..].Trim(), token);
     }
 
     private static async Task<IResult> WhatsAppStatusesAsync(
