@@ -26,7 +26,7 @@ public sealed class SmppDeliveryTests(PipelineHostFixture fixture) : IClassFixtu
 
         var id = await client.SendAsync(new { type = "account.balance", channels = new[] { "sms" }, customer = new { phone }, data = new { text = "Balance: 100.00€ [EUR]" } });
 
-        // The SMS step waits for acceptance (SPEC §7); the deliver_sm receipt then moves the attempt to delivered.
+        // The SMS step waits for acceptance (SPEC §8); the deliver_sm receipt then moves the attempt to delivered.
         var n = await client.WaitForStatusAsync(id, "delivered");
         Assert.Equal("sms", n.Str("channel"));
         n = await TestData.EventuallyAsync(
