@@ -48,6 +48,12 @@ public sealed class ChannelsOptions
     [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
     public TimeSpan CircuitSamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Transient failures in a row (no success between them) that open a circuit whatever the ratio says; 0 turns
+    /// this off. The ratio alone is diluted by the successes of the sampling window: a provider that dies after a busy
+    /// minute kept being tried, one failed send after another, until its old successes aged out.</summary>
+    [Range(0, 100_000)]
+    public int CircuitConsecutiveFailures { get; set; } = 10;
+
     /// <summary>How long an open circuit rejects sends before one probe is let through (half-open).</summary>
     [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(15);

@@ -322,6 +322,85 @@ public sealed class ProviderPoolTests : IAsyncLifetime
         Assert.False(await _dispatcher.ResetAsync(Guid.NewGuid()));
     }
 
+    [Fact]
+    public async Task ProviderDyingAfterABusyHealthyPeriod_OpensAfterItsRunOfFailures_NotOnlyOnceOldSuccessesAgeOut()
+    {
+        // The ratio breaker alone: 40 recent successes outweigh 10 failures (20 %), so the circuit stayed closed and every
+        // send paid a failed try first until the successes left the window (the chaos suite's provider outage, issue #14).
+        _options.CircuitConsecutiveFailures = 10;
+        var main = await AddAsync("main", 100);
+        var standby = await AddAsync("standby", 0);
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.Equal(main.Id, (await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct)).Provider!.Id);
+        }
+
+        _connector.Script(main, static () => SendOutcome.Transient("network", "connection refused"));
+        for (var i = 0; i < 9; i++)
+        {
+            Assert.Equal(standby.Id, (await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct)).Provider!.Id);
+            Assert.Equal(ProviderHealthState.Closed, _dispatcher.GetState(main.Id));
+        }
+
+        await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+        Assert.Equal(ProviderHealthState.Open, _dispatcher.GetState(main.Id));
+        var triedWhileDown = _connector.Calls(main);
+        await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+        Assert.Equal(triedWhileDown, _connector.Calls(main));
+
+        // After the break one probe goes through: a failure keeps it open, a success closes it.
+        _time.Advance(_options.CircuitBreakDuration);
+        Assert.Equal(ProviderHealthState.HalfOpen, _dispatcher.GetState(main.Id));
+        await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+        Assert.Equal(triedWhileDown + 1, _connector.Calls(main));
+        Assert.Equal(ProviderHealthState.Open, _dispatcher.GetState(main.Id));
+
+        _connector.Script(main, null);
+        _time.Advance(_options.CircuitBreakDuration);
+        Assert.Equal(main.Id, (await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct)).Provider!.Id);
+        Assert.Equal(ProviderHealthState.Closed, _dispatcher.GetState(main.Id));
+    }
+
+    [Fact]
+    public async Task RatioAlone_AfterABusyHealthyPeriod_StaysClosedThroughARunOfFailures()
+    {
+        // What the run-of-failures trigger is for: with it off, Polly's ratio over the window stays below 50 %.
+        _options.CircuitConsecutiveFailures = 0;
+        var main = await AddAsync("main", 100);
+        await AddAsync("standby", 0);
+        for (var i = 0; i < 40; i++)
+        {
+            await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+        }
+
+        _connector.Script(main, static () => SendOutcome.Transient("network", "connection refused"));
+        for (var i = 0; i < 30; i++)
+        {
+            await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+        }
+
+        Assert.Equal(ProviderHealthState.Closed, _dispatcher.GetState(main.Id));
+        Assert.Equal(70, _connector.Calls(main));
+    }
+
+    [Fact]
+    public async Task RunOfFailures_EndedBySuccessesBetween_DoesNotOpen()
+    {
+        _options.CircuitConsecutiveFailures = 3;
+        _options.CircuitMinimumThroughput = 1_000;   // the ratio breaker stays out of this
+        var main = await AddAsync("main", 100);
+        await AddAsync("standby", 0);
+        var flip = 0;
+        _connector.Script(main, () => Interlocked.Increment(ref flip) % 3 == 0 ? new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: "ok") : SendOutcome.Transient("503", "busy"));
+        for (var i = 0; i < 30; i++)
+        {
+            await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct);
+        }
+
+        Assert.Equal(ProviderHealthState.Closed, _dispatcher.GetState(main.Id));
+        Assert.Equal(30, _connector.Calls(main));
+    }
+
     // ---- connector definitions ----
 
     [Fact]

@@ -14,6 +14,7 @@ namespace Herald.Chaos.Tests;
 /// under load, and reports accepted / delivered / duplicated / lost from the clients' answers, the database and what
 /// the providers received.
 /// </summary>
+[TestCaseOrderer(typeof(ShuffledScenarioOrderer))]
 public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) : IClassFixture<Cluster>
 {
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(90);
@@ -127,15 +128,6 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
     [Fact]
     public async Task ProviderOutage_CircuitOpens_TrafficMoves_AndReturnsAfterRecovery()
     {
-        // Fresh workers. After some orders of earlier scenarios (an edge check and a PostgreSQL restart; SIGTERM, kills,
-        // a PostgreSQL restart, Redis down and a slow provider) a worker's circuit for the killed provider was seen not to
-        // open within a minute although every send to it failed over (nothing was lost). Not reproduced in isolation and
-        // not yet understood (see the session notes); this scenario is about a provider outage on healthy workers.
-        foreach (var worker in cluster.Workers)
-        {
-            await worker.KillAsync();
-        }
-
         await cluster.EnsureHealthyAsync();
         var opened = $"Circuit of provider account {cluster.AccountB.Id} opened";
         var closed = $"Circuit of provider account {cluster.AccountB.Id} closed";
@@ -151,7 +143,10 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         {
             // What every worker's breaker says (a circuit stuck half-open would show here), for the next investigation.
             var view = await cluster.Client.GetStringAsync($"/v1/providers/{cluster.AccountB.Id}");
-            throw new TimeoutException($"{e.Message}\nGET /v1/providers/{{B}}: {view}", e);
+            var failovers = cluster.Workers.Sum(w => w.CountLogged($"Provider account {cluster.AccountB.Id} refused a send transiently"));
+            throw new TimeoutException(
+                $"{e.Message}\nGET /v1/providers/{{B}}: {view}\nattempts: {await cluster.AttemptBreakdownAsync(outage.Prefix)}\n"
+                + $"failovers from B logged: {failovers}\n{cluster.Tails()}", e);
         }
         await outage.Completion;
         var outageRow = await ReportAsync("provider outage (B killed)", outage, "");

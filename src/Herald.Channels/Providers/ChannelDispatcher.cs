@@ -29,7 +29,8 @@ public sealed record DispatchResult(ProviderAccount? Provider, SendOutcome Outco
 /// <summary>One send to one provider account within a dispatch.</summary>
 public sealed record DispatchTry(ProviderAccount Provider, Guid AttemptId, SendOutcome Outcome, DateTimeOffset StartedAt);
 
-/// <summary>Circuit state of one provider account, as metrics and /readyz report it.</summary>
+/// <summary>Circuit state of one provider account, as metrics and /readyz report it; ordered from open to shut (the worse
+/// of two views is the larger value).</summary>
 public enum ProviderHealthState
 {
     /// <summary>Sends flow.</summary>
@@ -159,6 +160,11 @@ public sealed partial class ChannelDispatcher
                 };
             }
 
+            if (!circuit.TryPass(_time.GetUtcNow()))
+            {
+                continue;   // held open by its run of failures (or its probe is already out): next provider
+            }
+
             try
             {
                 outcome = await circuit.Pipeline.ExecuteAsync(
@@ -183,6 +189,7 @@ public sealed partial class ChannelDispatcher
             }
 
             Latency.Record(account.Id, _time.GetElapsedTime(started));
+            ObserveRun(circuit, account.Id, outcome);
             if (outcome.Kind is SendOutcomeKind.Accepted or SendOutcomeKind.Delivered)
             {
                 outcome = outcome with { Cost = outcome.Cost ?? Pricing.Cost(account, channel, choice.Country, message.Text) };
@@ -230,7 +237,9 @@ public sealed partial class ChannelDispatcher
             return false;
         }
 
-        await Circuit(account).Control.CloseAsync().ConfigureAwait(false);
+        var circuit = Circuit(account);
+        circuit.EndRun();
+        await circuit.Control.CloseAsync().ConfigureAwait(false);
         return true;
     }
 
@@ -254,6 +263,28 @@ public sealed partial class ChannelDispatcher
         return result;
     }
 
+    /// <summary>Counts the account's run of transient failures and opens its circuit when the run reaches
+    /// <see cref="ChannelsOptions.CircuitConsecutiveFailures"/>; a success ends the run and closes a circuit it opened.
+    /// The same outcomes feed Polly's ratio breaker (<see cref="Build"/>); this catches what the ratio misses.</summary>
+    private void ObserveRun(ProviderCircuit circuit, Guid accountId, SendOutcome outcome)
+    {
+        if (outcome.Kind != SendOutcomeKind.TransientFailure)
+        {
+            if (circuit.EndRun())
+            {
+                LogCircuitClosed(_logger, accountId);
+            }
+
+            return;
+        }
+
+        if (_options.CircuitConsecutiveFailures > 0
+            && circuit.Fail(_options.CircuitConsecutiveFailures, _time.GetUtcNow()))
+        {
+            LogCircuitOpened(_logger, accountId, _options.CircuitBreakDuration, outcome.ErrorCode);
+        }
+    }
+
     private bool HasConnector(ProviderAccount account) =>
         _connectors.TryGetValue(account.Kind, out var connector) && connector.Channel == account.Channel;
 
@@ -266,7 +297,7 @@ public sealed partial class ChannelDispatcher
 
     private ProviderCircuit Build(ProviderAccount account)
     {
-        var circuit = new ProviderCircuit();
+        var circuit = new ProviderCircuit(_options.CircuitBreakDuration);
         var accountId = account.Id;
         var builder = new ResiliencePipelineBuilder<SendOutcome>
         {
@@ -314,9 +345,12 @@ public sealed partial class ChannelDispatcher
         return circuit;
     }
 
-    private sealed class ProviderCircuit
+    private sealed class ProviderCircuit(TimeSpan breakDuration)
     {
         private long _openUntilTicks;
+        private int _run;
+        // While a run of failures holds the circuit open: until when (UTC ticks); 0 when no run holds it.
+        private long _runOpenUntilTicks;
 
         public CircuitBreakerStateProvider StateProvider { get; } = new();
 
@@ -326,18 +360,59 @@ public sealed partial class ChannelDispatcher
 
         public void Opened(DateTimeOffset until) => Interlocked.Exchange(ref _openUntilTicks, until.UtcTicks);
 
-        /// <summary>
-        /// Polly moves Open to HalfOpen lazily, on the next execution after the break. Reporting Open until then
-        /// would make the provider look unusable forever, so an elapsed break is reported as HalfOpen: the next
-        /// send is the probe.
-        /// </summary>
-        public ProviderHealthState State(DateTimeOffset now) => StateProvider.CircuitState switch
+        /// <summary>One more transient failure in the run; true when it opened the circuit (a run already holding it
+        /// open is not reopened, so only the probe after a break extends it).</summary>
+        public bool Fail(int threshold, DateTimeOffset now)
         {
-            CircuitState.Closed => ProviderHealthState.Closed,
-            CircuitState.HalfOpen => ProviderHealthState.HalfOpen,
-            CircuitState.Isolated => ProviderHealthState.Isolated,
-            _ => now.UtcTicks >= Interlocked.Read(ref _openUntilTicks) ? ProviderHealthState.HalfOpen : ProviderHealthState.Open,
-        };
+            if (Interlocked.Increment(ref _run) < threshold)
+            {
+                return false;
+            }
+
+            return Interlocked.CompareExchange(ref _runOpenUntilTicks, (now + breakDuration).UtcTicks, 0) == 0;
+        }
+
+        /// <summary>Ends the run (a success, or a reset by hand); true when the run had opened the circuit.</summary>
+        public bool EndRun()
+        {
+            Interlocked.Exchange(ref _run, 0);
+            return Interlocked.Exchange(ref _runOpenUntilTicks, 0) != 0;
+        }
+
+        /// <summary>Whether a send may go through the run's hold: always without one; after the break, one caller at a
+        /// time (the probe), which pushes the hold out by another break until its outcome ends or keeps the run.</summary>
+        public bool TryPass(DateTimeOffset now)
+        {
+            var until = Interlocked.Read(ref _runOpenUntilTicks);
+            if (until == 0)
+            {
+                return true;
+            }
+
+            return now.UtcTicks >= until
+                && Interlocked.CompareExchange(ref _runOpenUntilTicks, (now + breakDuration).UtcTicks, until) == until;
+        }
+
+        /// <summary>
+        /// The worse of Polly's ratio breaker and the run of failures. Polly moves Open to HalfOpen lazily, on the next
+        /// execution after the break. Reporting Open until then would make the provider look unusable forever, so an
+        /// elapsed break is reported as HalfOpen: the next send is the probe.
+        /// </summary>
+        public ProviderHealthState State(DateTimeOffset now)
+        {
+            var ratio = StateProvider.CircuitState switch
+            {
+                CircuitState.Closed => ProviderHealthState.Closed,
+                CircuitState.HalfOpen => ProviderHealthState.HalfOpen,
+                CircuitState.Isolated => ProviderHealthState.Isolated,
+                _ => now.UtcTicks >= Interlocked.Read(ref _openUntilTicks) ? ProviderHealthState.HalfOpen : ProviderHealthState.Open,
+            };
+            var runUntil = Interlocked.Read(ref _runOpenUntilTicks);
+            var run = runUntil == 0 ? ProviderHealthState.Closed
+                : now.UtcTicks >= runUntil ? ProviderHealthState.HalfOpen
+                : ProviderHealthState.Open;
+            return (ProviderHealthState)Math.Max((int)ratio, (int)run);
+        }
     }
 
     [LoggerMessage(EventId = 3200, Level = LogLevel.Warning, Message = "Circuit of provider account {AccountId} opened for {BreakDuration} (last failure {Reason})")]

@@ -307,6 +307,30 @@ public sealed partial class Cluster : IAsyncLifetime
         return Convert.ToInt32(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Attempts of a load, counted by provider account name, state and error code (for failure messages).</summary>
+    public async Task<string> AttemptBreakdownAsync(string prefix)
+    {
+        await using var conn = new NpgsqlConnection(ConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(
+            """
+            SELECT coalesce(a.provider_name, '-') || ' state ' || a.state || ' ' || coalesce(a.error_code, 'ok') || ': ' || count(*)
+            FROM attempts a JOIN notifications n ON n.id = a.notification_id
+            WHERE n.tenant_id = @t AND n.data->>'text' LIKE @p
+            GROUP BY a.provider_name, a.state, a.error_code ORDER BY 1
+            """, conn);
+        cmd.Parameters.AddWithValue("t", TenantId);
+        cmd.Parameters.AddWithValue("p", prefix + "%");
+        var lines = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            lines.Add(reader.GetString(0));
+        }
+
+        return string.Join("; ", lines);
+    }
+
     /// <summary>What one sandbox provider received for texts starting with <paramref name="prefix"/>: text → times.</summary>
     public async Task<Dictionary<string, int>> ReceivedAsync(ChildProcess provider, string prefix)
     {
@@ -470,6 +494,7 @@ public sealed partial class Cluster : IAsyncLifetime
         ["Herald__Channels__HttpTimeout"] = "00:00:04",
         ["Herald__Channels__ConnectTimeout"] = "00:00:00.500",
         ["Herald__Channels__CircuitMinimumThroughput"] = "5",
+        ["Herald__Channels__CircuitConsecutiveFailures"] = "5",
         // Polly opens a circuit only after CircuitMinimumThroughput sends in the window. A worker gets about half the
         // load and tries the dead provider first on half of it, so on a starved machine 5 s held fewer than 5 of its
         // tries and the circuit never opened (traffic still failed over): 10 s leaves room for a slow run.
