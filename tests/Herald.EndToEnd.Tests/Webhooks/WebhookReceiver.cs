@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -12,16 +10,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
 {
     private WebApplication? _app;
 
-    public WebhookReceiver()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
+    /// <summary>The port Kestrel bound at the first start (it picks a free one itself, so no other process can take it
+    /// between a pick and the bind); later starts bind it again. 0 before the first start.</summary>
+    public int Port { get; private set; }
 
-    public int Port { get; }
-
-    public string Url => $"http://127.0.0.1:{Port}/herald/events";
+    public string Url => Port == 0 ? throw new InvalidOperationException("Start the receiver first.") : $"http://127.0.0.1:{Port}/herald/events";
 
     /// <summary>Every request that reached the endpoint while it was up, in arrival order.</summary>
     public ConcurrentQueue<ReceivedWebhook> Received { get; } = new();
@@ -46,6 +39,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
             return Results.StatusCode(Status);
         });
         await app.StartAsync();
+        Port = new Uri(app.Urls.First()).Port;
         _app = app;
     }
 
