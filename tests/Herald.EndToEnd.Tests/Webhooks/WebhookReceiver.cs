@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -10,11 +12,20 @@ public sealed class WebhookReceiver : IAsyncDisposable
 {
     private WebApplication? _app;
 
-    /// <summary>The port Kestrel bound at the first start (it picks a free one itself, so no other process can take it
-    /// between a pick and the bind); later starts bind it again. 0 before the first start.</summary>
-    public int Port { get; private set; }
+    /// <summary>Holds the port from construction to the first start: bound but not listening, so connections are
+    /// refused (the endpoint is down) and no other process can take the port meanwhile.</summary>
+    private Socket? _hold;
 
-    public string Url => Port == 0 ? throw new InvalidOperationException("Start the receiver first.") : $"http://127.0.0.1:{Port}/herald/events";
+    public WebhookReceiver()
+    {
+        _hold = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _hold.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        Port = ((IPEndPoint)_hold.LocalEndPoint!).Port;
+    }
+
+    public int Port { get; }
+
+    public string Url => $"http://127.0.0.1:{Port}/herald/events";
 
     /// <summary>Every request that reached the endpoint while it was up, in arrival order.</summary>
     public ConcurrentQueue<ReceivedWebhook> Received { get; } = new();
@@ -38,8 +49,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 request.Headers["Herald-Delivery-Attempt"].ToString()));
             return Results.StatusCode(Status);
         });
+        // Released only now, for Kestrel to bind the same port a moment later (a restart after StopAsync has the same
+        // short gap: the endpoint comes back where the bank's URL points).
+        _hold?.Dispose();
+        _hold = null;
         await app.StartAsync();
-        Port = new Uri(app.Urls.First()).Port;
         _app = app;
     }
 
@@ -53,7 +67,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => new(StopAsync());
+    public async ValueTask DisposeAsync()
+    {
+        _hold?.Dispose();
+        await StopAsync();
+    }
 }
 
 public sealed record ReceivedWebhook(byte[] Body, string Signature, string EventId, string Attempt);
