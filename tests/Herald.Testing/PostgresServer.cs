@@ -217,7 +217,7 @@ public class PostgresServer : IAsyncDisposable
         await File.AppendAllTextAsync(Path.Combine(data, "postgresql.conf"), settings, ct);
 
         _root = root;
-        await UsePortAsync(FreePort(), ct);
+        await UsePortAsync(PickPort(), ct);
     }
 
     /// <summary>Sets the port in postgresql.conf (a later line wins) and in <see cref="ConnectionString"/>.</summary>
@@ -253,7 +253,7 @@ public class PostgresServer : IAsyncDisposable
             catch (PortTakenException) when (mayMovePort && attempt < PortAttempts)
             {
                 // The port was free when picked and taken before the server bound it: pick another.
-                await UsePortAsync(FreePort(), ct);
+                await UsePortAsync(PickPort(), ct);
             }
             catch (Exception e) when (e is TimeoutException or PortTakenException)
             {
@@ -350,6 +350,10 @@ public class PostgresServer : IAsyncDisposable
             : throw new InvalidOperationException(
                 $"No PostgreSQL binaries under {root}/*/bin. Install the postgresql package or set {EnvironmentVariable}.");
     }
+
+    /// <summary>The port a fresh server tries next: one that was free a moment ago (another process may take it before
+    /// the server binds it, which the start handles by picking again). Tests of that handling override it.</summary>
+    protected virtual int PickPort() => FreePort();
 
     private static int FreePort()
     {

@@ -66,7 +66,7 @@ public class RedisServer : IAsyncDisposable
             {
                 if (fresh)
                 {
-                    Port = FreePort();
+                    Port = PickPort();
                 }
 
                 _process = StartProcess();
@@ -202,15 +202,18 @@ public class RedisServer : IAsyncDisposable
                     : new InvalidOperationException($"redis-server exited at start with code {exited.ExitCode}: {output}");
             }
 
+            // Whatever holds the port may accept and never answer (it need not be a Redis): each probe is bounded.
+            using var probe = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            probe.CancelAfter(TimeSpan.FromSeconds(2));
             try
             {
                 // The answer must come from this process: after a bind race another server may hold the port.
-                if (await CommandAsync("PING", ct) == "+PONG" && await ProcessIdAsync(ct) == _process?.Id)
+                if (await CommandAsync("PING", probe.Token) == "+PONG" && await ProcessIdAsync(probe.Token) == _process?.Id)
                 {
                     return;
                 }
             }
-            catch (Exception e) when (e is SocketException or IOException)
+            catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
             {
                 last = e;
             }
@@ -258,6 +261,10 @@ public class RedisServer : IAsyncDisposable
 
         throw new InvalidOperationException($"redis-server is not installed. Install the redis-server package or set {EnvironmentVariable}.");
     }
+
+    /// <summary>The port a fresh server tries next: one that was free a moment ago (another process may take it before
+    /// the server binds it, which the start handles by picking again). Tests of that handling override it.</summary>
+    protected virtual int PickPort() => FreePort();
 
     private static int FreePort()
     {
