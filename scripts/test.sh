@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs Herald's whole test suite. Installs what the suites need when missing (PostgreSQL, Redis), builds with
-# warnings as errors, and runs every test project. Test fixtures start their own throwaway servers on random
+# Runs Herald's whole test suite. Installs what the suites need when missing (PostgreSQL, Redis, HAProxy, nginx,
+# Net::SMPP, aiosmtpd), builds with warnings as errors, and runs every test project; fails on any failed or skipped
+# test (a skip hides work that green would claim). Test fixtures start their own throwaway servers on random
 # loopback ports; nothing here starts a long-lived service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need_apt+=(postgresql); fi
 # The SMPP tests check Herald's client and SMSC simulator against Net::SMPP, an implementation not written here.
 perl -MNet::SMPP -e 1 >/dev/null 2>&1 || need_apt+=(libnet-smpp-perl)
+# The SMTP connector is checked against aiosmtpd, an SMTP server not written here, run by Debian's python3.
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_apt+=(python3-aiosmtpd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -50,4 +53,8 @@ for log in "$results"/*.log; do
 done
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$passed" -eq 0 ]; then status=1; fi
+if [ "$skipped" -gt 0 ]; then
+  echo "test.sh: $skipped test(s) skipped; a skipped test is a failure here" >&2
+  status=1
+fi
 exit $status

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -104,13 +102,6 @@ public sealed class ProviderPeer : IAsyncLifetime
         return arrived;
     }
 
-    /// <summary>A loopback URL nobody listens on (connection refused).</summary>
-    public static Uri ClosedPortUrl()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return new Uri($"http://127.0.0.1:{port}");
-    }
+    /// <summary>A loopback URL nobody listens on (connection refused), held so nobody can start listening there.</summary>
+    public static Uri ClosedPortUrl() => new($"http://127.0.0.1:{Herald.Testing.ClosedPort.Reserve()}");
 }

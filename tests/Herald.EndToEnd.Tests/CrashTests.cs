@@ -36,6 +36,9 @@ public sealed class CrashTests(PostgresFixture postgres, ITestOutputHelper outpu
         doomed.Kill(entireProcessTree: true);
         await doomed.WaitForExitAsync();
         var atKill = await DeliveredCountAsync();
+        // The meter is process-wide (every in-process host exports it): the api host's /metrics, read before and after,
+        // sees the successor's counts as a difference.
+        var resentBefore = await InFlightResendsAsync(api);
 
         await using var successor = await HeraldHost.StartAsync(HeraldRole.Worker, settings);
         foreach (var id in ids)
@@ -53,9 +56,24 @@ public sealed class CrashTests(PostgresFixture postgres, ITestOutputHelper outpu
             inFlight += (await client.GetNotificationAsync(id)).Attempts().Count(a => a!["errorCode"]?.GetValue<string>() == "worker_lost");
         }
 
-        output.WriteLine($"accepted {Count}, recorded delivered at kill {atKill}, delivered {distinct}, duplicated {duplicates}, in-flight at kill {inFlight}, lost {Count - distinct}");
+        // SPEC §2: the re-sends of in-flight sends are counted in metrics, on /metrics as Prometheus scrapes it (the
+        // exporter caches a scrape briefly, hence the wait). Other tests' hosts in this process can only add.
+        var resent = await TestData.EventuallyAsync(
+            async () => await InFlightResendsAsync(api) - resentBefore, r => r >= inFlight && r >= duplicates,
+            TimeSpan.FromSeconds(30), $"/metrics to count the {inFlight} in-flight re-sends");
+
+        output.WriteLine($"accepted {Count}, recorded delivered at kill {atKill}, delivered {distinct}, duplicated {duplicates}, in-flight at kill {inFlight}, herald_sends_inflight_resends_total +{resent}, lost {Count - distinct}");
         Assert.Equal(Count, distinct);
         Assert.InRange(duplicates, 0, inFlight);
+    }
+
+    /// <summary>herald_sends_inflight_resends_total from a host's /metrics (0 before the first one).</summary>
+    private static async Task<long> InFlightResendsAsync(HeraldHost host)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(host.BaseUrl) };
+        var text = await http.GetStringAsync("/metrics");
+        return System.Text.RegularExpressions.Regex.Matches(text, @"^herald_sends_inflight_resends_total(?:\{[^}]*\})? ([0-9.eE+]+)", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Sum(m => (long)double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private async Task<int> DeliveredCountAsync() =>

@@ -24,9 +24,9 @@ public sealed class CustomerPropagationTests(PostgresFixture postgres, Customers
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
 
-    // The issue asks for "within one second"; as RulesPropagationTests, the assertion keeps a margin for this loaded
-    // 2-core machine and the output line records the measured time (docs/CUSTOMERS.md has the figures).
-    private static readonly TimeSpan PropagationDeadline = TimeSpan.FromSeconds(2);
+    // As RulesPropagationTests: a generous wait far below the ten-minute cache TTL set here; the output line records
+    // the measured time (docs/CUSTOMERS.md has the figures).
+    private static readonly TimeSpan PropagationDeadline = TestData.PropagationDeadline;
 
     [Fact]
     public async Task OptOutOnNodeA_IsHonouredOnNodeB_WithRedis()

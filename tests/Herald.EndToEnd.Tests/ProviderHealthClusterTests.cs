@@ -83,7 +83,7 @@ public sealed class ProviderHealthClusterTests(PostgresFixture postgres)
         var (tenantId, client) = await api.CreateTenantAsync();
         var accounts = (await client.GetFromJsonAsync<JsonArray>("/v1/providers", Ct))!;
         await TestData.EventuallyAsync(
-            () => Task.FromResult(directory.All.Count(a => a.TenantId == tenantId)), n => n == accounts.Count, TimeSpan.FromSeconds(2),
+            () => Task.FromResult(directory.All.Count(a => a.TenantId == tenantId)), n => n == accounts.Count, TestData.PropagationDeadline,
             "the worker to load the new tenant's accounts");
         var phone = TestData.Phone();
         var id = await client.SendAsync(new { type = "account.balance", channels = new[] { "sms" }, customer = new { phone }, data = new { text = "Balance" } });
@@ -96,9 +96,11 @@ public sealed class ProviderHealthClusterTests(PostgresFixture postgres)
             Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
         }
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         await TestData.EventuallyAsync(
-            () => Task.FromResult(directory.For(tenantId, Channel.Telegram).Count), n => n == 0, TimeSpan.FromSeconds(2),
+            () => Task.FromResult(directory.For(tenantId, Channel.Telegram).Count), n => n == 0, TestData.PropagationDeadline,
             "the worker to drop the disabled account");
+        TestContext.Current.TestOutputHelper?.WriteLine($"The disabled account left the worker's table after {clock.Elapsed.TotalMilliseconds:F0} ms.");
     }
 
     private static async Task<JsonObject> EventuallyAsync(HttpClient client, string id, Func<JsonObject, bool> condition) =>

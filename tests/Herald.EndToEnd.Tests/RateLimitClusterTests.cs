@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Herald.EndToEnd.Tests.Infrastructure;
@@ -307,23 +306,25 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
         return last;
     }
 
-    /// <summary>A worker as its own process (like CrashTests), listening on a known port for /metrics.</summary>
+    /// <summary>A worker as its own process (like CrashTests), serving /metrics on a port Kestrel picks itself (a port
+    /// picked here and released could be taken before the worker binds it); the worker's start log says which.</summary>
     private sealed partial class WorkerProcess : IAsyncDisposable
     {
         private readonly Process _process;
-        private readonly HttpClient _http;
+        private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
+        private readonly TaskCompletionSource<Uri> _address = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        private WorkerProcess(Process process, int port)
-        {
-            _process = process;
-            _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(5) };
-        }
+        private WorkerProcess(Process process) => _process = process;
+
+        private async Task<string> MetricsAsync() =>
+            _address.Task.IsCompleted
+                ? await _http.GetStringAsync(new Uri(await _address.Task, "/metrics"))
+                : throw new HttpRequestException("The worker is not listening yet.");
 
         public static WorkerProcess Start(IReadOnlyDictionary<string, string?> settings)
         {
-            var port = FreePort();
             var dll = Path.Combine(AppContext.BaseDirectory, "Herald.Server.dll");
-            var info = new ProcessStartInfo("dotnet", [dll, "worker", "--urls", $"http://127.0.0.1:{port}"])
+            var info = new ProcessStartInfo("dotnet", [dll, "worker", "--urls", "http://127.0.0.1:0"])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -335,12 +336,21 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
             }
 
             info.Environment["Herald__Sandbox__Enabled"] = "false";
+            // Kestrel's "Now listening on: http://127.0.0.1:<port>" line.
+            info.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
             var process = Process.Start(info)!;
-            process.OutputDataReceived += (_, _) => { };
+            var worker = new WorkerProcess(process);
+            process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is { } line && ListeningLine().Match(line) is { Success: true } match)
+                {
+                    worker._address.TrySetResult(new Uri(match.Groups[1].Value));
+                }
+            };
             process.ErrorDataReceived += (_, _) => { };
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
-            return new WorkerProcess(process, port);
+            return worker;
         }
 
         /// <summary>The herald.ratelimit.fallback gauge: 1 while limiting locally or recovering, 0 when shared; -1 unknown.</summary>
@@ -348,7 +358,7 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
         {
             try
             {
-                var text = await _http.GetStringAsync("/metrics");
+                var text = await MetricsAsync();
                 var match = FallbackLine().Match(text);
                 return match.Success ? (int)double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
             }
@@ -368,7 +378,7 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
             void Add(string key, string value) => result[key] = result.GetValueOrDefault(key) + (long)double.Parse(value, CultureInfo.InvariantCulture);
             try
             {
-                var text = await _http.GetStringAsync("/metrics");
+                var text = await MetricsAsync();
                 foreach (Match match in PermitLine().Matches(text))
                 {
                     var labels = match.Groups[1].Value;
@@ -427,12 +437,8 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
             _process.Dispose();
         }
 
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
+        [GeneratedRegex(@"Now listening on: (http://\S+)")]
+        private static partial Regex ListeningLine();
 
         [GeneratedRegex(@"^herald_ratelimit_fallback(?:\{[^}]*\})?\s+(\S+)", RegexOptions.Multiline)]
         private static partial Regex FallbackLine();

@@ -35,8 +35,10 @@ public sealed class TemplatePropagationTests(PostgresFixture postgres)
         Assert.Equal("First version: 5", await DeliveredTextAsync(client, chat));
         Assert.True(cache.Holds(tenantId));
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         await SaveAsync(client, "Second version: {{ data.amount }}");
-        await TestData.EventuallyAsync(() => Task.FromResult(cache.Holds(tenantId)), held => !held, TimeSpan.FromSeconds(2), "the worker to forget its templates");
+        await TestData.EventuallyAsync(() => Task.FromResult(cache.Holds(tenantId)), held => !held, TestData.PropagationDeadline, "the worker to forget its templates");
+        TestContext.Current.TestOutputHelper?.WriteLine($"Template change reached the worker after {clock.Elapsed.TotalMilliseconds:F0} ms.");
 
         Assert.Equal("Second version: 5", await DeliveredTextAsync(client, chat));
     }

@@ -15,6 +15,25 @@ public sealed class RequestSignatureTests
         return RequestSignature.Verify(header, hmac.GetHashAndReset(), out _);
     }
 
+    /// <summary>docs/INTEGRATIONS.md's recipe, computed once with openssl, not with Herald:
+    /// <c>printf '%s' '1764000000.{"type":"otp"}' | openssl dgst -sha256 -hmac whsec_example</c>.</summary>
+    private const string DocumentedRecipeHeader = "v1=97244a62bd95553684cd34bb4040ee62fed734c7100a969f2730c00d0fcb60f3";
+
+    [Fact]
+    public void Sign_KnownAnswerOfTheDocumentedRecipe_SignsAndVerifies()
+    {
+        const string secret = "whsec_example";
+        const long ts = 1764000000;
+
+        Assert.Equal(DocumentedRecipeHeader, RequestSignature.Sign(secret, ts, Body));
+        Assert.Equal(SignatureCheck.Valid, Check(secret, DocumentedRecipeHeader, ts, Body));
+        Assert.Equal(("X-Herald-Timestamp", "X-Herald-Signature"), (RequestSignature.TimestampHeader, RequestSignature.SignatureHeader));
+        // Another format of the same MAC is not accepted: upper-case scheme, no scheme, base64.
+        Assert.NotEqual(SignatureCheck.Valid, Check(secret, "V1=" + DocumentedRecipeHeader[3..], ts, Body));
+        Assert.NotEqual(SignatureCheck.Valid, Check(secret, DocumentedRecipeHeader[3..], ts, Body));
+        Assert.NotEqual(SignatureCheck.Valid, Check(secret, "v1=" + Convert.ToBase64String(Convert.FromHexString(DocumentedRecipeHeader[3..])), ts, Body));
+    }
+
     [Fact]
     public void Verify_SignatureOfTheSender_IsValid_EvenWhenTheBodyArrivesInPieces()
     {

@@ -137,6 +137,51 @@ public sealed class SmppSimulatorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SpecBytes_BindEnquireLinkUnbind_AreAnsweredWithTheSpecsBytes()
+    {
+        // Written out from SMPP 3.4 (§4.1.5 bind_transceiver, §4.11 enquire_link, §4.2 unbind; §5.1.2 command ids), and
+        // read back from the socket byte by byte: no part of Herald's codec is on either side of this check.
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", Port, Ct);
+        var stream = client.GetStream();
+        byte[] bind =
+        [
+            0x00, 0x00, 0x00, 0x1D, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, // header, seq 1
+            (byte)'a', (byte)'c', (byte)'m', (byte)'e', 0x00, // system_id "acme"
+            (byte)'p', (byte)'w', 0x00, // password "pw"
+            0x00, // system_type ""
+            0x34, // interface_version 3.4
+            0x00, 0x00, // addr_ton, addr_npi
+            0x00, // address_range ""
+        ];
+        await stream.WriteAsync(bind, Ct);
+        var bindResp = await ReadRawFrameAsync(stream);
+        Assert.Equal([0x80, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01], bindResp[4..16]);
+        // The body begins with the SMSC's system_id, a C-octet string.
+        Assert.Contains((byte)0x00, bindResp[16..]);
+
+        await stream.WriteAsync(new byte[] { 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x15, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02 }, Ct);
+        Assert.Equal([0x00, 0x00, 0x00, 0x10, 0x80, 0x00, 0x00, 0x15, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02], await ReadRawFrameAsync(stream));
+
+        await stream.WriteAsync(new byte[] { 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03 }, Ct);
+        Assert.Equal([0x00, 0x00, 0x00, 0x10, 0x80, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03], await ReadRawFrameAsync(stream));
+    }
+
+    /// <summary>One PDU as raw bytes: the 4-byte big-endian command_length, then the rest.</summary>
+    private static async Task<byte[]> ReadRawFrameAsync(NetworkStream stream)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        var length = new byte[4];
+        await stream.ReadExactlyAsync(length, deadline.Token);
+        var frame = new byte[BinaryPrimitives.ReadUInt32BigEndian(length)];
+        Assert.InRange(frame.Length, 16, 4096);
+        length.CopyTo(frame, 0);
+        await stream.ReadExactlyAsync(frame.AsMemory(4), deadline.Token);
+        return frame;
+    }
+
+    [Fact]
     public async Task HostileFrames_AreNackedOrCloseTheConnection_AndTheSimulatorKeepsServing()
     {
         await using (var esme = await RawEsme.ConnectAsync(Port))

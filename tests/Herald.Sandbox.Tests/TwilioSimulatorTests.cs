@@ -26,6 +26,19 @@ public sealed class TwilioSimulatorTests : IAsyncLifetime
     }
 
     [Fact]
+    public void TwilioRecipeOfTheTests_ReproducesTwilioPublishedExample()
+    {
+        // twilio.com/docs/usage/security: token 12345, this URL and these parameters sign to 0/KCTR6DLpKmkAf8muzZqo1nDgQ=.
+        KeyValuePair<string, string>[] form =
+        [
+            new("CallSid", "CA1234567890ABCDE"), new("Caller", "+12349013030"), new("Digits", "1234"),
+            new("From", "+12349013030"), new("To", "+18005551212"),
+        ];
+
+        Assert.Equal("0/KCTR6DLpKmkAf8muzZqo1nDgQ=", SandboxHost.TwilioRecipeSignature("https://mycompany.com/myapp.php?foo=1&bar=2", form.Reverse(), "12345"));
+    }
+
+    [Fact]
     public async Task Send_Valid_Returns201TwilioMessageResourceAndRecordsInMailbox()
     {
         using var response = await host.SendSmsAsync(Form("+4915112340020", "Grüße: 10.00 EUR"));

@@ -20,11 +20,26 @@ public class PostgresServer : IAsyncDisposable
     public const string EnvironmentVariable = "Herald_TEST_POSTGRES";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>How often a first start moves to a new port when another process took the chosen one between
+    /// <see cref="FreePort"/> and the server's bind.</summary>
+    private const int PortAttempts = 5;
+
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly bool _allowExternal;
     private string? _root;
     private string? _binDir;
     private bool _external;
     private bool _running;
+
+    /// <summary>A server that honours <see cref="EnvironmentVariable"/>.</summary>
+    public PostgresServer()
+        : this(allowExternal: true)
+    {
+    }
+
+    /// <summary>With <paramref name="allowExternal"/> false, always a throwaway server of its own (for tests that stop
+    /// and restart it, which an external server cannot).</summary>
+    public PostgresServer(bool allowExternal) => _allowExternal = allowExternal;
 
     /// <summary>Connection string of the server's <c>postgres</c> database (superuser).</summary>
     public string ConnectionString { get; private set; } = "";
@@ -48,24 +63,27 @@ public class PostgresServer : IAsyncDisposable
                 return;
             }
 
-            var external = Environment.GetEnvironmentVariable(EnvironmentVariable)
-                ?? Environment.GetEnvironmentVariable(EnvironmentVariable.ToUpperInvariant());
+            var external = _allowExternal
+                ? Environment.GetEnvironmentVariable(EnvironmentVariable) ?? Environment.GetEnvironmentVariable(EnvironmentVariable.ToUpperInvariant())
+                : null;
             if (!string.IsNullOrWhiteSpace(external))
             {
                 _external = true;
                 ConnectionString = external;
                 Port = new NpgsqlConnectionStringBuilder(external).Port;
-                await WaitUntilAcceptingAsync(ct);
+                await WaitUntilAcceptingAsync(ownDataDirectory: null, ct);
                 return;
             }
 
             _binDir ??= FindBinDirectory();
-            if (_root is null)
+            var fresh = _root is null;
+            if (fresh)
             {
                 await InitDbAsync(ct);
             }
 
-            await StartServerAsync(ct);
+            // Only a fresh server may move: after a stop, clients already hold its port.
+            await StartServerAsync(mayMovePort: fresh, ct);
         }
         finally
         {
@@ -86,7 +104,7 @@ public class PostgresServer : IAsyncDisposable
 
             NpgsqlConnection.ClearAllPools();
             await PgCtlStopAsync("fast", ct);
-            await StartServerAsync(ct);
+            await StartServerAsync(mayMovePort: false, ct);
         }
         finally
         {
@@ -183,11 +201,9 @@ public class PostgresServer : IAsyncDisposable
             asPostgres: true,
             ct);
 
-        Port = FreePort();
         // In postgresql.conf (not on the command line) so a restart keeps the same port and settings.
         var settings = $"""
 
-            port = {Port}
             listen_addresses = '127.0.0.1'
             unix_socket_directories = '{root}'
             max_connections = 300
@@ -201,6 +217,14 @@ public class PostgresServer : IAsyncDisposable
         await File.AppendAllTextAsync(Path.Combine(data, "postgresql.conf"), settings, ct);
 
         _root = root;
+        await UsePortAsync(PickPort(), ct);
+    }
+
+    /// <summary>Sets the port in postgresql.conf (a later line wins) and in <see cref="ConnectionString"/>.</summary>
+    private async Task UsePortAsync(int port, CancellationToken ct)
+    {
+        Port = port;
+        await File.AppendAllTextAsync(Path.Combine(DataDirectory!, "postgresql.conf"), $"\nport = {port}\n", ct);
         ConnectionString = new NpgsqlConnectionStringBuilder
         {
             Host = "127.0.0.1",
@@ -212,23 +236,31 @@ public class PostgresServer : IAsyncDisposable
         }.ConnectionString;
     }
 
-    private async Task StartServerAsync(CancellationToken ct)
+    private async Task StartServerAsync(bool mayMovePort, CancellationToken ct)
     {
         var data = DataDirectory!;
-        var log = Path.Combine(_root!, "server.log");
-        // pg_ctl without -w: readiness is checked below by connecting, with a deadline.
-        await RunAsync(Path.Combine(_binDir!, "pg_ctl"), ["start", "-D", data, "-l", log, "-W"], asPostgres: true, ct);
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            await WaitUntilAcceptingAsync(ct);
+            var log = Path.Combine(_root!, $"server-{attempt}.log");
+            // pg_ctl without -w: readiness is checked below by connecting, with a deadline.
+            await RunAsync(Path.Combine(_binDir!, "pg_ctl"), ["start", "-D", data, "-l", log, "-W"], asPostgres: true, ct);
+            try
+            {
+                await WaitUntilAcceptingAsync(ownDataDirectory: data, ct, log);
+                _running = true;
+                return;
+            }
+            catch (PortTakenException) when (mayMovePort && attempt < PortAttempts)
+            {
+                // The port was free when picked and taken before the server bound it: pick another.
+                await UsePortAsync(PickPort(), ct);
+            }
+            catch (Exception e) when (e is TimeoutException or PortTakenException)
+            {
+                var text = File.Exists(log) ? await File.ReadAllTextAsync(log, ct) : "(no log)";
+                throw new TimeoutException($"{e.Message}\n{text}", e);
+            }
         }
-        catch (TimeoutException e)
-        {
-            var text = File.Exists(log) ? await File.ReadAllTextAsync(log, ct) : "(no log)";
-            throw new TimeoutException($"{e.Message}\n{text}", e);
-        }
-
-        _running = true;
     }
 
     private async Task PgCtlStopAsync(string mode, CancellationToken ct)
@@ -242,19 +274,32 @@ public class PostgresServer : IAsyncDisposable
         _running = false;
     }
 
-    private async Task WaitUntilAcceptingAsync(CancellationToken ct)
+    /// <summary>Waits until the server answers. With <paramref name="ownDataDirectory"/>, the answering server must be
+    /// this one (another process may hold the port after a bind race), and a bind failure in <paramref name="log"/>
+    /// ends the wait at once.</summary>
+    private async Task WaitUntilAcceptingAsync(string? ownDataDirectory, CancellationToken ct, string? log = null)
     {
         var deadline = Stopwatch.StartNew();
         Exception? last = null;
         var builder = new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false, Timeout = 2 };
         while (deadline.Elapsed < StartTimeout)
         {
+            if (log is not null && File.Exists(log) && (await File.ReadAllTextAsync(log, ct)).Contains("Address already in use", StringComparison.Ordinal))
+            {
+                throw new PortTakenException($"Port {Port} was taken before PostgreSQL bound it.");
+            }
+
             try
             {
                 await using var conn = new NpgsqlConnection(builder.ConnectionString);
                 await conn.OpenAsync(ct);
-                await using var cmd = new NpgsqlCommand("SELECT 1", conn);
-                await cmd.ExecuteScalarAsync(ct);
+                await using var cmd = new NpgsqlCommand(ownDataDirectory is null ? "SELECT 1" : "SHOW data_directory", conn);
+                var answer = await cmd.ExecuteScalarAsync(ct);
+                if (ownDataDirectory is not null && !string.Equals(answer as string, ownDataDirectory, StringComparison.Ordinal))
+                {
+                    throw new PortTakenException($"Port {Port} is answered by another server ({answer}).");
+                }
+
                 return;
             }
             catch (Exception e) when (e is NpgsqlException or SocketException or IOException or TimeoutException)
@@ -305,6 +350,10 @@ public class PostgresServer : IAsyncDisposable
             : throw new InvalidOperationException(
                 $"No PostgreSQL binaries under {root}/*/bin. Install the postgresql package or set {EnvironmentVariable}.");
     }
+
+    /// <summary>The port a fresh server tries next: one that was free a moment ago (another process may take it before
+    /// the server binds it, which the start handles by picking again). Tests of that handling override it.</summary>
+    protected virtual int PickPort() => FreePort();
 
     private static int FreePort()
     {
@@ -363,4 +412,6 @@ public class PostgresServer : IAsyncDisposable
             throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {process.ExitCode}: {output}");
         }
     }
+
+    private sealed class PortTakenException(string message) : Exception(message);
 }

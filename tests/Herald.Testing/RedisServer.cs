@@ -17,7 +17,12 @@ public class RedisServer : IAsyncDisposable
     public const string EnvironmentVariable = "Herald_TEST_REDIS";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often a first start moves to a new port when another process took the chosen one between
+    /// <see cref="FreePort"/> and the server's bind.</summary>
+    private const int PortAttempts = 5;
+
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly StringBuilder _output = new();
     private Process? _process;
     private bool _external;
 
@@ -55,35 +60,27 @@ public class RedisServer : IAsyncDisposable
                 return;
             }
 
-            if (Port == 0)
+            // Only a fresh server may move to another port: after a stop, clients already hold its port.
+            var fresh = Port == 0;
+            for (var attempt = 1; ; attempt++)
             {
-                Port = FreePort();
-            }
+                if (fresh)
+                {
+                    Port = PickPort();
+                }
 
-            var psi = new ProcessStartInfo
-            {
-                FileName = FindRedisServer(),
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var arg in new[]
-                     {
-                         "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-                         "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
-                         "--dir", Path.GetTempPath(),
-                     })
-            {
-                psi.ArgumentList.Add(arg);
+                _process = StartProcess();
+                try
+                {
+                    await WaitUntilAcceptingAsync(ct);
+                    break;
+                }
+                catch (PortTakenException) when (fresh && attempt < PortAttempts)
+                {
+                    // The port was free when picked and taken before redis-server bound it: pick another.
+                    await StopProcessAsync(ct);
+                }
             }
-
-            var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start redis-server.");
-            process.OutputDataReceived += static (_, _) => { };
-            process.ErrorDataReceived += static (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            _process = process;
-            await WaitUntilAcceptingAsync(ct);
         }
         finally
         {
@@ -97,23 +94,71 @@ public class RedisServer : IAsyncDisposable
         await _gate.WaitAsync(ct);
         try
         {
-            if (_process is null)
-            {
-                return;
-            }
-
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync(ct);
-            }
-
-            _process.Dispose();
-            _process = null;
+            await StopProcessAsync(ct);
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    private async Task StopProcessAsync(CancellationToken ct)
+    {
+        if (_process is null)
+        {
+            return;
+        }
+
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync(ct);
+        }
+
+        _process.Dispose();
+        _process = null;
+    }
+
+    private Process StartProcess()
+    {
+        var psi = new ProcessStartInfo
+        {
+            FileName = FindRedisServer(),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+                 {
+                     "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                     "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
+                     "--dir", Path.GetTempPath(),
+                 })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        lock (_output)
+        {
+            _output.Clear();
+        }
+
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start redis-server.");
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+
+        void Keep(string? line)
+        {
+            if (line is not null)
+            {
+                lock (_output)
+                {
+                    _output.AppendLine(line);
+                }
+            }
         }
     }
 
@@ -146,17 +191,29 @@ public class RedisServer : IAsyncDisposable
         {
             if (_process is { HasExited: true } exited)
             {
-                throw new InvalidOperationException($"redis-server exited at start with code {exited.ExitCode}.");
+                string output;
+                lock (_output)
+                {
+                    output = _output.ToString();
+                }
+
+                throw output.Contains("Address already in use", StringComparison.Ordinal)
+                    ? new PortTakenException($"Port {Port} was taken before redis-server bound it.")
+                    : new InvalidOperationException($"redis-server exited at start with code {exited.ExitCode}: {output}");
             }
 
+            // Whatever holds the port may accept and never answer (it need not be a Redis): each probe is bounded.
+            using var probe = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            probe.CancelAfter(TimeSpan.FromSeconds(2));
             try
             {
-                if (await CommandAsync("PING", ct) == "+PONG")
+                // The answer must come from this process: after a bind race another server may hold the port.
+                if (await CommandAsync("PING", probe.Token) == "+PONG" && await ProcessIdAsync(probe.Token) == _process?.Id)
                 {
                     return;
                 }
             }
-            catch (SocketException e)
+            catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
             {
                 last = e;
             }
@@ -166,6 +223,30 @@ public class RedisServer : IAsyncDisposable
         }
 
         throw new TimeoutException($"Redis did not accept connections within {StartTimeout}: {last?.Message}");
+    }
+
+    /// <summary>The <c>process_id</c> from <c>INFO server</c> of whatever answers on the port.</summary>
+    private async Task<int?> ProcessIdAsync(CancellationToken ct)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(Host, Port, ct);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("INFO server\r\n"), ct);
+        var text = new StringBuilder();
+        var buffer = new byte[4096];
+        while (!text.ToString().Contains("process_id:", StringComparison.Ordinal) || !text.ToString().EndsWith("\r\n", StringComparison.Ordinal))
+        {
+            var read = await stream.ReadAsync(buffer, ct);
+            if (read == 0)
+            {
+                break;
+            }
+
+            text.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        var match = System.Text.RegularExpressions.Regex.Match(text.ToString(), @"process_id:(\d+)");
+        return match.Success ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
     private static string FindRedisServer()
@@ -181,10 +262,16 @@ public class RedisServer : IAsyncDisposable
         throw new InvalidOperationException($"redis-server is not installed. Install the redis-server package or set {EnvironmentVariable}.");
     }
 
+    /// <summary>The port a fresh server tries next: one that was free a moment ago (another process may take it before
+    /// the server binds it, which the start handles by picking again). Tests of that handling override it.</summary>
+    protected virtual int PickPort() => FreePort();
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    private sealed class PortTakenException(string message) : Exception(message);
 }

@@ -189,7 +189,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
         }
 
         var digits = m.DestinationAddr.TrimStart('+');
-        if (digits.Length is < 3 or > 15 || !digits.All(char.IsAsciiDigit) || digits.EndsWith("0004", StringComparison.Ordinal))
+        if (digits.Length is < 3 or > 15 || !digits.All(char.IsAsciiDigit) || digits.EndsWith(MagicRecipients.InvalidSmsNumber, StringComparison.Ordinal))
         {
             // Not a number, or the magic recipient of SPEC §6 that cannot exist.
             stats.Rejected(SmppSimulator.ChannelName, systemId);
@@ -212,7 +212,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
         var receipted = (m.RegisteredDelivery & 0x03) != 0;
         // Magic recipients: a concatenated message's receipts in reverse order (0051), and its second part
         // undeliverable (0052); sent together once the last part is in.
-        var reversed = digits.EndsWith("0051", StringComparison.Ordinal) || digits.EndsWith("0052", StringComparison.Ordinal);
+        var reversed = digits.EndsWith(MagicRecipients.SmppReceiptsReversed, StringComparison.Ordinal) || digits.EndsWith(MagicRecipients.SmppSecondPartUndelivered, StringComparison.Ordinal);
         if (concat is { Total: > 1 } c)
         {
             var key = string.Join('|', systemId, m.SourceAddr, digits, c.Reference, c.Total);
@@ -222,7 +222,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
                 stats.Accepted(SmppSimulator.ChannelName, systemId);
                 if (receipted && reversed)
                 {
-                    var failing = digits.EndsWith("0052", StringComparison.Ordinal) ? 1 : -1;
+                    var failing = digits.EndsWith(MagicRecipients.SmppSecondPartUndelivered, StringComparison.Ordinal) ? 1 : -1;
                     smsc.ScheduleReceipts(systemId, [.. parts.Select((p, i) => Receipt(m, p.Id, p.Text, now, i == failing ? "UNDELIV" : "DELIVRD")).Reverse()]);
                 }
             }
@@ -249,7 +249,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
     {
         // Magic recipient 0053: an SMSC that answers submit_sm with a hex id and writes the receipt with the same
         // number in decimal (the account needs receiptIdFormat "hex-submit-decimal-receipt").
-        if (submitted.DestinationAddr.EndsWith("0053", StringComparison.Ordinal))
+        if (submitted.DestinationAddr.EndsWith(MagicRecipients.SmppReceiptIdDecimal, StringComparison.Ordinal))
         {
             messageId = ulong.Parse(messageId, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture);
         }

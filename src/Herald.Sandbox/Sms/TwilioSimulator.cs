@@ -68,7 +68,7 @@ public sealed class TwilioSimulator(
             return invalid;
         }
 
-        if (to.EndsWith("0004", StringComparison.Ordinal))
+        if (to.EndsWith(MagicRecipients.InvalidSmsNumber, StringComparison.Ordinal))
         {
             // Magic recipient: a number that cannot exist, as Twilio reports it synchronously.
             stats.Rejected(ChannelName, accountSid);

@@ -111,7 +111,7 @@ public sealed class TelegramSimulator(
                 statusCode: StatusCodes.Status429TooManyRequests);
         }
 
-        if (chatId.EndsWith("403", StringComparison.Ordinal))
+        if (chatId.EndsWith(MagicRecipients.BotBlocked, StringComparison.Ordinal))
         {
             stats.Rejected(ChannelName, account);
             return Error(StatusCodes.Status403Forbidden, "Forbidden: bot was blocked by the user");

@@ -67,7 +67,7 @@ public sealed class WhatsAppSimulator(
         }
 
         var digits = message.Digits;
-        if (digits.EndsWith("0003", StringComparison.Ordinal)
+        if (digits.EndsWith(MagicRecipients.WhatsAppFailsTwice, StringComparison.Ordinal)
             && flakyAttempts.AddOrUpdate(digits, 1, static (_, n) => n + 1) <= 2)
         {
             stats.Failed(ChannelName, phoneNumberId);
@@ -100,7 +100,7 @@ public sealed class WhatsAppSimulator(
     private void ScheduleStatuses(string wamid, string digits, string phoneNumberId, string category, int delayMs, DateTimeOffset now)
     {
         var timestamp = (now.ToUnixTimeMilliseconds() + delayMs) / 1000;
-        if (digits.EndsWith("0001", StringComparison.Ordinal))
+        if (digits.EndsWith(MagicRecipients.NotOnWhatsApp, StringComparison.Ordinal))
         {
             // How the Cloud API reports a number that is not on WhatsApp: accepted, then failed.
             webhooks.Schedule(
@@ -129,7 +129,7 @@ public sealed class WhatsAppSimulator(
                 PhoneNumberId = phoneNumberId,
                 Category = category,
                 Timestamp = timestamp,
-                Next = digits.EndsWith("0002", StringComparison.Ordinal) ? null : "delivered",
+                Next = digits.EndsWith(MagicRecipients.NoWhatsAppReceipt, StringComparison.Ordinal) ? null : "delivered",
             },
             delayMs);
     }

@@ -5,35 +5,34 @@ using MimeKit;
 
 namespace Herald.Channels.Tests.Email;
 
-/// <summary>One Python smtpd per test class: starting the interpreter takes seconds here.</summary>
-public sealed class PythonSmtpServerFixture : IAsyncLifetime
+/// <summary>One aiosmtpd per test class: starting the interpreter takes seconds here. A missing server fails the
+/// tests; it never skips them.</summary>
+public sealed class AiosmtpdFixture : IAsyncLifetime
 {
-    public PythonSmtpServer? Server { get; private set; }
+    private AiosmtpdServer? _server;
 
-    public string? Missing { get; private set; }
+    public AiosmtpdServer Server => _server ?? throw new InvalidOperationException("aiosmtpd has not started");
 
-    public async ValueTask InitializeAsync() => (Server, Missing) = await PythonSmtpServer.TryStartAsync(CancellationToken.None);
+    public async ValueTask InitializeAsync() => _server = await AiosmtpdServer.StartAsync(CancellationToken.None);
 
     public async ValueTask DisposeAsync()
     {
-        if (Server is not null)
+        if (_server is not null)
         {
-            await Server.DisposeAsync();
+            await _server.DisposeAsync();
         }
     }
 }
 
-/// <summary>The SMTP connector against a real SMTP server not written here (Python's smtpd), started by the tests.</summary>
-public sealed class RealSmtpServerTests(PythonSmtpServerFixture fixture) : IClassFixture<PythonSmtpServerFixture>, IAsyncLifetime
+/// <summary>The SMTP connector against a real SMTP server not written here (aiosmtpd, Debian's python3-aiosmtpd), started by the tests.</summary>
+public sealed class RealSmtpServerTests(AiosmtpdFixture fixture) : IClassFixture<AiosmtpdFixture>, IAsyncLifetime
 {
-    private readonly PythonSmtpServer? _server = fixture.Server;
-    private readonly string? _missing = fixture.Missing;
     private ServiceProvider _services = null!;
 
     public ValueTask InitializeAsync()
     {
         // Reset state before each test, not after.
-        _server?.Clear();
+        Server.Clear();
         _services = TestHost.Services(null, ("Herald:Channels:HttpTimeout", "00:00:10"), ("Herald:Channels:SendTimeout", "00:00:10"));
         return ValueTask.CompletedTask;
     }
@@ -44,12 +43,11 @@ public sealed class RealSmtpServerTests(PythonSmtpServerFixture fixture) : IClas
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private PythonSmtpServer Server => _server ?? throw new InvalidOperationException(_missing);
+    private AiosmtpdServer Server => fixture.Server;
 
     [Fact]
-    public async Task SendAsync_ToPythonSmtpd_ArrivesWithFromToSubjectMessageIdAndBothParts()
+    public async Task SendAsync_ToAiosmtpd_ArrivesWithFromToSubjectMessageIdAndBothParts()
     {
-        SkipWhenMissing();
         var message = TestHost.Message("ana@customer.example", "Card *1234: 25.00 EUR at <Coffee & Bar>\nAvailable: 1.000,00 €");
 
         var outcome = await Connector.SendAsync(message, SmtpSandbox.Account(Server.Port, fromName: "Example Bank"), Ct);
@@ -75,7 +73,6 @@ public sealed class RealSmtpServerTests(PythonSmtpServerFixture fixture) : IClas
     [Fact]
     public async Task SendAsync_TwoMessages_BothArriveOverOnePooledConnection()
     {
-        SkipWhenMissing();
         var account = SmtpSandbox.Account(Server.Port);
 
         var first = await Connector.SendAsync(TestHost.Message("ana@customer.example", "first"), account, Ct);
@@ -91,8 +88,6 @@ public sealed class RealSmtpServerTests(PythonSmtpServerFixture fixture) : IClas
     [Fact]
     public async Task SendAsync_ServerRejectsData550_IsPermanent()
     {
-        SkipWhenMissing();
-
         var outcome = await Connector.SendAsync(TestHost.Message("ana@reject.test"), SmtpSandbox.Account(Server.Port), Ct);
 
         Assert.Equal(SendOutcomeKind.PermanentFailure, outcome.Kind);
@@ -103,8 +98,6 @@ public sealed class RealSmtpServerTests(PythonSmtpServerFixture fixture) : IClas
     [Fact]
     public async Task SendAsync_ServerDefersData451_IsTransient()
     {
-        SkipWhenMissing();
-
         var outcome = await Connector.SendAsync(TestHost.Message("ana@defer.test"), SmtpSandbox.Account(Server.Port), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
@@ -114,20 +107,10 @@ public sealed class RealSmtpServerTests(PythonSmtpServerFixture fixture) : IClas
     [Fact]
     public async Task SendAsync_LoginAgainstServerWithoutAuth_IsTransientAccountFault()
     {
-        SkipWhenMissing();
-
         var outcome = await Connector.SendAsync(TestHost.Message("ana@customer.example"), SmtpSandbox.Account(Server.Port, "user", "pass"), Ct);
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("unsupported", outcome.ErrorCode);
         Assert.NotNull(outcome.RetryAfter);
-    }
-
-    private void SkipWhenMissing()
-    {
-        if (_server is null)
-        {
-            Assert.Skip(_missing ?? "python smtpd server unavailable");
-        }
     }
 }

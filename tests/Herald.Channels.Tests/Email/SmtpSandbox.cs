@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Herald.Channels.Email;
 using Herald.Core.Notifications;
 using Herald.Sandbox;
@@ -53,13 +51,8 @@ public sealed class SmtpSandbox : IAsyncDisposable
 
     public ValueTask DisposeAsync() => Simulator.DisposeAsync();
 
-    /// <summary>A port nothing listens on: bound, read, released.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A port nothing listens on, held (bound, not listening) so nothing can start listening there.</summary>
+    public static int FreePort() => Herald.Testing.ClosedPort.Reserve();
 
     public static ProviderAccount Account(
         int port,

@@ -96,14 +96,7 @@ public sealed class SmppConnectorComplianceTests : ConnectorComplianceTests<Smpp
 
     protected override ProviderAccount PeerAccount() => Account(_smsc.Port);
 
-    protected override ProviderAccount UnreachableAccount()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return Account(port) with { Id = Guid.NewGuid() };
-    }
+    protected override ProviderAccount UnreachableAccount() => Account(Herald.Testing.ClosedPort.Reserve()) with { Id = Guid.NewGuid() };
 
     protected override void PeerAccepts() => _smsc.Accept();
 

@@ -12,11 +12,15 @@ public sealed class WebhookReceiver : IAsyncDisposable
 {
     private WebApplication? _app;
 
+    /// <summary>Holds the port from construction to the first start: bound but not listening, so connections are
+    /// refused (the endpoint is down) and no other process can take the port meanwhile.</summary>
+    private Socket? _hold;
+
     public WebhookReceiver()
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        _hold = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _hold.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        Port = ((IPEndPoint)_hold.LocalEndPoint!).Port;
     }
 
     public int Port { get; }
@@ -45,6 +49,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 request.Headers["Herald-Delivery-Attempt"].ToString()));
             return Results.StatusCode(Status);
         });
+        // Released only now, for Kestrel to bind the same port a moment later (a restart after StopAsync has the same
+        // short gap: the endpoint comes back where the bank's URL points).
+        _hold?.Dispose();
+        _hold = null;
         await app.StartAsync();
         _app = app;
     }
@@ -59,7 +67,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => new(StopAsync());
+    public async ValueTask DisposeAsync()
+    {
+        _hold?.Dispose();
+        await StopAsync();
+    }
 }
 
 public sealed record ReceivedWebhook(byte[] Body, string Signature, string EventId, string Attempt);

@@ -5,13 +5,20 @@ using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Server.Hosting;
 using Herald.Server.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.EndToEnd.Tests.Webhooks;
 
-/// <summary>PostgreSQL host with quick webhook retries and a short retry window.</summary>
+/// <summary>PostgreSQL host with quick webhook retries, on a clock the tests move to end the retry window.</summary>
 public sealed class WebhookHostFixture(PostgresFixture postgres) : IAsyncLifetime
 {
+    /// <summary>Ten minutes of the host's clock: ended by moving the clock, never by waiting for it, so a loaded machine
+    /// can neither end it early (a redelivery dead again before its retry) nor late (a test waiting past its deadline).</summary>
+    public static readonly TimeSpan RetryWindow = TimeSpan.FromMinutes(10);
+
     public HeraldHost Host { get; private set; } = null!;
+
+    public ShiftedTimeProvider Clock { get; } = new();
 
     public async ValueTask InitializeAsync()
     {
@@ -21,9 +28,9 @@ public sealed class WebhookHostFixture(PostgresFixture postgres) : IAsyncLifetim
         settings["Herald:Webhooks:RetryBaseDelay"] = "00:00:00.050";
         settings["Herald:Webhooks:RetryMaxDelay"] = "00:00:00.300";
         settings["Herald:Webhooks:PollInterval"] = "00:00:00.050";
-        settings["Herald:Webhooks:RetryWindow"] = "00:00:20";
+        settings["Herald:Webhooks:RetryWindow"] = RetryWindow.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
         settings["Herald:Webhooks:Timeout"] = "00:00:02";
-        Host = await HeraldHost.StartAsync(HeraldRole.All, settings);
+        Host = await HeraldHost.StartAsync(HeraldRole.All, settings, configure: builder => builder.Services.AddSingleton<TimeProvider>(Clock));
     }
 
     public async ValueTask DisposeAsync() => await Host.DisposeAsync();
@@ -54,8 +61,8 @@ public sealed class WebhookTests(WebhookHostFixture fixture) : IClassFixture<Web
         Assert.Equal("notification.failed", byNotification[failed].Json.Str("type"));
         foreach (var (received, json) in events)
         {
-            Assert.True(WebhookSignature.Verify(secret, received.Signature, received.Body, TimeProvider.System.GetUtcNow(), TimeSpan.FromMinutes(5)), received.Signature);
-            Assert.False(WebhookSignature.Verify(secret + "x", received.Signature, received.Body, TimeProvider.System.GetUtcNow(), TimeSpan.FromMinutes(5)));
+            Assert.True(WebhookSignature.Verify(secret, received.Signature, received.Body, fixture.Clock.GetUtcNow(), TimeSpan.FromMinutes(5)), received.Signature);
+            Assert.False(WebhookSignature.Verify(secret + "x", received.Signature, received.Body, fixture.Clock.GetUtcNow(), TimeSpan.FromMinutes(5)));
             Assert.Equal(json.Str("id"), received.EventId);
             Assert.DoesNotContain("+49", Encoding.UTF8.GetString(received.Body), StringComparison.Ordinal);
         }
@@ -96,13 +103,14 @@ public sealed class WebhookTests(WebhookHostFixture fixture) : IClassFixture<Web
         await CreateEndpointAsync(client, receiver.Url);
         var id = await client.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone() }, data = new { text = "Hi" } });
 
+        await EndRetryWindowAsync(client, [id]);
         JsonObject? dead = null;
         await WaitUntilAsync(async () =>
         {
             var page = await client.GetFromJsonAsync<JsonObject>("/v1/webhooks/deliveries?state=dead");
             dead = page!["items"]!.AsArray().Select(x => x!.AsObject()).FirstOrDefault(x => x["notificationId"]!.GetValue<Guid>() == id);
             return dead is not null;
-        }, TimeSpan.FromSeconds(90));
+        });
         Assert.NotNull(dead);
         Assert.Equal("HTTP 500 Internal Server Error", dead.Str("lastError"));
         Assert.True(dead["attempts"]!.GetValue<int>() > 1);
@@ -131,7 +139,8 @@ public sealed class WebhookTests(WebhookHostFixture fixture) : IClassFixture<Web
             ids.Add(await client.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone() }, data = new { text = $"Outage {i}" } }));
         }
 
-        await WaitUntilAsync(async () => (await DeadAsync(client)).Count(d => ids.Contains(d["notificationId"]!.GetValue<Guid>())) == ids.Count, TimeSpan.FromSeconds(90));
+        await EndRetryWindowAsync(client, ids);
+        await WaitUntilAsync(async () => (await DeadAsync(client)).Count(d => ids.Contains(d["notificationId"]!.GetValue<Guid>())) == ids.Count);
         var deadTries = (await DeadAsync(client)).Where(d => ids.Contains(d["notificationId"]!.GetValue<Guid>())).Max(d => d["attempts"]!.GetValue<int>());
 
         using var unknown = await client.PostAsJsonAsync("/v1/webhooks/deliveries/redeliver", new { endpointId = Guid.NewGuid() });
@@ -155,6 +164,18 @@ public sealed class WebhookTests(WebhookHostFixture fixture) : IClassFixture<Web
             var page = await client.GetFromJsonAsync<JsonObject>("/v1/webhooks/deliveries?state=succeeded");
             return page!["items"]!.AsArray().Count(d => ids.Contains(d!["notificationId"]!.GetValue<Guid>())) == ids.Count;
         }, TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Once every notification's webhook delivery has a failed try recorded (so it exists, and that try was
+    /// judged inside its window), moves the host's clock past the retry window: the next failed try makes each dead.</summary>
+    private async Task EndRetryWindowAsync(HttpClient client, IReadOnlyCollection<Guid> ids)
+    {
+        await WaitUntilAsync(async () =>
+        {
+            var page = await client.GetFromJsonAsync<JsonObject>("/v1/webhooks/deliveries?state=pending&limit=200");
+            return page!["items"]!.AsArray().Count(d => ids.Contains(d!["notificationId"]!.GetValue<Guid>()) && d["lastError"] is not null) == ids.Count;
+        });
+        fixture.Clock.Advance(WebhookHostFixture.RetryWindow + TimeSpan.FromSeconds(1));
     }
 
     private static async Task<List<JsonObject>> DeadAsync(HttpClient client) =>
@@ -245,6 +266,17 @@ public sealed class WebhookSignatureTests
         var header = WebhookSignature.Sign(Secret, At, Encoding.UTF8.GetBytes(Body));
 
         Assert.Equal("t=1767225600,v1=" + DocumentedHmac, header);
+        Assert.Equal("Herald-Signature", WebhookSignature.Header);
+    }
+
+    [Fact]
+    public void Verify_TheDocumentedHeader_IsValid_AndOtherFormatsOfTheSameMacAreNot()
+    {
+        var body = Encoding.UTF8.GetBytes(Body);
+
+        Assert.True(WebhookSignature.Verify(Secret, "t=1767225600,v1=" + DocumentedHmac, body, At, TimeSpan.FromMinutes(5)));
+        Assert.False(WebhookSignature.Verify(Secret, "t=1767225600,v1=" + Convert.ToBase64String(Convert.FromHexString(DocumentedHmac)), body, At, TimeSpan.FromMinutes(5)));
+        Assert.False(WebhookSignature.Verify(Secret, "t=1767225600,sha256=" + DocumentedHmac, body, At, TimeSpan.FromMinutes(5)));
     }
 
     [Fact]

@@ -26,11 +26,15 @@ public sealed class PostgresTestBackend : IStoreTestBackend
 
     public StoreSet Open() => PostgresStores.Create(ConnectionString);
 
+    public StoreSet Open(TimeProvider time) => PostgresStores.Create(ConnectionString, time);
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
 
 internal static class PostgresStores
 {
-    public static StoreSet Create(string connectionString) =>
-        new(new ServiceCollection().AddSingleton(TestSecrets.Protector).AddPostgresStorage(connectionString).BuildServiceProvider());
+    public static StoreSet Create(string connectionString) => Create(connectionString, TimeProvider.System);
+
+    public static StoreSet Create(string connectionString, TimeProvider time) =>
+        new(new ServiceCollection().AddSingleton(time).AddSingleton(TestSecrets.Protector).AddPostgresStorage(connectionString).BuildServiceProvider());
 }

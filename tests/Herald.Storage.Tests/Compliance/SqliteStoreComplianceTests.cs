@@ -23,7 +23,10 @@ public sealed class SqliteTestBackend : IStoreTestBackend
     public string DatabasePath { get; }
     public string ConnectionString => $"Data Source={DatabasePath}";
 
-    public StoreSet Open() => new(new ServiceCollection().AddSingleton(TestSecrets.Protector).AddSqliteStorage(ConnectionString).BuildServiceProvider());
+    public StoreSet Open() => Open(TimeProvider.System);
+
+    public StoreSet Open(TimeProvider time) =>
+        new(new ServiceCollection().AddSingleton(time).AddSingleton(TestSecrets.Protector).AddSqliteStorage(ConnectionString).BuildServiceProvider());
 
     public ValueTask DisposeAsync()
     {

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Core.Routing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Herald.Storage.Tests;
 
@@ -1112,7 +1113,20 @@ public abstract class StoreComplianceTests : IAsyncLifetime
     [Fact]
     public async Task WaitForWorkAsync_NoWork_ReturnsAfterMaxWait()
     {
-        await Stores.Delivery.WaitForWorkAsync(TimeSpan.FromMilliseconds(20), Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        // On a test clock: the wait must last maxWait of the store's clock, not return at once, and end when it passed.
+        var clock = new FakeTimeProvider(T0);
+        await using var stores = Backend.Open(clock);
+        var maxWait = TimeSpan.FromMinutes(5);
+
+        var wait = stores.Delivery.WaitForWorkAsync(maxWait, Ct);
+        clock.Advance(maxWait - TimeSpan.FromSeconds(1));
+        // Proving a negative needs a window of real time: a wait that ignored the clock (or returned at once) would
+        // have ended within it.
+        await Task.WhenAny(wait, Task.Delay(TimeSpan.FromMilliseconds(500), TimeProvider.System, Ct));
+        Assert.False(wait.IsCompleted, "returned before maxWait passed on the store's clock");
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await wait.WaitAsync(TimeSpan.FromSeconds(30), Ct);
     }
 
     [Fact]

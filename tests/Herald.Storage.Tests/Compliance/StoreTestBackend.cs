@@ -10,6 +10,9 @@ public interface IStoreTestBackend : IAsyncDisposable
 {
     /// <summary>Opens the stores on this backend's database: a fresh service provider per call, the same data.</summary>
     StoreSet Open();
+
+    /// <summary>Like <see cref="Open()"/>, with the stores on <paramref name="time"/> (a test clock).</summary>
+    StoreSet Open(TimeProvider time);
 }
 
 /// <summary>The store contracts resolved from one service provider; disposing it releases its connections.</summary>
