@@ -321,7 +321,16 @@ public interface IDeliveryStore
 
     /// <summary>Aging: moves entries of the normal and low lanes queued longer than <paramref name="age"/> one lane
     /// up, never into the critical lane. Returns how many moved.</summary>
-    Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct);
+    Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct) =>
+        PromoteAgedAsync(age, max, AgedPerTenant, now, ct);
+
+    /// <summary>Aging, fair across tenants: a tenant's entries move up only while it has fewer than
+    /// <paramref name="perTenant"/> entries in the lane above, so one tenant's aged backlog takes at most that many
+    /// places ahead of the other tenants' work there (strict priority would otherwise put all of it first).</summary>
+    Task<int> PromoteAgedAsync(TimeSpan age, int max, int perTenant, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>The most entries aging keeps of one tenant in the lane above at a time.</summary>
+    const int AgedPerTenant = 500;
 
     /// <summary>Counts of queued entries per lane (index = <see cref="Priority"/>), for metrics.</summary>
     Task<long[]> QueueDepthAsync(CancellationToken ct);

@@ -436,26 +436,51 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         return [.. list.OrderBy(p => p.ReceivedAt)];
     }
 
-    public async Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct)
+    public async Task<int> PromoteAgedAsync(TimeSpan age, int max, int perTenant, DateTimeOffset now, CancellationToken ct)
     {
         // Lanes normal and low only, so nothing is ever promoted into critical. enqueued_at restarts, so a
-        // promoted entry ages again before its next promotion.
-        await using var cmd = dataSource.CreateCommand(
-            $"""
-            WITH aged AS (
-                SELECT notification_id FROM queue
-                WHERE lane IN ({(short)Priority.Normal}, {(short)Priority.Low}) AND enqueued_at < @cutoff
-                ORDER BY enqueued_at
-                LIMIT @max
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE queue q SET lane = q.lane - 1, enqueued_at = @now
-            FROM aged WHERE q.notification_id = aged.notification_id
-            """);
-        cmd.Parameters.Add(Param("cutoff", Utc(now - age)));
-        cmd.Parameters.Add(Param("now", Utc(now)));
-        cmd.Parameters.Add(Param("max", Math.Max(0, max)));
-        return await cmd.ExecuteNonQueryAsync(ct);
+        // promoted entry ages again before its next promotion. Per tenant present in the lane (a loose index scan),
+        // the oldest aged entries up to its room in the lane above (queue_aging: lane, tenant_id, enqueued_at).
+        var moved = 0;
+        // Normal first: a low entry promoted into normal gets a fresh enqueue time, so it cannot move twice here.
+        foreach (var lane in (Priority[])[Priority.Normal, Priority.Low])
+        {
+            if (moved >= max)
+            {
+                break;
+            }
+
+            await using var cmd = dataSource.CreateCommand(
+                """
+                WITH RECURSIVE present AS (
+                    (SELECT tenant_id FROM queue WHERE lane = @lane ORDER BY tenant_id LIMIT 1)
+                    UNION ALL
+                    SELECT nxt.tenant_id FROM present p CROSS JOIN LATERAL (
+                        SELECT q.tenant_id FROM queue q WHERE q.lane = @lane AND q.tenant_id > p.tenant_id
+                        ORDER BY q.tenant_id LIMIT 1) nxt
+                ), room AS (
+                    SELECT p.tenant_id, @room - (
+                        SELECT count(*) FROM (SELECT 1 FROM queue q WHERE q.lane = @lane - 1 AND q.tenant_id = p.tenant_id LIMIT @room) x) AS room
+                    FROM present p
+                ), aged AS (
+                    SELECT a.notification_id FROM room r CROSS JOIN LATERAL (
+                        SELECT q.notification_id FROM queue q
+                        WHERE q.lane = @lane AND q.tenant_id = r.tenant_id AND q.enqueued_at < @cutoff
+                        ORDER BY q.enqueued_at LIMIT r.room FOR UPDATE SKIP LOCKED) a
+                    LIMIT @max
+                )
+                UPDATE queue q SET lane = q.lane - 1, enqueued_at = @now
+                FROM aged WHERE q.notification_id = aged.notification_id
+                """);
+            cmd.Parameters.Add(Param("lane", (short)lane));
+            cmd.Parameters.Add(Param("room", (long)Math.Max(0, perTenant)));
+            cmd.Parameters.Add(Param("cutoff", Utc(now - age)));
+            cmd.Parameters.Add(Param("now", Utc(now)));
+            cmd.Parameters.Add(Param("max", Math.Max(0, max - moved)));
+            moved += await cmd.ExecuteNonQueryAsync(ct);
+        }
+
+        return moved;
     }
 
     public async Task<long[]> QueueDepthAsync(CancellationToken ct)

@@ -396,7 +396,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         return taken.OrderBy(r => r.ReceivedAt).ThenBy(r => r.ProviderMessageId, StringComparer.Ordinal).ToList();
     }
 
-    public async Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct)
+    public async Task<int> PromoteAgedAsync(TimeSpan age, int max, int perTenant, DateTimeOffset now, CancellationToken ct)
     {
         if (max <= 0)
         {
@@ -406,10 +406,16 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         return await db.WriteAsync(
             scope =>
             {
+                // Per tenant present in the lane (a seek each on ix_queue_aging: lane, tenant_id, enqueued_at), its
+                // oldest aged entries up to its room in the lane above, as in the PostgreSQL store.
+                var nextTenant = scope.Command(NextTenant);
+                var above = scope.Command("SELECT count(*) FROM (SELECT 1 FROM queue WHERE lane = $lane AND tenant_id = $tenant LIMIT $room)")
+                    .Set("$room", perTenant);
                 var promote = scope.Command("""
                     UPDATE queue SET lane = lane - 1, enqueued_at = $now
                     WHERE notification_id IN (
-                        SELECT notification_id FROM queue WHERE lane = $lane AND enqueued_at < $cutoff ORDER BY enqueued_at LIMIT $max)
+                        SELECT notification_id FROM queue WHERE lane = $lane AND tenant_id = $tenant AND enqueued_at < $cutoff
+                        ORDER BY enqueued_at LIMIT $max)
                     """)
                     .Set("$now", SqliteValues.Ms(now))
                     .Set("$cutoff", SqliteValues.Ms(now - age));
@@ -417,12 +423,27 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
                 // Normal first: a low entry promoted into normal gets a fresh enqueue time, so it cannot move twice here.
                 foreach (var lane in (ReadOnlySpan<Priority>)[Priority.Normal, Priority.Low])
                 {
-                    if (moved >= max)
+                    var tenants = new List<string>();
+                    var after = "";
+                    while (nextTenant.Set("$lane", (int)lane).Set("$after", after).ExecuteScalar() is string tenant)
                     {
-                        break;
+                        tenants.Add(tenant);
+                        after = tenant;
                     }
 
-                    moved += promote.Set("$lane", (int)lane).Set("$max", max - moved).ExecuteNonQuery();
+                    foreach (var tenant in tenants)
+                    {
+                        if (moved >= max)
+                        {
+                            return moved;
+                        }
+
+                        var room = perTenant - Convert.ToInt32(above.Set("$lane", (int)lane - 1).Set("$tenant", tenant).ExecuteScalar(), CultureInfo.InvariantCulture);
+                        if (room > 0)
+                        {
+                            moved += promote.Set("$lane", (int)lane).Set("$tenant", tenant).Set("$max", Math.Min(room, max - moved)).ExecuteNonQuery();
+                        }
+                    }
                 }
 
                 return moved;

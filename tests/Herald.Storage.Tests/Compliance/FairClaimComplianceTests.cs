@@ -149,6 +149,26 @@ public abstract class FairClaimComplianceTests : StoreSuite
     }
 
     [Fact]
+    public async Task PromoteAgedAsync_OneTenantsAgedBacklog_TakesAtMostItsRoomInTheLaneAbove()
+    {
+        var big = await NewTenantAsync();
+        var small = await NewTenantAsync();
+        await AcceptManyAsync(big, 50, Priority.Normal, T0);
+        await AcceptManyAsync(small, 2, Priority.Normal, T0);
+        var age = TimeSpan.FromMinutes(5);
+
+        var first = await Stores.Delivery.PromoteAgedAsync(age, 1_000, 10, T0.AddMinutes(10), Ct);
+        var second = await Stores.Delivery.PromoteAgedAsync(age, 1_000, 10, T0.AddMinutes(11), Ct);
+        var high = await Stores.Delivery.ClaimAsync(100, Lease, T0.AddMinutes(11), Priority.High, Ct);
+
+        // Strict priority would put all 50 of the big tenant's entries ahead of every other tenant's normal work.
+        Assert.Equal(12, first);
+        Assert.Equal(0, second);
+        Assert.Equal(10, high.Count(c => c.Notification.TenantId == big));
+        Assert.Equal(2, high.Count(c => c.Notification.TenantId == small));
+    }
+
+    [Fact]
     public async Task CountQueuedAsync_CountsTheTenantsUnfinishedEntries_UpToTheBound()
     {
         var a = await NewTenantAsync();

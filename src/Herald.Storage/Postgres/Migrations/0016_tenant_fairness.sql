@@ -4,6 +4,9 @@
 -- lease or an insert still maintains the same number of queue indexes.
 CREATE INDEX queue_fair ON queue (lane, tenant_id, due_at);
 DROP INDEX queue_due;
+-- Aging is fair too (IDeliveryStore.PromoteAgedAsync): per tenant, its oldest aged entries.
+CREATE INDEX queue_aging_tenant ON queue (lane, tenant_id, enqueued_at) WHERE lane >= 2;
+DROP INDEX queue_aging;
 
 -- The operator's per-tenant settings: the tenant's weight in its lanes, and its ingest quotas (NULL: the configured
 -- default, Herald:Quotas).
