@@ -37,7 +37,7 @@ public static class AdminApi
         admin.MapGet("/tenants/{tenantId:guid}", GetTenantAsync).RequireAuthorization(Policies.System)
             .Produces<TenantSettingsView>();
         admin.MapPatch("/tenants/{tenantId:guid}", PatchTenantAsync).RequireAuthorization(Policies.System)
-            .Accepts<TenantSettingsView>("application/json", "application/merge-patch+json")
+            .Accepts<TenantSettingsView>("application/json")
             .WithDescription("Sets the tenant's weight (1 to 10000, default 100) and ingest quotas; a member left out stays, a quota set to null goes back to the configured default.")
             .Produces<TenantSettingsView>();
         admin.MapPost("/tenants/{tenantId:guid}/keys", CreateKeyAsync).RequireAuthorization();

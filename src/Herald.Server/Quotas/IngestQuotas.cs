@@ -101,17 +101,18 @@ public sealed partial class IngestQuotas(
         }
 
         var backlog = _backlogs.GetOrAdd(tenantId, static _ => new Backlog());
-        if (backlog.CountedAt is not { } counted || time.GetElapsedTime(counted) >= Options.BacklogRefresh)
+        if (Stale(backlog))
         {
+            // One count at a time per tenant and node; the others wait for it rather than count too.
             await backlog.Gate.WaitAsync(ct);
             try
             {
-                if (backlog.CountedAt is not { } again || time.GetElapsedTime(again) >= Options.BacklogRefresh)
+                if (Stale(backlog))
                 {
                     var count = await delivery.CountQueuedAsync(tenantId, ceiling + 1, ct);
                     Interlocked.Exchange(ref backlog.AddedSince, 0);
-                    backlog.Count = count;
-                    backlog.CountedAt = time.GetTimestamp();
+                    Volatile.Write(ref backlog.Count, count);
+                    Volatile.Write(ref backlog.CountedAt, time.GetTimestamp());
                 }
             }
             finally
@@ -120,18 +121,21 @@ public sealed partial class IngestQuotas(
             }
         }
 
-        var queued = backlog.Count + Interlocked.Read(ref backlog.AddedSince);
+        var queued = Volatile.Read(ref backlog.Count) + Interlocked.Read(ref backlog.AddedSince);
         if (adding == 0 ? queued < ceiling : queued + adding <= ceiling)
         {
             return null;
         }
 
         LogRefused(logger, tenantId, "backlog");
-        var retry = Options.BacklogRefresh - time.GetElapsedTime(backlog.CountedAt!.Value);
+        var retry = Options.BacklogRefresh - time.GetElapsedTime(Volatile.Read(ref backlog.CountedAt));
         return new QuotaRefusal("backlog", retry, adding > 1
             ? $"The tenant has about {queued} queued notifications; {adding} more would exceed its backlog ceiling of {ceiling}."
             : $"The tenant has about {queued} queued notifications, its backlog ceiling is {ceiling}.");
     }
+
+    private bool Stale(Backlog backlog) =>
+        Volatile.Read(ref backlog.CountedAt) is var counted && (counted == 0 || time.GetElapsedTime(counted) >= Options.BacklogRefresh);
 
     private async ValueTask<QuotaRefusal?> TakeRateAsync(Guid tenantId, string quota, double? perSecond, int units, CancellationToken ct)
     {
@@ -207,7 +211,8 @@ public sealed partial class IngestQuotas(
         public readonly SemaphoreSlim Gate = new(1, 1);
         public long Count;
         public long AddedSince;
-        public long? CountedAt;
+        /// <summary>Timestamp of the last count; 0 before the first.</summary>
+        public long CountedAt;
     }
 }
 
