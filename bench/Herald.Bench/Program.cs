@@ -25,7 +25,7 @@ Console.CancelKeyPress += (_, e) =>
 var ct = cancel.Token;
 var report = new Report();
 var total = System.Diagnostics.Stopwatch.StartNew();
-Report.Line($"herald bench: storage {options.Storage}, workloads {string.Join(',', BenchOptions.AllWorkloads.Where(options.Runs))}, duration {options.Duration.TotalSeconds:F0} s, e2e {options.EndToEndCount:N0}, backlog {options.Backlog:N0}{(options.Quick ? " (quick)" : "")}");
+Report.Line($"herald bench: storage {options.Storage}, workloads {string.Join(",", BenchOptions.AllWorkloads.Concat(BenchOptions.OptInWorkloads).Where(options.Runs))}, duration {options.Duration.TotalSeconds:F0} s, e2e {options.EndToEndCount:N0}, backlog {options.Backlog:N0}{(options.Quick ? " (quick)" : "")}");
 if (options.Runs("rules"))
 {
     // CPU only: no host and no database, so `--only rules` runs in seconds on any machine.
@@ -73,6 +73,11 @@ try
     if (options.Runs("file"))
     {
         await FileWorkload.RunAsync(host, report, ct);
+    }
+
+    if (options.Runs("fairness"))
+    {
+        await FairnessWorkload.RunAsync(host, options, report, ct);
     }
 
     report.PrintTable();

@@ -13,6 +13,7 @@ namespace Herald.Server;
 [JsonSerializable(typeof(NotificationPage))]
 [JsonSerializable(typeof(BatchResult))]
 [JsonSerializable(typeof(TenantView))]
+[JsonSerializable(typeof(TenantSettingsView))]
 [JsonSerializable(typeof(List<TenantView>))]
 [JsonSerializable(typeof(CreateTenantRequest))]
 [JsonSerializable(typeof(CreateKeyRequest))]

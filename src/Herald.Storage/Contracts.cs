@@ -42,6 +42,29 @@ public interface ITenantStore
     Task<ApiKey> CreateApiKeyAsync(Guid tenantId, Guid? sourceId, IReadOnlyList<string> roles, byte[] keyHash, string prefix, CancellationToken ct);
     /// <summary>The key with this hash, unless revoked.</summary>
     Task<ApiKey?> FindApiKeyAsync(byte[] keyHash, CancellationToken ct);
+    /// <summary>The operator's weight and quotas of the tenant; null when there is no such tenant.</summary>
+    Task<TenantLimits?> GetLimitsAsync(Guid tenantId, CancellationToken ct);
+    /// <summary>Replaces the tenant's weight and quotas; false when there is no such tenant.</summary>
+    Task<bool> SetLimitsAsync(Guid tenantId, TenantLimits limits, CancellationToken ct);
+}
+
+/// <summary>
+/// What the operator sets per tenant (docs/OPERATIONS.md "Tenant weights and quotas"): its weight against the other
+/// tenants of a lane when the delivery workers claim work, and its ingest quotas. A null quota means the configured
+/// default (Herald:Quotas), which is unlimited unless configured.
+/// </summary>
+/// <param name="Weight">Relative share of each claim batch in a lane among the tenants with due work there.</param>
+/// <param name="RequestsPerSecond">Ingest requests per second, cluster-wide (each request counts once).</param>
+/// <param name="NotificationsPerSecond">Notifications per second, cluster-wide (a batch counts each item).</param>
+/// <param name="BacklogLimit">The most queued (not yet final) notifications before ingest answers 429.</param>
+public sealed record TenantLimits(int Weight, double? RequestsPerSecond, double? NotificationsPerSecond, long? BacklogLimit)
+{
+    /// <summary>The weight of a tenant nobody set one for; both backends' claim SQL use it for unknown tenants.</summary>
+    public const int DefaultWeight = 100;
+    public const int MinWeight = 1;
+    public const int MaxWeight = 10_000;
+
+    public static TenantLimits Default { get; } = new(DefaultWeight, null, null, null);
 }
 
 /// <summary>A vendor account for one channel (SPEC §1).</summary>
@@ -247,12 +270,17 @@ public sealed record ApplyResult(IReadOnlyList<bool> Applied, IReadOnlyList<Pend
 
 /// <summary>
 /// The durable priority queue and delivery state. Strict priority: a due entry of a higher lane is always
-/// claimed before any entry of a lower lane. Claims are leases: an entry claimed and not updated within the
-/// lease becomes due again, so another worker takes over a crashed worker's work.
+/// claimed before any entry of a lower lane. Within a lane, a claim is fair across tenants: each tenant with due
+/// entries in the lane gets a share of the batch in proportion to its <see cref="TenantLimits.Weight"/> (at least
+/// one entry), its oldest due entries first, and a share a tenant cannot fill goes to the others, so one tenant's
+/// backlog never holds another tenant's due entry back for more than a batch. Claims are leases: an entry claimed
+/// and not updated within the lease becomes due again, so another worker takes over a crashed worker's work.
 /// </summary>
 public interface IDeliveryStore
 {
-    /// <summary>Claims up to <paramref name="max"/> due entries, highest lane first, then oldest due first.</summary>
+    /// <summary>Claims up to <paramref name="max"/> due entries, highest lane first; within a lane, a weighted share
+    /// per tenant, each tenant's oldest due first, interleaved by weighted position (a tenant's k-th entry ranks at
+    /// k / weight).</summary>
     Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, CancellationToken ct) =>
         ClaimAsync(max, lease, now, Priority.Low, ct);
 
@@ -293,10 +321,23 @@ public interface IDeliveryStore
 
     /// <summary>Aging: moves entries of the normal and low lanes queued longer than <paramref name="age"/> one lane
     /// up, never into the critical lane. Returns how many moved.</summary>
-    Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct);
+    Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct) =>
+        PromoteAgedAsync(age, max, AgedPerTenant, now, ct);
+
+    /// <summary>Aging, fair across tenants: a tenant's entries move up only while it has fewer than
+    /// <paramref name="perTenant"/> entries in the lane above, so one tenant's aged backlog takes at most that many
+    /// places ahead of the other tenants' work there (strict priority would otherwise put all of it first).</summary>
+    Task<int> PromoteAgedAsync(TimeSpan age, int max, int perTenant, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>The most entries aging keeps of one tenant in the lane above at a time.</summary>
+    const int AgedPerTenant = 500;
 
     /// <summary>Counts of queued entries per lane (index = <see cref="Priority"/>), for metrics.</summary>
     Task<long[]> QueueDepthAsync(CancellationToken ct);
+
+    /// <summary>How many queued (not final) notifications the tenant has, counting no further than
+    /// <paramref name="atMost"/>: the cost is bounded by that, not by the tenant's backlog.</summary>
+    Task<long> CountQueuedAsync(Guid tenantId, long atMost, CancellationToken ct);
 }
 
 /// <summary>Applies the schema migrations this build knows, in order, once each.</summary>

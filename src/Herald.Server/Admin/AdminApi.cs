@@ -16,6 +16,10 @@ namespace Herald.Server.Admin;
 
 public sealed record CreateTenantRequest(string? Name);
 public sealed record TenantView(Guid Id, string Name, DateTimeOffset CreatedAt);
+/// <param name="Backlog">The most queued (not final) notifications; null: the configured default.</param>
+public sealed record TenantQuotasView(double? RequestsPerSecond, double? NotificationsPerSecond, long? Backlog);
+/// <summary>A tenant with the operator's settings: its weight in the delivery lanes and its ingest quotas.</summary>
+public sealed record TenantSettingsView(Guid Id, string Name, DateTimeOffset CreatedAt, int Weight, TenantQuotasView Quotas);
 public sealed record CreateKeyRequest(IReadOnlyList<string>? Roles, Guid? SourceId);
 /// <param name="Key">The key itself: shown once, never stored.</param>
 public sealed record CreatedKeyView(Guid Id, string Key, string Prefix, IReadOnlyList<string> Roles, Guid? SourceId);
@@ -30,6 +34,12 @@ public static class AdminApi
         var admin = app.MapGroup("/v1/admin").WithTags("Admin");
         admin.MapPost("/tenants", CreateTenantAsync).RequireAuthorization(Policies.System);
         admin.MapGet("/tenants", ListTenantsAsync).RequireAuthorization(Policies.System);
+        admin.MapGet("/tenants/{tenantId:guid}", GetTenantAsync).RequireAuthorization(Policies.System)
+            .Produces<TenantSettingsView>();
+        admin.MapPatch("/tenants/{tenantId:guid}", PatchTenantAsync).RequireAuthorization(Policies.System)
+            .Accepts<TenantSettingsView>("application/json")
+            .WithDescription("Sets the tenant's weight (1 to 10000, default 100) and ingest quotas; a member left out stays, a quota set to null goes back to the configured default.")
+            .Produces<TenantSettingsView>();
         admin.MapPost("/tenants/{tenantId:guid}/keys", CreateKeyAsync).RequireAuthorization();
         return app;
     }
@@ -65,6 +75,58 @@ public static class AdminApi
     private static async Task<IResult> ListTenantsAsync(ITenantStore tenants, CancellationToken ct) =>
         TypedResults.Json([.. (await tenants.ListTenantsAsync(ct)).Select(t => new TenantView(t.Id, t.Name, t.CreatedAt))],
             HeraldJson.Default.ListTenantView);
+
+    private static async Task<IResult> GetTenantAsync(Guid tenantId, ITenantStore tenants, CancellationToken ct) =>
+        await SettingsAsync(tenants, tenantId, ct) is { } view
+            ? TypedResults.Json(view, HeraldJson.Default.TenantSettingsView)
+            : Problems.NotFound("Tenant");
+
+    private static async Task<IResult> PatchTenantAsync(Guid tenantId, HttpRequest request, ITenantStore tenants, Quotas.IngestQuotas quotas, CancellationToken ct)
+    {
+        var (body, error) = await Notifications.RequestBody.ReadJsonAsync(request, 16 * 1024);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException)
+        {
+            return Problems.Invalid([new InputError("/", "Malformed JSON.")]);
+        }
+
+        using (document)
+        {
+            if (await tenants.GetLimitsAsync(tenantId, ct) is not { } current)
+            {
+                return Problems.NotFound("Tenant");
+            }
+
+            var (limits, errors) = TenantLimitsPatch.Apply(current, document.RootElement);
+            if (errors.Count > 0)
+            {
+                return Problems.Invalid(errors, "The tenant settings are invalid.");
+            }
+
+            if (!await tenants.SetLimitsAsync(tenantId, limits, ct))
+            {
+                return Problems.NotFound("Tenant");
+            }
+
+            quotas.Forget(tenantId);
+            return TypedResults.Json((await SettingsAsync(tenants, tenantId, ct))!, HeraldJson.Default.TenantSettingsView);
+        }
+    }
+
+    private static async Task<TenantSettingsView?> SettingsAsync(ITenantStore tenants, Guid tenantId, CancellationToken ct) =>
+        await tenants.GetTenantAsync(tenantId, ct) is { } tenant && await tenants.GetLimitsAsync(tenantId, ct) is { } limits
+            ? new TenantSettingsView(tenant.Id, tenant.Name, tenant.CreatedAt, limits.Weight,
+                new TenantQuotasView(limits.RequestsPerSecond, limits.NotificationsPerSecond, limits.BacklogLimit))
+            : null;
 
     private static async Task<IResult> CreateKeyAsync(Guid tenantId, HttpRequest request, ClaimsPrincipal user, ITenantStore tenants, CancellationToken ct)
     {
@@ -107,6 +169,109 @@ public static class AdminApi
         return TypedResults.Json(new CreatedKeyView(stored.Id, key, stored.Prefix, stored.Roles, stored.SourceId), HeraldJson.Default.CreatedKeyView,
             statusCode: StatusCodes.Status201Created);
     }
+}
+
+/// <summary>
+/// <c>PATCH /v1/admin/tenants/{id}</c> as a JSON merge patch (RFC 7396) of <see cref="TenantSettingsView"/>: a member
+/// left out stays as it is, a quota set to null goes back to the configured default (Herald:Quotas). Every bad member
+/// is reported, located, and nothing changes.
+/// </summary>
+public static class TenantLimitsPatch
+{
+    private const double MaxRate = 1_000_000;
+    private const long MaxBacklog = 1_000_000_000_000;
+
+    public static (TenantLimits Limits, IReadOnlyList<InputError> Errors) Apply(TenantLimits current, JsonElement patch)
+    {
+        var errors = new List<InputError>();
+        if (patch.ValueKind != JsonValueKind.Object)
+        {
+            return (current, [new InputError("/", "Must be an object with \"weight\" and/or \"quotas\".")]);
+        }
+
+        var limits = current;
+        foreach (var member in patch.EnumerateObject())
+        {
+            switch (member.Name)
+            {
+                case "weight":
+                    if (member.Value.ValueKind == JsonValueKind.Number && member.Value.TryGetInt32(out var weight)
+                        && weight is >= TenantLimits.MinWeight and <= TenantLimits.MaxWeight)
+                    {
+                        limits = limits with { Weight = weight };
+                    }
+                    else
+                    {
+                        errors.Add(new InputError("/weight", $"Must be a whole number from {TenantLimits.MinWeight} to {TenantLimits.MaxWeight} (default {TenantLimits.DefaultWeight})."));
+                    }
+
+                    break;
+                case "quotas":
+                    limits = ApplyQuotas(limits, member.Value, errors);
+                    break;
+                default:
+                    errors.Add(new InputError("/" + Pointer(member.Name), "Unknown member: only \"weight\" and \"quotas\" can be changed."));
+                    break;
+            }
+        }
+
+        return (limits, errors);
+    }
+
+    private static TenantLimits ApplyQuotas(TenantLimits limits, JsonElement quotas, List<InputError> errors)
+    {
+        if (quotas.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add(new InputError("/quotas", "Must be an object with \"requestsPerSecond\", \"notificationsPerSecond\" and/or \"backlog\"."));
+            return limits;
+        }
+
+        foreach (var member in quotas.EnumerateObject())
+        {
+            var value = member.Value;
+            var pointer = "/quotas/" + Pointer(member.Name);
+            switch (member.Name)
+            {
+                case "requestsPerSecond" or "notificationsPerSecond":
+                    double? rate = value.ValueKind == JsonValueKind.Null ? null
+                        : value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var r) && r > 0 && r <= MaxRate ? r
+                        : double.NaN;
+                    if (rate is double.NaN)
+                    {
+                        errors.Add(new InputError(pointer, $"Must be a number above 0 and at most {MaxRate:0}, or null for the configured default."));
+                    }
+                    else
+                    {
+                        limits = member.Name == "requestsPerSecond" ? limits with { RequestsPerSecond = rate } : limits with { NotificationsPerSecond = rate };
+                    }
+
+                    break;
+                case "backlog":
+                    if (value.ValueKind == JsonValueKind.Null)
+                    {
+                        limits = limits with { BacklogLimit = null };
+                    }
+                    else if (value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var backlog) && backlog is >= 1 and <= MaxBacklog)
+                    {
+                        limits = limits with { BacklogLimit = backlog };
+                    }
+                    else
+                    {
+                        errors.Add(new InputError(pointer, $"Must be a whole number from 1 to {MaxBacklog}, or null for the configured default."));
+                    }
+
+                    break;
+                default:
+                    errors.Add(new InputError(pointer, "Unknown quota: \"requestsPerSecond\", \"notificationsPerSecond\" or \"backlog\"."));
+                    break;
+            }
+        }
+
+        return limits;
+    }
+
+    /// <summary>A member name as a JSON Pointer token (RFC 6901).</summary>
+    private static string Pointer(string name) => name.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
 }
 
 /// <summary>Creates tenants; with the sandbox enabled, gives each one sandbox provider account per channel.</summary>

@@ -13,6 +13,7 @@ using Herald.Server.Digests;
 using Herald.Server.Notifications;
 using Herald.Server.Operations;
 using Herald.Server.Providers;
+using Herald.Server.Quotas;
 using Herald.Server.Reports;
 using Herald.Server.Rules;
 using Herald.Server.Sources;
@@ -71,6 +72,7 @@ public static class HeraldApp
         services.AddHeraldSandbox(configuration);
         services.AddHeraldRules(configuration);
         services.AddHeraldThrottling(configuration);
+        services.AddHeraldQuotas();
         services.AddSingleton<ReceiptProcessor>();
         services.AddSingleton<TenantProvisioning>();
         services.AddOptions<Demo.DemoOptions>().BindConfiguration(Demo.DemoOptions.Section);

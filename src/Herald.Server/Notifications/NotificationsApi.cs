@@ -6,6 +6,7 @@ using Herald.Ingest;
 using Herald.Ingest.Native;
 using Herald.Server.Authentication;
 using Herald.Server.Hosting;
+using Herald.Server.Quotas;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
 using static Microsoft.AspNetCore.Http.StatusCodes;
@@ -21,19 +22,20 @@ public static class NotificationsApi
     public static IEndpointRouteBuilder MapNotificationsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/notifications").WithTags("Notifications");
-        group.MapPost("/", SendAsync).RequireAuthorization(Policies.Send)
+        group.MapPost("/", SendAsync).RequireAuthorization(Policies.Send).AddEndpointFilter<IngestQuotaFilter>()
             .Accepts<NotificationRequest>("application/json")
             .WithDescription("202 once the notification is committed; 200 with the original for a repeat of its Idempotency-Key or externalId.")
             .Produces<AcceptedView>(StatusCodes.Status202Accepted)
             .Produces<AcceptedView>(StatusCodes.Status200OK)
             .ProducesProblems(Status400BadRequest, Status401Unauthorized, Status403Forbidden, Status413PayloadTooLarge, Status415UnsupportedMediaType,
-                Status422UnprocessableEntity, Status503ServiceUnavailable);
-        group.MapPost("/batch", SendBatchAsync).RequireAuthorization(Policies.Send)
+                Status422UnprocessableEntity, Status429TooManyRequests, Status503ServiceUnavailable);
+        group.MapPost("/batch", SendBatchAsync).RequireAuthorization(Policies.Send).AddEndpointFilter<IngestQuotaFilter>()
             .Accepts<BatchRequest>("application/json")
             .WithDescription("Per-item results: 202 when at least one item is accepted or a duplicate, 400 (same body) when every item is rejected.")
             .Produces<BatchResult>(StatusCodes.Status202Accepted)
             .Produces<BatchResult>(StatusCodes.Status400BadRequest)
-            .ProducesProblems(Status401Unauthorized, Status403Forbidden, Status413PayloadTooLarge, Status415UnsupportedMediaType, Status503ServiceUnavailable);
+            .ProducesProblems(Status401Unauthorized, Status403Forbidden, Status413PayloadTooLarge, Status415UnsupportedMediaType, Status429TooManyRequests,
+                Status503ServiceUnavailable);
         group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read)
             .Produces<NotificationView>()
             .ProducesProblems(Status401Unauthorized, Status403Forbidden, Status404NotFound);
@@ -46,7 +48,7 @@ public static class NotificationsApi
         return app;
     }
 
-    private static async Task<IResult> SendAsync(HttpRequest request, ClaimsPrincipal user, IngestService ingest, CancellationToken ct)
+    private static async Task<IResult> SendAsync(HttpRequest request, ClaimsPrincipal user, IngestService ingest, IngestQuotas quotas, CancellationToken ct)
     {
         if (SourceScoped(user) is { } refused)
         {
@@ -66,6 +68,11 @@ public static class NotificationsApi
             return Problems.Invalid(errors, "The notification is invalid.");
         }
 
+        if (await quotas.TakeNotificationsAsync(notification.TenantId, 1, ct) is { } overQuota)
+        {
+            return overQuota.ToResult(request.HttpContext);
+        }
+
         AcceptResult result;
         try
         {
@@ -83,7 +90,7 @@ public static class NotificationsApi
     }
 
     private static async Task<IResult> SendBatchAsync(
-        HttpRequest request, ClaimsPrincipal user, IngestService ingest, IOptions<IngestOptions> options, CancellationToken ct)
+        HttpRequest request, ClaimsPrincipal user, IngestService ingest, IngestQuotas quotas, IOptions<IngestOptions> options, CancellationToken ct)
     {
         if (SourceScoped(user) is { } refused)
         {
@@ -117,6 +124,12 @@ public static class NotificationsApi
         }
 
         var tenantId = user.TenantId();
+        // Whole request: a batch over a quota is refused as one, so a client never has to sort out which items went.
+        if (await quotas.TakeNotificationsAsync(tenantId, items.Count, ct) is { } overQuota)
+        {
+            return overQuota.ToResult(request.HttpContext);
+        }
+
         var valid = new List<NewNotification>(items.Count);
         var validIndex = new List<int>(items.Count);
         var results = new BatchItemResult[items.Count];

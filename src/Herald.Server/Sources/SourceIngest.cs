@@ -29,6 +29,7 @@ public sealed class SourceIngest(
     ISecretProtector protector,
     TimeProvider time,
     IOptions<SourcesOptions> options,
+    Quotas.IngestQuotas quotas,
     ILogger<SourceIngest> logger)
 {
     private SourcesOptions Options => options.Value;
@@ -119,8 +120,13 @@ public sealed class SourceIngest(
         if (config.Adapter == SourceAdapter.Native)
         {
             var (notification, errors) = NotificationParser.Parse(body.Span, tenantId, source.Id, request.Headers["Idempotency-Key"].FirstOrDefault());
-            return notification is null
-                ? Problems.Invalid(errors, "The notification is invalid; nothing was stored.")
+            if (notification is null)
+            {
+                return Problems.Invalid(errors, "The notification is invalid; nothing was stored.");
+            }
+
+            return await quotas.TakeNotificationsAsync(tenantId, 1, ct) is { } overQuota
+                ? overQuota.ToResult(context)
                 : await AcceptOneAsync(ingest, notification, context, ct);
         }
 
@@ -131,6 +137,12 @@ public sealed class SourceIngest(
         {
             logger.DocumentRefused(source.Id, document.DocumentErrors.Count);
             return Problems.Invalid(Cap(document.DocumentErrors), "The document is refused; nothing of it was stored.");
+        }
+
+        // Whole document, as a batch on /v1/notifications/batch: refused as one when over a quota.
+        if (await quotas.TakeNotificationsAsync(tenantId, document.Items.Count, ct) is { } documentOverQuota)
+        {
+            return documentOverQuota.ToResult(context);
         }
 
         if (!document.IsBatch)

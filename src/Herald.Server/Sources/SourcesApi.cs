@@ -39,7 +39,7 @@ public static class SourcesApi
         group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin);
         group.MapPost("/{id:guid}/signing-secret", RotateSecretAsync).RequireAuthorization(Policies.Admin);
         group.MapPost("/{id:guid}/messages", (Guid id, HttpContext context, SourceIngest handler, IngestService ingest) => handler.HandleAsync(id, context, ingest))
-            .RequireAuthorization(Policies.Send)
+            .RequireAuthorization(Policies.Send).AddEndpointFilter<Quotas.IngestQuotaFilter>()
             .Accepts<JsonElement>("application/json", "application/xml", "text/xml", "text/csv", "text/plain", "application/octet-stream")
             .WithSummary("Hand Herald a document or file in the source's own format")
             .WithDescription(

@@ -10,33 +10,65 @@ namespace Herald.Storage.Postgres;
 public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvider time, ILogger<PostgresDeliveryStore> logger)
     : IDeliveryStore, IAsyncDisposable
 {
-    // Each lane is its own range scan on queue_due (lane = k AND due_at <= now), so a backlog in a low lane or
-    // entries waiting far in the future of a high lane cost nothing to a claim. SKIP LOCKED keeps concurrent
-    // claimers disjoint; rows locked in lower lanes but not picked are released when the statement ends.
+    // Fair within a lane, strict between lanes (IDeliveryStore). The tenants present in the lanes up to @lowest are
+    // found by a loose index scan on queue_fair (lane, tenant_id, due_at): one probe per (lane, tenant), whatever
+    // the backlog. A tenant with a due entry in a lane gets a share of @max in proportion to its weight (at least one)
+    // and its oldest due entries up to that share are locked (SKIP LOCKED keeps concurrent claimers disjoint); a
+    // tenant's k-th entry ranks at k / weight, so the batch interleaves tenants by weight. So the cost is O(batch +
+    // tenants), not O(backlog). "more" says a tenant filled its share below @max: the caller claims again for the
+    // rest of the batch (the entries just leased are no longer due), so a share one tenant cannot use goes to the
+    // others. Locked but unpicked entries (lower lanes) are released when the statement ends.
     private static readonly string ClaimSql =
         $"""
-        WITH picked AS (
-            SELECT notification_id, lane, due_at FROM (
-                {LaneSubquery(0)}
-                UNION ALL {LaneSubquery(1)}
-                UNION ALL {LaneSubquery(2)}
-                UNION ALL {LaneSubquery(3)}
-            ) lanes
-            ORDER BY lane, due_at
-            LIMIT @max
+        WITH RECURSIVE present AS (
+            (SELECT lane, tenant_id FROM queue WHERE lane <= @lowest ORDER BY lane, tenant_id LIMIT 1)
+            UNION ALL
+            SELECT nxt.lane, nxt.tenant_id FROM present p CROSS JOIN LATERAL (
+                SELECT q.lane, q.tenant_id FROM queue q
+                WHERE (q.lane, q.tenant_id) > (p.lane, p.tenant_id) AND q.lane <= @lowest
+                ORDER BY q.lane, q.tenant_id LIMIT 1) nxt
+        ), due AS (
+            SELECT p.lane, p.tenant_id, coalesce(t.weight, {TenantLimits.DefaultWeight}) AS weight
+            FROM present p LEFT JOIN tenants t ON t.id = p.tenant_id
+            WHERE EXISTS (SELECT 1 FROM queue q WHERE q.lane = p.lane AND q.tenant_id = p.tenant_id AND q.due_at <= @now)
+        ), shares AS (
+            SELECT lane, tenant_id, weight,
+                   ceil(@max::numeric * weight / sum(weight) OVER (PARTITION BY lane))::int AS share
+            FROM due
+        ), candidates AS (
+            SELECT c.notification_id, s.lane, s.tenant_id, s.share, c.due_at, c.rn::float8 / s.weight AS rank
+            FROM shares s CROSS JOIN LATERAL (
+                SELECT x.notification_id, x.due_at, row_number() OVER (ORDER BY x.due_at) AS rn FROM (
+                    SELECT q.notification_id, q.due_at FROM queue q
+                    WHERE q.lane = s.lane AND q.tenant_id = s.tenant_id AND q.due_at <= @now
+                    ORDER BY q.due_at LIMIT s.share FOR UPDATE SKIP LOCKED) x
+            ) c
+        ), picked AS (
+            SELECT notification_id, lane, rank, due_at FROM candidates ORDER BY lane, rank, due_at LIMIT @max
+        ), capped AS (
+            SELECT EXISTS (
+                SELECT 1 FROM candidates c WHERE c.share < @max
+                GROUP BY c.lane, c.tenant_id, c.share HAVING count(*) >= c.share) AS more
         ), claimed AS (
             UPDATE queue q SET due_at = @lease_end
             FROM picked p
             WHERE q.notification_id = p.notification_id
             RETURNING q.notification_id
         )
-        SELECT {NotificationColumns}, {AttemptColumns}
+        SELECT {NotificationColumns}, {AttemptColumns}, capped.more
         FROM claimed c
         JOIN picked p ON p.notification_id = c.notification_id
+        CROSS JOIN capped
         JOIN notifications n ON n.id = c.notification_id
         LEFT JOIN attempts a ON a.notification_id = n.id AND a.state = {(short)AttemptState.Sending}
-        ORDER BY p.lane, p.due_at, n.id, a.created_at, a.id
+        ORDER BY p.lane, p.rank, p.due_at, n.id, a.created_at, a.id
         """;
+
+    /// <summary>Claim rounds at most per call: the first takes the weighted shares, the next ones hand what tenants
+    /// with little due work left over to those with more. More rounds would only matter with shares of one.</summary>
+    private const int MaxClaimRounds = 3;
+
+    private const int AttemptColumnCount = 16;
 
     private static readonly string ApplySql =
         $"""
@@ -115,22 +147,33 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
 
     public async Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, Priority lowestLane, CancellationToken ct)
     {
-        if (max <= 0)
+        var claimed = new List<ClaimedNotification>();
+        for (var round = 0; round < MaxClaimRounds && claimed.Count < max; round++)
         {
-            return [];
+            if (!await ClaimRoundAsync(max - claimed.Count, lease, now, lowestLane, claimed, ct))
+            {
+                break;
+            }
         }
 
+        return claimed;
+    }
+
+    /// <summary>One fair claim statement; true when a tenant filled its share, so another round may find more.</summary>
+    private async Task<bool> ClaimRoundAsync(int max, TimeSpan lease, DateTimeOffset now, Priority lowestLane, List<ClaimedNotification> claimed, CancellationToken ct)
+    {
         await using var cmd = dataSource.CreateCommand(ClaimSql);
         cmd.Parameters.Add(Param("now", Utc(now)));
         cmd.Parameters.Add(Param("lease_end", Utc(now + lease)));
         cmd.Parameters.Add(Param("max", max));
         cmd.Parameters.Add(Param("lowest", (short)lowestLane));
         await using var r = await cmd.ExecuteReaderAsync(ct);
-        var claimed = new List<ClaimedNotification>();
+        var more = false;
         Notification? current = null;
         List<Attempt>? inFlight = null;
         while (await r.ReadAsync(ct))
         {
+            more = r.GetBoolean(NotificationColumnCount + AttemptColumnCount);
             var id = r.GetGuid(0);
             if (current is null || current.Id != id)
             {
@@ -154,20 +197,24 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
             claimed.Add(new ClaimedNotification(current, inFlight!));
         }
 
-        return claimed;
+        return more;
     }
 
     public Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken ct) => _listener.WaitAsync(maxWait, time, ct);
 
     public async Task<DateTimeOffset?> NextDueAsync(CancellationToken ct)
     {
-        // min() over the (lane, due_at) index: one short index probe per lane.
+        // A loose index scan over queue_fair: per (lane, tenant) present, one probe for its earliest entry.
         await using var cmd = dataSource.CreateCommand(
             """
-            SELECT min(d) FROM (
-                (SELECT min(due_at) AS d FROM queue WHERE lane = 0) UNION ALL (SELECT min(due_at) FROM queue WHERE lane = 1)
-                UNION ALL (SELECT min(due_at) FROM queue WHERE lane = 2) UNION ALL (SELECT min(due_at) FROM queue WHERE lane = 3)
-            ) lanes
+            WITH RECURSIVE present AS (
+                (SELECT lane, tenant_id FROM queue ORDER BY lane, tenant_id LIMIT 1)
+                UNION ALL
+                SELECT nxt.lane, nxt.tenant_id FROM present p CROSS JOIN LATERAL (
+                    SELECT q.lane, q.tenant_id FROM queue q WHERE (q.lane, q.tenant_id) > (p.lane, p.tenant_id)
+                    ORDER BY q.lane, q.tenant_id LIMIT 1) nxt
+            )
+            SELECT min((SELECT min(q.due_at) FROM queue q WHERE q.lane = p.lane AND q.tenant_id = p.tenant_id)) FROM present p
             """);
         var value = await cmd.ExecuteScalarAsync(ct);
         return value is DateTime dt ? new DateTimeOffset(DateTime.SpecifyKind(dt, DateTimeKind.Utc)) : value as DateTimeOffset?;
@@ -389,26 +436,51 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         return [.. list.OrderBy(p => p.ReceivedAt)];
     }
 
-    public async Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct)
+    public async Task<int> PromoteAgedAsync(TimeSpan age, int max, int perTenant, DateTimeOffset now, CancellationToken ct)
     {
         // Lanes normal and low only, so nothing is ever promoted into critical. enqueued_at restarts, so a
-        // promoted entry ages again before its next promotion.
-        await using var cmd = dataSource.CreateCommand(
-            $"""
-            WITH aged AS (
-                SELECT notification_id FROM queue
-                WHERE lane IN ({(short)Priority.Normal}, {(short)Priority.Low}) AND enqueued_at < @cutoff
-                ORDER BY enqueued_at
-                LIMIT @max
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE queue q SET lane = q.lane - 1, enqueued_at = @now
-            FROM aged WHERE q.notification_id = aged.notification_id
-            """);
-        cmd.Parameters.Add(Param("cutoff", Utc(now - age)));
-        cmd.Parameters.Add(Param("now", Utc(now)));
-        cmd.Parameters.Add(Param("max", Math.Max(0, max)));
-        return await cmd.ExecuteNonQueryAsync(ct);
+        // promoted entry ages again before its next promotion. Per tenant present in the lane (a loose index scan),
+        // the oldest aged entries up to its room in the lane above (queue_aging: lane, tenant_id, enqueued_at).
+        var moved = 0;
+        // Normal first: a low entry promoted into normal gets a fresh enqueue time, so it cannot move twice here.
+        foreach (var lane in (Priority[])[Priority.Normal, Priority.Low])
+        {
+            if (moved >= max)
+            {
+                break;
+            }
+
+            await using var cmd = dataSource.CreateCommand(
+                """
+                WITH RECURSIVE present AS (
+                    (SELECT tenant_id FROM queue WHERE lane = @lane ORDER BY tenant_id LIMIT 1)
+                    UNION ALL
+                    SELECT nxt.tenant_id FROM present p CROSS JOIN LATERAL (
+                        SELECT q.tenant_id FROM queue q WHERE q.lane = @lane AND q.tenant_id > p.tenant_id
+                        ORDER BY q.tenant_id LIMIT 1) nxt
+                ), room AS (
+                    SELECT p.tenant_id, @room - (
+                        SELECT count(*) FROM (SELECT 1 FROM queue q WHERE q.lane = @lane - 1 AND q.tenant_id = p.tenant_id LIMIT @room) x) AS room
+                    FROM present p
+                ), aged AS (
+                    SELECT a.notification_id FROM room r CROSS JOIN LATERAL (
+                        SELECT q.notification_id FROM queue q
+                        WHERE q.lane = @lane AND q.tenant_id = r.tenant_id AND q.enqueued_at < @cutoff
+                        ORDER BY q.enqueued_at LIMIT r.room FOR UPDATE SKIP LOCKED) a
+                    LIMIT @max
+                )
+                UPDATE queue q SET lane = q.lane - 1, enqueued_at = @now
+                FROM aged WHERE q.notification_id = aged.notification_id
+                """);
+            cmd.Parameters.Add(Param("lane", (short)lane));
+            cmd.Parameters.Add(Param("room", (long)Math.Max(0, perTenant)));
+            cmd.Parameters.Add(Param("cutoff", Utc(now - age)));
+            cmd.Parameters.Add(Param("now", Utc(now)));
+            cmd.Parameters.Add(Param("max", Math.Max(0, max - moved)));
+            moved += await cmd.ExecuteNonQueryAsync(ct);
+        }
+
+        return moved;
     }
 
     public async Task<long[]> QueueDepthAsync(CancellationToken ct)
@@ -428,12 +500,24 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         return depth;
     }
 
-    public ValueTask DisposeAsync() => _listener.DisposeAsync();
+    public async Task<long> CountQueuedAsync(Guid tenantId, long atMost, CancellationToken ct)
+    {
+        // One bounded range per lane on queue_fair; a count stops at atMost, whatever the backlog.
+        await using var cmd = dataSource.CreateCommand(
+            """
+            SELECT count(*) FROM (
+                (SELECT 1 FROM queue WHERE lane = 0 AND tenant_id = @tenant LIMIT @cap)
+                UNION ALL (SELECT 1 FROM queue WHERE lane = 1 AND tenant_id = @tenant LIMIT @cap)
+                UNION ALL (SELECT 1 FROM queue WHERE lane = 2 AND tenant_id = @tenant LIMIT @cap)
+                UNION ALL (SELECT 1 FROM queue WHERE lane = 3 AND tenant_id = @tenant LIMIT @cap)
+                LIMIT @cap) x
+            """);
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("cap", Math.Max(0, atMost)));
+        return (long)(await cmd.ExecuteScalarAsync(ct))!;
+    }
 
-    private static string LaneSubquery(int lane) =>
-        // "@lowest >= lane" is a constant per execution: PostgreSQL skips a lane above the bound without scanning it.
-        $"SELECT * FROM (SELECT notification_id, lane, due_at FROM queue WHERE lane = {lane} AND @lowest >= {lane} AND due_at <= @now " +
-        $"ORDER BY due_at LIMIT @max FOR UPDATE SKIP LOCKED) l{lane}";
+    public ValueTask DisposeAsync() => _listener.DisposeAsync();
 
     private static string Rank(string state) =>
         $"(CASE {state} WHEN {(short)ReceiptState.Sent} THEN 0 WHEN {(short)ReceiptState.Failed} THEN 1 " +

@@ -77,5 +77,34 @@ public sealed class PostgresTenantStore(NpgsqlDataSource dataSource, TimeProvide
             NullableTime(r, 7));
     }
 
+    public async Task<TenantLimits?> GetLimitsAsync(Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            "SELECT weight, requests_per_second, notifications_per_second, backlog_limit FROM tenants WHERE id = @id");
+        cmd.Parameters.Add(Param("id", tenantId));
+        return await cmd.ReadFirstAsync(
+            r => new TenantLimits(
+                r.GetInt32(0),
+                r.IsDBNull(1) ? null : r.GetDouble(1),
+                r.IsDBNull(2) ? null : r.GetDouble(2),
+                r.IsDBNull(3) ? null : r.GetInt64(3)),
+            ct);
+    }
+
+    public async Task<bool> SetLimitsAsync(Guid tenantId, TenantLimits limits, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            """
+            UPDATE tenants SET weight = @weight, requests_per_second = @rps, notifications_per_second = @nps, backlog_limit = @backlog
+            WHERE id = @id
+            """);
+        cmd.Parameters.Add(Param("id", tenantId));
+        cmd.Parameters.Add(Param("weight", limits.Weight));
+        cmd.Parameters.Add(Param("rps", NpgsqlDbType.Double, limits.RequestsPerSecond));
+        cmd.Parameters.Add(Param("nps", NpgsqlDbType.Double, limits.NotificationsPerSecond));
+        cmd.Parameters.Add(Param("backlog", NpgsqlDbType.Bigint, limits.BacklogLimit));
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
     private static Tenant ReadTenant(NpgsqlDataReader r) => new(r.GetGuid(0), r.GetString(1), r.GetFieldValue<DateTimeOffset>(2));
 }

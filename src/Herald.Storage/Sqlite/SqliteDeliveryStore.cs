@@ -1,3 +1,4 @@
+using System.Globalization;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Microsoft.Data.Sqlite;
@@ -8,10 +9,22 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
 {
     private const int Lanes = 4;
 
-    // One range scan per lane on (lane, due_at): a lane full of entries that are not due yet costs nothing.
+    // Fair within a lane, strict between lanes (IDeliveryStore), as the PostgreSQL claim: the tenants present in a
+    // lane are visited by seeking the next tenant_id on ix_queue_fair (lane, tenant_id, due_at), one seek each; a
+    // tenant with a due entry gets a weighted share of the batch, its oldest due entries first.
+    private const string NextTenant = "SELECT tenant_id FROM queue WHERE lane = $lane AND tenant_id > $after ORDER BY tenant_id LIMIT 1";
+
+    private const string HasDue = "SELECT 1 FROM queue WHERE lane = $lane AND tenant_id = $tenant AND due_at <= $now LIMIT 1";
+
+    private static readonly string TenantWeight = $"SELECT coalesce((SELECT weight FROM tenants WHERE id = $tenant), {TenantLimits.DefaultWeight})";
+
     private const string SelectDue = """
-        SELECT notification_id FROM queue WHERE lane = $lane AND due_at <= $now ORDER BY due_at, notification_id LIMIT $max
+        SELECT notification_id, due_at FROM queue WHERE lane = $lane AND tenant_id = $tenant AND due_at <= $now
+        ORDER BY due_at, notification_id LIMIT $max
         """;
+
+    /// <summary>Claim rounds at most per call, as in the PostgreSQL store.</summary>
+    private const int MaxClaimRounds = 3;
 
     private const string Lease = "UPDATE queue SET due_at = $until WHERE notification_id = $id";
 
@@ -80,24 +93,28 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
             scope =>
             {
                 var ids = new List<string>(Math.Min(max, 1024));
-                var select = scope.Command(SelectDue).Set("$now", SqliteValues.Ms(now));
-                for (var lane = 0; lane <= (int)lowestLane && lane < Lanes && ids.Count < max; lane++)
+                var leaseCommand = scope.Command(Lease).Set("$until", SqliteValues.Ms(now + lease));
+                for (var round = 0; round < MaxClaimRounds && ids.Count < max; round++)
                 {
-                    select.Set("$lane", lane).Set("$max", max - ids.Count);
-                    using var reader = select.ExecuteReader();
-                    while (reader.Read())
+                    var (picked, more) = ClaimRound(scope, max - ids.Count, now, lowestLane);
+                    foreach (var id in picked)
                     {
-                        ids.Add(reader.GetString(0));
+                        // Leased entries are no longer due, so the next round looks past them.
+                        leaseCommand.Set("$id", id).ExecuteNonQuery();
+                        ids.Add(id);
+                    }
+
+                    if (!more)
+                    {
+                        break;
                     }
                 }
 
                 var claimed = new List<ClaimedNotification>(ids.Count);
-                var leaseCommand = scope.Command(Lease).Set("$until", SqliteValues.Ms(now + lease));
                 var loadNotification = scope.Command(SelectNotification);
                 var loadInFlight = scope.Command(SelectInFlight);
                 foreach (var id in ids)
                 {
-                    leaseCommand.Set("$id", id).ExecuteNonQuery();
                     var notification = loadNotification.Set("$id", id).ReadFirst(SqliteValues.ReadNotification)
                         ?? throw new InvalidOperationException($"Queue entry {id} has no notification.");
                     var inFlight = loadInFlight.Set("$id", id).ReadAll(SqliteValues.ReadAttempt);
@@ -110,6 +127,54 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
             durable: false).ConfigureAwait(false);
     }
 
+    /// <summary>One fair round: up to <paramref name="max"/> due entry ids, and whether a tenant filled its share
+    /// below <paramref name="max"/> (so another round may find more for the batch).</summary>
+    private static (List<string> Picked, bool More) ClaimRound(WriteScope scope, int max, DateTimeOffset now, Priority lowestLane)
+    {
+        var nowMs = SqliteValues.Ms(now);
+        var candidates = new List<(int Lane, double Rank, long DueAt, string Id)>();
+        var more = false;
+        var nextTenant = scope.Command(NextTenant);
+        var hasDue = scope.Command(HasDue).Set("$now", nowMs);
+        var weightOf = scope.Command(TenantWeight);
+        var selectDue = scope.Command(SelectDue).Set("$now", nowMs);
+        for (var lane = 0; lane <= (int)lowestLane && lane < Lanes && candidates.Count < max; lane++)
+        {
+            nextTenant.Set("$lane", lane);
+            hasDue.Set("$lane", lane);
+            selectDue.Set("$lane", lane);
+            var due = new List<(string Tenant, long Weight)>();
+            var after = "";
+            while (nextTenant.Set("$after", after).ExecuteScalar() is string tenant)
+            {
+                after = tenant;
+                if (hasDue.Set("$tenant", tenant).ExecuteScalar() is not null)
+                {
+                    due.Add((tenant, Convert.ToInt64(weightOf.Set("$tenant", tenant).ExecuteScalar(), CultureInfo.InvariantCulture)));
+                }
+            }
+
+            var total = due.Sum(t => t.Weight);
+            foreach (var (tenant, weight) in due)
+            {
+                var share = (int)(((max * weight) + total - 1) / total);
+                var rows = selectDue.Set("$tenant", tenant).Set("$max", share)
+                    .ReadAll(r => (Id: r.GetString(0), DueAt: r.GetInt64(1)));
+                for (var k = 0; k < rows.Count; k++)
+                {
+                    candidates.Add((lane, (k + 1) / (double)weight, rows[k].DueAt, rows[k].Id));
+                }
+
+                more |= share < max && rows.Count >= share;
+            }
+        }
+
+        var picked = candidates
+            .OrderBy(c => c.Lane).ThenBy(c => c.Rank).ThenBy(c => c.DueAt).ThenBy(c => c.Id, StringComparer.Ordinal)
+            .Take(max).Select(c => c.Id).ToList();
+        return (picked, more);
+    }
+
     public Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken ct) => db.Signal.WaitAsync(maxWait, ct);
 
     public Task<DateTimeOffset?> NextDueAsync(CancellationToken ct) =>
@@ -117,13 +182,17 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
             connection =>
             {
                 using var command = connection.CreateCommand();
-                // min() per lane is an index lookup on (lane, due_at); a single min() over the table would scan it.
+                // A loose scan of ix_queue_fair: per (lane, tenant) present, one seek for its earliest entry.
                 command.CommandText = """
-                    SELECT min(m) FROM (
-                        SELECT min(due_at) AS m FROM queue WHERE lane = 0
-                        UNION ALL SELECT min(due_at) FROM queue WHERE lane = 1
-                        UNION ALL SELECT min(due_at) FROM queue WHERE lane = 2
-                        UNION ALL SELECT min(due_at) FROM queue WHERE lane = 3)
+                    WITH RECURSIVE present(lane, tenant_id) AS (
+                        SELECT * FROM (SELECT lane, tenant_id FROM queue ORDER BY lane, tenant_id LIMIT 1)
+                        UNION ALL
+                        SELECT (SELECT q.lane FROM queue q WHERE (q.lane, q.tenant_id) > (p.lane, p.tenant_id) ORDER BY q.lane, q.tenant_id LIMIT 1),
+                               (SELECT q.tenant_id FROM queue q WHERE (q.lane, q.tenant_id) > (p.lane, p.tenant_id) ORDER BY q.lane, q.tenant_id LIMIT 1)
+                        FROM present p WHERE p.lane IS NOT NULL
+                    )
+                    SELECT min((SELECT min(q.due_at) FROM queue q WHERE q.lane = p.lane AND q.tenant_id = p.tenant_id))
+                    FROM present p WHERE p.lane IS NOT NULL
                     """;
                 return command.ExecuteScalar() is long ms ? SqliteValues.Time(ms) : (DateTimeOffset?)null;
             },
@@ -327,7 +396,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         return taken.OrderBy(r => r.ReceivedAt).ThenBy(r => r.ProviderMessageId, StringComparer.Ordinal).ToList();
     }
 
-    public async Task<int> PromoteAgedAsync(TimeSpan age, int max, DateTimeOffset now, CancellationToken ct)
+    public async Task<int> PromoteAgedAsync(TimeSpan age, int max, int perTenant, DateTimeOffset now, CancellationToken ct)
     {
         if (max <= 0)
         {
@@ -337,10 +406,16 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         return await db.WriteAsync(
             scope =>
             {
+                // Per tenant present in the lane (a seek each on ix_queue_aging: lane, tenant_id, enqueued_at), its
+                // oldest aged entries up to its room in the lane above, as in the PostgreSQL store.
+                var nextTenant = scope.Command(NextTenant);
+                var above = scope.Command("SELECT count(*) FROM (SELECT 1 FROM queue WHERE lane = $lane AND tenant_id = $tenant LIMIT $room)")
+                    .Set("$room", perTenant);
                 var promote = scope.Command("""
                     UPDATE queue SET lane = lane - 1, enqueued_at = $now
                     WHERE notification_id IN (
-                        SELECT notification_id FROM queue WHERE lane = $lane AND enqueued_at < $cutoff ORDER BY enqueued_at LIMIT $max)
+                        SELECT notification_id FROM queue WHERE lane = $lane AND tenant_id = $tenant AND enqueued_at < $cutoff
+                        ORDER BY enqueued_at LIMIT $max)
                     """)
                     .Set("$now", SqliteValues.Ms(now))
                     .Set("$cutoff", SqliteValues.Ms(now - age));
@@ -348,12 +423,27 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
                 // Normal first: a low entry promoted into normal gets a fresh enqueue time, so it cannot move twice here.
                 foreach (var lane in (ReadOnlySpan<Priority>)[Priority.Normal, Priority.Low])
                 {
-                    if (moved >= max)
+                    var tenants = new List<string>();
+                    var after = "";
+                    while (nextTenant.Set("$lane", (int)lane).Set("$after", after).ExecuteScalar() is string tenant)
                     {
-                        break;
+                        tenants.Add(tenant);
+                        after = tenant;
                     }
 
-                    moved += promote.Set("$lane", (int)lane).Set("$max", max - moved).ExecuteNonQuery();
+                    foreach (var tenant in tenants)
+                    {
+                        if (moved >= max)
+                        {
+                            return moved;
+                        }
+
+                        var room = perTenant - Convert.ToInt32(above.Set("$lane", (int)lane - 1).Set("$tenant", tenant).ExecuteScalar(), CultureInfo.InvariantCulture);
+                        if (room > 0)
+                        {
+                            moved += promote.Set("$lane", (int)lane).Set("$tenant", tenant).Set("$max", Math.Min(room, max - moved)).ExecuteNonQuery();
+                        }
+                    }
                 }
 
                 return moved;
@@ -380,6 +470,18 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
                 }
 
                 return depth;
+            },
+            ct);
+
+    public Task<long> CountQueuedAsync(Guid tenantId, long atMost, CancellationToken ct) =>
+        db.ReadAsync(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                // Bounded: a count stops at atMost, whatever the backlog.
+                command.CommandText = "SELECT count(*) FROM (SELECT 1 FROM queue WHERE lane IN (0, 1, 2, 3) AND tenant_id = $tenant LIMIT $cap)";
+                command.Set("$tenant", SqliteValues.Id(tenantId)).Set("$cap", Math.Max(0, atMost));
+                return (long)command.ExecuteScalar()!;
             },
             ct);
 

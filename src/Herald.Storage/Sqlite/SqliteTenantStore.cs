@@ -75,4 +75,35 @@ internal sealed class SqliteTenantStore(SqliteDatabase db) : ITenantStore
             ct);
 
     private static Tenant ReadTenant(Microsoft.Data.Sqlite.SqliteDataReader r) => new(r.GetId(0), r.GetString(1), r.GetTime(2));
+
+    public Task<TenantLimits?> GetLimitsAsync(Guid tenantId, CancellationToken ct) =>
+        db.ReadAsync(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT weight, requests_per_second, notifications_per_second, backlog_limit FROM tenants WHERE id = $id";
+                command.Set("$id", SqliteValues.Id(tenantId));
+                return command.ReadFirst(
+                    r => new TenantLimits(
+                        r.GetInt32(0),
+                        r.IsDBNull(1) ? null : r.GetDouble(1),
+                        r.IsDBNull(2) ? null : r.GetDouble(2),
+                        r.IsDBNull(3) ? null : r.GetInt64(3)));
+            },
+            ct);
+
+    public Task<bool> SetLimitsAsync(Guid tenantId, TenantLimits limits, CancellationToken ct) =>
+        db.WriteAsync(
+            scope => scope.Command(
+                    """
+                    UPDATE tenants SET weight = $weight, requests_per_second = $rps, notifications_per_second = $nps, backlog_limit = $backlog
+                    WHERE id = $id
+                    """)
+                .Set("$id", SqliteValues.Id(tenantId))
+                .Set("$weight", limits.Weight)
+                .Set("$rps", limits.RequestsPerSecond)
+                .Set("$nps", limits.NotificationsPerSecond)
+                .Set("$backlog", limits.BacklogLimit)
+                .ExecuteNonQuery() == 1,
+            ct);
 }
