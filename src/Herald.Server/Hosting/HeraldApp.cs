@@ -47,6 +47,9 @@ public static class HeraldApp
             configuration["Herald:Sandbox:SmppPort"] ??= "2775";
             configuration["Herald:Webhooks:AllowInsecureUrls"] ??= "true";
             configuration["Herald:Webhooks:AllowPrivateAddresses"] ??= "true";
+            // A developer's own machine: the demo prints both URLs. Everywhere else they must be asked for.
+            configuration["Herald:Operations:ExposeMetrics"] ??= "true";
+            configuration["Herald:Operations:ExposeOpenApi"] ??= "true";
         }
 
         var services = builder.Services;
@@ -110,10 +113,9 @@ public static class HeraldApp
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapHealthApi();
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapOperationsEndpoints(role.ServesApi());
         if (role.ServesApi())
         {
-            app.MapOpenApi("/openapi/{documentName}.json");
             app.MapNotificationsApi();
             app.MapRulesApi();
             app.MapAdminApi();
