@@ -36,6 +36,7 @@ public static class HeraldApp
     public static WebApplication Build(HeraldRole role, string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
+        LogSafety.AddDefaultLogLevels(builder.Configuration);
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
         // The embedded demo: its sandbox email and SMPP accounts are stored with the simulators' ports, so those stay
@@ -107,6 +108,8 @@ public static class HeraldApp
             services.AddSmppReceipts<ProviderReceiptSink>();
         }
 
+        // Last, so it wraps every provider, a test's or an operator's too.
+        LogSafety.ScrubDatabaseErrors(services);
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
