@@ -22,7 +22,7 @@ namespace Herald.Bench;
 /// </summary>
 public sealed class BenchHost : IAsyncDisposable
 {
-    public const string AdminKey = "bench-admin-key-0123456789abcdef";
+    public const string AdminKey = "LXqs4ayL5OPXX6F0VPEq64Hpl8XcdyuYZWoHDT9A0QU=";
 
     private readonly PostgresServer? _postgres;
     private readonly string? _sqliteDirectory;

@@ -17,6 +17,12 @@ public sealed class StartupErrorTests(PostgresFixture postgres)
         { "Unknown role 'wrker'", ["wrker"] },
         { "Herald:Secrets:Key is not valid base64", ["--Herald:Secrets:Key=not base64!"] },
         { "Herald:Secrets:Key must be base64 of 32 bytes", ["--Herald:Secrets:Key=c2hvcnQ="] },
+        // Issue #13 item 6: the admin key opens every tenant, so a guessable one is refused at start.
+        { "ConnectionStrings:Postgres is invalid: it sets 'Include Error Detail'", ["--Herald:Storage=postgres", "--ConnectionStrings:Postgres=Host=127.0.0.1;Port=1;Username=x;Password=y;Database=z;Include Error Detail=true"] },
+        { "Herald:AdminKey is too weak: it has 9 characters", ["--Herald:AdminKey=admin-key"] },
+        { "Herald:AdminKey is too weak: it repeats a few characters", ["--Herald:AdminKey=" + new string('a', 20) + new string('b', 20)] },
+        { "Herald:AdminKey is too weak: it contains 'change-me'", ["--Herald:AdminKey=dev-admin-key-change-me-Xq7Lp2Vw9Zr4Ty"] },
+        { "Herald:AdminKey is too weak: it contains '0123456789'", ["--Herald:AdminKey=test-admin-key-0123456789abcdefghjk"] },
     };
 
     [Theory]

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Fluid;
 using Fluid.Values;
+using Herald.Core.Notifications;
 
 namespace Herald.Core.Templates;
 
@@ -12,7 +13,11 @@ namespace Herald.Core.Templates;
 /// <param name="Field">Which part: "body", "subject", "html" or "whatsApp/parameters/{i}".</param>
 /// <param name="Line">1-based line, when the parser named one.</param>
 /// <param name="Column">1-based column, when the parser named one.</param>
-public sealed record TemplateError(string Field, string Message, int? Line, int? Column);
+public sealed record TemplateError(string Field, string Message, int? Line, int? Column)
+{
+    /// <summary>A <see cref="TemplateLimitException"/> code when the trial rendering broke a limit; null for other errors.</summary>
+    public string? Code { get; init; }
+}
 
 /// <summary>What a template sees besides the notification's data: the customer and the formatting context.</summary>
 /// <param name="Customer">Flat customer fields (id, language, timezone, free attributes); null for inline-only notifications.</param>
@@ -28,9 +33,12 @@ public sealed record RenderContext(IReadOnlyDictionary<string, string>? Customer
 /// <summary>
 /// Renders Liquid templates with Fluid. Each template version is parsed once and kept (bounded); rendering is
 /// sandboxed: a step and recursion budget, no includes, no access to .NET objects (the model is only dictionaries,
-/// lists and plain values), unknown filters are errors. Thread-safe.
+/// lists and plain values), unknown filters are errors. A rendering's output, the values it builds, its ranges and its
+/// time are bounded while it runs (<see cref="TemplateLimits"/>); breaking one throws <see cref="TemplateLimitException"/>.
+/// Thread-safe.
 /// </summary>
-public sealed partial class TemplateRenderer
+/// <param name="time">Measures each rendering against <see cref="TemplateLimits.RenderTime"/>.</param>
+public sealed partial class TemplateRenderer(TimeProvider time)
 {
     /// <summary>Statements and output steps one rendering may take before it is stopped.</summary>
     public const int MaxSteps = 10_000;
@@ -42,12 +50,17 @@ public sealed partial class TemplateRenderer
     // Encodes what is markup (<, >, &, quotes) and keeps every letter as it is: a German or Cyrillic email stays readable
     // in its source, not a run of numeric entities.
     private static readonly HtmlEncoder Html = HtmlEncoder.Create(System.Text.Unicode.UnicodeRanges.All);
-    private readonly TemplateOptions _options;
+    private readonly TemplateOptions _options = CreateOptions();
     private readonly ConcurrentDictionary<(Guid Id, int Version), Parsed> _parsed = new();
 
     public TemplateRenderer()
+        : this(TimeProvider.System)
     {
-        _options = new TemplateOptions
+    }
+
+    private static TemplateOptions CreateOptions()
+    {
+        var options = new TemplateOptions
         {
             MaxSteps = MaxSteps,
             MaxRecursion = MaxRecursion,
@@ -55,14 +68,18 @@ public sealed partial class TemplateRenderer
             CultureInfo = CultureInfo.InvariantCulture,
             TimeZone = TimeZoneInfo.Utc,
         };
-        TemplateFilters.Register(_options.Filters);
+        TemplateFilters.Register(options.Filters);
+        TemplateGuards.Apply(options);
+        return options;
     }
 
     /// <summary>Checks every Liquid part of <paramref name="template"/>: syntax (with line and column) and a trial
-    /// rendering against an empty model (unknown filters, the step budget).</summary>
+    /// rendering against an empty model (unknown filters, the step budget, the channel's output cap: a template whose
+    /// own text is already over it, or that builds too much from nothing, is refused here rather than at send time).</summary>
     public IReadOnlyList<TemplateError> Validate(MessageTemplate template)
     {
         var errors = new List<TemplateError>();
+        var started = time.GetTimestamp();
         foreach (var (field, source) in Parts(template))
         {
             if (!TryParse(source, out var parsed, out var error))
@@ -73,7 +90,11 @@ public sealed partial class TemplateRenderer
 
             try
             {
-                Render(parsed!, EmptyData, new RenderContext(null, null, null), "validation", html: field == "html");
+                Render(parsed!, EmptyData, new RenderContext(null, null, null), "validation", null, new Part(template.Channel, field, started));
+            }
+            catch (TemplateLimitException e)
+            {
+                errors.Add(new TemplateError(field, e.Message, null, null) { Code = e.Code });
             }
             catch (Exception e) when (e is FluidException or InvalidOperationException or ArgumentException)
             {
@@ -84,25 +105,29 @@ public sealed partial class TemplateRenderer
         return errors;
     }
 
-    /// <summary>Renders <paramref name="template"/> for a notification. Throws when the template fails at run time
-    /// (step budget, a filter's error); callers fall back to the default text.</summary>
+    /// <summary>Renders <paramref name="template"/> for a notification. Throws <see cref="TemplateLimitException"/>
+    /// when the rendering breaks a limit of <see cref="TemplateLimits"/> (the notification cannot be sent with this
+    /// template), and other exceptions when the template fails otherwise (a filter's error; callers fall back to the
+    /// default text).</summary>
     public RenderedMessage Render(MessageTemplate template, string type, string dataJson, RenderContext context)
     {
+        var started = time.GetTimestamp();
+        var channel = template.Channel;
         var parsed = Get(template);
         using var data = JsonDocument.Parse(dataJson);
         var dataValue = ToFluid(data.RootElement);
         var digest = context.Digest && data.RootElement.ValueKind == JsonValueKind.Object && data.RootElement.TryGetProperty("digest", out var d)
             ? ToFluid(d)
             : null;
-        var text = Render(parsed.Body, dataValue, context, type, digest);
-        var subject = parsed.Subject is null ? null : OneLine(Render(parsed.Subject, dataValue, context, type, digest));
+        var text = Render(parsed.Body, dataValue, context, type, digest, new Part(channel, "body", started));
+        var subject = parsed.Subject is null ? null : OneLine(Render(parsed.Subject, dataValue, context, type, digest, new Part(channel, "subject", started)));
         RenderedWhatsAppTemplate? whatsApp = null;
         if (template.WhatsApp is { } mapping)
         {
             var parameters = new string[parsed.Parameters.Length];
             for (var i = 0; i < parameters.Length; i++)
             {
-                parameters[i] = Render(parsed.Parameters[i], dataValue, context, type, digest);
+                parameters[i] = Render(parsed.Parameters[i], dataValue, context, type, digest, new Part(channel, $"whatsApp/parameters/{i}", started));
             }
 
             whatsApp = new RenderedWhatsAppTemplate(mapping.Name, mapping.Language, parameters);
@@ -110,17 +135,22 @@ public sealed partial class TemplateRenderer
 
         return new RenderedMessage(text, subject, whatsApp)
         {
-            Html = parsed.Html is null ? null : Render(parsed.Html, dataValue, context, type, digest, html: true),
+            Html = parsed.Html is null ? null : Render(parsed.Html, dataValue, context, type, digest, new Part(channel, "html", started)),
         };
     }
 
-    /// <param name="html">An HTML part: every value written into it is HTML-encoded (the template's own markup is not).</param>
-    private string Render(IFluidTemplate template, FluidValue data, RenderContext context, string type, FluidValue? digest = null, bool html = false)
+    /// <summary>Which part of a template for which channel is rendered, and when the whole rendering started.</summary>
+    private sealed record Part(Channel Channel, string Field, long StartedAt);
+
+    /// <param name="part">Its field "html": every value written into it is HTML-encoded (the template's own markup is not).</param>
+    private string Render(IFluidTemplate template, FluidValue data, RenderContext context, string type, FluidValue? digest, Part part)
     {
+        var budget = new RenderBudget(TemplateLimits.Output(part.Channel, part.Field), time, part.StartedAt);
         var liquid = new TemplateContext(_options)
         {
             TimeZone = context.TimeZone ?? TimeZoneInfo.Utc,
         };
+        budget.Attach(liquid);
         liquid.AmbientValues[TemplateFilters.LanguageKey] = context.Language ?? "";
         liquid.SetValue("data", data);
         liquid.SetValue("type", StringValue.Create(type));
@@ -130,7 +160,29 @@ public sealed partial class TemplateRenderer
             liquid.SetValue("digest", digest);
         }
 
-        return html ? template.Render(liquid, Html) : template.Render(liquid, NullEncoder.Default);
+        // The output goes straight into a writer held to the channel's cap: it stops the rendering where it crosses it.
+        var writer = new BoundedWriter(budget, budget.Cap, "The " + part.Field.Replace('/', ' '));
+        try
+        {
+            // Herald's filters are synchronous, so this completes at once (what Fluid's own Render does too).
+            var rendering = template.RenderAsync(writer, part.Field == "html" ? Html : NullEncoder.Default, liquid);
+            if (!rendering.IsCompletedSuccessfully)
+            {
+                rendering.AsTask().GetAwaiter().GetResult();
+            }
+        }
+        catch (TemplateLimitException e)
+        {
+            throw new TemplateLimitException(e.Code, e.Message) { Field = part.Field };
+        }
+        catch (InvalidOperationException e) when (e.Message.StartsWith("The maximum", StringComparison.Ordinal))
+        {
+            // Fluid's own step and recursion budget.
+            throw new TemplateLimitException(TemplateLimitException.Budget,
+                $"The template took more than {MaxSteps.ToString("N0", CultureInfo.InvariantCulture)} steps or {MaxRecursion} levels of recursion.") { Field = part.Field };
+        }
+
+        return writer.ToString();
     }
 
     private Parsed Get(MessageTemplate template)
@@ -164,6 +216,7 @@ public sealed partial class TemplateRenderer
     {
         if (Parser.TryParse(source, out template, out var message))
         {
+            template = TemplateGuards.Apply(template);
             error = null;
             return true;
         }

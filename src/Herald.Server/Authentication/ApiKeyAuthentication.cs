@@ -4,7 +4,6 @@ using Herald.Ingest.Authentication;
 using Herald.Server.Hosting;
 using Herald.Storage;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace Herald.Server.Authentication;
@@ -15,7 +14,7 @@ public sealed class ApiKeyAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     ITenantStore tenants,
-    IMemoryCache cache,
+    ApiKeyCache cache,
     IOptions<HeraldOptions> herald) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -43,14 +42,7 @@ public sealed class ApiKeyAuthenticationHandler(
             return Success([new Claim(ClaimTypes.Role, Roles.System)]);
         }
 
-        var hash = ApiKeys.Hash(key);
-        var cacheKey = Convert.ToHexString(hash);
-        if (!cache.TryGetValue(cacheKey, out ApiKey? found))
-        {
-            found = await tenants.FindApiKeyAsync(hash, Context.RequestAborted);
-            cache.Set(cacheKey, found, herald.Value.ApiKeyCacheDuration);
-        }
-
+        var found = await cache.FindAsync(ApiKeys.Hash(key), tenants, Context.RequestAborted);
         if (found is null)
         {
             return AuthenticateResult.Fail("Unknown or revoked API key.");
@@ -88,7 +80,7 @@ public static class Policies
 
     public static IServiceCollection AddHeraldAuthentication(this IServiceCollection services)
     {
-        services.AddMemoryCache();
+        services.AddSingleton<ApiKeyCache>();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()

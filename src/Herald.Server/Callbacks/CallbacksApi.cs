@@ -9,10 +9,17 @@ using Herald.Server.Notifications;
 
 namespace Herald.Server.Callbacks;
 
-/// <summary>Provider callbacks (SPEC §3): receipts come in here.</summary>
+/// <summary>Provider callbacks (SPEC §3): receipts come in here. They are unauthenticated until their signature or
+/// token is checked, and a signature covers the body, so each body is read with a cap enforced while it streams in
+/// (<see cref="RequestBody.ReadAsync"/>): a 413 problem as soon as the cap is crossed, never a buffer of whatever a
+/// stranger sends.</summary>
 public static class CallbacksApi
 {
-    private const int MaxCallbackBytes = 1024 * 1024;
+    /// <summary>Meta batches statuses (and a bounce report carries headers only, RET=HDRS): 1 MiB is far above either.</summary>
+    public const int MaxCallbackBytes = 1024 * 1024;
+
+    /// <summary>A Twilio status callback is a short form (about 1 KB).</summary>
+    public const int MaxTwilioCallbackBytes = 64 * 1024;
 
     public static IEndpointRouteBuilder MapCallbacksApi(this IEndpointRouteBuilder app)
     {
@@ -56,13 +63,13 @@ public static class CallbacksApi
             return Problems.NotFound("Provider");
         }
 
-        if (request.ContentLength > MaxCallbackBytes)
+        var (raw, tooLarge) = await RequestBody.ReadAsync(request, MaxTwilioCallbackBytes);
+        if (tooLarge is not null)
         {
-            return Problems.Result(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The callback is too large.");
+            return tooLarge;
         }
 
-        using var reader = new StreamReader(request.Body);
-        var form = TwilioStatusCallback.ParseForm(await reader.ReadToEndAsync(ct));
+        var form = TwilioStatusCallback.ParseForm(System.Text.Encoding.UTF8.GetString(raw.Span));
         var settings = TwilioSettings.Parse(account.Settings);
         if (settings.StatusCallbackFor(account.Id) is not { } url
             || !TwilioStatusCallback.VerifySignature(url, form, request.Headers[TwilioStatusCallback.SignatureHeader].FirstOrDefault(), settings.AuthToken))
@@ -155,14 +162,12 @@ public static class CallbacksApi
         HttpRequest request, ProviderDirectory directory, ReceiptProcessor receipts, ILoggerFactory loggers, CancellationToken ct)
     {
         var logger = loggers.CreateLogger("Herald.Callbacks.WhatsApp");
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, ct);
-        if (buffer.Length > MaxCallbackBytes)
+        var (body, tooLarge) = await RequestBody.ReadAsync(request, MaxCallbackBytes);
+        if (tooLarge is not null)
         {
-            return Problems.Result(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "The callback is too large.");
+            return tooLarge;
         }
 
-        var body = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
         WhatsAppStatusBatch batch;
         try
         {

@@ -10,6 +10,9 @@ internal static partial class CustomersLog
     [LoggerMessage(4310, LogLevel.Warning, "Template {TemplateId} v{Version} failed for notification {NotificationId} ({Error}); sent the default text")]
     public static partial void TemplateFailed(this ILogger logger, Guid templateId, int version, Guid notificationId, string error);
 
+    [LoggerMessage(4312, LogLevel.Warning, "Template {TemplateId} v{Version} broke its limits for notification {NotificationId} ({Code}, {Field}); the attempt fails")]
+    public static partial void TemplateLimitBroken(this ILogger logger, Guid templateId, int version, Guid notificationId, string code, string field);
+
     [LoggerMessage(4311, LogLevel.Warning, "Templates of tenant {TenantId} could not be loaded; using the cached or default wording")]
     public static partial void TemplatesLoadFailed(this ILogger logger, Guid tenantId, Exception exception);
 }

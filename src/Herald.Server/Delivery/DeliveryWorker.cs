@@ -247,23 +247,31 @@ public sealed class DeliveryWorker(
             Html = composed.Html,
         };
 
-        // Critical sends do not queue for a slot behind lower ones; the critical lane is small by nature.
-        var slotted = n.Priority != Priority.Critical;
-        if (slotted)
-        {
-            await _sendSlots.WaitAsync(ct);
-        }
-
         DispatchResult result;
-        try
+        if (composed.Failure is { } refused)
         {
-            result = await dispatcher.SendAsync(n.TenantId, channel, message, n.Route.CostPolicy, ct);
+            // The template broke its limits: this one message cannot go out on this channel; no provider sees it.
+            result = new DispatchResult(null, refused);
         }
-        finally
+        else
         {
+            // Critical sends do not queue for a slot behind lower ones; the critical lane is small by nature.
+            var slotted = n.Priority != Priority.Critical;
             if (slotted)
             {
-                _sendSlots.Release();
+                await _sendSlots.WaitAsync(ct);
+            }
+
+            try
+            {
+                result = await dispatcher.SendAsync(n.TenantId, channel, message, n.Route.CostPolicy, ct);
+            }
+            finally
+            {
+                if (slotted)
+                {
+                    _sendSlots.Release();
+                }
             }
         }
 

@@ -1,7 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using Herald.Channels;
+using Herald.Channels.Sms.Smpp;
 using Herald.Core.Customers;
+using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Core.Templates;
 using Herald.Server.Templates;
@@ -16,6 +18,14 @@ public sealed record ComposedMessage(string Text, string? Subject, WhatsAppTempl
 {
     /// <summary>Email: the template's HTML part; null sends the text as the HTML part too.</summary>
     public string? Html { get; init; }
+
+    /// <summary>Set when the template broke a limit of <see cref="TemplateLimits"/> (too large, out of budget): the
+    /// message cannot be sent with it, and the attempt fails permanently with this outcome (code
+    /// <c>template_too_large</c> or <c>template_budget</c>) instead of going to a provider.</summary>
+    public SendOutcome? Failure { get; init; }
+
+    /// <summary>Where the template broke its limit ("body", "subject", "html", "whatsApp/parameters/0").</summary>
+    public string? FailedField { get; init; }
 }
 
 /// <summary>
@@ -28,7 +38,8 @@ public sealed record ComposedMessage(string Text, string? Subject, WhatsAppTempl
 public sealed class MessageComposer(TemplateCache templates, TemplateRenderer renderer, ILogger<MessageComposer> logger)
 {
     /// <summary>Composes <paramref name="n"/> for <paramref name="channel"/>. Usable for dry runs: it sends nothing
-    /// and stores nothing. A template that fails at run time falls back to the default text (and is logged).</summary>
+    /// and stores nothing. A template that fails at run time falls back to the default text (and is logged); one that
+    /// breaks a limit (<see cref="TemplateLimits"/>) yields a message with <see cref="ComposedMessage.Failure"/> set.</summary>
     /// <param name="customer">The stored customer, for language, time zone and fields; null for inline-only notifications.</param>
     public async ValueTask<ComposedMessage> ComposeAsync(Notification n, Channel channel, Customer? customer, CancellationToken ct)
     {
@@ -53,10 +64,26 @@ public sealed class MessageComposer(TemplateCache templates, TemplateRenderer re
                 Digest = n.Route.Digest is not null,
             };
             var rendered = renderer.Render(template, n.Type, n.DataJson, context);
+            if (channel == Channel.Sms && SmsText.Encode(rendered.Text, 0) is not { Parts.Count: <= TemplateLimits.SmsSegments })
+            {
+                // The render-time cap counts GSM characters; a Unicode text needs more segments for the same length.
+                throw new TemplateLimitException(TemplateLimitException.TooLarge,
+                    $"The body needs more than {TemplateLimits.SmsSegments} SMS segments.") { Field = "body" };
+            }
+
             var whatsApp = channel == Channel.WhatsApp && rendered.WhatsApp is { } w ? new WhatsAppTemplate(w.Name, w.Language, w.Parameters) : null;
             return new ComposedMessage(rendered.Text, channel == Channel.Email ? rendered.Subject : null, whatsApp, template.Id)
             {
                 Html = channel == Channel.Email ? rendered.Html : null,
+            };
+        }
+        catch (TemplateLimitException e)
+        {
+            logger.TemplateLimitBroken(template.Id, template.Version, n.Id, e.Code, e.Field);
+            return new ComposedMessage("", null, null, template.Id)
+            {
+                Failure = SendOutcome.Permanent(e.Code, $"Template '{template.Name}' v{template.Version}: {e.Message}"),
+                FailedField = e.Field,
             };
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -37,6 +37,7 @@ public static class HeraldApp
     public static WebApplication Build(HeraldRole role, string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
+        LogSafety.AddDefaultLogLevels(builder.Configuration);
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
         // The embedded demo: its sandbox email and SMPP accounts are stored with the simulators' ports, so those stay
@@ -48,6 +49,9 @@ public static class HeraldApp
             configuration["Herald:Sandbox:SmppPort"] ??= "2775";
             configuration["Herald:Webhooks:AllowInsecureUrls"] ??= "true";
             configuration["Herald:Webhooks:AllowPrivateAddresses"] ??= "true";
+            // A developer's own machine: the demo prints both URLs. Everywhere else they must be asked for.
+            configuration["Herald:Operations:ExposeMetrics"] ??= "true";
+            configuration["Herald:Operations:ExposeOpenApi"] ??= "true";
         }
 
         var services = builder.Services;
@@ -106,16 +110,17 @@ public static class HeraldApp
             services.AddSmppReceipts<ProviderReceiptSink>();
         }
 
+        // Last, so it wraps every provider, a test's or an operator's too.
+        LogSafety.ScrubDatabaseErrors(services);
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapHealthApi();
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapOperationsEndpoints(role.ServesApi());
         if (role.ServesApi())
         {
-            app.MapOpenApi("/openapi/{documentName}.json");
             app.MapNotificationsApi();
             app.MapRulesApi();
             app.MapAdminApi();

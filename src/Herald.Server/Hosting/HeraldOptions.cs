@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Herald.Server.Hosting;
 
 /// <summary>Settings under <c>Herald</c> (SPEC §6). Every one is listed in docs/CONFIGURATION.md.</summary>
-public sealed class HeraldOptions
+public sealed class HeraldOptions : IValidatableObject
 {
     public const string Section = "Herald";
 
@@ -11,8 +11,45 @@ public sealed class HeraldOptions
     [RegularExpression("^(sqlite|postgres)$", ErrorMessage = "Herald:Storage must be 'sqlite' or 'postgres'.")]
     public string Storage { get; set; } = "sqlite";
 
-    /// <summary>When set, a bootstrap key with the <c>system</c> role that may create tenants.</summary>
+    /// <summary>When set, a bootstrap key with the <c>system</c> role that may create tenants. Must be strong
+    /// (<see cref="WeakAdminKey"/>): it opens every tenant.</summary>
     public string? AdminKey { get; set; }
+
+    /// <summary>The shortest admin key Herald starts with: 32 characters, as <c>openssl rand -base64 32</c> gives 44.</summary>
+    public const int MinAdminKeyLength = 32;
+
+    /// <summary>The fewest different characters an admin key must hold (a hex secret of 32 characters holds about 15).</summary>
+    public const int MinAdminKeyDistinct = 12;
+
+    /// <summary>Why <paramref name="key"/> is too weak to be the admin key, or null when it is strong enough: shorter
+    /// than <see cref="MinAdminKeyLength"/>, fewer than <see cref="MinAdminKeyDistinct"/> different characters, or a
+    /// placeholder copied from an example.</summary>
+    public static string? WeakAdminKey(string key)
+    {
+        const string how = "use a random secret of at least 32 characters, e.g. `openssl rand -base64 32`";
+        if (key.Length < MinAdminKeyLength)
+        {
+            return $"Herald:AdminKey is too weak: it has {key.Length} characters; {how}.";
+        }
+
+        if (key.Distinct().Count() < MinAdminKeyDistinct)
+        {
+            return $"Herald:AdminKey is too weak: it repeats a few characters; {how}.";
+        }
+
+        string[] placeholders = ["change-me", "changeme", "change_me", "example", "password", "0123456789", "abcdefghij"];
+        return placeholders.FirstOrDefault(p => key.Contains(p, StringComparison.OrdinalIgnoreCase)) is { } placeholder
+            ? $"Herald:AdminKey is too weak: it contains '{placeholder}', as an example or placeholder does; {how}."
+            : null;
+    }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (AdminKey is { Length: > 0 } key && WeakAdminKey(key) is { } weak)
+        {
+            yield return new ValidationResult(weak, [nameof(AdminKey)]);
+        }
+    }
 
     /// <summary>Apply pending schema migrations at start (the <c>migrate</c> role always does).</summary>
     public bool MigrateOnStart { get; set; } = true;
@@ -20,6 +57,10 @@ public sealed class HeraldOptions
     /// <summary>How long a verified API key is cached before it is looked up again (bounds revocation delay).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan ApiKeyCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most API keys a node remembers, known and unknown ones each (a flood of made-up keys stops here).</summary>
+    [Range(1, 10_000_000)]
+    public int ApiKeyCacheEntries { get; set; } = 10_000;
 
     public static readonly TimeSpan DefaultDrainDelay = TimeSpan.FromSeconds(5);
 

@@ -107,9 +107,11 @@ public sealed partial class StorageUnavailableHandler(ILogger<StorageUnavailable
 
 public static class OperationsServiceCollectionExtensions
 {
-    /// <summary>Readiness, graceful drain and the storage-outage answer (issue #7).</summary>
+    /// <summary>Readiness, graceful drain, the storage-outage answer (issue #7) and the exposure of /metrics and
+    /// /openapi (<see cref="OperationsOptions"/>).</summary>
     public static IServiceCollection AddHeraldOperations(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddOptions<OperationsOptions>().BindConfiguration(OperationsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<DrainState>();
         services.AddHostedService<DrainOnShutdown>();
         services.AddExceptionHandler<StorageUnavailableHandler>();

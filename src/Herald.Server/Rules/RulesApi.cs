@@ -248,7 +248,12 @@ public static class RulesApi
                 prepared = Throttles.Join(prepared, throttle);
             }
 
-            var messages = prepared.Suppressed ? [] : await ComposeAsync(prepared, resolved.Customer, composer, now, ct);
+            var (messages, refused) = prepared.Suppressed ? ([], null) : await ComposeAsync(prepared, resolved.Customer, composer, now, ct);
+            if (refused is not null)
+            {
+                return refused;
+            }
+
             var view = RuleTestView.Of(draft is null ? set.Version : null, evaluation, prepared, messages) with
             {
                 Throttle = await Throttles.PreviewAsync(throttles, prepared, now, ct),
@@ -257,8 +262,9 @@ public static class RulesApi
         }
     }
 
-    /// <summary>The messages each route step would send, composed by delivery's <see cref="MessageComposer"/>.</summary>
-    internal static async Task<IReadOnlyList<ComposedMessageView>> ComposeAsync(
+    /// <summary>The messages each route step would send, composed by delivery's <see cref="MessageComposer"/>; or,
+    /// when a step's template breaks its limits (delivery would fail that attempt), the 422 problem saying so.</summary>
+    internal static async Task<(IReadOnlyList<ComposedMessageView> Messages, IResult? Refused)> ComposeAsync(
         PreparedNotification prepared, Customer? customer, MessageComposer composer, DateTimeOffset now, CancellationToken ct)
     {
         var request = prepared.Request;
@@ -287,10 +293,18 @@ public static class RulesApi
             };
             var template = prepared.Route.Templates?.GetValueOrDefault(step.Channel);
             var composed = await composer.ComposeAsync(notification, step.Channel, customer, ct);
+            if (composed.Failure is { } failure)
+            {
+                return ([], Problems.Result(StatusCodes.Status422UnprocessableEntity, failure.ErrorCode!.Replace('_', '-'),
+                    "A template breaks its limits for this notification.",
+                    $"Delivery would fail this step ({failure.ErrorCode}) without sending it. See 'errors'.",
+                    [new InputError("/notification", $"Step {i} ({Views.Name(step.Channel)}), template part '{composed.FailedField}': {failure.Error}")]));
+            }
+
             messages.Add(new ComposedMessageView(i, Views.Name(step.Channel), template, composed.Text, composed.Subject, composed.TemplateId));
         }
 
-        return messages;
+        return (messages, null);
     }
 
     private static IResult Unprocessable(IReadOnlyList<RuleValidationError> errors, string prefix, string? detail = null) =>

@@ -15,6 +15,12 @@ public static class PostgresStorage
     public static IServiceCollection AddPostgresStorage(this IServiceCollection services, string connectionString)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        if (new NpgsqlConnectionStringBuilder(connectionString) is { IncludeErrorDetail: true } or { LogParameters: true })
+        {
+            // Both copy row values (a unique key, a customer's data) into exceptions and logs.
+            throw new ArgumentException("it sets 'Include Error Detail' or 'Log Parameters'; remove them: they copy customer data into error messages and logs.");
+        }
+
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp =>
         {

@@ -26,7 +26,7 @@ namespace Herald.Chaos.Tests.Infrastructure;
 /// </summary>
 public sealed partial class Cluster : IAsyncLifetime
 {
-    public const string AdminKey = "chaos-admin-key-0123456789abcdef";
+    public const string AdminKey = "5EcEGFRuJ0T8I/xQz6Frqza7MVKn6nwrc8fcj9Gl1sE=";
 
     /// <summary>The secrets key every node shares (base64 of 32 bytes), as in production.</summary>
     public const string SecretsKey = "Y2hhb3Mtc2VjcmV0cy1rZXktMDEyMzQ1Njc4OWFiY2Q=";

@@ -15,7 +15,8 @@ namespace Herald.EndToEnd.Tests.Infrastructure;
 /// <summary>A real Herald host (Kestrel on a random loopback port, real storage, in-process sandbox).</summary>
 public sealed class HeraldHost : IAsyncDisposable
 {
-    public const string AdminKey = "test-admin-key-0123456789";
+    // Strong, as Herald requires at start (HeraldOptions.WeakAdminKey): 32 random bytes in base64.
+    public const string AdminKey = "asg3nO/+OnTr4D2msoeOsoxIAdN80gxgi9YIboVYgwY=";
 
     /// <summary>The secrets key every test node shares (base64 of 32 bytes), as a cluster's nodes must.</summary>
     public const string SecretsKey = "dGVzdC1zZWNyZXRzLWtleS0wMTIzNDU2Nzg5YWJjZGU=";
@@ -75,6 +76,9 @@ public sealed class HeraldHost : IAsyncDisposable
         // CrashTests, whose subject is a lease running out, gives its doomed worker a short one.
         ["Herald:Worker:Lease"] = "00:00:30",
         ["Logging:LogLevel:Default"] = "Warning",
+        // Off by default outside the embedded demo; ApiContractTests and RateLimitClusterTests read them.
+        ["Herald:Operations:ExposeMetrics"] = "true",
+        ["Herald:Operations:ExposeOpenApi"] = "true",
     };
 
     /// <param name="configure">Runs on the builder before Herald registers its services, e.g. to bring a clock
