@@ -168,7 +168,9 @@ public sealed class TwilioSmsConnectorTests : HttpConnectorComplianceTests<Twili
 
         Assert.Equal(kind, outcome.Kind);
         Assert.Equal(code.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
-        Assert.Equal(message, outcome.Error);
+        // Herald's classification and Twilio's code, never Twilio's text (issue #13).
+        Assert.StartsWith($"Twilio API error {code}: ", outcome.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(message, outcome.Error, StringComparison.Ordinal);
         Assert.Equal(retryAfterSeconds is { } s ? TimeSpan.FromSeconds(s) : null, outcome.RetryAfter);
         Assert.Null(outcome.ProviderMessageId);
     }

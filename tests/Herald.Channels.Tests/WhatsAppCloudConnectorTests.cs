@@ -144,8 +144,13 @@ public sealed class WhatsAppCloudConnectorTests : HttpConnectorComplianceTests<W
 
         Assert.Equal(kind, outcome.Kind);
         Assert.Equal(code.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
-        Assert.Contains(title, outcome.Error, StringComparison.Ordinal);
-        Assert.Contains(details, outcome.Error, StringComparison.Ordinal);
+        // Herald's classification and Meta's code, never Graph's text (issue #13).
+        Assert.StartsWith($"WhatsApp Cloud API error {code}: ", outcome.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(title, outcome.Error, StringComparison.Ordinal);
+        if (details.Length > 0)
+        {
+            Assert.DoesNotContain(details, outcome.Error, StringComparison.Ordinal);
+        }
         Assert.Equal(retryAfterSeconds is { } s ? TimeSpan.FromSeconds(s) : null, outcome.RetryAfter);
         Assert.Null(outcome.ProviderMessageId);
     }

@@ -50,6 +50,25 @@ public static class EgressAddresses
     private static readonly IPNetwork Nat64 = IPNetwork.Parse("64:ff9b::/96");
     private static readonly IPNetwork SixToFour = IPNetwork.Parse("2002::/16");
 
+    // IPNetwork.Contains treats an IPv4-mapped address as its IPv4 address, so an IPv6 network never contains it:
+    // the IPv6 checks compare prefixes on the 16 bytes themselves.
+    private static bool In(IPNetwork network, IPAddress v6)
+    {
+        Span<byte> a = stackalloc byte[16];
+        Span<byte> n = stackalloc byte[16];
+        v6.TryWriteBytes(a, out _);
+        network.BaseAddress.TryWriteBytes(n, out _);
+        var bits = network.PrefixLength;
+        var whole = bits / 8;
+        if (!a[..whole].SequenceEqual(n[..whole]))
+        {
+            return false;
+        }
+
+        var rest = bits % 8;
+        return rest == 0 || ((a[whole] ^ n[whole]) & (byte)(0xFF << (8 - rest))) == 0;
+    }
+
     /// <summary>Why Herald must not connect to <paramref name="address"/>, or null when it is public unicast.</summary>
     public static string? Refusal(IPAddress address)
     {
@@ -70,13 +89,13 @@ public static class EgressAddresses
             return "a scoped (link-local) address";
         }
 
-        if (Mapped.Contains(address) || Nat64.Contains(address))
+        if (In(Mapped, address) || In(Nat64, address))
         {
             // ::ffff:127.0.0.1 and 64:ff9b::7f00:1 reach the IPv4 address they carry (dual-stack socket, NAT64 gateway).
             return RefusalV4(Embedded(address, 12)) is { } reason ? reason + " (embedded in IPv6)" : null;
         }
 
-        if (Compatible.Contains(address))
+        if (In(Compatible, address))
         {
             // ::, ::1, and the deprecated IPv4-compatible form ::a.b.c.d: none is a provider's address.
             return address.Equals(IPAddress.IPv6Any) ? "the unspecified address"
@@ -84,12 +103,12 @@ public static class EgressAddresses
                 : "an IPv4-compatible IPv6 address";
         }
 
-        if (SixToFour.Contains(address))
+        if (In(SixToFour, address))
         {
             return RefusalV4(Embedded(address, 2)) is { } reason ? reason + " (embedded in a 6to4 address)" : null;
         }
 
-        if (!GlobalUnicast.Contains(address))
+        if (!In(GlobalUnicast, address))
         {
             return address.IsIPv6LinkLocal ? "a link-local address"
                 : address.IsIPv6Multicast ? "a multicast address"
@@ -98,7 +117,7 @@ public static class EgressAddresses
                 : "a reserved IPv6 address";
         }
 
-        return RefusedV6.Any(n => n.Contains(address)) ? "a special-purpose IPv6 address (Teredo, documentation, benchmarking)" : null;
+        return RefusedV6.Any(n => In(n, address)) ? "a special-purpose IPv6 address (Teredo, documentation, benchmarking)" : null;
     }
 
     /// <summary>Whether Herald may connect to <paramref name="address"/> without an operator's allowance.</summary>

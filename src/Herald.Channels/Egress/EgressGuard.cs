@@ -125,17 +125,30 @@ public sealed partial class EgressGuard
     public async Task<Socket> ConnectAsync(string host, int port, CancellationToken ct)
     {
         var addresses = await PermittedAsync(host, port, ct).ConfigureAwait(false);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
+        Exception? last = null;
+        foreach (var permitted in addresses)
         {
-            await socket.ConnectAsync(addresses, port, ct).ConfigureAwait(false);
-            return socket;
+            // One socket per address, of its own family: the address connected to is exactly the one checked.
+            var address = permitted.IsIPv4MappedToIPv6 ? permitted.MapToIPv4() : permitted;
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(address, port), ct).ConfigureAwait(false);
+                return socket;
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                last = e;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
         }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+
+        throw last!;
     }
 
     /// <summary>For <see cref="SocketsHttpHandler.ConnectCallback"/>: every HTTP connection goes through

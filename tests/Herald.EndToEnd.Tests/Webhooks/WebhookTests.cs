@@ -17,7 +17,6 @@ public sealed class WebhookHostFixture(PostgresFixture postgres) : IAsyncLifetim
     {
         var settings = HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("e2e_webhooks_" + Guid.NewGuid().ToString("N")[..8]));
         settings["Herald:Webhooks:AllowInsecureUrls"] = "true";
-        settings["Herald:Webhooks:AllowPrivateAddresses"] = "true";
         settings["Herald:Webhooks:RetryBaseDelay"] = "00:00:00.050";
         settings["Herald:Webhooks:RetryMaxDelay"] = "00:00:00.300";
         settings["Herald:Webhooks:PollInterval"] = "00:00:00.050";
