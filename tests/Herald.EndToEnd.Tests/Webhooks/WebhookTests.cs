@@ -269,7 +269,10 @@ public sealed class WebhookSignatureTests
     [InlineData("https://bank.example/x", true)]
     public void UrlGuard_RefusesPlainHttpAndPrivateTargetsByDefault(string url, bool allowed)
     {
-        Assert.Equal(allowed, WebhookUrlGuard.Check(url, new WebhookOptions()) is null);
+        var egress = new Herald.Channels.Egress.EgressGuard(
+            Microsoft.Extensions.Options.Options.Create(new Herald.Channels.Egress.EgressOptions()), [],
+            (host, ct) => System.Net.Dns.GetHostAddressesAsync(host, ct), Microsoft.Extensions.Logging.Abstractions.NullLogger<Herald.Channels.Egress.EgressGuard>.Instance);
+        Assert.Equal(allowed, WebhookUrlGuard.Check(url, new WebhookOptions(), egress) is null);
     }
 
     /// <summary>HMAC-SHA256("whsec_example", "1767225600." + Body), computed independently with openssl (docs/WEBHOOKS.md).</summary>
