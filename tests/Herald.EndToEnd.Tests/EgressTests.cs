@@ -177,15 +177,6 @@ public sealed class EgressTests(EgressHostFixture fixture) : IClassFixture<Egres
     {
         var (tenantId, client) = await Host.CreateTenantAsync();
         await DisableAsync(client, "whatsapp-cloud");
-        using (var create = await client.PostAsJsonAsync("/v1/providers", new
-        {
-            channel = "whatsapp", kind = "whatsapp-cloud", name = "graph",
-            settings = new { baseUrl = $"http://127.0.0.1:{Internal.Port}/internal/admin?", phoneNumberId = "1065", accessToken = "t" },
-        }))
-        {
-            Assert.Equal(HttpStatusCode.BadRequest, create.StatusCode);
-        }
-
         await StoreAccountAsync(tenantId, Channel.WhatsApp, "whatsapp-cloud",
             $$"""{"baseUrl":"http://127.0.0.1:{{Internal.Port}}","phoneNumberId":"1065","accessToken":"t"}""");
         var id = await client.SendAsync(new { type = "card.transaction", channels = new[] { "whatsapp" }, customer = new { phone = TestData.Phone() }, data = new { text = "Paid" } });
@@ -194,6 +185,13 @@ public sealed class EgressTests(EgressHostFixture fixture) : IClassFixture<Egres
         Assert.DoesNotContain(InternalService.Secret, (await client.GetStringAsync($"/v1/notifications/{id}")), StringComparison.Ordinal);
         Assert.Contains("not a public address", attempt.Str("error"), StringComparison.Ordinal);
         Assert.Equal(0, Internal.Requests);
+
+        using var create = await client.PostAsJsonAsync("/v1/providers", new
+        {
+            channel = "whatsapp", kind = "whatsapp-cloud", name = "graph",
+            settings = new { baseUrl = $"http://127.0.0.1:{Internal.Port}/internal/admin?", phoneNumberId = "1065", accessToken = "t" },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, create.StatusCode);
     }
 
     /// <summary>Connect time, after DNS: a name that passes the save (it is a name) but resolves to loopback when
