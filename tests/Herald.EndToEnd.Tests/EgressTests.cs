@@ -366,3 +366,48 @@ public sealed class EgressTests(EgressHostFixture fixture) : IClassFixture<Egres
         return null!;
     }
 }
+
+/// <summary>
+/// Issue #13 item 5 (egress part): the embedded demo (SQLite, demo on) used to switch the webhook guard off entirely.
+/// Its webhooks may reach a receiver on this machine (loopback, said at start), never private, link-local or
+/// metadata ranges; and its provider accounts reach exactly its own sandbox, nothing else on loopback.
+/// </summary>
+public sealed class EmbeddedDemoEgressTests
+{
+    [Fact]
+    public async Task Demo_AllowsLoopbackWebhooks_ButNeverPrivateLinkLocalOrMetadata_NorOtherLoopbackProviders()
+    {
+        using var folder = new TempFolder();
+        var settings = HeraldHost.SqliteSettings(folder.Path);
+        settings["Herald:Demo:Enabled"] = "true";
+        settings["Herald:Sandbox:SmtpPort"] = "-1";   // the demo's fixed ports may be taken on a shared machine
+        settings["Herald:Sandbox:SmppPort"] = "-1";
+        settings.Remove(HeraldHost.EgressAllowSetting);
+        await using var host = await HeraldHost.StartAsync(HeraldRole.All, settings);
+        var (_, client) = await host.CreateTenantAsync();
+
+        foreach (var url in new[] { "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/hook", "http://192.168.1.10/hook", "http://[fd00::1]/hook", "http://100.64.0.1/hook" })
+        {
+            using var refused = await client.PostAsJsonAsync("/v1/webhooks", new { url });
+            Assert.True(refused.StatusCode == HttpStatusCode.BadRequest, $"{url}: {(int)refused.StatusCode}");
+        }
+
+        using (var local = await client.PostAsJsonAsync("/v1/webhooks", new { url = "http://127.0.0.1:9/herald/events" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, local.StatusCode);
+        }
+
+        // Loopback for webhooks only: a provider account cannot point at another loopback service.
+        using (var provider = await client.PostAsJsonAsync("/v1/providers", new
+        {
+            channel = "telegram", kind = "telegram-bot", name = "loopback", settings = new { baseUrl = "http://127.0.0.1:9", botToken = "1:x" },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, provider.StatusCode);
+        }
+
+        // Its own sandbox is allowed exactly.
+        var id = await client.SendAsync(new { type = "service.news", channels = new[] { "telegram" }, customer = new { telegramChatId = "80001" } });
+        await client.WaitForStatusAsync(id, "delivered");
+    }
+}
