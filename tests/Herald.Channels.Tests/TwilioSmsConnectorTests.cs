@@ -49,7 +49,7 @@ public sealed class TwilioSmsConnectorTests : HttpConnectorComplianceTests<Twili
         new(
             "undelivered",
             () => [TwilioStatusCallback.Parse(StatusCallback("undelivered", ("ErrorCode", "30003")), CallbackReceived)!],
-            [new ProviderReceipt("SM1342fe1b2c904d1ab04f0fc7a58abca9", ReceiptState.Failed, CallbackReceived, "30003", "Twilio error 30003 (undelivered)")]),
+            [new ProviderReceipt("SM1342fe1b2c904d1ab04f0fc7a58abca9", ReceiptState.Failed, CallbackReceived, "30003", "Twilio reported the message undelivered (error 30003)")]),
     ];
 
     private static readonly DateTimeOffset CallbackReceived = new(2025, 6, 1, 12, 0, 0, TimeSpan.Zero);
