@@ -69,8 +69,11 @@ internal static class SettingsJson
         }
 
         return Uri.TryCreate(text.TrimEnd('/'), UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            // Herald appends the API's path: a '?' or '#' would turn that path into a query and let the setting
+            // choose which path of the host is called.
+            && text.AsSpan().IndexOfAny('?', '#') < 0 && string.IsNullOrEmpty(uri.UserInfo)
             ? uri
-            : throw new FormatException("settings.baseUrl must be an absolute http(s) URL");
+            : throw new FormatException("settings.baseUrl must be an absolute http(s) URL without credentials, query or fragment");
     }
 }
 

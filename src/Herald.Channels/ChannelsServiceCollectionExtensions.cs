@@ -1,4 +1,5 @@
 using System.Net;
+using Herald.Channels.Egress;
 using Herald.Channels.Email;
 using Herald.Channels.Providers;
 using Herald.Channels.Push;
@@ -31,6 +32,7 @@ public static class ChannelsServiceCollectionExtensions
             .ValidateOnStart();
 
         services.TryAddSingleton(TimeProvider.System);
+        services.AddHeraldEgress(configuration);
 
         AddConnectorClient(services, ChannelHttpClients.WhatsApp);
         AddConnectorClient(services, ChannelHttpClients.Telegram);
@@ -54,6 +56,23 @@ public static class ChannelsServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// Registers the <see cref="EgressGuard"/> every tenant-driven connection goes through, with
+    /// <see cref="EgressOptions"/> bound from <c>Herald:Egress</c> (every allow-list entry must parse: checked at start)
+    /// and DNS as its resolver unless the host brought its own <see cref="EgressResolver"/>.
+    /// </summary>
+    public static IServiceCollection AddHeraldEgress(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<EgressOptions>()
+            .Bind(configuration.GetSection(EgressOptions.SectionName))
+            .Validate(static o => o.Allow.All(static e => EgressRule.Parse(e) is not null),
+                "Herald:Egress:Allow: every entry must be a host name, an IP address or a CIDR range, with an optional :port")
+            .ValidateOnStart();
+        services.TryAddSingleton<EgressResolver>(static (host, ct) => Dns.GetHostAddressesAsync(host, ct));
+        services.TryAddSingleton<EgressGuard>();
+        return services;
+    }
+
     internal static void AddConnectorClient(IServiceCollection services, string name) =>
         services.AddHttpClient(name)
             .ConfigureHttpClient(static (sp, client) =>
@@ -65,18 +84,16 @@ public static class ChannelsServiceCollectionExtensions
             .ConfigurePrimaryHttpMessageHandler(static sp =>
             {
                 var options = sp.GetRequiredService<IOptions<ChannelsOptions>>().Value;
-                return new SocketsHttpHandler
-                {
-                    // The handler lives for the process; PooledConnectionLifetime recycles connections for DNS.
-                    PooledConnectionLifetime = options.PooledConnectionLifetime,
-                    PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-                    MaxConnectionsPerServer = options.MaxConnectionsPerServer,
-                    ConnectTimeout = options.ConnectTimeout,
-                    AllowAutoRedirect = false,
-                    UseCookies = false,
-                    AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate,
-                    EnableMultipleHttp2Connections = true,
-                };
+                // Every connection through the egress guard, never through an environment proxy, no redirects.
+                var handler = sp.GetRequiredService<EgressGuard>().Handler();
+                // The handler lives for the process; PooledConnectionLifetime recycles connections for DNS.
+                handler.PooledConnectionLifetime = options.PooledConnectionLifetime;
+                handler.PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1);
+                handler.MaxConnectionsPerServer = options.MaxConnectionsPerServer;
+                handler.ConnectTimeout = options.ConnectTimeout;
+                handler.AutomaticDecompression = DecompressionMethods.GZip | DecompressionMethods.Deflate;
+                handler.EnableMultipleHttp2Connections = true;
+                return handler;
             })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             // The default request logging writes full URIs, and the Bot API carries its token in the path.

@@ -19,13 +19,13 @@ internal static class ConnectorHttp
 
     /// <summary>
     /// Sends one provider request and reads its answer, mapping what never became an answer the same way for every
-    /// connector: the HttpClient's timeout → transient <c>timeout</c>, a connection or protocol failure → transient
-    /// <c>network</c>. Only cancellation of <paramref name="ct"/> propagates.
+    /// connector: the HttpClient's timeout → transient <c>timeout</c>, a destination the egress guard refused →
+    /// <see cref="Egress.EgressErrors.RefusedCode"/> (an account fault), a connection or protocol failure → transient
+    /// <c>network</c>, described in Herald's words (an exception message may carry the request URI with a token in
+    /// it, or what the far end said). Only cancellation of <paramref name="ct"/> propagates.
     /// </summary>
-    /// <param name="redact">Removes secrets an exception message may carry (e.g. a token in the request URI).</param>
     public static async Task<SendOutcome> SendAsync(
-        HttpClient http, HttpRequestMessage request, Func<HttpResponseMessage, Task<SendOutcome>> read, string api,
-        Func<string, string>? redact, CancellationToken ct)
+        HttpClient http, HttpRequestMessage request, Func<HttpResponseMessage, Task<SendOutcome>> read, string api, CancellationToken ct)
     {
         try
         {
@@ -36,10 +36,22 @@ internal static class ConnectorHttp
         {
             return SendOutcome.Transient("timeout", $"{api} did not answer in time");
         }
+        catch (HttpRequestException e) when (e.InnerException is Egress.EgressRefusedException)
+        {
+            return Egress.EgressErrors.Refused(api);
+        }
         catch (HttpRequestException e)
         {
-            var description = Describe(e);
-            return SendOutcome.Transient("network", redact is null ? description : redact(description));
+            return SendOutcome.Transient("network", $"{api}: " + e.HttpRequestError switch
+            {
+                HttpRequestError.NameResolutionError => "the host name does not resolve",
+                HttpRequestError.ConnectionError => "could not connect",
+                HttpRequestError.SecureConnectionError => "the TLS handshake failed",
+                HttpRequestError.ResponseEnded => "the connection closed before a whole answer",
+                HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError => "the answer is not valid HTTP",
+                HttpRequestError.ConfigurationLimitExceeded => "the answer exceeds a configured limit",
+                _ => "the request failed",
+            });
         }
     }
 
@@ -102,9 +114,6 @@ internal static class ConnectorHttp
 
     public static string Status(HttpResponseMessage response) =>
         ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture);
-
-    public static string Describe(Exception e) =>
-        e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
 }
 
 /// <summary>Typed reads of one field of a provider's JSON answer: the value, or null when the element is not an

@@ -21,15 +21,65 @@ internal enum ProviderErrorClass
     AccountFault,
 }
 
+/// <summary>
+/// What a tenant reads about a failed send (the attempt's <c>error</c>) is Herald's own text: the class of the failure
+/// and the vendor's error code, never a text from the far end. A provider's error message, an SMTP reply or an
+/// exception message may carry whatever the far end chose to say — and when a tenant points an account somewhere it
+/// should not, that would be the answer of a service inside the operator's network, read back through the API.
+/// </summary>
 internal static class ProviderErrors
 {
     private static readonly TimeSpan AccountFaultPause = TimeSpan.FromSeconds(30);
 
     /// <summary>The outcome for a classified error; a Retry-After header wins over the class's own pause.</summary>
-    public static SendOutcome Outcome(ProviderErrorClass cls, TimeSpan? pause, string errorCode, string message, TimeSpan? retryAfterHeader) => cls switch
+    /// <param name="api">Herald's name of the far end ("WhatsApp Cloud API").</param>
+    public static SendOutcome Outcome(ProviderErrorClass cls, TimeSpan? pause, string errorCode, string api, TimeSpan? retryAfterHeader)
     {
-        ProviderErrorClass.Permanent => SendOutcome.Permanent(errorCode, message),
-        ProviderErrorClass.AccountFault => SendOutcome.Transient(errorCode, message, retryAfterHeader ?? pause ?? AccountFaultPause),
-        _ => SendOutcome.Transient(errorCode, message, retryAfterHeader ?? pause),
+        var code = SafeCode(errorCode);
+        var message = Describe(api, cls, code);
+        return cls switch
+        {
+            ProviderErrorClass.Permanent => SendOutcome.Permanent(code, message),
+            ProviderErrorClass.AccountFault => SendOutcome.Transient(code, message, retryAfterHeader ?? pause ?? AccountFaultPause),
+            _ => SendOutcome.Transient(code, message, retryAfterHeader ?? pause),
+        };
+    }
+
+    /// <summary>"WhatsApp Cloud API error 131047: the provider will not deliver this message to this recipient".</summary>
+    public static string Describe(string api, ProviderErrorClass cls, string code) => $"{api} error {SafeCode(code)}: " + cls switch
+    {
+        ProviderErrorClass.Permanent => "the provider will not deliver this message to this recipient",
+        ProviderErrorClass.Throttled => "the provider is throttling",
+        ProviderErrorClass.AccountFault => "the provider account needs attention (credentials, permissions, sender or billing)",
+        _ => "the provider failed; will retry",
     };
+
+    /// <summary>
+    /// A vendor's error code as Herald shows it: letters, digits and <c>._-</c>, at most 64 characters. Codes are
+    /// numbers or upper-case words for every vendor Herald speaks; anything else is the far end talking.
+    /// </summary>
+    public static string SafeCode(string? code)
+    {
+        if (string.IsNullOrEmpty(code))
+        {
+            return "unknown";
+        }
+
+        Span<char> buffer = stackalloc char[Math.Min(code.Length, 64)];
+        var n = 0;
+        foreach (var ch in code)
+        {
+            if (n == buffer.Length)
+            {
+                break;
+            }
+
+            if (char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-' or '.')
+            {
+                buffer[n++] = ch;
+            }
+        }
+
+        return n == 0 ? "unknown" : new string(buffer[..n]);
+    }
 }

@@ -33,4 +33,15 @@ public sealed class ChannelsServiceCollectionExtensionsTests
 
         Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<ChannelsOptions>>().Value);
     }
+
+    [Theory]
+    [InlineData("not a host!")]
+    [InlineData("10.0.0.0/40")]
+    [InlineData("relay.bank.internal:99999")]
+    public async Task AddHeraldChannels_InvalidEgressAllowEntry_FailsValidation(string entry)
+    {
+        await using var services = TestHost.Services(null, ("Herald:Egress:Allow:1", entry));
+
+        Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<Herald.Channels.Egress.EgressOptions>>().Value);
+    }
 }

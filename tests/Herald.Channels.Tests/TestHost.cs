@@ -20,6 +20,13 @@ public static class TestHost
     /// machine under load can take seconds.</summary>
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
+    /// <summary>The fake providers and sandboxes of these tests listen on loopback, which the egress guard refuses unless
+    /// allowed: every test host allows it explicitly, as an operator allows an internal relay. Tests whose subject is the
+    /// guard leave it out.</summary>
+    public const string EgressAllowSetting = "Herald:Egress:Allow:0";
+
+    public const string EgressAllowLoopback = "127.0.0.1";
+
     public static ServiceProvider Services(IProviderStore? store = null, params (string Key, string Value)[] settings)
     {
         var config = new ConfigurationBuilder()
@@ -27,6 +34,7 @@ public static class TestHost
             {
                 ["Herald:Channels:HttpTimeout"] = SendTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
                 ["Herald:Channels:SendTimeout"] = SendTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+                [EgressAllowSetting] = EgressAllowLoopback,
             })
             .AddInMemoryCollection(settings.Select(static s => new KeyValuePair<string, string?>(s.Key, s.Value)))
             .Build();

@@ -49,7 +49,7 @@ public sealed class TwilioSmsConnectorTests : HttpConnectorComplianceTests<Twili
         new(
             "undelivered",
             () => [TwilioStatusCallback.Parse(StatusCallback("undelivered", ("ErrorCode", "30003")), CallbackReceived)!],
-            [new ProviderReceipt("SM1342fe1b2c904d1ab04f0fc7a58abca9", ReceiptState.Failed, CallbackReceived, "30003", "Twilio error 30003 (undelivered)")]),
+            [new ProviderReceipt("SM1342fe1b2c904d1ab04f0fc7a58abca9", ReceiptState.Failed, CallbackReceived, "30003", "Twilio reported the message undelivered (error 30003)")]),
     ];
 
     private static readonly DateTimeOffset CallbackReceived = new(2025, 6, 1, 12, 0, 0, TimeSpan.Zero);
@@ -168,7 +168,9 @@ public sealed class TwilioSmsConnectorTests : HttpConnectorComplianceTests<Twili
 
         Assert.Equal(kind, outcome.Kind);
         Assert.Equal(code.ToString(System.Globalization.CultureInfo.InvariantCulture), outcome.ErrorCode);
-        Assert.Equal(message, outcome.Error);
+        // Herald's classification and Twilio's code, never Twilio's text (issue #13).
+        Assert.StartsWith($"Twilio API error {code}: ", outcome.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(message, outcome.Error, StringComparison.Ordinal);
         Assert.Equal(retryAfterSeconds is { } s ? TimeSpan.FromSeconds(s) : null, outcome.RetryAfter);
         Assert.Null(outcome.ProviderMessageId);
     }

@@ -110,13 +110,14 @@ public sealed class WhatsAppWebhookTests
     }
 
     [Fact]
-    public void Parse_FailedStatus_CarriesFirstErrorCodeAndText()
+    public void Parse_FailedStatus_CarriesFirstErrorCodeInHeraldsWords()
     {
         var r = Assert.Single(WhatsAppWebhook.Parse(Encoding.UTF8.GetBytes(Failed)).Receipts).Receipt;
 
         Assert.Equal(ReceiptState.Failed, r.State);
         Assert.Equal("131047", r.ErrorCode);
-        Assert.Equal("Re-engagement message: Message failed to send because more than 24 hours have passed since the customer last replied to this number.", r.Error);
+        // Meta's title and message are far-end text and stay out of the attempt (issue #13).
+        Assert.Equal("WhatsApp reported the message failed (error 131047)", r.Error);
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1691548112), r.At);
     }
 

@@ -86,18 +86,15 @@ public static class BounceReports
         return id is { Length: > 0 and <= 200 } && id.EndsWith("@" + SmtpEmailConnector.MessageIdDomain, StringComparison.OrdinalIgnoreCase) ? id : null;
     }
 
-    /// <summary>"5.1.1 smtp; 550 5.1.1 user unknown": the status and the remote MTA's words, unfolded into one line
-    /// with single spaces, bounded.</summary>
+    /// <summary>"The recipient's mail server refused the message (status 5.1.1)": the RFC 3463 status code, not the
+    /// remote MTA's words (an attempt's error is Herald's words, see ProviderErrors; the diagnostic also quotes the
+    /// recipient's address).</summary>
     private static string Describe(HeaderList recipient)
     {
-        var text = string.Join(' ', new[] { recipient["Status"], recipient["Diagnostic-Code"] }
-            .Where(static v => !string.IsNullOrWhiteSpace(v))
-            .Select(static v => string.Join(' ', v!.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))));
-        if (text.Length == 0)
-        {
-            text = "The recipient's mail server refused the message after the relay took it.";
-        }
-
+        var status = recipient["Status"]?.Trim();
+        var text = status is { Length: > 0 } && status.All(static c => char.IsAsciiDigit(c) || c == '.')
+            ? $"The recipient's mail server refused the message after the relay took it (status {status})."
+            : "The recipient's mail server refused the message after the relay took it.";
         return text.Length <= MaxErrorLength ? text : text[..MaxErrorLength];
     }
 }

@@ -1,8 +1,12 @@
 using System.Collections.Concurrent;
+using Herald.Channels.Egress;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 
 namespace Herald.Channels.Email;
+
+/// <summary>No TCP connection to the relay (refused, unreachable or timed out: one failure, on purpose).</summary>
+internal sealed class SmtpConnectFailedException(Exception inner) : IOException("no connection to the SMTP relay", inner);
 
 /// <summary>One SMTP connection: a MailKit client that is connected and authenticated once, then reused.</summary>
 internal sealed class PooledSmtpConnection(SmtpClient client, DateTimeOffset createdAt) : IDisposable
@@ -27,7 +31,7 @@ internal sealed class PooledSmtpConnection(SmtpClient client, DateTimeOffset cre
 /// <see cref="IdleLimit"/> or past the connection lifetime are closed on the next rent, because relays drop idle
 /// clients (Postfix after 300 s, many after 60 s) and DNS may have moved.
 /// </summary>
-internal sealed class SmtpConnectionPool(SmtpSettings settings, string raw, ChannelsOptions options, TimeProvider time) : IDisposable
+internal sealed class SmtpConnectionPool(SmtpSettings settings, string raw, ChannelsOptions options, EgressGuard egress, TimeProvider time) : IDisposable
 {
     public static readonly TimeSpan IdleLimit = TimeSpan.FromSeconds(30);
 
@@ -72,7 +76,27 @@ internal sealed class SmtpConnectionPool(SmtpSettings settings, string raw, Chan
                 SmtpSecurity.None => SecureSocketOptions.None,
                 _ => SecureSocketOptions.StartTls,
             };
-            await client.ConnectAsync(Settings.Host, Settings.Port, socketOptions, connectTimeout.Token).ConfigureAwait(false);
+            // Resolved, checked and connected by the egress guard; MailKit gets the socket and the name (for TLS).
+            System.Net.Sockets.Socket socket;
+            try
+            {
+                socket = await egress.ConnectAsync(Settings.Host, Settings.Port, connectTimeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+            {
+                // Refused and timed out read the same: the outcome must not tell a tenant which ports answer.
+                throw new SmtpConnectFailedException(e);
+            }
+
+            try
+            {
+                await client.ConnectAsync(socket, Settings.Host, Settings.Port, socketOptions, connectTimeout.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
         }
 
         if (Settings.Username is not null)

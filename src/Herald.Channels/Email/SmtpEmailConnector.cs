@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Herald.Channels.Egress;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Storage;
@@ -23,7 +24,7 @@ namespace Herald.Channels.Email;
 /// timeout trouble is transient; so is a failed login or a refused sender, which are faults of the account and
 /// must open its circuit. Connections are pooled per account (see <see cref="SmtpSettings.MaxConnections"/>).
 /// </summary>
-public sealed class SmtpEmailConnector(IOptions<ChannelsOptions> options, TimeProvider time) : IChannelConnector, IDisposable
+public sealed class SmtpEmailConnector(IOptions<ChannelsOptions> options, EgressGuard egress, TimeProvider time) : IChannelConnector, IDisposable
 {
     public const string ConnectorKind = "smtp";
 
@@ -113,7 +114,7 @@ public sealed class SmtpEmailConnector(IOptions<ChannelsOptions> options, TimePr
                 }
 
                 // The account's settings changed (host, credentials, sender): new connections from now on.
-                var fresh = new SmtpConnectionPool(settings, account.Settings, _options, time);
+                var fresh = new SmtpConnectionPool(settings, account.Settings, _options, egress, time);
                 if (_pools.TryUpdate(account.Id, fresh, pool))
                 {
                     pool.Dispose();
@@ -124,7 +125,7 @@ public sealed class SmtpEmailConnector(IOptions<ChannelsOptions> options, TimePr
                 continue;
             }
 
-            var created = new SmtpConnectionPool(settings, account.Settings, _options, time);
+            var created = new SmtpConnectionPool(settings, account.Settings, _options, egress, time);
             if (_pools.TryAdd(account.Id, created))
             {
                 return created;
@@ -197,30 +198,37 @@ public sealed class SmtpEmailConnector(IOptions<ChannelsOptions> options, TimePr
     /// pooled one.</param>
     internal readonly record struct Failure(SendOutcome Outcome, bool KeepConnection, bool StaleConnection);
 
+    // The texts are Herald's: an exception message or a reply line is what the far end said (see ProviderErrors).
     private static Failure Map(Exception e, SmtpClient client) => e switch
     {
         SmtpCommandException command => MapCommand(command, client),
-        AuthenticationException => new(SendOutcome.Transient("auth_failed", $"SMTP login refused: {e.Message}", AccountFaultRetryAfter), false, false),
-        SslHandshakeException => new(SendOutcome.Transient("tls", ConnectorHttp.Describe(e)), false, false),
+        EgressRefusedException => new(EgressErrors.Refused(Api), false, false),
+        SmtpConnectFailedException => new(SendOutcome.Transient("network", "SMTP relay: could not connect"), false, false),
+        AuthenticationException => new(SendOutcome.Transient("auth_failed", "SMTP relay refused the account's login", AccountFaultRetryAfter), false, false),
+        SslHandshakeException => new(SendOutcome.Transient("tls", "SMTP relay: the TLS handshake failed"), false, false),
         // STARTTLS required but not offered, or a login configured and no AUTH offered: the account is wrong.
-        NotSupportedException => new(SendOutcome.Transient("unsupported", e.Message, AccountFaultRetryAfter), false, false),
-        ServiceNotConnectedException or SmtpProtocolException or ProtocolException => new(SendOutcome.Transient("protocol", ConnectorHttp.Describe(e)), false, true),
+        NotSupportedException => new(SendOutcome.Transient("unsupported", "SMTP relay does not offer what the account requires (STARTTLS or AUTH)", AccountFaultRetryAfter), false, false),
+        ServiceNotConnectedException or SmtpProtocolException or ProtocolException => new(SendOutcome.Transient("protocol", "SMTP relay: the session broke off or spoke no valid SMTP"), false, true),
         OperationCanceledException or TimeoutException => new(SendOutcome.Transient("timeout", "SMTP relay did not answer in time"), false, false),
-        SocketException or IOException => new(SendOutcome.Transient("network", ConnectorHttp.Describe(e)), false, true),
-        _ => new(SendOutcome.Transient("smtp_error", ConnectorHttp.Describe(e)), false, false),
+        SocketException or IOException => new(SendOutcome.Transient("network", "SMTP relay: could not connect, or the connection broke"), false, true),
+        _ => new(SendOutcome.Transient("smtp_error", "SMTP relay: the send failed"), false, false),
     };
+
+    /// <summary>How errors name the far end.</summary>
+    internal const string Api = "SMTP relay";
 
     /// <summary>The relay answered a command with an error reply.</summary>
     internal static Failure MapCommand(SmtpCommandException e, SmtpClient? client)
     {
         var status = (int)e.StatusCode;
         var code = status.ToString(CultureInfo.InvariantCulture);
-        var error = e.ErrorCode switch
+        // The reply's text is the relay's and is not kept (see ProviderErrors); the reply code says what happened.
+        var error = $"SMTP relay replied {code}: " + e.ErrorCode switch
         {
-            SmtpErrorCode.RecipientNotAccepted => $"recipient {e.Mailbox?.Address} refused: {e.Message}",
-            SmtpErrorCode.SenderNotAccepted => $"sender {e.Mailbox?.Address} refused: {e.Message}",
-            SmtpErrorCode.MessageNotAccepted => $"message refused: {e.Message}",
-            _ => e.Message,
+            SmtpErrorCode.RecipientNotAccepted => "recipient refused",
+            SmtpErrorCode.SenderNotAccepted => "sender refused",
+            SmtpErrorCode.MessageNotAccepted => "message refused",
+            _ => "command refused",
         };
         // 421: the relay is closing the session (shutting down, too many messages on one connection).
         var keep = status != 421 && client is { IsConnected: true };

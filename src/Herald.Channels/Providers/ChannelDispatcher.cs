@@ -185,7 +185,7 @@ public sealed partial class ChannelDispatcher
             {
                 // Connectors must not throw; one that does has a bug. The breaker counted it as a failure.
                 LogConnectorThrew(_logger, e, account.Kind, account.Id);
-                outcome = SendOutcome.Transient("connector_error", e.Message);
+                outcome = SendOutcome.Transient("connector_error", $"the {account.Kind} connector failed (see the log)");
             }
 
             Latency.Record(account.Id, _time.GetElapsedTime(started));

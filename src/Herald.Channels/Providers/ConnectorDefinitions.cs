@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Herald.Channels.Egress;
 using Herald.Channels.Email;
 using Herald.Channels.Push;
 using Herald.Channels.Sms;
@@ -19,7 +20,14 @@ public sealed record ConnectorSetting(string Name, bool Required, bool Secret, s
 
 /// <summary>What a connector kind needs in <c>settings</c>, so the API can validate and redact without knowing it.</summary>
 /// <param name="Validate">Throws <see cref="FormatException"/> (message "settings.{field} ...") for unusable settings.</param>
-public sealed record ConnectorDefinition(string Kind, Channel Channel, IReadOnlyList<ConnectorSetting> Settings, Action<JsonElement> Validate);
+/// <param name="Destinations">Where the connector connects with these (valid) settings, for the egress check on save.</param>
+public sealed record ConnectorDefinition(
+    string Kind, Channel Channel, IReadOnlyList<ConnectorSetting> Settings, Action<JsonElement> Validate,
+    Func<JsonElement, IEnumerable<EgressDestination>> Destinations);
+
+/// <summary>One destination a connector connects to: a URL (HTTP APIs) or a host and port (SMTP, SMPP), and the
+/// setting that names it.</summary>
+public sealed record EgressDestination(string Field, string? Url, string? Host = null, int Port = 0);
 
 /// <summary>A settings problem at a field (null = the settings object as a whole).</summary>
 public sealed record SettingsError(string? Field, string Message);
@@ -44,13 +52,13 @@ public static partial class ConnectorDefinitions
             new("accessToken", true, true, "System-user access token."),
             new("appSecret", false, true, "App secret: key of the X-Hub-Signature-256 on webhooks."),
             new("verifyToken", false, true, "Token Meta echoes in the webhook verification handshake."),
-        ], static e => WhatsAppSettings.Parse(e)),
+        ], static e => WhatsAppSettings.Parse(e), static e => [Url("baseUrl", WhatsAppSettings.Parse(e).BaseUrl)]),
         new(TelegramBotConnector.ConnectorKind, Channel.Telegram,
         [
             new("baseUrl", false, false, "Bot API base URL (default https://api.telegram.org)."),
             new("botToken", true, true, "The bot's token from @BotFather."),
             new("webhookSecret", false, true, "secret_token given to setWebhook."),
-        ], static e => TelegramSettings.Parse(e)),
+        ], static e => TelegramSettings.Parse(e), static e => [Url("baseUrl", TelegramSettings.Parse(e).BaseUrl)]),
         new(TwilioSmsConnector.ConnectorKind, Channel.Sms,
         [
             new("baseUrl", false, false, "REST API base URL (default https://api.twilio.com)."),
@@ -59,7 +67,7 @@ public static partial class ConnectorDefinitions
             new("from", false, false, "Sender number, short code or alphanumeric id (this or messagingServiceSid)."),
             new("messagingServiceSid", false, false, "Messaging Service SID (this or from)."),
             new("statusCallbackUrl", false, false, "Where status callbacks go; {providerId} is replaced by the account id."),
-        ], static e => TwilioSettings.Parse(e)),
+        ], static e => TwilioSettings.Parse(e), static e => [Url("baseUrl", TwilioSettings.Parse(e).BaseUrl)]),
         new(SmtpEmailConnector.ConnectorKind, Channel.Email,
         [
             new("host", true, false, "SMTP relay host."),
@@ -73,7 +81,7 @@ public static partial class ConnectorDefinitions
             new("maxConnections", false, false, "Connections kept to the relay (1-64, default 4)."),
             new("bounceAddress", false, false, "Envelope sender that bounces return to (default fromAddress); {accountId} is replaced."),
             new("bounceToken", false, true, "Bearer token of POST /callbacks/email/{accountId}, where bounce reports are handed in."),
-        ], static e => SmtpSettings.Parse(e)),
+        ], static e => SmtpSettings.Parse(e), static e => SmtpSettings.Parse(e) is var s ? [new EgressDestination("host", null, s.Host, s.Port)] : []),
         new(SmppSmsConnector.ConnectorKind, Channel.Sms,
         [
             new("host", true, false, "SMSC host."),
@@ -93,7 +101,7 @@ public static partial class ConnectorDefinitions
             new("reconnectMaxSeconds", false, false, "Longest reconnect delay (default 60)."),
             new("registeredDelivery", false, false, "Ask for delivery receipts (default true)."),
             new("receiptIdFormat", false, false, "same (default), hex-submit-decimal-receipt or decimal-submit-hex-receipt: how receipts write the submit_sm_resp id."),
-        ], static e => SmppSettings.Parse(e)),
+        ], static e => SmppSettings.Parse(e), static e => SmppSettings.Parse(e) is var s ? [new EgressDestination("host", null, s.Host, s.Port)] : []),
         new(FcmConnector.ConnectorKind, Channel.Push,
         [
             new("project_id", true, false, "Firebase project id (from the service-account key file)."),
@@ -104,7 +112,11 @@ public static partial class ConnectorDefinitions
             new("projectId", false, false, "Overrides project_id."),
             new("baseUrl", false, false, "FCM API base URL (default https://fcm.googleapis.com)."),
             new("title", false, false, "Notification title shown above the text."),
-        ], static e => FcmSettings.Parse(e).Dispose()),
+        ], static e => FcmSettings.Parse(e).Dispose(), static e =>
+        {
+            using var s = FcmSettings.Parse(e);
+            return [Url("baseUrl", s.BaseUrl), Url("token_uri", s.TokenUri)];
+        }),
     }.ToFrozenDictionary(static d => d.Kind, StringComparer.Ordinal);
 
     /// <summary>Every built-in definition.</summary>
@@ -158,6 +170,34 @@ public static partial class ConnectorDefinitions
 
         return errors;
     }
+
+    /// <summary>
+    /// The egress check of valid settings on save: every destination the connector would connect to must pass
+    /// <paramref name="guard"/> (a literal non-public address in any spelling, or a name of this machine, is refused
+    /// unless the operator allows it). Names are checked again against what DNS says when connecting.
+    /// </summary>
+    public static IReadOnlyList<SettingsError> CheckEgress(string kind, JsonElement settings, EgressGuard guard)
+    {
+        ArgumentNullException.ThrowIfNull(guard);
+        if (Find(kind) is not { } definition)
+        {
+            return [];
+        }
+
+        var errors = new List<SettingsError>();
+        foreach (var destination in definition.Destinations(settings))
+        {
+            var problem = destination.Url is { } url ? guard.CheckUrl(url) : guard.CheckHost(destination.Host, destination.Port);
+            if (problem is not null)
+            {
+                errors.Add(new SettingsError(destination.Field, problem));
+            }
+        }
+
+        return errors;
+    }
+
+    private static EgressDestination Url(string field, Uri url) => new(field, url.OriginalString);
 
     /// <summary>The settings with every secret value replaced by <see cref="Redacted"/>.</summary>
     public static JsonObject Redact(string kind, string settingsJson)

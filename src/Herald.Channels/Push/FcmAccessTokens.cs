@@ -93,7 +93,7 @@ internal sealed partial class FcmAccessTokens(IHttpClientFactory httpClients, Ti
                 token = new Cached(value!, now + lifetime, settings);
                 return Exchanged;
             },
-            "FCM token endpoint", null, ct).ConfigureAwait(false);
+            "FCM token endpoint", ct).ConfigureAwait(false);
         return token is not null ? (token, null) : (null, outcome);
     }
 
@@ -114,11 +114,11 @@ internal sealed partial class FcmAccessTokens(IHttpClientFactory httpClients, Ti
             return (null, default, SendOutcome.Transient("auth", $"FCM token endpoint: HTTP {status} without access_token and expires_in"));
         }
 
-        // RFC 6749 §5.2: {"error":"invalid_grant","error_description":"Invalid JWT Signature."}
+        // RFC 6749 §5.2: {"error":"invalid_grant","error_description":"Invalid JWT Signature."}. Only the error code
+        // is kept (cut to a code's characters): the description is the far end's text (see ProviderErrors).
         var error = root is { ValueKind: JsonValueKind.Object } e && e.TryGetProperty("error", out var code) && code.ValueKind == JsonValueKind.String ? code.GetString() : null;
-        var description = root is { ValueKind: JsonValueKind.Object } d && d.TryGetProperty("error_description", out var desc) && desc.ValueKind == JsonValueKind.String ? desc.GetString() : null;
         var message = $"FCM token endpoint: HTTP {status.ToString(CultureInfo.InvariantCulture)}"
-            + (error is null ? "" : " " + error) + (description is null ? "" : ": " + description);
+            + (error is null ? "" : " " + ProviderErrors.SafeCode(error)) + ": the service account's token was refused";
         var retryAfter = ConnectorHttp.RetryAfter(response, time);
         var failure = status is >= 400 and < 500 and not 408 and not 429
             ? SendOutcome.Transient("auth", message, retryAfter ?? AccountFaultPause)

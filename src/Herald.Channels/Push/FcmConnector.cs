@@ -20,6 +20,9 @@ public sealed class FcmConnector : IChannelConnector
 {
     public const string ConnectorKind = "fcm";
 
+    /// <summary>How errors name the far end.</summary>
+    internal const string Api = "FCM";
+
     /// <summary>The HttpClient (IHttpClientFactory) used for the token exchange and the sends.</summary>
     public const string HttpClientName = "herald.fcm";
 
@@ -94,7 +97,7 @@ public sealed class FcmConnector : IChannelConnector
                 unauthorized = response.StatusCode == System.Net.HttpStatusCode.Unauthorized;
                 return ReadAsync(response, ct);
             },
-            "FCM", null, ct).ConfigureAwait(false);
+            Api, ct).ConfigureAwait(false);
         return (outcome, unauthorized);
     }
 
@@ -107,19 +110,19 @@ public sealed class FcmConnector : IChannelConnector
         {
             return response.IsSuccessStatusCode
                 ? SendOutcome.Transient("malformed_response", $"HTTP {status} with a body that is not JSON")
-                : FcmErrors.Map(null, null, status, $"HTTP {status} without an FCM error body", retryAfter);
+                : FcmErrors.Map(null, null, status, retryAfter);
         }
 
         var root = doc.RootElement;
         if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
         {
-            var (fcmCode, rpcStatus, message) = Describe(error, status);
-            return FcmErrors.Map(fcmCode, rpcStatus, status, message, retryAfter);
+            var (fcmCode, rpcStatus) = Codes(error);
+            return FcmErrors.Map(fcmCode, rpcStatus, status, retryAfter);
         }
 
         if (!response.IsSuccessStatusCode)
         {
-            return FcmErrors.Map(null, null, status, $"HTTP {status} without an FCM error body", retryAfter);
+            return FcmErrors.Map(null, null, status, retryAfter);
         }
 
         return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String
@@ -128,11 +131,11 @@ public sealed class FcmConnector : IChannelConnector
             : SendOutcome.Transient("malformed_response", $"HTTP {status} without the message name");
     }
 
-    /// <summary>The FcmError detail's errorCode, the rpc status and "STATUS: message".</summary>
-    private static (string? FcmCode, string? RpcStatus, string Message) Describe(JsonElement error, int status)
+    /// <summary>The FcmError detail's errorCode and the rpc status (FCM's message text is not kept: see
+    /// <see cref="ProviderErrors"/>).</summary>
+    private static (string? FcmCode, string? RpcStatus) Codes(JsonElement error)
     {
         var rpcStatus = error.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
-        var text = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
         string? fcmCode = null;
         if (error.TryGetProperty("details", out var details) && details.ValueKind == JsonValueKind.Array)
         {
@@ -149,14 +152,7 @@ public sealed class FcmConnector : IChannelConnector
             }
         }
 
-        var message = (rpcStatus, text) switch
-        {
-            ({ Length: > 0 }, { Length: > 0 }) => $"{rpcStatus}: {text}",
-            (_, { Length: > 0 }) => text,
-            ({ Length: > 0 }, _) => rpcStatus,
-            _ => $"HTTP {status} FCM error without message",
-        };
-        return (fcmCode, rpcStatus, message);
+        return (fcmCode, rpcStatus);
     }
 
     internal static byte[] WriteBody(OutboundMessage message, string? title)

@@ -19,7 +19,9 @@ public static class FcmErrors
     /// <summary>Outcome of an FCM error answer.</summary>
     /// <param name="fcmErrorCode">The FcmError detail's errorCode, when present.</param>
     /// <param name="rpcStatus">The google.rpc.Status <c>status</c> (e.g. NOT_FOUND), when present.</param>
-    public static SendOutcome Map(string? fcmErrorCode, string? rpcStatus, int httpStatus, string message, TimeSpan? retryAfterHeader)
+    /// <remarks>The error text is Herald's (<see cref="ProviderErrors"/>): FCM's message never reaches a tenant, and the
+    /// codes are cut to letters, digits and <c>._-</c>.</remarks>
+    public static SendOutcome Map(string? fcmErrorCode, string? rpcStatus, int httpStatus, TimeSpan? retryAfterHeader)
     {
         var (cls, pause) = fcmErrorCode switch
         {
@@ -42,7 +44,7 @@ public static class FcmErrors
             : httpStatus is 401 or 403 ? "auth"
             : rpcStatus is { Length: > 0 } ? rpcStatus
             : httpStatus.ToString(CultureInfo.InvariantCulture);
-        return ProviderErrors.Outcome(cls, pause, code, message, retryAfterHeader);
+        return ProviderErrors.Outcome(cls, pause, code, FcmConnector.Api, retryAfterHeader);
     }
 
     private static (ProviderErrorClass, TimeSpan?) ClassifyHttp(int httpStatus) => httpStatus switch

@@ -55,9 +55,10 @@ public sealed class FcmSettings : IDisposable
         var clientEmail = SettingsJson.Required(root, "client_email");
         var pem = SettingsJson.Required(root, "private_key");
         var tokenUriText = SettingsJson.Optional(root, "token_uri") is { Length: > 0 } t ? t : DefaultTokenUri;
-        if (!Uri.TryCreate(tokenUriText, UriKind.Absolute, out var tokenUri) || (tokenUri.Scheme != Uri.UriSchemeHttps && tokenUri.Scheme != Uri.UriSchemeHttp))
+        if (!Uri.TryCreate(tokenUriText, UriKind.Absolute, out var tokenUri) || (tokenUri.Scheme != Uri.UriSchemeHttps && tokenUri.Scheme != Uri.UriSchemeHttp)
+            || !string.IsNullOrEmpty(tokenUri.UserInfo))
         {
-            throw new FormatException("settings.token_uri must be an absolute http(s) URL");
+            throw new FormatException("settings.token_uri must be an absolute http(s) URL without credentials");
         }
 
         if (!pem.Contains("PRIVATE KEY-----", StringComparison.Ordinal))

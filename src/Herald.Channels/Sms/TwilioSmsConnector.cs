@@ -22,6 +22,9 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
 {
     public const string ConnectorKind = "twilio-sms";
 
+    /// <summary>How errors name the far end.</summary>
+    internal const string Api = "Twilio API";
+
     private readonly AccountSettingsCache<TwilioSettings> _settings = new(TwilioSettings.Parse);
 
     public string Kind => ConnectorKind;
@@ -59,20 +62,19 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
         request.Content = new FormUrlEncodedContent(Form(message, to, settings, account.Id));
 
         return await ConnectorHttp.SendAsync(
-            httpClients.CreateClient(ChannelHttpClients.TwilioSms), request, r => ReadAsync(r, account, to, ct), "Twilio API", null, ct).ConfigureAwait(false);
+            httpClients.CreateClient(ChannelHttpClients.TwilioSms), request, r => ReadAsync(r, account, to, ct), Api, ct).ConfigureAwait(false);
     }
 
     private Task<SendOutcome> ReadAsync(HttpResponseMessage response, ProviderAccount account, string to, CancellationToken ct) =>
         ConnectorHttp.ReadJsonAnswerAsync(
-            response, () => Error(response, null, $"HTTP {(int)response.StatusCode} without a Twilio error body"), root => Read(response, root, account, to), ct);
+            response, () => Error(response, null), root => Read(response, root, account, to), ct);
 
     private SendOutcome Read(HttpResponseMessage response, JsonElement root, ProviderAccount account, string to)
     {
         var status = (int)response.StatusCode;
         if (!response.IsSuccessStatusCode)
         {
-            var text = ProviderJson.String(root, "message");
-            return Error(response, ProviderJson.Int32(root, "code"), string.IsNullOrEmpty(text) ? $"HTTP {status} without a Twilio error message" : text);
+            return Error(response, ProviderJson.Int32(root, "code"));
         }
 
         return ProviderJson.String(root, "sid") is { Length: > 0 } messageSid
@@ -97,8 +99,8 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
         return parsed > 0 ? parsed : null;
     }
 
-    private SendOutcome Error(HttpResponseMessage response, int? code, string message) =>
-        TwilioErrors.Map(code, message, (int)response.StatusCode, ConnectorHttp.RetryAfter(response, time));
+    private SendOutcome Error(HttpResponseMessage response, int? code) =>
+        TwilioErrors.Map(code, (int)response.StatusCode, ConnectorHttp.RetryAfter(response, time));
 
     internal static List<KeyValuePair<string, string>> Form(OutboundMessage message, string to, TwilioSettings settings, Guid accountId)
     {

@@ -79,7 +79,7 @@ public static class TwilioStatusCallback
     /// <exception cref="InvalidWebhookPayloadException"><c>MessageSid</c> or <c>MessageStatus</c> is missing.</exception>
     public static ProviderReceipt? Parse(IEnumerable<KeyValuePair<string, string>> formParams, DateTimeOffset receivedAt)
     {
-        string? sid = null, status = null, errorCode = null, errorMessage = null, doneDate = null;
+        string? sid = null, status = null, errorCode = null, doneDate = null;
         foreach (var (key, value) in formParams)
         {
             switch (key)
@@ -89,7 +89,6 @@ public static class TwilioStatusCallback
                 case "SmsSid": sid ??= value; break;
                 case "SmsStatus": status ??= value; break;
                 case "ErrorCode": errorCode = value; break;
-                case "ErrorMessage": errorMessage = value; break;
                 case "RawDlrDoneDate": doneDate = value; break;
             }
         }
@@ -120,8 +119,9 @@ public static class TwilioStatusCallback
             return new ProviderReceipt(sid, s, at);
         }
 
-        errorCode = string.IsNullOrEmpty(errorCode) ? null : errorCode;
-        var error = !string.IsNullOrEmpty(errorMessage) ? errorMessage : errorCode is null ? status : $"Twilio error {errorCode} ({status})";
+        // The code and status, not Twilio's ErrorMessage: an attempt's error is Herald's words (see ProviderErrors).
+        errorCode = string.IsNullOrEmpty(errorCode) ? null : ProviderErrors.SafeCode(errorCode);
+        var error = errorCode is null ? $"Twilio reported the message {ProviderErrors.SafeCode(status)}" : $"Twilio reported the message {ProviderErrors.SafeCode(status)} (error {errorCode})";
         return new ProviderReceipt(sid, s, at, errorCode, error);
     }
 

@@ -16,6 +16,9 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
 {
     public const string ConnectorKind = "telegram-bot";
 
+    /// <summary>How errors name the far end.</summary>
+    internal const string Api = "Telegram Bot API";
+
     private readonly AccountSettingsCache<TelegramSettings> _settings = new(TelegramSettings.Parse);
 
     public string Kind => ConnectorKind;
@@ -40,10 +43,8 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
         body.Headers.ContentType = ConnectorHttp.Json;
         request.Content = body;
 
-        // HttpRequestException messages may carry the request URI, which holds the bot token.
         return await ConnectorHttp.SendAsync(
-            httpClients.CreateClient(ChannelHttpClients.Telegram), request, r => ReadAsync(r, message.To, ct), "Telegram Bot API",
-            d => Redact(d, settings.BotToken), ct).ConfigureAwait(false);
+            httpClients.CreateClient(ChannelHttpClients.Telegram), request, r => ReadAsync(r, message.To, ct), Api, ct).ConfigureAwait(false);
     }
 
     private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, string to, CancellationToken ct)
@@ -54,7 +55,7 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
         {
             return response.IsSuccessStatusCode
                 ? SendOutcome.Transient("malformed_response", $"HTTP {status} with a body that is not JSON")
-                : Map(status, null, $"HTTP {status} without a Bot API error body", ConnectorHttp.RetryAfter(response, time));
+                : Map(status, ConnectorHttp.RetryAfter(response, time));
         }
 
         using (doc)
@@ -64,7 +65,7 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
             {
                 return response.IsSuccessStatusCode
                     ? SendOutcome.Transient("malformed_response", $"HTTP {status} without an ok field")
-                    : Map(status, null, $"HTTP {status} without a Bot API error body", ConnectorHttp.RetryAfter(response, time));
+                    : Map(status, ConnectorHttp.RetryAfter(response, time));
             }
 
             if (ok.ValueKind == JsonValueKind.True)
@@ -83,41 +84,40 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
             }
 
             var errorCode = root.TryGetProperty("error_code", out var ec) && ec.ValueKind == JsonValueKind.Number && ec.TryGetInt32(out var eci) ? eci : status;
-            var description = root.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
             TimeSpan? retryAfter = root.TryGetProperty("parameters", out var parameters) && parameters.ValueKind == JsonValueKind.Object
                 && parameters.TryGetProperty("retry_after", out var ra) && ra.ValueKind == JsonValueKind.Number && ra.TryGetInt32(out var seconds) && seconds >= 0
                 ? TimeSpan.FromSeconds(seconds)
                 : ConnectorHttp.RetryAfter(response, time);
-            return Map(errorCode, description, description ?? $"HTTP {status}", retryAfter);
+            return Map(errorCode, retryAfter);
         }
     }
 
-    /// <summary>Bot API errors by <c>error_code</c> (the HTTP status it mirrors) and description.</summary>
-    internal static SendOutcome Map(int errorCode, string? description, string error, TimeSpan? retryAfter)
+    /// <summary>Bot API errors by <c>error_code</c> (the HTTP status it mirrors). The description is the far end's
+    /// text and is not kept (see <see cref="ProviderErrors"/>).</summary>
+    internal static SendOutcome Map(int errorCode, TimeSpan? retryAfter)
     {
         var code = errorCode.ToString(CultureInfo.InvariantCulture);
-        return errorCode switch
+        var (cls, pause) = errorCode switch
         {
             // Flood control: parameters.retry_after says how long to wait.
-            429 => SendOutcome.Transient(code, error, retryAfter ?? TimeSpan.FromSeconds(1)),
+            429 => (ProviderErrorClass.Throttled, retryAfter ?? TimeSpan.FromSeconds(1)),
             // 401 Unauthorized / 404 Not Found are what the Bot API answers for a wrong or revoked token: the
             // account is broken, not the message. Transient so the breaker opens and traffic moves (as WhatsApp 190).
-            401 or 404 => SendOutcome.Transient(code, error, retryAfter ?? TimeSpan.FromSeconds(30)),
+            401 or 404 => (ProviderErrorClass.AccountFault, retryAfter ?? TimeSpan.FromSeconds(30)),
             // Forbidden: bot was blocked by the user / user is deactivated / bot was kicked / can't initiate
             // conversation. The customer cannot get this bot's messages: next channel.
-            403 => SendOutcome.Permanent(code, error),
+            403 => (ProviderErrorClass.Permanent, (TimeSpan?)null),
             // Bad Request: chat not found, message text is empty, chat migrated, ... Resending the same request
             // gives the same answer.
-            400 => SendOutcome.Permanent(code, error),
-            >= 500 => SendOutcome.Transient(code, error, retryAfter),
+            400 => (ProviderErrorClass.Permanent, null),
+            >= 500 => (ProviderErrorClass.Transient, retryAfter),
             // 409 (webhook vs getUpdates conflict) and other 4xx never concern this message's content.
-            409 => SendOutcome.Transient(code, error, retryAfter),
-            >= 400 => SendOutcome.Permanent(code, error),
-            _ => SendOutcome.Transient(code, description ?? error, retryAfter),
+            409 => (ProviderErrorClass.Transient, retryAfter),
+            >= 400 => (ProviderErrorClass.Permanent, null),
+            _ => (ProviderErrorClass.Transient, retryAfter),
         };
+        return ProviderErrors.Outcome(cls, pause, code, Api, null);
     }
-
-    private static string Redact(string text, string token) => text.Replace(token, "<token>", StringComparison.Ordinal);
 
     internal static byte[] WriteBody(OutboundMessage message)
     {

@@ -16,6 +16,9 @@ public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeP
 {
     public const string ConnectorKind = "whatsapp-cloud";
 
+    /// <summary>How errors name the far end.</summary>
+    internal const string Api = "WhatsApp Cloud API";
+
     private readonly AccountSettingsCache<WhatsAppSettings> _settings = new(WhatsAppSettings.Parse);
 
     public string Kind => ConnectorKind;
@@ -43,24 +46,24 @@ public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeP
         request.Content = body;
 
         return await ConnectorHttp.SendAsync(
-            httpClients.CreateClient(ChannelHttpClients.WhatsApp), request, r => ReadAsync(r, ct), "WhatsApp Cloud API", null, ct).ConfigureAwait(false);
+            httpClients.CreateClient(ChannelHttpClients.WhatsApp), request, r => ReadAsync(r, ct), Api, ct).ConfigureAwait(false);
     }
 
     private Task<SendOutcome> ReadAsync(HttpResponseMessage response, CancellationToken ct) =>
         ConnectorHttp.ReadJsonAnswerAsync(
-            response, () => Error(response, null, $"HTTP {(int)response.StatusCode} without a Graph error body"), root => Read(response, root), ct);
+            response, () => Error(response, null), root => Read(response, root), ct);
 
     private SendOutcome Read(HttpResponseMessage response, JsonElement root)
     {
         var status = (int)response.StatusCode;
         if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
         {
-            return Error(response, ProviderJson.Int32(error, "code"), Describe(error, status));
+            return Error(response, ProviderJson.Int32(error, "code"));
         }
 
         if (!response.IsSuccessStatusCode)
         {
-            return Error(response, null, $"HTTP {status} without a Graph error body");
+            return Error(response, null);
         }
 
         return root.ValueKind == JsonValueKind.Object
@@ -70,22 +73,8 @@ public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeP
             : SendOutcome.Transient("malformed_response", $"HTTP {status} without messages[0].id");
     }
 
-    private SendOutcome Error(HttpResponseMessage response, int? code, string message) =>
-        WhatsAppErrors.Map(code, message, (int)response.StatusCode, ConnectorHttp.RetryAfter(response, time));
-
-    /// <summary>"(#131047) Re-engagement message: Message failed to send because more than 24 hours ..."</summary>
-    private static string Describe(JsonElement error, int status)
-    {
-        var message = ProviderJson.String(error, "message");
-        var details = error.TryGetProperty("error_data", out var data) ? ProviderJson.String(data, "details") : null;
-        return (message, details) switch
-        {
-            ({ Length: > 0 }, { Length: > 0 }) when !string.Equals(message, details, StringComparison.Ordinal) => $"{message}: {details}",
-            ({ Length: > 0 }, _) => message,
-            (_, { Length: > 0 }) => details,
-            _ => $"HTTP {status} Graph error without message",
-        };
-    }
+    private SendOutcome Error(HttpResponseMessage response, int? code) =>
+        WhatsAppErrors.Map(code, (int)response.StatusCode, ConnectorHttp.RetryAfter(response, time));
 
     private static string DigitsOnly(string address)
     {

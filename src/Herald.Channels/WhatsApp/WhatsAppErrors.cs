@@ -11,11 +11,12 @@ namespace Herald.Channels.WhatsApp;
 public static class WhatsAppErrors
 {
     /// <summary>Outcome for a Graph error object, or for an HTTP error without one (<paramref name="code"/> null).</summary>
-    public static SendOutcome Map(int? code, string message, int httpStatus, TimeSpan? retryAfterHeader)
+    /// <remarks>The error text is Herald's (<see cref="ProviderErrors"/>): Graph's message never reaches a tenant.</remarks>
+    public static SendOutcome Map(int? code, int httpStatus, TimeSpan? retryAfterHeader)
     {
         var errorCode = code?.ToString(CultureInfo.InvariantCulture) ?? httpStatus.ToString(CultureInfo.InvariantCulture);
         var (cls, pause) = code is { } c ? Classify(c, httpStatus) : ClassifyHttp(httpStatus);
-        return ProviderErrors.Outcome(cls, pause, errorCode, message, retryAfterHeader);
+        return ProviderErrors.Outcome(cls, pause, errorCode, WhatsAppCloudConnector.Api, retryAfterHeader);
     }
 
     private static (ProviderErrorClass, TimeSpan?) Classify(int code, int httpStatus) => code switch

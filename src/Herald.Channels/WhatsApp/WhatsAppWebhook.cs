@@ -183,18 +183,12 @@ public static class WhatsAppWebhook
             && errors[0].ValueKind == JsonValueKind.Object)
         {
             var first = errors[0];
-            errorCode = first.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.Number
+            var rawCode = first.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.Number
                 ? code.GetRawText()
                 : String(first, "code");
-            var title = String(first, "title");
-            var message = String(first, "message");
-            var details = first.TryGetProperty("error_data", out var data) && data.ValueKind == JsonValueKind.Object ? String(data, "details") : null;
-            error = string.Join(": ", new[] { title, string.Equals(message, title, StringComparison.Ordinal) ? null : message, details }
-                .Where(static s => !string.IsNullOrEmpty(s)));
-            if (error.Length == 0)
-            {
-                error = null;
-            }
+            // The code, not Meta's title or message: an attempt's error is Herald's words (see ProviderErrors).
+            errorCode = rawCode is null ? null : ProviderErrors.SafeCode(rawCode);
+            error = errorCode is null ? "WhatsApp reported the message failed" : $"WhatsApp reported the message failed (error {errorCode})";
         }
 
         return new ProviderReceipt(wamid, state.Value, at.Value, errorCode, error);

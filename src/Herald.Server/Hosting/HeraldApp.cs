@@ -42,13 +42,14 @@ public static class HeraldApp
         var configuration = builder.Configuration;
         // The embedded demo: its sandbox email and SMPP accounts are stored with the simulators' ports, so those stay
         // fixed across restarts (tests and other modes pick free ports); its webhooks may reach a receiver on the same
-        // machine.
+        // machine (loopback only — never private, link-local or metadata ranges; said at start). Its provider
+        // accounts reach its own sandbox through SandboxEgressAllowance, which allows exactly the sandbox's listeners.
         if (configuration["Herald:Storage"] is null or "sqlite" && configuration["Herald:Demo:Enabled"] is not "false")
         {
             configuration["Herald:Sandbox:SmtpPort"] ??= "2525";
             configuration["Herald:Sandbox:SmppPort"] ??= "2775";
             configuration["Herald:Webhooks:AllowInsecureUrls"] ??= "true";
-            configuration["Herald:Webhooks:AllowPrivateAddresses"] ??= "true";
+            configuration["Herald:Webhooks:AllowLoopback"] ??= "true";
             // A developer's own machine: the demo prints both URLs. Everywhere else they must be asked for.
             configuration["Herald:Operations:ExposeMetrics"] ??= "true";
             configuration["Herald:Operations:ExposeOpenApi"] ??= "true";
@@ -74,6 +75,7 @@ public static class HeraldApp
         services.AddSingleton<IRateLimitMetrics>(sp => sp.GetRequiredService<HeraldMetrics>());
         services.AddHeraldRateLimits(configuration);
         services.AddHeraldSandbox(configuration);
+        services.AddSingleton<Herald.Channels.Egress.IEgressAllowance, SandboxEgressAllowance>();
         services.AddHeraldRules(configuration);
         services.AddHeraldThrottling(configuration);
         services.AddHeraldQuotas();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Herald.Channels;
+using Herald.Channels.Egress;
 using Herald.Channels.Providers;
 using Herald.Core.Notifications;
 using Herald.Ingest;
@@ -98,7 +99,7 @@ public static partial class ProvidersApi
 
     private static async Task<IResult> CreateAsync(
         HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderAccountChanges changes, ProviderCircuitReader circuits,
-        IEnumerable<IChannelConnector> connectors, TimeProvider time, ILoggerFactory loggers, CancellationToken ct)
+        IEnumerable<IChannelConnector> connectors, EgressGuard egress, TimeProvider time, ILoggerFactory loggers, CancellationToken ct)
     {
         var (body, error) = await ReadObjectAsync(request);
         if (error is not null)
@@ -145,7 +146,7 @@ public static partial class ProvidersApi
 
         var now = time.GetUtcNow();
         var draft = new ProviderAccount(Guid.CreateVersion7(now), user.TenantId(), channel ?? Channel.Sms, kind ?? "", "", "{}", 100, true, now);
-        var account = Apply(draft, body, kind, errors);
+        var account = Apply(draft, body, kind, egress, errors);
         if (errors.Count > 0 || account is null)
         {
             return Problems.Invalid(errors, "The provider account is invalid.");
@@ -160,7 +161,7 @@ public static partial class ProvidersApi
 
     private static async Task<IResult> UpdateAsync(
         Guid id, HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderAccountChanges changes, ProviderCircuitReader circuits,
-        ILoggerFactory loggers, CancellationToken ct)
+        EgressGuard egress, ILoggerFactory loggers, CancellationToken ct)
     {
         var (body, error) = await ReadObjectAsync(request);
         if (error is not null)
@@ -187,7 +188,7 @@ public static partial class ProvidersApi
             errors.Add(new InputError("/settings", "Must be a JSON object (a merge patch of the stored settings)."));
         }
 
-        var account = Apply(stored, body, stored.Kind, errors);
+        var account = Apply(stored, body, stored.Kind, egress, errors);
         if (errors.Count > 0 || account is null)
         {
             return Problems.Invalid(errors, "The change is invalid.");
@@ -261,8 +262,9 @@ public static partial class ProvidersApi
     }
 
     /// <summary>Applies the fields present in <paramref name="body"/> to <paramref name="account"/>, collecting
-    /// located errors; settings are merged (RFC 7396) onto the account's and validated against the connector.</summary>
-    private static ProviderAccount? Apply(ProviderAccount account, JsonObject body, string? kind, List<InputError> errors)
+    /// located errors; settings are merged (RFC 7396) onto the account's and validated against the connector, and
+    /// every destination they name must pass the egress guard.</summary>
+    private static ProviderAccount? Apply(ProviderAccount account, JsonObject body, string? kind, EgressGuard egress, List<InputError> errors)
     {
         if (body.TryGetPropertyValue("name", out var nameNode))
         {
@@ -322,7 +324,15 @@ public static partial class ProvidersApi
         {
             var merged = ConnectorDefinitions.Merge(kind, account.Settings, patch);
             using var doc = JsonDocument.Parse(merged.ToJsonString());
-            foreach (var problem in ConnectorDefinitions.Validate(kind, doc.RootElement))
+            var problems = ConnectorDefinitions.Validate(kind, doc.RootElement);
+            if (problems.Count == 0)
+            {
+                // Only settings the connector can use name destinations; a literal internal address or a name of this
+                // machine is refused here, names are checked again against DNS when connecting.
+                problems = ConnectorDefinitions.CheckEgress(kind, doc.RootElement, egress);
+            }
+
+            foreach (var problem in problems)
             {
                 errors.Add(new InputError(problem.Field is null ? "/settings" : "/settings/" + problem.Field, problem.Message));
             }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using Herald.Channels.Egress;
 using Herald.Core.Notifications;
 using Herald.Storage;
 using Herald.Storage.Secrets;
@@ -28,7 +29,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
 
     public WebhookDispatcher(
         IWebhookStore store, ISecretProtector secrets, TimeProvider time, IOptions<WebhookOptions> options, HeraldMetrics metrics,
-        ILogger<WebhookDispatcher> logger)
+        EgressGuard egress, ILogger<WebhookDispatcher> logger)
     {
         _store = store;
         _secrets = secrets;
@@ -37,13 +38,12 @@ public sealed partial class WebhookDispatcher : BackgroundService
         _metrics = metrics;
         _logger = logger;
         _slots = new SemaphoreSlim(_options.Concurrency);
-        _http = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectCallback = WebhookUrlGuard.ConnectCallback(_options),
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            AllowAutoRedirect = false,
-            MaxConnectionsPerServer = _options.Concurrency,
-        })
+        // Every connection through the egress guard (checked after DNS, connected to the checked address), never
+        // through an environment proxy, no redirects.
+        var handler = WebhookUrlGuard.Egress(egress, _options).Handler();
+        handler.PooledConnectionLifetime = TimeSpan.FromMinutes(5);
+        handler.MaxConnectionsPerServer = _options.Concurrency;
+        _http = new HttpClient(handler)
         {
             Timeout = _options.Timeout,
         };
@@ -52,6 +52,11 @@ public sealed partial class WebhookDispatcher : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (_options.AllowLoopback)
+        {
+            LogLoopbackAllowed(_logger);
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -127,7 +132,8 @@ public sealed partial class WebhookDispatcher : BackgroundService
                 return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Succeeded, null, statusCode, null, delivery.Attempts);
             }
 
-            error = $"HTTP {statusCode} {response.ReasonPhrase}";
+            // The status code only: the reason phrase is the far end's text (see Herald.Channels.ProviderErrors).
+            error = $"HTTP {statusCode}";
             if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
             {
                 retryAfter = response.Headers.RetryAfter?.Delta
@@ -138,9 +144,22 @@ public sealed partial class WebhookDispatcher : BackgroundService
         {
             error = $"no answer within {_options.Timeout.TotalSeconds:0.###} s";
         }
+        catch (HttpRequestException e) when (e.InnerException is EgressRefusedException)
+        {
+            error = "the endpoint is not a public address Herald may connect to (an operator can allow it with Herald:Egress:Allow)";
+        }
         catch (HttpRequestException e)
         {
-            error = e.HttpRequestError is HttpRequestError.Unknown ? e.Message : $"{e.HttpRequestError}: {e.Message}";
+            // Herald's classification, not the exception's text (which may quote the far end).
+            error = e.HttpRequestError switch
+            {
+                HttpRequestError.NameResolutionError => "the host name does not resolve",
+                HttpRequestError.ConnectionError => "could not connect",
+                HttpRequestError.SecureConnectionError => "the TLS handshake failed",
+                HttpRequestError.ResponseEnded => "the connection closed before a whole answer",
+                HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError => "the answer is not valid HTTP",
+                _ => "the request failed",
+            };
         }
         catch (System.Security.Cryptography.CryptographicException)
         {
@@ -189,6 +208,9 @@ public sealed partial class WebhookDispatcher : BackgroundService
 
     [LoggerMessage(EventId = 4600, Level = LogLevel.Error, Message = "Webhook dispatch round failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 4605, Level = LogLevel.Warning, Message = "Webhooks may reach loopback addresses (Herald:Webhooks:AllowLoopback, on in the embedded demo for a receiver on this machine); private, link-local and metadata ranges stay refused")]
+    private static partial void LogLoopbackAllowed(ILogger logger);
 
     [LoggerMessage(EventId = 4601, Level = LogLevel.Information, Message = "Webhook delivery {DeliveryId} to endpoint {EndpointId} failed (try {Attempts}: {Error}); next try at {Next}")]
     private static partial void LogRetry(ILogger logger, Guid deliveryId, Guid endpointId, int attempts, string? error, DateTimeOffset next);

@@ -45,7 +45,12 @@ public sealed class WebhookOptions
     /// <summary>Allow http:// endpoints (development only; banks' endpoints are https).</summary>
     public bool AllowInsecureUrls { get; set; }
 
-    /// <summary>Allow endpoints that resolve to loopback, private or link-local addresses (off: no SSRF into the
-    /// network Herald runs in).</summary>
+    /// <summary>Allow endpoints on loopback addresses (a developer's receiver on the same machine; the embedded demo
+    /// sets it and says so at start). Private, link-local and metadata ranges stay refused: an operator who must
+    /// allow an internal receiver names it in <c>Herald:Egress:Allow</c>.</summary>
+    public bool AllowLoopback { get; set; }
+
+    /// <summary>Replaced by <see cref="AllowLoopback"/> and <c>Herald:Egress:Allow</c>; setting it fails the start, so
+    /// a configuration that relied on it is noticed instead of silently narrowed.</summary>
     public bool AllowPrivateAddresses { get; set; }
 }

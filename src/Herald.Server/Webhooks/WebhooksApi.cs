@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Herald.Channels.Egress;
 using Herald.Core.Notifications;
 using Herald.Ingest;
 using Herald.Server.Authentication;
@@ -72,6 +73,9 @@ public static class WebhooksApi
             // A lease shorter than a round lets another node claim deliveries still being sent: duplicate requests.
             .Validate(o => o.Lease > o.SlowestRound,
                 "Herald:Webhooks:Lease must be longer than Timeout x ceil(ClaimBatch / Concurrency), the longest a claimed batch can take.")
+            .Validate(o => !o.AllowPrivateAddresses,
+                "Herald:Webhooks:AllowPrivateAddresses is gone: allow an internal receiver by name or range in Herald:Egress:Allow "
+                + "(Herald:Webhooks:AllowLoopback for a receiver on this machine).")
             .ValidateOnStart();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(WebhooksJson.Default));
         if (delivers)
@@ -104,7 +108,7 @@ public static class WebhooksApi
 
     private static async Task<IResult> CreateAsync(
         HttpRequest request, ClaimsPrincipal user, IWebhookStore store, ISecretProtector secrets, IOptions<WebhookOptions> options,
-        TimeProvider time, CancellationToken ct)
+        EgressGuard egress, TimeProvider time, CancellationToken ct)
     {
         var (body, error) = await ReadAsync(request);
         if (error is not null)
@@ -113,7 +117,7 @@ public static class WebhooksApi
         }
 
         var errors = new List<InputError>();
-        if (WebhookUrlGuard.Check(body!.Url, options.Value) is { } urlError)
+        if (WebhookUrlGuard.Check(body!.Url, options.Value, egress) is { } urlError)
         {
             errors.Add(urlError);
         }
@@ -150,8 +154,8 @@ public static class WebhooksApi
             : Problems.NotFound("Webhook endpoint");
 
     private static async Task<IResult> UpdateAsync(
-        Guid id, HttpRequest request, ClaimsPrincipal user, IWebhookStore store, IOptions<WebhookOptions> options, TimeProvider time,
-        CancellationToken ct)
+        Guid id, HttpRequest request, ClaimsPrincipal user, IWebhookStore store, IOptions<WebhookOptions> options, EgressGuard egress,
+        TimeProvider time, CancellationToken ct)
     {
         var (body, error) = await ReadAsync(request);
         if (error is not null)
@@ -160,7 +164,7 @@ public static class WebhooksApi
         }
 
         var errors = new List<InputError>();
-        if (body!.Url is not null && WebhookUrlGuard.Check(body.Url, options.Value) is { } urlError)
+        if (body!.Url is not null && WebhookUrlGuard.Check(body.Url, options.Value, egress) is { } urlError)
         {
             errors.Add(urlError);
         }

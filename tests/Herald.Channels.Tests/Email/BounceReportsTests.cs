@@ -18,7 +18,8 @@ public sealed class BounceReportsTests
         Assert.Equal(Id, receipt.ProviderMessageId);
         Assert.Equal(ReceiptState.Failed, receipt.State);
         Assert.Equal(BounceReports.BouncedCode, receipt.ErrorCode);
-        Assert.Equal("5.1.1 smtp; 550 5.1.1 <ana@example.com>: Recipient address rejected: User unknown", receipt.Error);
+        // The status code, not the remote MTA's words (far-end text, and it quotes the address: issue #13).
+        Assert.Equal("The recipient's mail server refused the message after the relay took it (status 5.1.1).", receipt.Error);
         Assert.Equal(Now, receipt.At);
     }
 

@@ -66,7 +66,8 @@ public sealed class SmtpEmailConnectorTests : IAsyncLifetime
 
         Assert.Equal(SendOutcomeKind.PermanentFailure, outcome.Kind);
         Assert.Equal("550", outcome.ErrorCode);
-        Assert.Contains("User unknown", outcome.Error, StringComparison.Ordinal);
+        // The reply code in Herald's words; the relay's own text ("User unknown") is not shown (issue #13).
+        Assert.Equal("SMTP relay replied 550: recipient refused", outcome.Error);
         Assert.Empty(_sandbox.Mailbox.Find("email"));
         Assert.Equal(1, _sandbox.Stats.Channel("email").Rejected);
     }

@@ -120,6 +120,7 @@ public sealed class FcmConnectorTests : HttpConnectorComplianceTests<FcmConnecto
         {
             ["Herald:Channels:HttpTimeout"] = "00:00:30",
             ["Herald:Channels:SendTimeout"] = "00:00:30",
+            [TestHost.EgressAllowSetting] = TestHost.EgressAllowLoopback,
         }).Build();
         var services = new ServiceCollection().AddLogging();
         services.AddSingleton<TimeProvider>(clock);
@@ -255,7 +256,8 @@ public sealed class FcmConnectorTests : HttpConnectorComplianceTests<FcmConnecto
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("auth", outcome.ErrorCode);
         Assert.Equal(TimeSpan.FromSeconds(30), outcome.RetryAfter);
-        Assert.Contains("invalid_grant: Invalid JWT Signature.", outcome.Error, StringComparison.Ordinal);
+        // The OAuth error code, not the endpoint's description (issue #13).
+        Assert.Equal("FCM token endpoint: HTTP 400 invalid_grant: the service account's token was refused", outcome.Error);
         Assert.Empty(Peer.Requests);
     }
 

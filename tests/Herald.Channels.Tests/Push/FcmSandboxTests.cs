@@ -114,7 +114,8 @@ public sealed class FcmSandboxTests : IAsyncLifetime
 
         Assert.Equal(SendOutcomeKind.TransientFailure, outcome.Kind);
         Assert.Equal("auth", outcome.ErrorCode);
-        Assert.Contains("Invalid JWT Signature", outcome.Error, StringComparison.Ordinal);
+        Assert.Contains("invalid_grant", outcome.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Invalid JWT Signature", outcome.Error, StringComparison.Ordinal);
         Assert.Empty(Mailbox.Find("push", token));
     }
 

@@ -120,6 +120,7 @@ public static class SmppTestKit
             {
                 ["Herald:Channels:HttpTimeout"] = "00:00:05",
                 ["Herald:Channels:SendTimeout"] = "00:00:05",
+                [TestHost.EgressAllowSetting] = TestHost.EgressAllowLoopback,
             })
             .Build();
         var services = new ServiceCollection().AddLogging();

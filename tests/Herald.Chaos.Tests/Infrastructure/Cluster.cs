@@ -480,6 +480,9 @@ public sealed partial class Cluster : IAsyncLifetime
         ["Herald__Sandbox__SmtpPort"] = "-1",
         // HAProxy is the peer the api nodes see; it passes on the client-certificate header nginx set.
         ["Herald__Sources__TrustedProxies__0"] = "127.0.0.0/8",
+        // The providers are the standalone sandbox processes on loopback ports: allowed explicitly, as an operator
+        // allows an internal relay (the egress guard refuses loopback otherwise).
+        ["Herald__Egress__Allow__0"] = "127.0.0.1",
         ["Herald__MigrateOnStart"] = "false",
         ["Herald__DrainDelay"] = "00:00:06",
         ["Herald__Worker__ClaimBatch"] = "20",

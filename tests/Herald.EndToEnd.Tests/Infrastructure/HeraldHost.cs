@@ -75,11 +75,18 @@ public sealed class HeraldHost : IAsyncDisposable
         // machine outlived its claim, another worker loop claimed the notification again and it was sent twice.
         // CrashTests, whose subject is a lease running out, gives its doomed worker a short one.
         ["Herald:Worker:Lease"] = "00:00:30",
+        // Tests' providers listen on loopback: fake providers, and in clusters the sandbox of another node (a node's own
+        // sandbox needs no allowance). Allowed explicitly, as an operator allows an internal relay; EgressTests, whose
+        // subject is the guard, remove it.
+        [EgressAllowSetting] = "127.0.0.1",
         ["Logging:LogLevel:Default"] = "Warning",
         // Off by default outside the embedded demo; ApiContractTests and RateLimitClusterTests read them.
         ["Herald:Operations:ExposeMetrics"] = "true",
         ["Herald:Operations:ExposeOpenApi"] = "true",
     };
+
+    /// <summary>The test hosts' egress allowance for loopback (see <see cref="Shared"/>).</summary>
+    public const string EgressAllowSetting = "Herald:Egress:Allow:0";
 
     /// <param name="configure">Runs on the builder before Herald registers its services, e.g. to bring a clock
     /// (Herald keeps a <see cref="TimeProvider"/> registered here).</param>

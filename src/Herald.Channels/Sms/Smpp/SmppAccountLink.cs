@@ -1,3 +1,4 @@
+using Herald.Channels.Egress;
 using Herald.Core.Delivery;
 using Herald.Storage;
 using Microsoft.Extensions.Logging;
@@ -14,6 +15,7 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
 {
     private readonly ProviderAccount _account;
     private readonly IProviderReceiptSink _sink;
+    private readonly EgressGuard _egress;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
@@ -23,9 +25,10 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
     private Failure? _failure;
     private Task? _loop;
 
-    public SmppAccountLink(ProviderAccount account, SmppSettings settings, IProviderReceiptSink sink, TimeProvider time, ILogger logger)
+    public SmppAccountLink(ProviderAccount account, SmppSettings settings, IProviderReceiptSink sink, EgressGuard egress, TimeProvider time, ILogger logger)
     {
         _account = account;
+        _egress = egress;
         Settings = settings;
         _sink = sink;
         _time = time;
@@ -112,9 +115,10 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
         {
             response = await session.SubmitAsync(part, ct).ConfigureAwait(false);
         }
-        catch (SmppSessionClosedException e)
+        catch (SmppSessionClosedException)
         {
-            return SendOutcome.Transient("connection_lost", e.Message);
+            // The reason may quote the SMSC or the socket: kept for the log (LogDropped), not for the tenant.
+            return SendOutcome.Transient("connection_lost", "the SMPP session closed before the SMSC answered");
         }
         catch (TimeoutException)
         {
@@ -185,7 +189,7 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
             string code, message;
             try
             {
-                var session = await SmppClientSession.OpenAsync(Settings, OnDeliverAsync, _time, _logger, stop).ConfigureAwait(false);
+                var session = await SmppClientSession.OpenAsync(Settings, _egress, OnDeliverAsync, _time, _logger, stop).ConfigureAwait(false);
                 Binds++;
                 attempt = 0;
                 LogBound(_logger, _account.Id, Settings.Host, Settings.Port);
@@ -215,9 +219,15 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
                 (code, message) = ("bind_failed", e.Message);
                 LogBindFailed(_logger, _account.Id, SmppStatus.Name(e.Status));
             }
+            catch (EgressRefusedException e)
+            {
+                (code, message) = (EgressErrors.RefusedCode, EgressErrors.Refused("SMSC").Error!);
+                LogConnectFailed(_logger, _account.Id, e.Message);
+            }
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or SmppSessionClosedException)
             {
-                (code, message) = ("network", $"SMPP connect to {Settings.Host}:{Settings.Port} failed: {e.Message}");
+                // One text for refused, unreachable and timed out: the tenant learns nothing about the far side's ports.
+                (code, message) = ("network", "could not connect or bind to the SMSC");
                 LogConnectFailed(_logger, _account.Id, e.Message);
             }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using Herald.Channels.Egress;
 using Microsoft.Extensions.Logging;
 
 namespace Herald.Channels.Sms.Smpp;
@@ -60,10 +61,12 @@ public sealed partial class SmppClientSession : IAsyncDisposable
 
     /// <summary>Connects, binds as a transceiver, and starts the read and keep-alive loops.</summary>
     /// <exception cref="SmppBindException">The SMSC refused the bind.</exception>
+    /// <param name="egress">Resolves, checks and connects: the session talks only to an address the guard allowed.</param>
     public static async Task<SmppClientSession> OpenAsync(
-        SmppSettings settings, Func<SmppShortMessage, CancellationToken, Task<uint>> onDeliver, TimeProvider time, ILogger logger, CancellationToken ct)
+        SmppSettings settings, EgressGuard egress, Func<SmppShortMessage, CancellationToken, Task<uint>> onDeliver, TimeProvider time, ILogger logger,
+        CancellationToken ct)
     {
-        var client = new TcpClient { NoDelay = true };
+        Socket? socket = null;
         SmppClientSession? session = null;
         try
         {
@@ -72,7 +75,7 @@ public sealed partial class SmppClientSession : IAsyncDisposable
                 connectTimeout.CancelAfter(settings.ResponseTimeout);
                 try
                 {
-                    await client.ConnectAsync(settings.Host, settings.Port, connectTimeout.Token).ConfigureAwait(false);
+                    socket = await egress.ConnectAsync(settings.Host, settings.Port, connectTimeout.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
@@ -80,8 +83,8 @@ public sealed partial class SmppClientSession : IAsyncDisposable
                 }
             }
 
-            client.Client.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            session = new SmppClientSession(client.GetStream(), settings, onDeliver, time, logger);
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            session = new SmppClientSession(new NetworkStream(socket, ownsSocket: true), settings, onDeliver, time, logger);
             session._readLoop = session.ReadLoopAsync();
             var bind = new SmppBind(settings.SystemId, settings.Password, settings.SystemType, SmppFlags.InterfaceVersion34, 0, 0, "");
             var response = await session.RequestAsync(new SmppPdu(SmppCommand.BindTransceiver, 0, session.NextSequence()) { Bind = bind }, ct).ConfigureAwait(false);
@@ -101,7 +104,7 @@ public sealed partial class SmppClientSession : IAsyncDisposable
             }
             else
             {
-                client.Dispose();
+                socket?.Dispose();
             }
 
             throw;

@@ -9,7 +9,7 @@ public static class SmppErrors
     {
         var (cls, pause) = Classify(status);
         var name = SmppStatus.Name(status);
-        return ProviderErrors.Outcome(cls, pause, name, $"submit_sm_resp {name} (0x{status:X8})", null);
+        return ProviderErrors.Outcome(cls, pause, name, "SMSC (submit_sm_resp)", null);
     }
 
     private static (ProviderErrorClass, TimeSpan?) Classify(uint status) => status switch

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Herald.Channels.Egress;
 using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -43,7 +44,7 @@ public sealed class SmppSessions(IServiceProvider services, TimeProvider time, I
             // The sink is resolved late: the Server registers its adapter after the channels.
             var sink = services.GetService<IProviderReceiptSink>() ?? new NoReceiptSink();
             replaced = link;
-            link = new SmppAccountLink(account, settings, sink, time, _logger);
+            link = new SmppAccountLink(account, settings, sink, services.GetRequiredService<EgressGuard>(), time, _logger);
             _links[account.Id] = link;
         }
 
