@@ -47,9 +47,14 @@ public sealed partial class ProviderDirectory(
     public ProviderAccount? Find(Guid accountId) =>
         _snapshot.ById.TryGetValue(accountId, out var account) ? account : null;
 
-    /// <summary>The WhatsApp Cloud account owning a business phone number id (routes status webhooks).</summary>
-    public ProviderAccount? FindWhatsAppByPhoneNumberId(string phoneNumberId) =>
-        _snapshot.ByWhatsAppPhoneNumberId.TryGetValue(phoneNumberId, out var account) ? account : null;
+    /// <summary>
+    /// The enabled WhatsApp Cloud accounts that name a business phone number id, oldest first. A sender identity has one
+    /// live owner (the stores' unique index), so this is one account, except for accounts stored before identities were
+    /// enforced: a status webhook is bound to the one whose app secret verifies its signature, never simply the first,
+    /// so a second registration of a number cannot make the owner's genuine receipts fail.
+    /// </summary>
+    public IReadOnlyList<ProviderAccount> FindWhatsAppByPhoneNumberId(string phoneNumberId) =>
+        _snapshot.ByWhatsAppPhoneNumberId.TryGetValue(phoneNumberId, out var accounts) ? accounts : [];
 
     /// <summary>Reloads now, e.g. after an admin changed a provider account. Throws when the store fails.</summary>
     public async Task InvalidateAsync(CancellationToken ct)
@@ -145,7 +150,7 @@ public sealed partial class ProviderDirectory(
             .ToFrozenDictionary(static g => g.Key, static g => (IReadOnlyList<ProviderAccount>)g.ToArray());
         var byId = enabled.ToFrozenDictionary(static a => a.Id);
 
-        var byPhone = new Dictionary<string, ProviderAccount>(StringComparer.Ordinal);
+        var byPhone = new Dictionary<string, List<ProviderAccount>>(StringComparer.Ordinal);
         foreach (var account in enabled.Where(static a => a.Kind == WhatsAppCloudConnector.ConnectorKind))
         {
             string phoneNumberId;
@@ -159,27 +164,34 @@ public sealed partial class ProviderDirectory(
                 continue;
             }
 
-            if (!byPhone.TryAdd(phoneNumberId, account))
+            if (byPhone.TryGetValue(phoneNumberId, out var holders))
             {
-                LogDuplicatePhoneNumberId(logger, phoneNumberId, byPhone[phoneNumberId].Id, account.Id);
+                LogDuplicatePhoneNumberId(logger, phoneNumberId, holders[0].Id, account.Id);
+                holders.Add(account);
+            }
+            else
+            {
+                byPhone[phoneNumberId] = [account];
             }
         }
 
-        return new Snapshot(enabled, byTenantChannel, byId, byPhone.ToFrozenDictionary(StringComparer.Ordinal), now);
+        return new Snapshot(
+            enabled, byTenantChannel, byId,
+            byPhone.ToFrozenDictionary(static p => p.Key, static p => (IReadOnlyList<ProviderAccount>)p.Value.ToArray(), StringComparer.Ordinal), now);
     }
 
     private sealed record Snapshot(
         IReadOnlyList<ProviderAccount> All,
         FrozenDictionary<(Guid TenantId, Channel Channel), IReadOnlyList<ProviderAccount>> ByTenantChannel,
         FrozenDictionary<Guid, ProviderAccount> ById,
-        FrozenDictionary<string, ProviderAccount> ByWhatsAppPhoneNumberId,
+        FrozenDictionary<string, IReadOnlyList<ProviderAccount>> ByWhatsAppPhoneNumberId,
         DateTimeOffset? LoadedAt)
     {
         public static readonly Snapshot Empty = new(
             [],
             FrozenDictionary<(Guid, Channel), IReadOnlyList<ProviderAccount>>.Empty,
             FrozenDictionary<Guid, ProviderAccount>.Empty,
-            FrozenDictionary<string, ProviderAccount>.Empty,
+            FrozenDictionary<string, IReadOnlyList<ProviderAccount>>.Empty,
             null);
     }
 
@@ -192,6 +204,6 @@ public sealed partial class ProviderDirectory(
     [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Provider account {AccountId} has unusable WhatsApp settings: {Reason}")]
     private static partial void LogBadSettings(ILogger logger, Guid accountId, string reason);
 
-    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "WhatsApp phone number id {PhoneNumberId} is used by accounts {FirstAccountId} and {OtherAccountId}; receipts route to the first")]
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "WhatsApp phone number id {PhoneNumberId} is used by accounts {FirstAccountId} and {OtherAccountId} (stored before sender identities were unique); each webhook goes to the account whose app secret signed it")]
     private static partial void LogDuplicatePhoneNumberId(ILogger logger, string phoneNumberId, Guid firstAccountId, Guid otherAccountId);
 }

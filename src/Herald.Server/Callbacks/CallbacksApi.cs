@@ -179,15 +179,18 @@ public static class CallbacksApi
         var accounts = new Dictionary<string, Guid>(StringComparer.Ordinal);
         foreach (var phoneNumberId in batch.PhoneNumberIds)
         {
-            var account = directory.FindWhatsAppByPhoneNumberId(phoneNumberId);
-            var appSecret = account is null ? null : WhatsAppSettings.Parse(account.Settings).AppSecret;
-            if (appSecret is null || !WhatsAppWebhook.VerifySignature(body.Span, signature, appSecret))
+            // Bound to the account whose app secret made the signature: never to an account only because it names the
+            // same number (issue #13: another tenant's registration of a number must not capture or break its receipts).
+            var candidates = directory.FindWhatsAppByPhoneNumberId(phoneNumberId);
+            var signer = candidates.FirstOrDefault(account =>
+                WhatsAppSettings.Parse(account.Settings).AppSecret is { } appSecret && WhatsAppWebhook.VerifySignature(body.Span, signature, appSecret));
+            if (signer is null)
             {
-                logger.CallbackRejected(account is null ? "unknown phone number id" : "bad signature");
+                logger.CallbackRejected(candidates.Count == 0 ? "unknown phone number id" : "bad signature");
                 return Problems.Result(StatusCodes.Status401Unauthorized, "unauthorized", "Signature check failed.");
             }
 
-            accounts[phoneNumberId] = account!.Id;
+            accounts[phoneNumberId] = signer.Id;
         }
 
         foreach (var group in batch.Receipts.Where(r => r.PhoneNumberId is not null).GroupBy(r => r.PhoneNumberId!))
