@@ -48,7 +48,8 @@ public sealed partial class ProviderDirectory(
         _snapshot.ById.TryGetValue(accountId, out var account) ? account : null;
 
     /// <summary>
-    /// The enabled WhatsApp Cloud accounts that name a business phone number id, oldest first. A sender identity has one
+    /// The enabled WhatsApp Cloud accounts that name a business phone number id, the one holding it as its sender identity
+    /// first, then the others in the store's order. A sender identity has one
     /// live owner (the stores' unique index), so this is one account, except for accounts stored before identities were
     /// enforced: a status webhook is bound to the one whose app secret verifies its signature, never simply the first,
     /// so a second registration of a number cannot make the owner's genuine receipts fail.
@@ -177,7 +178,12 @@ public sealed partial class ProviderDirectory(
 
         return new Snapshot(
             enabled, byTenantChannel, byId,
-            byPhone.ToFrozenDictionary(static p => p.Key, static p => (IReadOnlyList<ProviderAccount>)p.Value.ToArray(), StringComparer.Ordinal), now);
+            // The account holding the number as its sender identity first: the sandbox signs with the first one's secret.
+            byPhone.ToFrozenDictionary(
+                static p => p.Key,
+                static p => (IReadOnlyList<ProviderAccount>)[.. p.Value.OrderBy(static a => a.SenderIdentity is null)],
+                StringComparer.Ordinal),
+            now);
     }
 
     private sealed record Snapshot(
