@@ -57,6 +57,15 @@ public sealed partial class ProviderDirectory(
     public IReadOnlyList<ProviderAccount> FindWhatsAppByPhoneNumberId(string phoneNumberId) =>
         _snapshot.ByWhatsAppPhoneNumberId.TryGetValue(phoneNumberId, out var accounts) ? accounts : [];
 
+    /// <summary>The enabled Telegram bot account whose <c>webhookSecret</c> is <paramref name="secret"/> (compared in
+    /// constant time after a lookup by its hash); null when none.</summary>
+    public ProviderAccount? FindTelegramByWebhookSecret(string secret) =>
+        _snapshot.ByTelegramSecret.TryGetValue(Telegram.TelegramWebhook.SecretKey(secret), out var account)
+        && Telegram.TelegramSettings.Parse(account.Settings).WebhookSecret is { } expected
+        && Telegram.TelegramWebhook.VerifySecret(secret, expected)
+            ? account
+            : null;
+
     /// <summary>Reloads now, e.g. after an admin changed a provider account. Throws when the store fails.</summary>
     public async Task InvalidateAsync(CancellationToken ct)
     {
@@ -176,6 +185,27 @@ public sealed partial class ProviderDirectory(
             }
         }
 
+        var byTelegramSecret = new Dictionary<string, ProviderAccount>(StringComparer.Ordinal);
+        foreach (var account in enabled.Where(static a => a.Kind == Telegram.TelegramBotConnector.ConnectorKind))
+        {
+            try
+            {
+                if (Telegram.TelegramSettings.Parse(account.Settings).WebhookSecret is { Length: > 0 } secret)
+                {
+                    // A secret shared by two accounts routes to neither: a callback must name one account.
+                    var key = Telegram.TelegramWebhook.SecretKey(secret);
+                    if (!byTelegramSecret.TryAdd(key, account))
+                    {
+                        byTelegramSecret[key] = null!;
+                    }
+                }
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+            {
+                LogBadSettings(logger, account.Id, e.Message);
+            }
+        }
+
         return new Snapshot(
             enabled, byTenantChannel, byId,
             // The account holding the number as its sender identity first: the sandbox signs with the first one's secret.
@@ -183,6 +213,7 @@ public sealed partial class ProviderDirectory(
                 static p => p.Key,
                 static p => (IReadOnlyList<ProviderAccount>)[.. p.Value.OrderBy(static a => a.SenderIdentity is null)],
                 StringComparer.Ordinal),
+            byTelegramSecret.Where(static p => p.Value is not null).ToFrozenDictionary(static p => p.Key, static p => p.Value, StringComparer.Ordinal),
             now);
     }
 
@@ -191,6 +222,7 @@ public sealed partial class ProviderDirectory(
         FrozenDictionary<(Guid TenantId, Channel Channel), IReadOnlyList<ProviderAccount>> ByTenantChannel,
         FrozenDictionary<Guid, ProviderAccount> ById,
         FrozenDictionary<string, IReadOnlyList<ProviderAccount>> ByWhatsAppPhoneNumberId,
+        FrozenDictionary<string, ProviderAccount> ByTelegramSecret,
         DateTimeOffset? LoadedAt)
     {
         public static readonly Snapshot Empty = new(
@@ -198,6 +230,7 @@ public sealed partial class ProviderDirectory(
             FrozenDictionary<(Guid, Channel), IReadOnlyList<ProviderAccount>>.Empty,
             FrozenDictionary<Guid, ProviderAccount>.Empty,
             FrozenDictionary<string, IReadOnlyList<ProviderAccount>>.Empty,
+            FrozenDictionary<string, ProviderAccount>.Empty,
             null);
     }
 
@@ -207,7 +240,7 @@ public sealed partial class ProviderDirectory(
     [LoggerMessage(EventId = 3101, Level = LogLevel.Error, Message = "Provider directory refresh failed; keeping the previous snapshot")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Provider account {AccountId} has unusable WhatsApp settings: {Reason}")]
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Provider account {AccountId} has unusable settings: {Reason}")]
     private static partial void LogBadSettings(ILogger logger, Guid accountId, string reason);
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "WhatsApp phone number id {PhoneNumberId} is used by accounts {FirstAccountId} and {OtherAccountId} (stored before sender identities were unique); each webhook goes to the account whose app secret signed it")]

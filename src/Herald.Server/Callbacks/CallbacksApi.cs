@@ -2,6 +2,7 @@ using Herald.Channels;
 using Herald.Channels.Email;
 using Herald.Channels.Providers;
 using Herald.Channels.Sms;
+using Herald.Channels.Telegram;
 using Herald.Channels.WhatsApp;
 using Herald.Ingest.Authentication;
 using Herald.Server.Delivery;
@@ -21,6 +22,7 @@ public static class CallbacksApi
         group.MapPost("/whatsapp", WhatsAppStatusesAsync);
         group.MapPost("/sms/{providerId:guid}", TwilioStatusAsync);
         group.MapPost("/email/{providerId:guid}", EmailBounceAsync);
+        group.MapPost("/telegram/{secret}", TelegramUpdateAsync);
         return app;
     }
 
@@ -136,6 +138,45 @@ public static class CallbacksApi
         }
 
         return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// Telegram's webhook (setWebhook with <c>url=.../callbacks/telegram/{webhookSecret}</c> and
+    /// <c>secret_token={webhookSecret}</c>): the path names one bot account by its webhook secret, and the
+    /// <c>X-Telegram-Bot-Api-Secret-Token</c> header must carry the same secret (both compared in constant time) before
+    /// the body is read. Updates are acknowledged with 200, so Telegram does not redeliver them, and nothing of their
+    /// content is kept yet: replies and customer messages (SPEC §7) will build on this route.
+    /// </summary>
+    private static async Task<IResult> TelegramUpdateAsync(
+        string secret, HttpRequest request, ProviderDirectory directory, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("Herald.Callbacks.Telegram");
+        var account = directory.FindTelegramByWebhookSecret(secret);
+        if (account is null || !TelegramWebhook.VerifySecret(request.Headers[TelegramWebhook.SecretHeader].FirstOrDefault(), secret))
+        {
+            logger.CallbackRejected(account is null ? "unknown webhook secret" : "bad secret token header");
+            return Problems.Result(StatusCodes.Status401Unauthorized, "unauthorized", "The webhook secret does not match a bot account's.");
+        }
+
+        var (body, error) = await RequestBody.ReadAsync(request, MaxCallbackBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        try
+        {
+            var update = TelegramWebhook.ParseUpdate(body.Span);
+            logger.TelegramUpdateReceived(account.Id, update.UpdateId, update.Kind ?? "none");
+        }
+        catch (InvalidWebhookPayloadException e)
+        {
+            logger.CallbackRejected("malformed update");
+            return Problems.Result(StatusCodes.Status400BadRequest, "validation", "Malformed update.", e.Message,
+                [new Ingest.InputError("/update_id", e.Message)]);
+        }
+
+        return TypedResults.Ok();
     }
 
     /// <summary><c>Authorization: Bearer {token}</c>, compared in constant time.</summary>
