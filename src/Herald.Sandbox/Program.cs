@@ -5,6 +5,13 @@
 using Herald.Sandbox;
 
 var builder = WebApplication.CreateBuilder(args);
+if (string.IsNullOrWhiteSpace(builder.Configuration["Herald:Sandbox:CallbackBaseUrl"]))
+{
+    // Receipts come back to the sink below, which checks no signature: a throwaway secret signs them. In front of a
+    // Herald, configure Herald:Sandbox:AppSecret as the app secret / bounce token of the accounts it serves.
+    builder.Configuration["Herald:Sandbox:AppSecret"] ??= Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+}
+
 builder.Services.AddHeraldSandbox(builder.Configuration);
 var app = builder.Build();
 app.MapGet("/", () => "Herald sandbox: WhatsApp Cloud API at /sandbox/whatsapp, Telegram Bot API at /sandbox/telegram, Twilio SMS at /sandbox/sms, SMTP: see /sandbox/smtp, SMPP: see /sandbox/smpp");

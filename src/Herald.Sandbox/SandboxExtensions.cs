@@ -34,6 +34,7 @@ public static class SandboxExtensions
         services.TryAddSingleton<SandboxRateLimiter>();
         services.TryAddSingleton<SandboxStats>();
         services.TryAddSingleton<SandboxOutages>();
+        services.TryAddSingleton<Callbacks.ISandboxCallbackSecrets, Callbacks.ConfiguredCallbackSecrets>();
         services.TryAddSingleton<WhatsAppWebhookDispatcher>();
         services.AddHostedService(static sp => sp.GetRequiredService<WhatsAppWebhookDispatcher>());
         services.TryAddSingleton<TwilioCallbackDispatcher>();
@@ -56,7 +57,8 @@ public static class SandboxExtensions
     /// the WhatsApp Cloud API, Telegram Bot API and Twilio SMS simulators and the mailbox, settings and stats endpoints.
     /// With <see cref="SandboxOptions.TelegramAtRoot"/> the Bot API is also served at <c>/bot{token}/{method}</c>.
     /// <c>GET /sandbox/smtp</c> tells where the SMTP simulator listens (<c>{"host","port"}</c>, port null when off);
-    /// <c>GET /sandbox/smpp</c> does the same for the SMPP SMSC simulator.
+    /// <c>GET /sandbox/smpp</c> does the same for the SMPP SMSC simulator. The read and control endpoints need
+    /// <see cref="SandboxOptions.ControlKey"/> when one is set (<see cref="SandboxControl"/>); the vendor paths do not.
     /// </summary>
     public static IEndpointRouteBuilder MapHeraldSandbox(this IEndpointRouteBuilder app)
     {
@@ -95,7 +97,7 @@ public static class SandboxExtensions
                 port = smtp.Port,
                 connectionsAccepted = smtp.ConnectionsAccepted,
                 activeConnections = smtp.ActiveConnections,
-            }));
+            })).RequireSandboxControlKey();
 
         sandbox.MapGet(
             "/smpp",
@@ -107,12 +109,12 @@ public static class SandboxExtensions
                 activeConnections = smpp.ActiveConnections,
                 enquireLinksAnswered = smpp.EnquireLinksAnswered,
                 receiptsDelivered = smpp.ReceiptsDelivered,
-            }));
+            })).RequireSandboxControlKey();
 
         sandbox.MapGet(
             "/messages",
             ([FromQuery] string? channel, [FromQuery] string? to, [FromServices] SandboxMailbox mailbox) =>
-                TypedResults.Ok(mailbox.Find(channel, to)));
+                TypedResults.Ok(mailbox.Find(channel, to))).RequireSandboxControlKey();
 
         sandbox.MapDelete(
             "/messages",
@@ -122,9 +124,9 @@ public static class SandboxExtensions
                 whatsApp.Reset();
                 telegram.Reset();
                 return TypedResults.NoContent();
-            });
+            }).RequireSandboxControlKey();
 
-        sandbox.MapGet("/settings", ([FromServices] SandboxSettings settings) => TypedResults.Ok(settings.Current));
+        sandbox.MapGet("/settings", ([FromServices] SandboxSettings settings) => TypedResults.Ok(settings.Current)).RequireSandboxControlKey();
 
         sandbox.MapPut(
             "/settings",
@@ -134,9 +136,9 @@ public static class SandboxExtensions
                 return errors.Count > 0
                     ? TypedResults.ValidationProblem(errors)
                     : TypedResults.Ok(settings.Apply(update));
-            });
+            }).RequireSandboxControlKey();
 
-        sandbox.MapGet("/stats", ([FromServices] SandboxStats stats) => TypedResults.Ok(stats.Snapshot()));
+        sandbox.MapGet("/stats", ([FromServices] SandboxStats stats) => TypedResults.Ok(stats.Snapshot())).RequireSandboxControlKey();
 
         sandbox.MapDelete(
             "/stats",
@@ -145,7 +147,7 @@ public static class SandboxExtensions
                 stats.Reset();
                 rateLimiter.Reset();
                 return TypedResults.NoContent();
-            });
+            }).RequireSandboxControlKey();
 
         return app;
     }

@@ -12,15 +12,25 @@ public sealed class SandboxOptions
     /// <summary>The configuration section the options bind from.</summary>
     public const string SectionName = "Herald:Sandbox";
 
-    /// <summary>The documented sandbox app secret used to sign WhatsApp webhooks when none is configured.</summary>
-    public const string DefaultAppSecret = "sandbox-app-secret";
-
-    /// <summary>When false, <c>MapHeraldSandbox</c> maps nothing.</summary>
+    /// <summary>When false, <c>MapHeraldSandbox</c> maps nothing. Herald itself defaults it to true only in the
+    /// embedded (SQLite) mode; with PostgreSQL the sandbox must be asked for (issue #13).</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Meta app secret: WhatsApp webhooks carry <c>X-Hub-Signature-256: sha256=HMAC(secret, body)</c>.</summary>
-    [Required]
-    public string AppSecret { get; set; } = DefaultAppSecret;
+    /// <summary>
+    /// One secret for every callback the simulators sign (WhatsApp <c>X-Hub-Signature-256</c> app secret, the bearer
+    /// token of email bounce reports): for a standalone sandbox in front of accounts configured with it. Null (the
+    /// default): each account's own secret, from <see cref="Callbacks.ISandboxCallbackSecrets"/> (Herald registers one
+    /// that reads its provider accounts), so no published secret signs anybody's receipts.
+    /// </summary>
+    public string? AppSecret { get; set; }
+
+    /// <summary>
+    /// When set, the sandbox's read and control endpoints (<c>/sandbox/messages</c>, <c>/settings</c>, <c>/stats</c>,
+    /// <c>/outages</c>, <c>/smtp</c>, <c>/smpp</c>) answer only requests with <c>Authorization: Bearer {ControlKey}</c>;
+    /// the vendor-API paths keep taking vendor-style credentials. Herald sets it to <c>Herald:AdminKey</c> when the
+    /// sandbox runs outside the embedded demo and no key is configured.
+    /// </summary>
+    public string? ControlKey { get; set; }
 
     /// <summary>Base URL of Herald; status webhooks go to <c>{CallbackBaseUrl}/callbacks/whatsapp</c>.
     /// When null, the host's own first listening address is used.</summary>

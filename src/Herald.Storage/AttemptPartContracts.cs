@@ -38,13 +38,13 @@ public sealed record PartsProgress(IReadOnlyList<AttemptPart> Parts)
         if (FailedPart is { } failed)
         {
             return new PendingReceipt(
-                FirstMessageId, ReceiptState.Failed, failed.ErrorCode,
+                Parts[0].ProviderId, FirstMessageId, ReceiptState.Failed, failed.ErrorCode,
                 $"part {failed.Index + 1} of {failed.Count}: {failed.Error ?? failed.ErrorCode ?? "failed"}",
                 failed.ReceivedAt ?? Parts.Max(static p => p.ReceivedAt ?? DateTimeOffset.MinValue));
         }
 
         return AllDelivered
-            ? new PendingReceipt(FirstMessageId, ReceiptState.Delivered, null, null, Parts.Max(static p => p.ReceivedAt!.Value))
+            ? new PendingReceipt(Parts[0].ProviderId, FirstMessageId, ReceiptState.Delivered, null, null, Parts.Max(static p => p.ReceivedAt!.Value))
             : null;
     }
 
@@ -79,18 +79,18 @@ public interface IAttemptPartStore
 {
     /// <summary>
     /// Records the parts of an attempt, in order (index 0 = the attempt's own provider message id); recording the
-    /// same attempt again changes nothing. Receipts for these ids that arrived first (kept as pending receipts) are
+    /// same attempt again changes nothing. Receipts of <paramref name="providerId"/> for these ids that arrived first (kept as pending receipts) are
     /// removed and returned, for the caller to apply with <see cref="ApplyReceiptAsync"/>.
     /// </summary>
     Task<IReadOnlyList<PendingReceipt>> RecordAsync(Guid attemptId, Guid providerId, IReadOnlyList<string> messageIds, DateTimeOffset now, CancellationToken ct);
 
     /// <summary>
-    /// Applies a receipt to the part with its message id (of <paramref name="providerId"/>'s attempts when given;
-    /// else the newest such part) and returns the attempt's progress; null when no part has that id. Once the
+    /// Applies a receipt to the part with its message id of the receipt's account (<see cref="PendingReceipt.ProviderId"/>;
+    /// the newest such part) and returns the attempt's progress; null when no part of that account has that id. Once the
     /// message is final (<see cref="PartsProgress.IsFinal"/>), receipts leave the parts as they are. Concurrent
     /// receipts of one attempt are serialised, so the one completing it always sees the others.
     /// </summary>
-    Task<PartsProgress?> ApplyReceiptAsync(PendingReceipt receipt, Guid? providerId, CancellationToken ct);
+    Task<PartsProgress?> ApplyReceiptAsync(PendingReceipt receipt, CancellationToken ct);
 
     /// <summary>The parts of an attempt by index; empty for a single-part or unknown attempt.</summary>
     Task<IReadOnlyList<AttemptPart>> ListAsync(Guid attemptId, CancellationToken ct);

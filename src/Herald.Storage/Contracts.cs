@@ -81,6 +81,18 @@ public sealed record ProviderAccount(
 
     /// <summary>Taken out of rotation by hand (its circuit held open on every node) until reset by hand.</summary>
     public bool Isolated { get; init; }
+
+    /// <summary>What the vendor knows the sender as (e.g. <c>whatsapp:{phoneNumberId}</c>), computed from the settings
+    /// by the connector's definition; null for kinds without one. At most one live account holds an identity: a
+    /// store refuses a second with <see cref="SenderIdentityTakenException"/>, so callbacks naming it have one owner.</summary>
+    public string? SenderIdentity { get; init; }
+}
+
+/// <summary>Another live provider account (of any tenant) already holds this sender identity.</summary>
+public sealed class SenderIdentityTakenException(string identity, Exception? inner = null)
+    : Exception($"The sender identity {identity} belongs to another provider account.", inner)
+{
+    public string Identity { get; } = identity;
 }
 
 /// <summary>
@@ -260,12 +272,16 @@ public sealed record ClaimedNotification(Notification Notification, IReadOnlyLis
 /// </list></param>
 public sealed record DeliveryUpdate(Guid NotificationId, int ExpectedVersion, Transition Transition, IReadOnlyList<Attempt> Attempts);
 
-/// <summary>A receipt that arrived before its attempt's provider message id was stored.</summary>
-public sealed record PendingReceipt(string ProviderMessageId, ReceiptState State, string? ErrorCode, string? Error, DateTimeOffset ReceivedAt);
+/// <summary>A provider's receipt for one message, as Herald keeps it while it waits for its attempt (the provider
+/// answered before the worker stored the id).</summary>
+/// <param name="ProviderId">The provider account that vouched for the receipt (whose signature, token or bind it came
+/// through). A receipt is only ever applied to an attempt of that account: provider message ids are the provider's,
+/// not unique across accounts, so (account, message id) is the key on every path.</param>
+public sealed record PendingReceipt(Guid ProviderId, string ProviderMessageId, ReceiptState State, string? ErrorCode, string? Error, DateTimeOffset ReceivedAt);
 
 /// <param name="Applied">Per update, in input order: whether its version matched and it was stored.</param>
-/// <param name="Receipts">Pending receipts for provider message ids that these updates stored; now removed from
-/// the pending set, for the caller to process.</param>
+/// <param name="Receipts">Pending receipts for the (provider account, provider message id) pairs that these updates
+/// stored; now removed from the pending set, for the caller to process.</param>
 public sealed record ApplyResult(IReadOnlyList<bool> Applied, IReadOnlyList<PendingReceipt> Receipts);
 
 /// <summary>
@@ -302,16 +318,19 @@ public interface IDeliveryStore
     /// <summary>Applies state changes, attempt writes and queue moves, all in one transaction.</summary>
     Task<ApplyResult> ApplyAsync(IReadOnlyList<DeliveryUpdate> updates, DateTimeOffset now, CancellationToken ct);
 
-    /// <summary>The attempt a provider message id belongs to, with its notification.</summary>
-    Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(string providerMessageId, CancellationToken ct);
+    /// <summary>The attempt of provider account <paramref name="providerId"/> that a provider message id belongs to,
+    /// with its notification; another account's attempt with the same message id is never returned.</summary>
+    Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(Guid providerId, string providerMessageId, CancellationToken ct);
 
-    /// <summary>Many <see cref="FindByProviderMessageIdAsync"/> lookups in one round trip (a webhook's receipts): per
-    /// provider message id that names an attempt, that attempt (the newest, as above) with its notification.</summary>
+    /// <summary>Many <see cref="FindByProviderMessageIdAsync"/> lookups of one account in one round trip (a webhook's
+    /// receipts): per provider message id that names an attempt of that account, that attempt (the newest, as above)
+    /// with its notification.</summary>
     Task<IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>> FindByProviderMessageIdsAsync(
-        IReadOnlyCollection<string> providerMessageIds, CancellationToken ct);
+        Guid providerId, IReadOnlyCollection<string> providerMessageIds, CancellationToken ct);
 
-    /// <summary>Keeps a receipt whose attempt is not stored yet (the provider answered faster than we wrote). A
-    /// receipt for a message id already pending replaces it unless it would step back in the order
+    /// <summary>Keeps a receipt whose attempt is not stored yet (the provider answered faster than we wrote), keyed by
+    /// (<see cref="PendingReceipt.ProviderId"/>, message id): it is handed back only by the write of an attempt of
+    /// that same account. A receipt for a key already pending replaces it unless it would step back in the order
     /// sent &lt; failed &lt; delivered &lt; read (providers do not promise to report in order); equal replaces.</summary>
     Task SavePendingReceiptAsync(PendingReceipt receipt, CancellationToken ct);
 

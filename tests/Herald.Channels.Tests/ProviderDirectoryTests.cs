@@ -46,8 +46,8 @@ public sealed class ProviderDirectoryTests : IAsyncLifetime
         Assert.Equal([wa1, wa2], _directory.For(tenant, Channel.WhatsApp));
         Assert.Empty(_directory.For(tenant, Channel.Telegram));
         Assert.Empty(_directory.For(Guid.NewGuid(), Channel.WhatsApp));
-        Assert.Equal(wa2, _directory.FindWhatsAppByPhoneNumberId("222"));
-        Assert.Null(_directory.FindWhatsAppByPhoneNumberId("333"));
+        Assert.Equal([wa2], _directory.FindWhatsAppByPhoneNumberId("222"));
+        Assert.Empty(_directory.FindWhatsAppByPhoneNumberId("333"));
         Assert.Equal(otherTenant, _directory.Find(otherTenant.Id));
     }
 
@@ -62,7 +62,7 @@ public sealed class ProviderDirectoryTests : IAsyncLifetime
         await _directory.InvalidateAsync(Ct);
 
         Assert.Equal([added], _directory.For(tenant, Channel.WhatsApp));
-        Assert.Equal(added, _directory.FindWhatsAppByPhoneNumberId("555"));
+        Assert.Equal([added], _directory.FindWhatsAppByPhoneNumberId("555"));
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public sealed class ProviderDirectoryTests : IAsyncLifetime
         await _directory.StartAsync(Ct);
 
         Assert.Equal([broken], _directory.For(tenant, Channel.WhatsApp));
-        Assert.Null(_directory.FindWhatsAppByPhoneNumberId("999"));
+        Assert.Empty(_directory.FindWhatsAppByPhoneNumberId("999"));
     }
 }
 

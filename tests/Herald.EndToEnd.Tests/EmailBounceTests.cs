@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
-using Herald.Sandbox;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.EndToEnd.Tests;
 
@@ -84,8 +84,17 @@ public sealed class EmailBounceTests(PipelineHostFixture fixture) : IClassFixtur
             Assert.Equal(HttpStatusCode.Unauthorized, wrongToken.StatusCode);
         }
 
-        // Bank B's endpoint and token (the sandbox gives every tenant the same one) cannot fail bank A's attempt.
-        using (var otherAccount = await PostAsync(emailB, report, SandboxOptions.DefaultAppSecret))
+        // Every sandbox account has its own bounce token (issue #13): bank A's does not open bank B's endpoint.
+        var tokenA = BounceToken(emailA);
+        var tokenB = BounceToken(emailB);
+        Assert.NotEqual(tokenA, tokenB);
+        using (var crossed = await PostAsync(emailB, report, tokenA))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, crossed.StatusCode);
+        }
+
+        // Bank B's endpoint and token cannot fail bank A's attempt.
+        using (var otherAccount = await PostAsync(emailB, report, tokenB))
         {
             Assert.Equal(HttpStatusCode.NoContent, otherAccount.StatusCode);
         }
@@ -93,7 +102,7 @@ public sealed class EmailBounceTests(PipelineHostFixture fixture) : IClassFixtur
         Assert.Equal("sent", (await clientA.GetNotificationAsync(id)).Attempts()[0].Str("state"));
 
         // The right account: the report fails the attempt.
-        using (var right = await PostAsync(emailA, report, SandboxOptions.DefaultAppSecret))
+        using (var right = await PostAsync(emailA, report, tokenA))
         {
             Assert.Equal(HttpStatusCode.NoContent, right.StatusCode);
         }
@@ -102,6 +111,10 @@ public sealed class EmailBounceTests(PipelineHostFixture fixture) : IClassFixtur
         Assert.Equal("failed", after.Attempts()[0].Str("state"));
         Assert.Equal("delivered", after.Str("status"));
     }
+
+    /// <summary>The account's bounce token as stored (the API redacts it), from the node's provider directory.</summary>
+    private string BounceToken(string accountId) =>
+        Herald.Channels.Email.SmtpSettings.Parse(Host.Services.GetRequiredService<Herald.Channels.Providers.ProviderDirectory>().Find(Guid.Parse(accountId))!.Settings).BounceToken!;
 
     private async Task<HttpResponseMessage> PostAsync(string accountId, string report, string? token)
     {

@@ -40,7 +40,7 @@ public sealed class ProviderHealthClusterTests(PostgresFixture postgres)
         var seen = await EventuallyAsync(client, id, p => p.Str("health") == "closed" && p["nodes"]!.AsArray().Count == 1);
         Assert.NotEqual("", seen["nodes"]![0].Str("node"));
 
-        using (var outage = await api.Client().PutAsync($"/sandbox/outages/{sid}", null, Ct))
+        using (var outage = await api.SandboxClient().PutAsync($"/sandbox/outages/{sid}", null, Ct))
         {
             Assert.Equal(HttpStatusCode.NoContent, outage.StatusCode);
         }
@@ -53,7 +53,7 @@ public sealed class ProviderHealthClusterTests(PostgresFixture postgres)
         var open = await EventuallyAsync(client, id, p => p.Str("health") == "open");
         Assert.Equal("open", Assert.Single(open["nodes"]!.AsArray())!.Str("state"));
 
-        using (var back = await api.Client().DeleteAsync($"/sandbox/outages/{sid}", Ct))
+        using (var back = await api.SandboxClient().DeleteAsync($"/sandbox/outages/{sid}", Ct))
         {
             Assert.Equal(HttpStatusCode.NoContent, back.StatusCode);
         }

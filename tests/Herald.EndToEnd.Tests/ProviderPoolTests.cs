@@ -305,14 +305,14 @@ public sealed class ProviderPoolTests(ProviderPoolHostFixture fixture) : IClassF
 
     private async Task StartOutageAsync(string key)
     {
-        using var sandbox = Host.Client();
+        using var sandbox = Host.SandboxClient();
         using var response = await sandbox.PutAsync($"/sandbox/outages/{key}", null, Ct);
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
     }
 
     private async Task EndOutageAsync(string key)
     {
-        using var sandbox = Host.Client();
+        using var sandbox = Host.SandboxClient();
         using var response = await sandbox.DeleteAsync($"/sandbox/outages/{key}", CancellationToken.None);
     }
 }

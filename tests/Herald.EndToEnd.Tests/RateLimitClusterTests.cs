@@ -273,7 +273,7 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
 
     private static async Task<JsonObject> AccountStatsAsync(HeraldHost api, string botId)
     {
-        var stats = await api.Client().GetFromJsonAsync<JsonObject>("/sandbox/stats");
+        var stats = await api.SandboxClient().GetFromJsonAsync<JsonObject>("/sandbox/stats");
         return stats?["telegram"]?["accounts"]?[botId]?.AsObject() ?? [];
     }
 

@@ -21,9 +21,11 @@ public sealed record ConnectorSetting(string Name, bool Required, bool Secret, s
 /// <summary>What a connector kind needs in <c>settings</c>, so the API can validate and redact without knowing it.</summary>
 /// <param name="Validate">Throws <see cref="FormatException"/> (message "settings.{field} ...") for unusable settings.</param>
 /// <param name="Destinations">Where the connector connects with these (valid) settings, for the egress check on save.</param>
+/// <param name="Identity">The sender identity of valid settings (see <see cref="ConnectorDefinitions.SenderIdentity(string, JsonElement)"/>),
+/// or null for a kind whose sender the vendor does not name (SMTP: any relay may send for any domain).</param>
 public sealed record ConnectorDefinition(
     string Kind, Channel Channel, IReadOnlyList<ConnectorSetting> Settings, Action<JsonElement> Validate,
-    Func<JsonElement, IEnumerable<EgressDestination>> Destinations);
+    Func<JsonElement, IEnumerable<EgressDestination>> Destinations, Func<JsonElement, string>? Identity = null);
 
 /// <summary>One destination a connector connects to: a URL (HTTP APIs) or a host and port (SMTP, SMPP), and the
 /// setting that names it.</summary>
@@ -52,13 +54,17 @@ public static partial class ConnectorDefinitions
             new("accessToken", true, true, "System-user access token."),
             new("appSecret", false, true, "App secret: key of the X-Hub-Signature-256 on webhooks."),
             new("verifyToken", false, true, "Token Meta echoes in the webhook verification handshake."),
-        ], static e => WhatsAppSettings.Parse(e), static e => [Url("baseUrl", WhatsAppSettings.Parse(e).BaseUrl)]),
+        ], static e => WhatsAppSettings.Parse(e), static e => [Url("baseUrl", WhatsAppSettings.Parse(e).BaseUrl)],
+            // Meta's status webhooks name the phone number id: it routes them, so it has one owner.
+            static e => "whatsapp:" + WhatsAppSettings.Parse(e).PhoneNumberId),
         new(TelegramBotConnector.ConnectorKind, Channel.Telegram,
         [
             new("baseUrl", false, false, "Bot API base URL (default https://api.telegram.org)."),
             new("botToken", true, true, "The bot's token from @BotFather."),
             new("webhookSecret", false, true, "secret_token given to setWebhook."),
-        ], static e => TelegramSettings.Parse(e), static e => [Url("baseUrl", TelegramSettings.Parse(e).BaseUrl)]),
+        ], static e => TelegramSettings.Parse(e), static e => [Url("baseUrl", TelegramSettings.Parse(e).BaseUrl)],
+            // A bot has one webhook (setWebhook) and is named by the id before the token's colon.
+            static e => "telegram:" + TelegramSettings.Parse(e).BotId),
         new(TwilioSmsConnector.ConnectorKind, Channel.Sms,
         [
             new("baseUrl", false, false, "REST API base URL (default https://api.twilio.com)."),
@@ -67,7 +73,9 @@ public static partial class ConnectorDefinitions
             new("from", false, false, "Sender number, short code or alphanumeric id (this or messagingServiceSid)."),
             new("messagingServiceSid", false, false, "Messaging Service SID (this or from)."),
             new("statusCallbackUrl", false, false, "Where status callbacks go; {providerId} is replaced by the account id."),
-        ], static e => TwilioSettings.Parse(e), static e => [Url("baseUrl", TwilioSettings.Parse(e).BaseUrl)]),
+        ], static e => TwilioSettings.Parse(e), static e => [Url("baseUrl", TwilioSettings.Parse(e).BaseUrl)],
+            // One vendor account sends from several numbers (a tenant's pool); the pair names one sender.
+            static e => TwilioSettings.Parse(e) is var t ? $"twilio:{t.AccountSid}:{t.From ?? t.MessagingServiceSid}" : ""),
         new(SmtpEmailConnector.ConnectorKind, Channel.Email,
         [
             new("host", true, false, "SMTP relay host."),
@@ -101,7 +109,9 @@ public static partial class ConnectorDefinitions
             new("reconnectMaxSeconds", false, false, "Longest reconnect delay (default 60)."),
             new("registeredDelivery", false, false, "Ask for delivery receipts (default true)."),
             new("receiptIdFormat", false, false, "same (default), hex-submit-decimal-receipt or decimal-submit-hex-receipt: how receipts write the submit_sm_resp id."),
-        ], static e => SmppSettings.Parse(e), static e => SmppSettings.Parse(e) is var s ? [new EgressDestination("host", null, s.Host, s.Port)] : []),
+        ], static e => SmppSettings.Parse(e), static e => SmppSettings.Parse(e) is var s ? [new EgressDestination("host", null, s.Host, s.Port)] : [],
+            // An SMSC hands receipts to any bind of a system_id: one owner per system_id at a host.
+            static e => SmppSettings.Parse(e) is var p ? $"smpp:{p.Host.ToLowerInvariant()}:{p.SystemId}" : ""),
         new(FcmConnector.ConnectorKind, Channel.Push,
         [
             new("project_id", true, false, "Firebase project id (from the service-account key file)."),
@@ -116,7 +126,12 @@ public static partial class ConnectorDefinitions
         {
             using var s = FcmSettings.Parse(e);
             return [Url("baseUrl", s.BaseUrl), Url("token_uri", s.TokenUri)];
-        }),
+        },
+            static e =>
+            {
+                using var fcm = FcmSettings.Parse(e);
+                return "fcm:" + fcm.ProjectId;
+            }),
     }.ToFrozenDictionary(static d => d.Kind, StringComparer.Ordinal);
 
     /// <summary>Every built-in definition.</summary>
@@ -198,6 +213,37 @@ public static partial class ConnectorDefinitions
     }
 
     private static EgressDestination Url(string field, Uri url) => new(field, url.OriginalString);
+
+    /// <summary>
+    /// What the vendor knows the sender of these settings as (<c>whatsapp:{phoneNumberId}</c>,
+    /// <c>telegram:{botId}</c>, <c>twilio:{accountSid}:{from}</c>, <c>smpp:{host}:{systemId}</c>,
+    /// <c>fcm:{projectId}</c>): a sender identity belongs to one provider account, hence one tenant (issue #13), which
+    /// the stores enforce with a unique index. Null for kinds without one and for settings that do not parse (the
+    /// caller validated them first).
+    /// </summary>
+    public static string? SenderIdentity(string kind, JsonElement settings)
+    {
+        if (Find(kind)?.Identity is not { } identity)
+        {
+            return null;
+        }
+
+        try
+        {
+            return identity(settings);
+        }
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or ArgumentException or UriFormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <inheritdoc cref="SenderIdentity(string, JsonElement)"/>
+    public static string? SenderIdentity(string kind, string settingsJson)
+    {
+        using var doc = JsonDocument.Parse(settingsJson);
+        return SenderIdentity(kind, doc.RootElement);
+    }
 
     /// <summary>The settings with every secret value replaced by <see cref="Redacted"/>.</summary>
     public static JsonObject Redact(string kind, string settingsJson)

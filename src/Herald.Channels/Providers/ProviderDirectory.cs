@@ -47,9 +47,24 @@ public sealed partial class ProviderDirectory(
     public ProviderAccount? Find(Guid accountId) =>
         _snapshot.ById.TryGetValue(accountId, out var account) ? account : null;
 
-    /// <summary>The WhatsApp Cloud account owning a business phone number id (routes status webhooks).</summary>
-    public ProviderAccount? FindWhatsAppByPhoneNumberId(string phoneNumberId) =>
-        _snapshot.ByWhatsAppPhoneNumberId.TryGetValue(phoneNumberId, out var account) ? account : null;
+    /// <summary>
+    /// The enabled WhatsApp Cloud accounts that name a business phone number id, the one holding it as its sender identity
+    /// first, then the others in the store's order. A sender identity has one
+    /// live owner (the stores' unique index), so this is one account, except for accounts stored before identities were
+    /// enforced: a status webhook is bound to the one whose app secret verifies its signature, never simply the first,
+    /// so a second registration of a number cannot make the owner's genuine receipts fail.
+    /// </summary>
+    public IReadOnlyList<ProviderAccount> FindWhatsAppByPhoneNumberId(string phoneNumberId) =>
+        _snapshot.ByWhatsAppPhoneNumberId.TryGetValue(phoneNumberId, out var accounts) ? accounts : [];
+
+    /// <summary>The enabled Telegram bot account whose <c>webhookSecret</c> is <paramref name="secret"/> (compared in
+    /// constant time after a lookup by its hash); null when none.</summary>
+    public ProviderAccount? FindTelegramByWebhookSecret(string secret) =>
+        _snapshot.ByTelegramSecret.TryGetValue(Telegram.TelegramWebhook.SecretKey(secret), out var account)
+        && Telegram.TelegramSettings.Parse(account.Settings).WebhookSecret is { } expected
+        && Telegram.TelegramWebhook.VerifySecret(secret, expected)
+            ? account
+            : null;
 
     /// <summary>Reloads now, e.g. after an admin changed a provider account. Throws when the store fails.</summary>
     public async Task InvalidateAsync(CancellationToken ct)
@@ -145,7 +160,7 @@ public sealed partial class ProviderDirectory(
             .ToFrozenDictionary(static g => g.Key, static g => (IReadOnlyList<ProviderAccount>)g.ToArray());
         var byId = enabled.ToFrozenDictionary(static a => a.Id);
 
-        var byPhone = new Dictionary<string, ProviderAccount>(StringComparer.Ordinal);
+        var byPhone = new Dictionary<string, List<ProviderAccount>>(StringComparer.Ordinal);
         foreach (var account in enabled.Where(static a => a.Kind == WhatsAppCloudConnector.ConnectorKind))
         {
             string phoneNumberId;
@@ -159,26 +174,62 @@ public sealed partial class ProviderDirectory(
                 continue;
             }
 
-            if (!byPhone.TryAdd(phoneNumberId, account))
+            if (byPhone.TryGetValue(phoneNumberId, out var holders))
             {
-                LogDuplicatePhoneNumberId(logger, phoneNumberId, byPhone[phoneNumberId].Id, account.Id);
+                LogDuplicatePhoneNumberId(logger, phoneNumberId, holders[0].Id, account.Id);
+                holders.Add(account);
+            }
+            else
+            {
+                byPhone[phoneNumberId] = [account];
             }
         }
 
-        return new Snapshot(enabled, byTenantChannel, byId, byPhone.ToFrozenDictionary(StringComparer.Ordinal), now);
+        var byTelegramSecret = new Dictionary<string, ProviderAccount>(StringComparer.Ordinal);
+        foreach (var account in enabled.Where(static a => a.Kind == Telegram.TelegramBotConnector.ConnectorKind))
+        {
+            try
+            {
+                if (Telegram.TelegramSettings.Parse(account.Settings).WebhookSecret is { Length: > 0 } secret)
+                {
+                    // A secret shared by two accounts routes to neither: a callback must name one account.
+                    var key = Telegram.TelegramWebhook.SecretKey(secret);
+                    if (!byTelegramSecret.TryAdd(key, account))
+                    {
+                        byTelegramSecret[key] = null!;
+                    }
+                }
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+            {
+                LogBadSettings(logger, account.Id, e.Message);
+            }
+        }
+
+        return new Snapshot(
+            enabled, byTenantChannel, byId,
+            // The account holding the number as its sender identity first: the sandbox signs with the first one's secret.
+            byPhone.ToFrozenDictionary(
+                static p => p.Key,
+                static p => (IReadOnlyList<ProviderAccount>)[.. p.Value.OrderBy(static a => a.SenderIdentity is null)],
+                StringComparer.Ordinal),
+            byTelegramSecret.Where(static p => p.Value is not null).ToFrozenDictionary(static p => p.Key, static p => p.Value, StringComparer.Ordinal),
+            now);
     }
 
     private sealed record Snapshot(
         IReadOnlyList<ProviderAccount> All,
         FrozenDictionary<(Guid TenantId, Channel Channel), IReadOnlyList<ProviderAccount>> ByTenantChannel,
         FrozenDictionary<Guid, ProviderAccount> ById,
-        FrozenDictionary<string, ProviderAccount> ByWhatsAppPhoneNumberId,
+        FrozenDictionary<string, IReadOnlyList<ProviderAccount>> ByWhatsAppPhoneNumberId,
+        FrozenDictionary<string, ProviderAccount> ByTelegramSecret,
         DateTimeOffset? LoadedAt)
     {
         public static readonly Snapshot Empty = new(
             [],
             FrozenDictionary<(Guid, Channel), IReadOnlyList<ProviderAccount>>.Empty,
             FrozenDictionary<Guid, ProviderAccount>.Empty,
+            FrozenDictionary<string, IReadOnlyList<ProviderAccount>>.Empty,
             FrozenDictionary<string, ProviderAccount>.Empty,
             null);
     }
@@ -189,9 +240,9 @@ public sealed partial class ProviderDirectory(
     [LoggerMessage(EventId = 3101, Level = LogLevel.Error, Message = "Provider directory refresh failed; keeping the previous snapshot")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Provider account {AccountId} has unusable WhatsApp settings: {Reason}")]
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Provider account {AccountId} has unusable settings: {Reason}")]
     private static partial void LogBadSettings(ILogger logger, Guid accountId, string reason);
 
-    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "WhatsApp phone number id {PhoneNumberId} is used by accounts {FirstAccountId} and {OtherAccountId}; receipts route to the first")]
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "WhatsApp phone number id {PhoneNumberId} is used by accounts {FirstAccountId} and {OtherAccountId} (stored before sender identities were unique); each webhook goes to the account whose app secret signed it")]
     private static partial void LogDuplicatePhoneNumberId(ILogger logger, string phoneNumberId, Guid firstAccountId, Guid otherAccountId);
 }

@@ -58,7 +58,7 @@ public sealed class FcmSimulator(
     public Dictionary<string, string> ProvisionServiceAccount(string sandboxBaseUrl, string? title = null)
     {
         var root = sandboxBaseUrl.TrimEnd('/');
-        var projectId = "herald-sandbox-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var projectId = "herald-sandbox-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var clientEmail = $"herald@{projectId}.iam.gserviceaccount.com";
         using var key = RSA.Create(2048);
         TrustServiceAccount(clientEmail, key.ExportSubjectPublicKeyInfoPem());

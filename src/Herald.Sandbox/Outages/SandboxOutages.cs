@@ -33,19 +33,19 @@ public static class SandboxOutagesEndpoints
     /// </summary>
     public static RouteGroupBuilder MapSandboxOutages(this RouteGroupBuilder sandbox)
     {
-        sandbox.MapGet("/outages", ([FromServices] SandboxOutages outages) => TypedResults.Ok(outages.Keys));
+        sandbox.MapGet("/outages", ([FromServices] SandboxOutages outages) => TypedResults.Ok(outages.Keys)).RequireSandboxControlKey();
         sandbox.MapPut("/outages/{key}", (string key, [FromServices] SandboxOutages outages) =>
         {
             outages.Start(key);
             return TypedResults.NoContent();
-        });
+        }).RequireSandboxControlKey();
         sandbox.MapDelete("/outages/{key}", IResult (string key, [FromServices] SandboxOutages outages) =>
-            outages.End(key) ? TypedResults.NoContent() : TypedResults.NotFound());
+            outages.End(key) ? TypedResults.NoContent() : TypedResults.NotFound()).RequireSandboxControlKey();
         sandbox.MapDelete("/outages", ([FromServices] SandboxOutages outages) =>
         {
             outages.Clear();
             return TypedResults.NoContent();
-        });
+        }).RequireSandboxControlKey();
         sandbox.AddEndpointFilter(OutageFilterAsync);
         return sandbox;
     }

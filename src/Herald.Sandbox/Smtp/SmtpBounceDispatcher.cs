@@ -18,9 +18,8 @@ public sealed class SmtpBounce : CallbackItem
 
 /// <summary>
 /// Plays the bank's mail system for the sandbox SMTP server: a bounce report addressed to
-/// <c>bounces+{accountId}@…</c> is POSTed to Herald's <c>/callbacks/email/{accountId}</c> with the sandbox secret as
-/// bearer token (sandbox email accounts are provisioned with it as their bounce token), like a Postfix pipe
-/// transport into curl. Retries and ordering come from <see cref="CallbackDispatcher{TItem}"/>.
+/// <c>bounces+{accountId}@…</c> is POSTed to Herald's <c>/callbacks/email/{accountId}</c> with that account's bounce
+/// token as bearer token (<see cref="ISandboxCallbackSecrets"/>), like a Postfix pipe transport into curl. Retries and ordering come from <see cref="CallbackDispatcher{TItem}"/>.
 /// </summary>
 public sealed class SmtpBounceDispatcher(
     IOptions<SandboxOptions> options,
@@ -28,6 +27,7 @@ public sealed class SmtpBounceDispatcher(
     SandboxStats stats,
     TimeProvider time,
     IServiceProvider services,
+    ISandboxCallbackSecrets secrets,
     ILogger<SmtpBounceDispatcher> logger)
     : CallbackDispatcher<SmtpBounce>(options.Value, settings, stats.EmailBounces, time, logger)
 {
@@ -46,12 +46,18 @@ public sealed class SmtpBounceDispatcher(
             return null;
         }
 
-        failure = null;
         var item = batch[0];
+        if (secrets.EmailBounceToken(item.AccountId) is not { Length: > 0 } token)
+        {
+            failure = "no bounce token known for the account";
+            return null;
+        }
+
+        failure = null;
         var content = new ByteArrayContent(item.Report);
         content.Headers.ContentType = new MediaTypeHeaderValue("message/rfc822");
         var request = new HttpRequestMessage(HttpMethod.Post, $"{baseUrl}/callbacks/email/{item.AccountId:D}") { Content = content };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Options.AppSecret);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return request;
     }
 

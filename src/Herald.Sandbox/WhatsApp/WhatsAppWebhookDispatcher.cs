@@ -11,14 +11,15 @@ using Microsoft.Extensions.Options;
 namespace Herald.Sandbox.WhatsApp;
 
 /// <summary>
-/// Sends WhatsApp status webhooks like Meta: signed with the app secret, several statuses per POST, to Herald's
+/// Sends WhatsApp status webhooks like Meta: signed with the app secret of the sending number's account
+/// (<see cref="ISandboxCallbackSecrets"/>), several statuses of one number per POST, to Herald's
 /// <c>/callbacks/whatsapp</c>; delivery, retries and ordering come from <see cref="CallbackDispatcher{TItem}"/>.
 /// </summary>
 public sealed partial class WhatsAppWebhookDispatcher : CallbackDispatcher<StatusUpdate>
 {
     private readonly IServiceProvider services;
     private readonly ILogger<WhatsAppWebhookDispatcher> logger;
-    private readonly byte[] secret;
+    private readonly ISandboxCallbackSecrets secrets;
     private string? callbackUrl;
 
     /// <summary>Creates the dispatcher.</summary>
@@ -28,12 +29,13 @@ public sealed partial class WhatsAppWebhookDispatcher : CallbackDispatcher<Statu
         SandboxStats stats,
         TimeProvider time,
         IServiceProvider services,
+        ISandboxCallbackSecrets secrets,
         ILogger<WhatsAppWebhookDispatcher> logger)
         : base(options.Value, settings, stats.Webhooks, time, logger)
     {
         this.services = services;
+        this.secrets = secrets;
         this.logger = logger;
-        secret = Encoding.UTF8.GetBytes(options.Value.AppSecret);
     }
 
     /// <summary>The URL status webhooks are POSTed to, once it is known.</summary>
@@ -47,6 +49,11 @@ public sealed partial class WhatsAppWebhookDispatcher : CallbackDispatcher<Statu
         "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(secret, body));
 
     /// <inheritdoc />
+    /// <remarks>One number per POST: each is signed with its own account's app secret.</remarks>
+    protected override bool CanShareBatch(StatusUpdate first, StatusUpdate next) =>
+        string.Equals(first.PhoneNumberId, next.PhoneNumberId, StringComparison.Ordinal);
+
+    /// <inheritdoc />
     protected override HttpRequestMessage? BuildRequest(IReadOnlyList<StatusUpdate> batch, out string? failure)
     {
         var url = CallbackUrl;
@@ -56,6 +63,13 @@ public sealed partial class WhatsAppWebhookDispatcher : CallbackDispatcher<Statu
             return null;
         }
 
+        if (secrets.WhatsAppAppSecret(batch[0].PhoneNumberId) is not { Length: > 0 } appSecret)
+        {
+            failure = "no app secret known for the phone number id";
+            return null;
+        }
+
+        var secret = Encoding.UTF8.GetBytes(appSecret);
         failure = null;
         var body = BuildBody(batch);
         var content = new ByteArrayContent(body);

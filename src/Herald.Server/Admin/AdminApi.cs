@@ -315,7 +315,8 @@ public sealed class TenantProvisioning(
             ["apiVersion"] = "v21.0",
             ["phoneNumberId"] = phoneNumberId,
             ["accessToken"] = "sandbox-" + Token(16),
-            ["appSecret"] = sandbox.Value.AppSecret,
+            // The account's own: the in-process sandbox signs this number's webhooks with it (SandboxAccountSecrets).
+            ["appSecret"] = Token(32),
             ["verifyToken"] = Token(16),
         });
         var telegram = JsonSerializer.Serialize(new Dictionary<string, string>
@@ -332,7 +333,7 @@ public sealed class TenantProvisioning(
             ["from"] = "+15005550006",
             ["statusCallbackUrl"] = self.BaseUrl + "/callbacks/sms/" + Channels.Sms.TwilioSettings.ProviderIdPlaceholder,
         });
-        return
+        List<ProviderAccount> accounts =
         [
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.WhatsApp, "whatsapp-cloud", "Sandbox WhatsApp", whatsapp, 100, true, now),
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Telegram, "telegram-bot", "Sandbox Telegram", telegram, 100, true, now),
@@ -342,6 +343,8 @@ public sealed class TenantProvisioning(
             // A throwaway service account (RSA key per tenant) whose JWTs the FCM simulator verifies by signature.
             new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Push, "fcm", "Sandbox Push", JsonSerializer.Serialize(fcm.ProvisionServiceAccount(baseUrl, tenant.Name)), 100, true, now),
         ];
+        // Each tenant's sandbox senders are its own (random ids above), held like any other account's.
+        return [.. accounts.Select(static a => a with { SenderIdentity = Channels.Providers.ConnectorDefinitions.SenderIdentity(a.Kind, a.Settings) })];
     }
 
     /// <summary>The sandbox SMTP server's account, when it listens (its port must outlive restarts: see SmtpPort).</summary>
@@ -353,6 +356,7 @@ public sealed class TenantProvisioning(
         }
 
         var domain = tenant.Id.ToString("N")[..12] + ".sandbox.test";
+        var id = Guid.CreateVersion7(now);
         var settings = new Dictionary<string, object>
         {
             ["host"] = Sandbox.Smtp.SmtpSimulator.Host,
@@ -363,16 +367,13 @@ public sealed class TenantProvisioning(
             ["fromAddress"] = "notifications@" + domain,
             ["fromName"] = tenant.Name,
             ["bounceAddress"] = Sandbox.Smtp.SmtpSimulator.VerpPrefix + Channels.Email.SmtpSettings.AccountIdPlaceholder + "@" + domain,
+            // Bounces come back to bounces+{accountId}@…; the sandbox hands them to /callbacks/email/{accountId} with
+            // this account's own token (SandboxAccountSecrets), as a bank's mail system would with the token configured here.
+            ["bounceToken"] = Token(24),
         };
-        // Bounces come back to bounces+{accountId}@…; the sandbox hands them to /callbacks/email/{accountId} with its
-        // secret, as a bank's mail system would with the token configured here (a secret too short to be one: none).
-        if (sandbox.Value.AppSecret.Length >= Channels.Email.SmtpSettings.MinBounceTokenLength)
-        {
-            settings["bounceToken"] = sandbox.Value.AppSecret;
-        }
 
         yield return new ProviderAccount(
-            Guid.CreateVersion7(now), tenant.Id, Channel.Email, "smtp", "Sandbox Email", JsonSerializer.Serialize(settings), 100, true, now);
+            id, tenant.Id, Channel.Email, "smtp", "Sandbox Email", JsonSerializer.Serialize(settings), 100, true, now);
     }
 
     /// <summary>The sandbox SMSC's account, a standby (weight 0) next to the Twilio-style one, when it listens.</summary>

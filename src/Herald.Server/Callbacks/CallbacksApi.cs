@@ -2,6 +2,7 @@ using Herald.Channels;
 using Herald.Channels.Email;
 using Herald.Channels.Providers;
 using Herald.Channels.Sms;
+using Herald.Channels.Telegram;
 using Herald.Channels.WhatsApp;
 using Herald.Ingest.Authentication;
 using Herald.Server.Delivery;
@@ -28,6 +29,7 @@ public static class CallbacksApi
         group.MapPost("/whatsapp", WhatsAppStatusesAsync);
         group.MapPost("/sms/{providerId:guid}", TwilioStatusAsync);
         group.MapPost("/email/{providerId:guid}", EmailBounceAsync);
+        group.MapPost("/telegram/{secret}", TelegramUpdateAsync);
         return app;
     }
 
@@ -145,6 +147,45 @@ public static class CallbacksApi
         return TypedResults.NoContent();
     }
 
+    /// <summary>
+    /// Telegram's webhook (setWebhook with <c>url=.../callbacks/telegram/{webhookSecret}</c> and
+    /// <c>secret_token={webhookSecret}</c>): the path names one bot account by its webhook secret, and the
+    /// <c>X-Telegram-Bot-Api-Secret-Token</c> header must carry the same secret (both compared in constant time) before
+    /// the body is read. Updates are acknowledged with 200, so Telegram does not redeliver them, and nothing of their
+    /// content is kept yet: replies and customer messages (SPEC §7) will build on this route.
+    /// </summary>
+    private static async Task<IResult> TelegramUpdateAsync(
+        string secret, HttpRequest request, ProviderDirectory directory, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("Herald.Callbacks.Telegram");
+        var account = directory.FindTelegramByWebhookSecret(secret);
+        if (account is null || !TelegramWebhook.VerifySecret(request.Headers[TelegramWebhook.SecretHeader].FirstOrDefault(), secret))
+        {
+            logger.CallbackRejected(account is null ? "unknown webhook secret" : "bad secret token header");
+            return Problems.Result(StatusCodes.Status401Unauthorized, "unauthorized", "The webhook secret does not match a bot account's.");
+        }
+
+        var (body, error) = await RequestBody.ReadAsync(request, MaxCallbackBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        try
+        {
+            var update = TelegramWebhook.ParseUpdate(body.Span);
+            logger.TelegramUpdateReceived(account.Id, update.UpdateId, update.Kind ?? "none");
+        }
+        catch (InvalidWebhookPayloadException e)
+        {
+            logger.CallbackRejected("malformed update");
+            return Problems.Result(StatusCodes.Status400BadRequest, "validation", "Malformed update.", e.Message,
+                [new Ingest.InputError("/update_id", e.Message)]);
+        }
+
+        return TypedResults.Ok();
+    }
+
     /// <summary><c>Authorization: Bearer {token}</c>, compared in constant time.</summary>
     private static bool BearerMatches(HttpRequest request, string token)
     {
@@ -184,15 +225,18 @@ public static class CallbacksApi
         var accounts = new Dictionary<string, Guid>(StringComparer.Ordinal);
         foreach (var phoneNumberId in batch.PhoneNumberIds)
         {
-            var account = directory.FindWhatsAppByPhoneNumberId(phoneNumberId);
-            var appSecret = account is null ? null : WhatsAppSettings.Parse(account.Settings).AppSecret;
-            if (appSecret is null || !WhatsAppWebhook.VerifySignature(body.Span, signature, appSecret))
+            // Bound to the account whose app secret made the signature: never to an account only because it names the
+            // same number (issue #13: another tenant's registration of a number must not capture or break its receipts).
+            var candidates = directory.FindWhatsAppByPhoneNumberId(phoneNumberId);
+            var signer = candidates.FirstOrDefault(account =>
+                WhatsAppSettings.Parse(account.Settings).AppSecret is { } appSecret && WhatsAppWebhook.VerifySignature(body.Span, signature, appSecret));
+            if (signer is null)
             {
-                logger.CallbackRejected(account is null ? "unknown phone number id" : "bad signature");
+                logger.CallbackRejected(candidates.Count == 0 ? "unknown phone number id" : "bad signature");
                 return Problems.Result(StatusCodes.Status401Unauthorized, "unauthorized", "Signature check failed.");
             }
 
-            accounts[phoneNumberId] = account!.Id;
+            accounts[phoneNumberId] = signer.Id;
         }
 
         foreach (var group in batch.Receipts.Where(r => r.PhoneNumberId is not null).GroupBy(r => r.PhoneNumberId!))

@@ -20,22 +20,23 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
     /// webhook instead of one per receipt); a receipt whose update lost an optimistic-concurrency race, or that
     /// names a notification already changed by an earlier receipt of the same webhook, takes the one-by-one path.
     /// </summary>
-    /// <param name="providerId">The account whose signature vouched for these receipts: a receipt for another
-    /// account's message is ignored, so one account's valid signature cannot move another's messages.</param>
+    /// <param name="providerId">The account whose signature, token or bind vouched for these receipts. Receipts are
+    /// keyed by (account, provider message id) on every path, parked ones included: a receipt only ever reaches an
+    /// attempt of this account, so one account's valid signature cannot move another's (another tenant's) messages.</param>
     public async Task ProcessAsync(IEnumerable<ProviderReceipt> receipts, Guid providerId, CancellationToken ct)
     {
         var planned = new List<(PendingReceipt Receipt, Plan Plan)>();
         var notificationIds = new HashSet<Guid>();
         var later = new List<PendingReceipt>();
         var pending = receipts
-            .Select(r => new PendingReceipt(r.ProviderMessageId, r.State, r.ErrorCode, r.Error, r.At))
+            .Select(r => new PendingReceipt(providerId, r.ProviderMessageId, r.State, r.ErrorCode, r.Error, r.At))
             .Where(r => r.State != ReceiptState.Sent)
             .ToList();
         // One lookup round trip for the whole webhook instead of one per receipt.
-        var found = pending.Count == 0 ? null : await store.FindByProviderMessageIdsAsync([.. pending.Select(r => r.ProviderMessageId)], ct);
+        var found = pending.Count == 0 ? null : await store.FindByProviderMessageIdsAsync(providerId, [.. pending.Select(r => r.ProviderMessageId)], ct);
         foreach (var receipt in pending)
         {
-            var plan = await PlanAsync(receipt, providerId, found, ct);
+            var plan = await PlanAsync(receipt, found, ct);
             if (plan is null)
             {
                 continue;
@@ -81,7 +82,7 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
 
         foreach (var receipt in later)
         {
-            await ProcessAsync(receipt, ct, providerId);
+            await ProcessAsync(receipt, ct);
         }
     }
 
@@ -100,8 +101,8 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
                 continue;
             }
 
-            var pending = new PendingReceipt(receipt.ProviderMessageId, receipt.State, receipt.ErrorCode, receipt.Error, receipt.At);
-            if (await parts.ApplyReceiptAsync(pending, providerId, ct) is not { } progress)
+            var pending = new PendingReceipt(providerId, receipt.ProviderMessageId, receipt.State, receipt.ErrorCode, receipt.Error, receipt.At);
+            if (await parts.ApplyReceiptAsync(pending, ct) is not { } progress)
             {
                 resolved.Add(receipt);
             }
@@ -123,11 +124,13 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
         var early = await parts.RecordAsync(attemptId, providerId, partIds, time.GetUtcNow(), ct);
         foreach (var receipt in early)
         {
-            await ProcessAsync(receipt, ct, providerId);
+            await ProcessAsync(receipt, ct);
         }
     }
 
-    public async Task ProcessAsync(PendingReceipt receipt, CancellationToken ct, Guid? providerId = null)
+    /// <summary>One receipt, for an attempt of the account that vouched for it (<see cref="PendingReceipt.ProviderId"/>):
+    /// a parked receipt taken back by the sweeper or by the attempt's write keeps its account.</summary>
+    public async Task ProcessAsync(PendingReceipt receipt, CancellationToken ct)
     {
         // A "sent" receipt says nothing the provider's acceptance did not already say.
         if (receipt.State == ReceiptState.Sent)
@@ -137,7 +140,7 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
 
         // Pending receipts (taken back by the sweeper or by the attempt's write) may be for a part, or the whole
         // message's outcome kept for its first part's id: a final message answers with its outcome again.
-        if (await parts.ApplyReceiptAsync(receipt, providerId, ct) is { } progress)
+        if (await parts.ApplyReceiptAsync(receipt, ct) is { } progress)
         {
             if (progress.Outcome() is not { } whole)
             {
@@ -149,7 +152,7 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
 
         for (var tries = 0; tries < MaxTries; tries++)
         {
-            var plan = await PlanAsync(receipt, providerId, null, ct);
+            var plan = await PlanAsync(receipt, null, ct);
             if (plan is null)
             {
                 return;
@@ -169,22 +172,23 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
     /// <summary>The update a receipt calls for, or null when there is nothing to store now.</summary>
     /// <param name="prefetched">The batch's lookups (<see cref="IDeliveryStore.FindByProviderMessageIdsAsync"/>); null looks this one up.</param>
     private async Task<Plan?> PlanAsync(
-        PendingReceipt receipt, Guid? providerId,
-        IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>? prefetched, CancellationToken ct)
+        PendingReceipt receipt, IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>? prefetched, CancellationToken ct)
     {
         (Notification Notification, Attempt Attempt)? found = prefetched is null
-            ? await store.FindByProviderMessageIdAsync(receipt.ProviderMessageId, ct)
+            ? await store.FindByProviderMessageIdAsync(receipt.ProviderId, receipt.ProviderMessageId, ct)
             : prefetched.TryGetValue(receipt.ProviderMessageId, out var hit) ? hit : null;
         if (found is not { } target)
         {
-            // The provider answered before the worker stored the id; the worker or the sweeper picks it up.
+            // The provider answered before the worker stored the id; the worker or the sweeper picks it up. Parked
+            // with its account: only that account's attempt with this id takes it back.
             await store.SavePendingReceiptAsync(receipt, ct);
             return null;
         }
 
         var (notification, attempt) = target;
-        if (providerId is { } vouchedBy && attempt.ProviderId != vouchedBy)
+        if (attempt.ProviderId != receipt.ProviderId)
         {
+            // The stores look up by account already; kept so no future lookup can hand over another account's attempt.
             return null;
         }
 

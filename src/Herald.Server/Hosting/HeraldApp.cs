@@ -44,7 +44,9 @@ public static class HeraldApp
         // fixed across restarts (tests and other modes pick free ports); its webhooks may reach a receiver on the same
         // machine (loopback only — never private, link-local or metadata ranges; said at start). Its provider
         // accounts reach its own sandbox through SandboxEgressAllowance, which allows exactly the sandbox's listeners.
-        if (configuration["Herald:Storage"] is null or "sqlite" && configuration["Herald:Demo:Enabled"] is not "false")
+        var embedded = configuration["Herald:Storage"] is null or "sqlite";
+        var embeddedDemo = embedded && configuration["Herald:Demo:Enabled"] is not "false";
+        if (embeddedDemo)
         {
             configuration["Herald:Sandbox:SmtpPort"] ??= "2525";
             configuration["Herald:Sandbox:SmppPort"] ??= "2775";
@@ -53,6 +55,15 @@ public static class HeraldApp
             // A developer's own machine: the demo prints both URLs. Everywhere else they must be asked for.
             configuration["Herald:Operations:ExposeMetrics"] ??= "true";
             configuration["Herald:Operations:ExposeOpenApi"] ??= "true";
+        }
+
+        // The sandbox (simulated vendors that record every tenant's recipients and texts) is on by default only in the
+        // embedded mode; with PostgreSQL it must be asked for. Outside the embedded demo its read and control endpoints
+        // need a key: Herald:Sandbox:ControlKey, else the system admin key (issue #13, docs/CONFIGURATION.md).
+        configuration["Herald:Sandbox:Enabled"] ??= embedded ? "true" : "false";
+        if (!embeddedDemo && configuration["Herald:AdminKey"] is { Length: > 0 } adminKey)
+        {
+            configuration["Herald:Sandbox:ControlKey"] ??= adminKey;
         }
 
         var services = builder.Services;
@@ -74,8 +85,12 @@ public static class HeraldApp
         services.AddHeraldChannels(configuration);
         services.AddSingleton<IRateLimitMetrics>(sp => sp.GetRequiredService<HeraldMetrics>());
         services.AddHeraldRateLimits(configuration);
+        services.AddSingleton<Sandbox.Callbacks.ISandboxCallbackSecrets, SandboxAccountSecrets>();
         services.AddHeraldSandbox(configuration);
         services.AddSingleton<Herald.Channels.Egress.IEgressAllowance, SandboxEgressAllowance>();
+        services.AddOptions<SandboxOptions>().Validate(
+            o => !o.Enabled || embeddedDemo || !string.IsNullOrEmpty(o.ControlKey),
+            "Herald:Sandbox:Enabled outside the embedded demo needs a key for the sandbox's read and control endpoints: set Herald:Sandbox:ControlKey or Herald:AdminKey.");
         services.AddHeraldRules(configuration);
         services.AddHeraldThrottling(configuration);
         services.AddHeraldQuotas();

@@ -152,7 +152,16 @@ public static partial class ProvidersApi
             return Problems.Invalid(errors, "The provider account is invalid.");
         }
 
-        var created = await store.CreateAsync(account, ct);
+        ProviderAccount created;
+        try
+        {
+            created = await store.CreateAsync(account, ct);
+        }
+        catch (SenderIdentityTakenException)
+        {
+            return IdentityTaken();
+        }
+
         await changes.AnnounceAsync(created.TenantId, created.Id, ct);
         Log.ProviderCreated(loggers.CreateLogger("Herald.Providers"), created.Id, created.TenantId, created.Kind);
         request.HttpContext.Response.Headers.Location = $"/v1/providers/{created.Id}";
@@ -194,7 +203,16 @@ public static partial class ProvidersApi
             return Problems.Invalid(errors, "The change is invalid.");
         }
 
-        var updated = await store.UpdateAsync(account, ct);
+        ProviderAccount? updated;
+        try
+        {
+            updated = await store.UpdateAsync(account, ct);
+        }
+        catch (SenderIdentityTakenException)
+        {
+            return IdentityTaken();
+        }
+
         if (updated is null)
         {
             return Problems.NotFound("Provider account");
@@ -340,8 +358,20 @@ public static partial class ProvidersApi
             account = account with { Settings = merged.ToJsonString() };
         }
 
-        return errors.Count == 0 ? account : null;
+        // Computed on every write from the settings as stored, so an account saved before identities existed gets
+        // one on its next change.
+        return errors.Count == 0
+            ? account with { SenderIdentity = kind is null ? null : ConnectorDefinitions.SenderIdentity(kind, account.Settings) }
+            : null;
     }
+
+    /// <summary>409: the store's unique index says another live account (of this or another tenant) holds the
+    /// sender. Callbacks are routed and verified by the sender, so it can have one owner (docs/channels/PROVIDERS.md).</summary>
+    private static IResult IdentityTaken() =>
+        Problems.Result(
+            StatusCodes.Status409Conflict, "sender-identity-taken", "The sender belongs to another provider account.",
+            "A WhatsApp phone number id, Telegram bot, SMS account and sender, SMPP system_id at a host or FCM project can be held by one provider account only.",
+            [new InputError("/settings", "This sender identity is held by another provider account.")]);
 
     private static void ApplyPrices(ref ProviderAccount account, JsonObject body, List<InputError> errors)
     {

@@ -27,8 +27,8 @@ public sealed class PostgresAttemptPartStore(NpgsqlDataSource dataSource) : IAtt
                 FROM unnest(@ids) WITH ORDINALITY AS m(id, ord)
                 ON CONFLICT (attempt_id, part_index) DO NOTHING
             )
-            DELETE FROM pending_receipts p WHERE p.provider_message_id = ANY(@ids)
-            RETURNING p.provider_message_id, p.state, p.error_code, p.error, p.received_at
+            DELETE FROM pending_receipts p WHERE p.provider_id = @provider AND p.provider_message_id = ANY(@ids)
+            RETURNING p.provider_id, p.provider_message_id, p.state, p.error_code, p.error, p.received_at
             """);
         cmd.Parameters.Add(Param("attempt", attemptId));
         cmd.Parameters.Add(Param("parts", messageIds.Count));
@@ -45,7 +45,7 @@ public sealed class PostgresAttemptPartStore(NpgsqlDataSource dataSource) : IAtt
         return [.. taken.OrderBy(static p => p.ReceivedAt)];
     }
 
-    public async Task<PartsProgress?> ApplyReceiptAsync(PendingReceipt receipt, Guid? providerId, CancellationToken ct)
+    public async Task<PartsProgress?> ApplyReceiptAsync(PendingReceipt receipt, CancellationToken ct)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         Guid attemptId;
@@ -53,12 +53,12 @@ public sealed class PostgresAttemptPartStore(NpgsqlDataSource dataSource) : IAtt
         await using (var find = new NpgsqlCommand(
             """
             SELECT attempt_id, part_index FROM attempt_parts
-            WHERE provider_message_id = @pmid AND (@provider::uuid IS NULL OR provider_id = @provider)
+            WHERE provider_message_id = @pmid AND provider_id = @provider
             ORDER BY created_at DESC LIMIT 1
             """, conn))
         {
             find.Parameters.Add(Param("pmid", receipt.ProviderMessageId));
-            find.Parameters.Add(Param("provider", NpgsqlDbType.Uuid, providerId));
+            find.Parameters.Add(Param("provider", receipt.ProviderId));
             await using var r = await find.ExecuteReaderAsync(ct);
             if (!await r.ReadAsync(ct))
             {

@@ -107,7 +107,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
                 sent_at = coalesce(attempts.sent_at, excluded.sent_at),
                 delivered_at = coalesce(attempts.delivered_at, excluded.delivered_at),
                 updated_at = greatest(attempts.updated_at, excluded.updated_at)
-            RETURNING attempts.provider_message_id
+            RETURNING attempts.provider_id, attempts.provider_message_id
         ), removed AS (
             DELETE FROM queue q USING u WHERE q.notification_id = u.id AND u.due_at IS NULL
         ), moved AS (
@@ -115,13 +115,15 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
             SELECT u.id, u.tenant_id, u.priority, u.due_at, @now FROM u WHERE u.due_at IS NOT NULL
             ON CONFLICT (notification_id) DO UPDATE SET due_at = excluded.due_at
         ), receipts AS (
+            -- Keyed by (account, message id): a receipt parked by one account never lands on another's attempt.
             DELETE FROM pending_receipts p
-            WHERE p.provider_message_id IN (SELECT provider_message_id FROM a WHERE provider_message_id IS NOT NULL)
-            RETURNING p.provider_message_id, p.state, p.error_code, p.error, p.received_at
+            USING a
+            WHERE p.provider_id = a.provider_id AND p.provider_message_id = a.provider_message_id
+            RETURNING p.provider_id, p.provider_message_id, p.state, p.error_code, p.error, p.received_at
         )
-        SELECT 0 AS kind, u.id, NULL::text, NULL::smallint, NULL::text, NULL::text, NULL::timestamptz FROM u
+        SELECT 0 AS kind, u.id, NULL::uuid, NULL::text, NULL::smallint, NULL::text, NULL::text, NULL::timestamptz FROM u
         UNION ALL
-        SELECT 1, NULL, r.provider_message_id, r.state, r.error_code, r.error, r.received_at FROM receipts r
+        SELECT 1, NULL, r.provider_id, r.provider_message_id, r.state, r.error_code, r.error, r.received_at FROM receipts r
         """;
 
     // Stores nothing when any attempt names a notification that does not exist, and returns that notification id
@@ -348,23 +350,24 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         return appliedIds;
     }
 
-    public async Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(string providerMessageId, CancellationToken ct)
+    public async Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(Guid providerId, string providerMessageId, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand(
             $"""
             SELECT {NotificationColumns}, {AttemptColumns}
             FROM attempts a JOIN notifications n ON n.id = a.notification_id
-            WHERE a.provider_message_id = @pmid
-            ORDER BY a.created_at DESC
+            WHERE a.provider_message_id = @pmid AND a.provider_id = @provider
+            ORDER BY a.created_at DESC, a.id DESC
             LIMIT 1
             """);
         cmd.Parameters.Add(Param("pmid", providerMessageId));
+        cmd.Parameters.Add(Param("provider", providerId));
         await using var r = await cmd.ExecuteReaderAsync(ct);
         return await r.ReadAsync(ct) ? (ReadNotification(r), ReadAttempt(r, NotificationColumnCount)) : null;
     }
 
     public async Task<IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>> FindByProviderMessageIdsAsync(
-        IReadOnlyCollection<string> providerMessageIds, CancellationToken ct)
+        Guid providerId, IReadOnlyCollection<string> providerMessageIds, CancellationToken ct)
     {
         var found = new Dictionary<string, (Notification, Attempt)>(StringComparer.Ordinal);
         if (providerMessageIds.Count == 0)
@@ -377,9 +380,10 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
             $"""
             SELECT DISTINCT ON (a.provider_message_id) {NotificationColumns}, {AttemptColumns}
             FROM attempts a JOIN notifications n ON n.id = a.notification_id
-            WHERE a.provider_message_id = ANY(@pmids)
+            WHERE a.provider_message_id = ANY(@pmids) AND a.provider_id = @provider
             ORDER BY a.provider_message_id, a.created_at DESC, a.id DESC
             """);
+        cmd.Parameters.Add(Param("provider", providerId));
         cmd.Parameters.Add(Array("pmids", NpgsqlDbType.Text, providerMessageIds.Distinct(StringComparer.Ordinal).ToArray()));
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
@@ -397,12 +401,13 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         // since providers do not promise to report in order.
         await using var cmd = dataSource.CreateCommand(
             $"""
-            INSERT INTO pending_receipts (provider_message_id, state, error_code, error, received_at)
-            VALUES (@pmid, @state, @code, @error, @received)
-            ON CONFLICT (provider_message_id) DO UPDATE SET
+            INSERT INTO pending_receipts (provider_id, provider_message_id, state, error_code, error, received_at)
+            VALUES (@provider, @pmid, @state, @code, @error, @received)
+            ON CONFLICT (provider_id, provider_message_id) DO UPDATE SET
                 state = excluded.state, error_code = excluded.error_code, error = excluded.error, received_at = excluded.received_at
             WHERE {Rank("excluded.state")} >= {Rank("pending_receipts.state")}
             """);
+        cmd.Parameters.Add(Param("provider", receipt.ProviderId));
         cmd.Parameters.Add(Param("pmid", receipt.ProviderMessageId));
         cmd.Parameters.Add(Param("state", (short)receipt.State));
         cmd.Parameters.Add(Param("code", NpgsqlDbType.Text, receipt.ErrorCode));
@@ -416,13 +421,13 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         await using var cmd = dataSource.CreateCommand(
             """
             DELETE FROM pending_receipts p
-            WHERE p.provider_message_id IN (
-                SELECT provider_message_id FROM pending_receipts
+            WHERE (p.provider_id, p.provider_message_id) IN (
+                SELECT provider_id, provider_message_id FROM pending_receipts
                 WHERE received_at < @older
                 ORDER BY received_at
                 LIMIT @max
                 FOR UPDATE SKIP LOCKED)
-            RETURNING p.provider_message_id, p.state, p.error_code, p.error, p.received_at
+            RETURNING p.provider_id, p.provider_message_id, p.state, p.error_code, p.error, p.received_at
             """);
         cmd.Parameters.Add(Param("older", Utc(olderThan)));
         cmd.Parameters.Add(Param("max", Math.Max(0, max)));

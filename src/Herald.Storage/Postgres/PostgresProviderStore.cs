@@ -9,7 +9,7 @@ namespace Herald.Storage.Postgres;
 
 public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ISecretProtector protector) : IProviderStore
 {
-    private const string Columns = "id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices::text, isolated";
+    private const string Columns = "id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices::text, isolated, sender_identity";
 
     public async Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct) =>
         (await CreateManyAsync([account], ct))[0];
@@ -27,8 +27,8 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ISecretPr
         {
             await using var cmd = new NpgsqlCommand(
                 """
-                INSERT INTO provider_accounts (id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices, isolated)
-                VALUES (@id, @tenant, @channel, @kind, @name, @settings, @weight, @enabled, @created, @rate, @prices, @isolated)
+                INSERT INTO provider_accounts (id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices, isolated, sender_identity)
+                VALUES (@id, @tenant, @channel, @kind, @name, @settings, @weight, @enabled, @created, @rate, @prices, @isolated, @identity)
                 """,
                 connection,
                 transaction);
@@ -38,7 +38,7 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ISecretPr
             cmd.Parameters.Add(Param("kind", account.Kind));
             AddMutable(cmd, account);
             cmd.Parameters.Add(Param("created", account.CreatedAt));
-            await cmd.ExecuteNonQueryAsync(ct);
+            await IdentityGuardedAsync(account.SenderIdentity, () => cmd.ExecuteNonQueryAsync(ct));
         }
 
         await transaction.CommitAsync(ct);
@@ -72,14 +72,15 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ISecretPr
         await using var cmd = dataSource.CreateCommand(
             $"""
             UPDATE provider_accounts
-            SET name = @name, settings = @settings, weight = @weight, enabled = @enabled, rate_per_second = @rate, prices = @prices, isolated = @isolated
+            SET name = @name, settings = @settings, weight = @weight, enabled = @enabled, rate_per_second = @rate, prices = @prices, isolated = @isolated,
+                sender_identity = @identity
             WHERE id = @id AND tenant_id = @tenant AND deleted_at IS NULL
             RETURNING {Columns}
             """);
         cmd.Parameters.Add(Param("id", account.Id));
         cmd.Parameters.Add(Param("tenant", account.TenantId));
         AddMutable(cmd, account);
-        var updated = await ReadAllAsync(cmd, ct);
+        var updated = await IdentityGuardedAsync(account.SenderIdentity, () => ReadAllAsync(cmd, ct));
         return updated.Count == 0 ? null : updated[0];
     }
 
@@ -140,6 +141,21 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ISecretPr
         cmd.Parameters.Add(new NpgsqlParameter<double?>("rate", NpgsqlDbType.Double) { TypedValue = account.RatePerSecond });
         cmd.Parameters.Add(Param("prices", NpgsqlDbType.Jsonb, ProviderRows.PricesJson(account.Prices)));
         cmd.Parameters.Add(Param("isolated", account.Isolated));
+        cmd.Parameters.Add(Param("identity", NpgsqlDbType.Text, account.SenderIdentity));
+    }
+
+    /// <summary>The unique index on live accounts' sender identities decides a race between nodes: the loser's
+    /// statement fails and its caller hears <see cref="SenderIdentityTakenException"/>.</summary>
+    private static async Task<T> IdentityGuardedAsync<T>(string? identity, Func<Task<T>> write)
+    {
+        try
+        {
+            return await write();
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "provider_accounts_sender_identity")
+        {
+            throw new SenderIdentityTakenException(identity ?? "", e);
+        }
     }
 
     private async Task<IReadOnlyList<ProviderAccount>> ReadAllAsync(NpgsqlCommand cmd, CancellationToken ct)
@@ -163,6 +179,7 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ISecretPr
                 RatePerSecond = r.IsDBNull(9) ? null : r.GetDouble(9),
                 Prices = ProviderRows.ReadPrices(NullableString(r, 10)),
                 Isolated = r.GetBoolean(11),
+                SenderIdentity = NullableString(r, 12),
             });
         }
 

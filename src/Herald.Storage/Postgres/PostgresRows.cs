@@ -61,12 +61,14 @@ internal static class PostgresRows
         UpdatedAt = r.GetFieldValue<DateTimeOffset>(o + 15),
     };
 
+    /// <summary>Reads <c>provider_id, provider_message_id, state, error_code, error, received_at</c> from column <paramref name="o"/>.</summary>
     public static PendingReceipt ReadPendingReceipt(NpgsqlDataReader r, int o = 0) => new(
-        r.GetString(o),
-        (ReceiptState)r.GetInt16(o + 1),
-        NullableString(r, o + 2),
+        r.GetGuid(o),
+        r.GetString(o + 1),
+        (ReceiptState)r.GetInt16(o + 2),
         NullableString(r, o + 3),
-        r.GetFieldValue<DateTimeOffset>(o + 4));
+        NullableString(r, o + 4),
+        r.GetFieldValue<DateTimeOffset>(o + 5));
 
     /// <summary>Every row of the command's result, each mapped by <paramref name="read"/> (the twin of
     /// <c>SqliteValues.ReadAll</c>).</summary>

@@ -34,12 +34,11 @@ internal sealed class SqliteAttemptPartStore(SqliteDatabase db) : IAttemptPartSt
                         .ExecuteNonQuery();
                     taken.AddRange(scope.Command(
                             """
-                            DELETE FROM pending_receipts WHERE provider_message_id = $pmid
-                            RETURNING provider_message_id, state, error_code, error, received_at
+                            DELETE FROM pending_receipts WHERE provider_id = $provider AND provider_message_id = $pmid
+                            RETURNING provider_id, provider_message_id, state, error_code, error, received_at
                             """)
-                        .Set("$pmid", messageIds[i])
-                        .ReadAll(static r => new PendingReceipt(
-                            r.GetString(0), (ReceiptState)r.GetInt32(1), r.GetStringOrNull(2), r.GetStringOrNull(3), r.GetTime(4))));
+                        .Set("$provider", SqliteValues.Id(providerId)).Set("$pmid", messageIds[i])
+                        .ReadAll(SqliteDeliveryStore.ReadReceipt));
                 }
 
                 return [.. taken.OrderBy(static p => p.ReceivedAt)];
@@ -47,7 +46,7 @@ internal sealed class SqliteAttemptPartStore(SqliteDatabase db) : IAttemptPartSt
             ct);
     }
 
-    public async Task<PartsProgress?> ApplyReceiptAsync(PendingReceipt receipt, Guid? providerId, CancellationToken ct)
+    public async Task<PartsProgress?> ApplyReceiptAsync(PendingReceipt receipt, CancellationToken ct)
     {
         // Most receipts are not for a part: a reader answers those without taking the write lock.
         var known = await db.ReadAsync(
@@ -59,10 +58,10 @@ internal sealed class SqliteAttemptPartStore(SqliteDatabase db) : IAttemptPartSt
                 return command.ExecuteScalar() is not null;
             },
             ct).ConfigureAwait(false);
-        return known ? await ApplyPartReceiptAsync(receipt, providerId, ct).ConfigureAwait(false) : null;
+        return known ? await ApplyPartReceiptAsync(receipt, ct).ConfigureAwait(false) : null;
     }
 
-    private Task<PartsProgress?> ApplyPartReceiptAsync(PendingReceipt receipt, Guid? providerId, CancellationToken ct) =>
+    private Task<PartsProgress?> ApplyPartReceiptAsync(PendingReceipt receipt, CancellationToken ct) =>
         // The single writer serialises receipts of one message: the one that completes it sees the others.
         db.WriteAsync(
             scope =>
@@ -70,10 +69,10 @@ internal sealed class SqliteAttemptPartStore(SqliteDatabase db) : IAttemptPartSt
                 using var find = scope.OneOff(
                     """
                     SELECT attempt_id, part_index FROM attempt_parts
-                    WHERE provider_message_id = $pmid AND ($provider IS NULL OR provider_id = $provider)
+                    WHERE provider_message_id = $pmid AND provider_id = $provider
                     ORDER BY created_at DESC LIMIT 1
                     """);
-                find.Set("$pmid", receipt.ProviderMessageId).Set("$provider", SqliteValues.Id(providerId));
+                find.Set("$pmid", receipt.ProviderMessageId).Set("$provider", SqliteValues.Id(receipt.ProviderId));
                 Guid attemptId;
                 int index;
                 using (var r = find.ExecuteReader())

@@ -77,9 +77,12 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         ON CONFLICT (notification_id) DO UPDATE SET due_at = excluded.due_at
         """;
 
+    // Keyed by (account, message id) as the attempt stored them: a receipt parked by one account never lands on
+    // another's attempt.
     private const string TakeReceipt = """
-        DELETE FROM pending_receipts WHERE provider_message_id = $id
-        RETURNING provider_message_id, state, error_code, error, received_at
+        DELETE FROM pending_receipts WHERE (provider_id, provider_message_id) IN (
+            SELECT provider_id, provider_message_id FROM attempts WHERE id = $attempt)
+        RETURNING provider_id, provider_message_id, state, error_code, error, received_at
         """;
 
     public async Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, Priority lowestLane, CancellationToken ct)
@@ -239,7 +242,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
                 var deleteQueue = scope.Command(DeleteQueue);
                 var upsertQueue = scope.Command(UpsertQueue);
                 var applied = new bool[updates.Count];
-                var messageIds = new List<string>();
+                var attemptIds = new List<Guid>();
                 for (var i = 0; i < updates.Count; i++)
                 {
                     scope.CancellationToken.ThrowIfCancellationRequested();
@@ -264,9 +267,9 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
                     foreach (var attempt in attempts)
                     {
                         BindAttempt(upsertAttempt, attempt).ExecuteNonQuery();
-                        if (attempt.ProviderMessageId is { } messageId)
+                        if (attempt.ProviderMessageId is not null)
                         {
-                            messageIds.Add(messageId);
+                            attemptIds.Add(attempt.Id);
                         }
                     }
 
@@ -283,13 +286,9 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
 
                 var receipts = new List<PendingReceipt>();
                 var take = scope.Command(TakeReceipt);
-                foreach (var messageId in messageIds.Distinct(StringComparer.Ordinal))
+                foreach (var attemptId in attemptIds.Distinct())
                 {
-                    var receipt = take.Set("$id", messageId).ReadFirst(ReadReceipt);
-                    if (receipt is not null)
-                    {
-                        receipts.Add(receipt);
-                    }
+                    receipts.AddRange(take.Set("$attempt", SqliteValues.Id(attemptId)).ReadAll(ReadReceipt));
                 }
 
                 return new ApplyResult(applied, receipts);
@@ -304,24 +303,25 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         return result;
     }
 
-    public Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(string providerMessageId, CancellationToken ct) =>
+    public Task<(Notification Notification, Attempt Attempt)?> FindByProviderMessageIdAsync(Guid providerId, string providerMessageId, CancellationToken ct) =>
         db.ReadAsync<(Notification Notification, Attempt Attempt)?>(
             connection =>
             {
                 using var command = connection.CreateCommand();
-                return FindByProviderMessageId(command, providerMessageId);
+                return FindByProviderMessageId(command, providerId, providerMessageId);
             },
             ct);
 
-    private static (Notification Notification, Attempt Attempt)? FindByProviderMessageId(SqliteCommand command, string providerMessageId)
+    private static (Notification Notification, Attempt Attempt)? FindByProviderMessageId(SqliteCommand command, Guid providerId, string providerMessageId)
     {
         command.Parameters.Clear();
-        // Two providers could reuse one message id; the newest attempt is the one a receipt most likely means.
+        // Only the vouching account's attempts: another account's message with the same id is not this receipt's.
+        // An account could reuse one message id; the newest attempt is the one a receipt most likely means.
         command.CommandText = $"""
             SELECT {SqliteValues.AttemptColumns} FROM attempts a
-            WHERE a.provider_message_id = $messageId ORDER BY a.created_at DESC, a.id DESC LIMIT 1
+            WHERE a.provider_message_id = $messageId AND a.provider_id = $provider ORDER BY a.created_at DESC, a.id DESC LIMIT 1
             """;
-        command.Set("$messageId", providerMessageId);
+        command.Set("$messageId", providerMessageId).Set("$provider", SqliteValues.Id(providerId));
         var attempt = command.ReadFirst(SqliteValues.ReadAttempt);
         if (attempt is null)
         {
@@ -336,7 +336,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
     }
 
     public Task<IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>> FindByProviderMessageIdsAsync(
-        IReadOnlyCollection<string> providerMessageIds, CancellationToken ct) =>
+        Guid providerId, IReadOnlyCollection<string> providerMessageIds, CancellationToken ct) =>
         // In process a lookup is no round trip: the single lookups on one connection are the batch.
         db.ReadAsync<IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>>(
             connection =>
@@ -345,7 +345,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
                 using var command = connection.CreateCommand();
                 foreach (var providerMessageId in providerMessageIds.Distinct(StringComparer.Ordinal))
                 {
-                    if (FindByProviderMessageId(command, providerMessageId) is { } hit)
+                    if (FindByProviderMessageId(command, providerId, providerMessageId) is { } hit)
                     {
                         found[providerMessageId] = hit;
                     }
@@ -359,12 +359,13 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
     {
         await db.WriteAsync(
             scope => scope.Command($"""
-                    INSERT INTO pending_receipts (provider_message_id, state, error_code, error, received_at)
-                    VALUES ($id, $state, $errorCode, $error, $at)
-                    ON CONFLICT (provider_message_id) DO UPDATE SET
+                    INSERT INTO pending_receipts (provider_id, provider_message_id, state, error_code, error, received_at)
+                    VALUES ($provider, $id, $state, $errorCode, $error, $at)
+                    ON CONFLICT (provider_id, provider_message_id) DO UPDATE SET
                         state = excluded.state, error_code = excluded.error_code, error = excluded.error, received_at = excluded.received_at
                     WHERE {ReceiptRank("excluded.state")} >= {ReceiptRank("pending_receipts.state")}
                     """)
+                .Set("$provider", SqliteValues.Id(receipt.ProviderId))
                 .Set("$id", receipt.ProviderMessageId)
                 .Set("$state", (int)receipt.State)
                 .Set("$errorCode", SqliteValues.Text(receipt.ErrorCode))
@@ -383,10 +384,10 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
 
         var taken = await db.WriteAsync(
             scope => scope.Command("""
-                    DELETE FROM pending_receipts WHERE provider_message_id IN (
-                        SELECT provider_message_id FROM pending_receipts WHERE received_at < $before
+                    DELETE FROM pending_receipts WHERE (provider_id, provider_message_id) IN (
+                        SELECT provider_id, provider_message_id FROM pending_receipts WHERE received_at < $before
                         ORDER BY received_at, provider_message_id LIMIT $max)
-                    RETURNING provider_message_id, state, error_code, error, received_at
+                    RETURNING provider_id, provider_message_id, state, error_code, error, received_at
                     """)
                 .Set("$before", SqliteValues.Ms(olderThan))
                 .Set("$max", max)
@@ -513,10 +514,12 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
     private static bool AttemptExists(WriteScope scope, Guid id) =>
         scope.Command("SELECT count(*) FROM attempts WHERE id = $id").Set("$id", SqliteValues.Id(id)).ExecuteScalar() is long n && n > 0;
 
-    private static PendingReceipt ReadReceipt(SqliteDataReader r) => new(
-        r.GetString(0),
-        (ReceiptState)r.GetInt32(1),
-        r.GetStringOrNull(2),
+    /// <summary>Reads <c>provider_id, provider_message_id, state, error_code, error, received_at</c>.</summary>
+    internal static PendingReceipt ReadReceipt(SqliteDataReader r) => new(
+        r.GetId(0),
+        r.GetString(1),
+        (ReceiptState)r.GetInt32(2),
         r.GetStringOrNull(3),
-        r.GetTime(4));
+        r.GetStringOrNull(4),
+        r.GetTime(5));
 }

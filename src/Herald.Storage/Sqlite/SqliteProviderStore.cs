@@ -8,7 +8,7 @@ namespace Herald.Storage.Sqlite;
 
 internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector protector) : IProviderStore
 {
-    private const string Columns = "id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices, isolated";
+    private const string Columns = "id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices, isolated, sender_identity";
 
     public async Task<ProviderAccount> CreateAsync(ProviderAccount account, CancellationToken ct) =>
         (await CreateManyAsync([account], ct).ConfigureAwait(false))[0];
@@ -16,12 +16,12 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector pr
     public async Task<IReadOnlyList<ProviderAccount>> CreateManyAsync(IReadOnlyList<ProviderAccount> accounts, CancellationToken ct)
     {
         var rows = accounts.Select(a => (Account: a, Settings: ProviderRows.Protect(protector, a.Id, a.Settings))).ToList();
-        await db.WriteAsync(
+        await IdentityGuardedAsync(() => db.WriteAsync(
             scope =>
             {
                 foreach (var (account, settings) in rows)
                 {
-                    scope.Command($"INSERT INTO provider_accounts ({Columns}) VALUES ($id, $tenant, $channel, $kind, $name, $settings, $weight, $enabled, $at, $rate, $prices, $isolated)")
+                    scope.Command($"INSERT INTO provider_accounts ({Columns}) VALUES ($id, $tenant, $channel, $kind, $name, $settings, $weight, $enabled, $at, $rate, $prices, $isolated, $identity)")
                         .Set("$id", SqliteValues.Id(account.Id))
                         .Set("$tenant", SqliteValues.Id(account.TenantId))
                         .Set("$channel", (int)account.Channel)
@@ -34,12 +34,13 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector pr
                         .Set("$rate", account.RatePerSecond)
                         .Set("$prices", ProviderRows.PricesJson(account.Prices))
                         .Set("$isolated", account.Isolated ? 1 : 0)
+                        .Set("$identity", SqliteValues.Text(account.SenderIdentity))
                         .ExecuteNonQuery();
                 }
 
                 return 0;
             },
-            ct).ConfigureAwait(false);
+            ct)).ConfigureAwait(false);
         // Return what a read would return: times are kept to the millisecond.
         return [.. accounts.Select(static a => a with { CreatedAt = SqliteValues.Time(SqliteValues.Ms(a.CreatedAt)) })];
     }
@@ -80,11 +81,12 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector pr
     public async Task<ProviderAccount?> UpdateAsync(ProviderAccount account, CancellationToken ct)
     {
         var settings = ProviderRows.Protect(protector, account.Id, account.Settings);
-        var changed = await db.WriteAsync(
+        var changed = await IdentityGuardedAsync(() => db.WriteAsync(
             scope => scope.Command(
                     """
                     UPDATE provider_accounts
-                    SET name = $name, settings = $settings, weight = $weight, enabled = $enabled, rate_per_second = $rate, prices = $prices, isolated = $isolated
+                    SET name = $name, settings = $settings, weight = $weight, enabled = $enabled, rate_per_second = $rate, prices = $prices, isolated = $isolated,
+                        sender_identity = $identity
                     WHERE id = $id AND tenant_id = $tenant AND deleted_at IS NULL
                     """)
                 .Set("$id", SqliteValues.Id(account.Id))
@@ -96,8 +98,9 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector pr
                 .Set("$rate", account.RatePerSecond)
                 .Set("$prices", ProviderRows.PricesJson(account.Prices))
                 .Set("$isolated", account.Isolated ? 1 : 0)
+                .Set("$identity", SqliteValues.Text(account.SenderIdentity))
                 .ExecuteNonQuery(),
-            ct).ConfigureAwait(false);
+            ct)).ConfigureAwait(false);
         return changed == 0 ? null : await GetAsync(account.TenantId, account.Id, ct).ConfigureAwait(false);
     }
 
@@ -181,6 +184,20 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector pr
             RatePerSecond = r.IsDBNull(9) ? null : r.GetDouble(9),
             Prices = ProviderRows.ReadPrices(r.GetStringOrNull(10)),
             Isolated = r.GetInt64(11) != 0,
+            SenderIdentity = r.GetStringOrNull(12),
         };
+    }
+
+    /// <summary>The unique index on live accounts' sender identities refuses a second holder (SQLITE_CONSTRAINT_UNIQUE).</summary>
+    private static async Task<T> IdentityGuardedAsync<T>(Func<Task<T>> write)
+    {
+        try
+        {
+            return await write().ConfigureAwait(false);
+        }
+        catch (SqliteException e) when (e.SqliteExtendedErrorCode == 2067 && e.Message.Contains("sender_identity", StringComparison.Ordinal))
+        {
+            throw new SenderIdentityTakenException("", e);
+        }
     }
 }

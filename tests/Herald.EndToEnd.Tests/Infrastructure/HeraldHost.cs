@@ -18,6 +18,9 @@ public sealed class HeraldHost : IAsyncDisposable
     // Strong, as Herald requires at start (HeraldOptions.WeakAdminKey): 32 random bytes in base64.
     public const string AdminKey = "asg3nO/+OnTr4D2msoeOsoxIAdN80gxgi9YIboVYgwY=";
 
+    /// <summary>The key of the sandbox's read and control endpoints (outside the embedded demo they need one).</summary>
+    public const string SandboxControlKey = "test-sandbox-control-key-0123456789";
+
     /// <summary>The secrets key every test node shares (base64 of 32 bytes), as a cluster's nodes must.</summary>
     public const string SecretsKey = "dGVzdC1zZWNyZXRzLWtleS0wMTIzNDU2Nzg5YWJjZGU=";
 
@@ -65,7 +68,10 @@ public sealed class HeraldHost : IAsyncDisposable
     {
         ["Herald:AdminKey"] = AdminKey,
         ["Herald:Secrets:Key"] = SecretsKey,
+        // Asked for explicitly: outside the embedded demo the sandbox is off unless enabled, and its read and control
+        // endpoints need a key (SandboxMessagesAsync and SandboxClient send it).
         ["Herald:Sandbox:Enabled"] = "true",
+        ["Herald:Sandbox:ControlKey"] = SandboxControlKey,
         ["Herald:Sandbox:ReceiptDelayMs"] = "20",
         ["Herald:Routing:WhatsAppReceiptTimeout"] = WhatsAppReceiptTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
         ["Herald:Worker:RetryBaseDelay"] = "00:00:00.050",
@@ -111,6 +117,9 @@ public sealed class HeraldHost : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new HeraldHost(app, address.TrimEnd('/'));
     }
+
+    /// <summary>A client for the sandbox's read and control endpoints (<c>/sandbox/messages</c>, settings, outages).</summary>
+    public HttpClient SandboxClient() => Client(SandboxControlKey);
 
     public HttpClient Client(string? key = null)
     {
@@ -218,7 +227,12 @@ public static class ApiClientExtensions
             query.Add("to=" + Uri.EscapeDataString(to));
         }
 
-        var json = await client.GetStringAsync("/sandbox/messages" + (query.Count > 0 ? "?" + string.Join('&', query) : ""));
+        // The sandbox's own key, whatever key the client carries (a tenant's key does not open the sandbox).
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/sandbox/messages" + (query.Count > 0 ? "?" + string.Join('&', query) : ""));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", HeraldHost.SandboxControlKey);
+        using var response = await client.SendAsync(request);
+        var json = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET /sandbox/messages: {(int)response.StatusCode} {json}");
         return JsonNode.Parse(json)!.AsArray();
     }
 

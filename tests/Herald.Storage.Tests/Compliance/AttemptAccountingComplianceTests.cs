@@ -38,15 +38,15 @@ public abstract class AttemptAccountingComplianceTests : StoreSuite
         var provider = Guid.NewGuid();
         await Stores.Parts.RecordAsync(attempt, provider, ["a-1", "a-2", "a-3"], T0, Ct);
 
-        var third = await Stores.Parts.ApplyReceiptAsync(Delivered("a-3", T0.AddSeconds(3)), provider, Ct);
-        var first = await Stores.Parts.ApplyReceiptAsync(Delivered("a-1", T0.AddSeconds(4)), provider, Ct);
-        var second = await Stores.Parts.ApplyReceiptAsync(Delivered("a-2", T0.AddSeconds(2).AddTicks(12345)), provider, Ct);
+        var third = await Stores.Parts.ApplyReceiptAsync(Delivered("a-3", T0.AddSeconds(3), provider), Ct);
+        var first = await Stores.Parts.ApplyReceiptAsync(Delivered("a-1", T0.AddSeconds(4), provider), Ct);
+        var second = await Stores.Parts.ApplyReceiptAsync(Delivered("a-2", T0.AddSeconds(2).AddTicks(12345), provider), Ct);
 
         Assert.Null(third!.Outcome());
         Assert.Null(first!.Outcome());
         Assert.True(second!.AllDelivered);
         // The whole message's receipt is for the attempt's own id, at the last part's receipt time.
-        Assert.Equal(new PendingReceipt("a-1", ReceiptState.Delivered, null, null, T0.AddSeconds(4)), second.Outcome());
+        Assert.Equal(new PendingReceipt(provider, "a-1", ReceiptState.Delivered, null, null, T0.AddSeconds(4)), second.Outcome());
         var stored = await Stores.Parts.ListAsync(attempt, Ct);
         Assert.All(stored, static p => Assert.Equal(ReceiptState.Delivered, p.State));
         Assert.Equal(T0.AddSeconds(2).AddTicks(12345 - (12345 % TimeSpan.TicksPerMillisecond)), stored[1].ReceivedAt);
@@ -59,15 +59,15 @@ public abstract class AttemptAccountingComplianceTests : StoreSuite
         var provider = Guid.NewGuid();
         await Stores.Parts.RecordAsync(attempt, provider, ["f-1", "f-2", "f-3"], T0, Ct);
 
-        var before = await Stores.Parts.ApplyReceiptAsync(Delivered("f-1", T0.AddSeconds(1)), provider, Ct);
+        var before = await Stores.Parts.ApplyReceiptAsync(Delivered("f-1", T0.AddSeconds(1), provider), Ct);
         var failed = await Stores.Parts.ApplyReceiptAsync(
-            new PendingReceipt("f-2", ReceiptState.Failed, "UNDELIV:001", "SMSC receipt stat:UNDELIV err:001", T0.AddSeconds(2)), provider, Ct);
-        var after = await Stores.Parts.ApplyReceiptAsync(Delivered("f-3", T0.AddSeconds(3)), provider, Ct);
+            new PendingReceipt(provider, "f-2", ReceiptState.Failed, "UNDELIV:001", "SMSC receipt stat:UNDELIV err:001", T0.AddSeconds(2)), Ct);
+        var after = await Stores.Parts.ApplyReceiptAsync(Delivered("f-3", T0.AddSeconds(3), provider), Ct);
         // The whole message's outcome, taken back from the pending set under the first part's id, answers the same.
-        var again = await Stores.Parts.ApplyReceiptAsync(failed!.Outcome()!, null, Ct);
+        var again = await Stores.Parts.ApplyReceiptAsync(failed!.Outcome()!, Ct);
 
         Assert.Null(before!.Outcome());
-        var expected = new PendingReceipt("f-1", ReceiptState.Failed, "UNDELIV:001", "part 2 of 3: SMSC receipt stat:UNDELIV err:001", T0.AddSeconds(2));
+        var expected = new PendingReceipt(provider, "f-1", ReceiptState.Failed, "UNDELIV:001", "part 2 of 3: SMSC receipt stat:UNDELIV err:001", T0.AddSeconds(2));
         Assert.Equal(expected, failed.Outcome());
         Assert.Equal(expected, after!.Outcome());
         Assert.Equal(expected, again!.Outcome());
@@ -82,22 +82,26 @@ public abstract class AttemptAccountingComplianceTests : StoreSuite
         var provider = Guid.NewGuid();
         await Stores.Parts.RecordAsync(Guid.NewGuid(), provider, ["p-1", "p-2"], T0, Ct);
 
-        Assert.Null(await Stores.Parts.ApplyReceiptAsync(Delivered("nope", T0), provider, Ct));
-        Assert.Null(await Stores.Parts.ApplyReceiptAsync(Delivered("p-2", T0), Guid.NewGuid(), Ct));
-        Assert.NotNull(await Stores.Parts.ApplyReceiptAsync(Delivered("p-2", T0), null, Ct));
+        Assert.Null(await Stores.Parts.ApplyReceiptAsync(Delivered("nope", T0, provider), Ct));
+        Assert.Null(await Stores.Parts.ApplyReceiptAsync(Delivered("p-2", T0, Guid.NewGuid()), Ct));
+        Assert.NotNull(await Stores.Parts.ApplyReceiptAsync(Delivered("p-2", T0, provider), Ct));
     }
 
     [Fact]
     public async Task RecordAsync_TakesBackReceiptsThatArrivedBeforeTheParts()
     {
-        await Stores.Delivery.SavePendingReceiptAsync(Delivered("e-2", T0.AddSeconds(1)), Ct);
-        await Stores.Delivery.SavePendingReceiptAsync(Delivered("unrelated", T0.AddSeconds(1)), Ct);
+        var provider = Guid.NewGuid();
+        var otherAccount = Guid.NewGuid();
+        await Stores.Delivery.SavePendingReceiptAsync(Delivered("e-2", T0.AddSeconds(1), provider), Ct);
+        await Stores.Delivery.SavePendingReceiptAsync(Delivered("unrelated", T0.AddSeconds(1), provider), Ct);
+        // Another account's receipt for the same message id is not this attempt's (issue #13).
+        await Stores.Delivery.SavePendingReceiptAsync(Delivered("e-1", T0.AddSeconds(1), otherAccount), Ct);
 
-        var early = await Stores.Parts.RecordAsync(Guid.NewGuid(), Guid.NewGuid(), ["e-1", "e-2"], T0.AddSeconds(2), Ct);
+        var early = await Stores.Parts.RecordAsync(Guid.NewGuid(), provider, ["e-1", "e-2"], T0.AddSeconds(2), Ct);
 
-        Assert.Equal([Delivered("e-2", T0.AddSeconds(1))], early);
+        Assert.Equal([Delivered("e-2", T0.AddSeconds(1), provider)], early);
         var left = await Stores.Delivery.TakePendingReceiptsAsync(T0.AddDays(1), 10, Ct);
-        Assert.Equal(["unrelated"], left.Select(static r => r.ProviderMessageId));
+        Assert.Equal([("e-1", otherAccount), ("unrelated", provider)], left.Select(static r => (r.ProviderMessageId, r.ProviderId)).Order());
     }
 
     [Fact]
@@ -108,7 +112,7 @@ public abstract class AttemptAccountingComplianceTests : StoreSuite
         var ids = Enumerable.Range(1, 8).Select(static i => $"c-{i}").ToArray();
         await Stores.Parts.RecordAsync(attempt, provider, ids, T0, Ct);
 
-        var results = await Task.WhenAll(ids.Select(id => Task.Run(() => Stores.Parts.ApplyReceiptAsync(Delivered(id, T0.AddSeconds(1)), provider, Ct))));
+        var results = await Task.WhenAll(ids.Select(id => Task.Run(() => Stores.Parts.ApplyReceiptAsync(Delivered(id, T0.AddSeconds(1), provider), Ct))));
 
         Assert.Single(results, static r => r!.Outcome() is { State: ReceiptState.Delivered });
         Assert.All(await Stores.Parts.ListAsync(attempt, Ct), static p => Assert.Equal(ReceiptState.Delivered, p.State));
@@ -149,7 +153,7 @@ public abstract class AttemptAccountingComplianceTests : StoreSuite
             await Stores.Providers.GetCostsAsync(new CostQuery(a.Id, T0 - ms, d2 + ms, CostGrouping.None), Ct));
     }
 
-    private static PendingReceipt Delivered(string id, DateTimeOffset at) => new(id, ReceiptState.Delivered, null, null, at);
+    private static PendingReceipt Delivered(string id, DateTimeOffset at, Guid provider) => new(provider, id, ReceiptState.Delivered, null, null, at);
 
     private async Task AttemptAsync(Guid tenant, ProviderAccount provider, DateTimeOffset at, decimal cost)
     {

@@ -241,6 +241,44 @@ public abstract class ProviderStoreComplianceTests : StoreSuite
         }
     }
 
+    [Fact]
+    public async Task SenderIdentity_OneLiveHolder_SecondCreateOrUpdateRefused_DeleteReleases()
+    {
+        // Issue #13: a sender identity (here a WhatsApp phone number id) belongs to one account, hence one tenant; the
+        // store's unique index decides, so two nodes racing cannot both win.
+        var a = (await Stores.Tenants.CreateTenantAsync("A", Ct)).Id;
+        var b = (await Stores.Tenants.CreateTenantAsync("B", Ct)).Id;
+        var identity = "whatsapp:" + Guid.NewGuid().ToString("N");
+        var owner = await Stores.Providers.CreateAsync(Account(a, "owner") with { SenderIdentity = identity }, Ct);
+        var other = await Stores.Providers.CreateAsync(Account(b, "other") with { SenderIdentity = "whatsapp:other" + Guid.NewGuid().ToString("N") }, Ct);
+
+        await Assert.ThrowsAsync<SenderIdentityTakenException>(() => Stores.Providers.CreateAsync(Account(b, "thief") with { SenderIdentity = identity }, Ct));
+        await Assert.ThrowsAsync<SenderIdentityTakenException>(() => Stores.Providers.CreateManyAsync([Account(b, "thief") with { SenderIdentity = identity }], Ct));
+        await Assert.ThrowsAsync<SenderIdentityTakenException>(() => Stores.Providers.UpdateAsync(other with { SenderIdentity = identity }, Ct));
+        var racers = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                await Stores.Providers.CreateAsync(Account(i % 2 == 0 ? a : b, "racer") with { SenderIdentity = identity + ":race" }, Ct);
+                return true;
+            }
+            catch (SenderIdentityTakenException)
+            {
+                return false;
+            }
+        })));
+
+        Assert.Single(racers, static won => won);
+        Assert.Equal(identity, (await Stores.Providers.GetAsync(a, owner.Id, Ct))!.SenderIdentity);
+        Assert.Equal(other.SenderIdentity, (await Stores.Providers.GetAsync(b, other.Id, Ct))!.SenderIdentity);
+        Assert.DoesNotContain("thief", (await Stores.Providers.ListAsync(b, Ct)).Select(static p => p.Name));
+        await Stores.Providers.DeleteAsync(a, owner.Id, Ct);
+        var taken = await Stores.Providers.UpdateAsync(other with { SenderIdentity = identity }, Ct);
+        Assert.Equal(identity, taken!.SenderIdentity);
+        await Stores.Providers.CreateAsync(Account(a, "no identity"), Ct);
+        await Stores.Providers.CreateAsync(Account(b, "no identity either"), Ct);
+    }
+
     private static ProviderAccount Account(Guid tenant, string name, DateTimeOffset? at = null, Channel channel = Channel.WhatsApp) =>
         new(Guid.NewGuid(), tenant, channel, channel == Channel.Sms ? "twilio-sms" : "whatsapp-cloud", name,
             $$$"""{"phoneNumberId":"1065","accessToken":"{{{Secret}}}","nested":{"x":[1,2]}}""", 10, true, at ?? T0);

@@ -30,12 +30,12 @@ public abstract class ReceiptLookupComplianceTests : StoreSuite
         var foreignAttempt = NewAttempt(foreign, AttemptState.Sent) with { ProviderMessageId = "wamid-3", SentAt = T0 };
         await Stores.Delivery.ApplyAsync([Update(foreign, 0, NotificationStatus.Sending, QueueAction.At(T0.AddSeconds(30)), foreignAttempt)], T0, Ct);
 
-        var found = await Stores.Delivery.FindByProviderMessageIdsAsync(["wamid-1", "wamid-2", "wamid-3", "wamid-unknown", "wamid-1"], Ct);
+        var found = await Stores.Delivery.FindByProviderMessageIdsAsync(Provider, ["wamid-1", "wamid-2", "wamid-3", "wamid-unknown", "wamid-1"], Ct);
 
         Assert.Equal(["wamid-1", "wamid-2", "wamid-3"], found.Keys.Order(StringComparer.Ordinal));
         foreach (var id in found.Keys)
         {
-            var single = await Stores.Delivery.FindByProviderMessageIdAsync(id, Ct);
+            var single = await Stores.Delivery.FindByProviderMessageIdAsync(Provider, id, Ct);
             Assert.NotNull(single);
             Assert.Equal(single.Value.Attempt, found[id].Attempt);
             Assert.Equal(single.Value.Notification.Id, found[id].Notification.Id);
@@ -47,8 +47,8 @@ public abstract class ReceiptLookupComplianceTests : StoreSuite
         Assert.Equal(1, found["wamid-1"].Notification.Version);
         Assert.Equal(begunAttempt, found["wamid-2"].Attempt);
         Assert.Equal(other, found["wamid-3"].Notification.TenantId);
-        Assert.Empty(await Stores.Delivery.FindByProviderMessageIdsAsync([], Ct));
-        Assert.Empty(await Stores.Delivery.FindByProviderMessageIdsAsync(["nobody"], Ct));
+        Assert.Empty(await Stores.Delivery.FindByProviderMessageIdsAsync(Provider, [], Ct));
+        Assert.Empty(await Stores.Delivery.FindByProviderMessageIdsAsync(Provider, ["nobody"], Ct));
     }
 
     [Fact]
@@ -61,11 +61,11 @@ public abstract class ReceiptLookupComplianceTests : StoreSuite
         var newer = NewAttempt(second, AttemptState.Sending) with { ProviderMessageId = "reused", CreatedAt = T0.AddSeconds(5), UpdatedAt = T0.AddSeconds(5) };
         await Stores.Delivery.BeginAttemptsAsync([older, newer], Ct);
 
-        var found = await Stores.Delivery.FindByProviderMessageIdsAsync(["reused"], Ct);
+        var found = await Stores.Delivery.FindByProviderMessageIdsAsync(Provider, ["reused"], Ct);
 
         Assert.Equal(newer, Assert.Single(found).Value.Attempt);
         Assert.Equal(second, found["reused"].Notification.Id);
-        Assert.Equal(newer, (await Stores.Delivery.FindByProviderMessageIdAsync("reused", Ct))!.Value.Attempt);
+        Assert.Equal(newer, (await Stores.Delivery.FindByProviderMessageIdAsync(Provider, "reused", Ct))!.Value.Attempt);
     }
 
     private Guid NextId() => Guid.CreateVersion7(T0.AddMilliseconds(Interlocked.Increment(ref _idTick)));
@@ -80,12 +80,15 @@ public abstract class ReceiptLookupComplianceTests : StoreSuite
         return Assert.Single(await Stores.Notifications.AcceptAsync([prepared], T0, Ct)).Id;
     }
 
+    private static readonly Guid Provider = new("0190a000-0000-7000-8000-00000000000b");
+
     private Attempt NewAttempt(Guid notificationId, AttemptState state) => new()
     {
         Id = NextId(),
         NotificationId = notificationId,
         Step = 0,
         Channel = Channel.WhatsApp,
+        ProviderId = Provider,
         ProviderName = "sandbox-whatsapp",
         State = state,
         CreatedAt = T0,

@@ -639,7 +639,7 @@ public abstract class StoreComplianceTests : IAsyncLifetime
         Assert.Equal(1, n.Version);
         Assert.Equal(T0.AddSeconds(1), n.UpdatedAt);
         Assert.Empty(await Stores.Notifications.GetAttemptsAsync(tenant, id, Ct));
-        Assert.Null(await Stores.Delivery.FindByProviderMessageIdAsync("wamid.stale", Ct));
+        Assert.Null(await Stores.Delivery.FindByProviderMessageIdAsync(ReceiptProvider, "wamid.stale", Ct));
         Assert.Equal(T0.AddSeconds(5), await Stores.Delivery.NextDueAsync(Ct));
     }
 
@@ -797,7 +797,7 @@ public abstract class StoreComplianceTests : IAsyncLifetime
         var tenant = await NewTenantAsync();
         var id = await AcceptOneAsync(tenant);
         var providerId = Guid.NewGuid();
-        var begun = NewAttempt(id, AttemptState.Sending) with { ProviderName = null };
+        var begun = NewAttempt(id, AttemptState.Sending) with { ProviderId = null, ProviderName = null };
         await Stores.Delivery.BeginAttemptsAsync([begun], Ct);
         var sent = begun with
         {
@@ -879,8 +879,8 @@ public abstract class StoreComplianceTests : IAsyncLifetime
     {
         var tenant = await NewTenantAsync();
         var id = await AcceptOneAsync(tenant);
-        var early = new PendingReceipt("wamid.1", ReceiptState.Delivered, null, null, T0.AddMilliseconds(5));
-        var unrelated = new PendingReceipt("wamid.other", ReceiptState.Read, "x", "y", T0);
+        var early = new PendingReceipt(ReceiptProvider, "wamid.1", ReceiptState.Delivered, null, null, T0.AddMilliseconds(5));
+        var unrelated = new PendingReceipt(ReceiptProvider, "wamid.other", ReceiptState.Read, "x", "y", T0);
         await Stores.Delivery.SavePendingReceiptAsync(early, Ct);
         await Stores.Delivery.SavePendingReceiptAsync(unrelated, Ct);
         var attempt = NewAttempt(id, AttemptState.Sent) with { ProviderMessageId = "wamid.1" };
@@ -892,11 +892,33 @@ public abstract class StoreComplianceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ApplyAsync_PendingReceiptOfAnotherAccount_StaysParkedAndNeverReachesTheAttempt()
+    {
+        // Issue #13: a receipt parked by one account (another tenant's, say) for a message id that this attempt later
+        // stores must not come back with it; receipts are keyed by (account, message id).
+        var tenant = await NewTenantAsync();
+        var id = await AcceptOneAsync(tenant);
+        var foreign = new PendingReceipt(Guid.NewGuid(), "wamid.shared", ReceiptState.Delivered, null, null, T0);
+        var own = new PendingReceipt(ReceiptProvider, "wamid.shared", ReceiptState.Read, null, null, T0.AddMilliseconds(1));
+        await Stores.Delivery.SavePendingReceiptAsync(foreign, Ct);
+        await Stores.Delivery.SavePendingReceiptAsync(own, Ct);
+        var attempt = NewAttempt(id, AttemptState.Sent) with { ProviderMessageId = "wamid.shared" };
+
+        var result = await Stores.Delivery.ApplyAsync([Update(id, 0, NotificationStatus.Sending, QueueAction.At(T0.AddSeconds(30)), attempt)], T0, Ct);
+
+        Assert.Equal([own], result.Receipts);
+        Assert.Equal([foreign], await Stores.Delivery.TakePendingReceiptsAsync(T0.AddDays(1), 10, Ct));
+        Assert.Null(await Stores.Delivery.FindByProviderMessageIdAsync(foreign.ProviderId, "wamid.shared", Ct));
+        Assert.Empty(await Stores.Delivery.FindByProviderMessageIdsAsync(foreign.ProviderId, ["wamid.shared"], Ct));
+        Assert.Equal(attempt, (await Stores.Delivery.FindByProviderMessageIdAsync(ReceiptProvider, "wamid.shared", Ct))!.Value.Attempt);
+    }
+
+    [Fact]
     public async Task ApplyAsync_NotApplied_LeavesPendingReceiptsAndStoresNoAttempt()
     {
         var tenant = await NewTenantAsync();
         var id = await AcceptOneAsync(tenant);
-        var receipt = new PendingReceipt("wamid.2", ReceiptState.Delivered, null, null, T0);
+        var receipt = new PendingReceipt(ReceiptProvider, "wamid.2", ReceiptState.Delivered, null, null, T0);
         await Stores.Delivery.SavePendingReceiptAsync(receipt, Ct);
         var attempt = NewAttempt(id, AttemptState.Sent) with { ProviderMessageId = "wamid.2" };
 
@@ -918,13 +940,13 @@ public abstract class StoreComplianceTests : IAsyncLifetime
         var attempt = NewAttempt(id, AttemptState.Sent) with { ProviderMessageId = "pm-42", Cost = 0.0425m, SentAt = T0 };
         await Stores.Delivery.ApplyAsync([Update(id, 0, NotificationStatus.Sending, QueueAction.At(T0.AddSeconds(30)), attempt)], T0, Ct);
 
-        var found = await Stores.Delivery.FindByProviderMessageIdAsync("pm-42", Ct);
+        var found = await Stores.Delivery.FindByProviderMessageIdAsync(ReceiptProvider, "pm-42", Ct);
 
         Assert.NotNull(found);
         Assert.Equal(id, found.Value.Notification.Id);
         Assert.Equal(1, found.Value.Notification.Version);
         Assert.Equal(attempt, found.Value.Attempt);
-        Assert.Null(await Stores.Delivery.FindByProviderMessageIdAsync("pm-unknown", Ct));
+        Assert.Null(await Stores.Delivery.FindByProviderMessageIdAsync(ReceiptProvider, "pm-unknown", Ct));
     }
 
     [Fact]
@@ -935,12 +957,12 @@ public abstract class StoreComplianceTests : IAsyncLifetime
         var attempt = NewAttempt(id, AttemptState.Sending) with { ProviderMessageId = "tg-77" };
         await Stores.Delivery.BeginAttemptsAsync([attempt], Ct);
 
-        var found = await Stores.Delivery.FindByProviderMessageIdAsync("tg-77", Ct);
+        var found = await Stores.Delivery.FindByProviderMessageIdAsync(ReceiptProvider, "tg-77", Ct);
 
         Assert.NotNull(found);
         Assert.Equal(id, found.Value.Notification.Id);
         Assert.Equal(attempt, found.Value.Attempt);
-        Assert.Null(await Stores.Delivery.FindByProviderMessageIdAsync("tg-78", Ct));
+        Assert.Null(await Stores.Delivery.FindByProviderMessageIdAsync(ReceiptProvider, "tg-78", Ct));
     }
 
     [Fact]
@@ -973,7 +995,7 @@ public abstract class StoreComplianceTests : IAsyncLifetime
     public async Task TakePendingReceiptsAsync_OlderThanAndMax_OldestFirstAndRemoved()
     {
         var receipts = Enumerable.Range(0, 5)
-            .Select(i => new PendingReceipt($"m{i}", ReceiptState.Delivered, i % 2 == 0 ? "c" : null, i % 2 == 0 ? "e" : null, T0.AddSeconds(5 - i)))
+            .Select(i => new PendingReceipt(ReceiptProvider, $"m{i}", ReceiptState.Delivered, i % 2 == 0 ? "c" : null, i % 2 == 0 ? "e" : null, T0.AddSeconds(5 - i)))
             .ToList();
         foreach (var r in receipts)
         {
@@ -993,28 +1015,28 @@ public abstract class StoreComplianceTests : IAsyncLifetime
     [Fact]
     public async Task SavePendingReceiptAsync_SameIdTwice_NeverStepsBack()
     {
-        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt("pm", ReceiptState.Read, null, null, T0), Ct);
-        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt("pm", ReceiptState.Delivered, null, null, T0.AddSeconds(1)), Ct);
-        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt("pm2", ReceiptState.Delivered, null, null, T0), Ct);
-        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt("pm2", ReceiptState.Failed, "131026", "undeliverable", T0.AddSeconds(1)), Ct);
+        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt(ReceiptProvider, "pm", ReceiptState.Read, null, null, T0), Ct);
+        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt(ReceiptProvider, "pm", ReceiptState.Delivered, null, null, T0.AddSeconds(1)), Ct);
+        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt(ReceiptProvider, "pm2", ReceiptState.Delivered, null, null, T0), Ct);
+        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt(ReceiptProvider, "pm2", ReceiptState.Failed, "131026", "undeliverable", T0.AddSeconds(1)), Ct);
 
         var taken = await Stores.Delivery.TakePendingReceiptsAsync(T0.AddDays(1), 10, Ct);
 
-        Assert.Equal(new PendingReceipt("pm", ReceiptState.Read, null, null, T0), taken.Single(r => r.ProviderMessageId == "pm"));
-        Assert.Equal(new PendingReceipt("pm2", ReceiptState.Delivered, null, null, T0), taken.Single(r => r.ProviderMessageId == "pm2"));
+        Assert.Equal(new PendingReceipt(ReceiptProvider, "pm", ReceiptState.Read, null, null, T0), taken.Single(r => r.ProviderMessageId == "pm"));
+        Assert.Equal(new PendingReceipt(ReceiptProvider, "pm2", ReceiptState.Delivered, null, null, T0), taken.Single(r => r.ProviderMessageId == "pm2"));
     }
 
     [Fact]
     public async Task SavePendingReceiptAsync_SameIdLaterEqualOrFurther_ReplacesEarlier()
     {
-        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt("m", ReceiptState.Sent, null, null, T0), Ct);
-        var failed = new PendingReceipt("m", ReceiptState.Failed, "131026", "undeliverable", T0.AddSeconds(1));
+        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt(ReceiptProvider, "m", ReceiptState.Sent, null, null, T0), Ct);
+        var failed = new PendingReceipt(ReceiptProvider, "m", ReceiptState.Failed, "131026", "undeliverable", T0.AddSeconds(1));
         await Stores.Delivery.SavePendingReceiptAsync(failed, Ct);
-        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt("d", ReceiptState.Delivered, null, null, T0), Ct);
-        var delivered = new PendingReceipt("d", ReceiptState.Delivered, null, null, T0.AddSeconds(2));
+        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt(ReceiptProvider, "d", ReceiptState.Delivered, null, null, T0), Ct);
+        var delivered = new PendingReceipt(ReceiptProvider, "d", ReceiptState.Delivered, null, null, T0.AddSeconds(2));
         await Stores.Delivery.SavePendingReceiptAsync(delivered, Ct);
-        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt("r", ReceiptState.Delivered, null, null, T0), Ct);
-        var read = new PendingReceipt("r", ReceiptState.Read, null, null, T0.AddSeconds(3));
+        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt(ReceiptProvider, "r", ReceiptState.Delivered, null, null, T0), Ct);
+        var read = new PendingReceipt(ReceiptProvider, "r", ReceiptState.Read, null, null, T0.AddSeconds(3));
         await Stores.Delivery.SavePendingReceiptAsync(read, Ct);
 
         Assert.Equal([failed, delivered, read], await Stores.Delivery.TakePendingReceiptsAsync(T0.AddDays(1), 10, Ct));
@@ -1149,7 +1171,7 @@ public abstract class StoreComplianceTests : IAsyncLifetime
         var id = await AcceptOneAsync(tenant, Priority.High, dedupeKey: "survive");
         var attempt = NewAttempt(id, AttemptState.Sending) with { ProviderMessageId = "p-1" };
         await Stores.Delivery.BeginAttemptsAsync([attempt], Ct);
-        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt("p-2", ReceiptState.Read, null, null, T0), Ct);
+        await Stores.Delivery.SavePendingReceiptAsync(new PendingReceipt(ReceiptProvider, "p-2", ReceiptState.Read, null, null, T0), Ct);
         await Stores.DisposeAsync();
 
         Stores = Backend.Open();
@@ -1193,12 +1215,16 @@ public abstract class StoreComplianceTests : IAsyncLifetime
         return Assert.Single(result).Id;
     }
 
+    /// <summary>The provider account of <see cref="NewAttempt"/>'s attempts and of the receipts these tests park.</summary>
+    protected static readonly Guid ReceiptProvider = new("0190a000-0000-7000-8000-00000000000a");
+
     protected Attempt NewAttempt(Guid notificationId, AttemptState state) => new()
     {
         Id = NextId(),
         NotificationId = notificationId,
         Step = 0,
         Channel = Channel.WhatsApp,
+        ProviderId = ReceiptProvider,
         ProviderName = "sandbox-whatsapp",
         State = state,
         CreatedAt = T0,

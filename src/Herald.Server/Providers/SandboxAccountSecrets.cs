@@ -1,0 +1,47 @@
+using Herald.Channels.Email;
+using Herald.Channels.Providers;
+using Herald.Channels.WhatsApp;
+using Herald.Sandbox;
+using Herald.Sandbox.Callbacks;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Server.Providers;
+
+/// <summary>
+/// The in-process sandbox signs each callback with the secret of the account it is for, read from the provider
+/// directory like every other use of an account's settings: a sandbox account's app secret and bounce token are its
+/// own, random per account (TenantProvisioning), so one tenant cannot sign another's receipts (issue #13).
+/// <see cref="SandboxOptions.AppSecret"/>, when configured, answers for numbers and accounts Herald does not hold.
+/// </summary>
+public sealed class SandboxAccountSecrets(ProviderDirectory directory, IOptions<SandboxOptions> options) : ISandboxCallbackSecrets
+{
+    public string? WhatsAppAppSecret(string phoneNumberId)
+    {
+        foreach (var account in directory.FindWhatsAppByPhoneNumberId(phoneNumberId))
+        {
+            if (TryParse(() => WhatsAppSettings.Parse(account.Settings).AppSecret) is { Length: > 0 } secret)
+            {
+                return secret;
+            }
+        }
+
+        return options.Value.AppSecret;
+    }
+
+    public string? EmailBounceToken(Guid accountId) =>
+        directory.Find(accountId) is { Kind: SmtpEmailConnector.ConnectorKind } account
+            ? TryParse(() => SmtpSettings.Parse(account.Settings).BounceToken)
+            : options.Value.AppSecret;
+
+    private static string? TryParse(Func<string?> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+}
