@@ -104,9 +104,13 @@ public sealed class WorkerMaintenanceTests(PostgresFixture postgres, ITestOutput
             () => client.GetNotificationAsync(id), n => n.Attempts().Count == 1 && n.Attempts()[0].Str("state") == "sent", Deadline, "the WhatsApp attempt to be sent");
         var wamid = sent.Attempts()[0].Str("providerMessageId");
 
-        // What the callback does with a receipt that finds no attempt yet (it raced the attempt's commit): park it.
+        // What the callback does with a receipt that finds no attempt yet (it raced the attempt's commit): park it,
+        // under the account that vouched for it (the one that sent).
+        await using var account = host.Services.GetRequiredService<NpgsqlDataSource>().CreateCommand(
+            $"SELECT provider_id FROM attempts WHERE provider_message_id = '{wamid}'");
+        var providerId = (Guid)(await account.ExecuteScalarAsync(Ct))!;
         await host.Services.GetRequiredService<IDeliveryStore>().SavePendingReceiptAsync(
-            new PendingReceipt(wamid, ReceiptState.Delivered, null, null, TimeProvider.System.GetUtcNow()), Ct);
+            new PendingReceipt(providerId, wamid, ReceiptState.Delivered, null, null, TimeProvider.System.GetUtcNow()), Ct);
 
         var delivered = await client.WaitForStatusAsync(id, "delivered", Deadline);
         Assert.Equal("delivered", delivered.Attempts()[0].Str("state"));
@@ -177,7 +181,7 @@ public sealed class WorkerMaintenanceTests(PostgresFixture postgres, ITestOutput
         for (var i = 0; i < 2; i++)
         {
             var marker = "maintenance-marker-" + Guid.NewGuid().ToString("N");
-            await store.SavePendingReceiptAsync(new PendingReceipt(marker, ReceiptState.Sent, null, null, host.Services.GetRequiredService<TimeProvider>().GetUtcNow() - TimeSpan.FromSeconds(5)), Ct);
+            await store.SavePendingReceiptAsync(new PendingReceipt(Guid.NewGuid(), marker, ReceiptState.Sent, null, null, host.Services.GetRequiredService<TimeProvider>().GetUtcNow() - TimeSpan.FromSeconds(5)), Ct);
             await TestData.EventuallyAsync(
                 () => ScalarAsync(host, $"SELECT count(*) FROM pending_receipts WHERE provider_message_id = '{marker}'"), n => n == 0, Deadline, "a maintenance pass");
         }
