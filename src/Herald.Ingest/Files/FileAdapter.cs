@@ -73,6 +73,14 @@ public static class FileAdapter
                 continue;
             }
 
+            // Checked on the whole record, before it is split: a field holding such a character could not be stored,
+            // and invalid UTF-8 (marked by the decoder, see FileLayout.Utf8) must not be stored as U+FFFD either.
+            if (Unstorable(text, where) is { } unstorable)
+            {
+                yield return new AdaptedItem(lineNumber, where, null, [unstorable]);
+                continue;
+            }
+
             InputError? splitError = null;
             string[] values;
             if (layout.IsCsv)
@@ -146,6 +154,26 @@ public static class FileAdapter
         }
 
         return index;
+    }
+
+    private static InputError? Unstorable(string text, string where)
+    {
+        if (StorableText.IsStorable(text))
+        {
+            return null;
+        }
+
+        var nul = text.IndexOf('\0', StringComparison.Ordinal);
+        var bad = 0;
+        while (bad < text.Length && (text[bad] != '\0' && !char.IsSurrogate(text[bad]) || char.IsSurrogatePair(text, bad)))
+        {
+            bad += char.IsSurrogatePair(text, bad) ? 2 : 1;
+        }
+
+        var column = $"{where}, character {bad + 1}";
+        return nul == bad
+            ? new InputError(column, "Holds a NUL byte, which cannot be stored; the line is skipped.")
+            : new InputError(column, "Is not valid UTF-8 (a byte that starts no character); the line is skipped. Save the file as UTF-8, or set the layout's encoding to \"latin1\".");
     }
 
     private static Dictionary<string, int> Index(IReadOnlyList<string> names)
@@ -283,7 +311,9 @@ public sealed class BoundedLineReader(Stream stream, Encoding encoding, int maxL
         QuoteInQuoted,
     }
 
-    private readonly StreamReader _reader = new(stream, encoding, detectEncodingFromByteOrderMarks: true, bufferSize: 64 * 1024, leaveOpen: true);
+    // UTF-8 is not switched by a byte order mark (its BOM is skipped as the preamble): detection would swap in a decoder
+    // that replaces invalid bytes with U+FFFD instead of marking them (FileLayout.Utf8).
+    private readonly StreamReader _reader = new(stream, encoding, detectEncodingFromByteOrderMarks: encoding != FileLayout.Utf8, bufferSize: 64 * 1024, leaveOpen: true);
     private readonly char[] _buffer = new char[32 * 1024];
     private readonly StringBuilder _line = new();
     private int _position;

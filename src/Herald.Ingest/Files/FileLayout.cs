@@ -16,6 +16,13 @@ public sealed class FileLayout
 {
     public const int MaxColumns = 256;
 
+    /// <summary>
+    /// UTF-8 that marks each invalid byte with a lone low surrogate instead of replacing it with U+FFFD: a correct
+    /// decode never yields a lone surrogate, so the line that holds one is rejected, located, instead of being stored
+    /// with its text silently changed. Its preamble (the BOM) is skipped when a file starts with it.
+    /// </summary>
+    public static readonly Encoding Utf8 = Encoding.GetEncoding("utf-8", EncoderFallback.ReplacementFallback, new MarkInvalidBytes());
+
     private FileLayout(bool csv, char delimiter, bool header, IReadOnlyList<string>? columns, IReadOnlyList<FixedField>? fields, string? idColumn, int skipLines, Encoding encoding)
     {
         IsCsv = csv;
@@ -58,7 +65,7 @@ public sealed class FileLayout
         int skipLines = 0;
         List<string>? columns = null;
         List<FixedField>? fields = null;
-        Encoding encoding = new UTF8Encoding(false);
+        Encoding encoding = Utf8;
         foreach (var property in json.EnumerateObject())
         {
             var at = p + "/" + FieldMapping.Escape(property.Name);
@@ -90,7 +97,7 @@ public sealed class FileLayout
                     errors.Add(new(at, "Must be an integer from 0 to 100."));
                     break;
                 case "encoding" when v.ValueKind == JsonValueKind.String && v.GetString() is "utf-8" or "latin1":
-                    encoding = v.GetString() == "latin1" ? Encoding.Latin1 : new UTF8Encoding(false);
+                    encoding = v.GetString() == "latin1" ? Encoding.Latin1 : Utf8;
                     break;
                 case "encoding":
                     errors.Add(new(at, "Must be \"utf-8\" or \"latin1\"."));
@@ -236,5 +243,48 @@ public sealed class FileLayout
         }
 
         return list;
+    }
+}
+
+/// <summary>Decodes each invalid byte as a lone low surrogate (U+DC80 + the byte's low 7 bits), as Python's
+/// "surrogateescape" does: the text keeps a mark where the file was not UTF-8.</summary>
+internal sealed class MarkInvalidBytes : DecoderFallback
+{
+    public override int MaxCharCount => 4;
+
+    public override DecoderFallbackBuffer CreateFallbackBuffer() => new Buffer();
+
+    private sealed class Buffer : DecoderFallbackBuffer
+    {
+        private byte[] _bytes = [];
+        private int _next;
+
+        public override int Remaining => _bytes.Length - _next;
+
+        public override bool Fallback(byte[] bytesUnknown, int index)
+        {
+            _bytes = bytesUnknown;
+            _next = 0;
+            return bytesUnknown.Length > 0;
+        }
+
+        public override char GetNextChar() => _next < _bytes.Length ? (char)(0xDC80 | (_bytes[_next++] & 0x7F)) : '\0';
+
+        public override bool MovePrevious()
+        {
+            if (_next == 0)
+            {
+                return false;
+            }
+
+            _next--;
+            return true;
+        }
+
+        public override void Reset()
+        {
+            _bytes = [];
+            _next = 0;
+        }
     }
 }

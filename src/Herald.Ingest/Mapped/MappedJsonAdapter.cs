@@ -43,6 +43,12 @@ public static class MappedJsonAdapter
             var prefix = "src:" + sourceId.ToString("N") + ":";
             if (mapping.Items is null)
             {
+                // A value storage cannot hold refuses the document; inside a batch, only its item (below).
+                if (StorableText.Find(document.RootElement, "") is { } unstorable)
+                {
+                    return new AdaptedDocument([new AdaptedItem(0, "/", null, [unstorable])], [], false);
+                }
+
                 var (n, errors) = mapping.Map(new JsonMappingRecord(document.RootElement), tenantId, sourceId, "", prefix, Hash(document.RootElement));
                 return new AdaptedDocument([new AdaptedItem(0, "/", n, errors)], [], false);
             }
@@ -63,9 +69,9 @@ public static class MappedJsonAdapter
             foreach (var element in array.EnumerateArray())
             {
                 var where = mapping.Items + "/" + i;
-                var (n, errors) = element.ValueKind == JsonValueKind.Object
-                    ? mapping.Map(new JsonMappingRecord(element), tenantId, sourceId, where, prefix, Hash(element))
-                    : (null, [new InputError(where, "Must be an object.")]);
+                (NewNotification? n, IReadOnlyList<InputError> errors) = element.ValueKind != JsonValueKind.Object ? (null, [new InputError(where, "Must be an object.")])
+                    : StorableText.Find(element, where) is { } unstorable ? (null, [unstorable])
+                    : mapping.Map(new JsonMappingRecord(element), tenantId, sourceId, where, prefix, Hash(element));
                 items.Add(new AdaptedItem(i, where, n, errors));
                 i++;
             }

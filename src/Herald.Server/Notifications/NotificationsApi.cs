@@ -75,6 +75,10 @@ public static class NotificationsApi
         {
             return Problems.Result(StatusCodes.Status422UnprocessableEntity, "customer", e.Title, "See 'errors' for the reason.", e.Errors);
         }
+        catch (UnstorableNotificationException e)
+        {
+            return Problems.Invalid([e.Error], "The notification cannot be stored.");
+        }
 
         var view = new AcceptedView(result.Id, result.Status);
         request.HttpContext.Response.Headers.Location = $"/v1/notifications/{result.Id}";
@@ -90,7 +94,8 @@ public static class NotificationsApi
             return refused;
         }
 
-        var (body, error) = await RequestBody.ReadJsonAsync(request, MaxBatchBytes);
+        // Items are checked one by one: a value storage cannot hold rejects its item, not the whole batch.
+        var (body, error) = await RequestBody.ReadJsonAsync(request, MaxBatchBytes, storableChecked: false);
         if (error is not null)
         {
             return error;

@@ -8,7 +8,9 @@ namespace Herald.Server.Notifications;
 /// <summary>Reads a bounded JSON request body, answering 413/415 problems instead of reading without limit.</summary>
 public static class RequestBody
 {
-    public static async Task<(ReadOnlyMemory<byte> Body, IResult? Error)> ReadJsonAsync(HttpRequest request, int maxBytes)
+    /// <param name="storableChecked">False for a batch whose items are checked one by one (a refused value rejects its
+    /// item, not the batch); otherwise a value that storage cannot hold (<see cref="StorableText"/>) is a located 400.</param>
+    public static async Task<(ReadOnlyMemory<byte> Body, IResult? Error)> ReadJsonAsync(HttpRequest request, int maxBytes, bool storableChecked = true)
     {
         if (request.ContentType is not { } contentType || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
         {
@@ -26,6 +28,7 @@ public static class RequestBody
         // is read as text, and answer 500.
         return body.Length == 0 ? (default, Problems.Invalid([new InputError("/", "The body is empty; a JSON object is required.")]))
             : !System.Text.Unicode.Utf8.IsValid(body.Span) ? (default, Problems.Invalid([new InputError("/", "The body is not valid UTF-8.")]))
+            : storableChecked && StorableText.Find(body.Span) is { } unstorable ? (default, Problems.Invalid([unstorable]))
             : (body, null);
     }
 
