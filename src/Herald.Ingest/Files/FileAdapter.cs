@@ -74,7 +74,7 @@ public static class FileAdapter
             }
 
             // Checked on the whole record, before it is split: a field holding such a character could not be stored,
-            // and invalid UTF-8 (marked by the decoder, see FileLayout.Utf8) must not be stored as U+FFFD either.
+            // and invalid UTF-8 (marked by the decoder: FileLayout.Utf8) must not be stored as U+FFFD either.
             if (Unstorable(text, where) is { } unstorable)
             {
                 yield return new AdaptedItem(lineNumber, where, null, [unstorable]);
@@ -158,22 +158,16 @@ public static class FileAdapter
 
     private static InputError? Unstorable(string text, string where)
     {
-        if (StorableText.IsStorable(text))
+        var bad = text.AsSpan().IndexOfAny('\0', FileLayout.InvalidByteMark);
+        if (bad < 0)
         {
-            return null;
+            return StorableText.IsStorable(text) ? null : new InputError(where, StorableText.TextDetail + " The line is skipped.");
         }
 
-        var nul = text.IndexOf('\0', StringComparison.Ordinal);
-        var bad = 0;
-        while (bad < text.Length && (text[bad] != '\0' && !char.IsSurrogate(text[bad]) || char.IsSurrogatePair(text, bad)))
-        {
-            bad += char.IsSurrogatePair(text, bad) ? 2 : 1;
-        }
-
-        var column = $"{where}, character {bad + 1}";
-        return nul == bad
-            ? new InputError(column, "Holds a NUL byte, which cannot be stored; the line is skipped.")
-            : new InputError(column, "Is not valid UTF-8 (a byte that starts no character); the line is skipped. Save the file as UTF-8, or set the layout's encoding to \"latin1\".");
+        var at = $"{where}, character {bad + 1}";
+        return text[bad] == '\0'
+            ? new InputError(at, "Holds a NUL byte, which cannot be stored; the line is skipped.")
+            : new InputError(at, "Is not valid UTF-8 (a byte that starts no character, or U+FFFF); the line is skipped. Save the file as UTF-8, or set the layout's encoding to \"latin1\".");
     }
 
     private static Dictionary<string, int> Index(IReadOnlyList<string> names)

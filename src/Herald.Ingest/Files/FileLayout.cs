@@ -16,10 +16,14 @@ public sealed class FileLayout
 {
     public const int MaxColumns = 256;
 
+    /// <summary>What <see cref="Utf8"/> decodes an invalid byte to: U+FFFF, a noncharacter that text never carries.</summary>
+    public const char InvalidByteMark = '\uFFFF';
+
     /// <summary>
-    /// UTF-8 that marks each invalid byte with a lone low surrogate instead of replacing it with U+FFFD: a correct
-    /// decode never yields a lone surrogate, so the line that holds one is rejected, located, instead of being stored
-    /// with its text silently changed. Its preamble (the BOM) is skipped when a file starts with it.
+    /// UTF-8 that marks each invalid byte with <see cref="InvalidByteMark"/> instead of replacing it with U+FFFD (which
+    /// a file may hold as a character): the line that holds a mark is rejected, located, instead of being stored with
+    /// its text silently changed. (A lone surrogate would be the exact mark, but decoders refuse to produce one.) Its
+    /// preamble (the BOM) is skipped when a file starts with it.
     /// </summary>
     public static readonly Encoding Utf8 = Encoding.GetEncoding("utf-8", EncoderFallback.ReplacementFallback, new MarkInvalidBytes());
 
@@ -246,8 +250,8 @@ public sealed class FileLayout
     }
 }
 
-/// <summary>Decodes each invalid byte as a lone low surrogate (U+DC80 + the byte's low 7 bits), as Python's
-/// "surrogateescape" does: the text keeps a mark where the file was not UTF-8.</summary>
+/// <summary>Decodes each invalid byte as <see cref="FileLayout.InvalidByteMark"/>: the text keeps a mark where the file
+/// was not UTF-8.</summary>
 internal sealed class MarkInvalidBytes : DecoderFallback
 {
     public override int MaxCharCount => 4;
@@ -268,7 +272,16 @@ internal sealed class MarkInvalidBytes : DecoderFallback
             return bytesUnknown.Length > 0;
         }
 
-        public override char GetNextChar() => _next < _bytes.Length ? (char)(0xDC80 | (_bytes[_next++] & 0x7F)) : '\0';
+        public override char GetNextChar()
+        {
+            if (_next >= _bytes.Length)
+            {
+                return '\0';
+            }
+
+            _next++;
+            return FileLayout.InvalidByteMark;
+        }
 
         public override bool MovePrevious()
         {

@@ -84,7 +84,9 @@ public sealed class IngestService(
                 if (prepared[i] is not null)
                 {
                     var s = stored[next++];
-                    outcome[i] = s.Result is { } r ? (r, null) : (null, Refused(pointerPrefix(i), s.Failure!));
+                    outcome[i] = s.Result is { Mismatch: true } m ? (null, KeyReused(pointerPrefix(i) + "/externalId", m.Id))
+                        : s.Result is { } r ? (r, null)
+                        : (null, Refused(pointerPrefix(i), s.Failure!));
                 }
             }
         }
@@ -131,6 +133,10 @@ public sealed class IngestService(
         }
     }
 
+    /// <summary>The located error for an item whose dedupe key an earlier, different request holds.</summary>
+    public static InputError KeyReused(string pointer, Guid holder) =>
+        new(pointer, $"Already used by notification {holder} for a different request; a repeat must be identical, a new notification needs a new key.");
+
     /// <summary>The located error for an item the database refused after its group was split down to it.</summary>
     private static InputError Refused(string pointer, Exception e) =>
         new(pointer == "" ? "/" : pointer, $"Storage refuses a value of this notification ({StorageFailures.Code(e)}); nothing of it was stored.");
@@ -175,6 +181,12 @@ public sealed class IngestService(
             if (outcome?.Throttle is { } throttle && !prepared[i]!.Suppressed)
             {
                 prepared[i] = Throttles.Join(prepared[i]!, throttle);
+            }
+
+            // The fingerprint of the request as sent (before the stored customer filled in its contacts), kept with its key.
+            if (notifications[i].DedupeKey is not null)
+            {
+                prepared[i] = prepared[i]! with { RequestHash = RequestFingerprint.Of(notifications[i]) };
             }
         }
 

@@ -452,6 +452,12 @@ public sealed class SourceIngest(
             return Problems.Invalid([e.Error], "The notification cannot be stored.");
         }
 
+        if (result.Mismatch)
+        {
+            return Notifications.NotificationsApi.IdempotencyMismatch(
+                result, context.Request.Headers.ContainsKey("Idempotency-Key") ? "header/Idempotency-Key" : "/externalId");
+        }
+
         context.Response.Headers.Location = $"/v1/notifications/{result.Id}";
         return TypedResults.Json(new AcceptedView(result.Id, result.Status), HeraldJson.Default.AcceptedView,
             statusCode: result.Created ? StatusCodes.Status202Accepted : StatusCodes.Status200OK);
