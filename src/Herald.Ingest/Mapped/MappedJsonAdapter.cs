@@ -53,7 +53,22 @@ public static class MappedJsonAdapter
                 return new AdaptedDocument([new AdaptedItem(0, "/", n, errors)], [], false);
             }
 
-            if (!JsonPointer.TryResolve(document.RootElement, mapping.Items, out var array) || array.ValueKind != JsonValueKind.Array)
+            // Found by the storage fuzz test: looking a name up unescapes the names beside it, and a lone surrogate
+            // escape in one of them threw (a 500). Inside the items, each item is checked on its own below.
+            JsonElement array;
+            try
+            {
+                if (!JsonPointer.TryResolve(document.RootElement, mapping.Items, out array))
+                {
+                    array = default;
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                return AdaptedDocument.Refused(new InputError("/", StorableText.NameDetail));
+            }
+
+            if (array.ValueKind != JsonValueKind.Array)
             {
                 return AdaptedDocument.Refused(new InputError(mapping.Items, "Required: an array of items (the mapping's 'items')."));
             }
