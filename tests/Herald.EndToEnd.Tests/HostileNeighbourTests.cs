@@ -157,6 +157,15 @@ public abstract class HostileNeighbourTests(Func<HeraldHost> host)
             Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{c.Method} {c.Path}: expected 400, got {(int)response.StatusCode}: {body}");
             Assert.Contains(JsonNode.Parse(body)!["errors"]!.AsArray(), e => e!["pointer"]!.GetValue<string>() == c.Pointer);
         }
+
+        // Query values and path segments reach SQL as parameters: a 400, not a database error answered as an outage.
+        foreach (var (path, pointer) in new[] { ("/v1/notifications?externalId=a%00b", "query/externalId"), ("/v1/customers/c%00d", "path") })
+        {
+            using var response = await client.GetAsync(path);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"GET {path}: expected 400, got {(int)response.StatusCode}: {body}");
+            Assert.Contains(pointer, body, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

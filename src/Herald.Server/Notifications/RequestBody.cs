@@ -83,6 +83,29 @@ public static class RequestBody
         }
     }
 
+    /// <summary>
+    /// Middleware: query values and the path reach SQL as parameters (a search by <c>externalId</c>, a customer id in the
+    /// path), so a value storage cannot hold (<see cref="StorableText"/>) is a located 400 here, not a database error
+    /// that would be answered as an outage (503).
+    /// </summary>
+    public static Task RefuseUnstorableQueryAsync(HttpContext context, RequestDelegate next)
+    {
+        if (!StorableText.IsStorable(context.Request.Path.Value))
+        {
+            return Problems.Invalid([new InputError("path", StorableText.TextDetail)]).ExecuteAsync(context);
+        }
+
+        foreach (var (name, values) in context.Request.Query)
+        {
+            if (!StorableText.IsStorable(name) || values.Any(v => !StorableText.IsStorable(v)))
+            {
+                return Problems.Invalid([new InputError("query/" + name, StorableText.TextDetail)]).ExecuteAsync(context);
+            }
+        }
+
+        return next(context);
+    }
+
     /// <summary>The JSON Pointer of a System.Text.Json path (<c>$.a.b[2]</c> → <c>/a/b/2</c>).</summary>
     public static string Pointer(string? jsonPath) =>
         string.IsNullOrEmpty(jsonPath) || jsonPath == "$" ? "/"
