@@ -159,7 +159,8 @@ public abstract class HostileNeighbourTests(Func<HeraldHost> host)
         }
 
         // Query values and path segments reach SQL as parameters: a 400, not a database error answered as an outage.
-        foreach (var (path, pointer) in new[] { ("/v1/notifications?externalId=a%00b", "query/externalId"), ("/v1/customers/c%00d", "path") })
+        // (Kestrel itself refuses a NUL in the path, with a bare 400; the guard covers the decoded path as well.)
+        foreach (var (path, pointer) in new[] { ("/v1/notifications?externalId=a%00b", "query/externalId"), ("/v1/customers/c%00d", "") })
         {
             using var response = await client.GetAsync(path);
             var body = await response.Content.ReadAsStringAsync();
