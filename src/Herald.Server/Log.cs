@@ -12,6 +12,12 @@ internal static partial class Log
     [LoggerMessage(1100, LogLevel.Error, "Group commit of {Count} notifications failed")]
     public static partial void CommitFailed(this ILogger logger, int count, Exception exception);
 
+    [LoggerMessage(1101, LogLevel.Warning, "Group commit of {Count} notifications refused for a data reason ({Code}); storing its halves apart")]
+    public static partial void CommitSplit(this ILogger logger, int count, string code);
+
+    [LoggerMessage(1102, LogLevel.Warning, "Notification {NotificationId} refused by storage ({Code}); its sender gets a 400")]
+    public static partial void ItemRefused(this ILogger logger, Guid notificationId, string code);
+
     [LoggerMessage(1200, LogLevel.Error, "Delivery loop failed; retrying")]
     public static partial void DeliveryLoopFailed(this ILogger logger, Exception exception);
 

@@ -211,10 +211,25 @@ public sealed record PreparedNotification(Guid Id, NewNotification Request, Rout
 
     /// <summary>A rule suppressed it: stored final as <see cref="NotificationStatus.Suppressed"/>, never queued.</summary>
     public bool Suppressed { get; init; }
+
+    /// <summary>The request's <see cref="RequestFingerprint"/>, stored with its dedupe key; a later item with the same
+    /// key and another fingerprint is answered <see cref="AcceptResult.Mismatch"/>. Null: not compared.</summary>
+#pragma warning disable CA1819 // a hash, compared with SequenceEqual; a record's equality never looks at it
+    public byte[]? RequestHash { get; init; }
+#pragma warning restore CA1819
 }
 
 /// <param name="Created">False when the dedupe key matched an earlier notification; <paramref name="Id"/> is then that one's.</param>
-public sealed record AcceptResult(Guid Id, bool Created, NotificationStatus Status);
+public sealed record AcceptResult(Guid Id, bool Created, NotificationStatus Status)
+{
+    /// <summary>The dedupe key is held by an earlier notification (<see cref="Id"/>) whose request had another fingerprint:
+    /// the key was reused for a different request, which is refused (422), not answered with the original.</summary>
+    public bool Mismatch { get; init; }
+
+    /// <summary>Whether a repeat's fingerprint differs from the stored one (both known; an unknown one never differs).</summary>
+    public static bool Differs(byte[]? stored, byte[]? repeat) =>
+        stored is not null && repeat is not null && !stored.AsSpan().SequenceEqual(repeat);
+}
 
 /// <param name="CreatedFrom">Inclusive: notifications created at or after this time.</param>
 /// <param name="CreatedTo">Exclusive: notifications created before this time.</param>

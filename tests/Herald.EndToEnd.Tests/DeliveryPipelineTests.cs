@@ -68,6 +68,56 @@ public abstract class DeliveryPipelineTests(Func<HeraldHost> host)
     }
 
     [Fact]
+    public async Task Notification_KeyReusedForAnotherBody_Is422_TrueRepeatStays200()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var phone = TestData.Phone();
+        const string original = """{"type":"account.balance","customer":{"phone":"PHONE"},"data":{"text":"Balance 100 EUR","n":1}}""";
+        // The same request, written differently (whitespace): a true repeat.
+        const string reformatted = """{ "type": "account.balance", "customer": { "phone": "PHONE" }, "data": { "text": "Balance 100 EUR", "n": 1 } }""";
+        const string other = """{"type":"account.balance","customer":{"phone":"PHONE"},"data":{"text":"Balance 999 EUR","n":1}}""";
+
+        var (created, first) = await PostAsync(client, original.Replace("PHONE", phone, StringComparison.Ordinal), "bal-1");
+        var (repeated, again) = await PostAsync(client, reformatted.Replace("PHONE", phone, StringComparison.Ordinal), "bal-1");
+        var (reused, problem) = await PostAsync(client, other.Replace("PHONE", phone, StringComparison.Ordinal), "bal-1");
+
+        Assert.Equal(HttpStatusCode.Accepted, created);
+        Assert.Equal(HttpStatusCode.OK, repeated);
+        Assert.Equal(first["id"]!.GetValue<Guid>(), again["id"]!.GetValue<Guid>());
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, reused);
+        Assert.EndsWith("/idempotency-key-reused", problem["type"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("header/Idempotency-Key", problem["errors"]![0]!["pointer"]!.GetValue<string>());
+
+        // The same for an externalId, and inside a batch: per item, against the stored one and an earlier item alike.
+        var withExternal = """{"type":"service.news","externalId":"news-9","customer":{"phone":"PHONE"},"data":{"v":1}}""".Replace("PHONE", phone, StringComparison.Ordinal);
+        var changed = withExternal.Replace("\"v\":1", "\"v\":2", StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync(client, withExternal, null)).Status);
+        var (externalReused, externalProblem) = await PostAsync(client, changed, null);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, externalReused);
+        Assert.Equal("/externalId", externalProblem["errors"]![0]!["pointer"]!.GetValue<string>());
+
+        var fresh = withExternal.Replace("news-9", "news-10", StringComparison.Ordinal);
+        var (batchStatus, batch) = await PostAsync(client, $"{{\"items\":[{withExternal},{changed},{fresh},{fresh.Replace("\"v\":1", "\"v\":3", StringComparison.Ordinal)}]}}", null, "/v1/notifications/batch");
+        Assert.Equal(HttpStatusCode.Accepted, batchStatus);
+        var items = batch["items"]!.AsArray();
+        Assert.Equal(["duplicate", "rejected", "accepted", "rejected"], items.Select(i => i!["outcome"]!.GetValue<string>()));
+        Assert.Equal("/items/1/externalId", items[1]!["errors"]![0]!["pointer"]!.GetValue<string>());
+        Assert.Equal("/items/3/externalId", items[3]!["errors"]![0]!["pointer"]!.GetValue<string>());
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonObject Body)> PostAsync(HttpClient client, string json, string? key, string path = "/v1/notifications")
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+        if (key is not null)
+        {
+            request.Headers.Add("Idempotency-Key", key);
+        }
+
+        using var response = await client.SendAsync(request);
+        return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject());
+    }
+
+    [Fact]
     public async Task Notification_ToNonWhatsAppNumber_FallsBackToTelegram()
     {
         var (_, client) = await Host.CreateTenantAsync();

@@ -353,6 +353,43 @@ public abstract class SourcesTests(Func<HeraldHost> host)
         Assert.Equal(2, page.Count);
     }
 
+    [Fact]
+    public async Task File_InvalidUtf8AndNulBytes_AreLocatedLineRejections_ValidLinesStored_ReuploadIsDuplicates()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        var (sourceId, _) = await CreateSourceAsync(client, "file", BookingSettings);
+        var chat = TestData.ChatId();
+        byte[] file =
+        [
+            .. Encoding.UTF8.GetBytes("id;customer;chat;text\n" + BookingLine(1, chat)),
+            .. Encoding.UTF8.GetBytes($"B-2;C-2;{chat};Gr"), 0xFC, .. "\u00dfe\n"u8,
+            .. Encoding.UTF8.GetBytes($"B-3;C-3;{chat};nul "), 0x00, .. "\n"u8,
+            .. Encoding.UTF8.GetBytes(BookingLine(4, chat)),
+        ];
+
+        using var upload = new HttpRequestMessage(HttpMethod.Post, $"/v1/sources/{sourceId}/messages")
+        {
+            Content = new ByteArrayContent(file) { Headers = { ContentType = MediaTypeHeaderValue.Parse("text/csv") } },
+        };
+        using var response = await client.SendAsync(upload);
+        var report = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal((2, 0, 2), (report["accepted"]!.GetValue<int>(), report["duplicate"]!.GetValue<int>(), report["rejected"]!.GetValue<int>()));
+        var errors = report["items"]!.AsArray().Select(i => i!["errors"]![0]!).ToList();
+        Assert.Equal(["line 3, character " + (12 + chat.Length), "line 4, character " + (14 + chat.Length)], errors.Select(e => e.Str("pointer")));
+        Assert.Contains("not valid UTF-8", errors[0].Str("detail"), StringComparison.Ordinal);
+        Assert.Contains("NUL", errors[1].Str("detail"), StringComparison.Ordinal);
+
+        using var again = new HttpRequestMessage(HttpMethod.Post, $"/v1/sources/{sourceId}/messages")
+        {
+            Content = new ByteArrayContent(file) { Headers = { ContentType = MediaTypeHeaderValue.Parse("text/csv") } },
+        };
+        using var second = await client.SendAsync(again);
+        var repeat = JsonNode.Parse(await second.Content.ReadAsStringAsync())!.AsObject();
+        Assert.Equal((0, 2, 2), (repeat["accepted"]!.GetValue<int>(), repeat["duplicate"]!.GetValue<int>(), repeat["rejected"]!.GetValue<int>()));
+    }
+
     private const string BookingSettings = """
         {"layout":{"format":"csv","delimiter":";","header":true,"idColumn":"id"},
          "mapping":{"type":{"const":"account.credit"},"priority":{"const":"low"},

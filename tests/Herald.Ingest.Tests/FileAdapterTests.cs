@@ -42,6 +42,34 @@ public sealed class FileAdapterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ReadAsync_InvalidUtf8OrNul_RejectsOnlyThatLine_Located()
+    {
+        var config = Fixture.Config(SourceAdapter.File, "files/transactions.settings.json");
+        byte[] file =
+        [
+            0xEF, 0xBB, 0xBF, // a UTF-8 byte order mark: skipped, not a character of the header
+            .. "booking_id;kind;customer_no;mobile;email;amount;currency;booking_date;text\n"u8,
+            .. "B-1;C;C-1001;+4915112345678;;1.00;EUR;2026-11-24;Gr\u00fc\u00dfe \ud83d\ude00\n"u8,
+            .. "B-2;C;C-1002;+4915112345678;;2.00;EUR;2026-11-24;Gr"u8, 0xFC, .. "\u00dfe latin1 byte\n"u8,
+            .. "B-3;C;C-1003;+4915112345678;;3.00;EUR;2026-11-24;nul "u8, 0x00, .. " byte\n"u8,
+            .. "B-4;C;C-1004;+4915112345678;;4.00;EUR;2026-11-24;cut "u8, 0xE2, 0x82, .. "\n"u8,
+            .. "B-5;C;C-1005;+4915112345678;;5.00;EUR;2026-11-24;fine\n"u8,
+        ];
+
+        var items = await ReadAsync(config, new MemoryStream(file));
+
+        Assert.Equal([2, 3, 4, 5, 6], items.Select(i => i.Index));
+        Assert.Equal("Grüße 😀", JsonDocument.Parse(items[0].Notification!.DataJson).RootElement.GetProperty("text").GetString());
+        Assert.Equal("line 3, character 52", Assert.Single(items[1].Errors).Pointer);
+        Assert.Contains("not valid UTF-8", items[1].Errors[0].Detail, StringComparison.Ordinal);
+        Assert.Equal("line 4, character 54", Assert.Single(items[2].Errors).Pointer);
+        Assert.Contains("NUL", items[2].Errors[0].Detail, StringComparison.Ordinal);
+        Assert.Equal("line 5, character 54", Assert.Single(items[3].Errors).Pointer);
+        Assert.NotNull(items[4].Notification);
+        Assert.All(items.Where(i => i.Notification is { } n), i => Assert.DoesNotContain('\uFFFD', i.Notification!.DataJson));
+    }
+
+    [Fact]
     public async Task ReadAsync_FixedWidthFixture_SlicesFieldsAndSkipsTheHeaderRecord()
     {
         var config = Fixture.Config(SourceAdapter.File, "files/statement.settings.json");

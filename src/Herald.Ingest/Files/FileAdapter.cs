@@ -73,6 +73,14 @@ public static class FileAdapter
                 continue;
             }
 
+            // Checked on the whole record, before it is split: a field holding such a character could not be stored,
+            // and invalid UTF-8 (marked by the decoder: FileLayout.Utf8) must not be stored as U+FFFD either.
+            if (Unstorable(text, where) is { } unstorable)
+            {
+                yield return new AdaptedItem(lineNumber, where, null, [unstorable]);
+                continue;
+            }
+
             InputError? splitError = null;
             string[] values;
             if (layout.IsCsv)
@@ -146,6 +154,20 @@ public static class FileAdapter
         }
 
         return index;
+    }
+
+    private static InputError? Unstorable(string text, string where)
+    {
+        var bad = text.AsSpan().IndexOfAny('\0', FileLayout.InvalidByteMark);
+        if (bad < 0)
+        {
+            return StorableText.IsStorable(text) ? null : new InputError(where, StorableText.TextDetail + " The line is skipped.");
+        }
+
+        var at = $"{where}, character {bad + 1}";
+        return text[bad] == '\0'
+            ? new InputError(at, "Holds a NUL byte, which cannot be stored; the line is skipped.")
+            : new InputError(at, "Is not valid UTF-8 (a byte that starts no character, or U+FFFF); the line is skipped. Save the file as UTF-8, or set the layout's encoding to \"latin1\".");
     }
 
     private static Dictionary<string, int> Index(IReadOnlyList<string> names)
@@ -283,7 +305,9 @@ public sealed class BoundedLineReader(Stream stream, Encoding encoding, int maxL
         QuoteInQuoted,
     }
 
-    private readonly StreamReader _reader = new(stream, encoding, detectEncodingFromByteOrderMarks: true, bufferSize: 64 * 1024, leaveOpen: true);
+    // UTF-8 is not switched by a byte order mark (its BOM is skipped as the preamble): detection would swap in a decoder
+    // that replaces invalid bytes with U+FFFD instead of marking them (FileLayout.Utf8).
+    private readonly StreamReader _reader = new(stream, encoding, detectEncodingFromByteOrderMarks: encoding != FileLayout.Utf8, bufferSize: 64 * 1024, leaveOpen: true);
     private readonly char[] _buffer = new char[32 * 1024];
     private readonly StringBuilder _line = new();
     private int _position;

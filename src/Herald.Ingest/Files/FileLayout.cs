@@ -16,6 +16,17 @@ public sealed class FileLayout
 {
     public const int MaxColumns = 256;
 
+    /// <summary>What <see cref="Utf8"/> decodes an invalid byte to: U+FFFF, a noncharacter that text never carries.</summary>
+    public const char InvalidByteMark = '\uFFFF';
+
+    /// <summary>
+    /// UTF-8 that marks each invalid byte with <see cref="InvalidByteMark"/> instead of replacing it with U+FFFD (which
+    /// a file may hold as a character): the line that holds a mark is rejected, located, instead of being stored with
+    /// its text silently changed. (A lone surrogate would be the exact mark, but decoders refuse to produce one.) Its
+    /// preamble (the BOM) is skipped when a file starts with it.
+    /// </summary>
+    public static readonly Encoding Utf8 = Encoding.GetEncoding("utf-8", EncoderFallback.ReplacementFallback, new MarkInvalidBytes());
+
     private FileLayout(bool csv, char delimiter, bool header, IReadOnlyList<string>? columns, IReadOnlyList<FixedField>? fields, string? idColumn, int skipLines, Encoding encoding)
     {
         IsCsv = csv;
@@ -58,7 +69,7 @@ public sealed class FileLayout
         int skipLines = 0;
         List<string>? columns = null;
         List<FixedField>? fields = null;
-        Encoding encoding = new UTF8Encoding(false);
+        Encoding encoding = Utf8;
         foreach (var property in json.EnumerateObject())
         {
             var at = p + "/" + FieldMapping.Escape(property.Name);
@@ -90,7 +101,7 @@ public sealed class FileLayout
                     errors.Add(new(at, "Must be an integer from 0 to 100."));
                     break;
                 case "encoding" when v.ValueKind == JsonValueKind.String && v.GetString() is "utf-8" or "latin1":
-                    encoding = v.GetString() == "latin1" ? Encoding.Latin1 : new UTF8Encoding(false);
+                    encoding = v.GetString() == "latin1" ? Encoding.Latin1 : Utf8;
                     break;
                 case "encoding":
                     errors.Add(new(at, "Must be \"utf-8\" or \"latin1\"."));
@@ -236,5 +247,57 @@ public sealed class FileLayout
         }
 
         return list;
+    }
+}
+
+/// <summary>Decodes each invalid byte as <see cref="FileLayout.InvalidByteMark"/>: the text keeps a mark where the file
+/// was not UTF-8.</summary>
+internal sealed class MarkInvalidBytes : DecoderFallback
+{
+    public override int MaxCharCount => 4;
+
+    public override DecoderFallbackBuffer CreateFallbackBuffer() => new Buffer();
+
+    private sealed class Buffer : DecoderFallbackBuffer
+    {
+        private byte[] _bytes = [];
+        private int _next;
+
+        public override int Remaining => _bytes.Length - _next;
+
+        public override bool Fallback(byte[] bytesUnknown, int index)
+        {
+            _bytes = bytesUnknown;
+            _next = 0;
+            return bytesUnknown.Length > 0;
+        }
+
+        public override char GetNextChar()
+        {
+            if (_next >= _bytes.Length)
+            {
+                return '\0';
+            }
+
+            _next++;
+            return FileLayout.InvalidByteMark;
+        }
+
+        public override bool MovePrevious()
+        {
+            if (_next == 0)
+            {
+                return false;
+            }
+
+            _next--;
+            return true;
+        }
+
+        public override void Reset()
+        {
+            _bytes = [];
+            _next = 0;
+        }
     }
 }

@@ -27,6 +27,11 @@ public static partial class NotificationParser
             return (null, [new InputError(pointerPrefix == "" ? "/" : pointerPrefix, "The JSON is not valid UTF-8.")]);
         }
 
+        if (StorableText.Find(json, pointerPrefix) is { } unstorable)
+        {
+            return (null, [unstorable]);
+        }
+
         NotificationRequest? request;
         try
         {
@@ -49,6 +54,11 @@ public static partial class NotificationParser
         if (element.ValueKind != JsonValueKind.Object)
         {
             return (null, [new InputError(pointerPrefix, "A JSON object is required.")]);
+        }
+
+        if (StorableText.Find(element, pointerPrefix) is { } unstorable)
+        {
+            return (null, [unstorable]);
         }
 
         NotificationRequest? request;
@@ -90,6 +100,10 @@ public static partial class NotificationParser
                 {
                     errors.Add(new(p + "/data", $"Must be at most {MaxDataBytes} bytes of JSON."));
                 }
+                else if (StorableText.Find(data, p + "/data") is { } unstorable)
+                {
+                    errors.Add(unstorable);
+                }
             }
             else if (data.ValueKind != JsonValueKind.Null)
             {
@@ -113,10 +127,18 @@ public static partial class NotificationParser
         {
             errors.Add(new(p + "/externalId", $"Must be 1 to {MaxKeyLength} characters."));
         }
+        else if (StorableText.Check(r.ExternalId, p + "/externalId") is { } unstorable)
+        {
+            errors.Add(unstorable);
+        }
 
         if (idempotencyKey is { Length: 0 or > MaxKeyLength })
         {
             errors.Add(new("header/Idempotency-Key", $"Must be 1 to {MaxKeyLength} characters."));
+        }
+        else if (StorableText.Check(idempotencyKey, "header/Idempotency-Key") is { } unstorable)
+        {
+            errors.Add(unstorable);
         }
 
         if (errors.Count > 0)
@@ -152,6 +174,10 @@ public static partial class NotificationParser
         {
             errors.Add(new(p + "/customer/id", $"Must be 1 to {MaxKeyLength} characters."));
         }
+        else if (StorableText.Check(c.Id, p + "/customer/id") is { } unstorable)
+        {
+            errors.Add(unstorable);
+        }
 
         string? phone = null;
         if (c.Phone is not null)
@@ -176,6 +202,15 @@ public static partial class NotificationParser
         if (c.PushToken is { Length: 0 or > 4096 })
         {
             errors.Add(new(p + "/customer/pushToken", "Must be 1 to 4096 characters."));
+        }
+        else if (StorableText.Check(c.PushToken, p + "/customer/pushToken") is { } unstorable)
+        {
+            errors.Add(unstorable);
+        }
+
+        if (StorableText.Check(c.Email, p + "/customer/email") is { } badEmail)
+        {
+            errors.Add(badEmail);
         }
 
         if (c.Language is not null && !LanguagePattern().IsMatch(c.Language))

@@ -132,6 +132,7 @@ public static class HeraldApp
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.Use(Notifications.RequestBody.RefuseUnstorableQueryAsync);
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapHealthApi();

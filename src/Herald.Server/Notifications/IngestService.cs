@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Channel = System.Threading.Channels.Channel;
 using Herald.Core.Notifications;
@@ -69,20 +70,76 @@ public sealed class IngestService(
 
         if (keep.Count > 0)
         {
-            var results = await store.AcceptAsync(keep, time.GetUtcNow(), ct);
-            metrics.Accepted(results);
+            var stored = new Stored[keep.Count];
+            await StoreAsync(keep, 0, stored, ct);
+            if (stored.FirstOrDefault(s => s.Failure is not null && !StorageFailures.IsCausedByData(s.Failure)).Failure is { } outage)
+            {
+                // The database itself failed (not one item's data): nothing of this batch is acknowledged.
+                ExceptionDispatchInfo.Throw(outage);
+            }
+
             var next = 0;
             for (var i = 0; i < outcome.Length; i++)
             {
                 if (prepared[i] is not null)
                 {
-                    outcome[i] = (results[next++], null);
+                    var s = stored[next++];
+                    outcome[i] = s.Result is { Mismatch: true } m ? (null, KeyReused(pointerPrefix(i) + "/externalId", m.Id))
+                        : s.Result is { } r ? (r, null)
+                        : (null, Refused(pointerPrefix(i), s.Failure!));
                 }
             }
         }
 
         return outcome;
     }
+
+    /// <summary>
+    /// Stores <paramref name="items"/> in one transaction. When the database refuses the group for a data reason (a
+    /// value it cannot hold, a constraint), one item's data must not fail the others (issue #13: one tenant's NUL
+    /// failed every tenant's notifications in the same group commit): the group is split in halves and each is stored
+    /// on its own, down to the single item the database refuses. A failure of the database itself fails the group.
+    /// Each item's outcome is written to <paramref name="into"/> from <paramref name="offset"/>.
+    /// </summary>
+    private async Task StoreAsync(IReadOnlyList<PreparedNotification> items, int offset, Stored[] into, CancellationToken ct)
+    {
+        try
+        {
+            var results = await store.AcceptAsync(items, time.GetUtcNow(), ct);
+            metrics.Accepted(results);
+            for (var i = 0; i < results.Count; i++)
+            {
+                into[offset + i] = new Stored(results[i], null);
+            }
+        }
+        catch (Exception e) when (StorageFailures.IsCausedByData(e) && items.Count > 1)
+        {
+            logger.CommitSplit(items.Count, StorageFailures.Code(e));
+            var half = items.Count / 2;
+            await StoreAsync([.. items.Take(half)], offset, into, ct);
+            await StoreAsync([.. items.Skip(half)], offset + half, into, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            if (StorageFailures.IsCausedByData(e))
+            {
+                logger.ItemRefused(items[0].Id, StorageFailures.Code(e));
+            }
+
+            for (var i = 0; i < items.Count; i++)
+            {
+                into[offset + i] = new Stored(null, e);
+            }
+        }
+    }
+
+    /// <summary>The located error for an item whose dedupe key an earlier, different request holds.</summary>
+    public static InputError KeyReused(string pointer, Guid holder) =>
+        new(pointer, $"Already used by notification {holder} for a different request; a repeat must be identical, a new notification needs a new key.");
+
+    /// <summary>The located error for an item the database refused after its group was split down to it.</summary>
+    private static InputError Refused(string pointer, Exception e) =>
+        new(pointer == "" ? "/" : pointer, $"Storage refuses a value of this notification ({StorageFailures.Code(e)}); nothing of it was stored.");
 
     // Where stored customers, rules and preferences meet: the customer record is resolved first (contacts, and the
     // fields rules see), the tenant's rules decide (route, suppress, delay, ttl, masks), then the customer's
@@ -125,6 +182,12 @@ public sealed class IngestService(
             {
                 prepared[i] = Throttles.Join(prepared[i]!, throttle);
             }
+
+            // The fingerprint of the request as sent (before the stored customer filled in its contacts), kept with its key.
+            if (notifications[i].DedupeKey is not null)
+            {
+                prepared[i] = prepared[i]! with { RequestHash = RequestFingerprint.Of(notifications[i]) };
+            }
         }
 
         return (prepared, errors);
@@ -162,25 +225,47 @@ public sealed class IngestService(
 
     private async Task CommitAsync(List<Pending> batch)
     {
+        var stored = new Stored[batch.Count];
         try
         {
             // Not the stopping token: a commit that started finishes, so its callers learn the truth.
-            var results = await store.AcceptAsync(batch.ConvertAll(p => p.Notification), time.GetUtcNow(), CancellationToken.None);
-            metrics.Accepted(results);
-            for (var i = 0; i < batch.Count; i++)
-            {
-                batch[i].Result.TrySetResult(results[i]);
-            }
+            await StoreAsync(batch.ConvertAll(p => p.Notification), 0, stored, CancellationToken.None);
         }
         catch (Exception e)
         {
-            logger.CommitFailed(batch.Count, e);
-            foreach (var item in batch)
+            Array.Fill(stored, new Stored(null, e));
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (stored[i].Result is { } result)
             {
-                item.Result.TrySetException(e);
+                batch[i].Result.TrySetResult(result);
+            }
+            else if (StorageFailures.IsCausedByData(stored[i].Failure!))
+            {
+                batch[i].Result.TrySetException(new UnstorableNotificationException(Refused("", stored[i].Failure!)));
+            }
+            else
+            {
+                if (i == 0 || stored[i - 1].Failure != stored[i].Failure)
+                {
+                    logger.CommitFailed(batch.Count, stored[i].Failure!);
+                }
+
+                batch[i].Result.TrySetException(stored[i].Failure!);
             }
         }
     }
 
     private sealed record Pending(PreparedNotification Notification, TaskCompletionSource<AcceptResult> Result);
+
+    private readonly record struct Stored(AcceptResult? Result, Exception? Failure);
+}
+
+/// <summary>The database refused this one notification for its data (after its group commit was split down to it):
+/// a 400 for its sender alone; nothing of it was stored.</summary>
+public sealed class UnstorableNotificationException(InputError error) : Exception(error.Detail)
+{
+    public InputError Error { get; } = error;
 }

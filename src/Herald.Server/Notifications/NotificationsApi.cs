@@ -82,6 +82,15 @@ public static class NotificationsApi
         {
             return Problems.Result(StatusCodes.Status422UnprocessableEntity, "customer", e.Title, "See 'errors' for the reason.", e.Errors);
         }
+        catch (UnstorableNotificationException e)
+        {
+            return Problems.Invalid([e.Error], "The notification cannot be stored.");
+        }
+
+        if (result.Mismatch)
+        {
+            return IdempotencyMismatch(result, idempotencyKey is null ? "/externalId" : "header/Idempotency-Key");
+        }
 
         var view = new AcceptedView(result.Id, result.Status);
         request.HttpContext.Response.Headers.Location = $"/v1/notifications/{result.Id}";
@@ -97,7 +106,8 @@ public static class NotificationsApi
             return refused;
         }
 
-        var (body, error) = await RequestBody.ReadJsonAsync(request, MaxBatchBytes);
+        // Items are checked one by one: a value storage cannot hold rejects its item, not the whole batch.
+        var (body, error) = await RequestBody.ReadJsonAsync(request, MaxBatchBytes, storableChecked: false);
         if (error is not null)
         {
             return error;
@@ -199,6 +209,13 @@ public static class NotificationsApi
         var next = items.Count == query.Limit ? items[^1].Id.ToString() : null;
         return TypedResults.Json(new NotificationPage([.. items.Select(n => NotificationView.From(n, null))], next), HeraldJson.Default.NotificationPage);
     }
+
+    /// <summary>A repeat of a key with another request: 422, as Stripe answers; the original is named, not returned.</summary>
+    internal static IResult IdempotencyMismatch(AcceptResult result, string pointer) =>
+        Problems.Result(StatusCodes.Status422UnprocessableEntity, "idempotency-key-reused",
+            "The key was already used for a different request.",
+            "A repeat with the same Idempotency-Key (or externalId) must carry the same notification; nothing was stored.",
+            [IngestService.KeyReused(pointer, result.Id)]);
 
     /// <summary>
     /// A key scoped to a source sends through that source only (<c>/v1/sources/{id}/messages</c>), where the source's

@@ -8,7 +8,9 @@ namespace Herald.Server.Notifications;
 /// <summary>Reads a bounded JSON request body, answering 413/415 problems instead of reading without limit.</summary>
 public static class RequestBody
 {
-    public static async Task<(ReadOnlyMemory<byte> Body, IResult? Error)> ReadJsonAsync(HttpRequest request, int maxBytes)
+    /// <param name="storableChecked">False for a batch whose items are checked one by one (a refused value rejects its
+    /// item, not the batch); otherwise a value that storage cannot hold (<see cref="StorableText"/>) is a located 400.</param>
+    public static async Task<(ReadOnlyMemory<byte> Body, IResult? Error)> ReadJsonAsync(HttpRequest request, int maxBytes, bool storableChecked = true)
     {
         if (request.ContentType is not { } contentType || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
         {
@@ -26,6 +28,7 @@ public static class RequestBody
         // is read as text, and answer 500.
         return body.Length == 0 ? (default, Problems.Invalid([new InputError("/", "The body is empty; a JSON object is required.")]))
             : !System.Text.Unicode.Utf8.IsValid(body.Span) ? (default, Problems.Invalid([new InputError("/", "The body is not valid UTF-8.")]))
+            : storableChecked && StorableText.Find(body.Span) is { } unstorable ? (default, Problems.Invalid([unstorable]))
             : (body, null);
     }
 
@@ -78,6 +81,29 @@ public static class RequestBody
         {
             return (null, Problems.Invalid([new InputError(Pointer(e.Path), "Malformed or unknown field: " + e.Message)]));
         }
+    }
+
+    /// <summary>
+    /// Middleware: query values and the path reach SQL as parameters (a search by <c>externalId</c>, a customer id in the
+    /// path), so a value storage cannot hold (<see cref="StorableText"/>) is a located 400 here, not a database error
+    /// that would be answered as an outage (503).
+    /// </summary>
+    public static Task RefuseUnstorableQueryAsync(HttpContext context, RequestDelegate next)
+    {
+        if (!StorableText.IsStorable(context.Request.Path.Value))
+        {
+            return Problems.Invalid([new InputError("path", StorableText.TextDetail)]).ExecuteAsync(context);
+        }
+
+        foreach (var (name, values) in context.Request.Query)
+        {
+            if (!StorableText.IsStorable(name) || values.Any(v => !StorableText.IsStorable(v)))
+            {
+                return Problems.Invalid([new InputError("query/" + name, StorableText.TextDetail)]).ExecuteAsync(context);
+            }
+        }
+
+        return next(context);
     }
 
     /// <summary>The JSON Pointer of a System.Text.Json path (<c>$.a.b[2]</c> → <c>/a/b/2</c>).</summary>

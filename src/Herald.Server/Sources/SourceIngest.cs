@@ -459,6 +459,16 @@ public sealed class SourceIngest(
         {
             return Problems.Result(StatusCodes.Status422UnprocessableEntity, "customer", e.Title, "See 'errors' for the reason; nothing was stored.", e.Errors);
         }
+        catch (Notifications.UnstorableNotificationException e)
+        {
+            return Problems.Invalid([e.Error], "The notification cannot be stored.");
+        }
+
+        if (result.Mismatch)
+        {
+            return Notifications.NotificationsApi.IdempotencyMismatch(
+                result, context.Request.Headers.ContainsKey("Idempotency-Key") ? "header/Idempotency-Key" : "/externalId");
+        }
 
         context.Response.Headers.Location = $"/v1/notifications/{result.Id}";
         return TypedResults.Json(new AcceptedView(result.Id, result.Status), HeraldJson.Default.AcceptedView,

@@ -13,11 +13,11 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         """
         WITH ins AS (
             INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at,
-                external_id, dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at)
+                external_id, dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash)
             SELECT t.id, t.tenant_id, t.source_id, t.type, t.customer_id, t.contacts, t.data, t.priority, t.expires_at,
-                t.external_id, t.dedupe_key, t.route, t.status, NULL, 0, 0, NULL, 0, @now, @now
-            FROM unnest(@id, @tenant, @source, @type, @customer, @contacts, @data, @priority, @expires, @external, @dedupe, @route, @status)
-                AS t(id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id, dedupe_key, route, status)
+                t.external_id, t.dedupe_key, t.route, t.status, NULL, 0, 0, NULL, 0, @now, @now, t.request_hash
+            FROM unnest(@id, @tenant, @source, @type, @customer, @contacts, @data, @priority, @expires, @external, @dedupe, @route, @status, @hash)
+                AS t(id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id, dedupe_key, route, status, request_hash)
             ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
             RETURNING id, tenant_id, priority, status
         ), q AS (
@@ -34,7 +34,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
     // insert of the same key has committed, that one.
     private const string DedupeLookupSql =
         """
-        SELECT k.ord, n.id, n.status
+        SELECT k.ord, n.id, n.status, n.request_hash
         FROM unnest(@k_tenant, @k_key) WITH ORDINALITY AS k(tenant_id, dedupe_key, ord)
         JOIN notifications n ON n.tenant_id = k.tenant_id AND n.dedupe_key = k.dedupe_key
         """;
@@ -85,6 +85,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         var route = new string[n];
         var status = new short[n];
         var due = new DateTimeOffset?[n];
+        var hash = new byte[]?[n];
         for (var j = 0; j < n; j++)
         {
             var item = items[unique[j]];
@@ -103,6 +104,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             route[j] = StorageJson.SerializeRoute(item.Route);
             status[j] = (short)(item.Suppressed ? NotificationStatus.Suppressed : NotificationStatus.Accepted);
             due[j] = Utc(item.NotBefore);
+            hash[j] = item.RequestHash;
         }
 
         var utcNow = Utc(now);
@@ -124,6 +126,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         insert.Parameters.Add(Array("route", NpgsqlDbType.Jsonb, route));
         insert.Parameters.Add(Array("status", NpgsqlDbType.Smallint, status));
         insert.Parameters.Add(Array("due", NpgsqlDbType.TimestampTz, due));
+        insert.Parameters.Add(Array("hash", NpgsqlDbType.Bytea, hash));
         batch.BatchCommands.Add(insert);
         if (keyed.Count > 0)
         {
@@ -135,7 +138,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
 
         // A batch without an explicit transaction runs as one implicit transaction: all or nothing, one round trip.
         var created = new Dictionary<Guid, NotificationStatus>();
-        var existing = new Dictionary<int, (Guid Id, NotificationStatus Status)>();
+        var existing = new Dictionary<int, (Guid Id, NotificationStatus Status, byte[]? Hash)>();
         await using (var reader = await batch.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
@@ -148,7 +151,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
                 while (await reader.ReadAsync(ct))
                 {
                     var ord = (int)reader.GetInt64(0) - 1;
-                    existing[keyed[ord]] = (reader.GetGuid(1), (NotificationStatus)reader.GetInt16(2));
+                    existing[keyed[ord]] = (reader.GetGuid(1), (NotificationStatus)reader.GetInt16(2), reader.IsDBNull(3) ? null : (byte[])reader.GetValue(3));
                 }
             }
         }
@@ -163,20 +166,24 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         {
             var first = firstOf[i];
             AcceptResult result;
+            byte[]? holder;
             if (created.TryGetValue(items[first].Id, out var createdStatus))
             {
                 result = new AcceptResult(items[first].Id, true, createdStatus);
+                holder = items[first].RequestHash;
             }
             else if (existing.TryGetValue(first, out var found))
             {
                 result = new AcceptResult(found.Id, false, found.Status);
+                holder = found.Hash;
             }
             else
             {
                 throw new InvalidOperationException($"Notification {items[first].Id} was neither stored nor matched by its dedupe key.");
             }
 
-            results[i] = first == i ? result : result with { Created = false };
+            results[i] = first == i && result.Created ? result
+                : result with { Created = false, Mismatch = AcceptResult.Differs(holder, items[i].RequestHash) };
         }
 
         return results;

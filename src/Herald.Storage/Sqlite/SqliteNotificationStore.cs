@@ -11,9 +11,9 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
     // The conflict target names the partial dedupe index, so a clash on the primary key still fails loudly.
     private const string InsertNotification = """
         INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id,
-                                   dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at)
+                                   dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash)
         VALUES ($id, $tenant, $source, $type, $customer, $contacts, $data, $priority, $expires, $external,
-                $dedupe, $route, $status, NULL, 0, 0, NULL, 0, $now, $now)
+                $dedupe, $route, $status, NULL, 0, 0, NULL, 0, $now, $now, $hash)
         ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
         """;
 
@@ -21,7 +21,7 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
         INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at) VALUES ($id, $tenant, $lane, $due, $now)
         """;
 
-    private const string FindByDedupe = "SELECT id, status FROM notifications WHERE tenant_id = $tenant AND dedupe_key = $dedupe";
+    private const string FindByDedupe = "SELECT id, status, request_hash FROM notifications WHERE tenant_id = $tenant AND dedupe_key = $dedupe";
 
     public async Task<IReadOnlyList<AcceptResult>> AcceptAsync(IReadOnlyList<PreparedNotification> items, DateTimeOffset now, CancellationToken ct)
     {
@@ -67,6 +67,7 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                         .Set("$route", lastRouteJson)
                         .Set("$status", (int)status)
                         .Set("$now", nowMs)
+                        .Set("$hash", items[i].RequestHash)
                         .ExecuteNonQuery();
                     if (inserted == 1)
                     {
@@ -89,7 +90,11 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                         throw new InvalidOperationException("A dedupe conflict was reported but no notification holds the key.");
                     }
 
-                    results[i] = new AcceptResult(reader.GetId(0), false, (NotificationStatus)reader.GetInt16(1));
+                    var holder = reader.IsDBNull(2) ? null : (byte[])reader.GetValue(2);
+                    results[i] = new AcceptResult(reader.GetId(0), false, (NotificationStatus)reader.GetInt16(1))
+                    {
+                        Mismatch = AcceptResult.Differs(holder, items[i].RequestHash),
+                    };
                 }
 
                 return results;

@@ -328,6 +328,29 @@ public abstract class StoreComplianceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AcceptAsync_KeyRepeatedWithAnotherRequestHash_IsAMismatch_WithinACallAndAcrossCalls()
+    {
+        var tenant = await NewTenantAsync();
+        byte[] h1 = [1, 2, 3], h2 = [9, 9, 9];
+        var (a, b, c) = (NextId(), NextId(), NextId());
+
+        var first = await Stores.Notifications.AcceptAsync(
+            [Prepare(tenant, a, dedupeKey: "k") with { RequestHash = h1 }, Prepare(tenant, b, dedupeKey: "k") with { RequestHash = h2 }], T0, Ct);
+        var later = await Stores.Notifications.AcceptAsync(
+            [
+                Prepare(tenant, c, dedupeKey: "k") with { RequestHash = [1, 2, 3] },
+                Prepare(tenant, NextId(), dedupeKey: "k") with { RequestHash = h2 },
+                Prepare(tenant, NextId(), dedupeKey: "k"),
+            ],
+            T0,
+            Ct);
+
+        Assert.Equal([(a, true, false), (a, false, true)], first.Select(r => (r.Id, r.Created, r.Mismatch)));
+        // The same fingerprint is a true repeat; an unknown one (null) is never a mismatch.
+        Assert.Equal([(a, false, false), (a, false, true), (a, false, false)], later.Select(r => (r.Id, r.Created, r.Mismatch)));
+    }
+
+    [Fact]
     public async Task AcceptAsync_SameKeyOtherTenant_IsCreated()
     {
         var a = await NewTenantAsync();
