@@ -83,3 +83,63 @@ internal static class ProviderErrors
         return n == 0 ? "unknown" : new string(buffer[..n]);
     }
 }
+
+/// <summary>
+/// A provider message id as Herald stores it. The far end chooses it, and attempts of many tenants are stored in one
+/// statement: a NUL or a lone surrogate (which PostgreSQL cannot store) in one tenant's id would fail every tenant's
+/// outcomes of that batch. Real ids are short printable text (wamid…, SM…, chat:message, SMSC hex, FCM names,
+/// Message-IDs), so anything else is replaced and the length capped.
+/// </summary>
+public static class ProviderMessageIds
+{
+    /// <summary>The longest id kept; real vendors' ids are far shorter.</summary>
+    public const int MaxLength = 256;
+
+    /// <summary>The id unchanged when it is storable printable text of at most <see cref="MaxLength"/> characters;
+    /// otherwise every control character and lone surrogate replaced by '?', cut to <see cref="MaxLength"/>.</summary>
+    public static string? Storable(string? id)
+    {
+        if (id is null || (id.Length <= MaxLength && IsClean(id)))
+        {
+            return id;
+        }
+
+        var chars = id.AsSpan(0, Math.Min(id.Length, MaxLength)).ToArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            var c = chars[i];
+            if (char.IsControl(c)
+                || (char.IsHighSurrogate(c) && (i + 1 >= chars.Length || !char.IsLowSurrogate(chars[i + 1])))
+                || (char.IsLowSurrogate(c) && (i == 0 || !char.IsHighSurrogate(chars[i - 1]))))
+            {
+                chars[i] = '?';
+            }
+        }
+
+        return new string(chars);
+    }
+
+    private static bool IsClean(string id)
+    {
+        for (var i = 0; i < id.Length; i++)
+        {
+            var c = id[i];
+            if (char.IsControl(c))
+            {
+                return false;
+            }
+
+            if (char.IsSurrogate(c))
+            {
+                if (!char.IsHighSurrogate(c) || i + 1 >= id.Length || !char.IsLowSurrogate(id[i + 1]))
+                {
+                    return false;
+                }
+
+                i++;
+            }
+        }
+
+        return true;
+    }
+}

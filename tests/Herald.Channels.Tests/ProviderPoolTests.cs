@@ -401,6 +401,20 @@ public sealed class ProviderPoolTests : IAsyncLifetime
         Assert.Equal(30, _connector.Calls(main));
     }
 
+    [Fact]
+    public async Task ProviderMessageId_TheFarEndChose_IsStorableAndCapped()
+    {
+        // Attempts of many tenants are stored in one statement: one tenant's provider answering a NUL must not fail them.
+        var main = await AddAsync("main", 100);
+        _connector.Script(main, static () => new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: "wamid.\0x\ud800" + new string('a', 1_000)));
+        var id = (await _dispatcher.SendAsync(_tenant, Channel.Sms, TestHost.Message(German), null, Ct)).Outcome.ProviderMessageId!;
+
+        Assert.Equal(ProviderMessageIds.MaxLength, id.Length);
+        Assert.StartsWith("wamid.?x?aaa", id, StringComparison.Ordinal);
+        Assert.Equal("projects/p/messages/0:1%2", ProviderMessageIds.Storable("projects/p/messages/0:1%2"));
+        Assert.Equal("<a@b> 😀", ProviderMessageIds.Storable("<a@b> 😀"));
+    }
+
     // ---- connector definitions ----
 
     [Fact]

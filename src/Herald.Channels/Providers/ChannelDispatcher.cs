@@ -190,6 +190,11 @@ public sealed partial class ChannelDispatcher
 
             Latency.Record(account.Id, _time.GetElapsedTime(started));
             ObserveRun(circuit, account.Id, outcome);
+            if (ProviderMessageIds.Storable(outcome.ProviderMessageId) is var storableId && !ReferenceEquals(storableId, outcome.ProviderMessageId))
+            {
+                outcome = outcome with { ProviderMessageId = storableId };
+            }
+
             if (outcome.Kind is SendOutcomeKind.Accepted or SendOutcomeKind.Delivered)
             {
                 outcome = outcome with { Cost = outcome.Cost ?? Pricing.Cost(account, channel, choice.Country, message.Text) };

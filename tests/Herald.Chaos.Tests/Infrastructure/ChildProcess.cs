@@ -16,6 +16,9 @@ namespace Herald.Chaos.Tests.Infrastructure;
 /// </remarks>
 public sealed class ChildProcess : IAsyncDisposable
 {
+    // Ports this process handed out, never twice (two clusters of one run must not share one).
+    private static readonly HashSet<int> Taken = [];
+
     private readonly List<string> _lines = [];
     private readonly Lock _gate = new();
     private readonly string _file;
@@ -182,10 +185,45 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A free loopback port below the kernel's ephemeral range. The cluster's processes keep their ports for its whole
+    /// life (HAProxy and nginx name them, and a killed process restarts on its own), so a port cannot be held by the
+    /// test; instead it comes from where nothing is handed out automatically: every bind to port 0 and every outgoing
+    /// connection (the other suites' servers, clients, PostgreSQL and Redis) takes its port from the ephemeral range, so
+    /// nothing but this cluster can take one of these between the check and the bind.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var ephemeralLow = 32_768;
+        if (File.Exists("/proc/sys/net/ipv4/ip_local_port_range")
+            && int.TryParse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split('\t', ' ')[0], System.Globalization.CultureInfo.InvariantCulture, out var low))
+        {
+            ephemeralLow = low;
+        }
+
+        for (var tries = 0; tries < 200; tries++)
+        {
+            var port = Random.Shared.Next(20_000, Math.Max(20_001, ephemeralLow));
+            lock (Taken)
+            {
+                if (!Taken.Add(port))
+                {
+                    continue;
+                }
+            }
+
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // In use by something else: another try.
+            }
+        }
+
+        throw new InvalidOperationException("No free loopback port below the ephemeral range.");
     }
 }
