@@ -187,6 +187,79 @@ public abstract class HostileNeighbourTests(Func<HeraldHost> host)
         await RunWithVictimAsync(victim, attacks);
     }
 
+    /// <summary>
+    /// Everything at once from one tenant: hostile bodies, template bombs through the dry run (a read key is enough) and
+    /// through real sends that the shared worker renders. The other tenant's sends are all accepted and delivered, the
+    /// attacker gets only 4xx (and its bomb sends fail alone), and this process's resident memory, which holds the host,
+    /// stays within budget (a bomb used to take it from about 150 MB to over 4 GB).
+    /// </summary>
+    [Fact]
+    public async Task HostileBodiesAndTemplateBombs_FromOneTenant_VictimServed_MemoryWithinBudget()
+    {
+        const long RssBudget = 512L * 1024 * 1024;
+        const string Bomb = "{% assign s = data.seed %}{% for i in (1..23) %}{% assign s = s | append: s %}{% endfor %}{{ s }}";
+        var (_, victim) = await Host.CreateTenantAsync("Victim Bank");
+        var (_, attacker) = await Host.CreateTenantAsync("Attacker Bank");
+        using (var saved = await attacker.PostAsync("/v1/templates", Json($$"""{"name":"bomb","channel":"whatsapp","body":{{System.Text.Json.JsonSerializer.Serialize(Bomb)}}}""")))
+        {
+            Assert.True(saved.StatusCode == HttpStatusCode.Created, await saved.Content.ReadAsStringAsync());
+        }
+
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        process.Refresh();
+        var rssBefore = process.WorkingSet64;
+        var peak = rssBefore;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                process.Refresh();
+                peak = Math.Max(peak, process.WorkingSet64);
+                await Task.Delay(20, CancellationToken.None);
+            }
+        });
+
+        var bombBody = Encoding.UTF8.GetBytes($$$"""{"type":"bomb","channels":["whatsapp"],"customer":{"phone":"{{{TestData.Phone()}}}"},"data":{"seed":"xxxxxxxxxx"}}""");
+        var bombSends = new List<Guid>();
+        var attacks = Enumerable.Range(0, 3).SelectMany(_ => HostileBodies()).Select(async h =>
+        {
+            var (status, body) = await PostRawAsync(attacker, h.Body);
+            Assert.True((int)status is >= 400 and < 500, $"{h.What}: expected a 4xx problem, got {(int)status}: {body}");
+        }).Concat(Enumerable.Range(0, 6).Select(async _ =>
+        {
+            var (status, body) = await PostRawAsync(attacker, Encoding.UTF8.GetBytes("{\"notification\":" + Encoding.UTF8.GetString(bombBody) + "}"), "/v1/rules/test");
+            Assert.True(status == HttpStatusCode.UnprocessableEntity, $"Dry run of the bomb: expected 422, got {(int)status}: {body[..Math.Min(300, body.Length)]}");
+        })).Concat(Enumerable.Range(0, 6).Select(async _ =>
+        {
+            var (status, body) = await PostRawAsync(attacker, bombBody);
+            Assert.True(status == HttpStatusCode.Accepted, $"A bomb send is accepted and fails alone when rendered; got {(int)status}: {body}");
+            lock (bombSends)
+            {
+                bombSends.Add(JsonNode.Parse(body)!["id"]!.GetValue<Guid>());
+            }
+        }));
+
+        await RunWithVictimAsync(victim, attacks);
+        foreach (var id in bombSends)
+        {
+            var failed = await attacker.WaitForStatusAsync(id, "failed", TimeSpan.FromSeconds(60));
+            Assert.Contains("template_too_large", failed.ToJsonString(), StringComparison.Ordinal);
+        }
+
+        await sampling.CancelAsync();
+        await sampler;
+        TestContext.Current.SendDiagnosticMessage($"Hostile tenant: RSS {rssBefore / 1048576} MB before, peak {peak / 1048576} MB.");
+        Assert.True(peak - rssBefore < RssBudget, $"RSS grew from {rssBefore / 1048576} MB to {peak / 1048576} MB under the hostile tenant.");
+    }
+
+    private static ByteArrayContent Json(string json)
+    {
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(json));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return content;
+    }
+
     /// <summary>Hostile bodies an attacker might send: every one must be refused, none may disturb a neighbour.</summary>
     public static IEnumerable<(string What, byte[] Body)> HostileBodies()
     {

@@ -140,9 +140,12 @@ public sealed class SqliteStoreTests : IAsyncLifetime
                     external_id TEXT, dedupe_key TEXT, route TEXT NOT NULL, status INTEGER NOT NULL, channel INTEGER,
                     step INTEGER NOT NULL, retries INTEGER NOT NULL, awaited_attempt_id TEXT, version INTEGER NOT NULL,
                     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-                INSERT INTO notifications SELECT * FROM n_copy;
+                INSERT INTO notifications SELECT id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at,
+                    external_id, dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at
+                    FROM n_copy;
                 DROP TABLE n_copy;
-                DELETE FROM schema_migrations WHERE id = '0002_notifications_no_tenant_fk';
+                -- That build had neither 0002 nor the later column of 0015 (the request fingerprint, issue #13).
+                DELETE FROM schema_migrations WHERE id IN ('0002_notifications_no_tenant_fk', '0015_request_hash');
                 """;
             command.ExecuteNonQuery();
         }
