@@ -6,7 +6,15 @@ using Herald.Server.Hosting;
 
 namespace Herald.EndToEnd.Tests;
 
+/// <summary>
+/// The crash test reads a counter that every in-process host exports (the meter is process-wide): a host of another
+/// class that stops meanwhile takes its counts with it, so it runs alone, not beside the other end-to-end classes.
+/// </summary>
+[CollectionDefinition(nameof(CrashCollection), DisableParallelization = true)]
+public sealed class CrashCollection;
+
 /// <summary>SPEC §2: nothing accepted is lost when a worker dies mid-delivery; duplicates only for in-flight sends.</summary>
+[Collection(nameof(CrashCollection))]
 public sealed class CrashTests(PostgresFixture postgres, ITestOutputHelper output)
 {
     private const int Count = 300;
@@ -57,7 +65,7 @@ public sealed class CrashTests(PostgresFixture postgres, ITestOutputHelper outpu
         }
 
         // SPEC §2: the re-sends of in-flight sends are counted in metrics, on /metrics as Prometheus scrapes it (the
-        // exporter caches a scrape briefly, hence the wait). Other tests' hosts in this process can only add.
+        // exporter caches a scrape briefly, hence the wait). No other class's host starts or stops meanwhile (see above).
         var resent = await TestData.EventuallyAsync(
             async () => await InFlightResendsAsync(api) - resentBefore, r => r >= inFlight && r >= duplicates,
             TimeSpan.FromSeconds(30), $"/metrics to count the {inFlight} in-flight re-sends");
