@@ -29,8 +29,8 @@ public sealed record DispatchResult(ProviderAccount? Provider, SendOutcome Outco
 /// <summary>One send to one provider account within a dispatch.</summary>
 public sealed record DispatchTry(ProviderAccount Provider, Guid AttemptId, SendOutcome Outcome, DateTimeOffset StartedAt);
 
-/// <summary>Circuit state of one provider account, as metrics and /readyz report it; ordered from open to shut (the worse
-/// of two views is the larger value).</summary>
+/// <summary>Circuit state of one provider account, as metrics and /readyz report it; ordered from letting sends through to
+/// holding them back (of two views, the larger value is the worse).</summary>
 public enum ProviderHealthState
 {
     /// <summary>Sends flow.</summary>
