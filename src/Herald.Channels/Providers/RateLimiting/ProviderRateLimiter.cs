@@ -192,11 +192,19 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
         GcraDecision? cap = null;
         if (Volatile.Read(ref _recoveringUntil) != 0)
         {
-            cap = _local.Decide(accountId, localInterval, horizon, _maxRetryAfter, slots, queue: critical);
+            // One slot at a time, booked on the shared schedule only when the local slot comes: a shared slot booked
+            // now for a send that the local cap holds back would be in the past when the send goes, and once the
+            // recovery ends the shared schedule would grant that time again to other sends.
+            cap = _local.Decide(accountId, localInterval, horizon, _maxRetryAfter, 1, queue: critical);
             if (cap is { Granted: false } denied)
             {
                 ReleaseProbe();
                 return (denied with { Now = now }, RateLimitMode.Recovering, DenialReason.LocalShare);
+            }
+
+            if (cap.Value.Wait >= 100)
+            {
+                await Task.Delay(TimeSpan.FromMicroseconds(cap.Value.Wait), _time, ct).ConfigureAwait(false);
             }
         }
 
@@ -210,10 +218,10 @@ public sealed partial class ProviderRateLimiter : IProviderRateLimiter
             // The slot on the local clock: the Redis time of the decision mapped with the tightest offset seen lately
             // (never earlier than the time before asking), so a slow answer does not make an on-time slot look late.
             shared = shared with { Now = answer.LocalNow };
-            if (cap is { } local)
+            if (cap is not null)
             {
-                var recovering = shared.Granted ? shared with { Wait = Math.Max(shared.Wait, local.Wait), Slots = Math.Min(shared.Slots, local.Slots) } : shared;
-                return (recovering, RateLimitMode.Recovering, DenialReason.Schedule);
+                // The local slot has come (waited for above), so the shared slot alone says when the send goes.
+                return (shared, RateLimitMode.Recovering, DenialReason.Schedule);
             }
 
             if (shared.Granted)
