@@ -10,37 +10,40 @@ namespace Herald.Storage.Postgres;
 public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvider time, ILogger<PostgresDeliveryStore> logger)
     : IDeliveryStore, IAsyncDisposable
 {
-    // Fair within a lane, strict between lanes (IDeliveryStore). The tenants present in the lanes up to @lowest are
-    // found by a loose index scan on queue_fair (lane, tenant_id, due_at): one probe per (lane, tenant), whatever
-    // the backlog. A tenant with a due entry in a lane gets a share of @max in proportion to its weight (at least one)
+    // Fair within a lane, strict between lanes (IDeliveryStore). A tenant's entries of a lane are split into flows
+    // (flow_id: the source they came through, or the tenant itself for the plain API), and the flows present in the
+    // lanes up to @lowest are found by a loose index scan on queue_fair (lane, tenant_id, flow_id, due_at): one probe
+    // per (lane, tenant, flow), whatever the backlog. A tenant with due entries in a lane weighs its weight, split
+    // evenly among its flows with due entries; a flow gets a share of @max in proportion to its weight (at least one)
     // and its oldest due entries up to that share are locked (SKIP LOCKED keeps concurrent claimers disjoint); a
-    // tenant's k-th entry ranks at k / weight, so the batch interleaves tenants by weight. So the cost is O(batch +
-    // tenants), not O(backlog). "more" says a tenant filled its share below @max: the caller claims again for the
-    // rest of the batch (the entries just leased are no longer due), so a share one tenant cannot use goes to the
-    // others. Locked but unpicked entries (lower lanes) are released when the statement ends.
+    // flow's k-th entry ranks at k / weight, so the batch interleaves tenants by weight and a tenant's sources evenly.
+    // So the cost is O(batch + flows), not O(backlog). "more" says a flow filled its share below @max: the caller
+    // claims again for the rest of the batch (the entries just leased are no longer due), so a share one flow cannot
+    // use goes to the others. Locked but unpicked entries (lower lanes) are released when the statement ends.
     private static readonly string ClaimSql =
         $"""
         WITH RECURSIVE present AS (
-            (SELECT lane, tenant_id FROM queue WHERE lane <= @lowest ORDER BY lane, tenant_id LIMIT 1)
+            (SELECT lane, tenant_id, flow_id FROM queue WHERE lane <= @lowest ORDER BY lane, tenant_id, flow_id LIMIT 1)
             UNION ALL
-            SELECT nxt.lane, nxt.tenant_id FROM present p CROSS JOIN LATERAL (
-                SELECT q.lane, q.tenant_id FROM queue q
-                WHERE (q.lane, q.tenant_id) > (p.lane, p.tenant_id) AND q.lane <= @lowest
-                ORDER BY q.lane, q.tenant_id LIMIT 1) nxt
+            SELECT nxt.lane, nxt.tenant_id, nxt.flow_id FROM present p CROSS JOIN LATERAL (
+                SELECT q.lane, q.tenant_id, q.flow_id FROM queue q
+                WHERE (q.lane, q.tenant_id, q.flow_id) > (p.lane, p.tenant_id, p.flow_id) AND q.lane <= @lowest
+                ORDER BY q.lane, q.tenant_id, q.flow_id LIMIT 1) nxt
         ), due AS (
-            SELECT p.lane, p.tenant_id, coalesce(t.weight, {TenantLimits.DefaultWeight}) AS weight
+            SELECT p.lane, p.tenant_id, p.flow_id,
+                   coalesce(t.weight, {TenantLimits.DefaultWeight})::float8 / count(*) OVER (PARTITION BY p.lane, p.tenant_id) AS weight
             FROM present p LEFT JOIN tenants t ON t.id = p.tenant_id
-            WHERE EXISTS (SELECT 1 FROM queue q WHERE q.lane = p.lane AND q.tenant_id = p.tenant_id AND q.due_at <= @now)
+            WHERE EXISTS (SELECT 1 FROM queue q WHERE q.lane = p.lane AND q.tenant_id = p.tenant_id AND q.flow_id = p.flow_id AND q.due_at <= @now)
         ), shares AS (
-            SELECT lane, tenant_id, weight,
-                   ceil(@max::numeric * weight / sum(weight) OVER (PARTITION BY lane))::int AS share
+            SELECT lane, tenant_id, flow_id, weight,
+                   ceil(@max * weight / sum(weight) OVER (PARTITION BY lane))::int AS share
             FROM due
         ), candidates AS (
-            SELECT c.notification_id, s.lane, s.tenant_id, s.share, c.due_at, c.rn::float8 / s.weight AS rank
+            SELECT c.notification_id, s.lane, s.tenant_id, s.flow_id, s.share, c.due_at, c.rn / s.weight AS rank
             FROM shares s CROSS JOIN LATERAL (
                 SELECT x.notification_id, x.due_at, row_number() OVER (ORDER BY x.due_at) AS rn FROM (
                     SELECT q.notification_id, q.due_at FROM queue q
-                    WHERE q.lane = s.lane AND q.tenant_id = s.tenant_id AND q.due_at <= @now
+                    WHERE q.lane = s.lane AND q.tenant_id = s.tenant_id AND q.flow_id = s.flow_id AND q.due_at <= @now
                     ORDER BY q.due_at LIMIT s.share FOR UPDATE SKIP LOCKED) x
             ) c
         ), picked AS (
@@ -48,7 +51,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         ), capped AS (
             SELECT EXISTS (
                 SELECT 1 FROM candidates c WHERE c.share < @max
-                GROUP BY c.lane, c.tenant_id, c.share HAVING count(*) >= c.share) AS more
+                GROUP BY c.lane, c.tenant_id, c.flow_id, c.share HAVING count(*) >= c.share) AS more
         ), claimed AS (
             UPDATE queue q SET due_at = @lease_end
             FROM picked p
@@ -81,7 +84,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
                 awaited_attempt_id = t.awaited, version = n.version + 1, updated_at = @now
             FROM t
             WHERE n.id = t.id AND n.version = t.expected
-            RETURNING n.id, n.tenant_id, n.priority, t.due_at
+            RETURNING n.id, n.tenant_id, coalesce(n.source_id, n.tenant_id) AS flow_id, n.priority, t.due_at
         ), a AS (
             INSERT INTO attempts ({AttemptInsertColumns})
             SELECT {string.Format(System.Globalization.CultureInfo.InvariantCulture, AttemptSelectFromX, "u.tenant_id")}
@@ -111,8 +114,8 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         ), removed AS (
             DELETE FROM queue q USING u WHERE q.notification_id = u.id AND u.due_at IS NULL
         ), moved AS (
-            INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at)
-            SELECT u.id, u.tenant_id, u.priority, u.due_at, @now FROM u WHERE u.due_at IS NOT NULL
+            INSERT INTO queue (notification_id, tenant_id, flow_id, lane, due_at, enqueued_at)
+            SELECT u.id, u.tenant_id, u.flow_id, u.priority, u.due_at, @now FROM u WHERE u.due_at IS NOT NULL
             ON CONFLICT (notification_id) DO UPDATE SET due_at = excluded.due_at
         ), receipts AS (
             -- Keyed by (account, message id): a receipt parked by one account never lands on another's attempt.
@@ -206,17 +209,18 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
 
     public async Task<DateTimeOffset?> NextDueAsync(CancellationToken ct)
     {
-        // A loose index scan over queue_fair: per (lane, tenant) present, one probe for its earliest entry.
+        // A loose index scan over queue_fair: per (lane, tenant, flow) present, one probe for its earliest entry.
         await using var cmd = dataSource.CreateCommand(
             """
             WITH RECURSIVE present AS (
-                (SELECT lane, tenant_id FROM queue ORDER BY lane, tenant_id LIMIT 1)
+                (SELECT lane, tenant_id, flow_id FROM queue ORDER BY lane, tenant_id, flow_id LIMIT 1)
                 UNION ALL
-                SELECT nxt.lane, nxt.tenant_id FROM present p CROSS JOIN LATERAL (
-                    SELECT q.lane, q.tenant_id FROM queue q WHERE (q.lane, q.tenant_id) > (p.lane, p.tenant_id)
-                    ORDER BY q.lane, q.tenant_id LIMIT 1) nxt
+                SELECT nxt.lane, nxt.tenant_id, nxt.flow_id FROM present p CROSS JOIN LATERAL (
+                    SELECT q.lane, q.tenant_id, q.flow_id FROM queue q WHERE (q.lane, q.tenant_id, q.flow_id) > (p.lane, p.tenant_id, p.flow_id)
+                    ORDER BY q.lane, q.tenant_id, q.flow_id LIMIT 1) nxt
             )
-            SELECT min((SELECT min(q.due_at) FROM queue q WHERE q.lane = p.lane AND q.tenant_id = p.tenant_id)) FROM present p
+            SELECT min((SELECT min(q.due_at) FROM queue q WHERE q.lane = p.lane AND q.tenant_id = p.tenant_id AND q.flow_id = p.flow_id))
+            FROM present p
             """);
         var value = await cmd.ExecuteScalarAsync(ct);
         return value is DateTime dt ? new DateTimeOffset(DateTime.SpecifyKind(dt, DateTimeKind.Utc)) : value as DateTimeOffset?;

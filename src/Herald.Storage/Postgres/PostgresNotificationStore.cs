@@ -19,11 +19,11 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             FROM unnest(@id, @tenant, @source, @type, @customer, @contacts, @data, @priority, @expires, @external, @dedupe, @route, @status, @hash)
                 AS t(id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id, dedupe_key, route, status, request_hash)
             ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-            RETURNING id, tenant_id, priority, status
+            RETURNING id, tenant_id, source_id, priority, status
         ), q AS (
             -- Suppressed notifications are final at once and never queued; a rule's delay sets the first due time.
-            INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at)
-            SELECT ins.id, ins.tenant_id, ins.priority, greatest(coalesce(d.due, @now), @now), @now
+            INSERT INTO queue (notification_id, tenant_id, flow_id, lane, due_at, enqueued_at)
+            SELECT ins.id, ins.tenant_id, coalesce(ins.source_id, ins.tenant_id), ins.priority, greatest(coalesce(d.due, @now), @now), @now
             FROM ins JOIN unnest(@id, @due) AS d(id, due) ON d.id = ins.id
             WHERE ins.status = 0
         )

@@ -9,17 +9,24 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
 {
     private const int Lanes = 4;
 
-    // Fair within a lane, strict between lanes (IDeliveryStore), as the PostgreSQL claim: the tenants present in a
-    // lane are visited by seeking the next tenant_id on ix_queue_fair (lane, tenant_id, due_at), one seek each; a
-    // tenant with a due entry gets a weighted share of the batch, its oldest due entries first.
+    // Fair within a lane, strict between lanes (IDeliveryStore), as the PostgreSQL claim: the flows (a tenant's
+    // sources, or the tenant itself for the plain API) present in a lane are visited by seeking the next (tenant_id,
+    // flow_id) on ix_queue_fair (lane, tenant_id, flow_id, due_at), one seek each; a tenant with due entries weighs
+    // its weight split evenly among its flows with due entries, and a flow gets a weighted share of the batch, its
+    // oldest due entries first.
+    private const string NextFlow = """
+        SELECT tenant_id, flow_id FROM queue WHERE lane = $lane AND (tenant_id, flow_id) > ($afterTenant, $afterFlow)
+        ORDER BY tenant_id, flow_id LIMIT 1
+        """;
+
     private const string NextTenant = "SELECT tenant_id FROM queue WHERE lane = $lane AND tenant_id > $after ORDER BY tenant_id LIMIT 1";
 
-    private const string HasDue = "SELECT 1 FROM queue WHERE lane = $lane AND tenant_id = $tenant AND due_at <= $now LIMIT 1";
+    private const string HasDue = "SELECT 1 FROM queue WHERE lane = $lane AND tenant_id = $tenant AND flow_id = $flow AND due_at <= $now LIMIT 1";
 
     private static readonly string TenantWeight = $"SELECT coalesce((SELECT weight FROM tenants WHERE id = $tenant), {TenantLimits.DefaultWeight})";
 
     private const string SelectDue = """
-        SELECT notification_id, due_at FROM queue WHERE lane = $lane AND tenant_id = $tenant AND due_at <= $now
+        SELECT notification_id, due_at FROM queue WHERE lane = $lane AND tenant_id = $tenant AND flow_id = $flow AND due_at <= $now
         ORDER BY due_at, notification_id LIMIT $max
         """;
 
@@ -72,8 +79,8 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
 
     // A rescheduled entry keeps its lane (it may have been promoted by aging) and its enqueue time.
     private const string UpsertQueue = """
-        INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at)
-        SELECT n.id, n.tenant_id, n.priority, $due, $now FROM notifications n WHERE n.id = $id
+        INSERT INTO queue (notification_id, tenant_id, flow_id, lane, due_at, enqueued_at)
+        SELECT n.id, n.tenant_id, coalesce(n.source_id, n.tenant_id), n.priority, $due, $now FROM notifications n WHERE n.id = $id
         ON CONFLICT (notification_id) DO UPDATE SET due_at = excluded.due_at
         """;
 
@@ -137,35 +144,42 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         var nowMs = SqliteValues.Ms(now);
         var candidates = new List<(int Lane, double Rank, long DueAt, string Id)>();
         var more = false;
-        var nextTenant = scope.Command(NextTenant);
+        var nextFlow = scope.Command(NextFlow);
         var hasDue = scope.Command(HasDue).Set("$now", nowMs);
         var weightOf = scope.Command(TenantWeight);
         var selectDue = scope.Command(SelectDue).Set("$now", nowMs);
         for (var lane = 0; lane <= (int)lowestLane && lane < Lanes && candidates.Count < max; lane++)
         {
-            nextTenant.Set("$lane", lane);
+            nextFlow.Set("$lane", lane);
             hasDue.Set("$lane", lane);
             selectDue.Set("$lane", lane);
-            var due = new List<(string Tenant, long Weight)>();
-            var after = "";
-            while (nextTenant.Set("$after", after).ExecuteScalar() is string tenant)
+            var due = new List<(string Tenant, string Flow)>();
+            var (afterTenant, afterFlow) = ("", "");
+            while (nextFlow.Set("$afterTenant", afterTenant).Set("$afterFlow", afterFlow)
+                .ReadFirst(r => new[] { r.GetString(0), r.GetString(1) }) is [var tenant, var flow])
             {
-                after = tenant;
-                if (hasDue.Set("$tenant", tenant).ExecuteScalar() is not null)
+                (afterTenant, afterFlow) = (tenant, flow);
+                if (hasDue.Set("$tenant", tenant).Set("$flow", flow).ExecuteScalar() is not null)
                 {
-                    due.Add((tenant, Convert.ToInt64(weightOf.Set("$tenant", tenant).ExecuteScalar(), CultureInfo.InvariantCulture)));
+                    due.Add((tenant, flow));
                 }
             }
 
-            var total = due.Sum(t => t.Weight);
-            foreach (var (tenant, weight) in due)
+            // A tenant's weight, split evenly among its flows with due entries.
+            var weights = due.GroupBy(f => f.Tenant).ToDictionary(
+                g => g.Key,
+                g => Convert.ToInt64(weightOf.Set("$tenant", g.Key).ExecuteScalar(), CultureInfo.InvariantCulture) / (double)g.Count(),
+                StringComparer.Ordinal);
+            var total = weights.Sum(w => w.Value * due.Count(f => f.Tenant == w.Key));
+            foreach (var (tenant, flow) in due)
             {
-                var share = (int)(((max * weight) + total - 1) / total);
-                var rows = selectDue.Set("$tenant", tenant).Set("$max", share)
+                var weight = weights[tenant];
+                var share = (int)Math.Ceiling(max * weight / total);
+                var rows = selectDue.Set("$tenant", tenant).Set("$flow", flow).Set("$max", share)
                     .ReadAll(r => (Id: r.GetString(0), DueAt: r.GetInt64(1)));
                 for (var k = 0; k < rows.Count; k++)
                 {
-                    candidates.Add((lane, (k + 1) / (double)weight, rows[k].DueAt, rows[k].Id));
+                    candidates.Add((lane, (k + 1) / weight, rows[k].DueAt, rows[k].Id));
                 }
 
                 more |= share < max && rows.Count >= share;
@@ -185,16 +199,20 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
             connection =>
             {
                 using var command = connection.CreateCommand();
-                // A loose scan of ix_queue_fair: per (lane, tenant) present, one seek for its earliest entry.
+                // A loose scan of ix_queue_fair: per (lane, tenant, flow) present, one seek for its earliest entry.
                 command.CommandText = """
-                    WITH RECURSIVE present(lane, tenant_id) AS (
-                        SELECT * FROM (SELECT lane, tenant_id FROM queue ORDER BY lane, tenant_id LIMIT 1)
+                    WITH RECURSIVE present(lane, tenant_id, flow_id) AS (
+                        SELECT * FROM (SELECT lane, tenant_id, flow_id FROM queue ORDER BY lane, tenant_id, flow_id LIMIT 1)
                         UNION ALL
-                        SELECT (SELECT q.lane FROM queue q WHERE (q.lane, q.tenant_id) > (p.lane, p.tenant_id) ORDER BY q.lane, q.tenant_id LIMIT 1),
-                               (SELECT q.tenant_id FROM queue q WHERE (q.lane, q.tenant_id) > (p.lane, p.tenant_id) ORDER BY q.lane, q.tenant_id LIMIT 1)
+                        SELECT (SELECT q.lane FROM queue q WHERE (q.lane, q.tenant_id, q.flow_id) > (p.lane, p.tenant_id, p.flow_id)
+                                ORDER BY q.lane, q.tenant_id, q.flow_id LIMIT 1),
+                               (SELECT q.tenant_id FROM queue q WHERE (q.lane, q.tenant_id, q.flow_id) > (p.lane, p.tenant_id, p.flow_id)
+                                ORDER BY q.lane, q.tenant_id, q.flow_id LIMIT 1),
+                               (SELECT q.flow_id FROM queue q WHERE (q.lane, q.tenant_id, q.flow_id) > (p.lane, p.tenant_id, p.flow_id)
+                                ORDER BY q.lane, q.tenant_id, q.flow_id LIMIT 1)
                         FROM present p WHERE p.lane IS NOT NULL
                     )
-                    SELECT min((SELECT min(q.due_at) FROM queue q WHERE q.lane = p.lane AND q.tenant_id = p.tenant_id))
+                    SELECT min((SELECT min(q.due_at) FROM queue q WHERE q.lane = p.lane AND q.tenant_id = p.tenant_id AND q.flow_id = p.flow_id))
                     FROM present p WHERE p.lane IS NOT NULL
                     """;
                 return command.ExecuteScalar() is long ms ? SqliteValues.Time(ms) : (DateTimeOffset?)null;

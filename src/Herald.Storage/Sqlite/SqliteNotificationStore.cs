@@ -18,7 +18,7 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
         """;
 
     private const string InsertQueue = """
-        INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at) VALUES ($id, $tenant, $lane, $due, $now)
+        INSERT INTO queue (notification_id, tenant_id, flow_id, lane, due_at, enqueued_at) VALUES ($id, $tenant, $flow, $lane, $due, $now)
         """;
 
     private const string FindByDedupe = "SELECT id, status, request_hash FROM notifications WHERE tenant_id = $tenant AND dedupe_key = $dedupe";
@@ -74,7 +74,8 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                         if (status == NotificationStatus.Accepted)
                         {
                             var due = items[i].NotBefore is { } notBefore && notBefore > now ? SqliteValues.Ms(notBefore) : nowMs;
-                            enqueue.Set("$id", SqliteValues.Id(id)).Set("$tenant", tenant).Set("$lane", (int)route.Priority)
+                            enqueue.Set("$id", SqliteValues.Id(id)).Set("$tenant", tenant)
+                                .Set("$flow", request.SourceId is { } source ? SqliteValues.Id(source) : tenant).Set("$lane", (int)route.Priority)
                                 .Set("$due", due).Set("$now", nowMs)
                                 .ExecuteNonQuery();
                         }

@@ -31,6 +31,44 @@ public abstract class FairClaimComplianceTests : StoreSuite
     }
 
     [Fact]
+    public async Task ClaimAsync_OneSourcesBurstOlder_TheTenantsOtherSourcesAreInTheFirstBatch()
+    {
+        var tenant = await NewTenantAsync();
+        var bursting = Guid.NewGuid();
+        var other = Guid.NewGuid();
+        await AcceptManyAsync(tenant, 2_000, Priority.Normal, T0, bursting);
+        var fromOther = (await AcceptManyAsync(tenant, 1, Priority.Normal, T0.AddMinutes(1), other))[0];
+        var fromApi = (await AcceptManyAsync(tenant, 1, Priority.Normal, T0.AddMinutes(1)))[0];
+
+        var first = await Stores.Delivery.ClaimAsync(50, Lease, T0.AddMinutes(2), Ct);
+
+        // First in, first out within the tenant would hand out the burst's 2,000 older entries first.
+        Assert.Contains(fromOther, first.Select(c => c.Notification.Id));
+        Assert.Contains(fromApi, first.Select(c => c.Notification.Id));
+        Assert.Equal(50, first.Count);
+    }
+
+    [Fact]
+    public async Task ClaimAsync_ATenantsSources_SplitItsShare_NotMultiplyIt()
+    {
+        var spread = await NewTenantAsync();
+        var single = await NewTenantAsync();
+        var (s1, s2, s3) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        await AcceptManyAsync(spread, 40, Priority.Normal, T0, s1);
+        await AcceptManyAsync(spread, 40, Priority.Normal, T0, s2);
+        await AcceptManyAsync(spread, 40, Priority.Normal, T0, s3);
+        await AcceptManyAsync(single, 40, Priority.Normal, T0.AddMinutes(1));
+
+        var batch = await Stores.Delivery.ClaimAsync(18, Lease, T0.AddMinutes(2), Ct);
+
+        // Equal tenant weights: half the batch each, however many sources a tenant sends through; the spread tenant's
+        // half is shared evenly by its three sources.
+        Assert.Equal(9, batch.Count(c => c.Notification.TenantId == single));
+        var bySource = batch.Where(c => c.Notification.TenantId == spread).GroupBy(c => c.Notification.SourceId).ToDictionary(g => g.Key!.Value, g => g.Count());
+        Assert.Equal(new Dictionary<Guid, int> { [s1] = 3, [s2] = 3, [s3] = 3 }, bySource);
+    }
+
+    [Fact]
     public async Task ClaimAsync_EqualWeights_BatchIsSharedEvenly_EachTenantOldestFirst()
     {
         var a = await NewTenantAsync();
@@ -202,12 +240,12 @@ public abstract class FairClaimComplianceTests : StoreSuite
     private async Task<Guid> NewTenantAsync() => (await Stores.Tenants.CreateTenantAsync($"Bank {Guid.NewGuid():N}", Ct)).Id;
 
     /// <summary>Accepts <paramref name="count"/> notifications due at <paramref name="at"/>, in chunks.</summary>
-    private async Task<List<Guid>> AcceptManyAsync(Guid tenant, int count, Priority priority, DateTimeOffset at)
+    private async Task<List<Guid>> AcceptManyAsync(Guid tenant, int count, Priority priority, DateTimeOffset at, Guid? source = null)
     {
         var ids = new List<Guid>(count);
         for (var offset = 0; offset < count; offset += 500)
         {
-            var chunk = Enumerable.Range(0, Math.Min(500, count - offset)).Select(_ => Prepare(tenant, priority)).ToList();
+            var chunk = Enumerable.Range(0, Math.Min(500, count - offset)).Select(_ => Prepare(tenant, priority, source)).ToList();
             var results = await Stores.Notifications.AcceptAsync(chunk, at, Ct);
             ids.AddRange(results.Select(r => r.Id));
         }
@@ -215,10 +253,10 @@ public abstract class FairClaimComplianceTests : StoreSuite
         return ids;
     }
 
-    private PreparedNotification Prepare(Guid tenant, Priority priority) =>
+    private PreparedNotification Prepare(Guid tenant, Priority priority, Guid? source) =>
         new(
             Guid.CreateVersion7(T0.AddMilliseconds(Interlocked.Increment(ref _tick))),
-            new NewNotification(tenant, null, "account.balance", null, new Contacts(Phone: "+4915100000000"), "{}", null, null, null, null, null),
+            new NewNotification(tenant, source, "account.balance", null, new Contacts(Phone: "+4915100000000"), "{}", null, null, null, null, null),
             new Route(priority, [new RouteStep(Channel.Sms, WaitFor.Sent, TimeSpan.FromSeconds(30))]));
 }
 
