@@ -1,6 +1,5 @@
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Herald.Core.Routing;
 
 namespace Herald.Storage;
 
@@ -203,22 +202,6 @@ public interface IProviderStore
     Task<IReadOnlyList<CostTotal>> GetCostsAsync(CostQuery query, CancellationToken ct);
 }
 
-/// <summary>A notification ready to store: validated, with an id and the route its rules decided.</summary>
-public sealed record PreparedNotification(Guid Id, NewNotification Request, Route Route)
-{
-    /// <summary>A rule's delay: the queue entry is first due at this time instead of at once.</summary>
-    public DateTimeOffset? NotBefore { get; init; }
-
-    /// <summary>A rule suppressed it: stored final as <see cref="NotificationStatus.Suppressed"/>, never queued.</summary>
-    public bool Suppressed { get; init; }
-
-    /// <summary>The request's <see cref="RequestFingerprint"/>, stored with its dedupe key; a later item with the same
-    /// key and another fingerprint is answered <see cref="AcceptResult.Mismatch"/>. Null: not compared.</summary>
-#pragma warning disable CA1819 // a hash, compared with SequenceEqual; a record's equality never looks at it
-    public byte[]? RequestHash { get; init; }
-#pragma warning restore CA1819
-}
-
 /// <param name="Created">False when the dedupe key matched an earlier notification; <paramref name="Id"/> is then that one's.</param>
 public sealed record AcceptResult(Guid Id, bool Created, NotificationStatus Status)
 {
@@ -272,20 +255,6 @@ public interface INotificationStore
 /// <param name="InFlightAttempts">Attempts left in state sending by a worker that lost its lease (crashed): their
 /// sends may have reached the provider, so a resend can duplicate. Counted, then failed, then resent.</param>
 public sealed record ClaimedNotification(Notification Notification, IReadOnlyList<Attempt> InFlightAttempts);
-
-/// <summary>A state change to store, guarded by optimistic concurrency.</summary>
-/// <param name="ExpectedVersion">Applied only if the notification still has this version.</param>
-/// <param name="Attempts">Attempts to insert or update by id. An update of a stored attempt:
-/// <list type="bullet">
-/// <item>never moves it back from delivered or read: from delivered only read is taken, from read nothing; a refused
-/// state keeps the stored failure kind, error code and error with it;</item>
-/// <item>keeps the first non-null <see cref="Attempt.ProviderId"/>, <see cref="Attempt.ProviderName"/>,
-/// <see cref="Attempt.ProviderMessageId"/>, <see cref="Attempt.Cost"/>, <see cref="Attempt.SentAt"/> and
-/// <see cref="Attempt.DeliveredAt"/> (a later value only fills a null);</item>
-/// <item>keeps the later of the stored and the written <see cref="Attempt.UpdatedAt"/>, and never changes
-/// <see cref="Attempt.CreatedAt"/>.</item>
-/// </list></param>
-public sealed record DeliveryUpdate(Guid NotificationId, int ExpectedVersion, Transition Transition, IReadOnlyList<Attempt> Attempts);
 
 /// <summary>A provider's receipt for one message, as Herald keeps it while it waits for its attempt (the provider
 /// answered before the worker stored the id).</summary>

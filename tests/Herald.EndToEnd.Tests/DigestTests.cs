@@ -1,4 +1,9 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
+using Herald.Storage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.EndToEnd.Tests;
 
@@ -49,5 +54,36 @@ public sealed class DigestTests(PipelineHostFixture fixture) : IClassFixture<Pip
         Assert.Contains("balance: 105", balance, StringComparison.Ordinal);
         Assert.Contains("\"count\":5", balance, StringComparison.Ordinal);
         Assert.Single(messages, t => t == "Was this you?");
+    }
+
+    /// <summary>Issue #15: the dry run and ingest share one planner, so the dry run shows the digest ingest applies —
+    /// the window's key as ingest stores it in the route, and the first send held until the window closes. Before,
+    /// the dry run copied the planning code without the digest step and showed the notification as sent at once.</summary>
+    [Fact]
+    public async Task DryRun_DigestRule_ShowsTheWindowKeyAndHold_AsIngestStoresThem()
+    {
+        var (tenant, client) = await Host.CreateTenantAsync();
+        await RulesTests.PutAsync(client, """
+            {"rules": [
+              {"name": "balance-digest", "when": "type == 'balance.update'", "then": {"channels": ["whatsapp"], "digest": {"window": "1h", "key": "data.account"}}}
+            ]}
+            """);
+        var notification = new { type = "balance.update", customer = new { id = "c-dry-digest", phone = TestData.Phone() }, data = new { balance = 7, account = "acc-1" } };
+
+        using var response = await client.PostAsJsonAsync("/v1/rules/test", new { notification });
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"POST /v1/rules/test answered {(int)response.StatusCode}: {text}");
+        var dry = JsonNode.Parse(text)!;
+        var id = await client.SendAsync(notification);
+        var stored = await Host.Services.GetRequiredService<INotificationStore>().GetAsync(tenant, id, TestContext.Current.CancellationToken);
+
+        var digest = Assert.IsType<JsonObject>(dry["digest"]);
+        Assert.Equal(stored!.Route.Digest!.Key, digest.Str("key"));
+        Assert.Equal("balance.update\nid:c-dry-digest\nacc-1", digest.Str("key"));
+        Assert.Equal("1h", digest.Str("window"));
+        // Held until the window closes, in the dry run as at ingest (the stored one is not sent while its window is open).
+        Assert.Equal(digest["closesAt"]!.GetValue<DateTimeOffset>(), dry["decision"]!["notBefore"]!.GetValue<DateTimeOffset>());
+        Assert.Equal("accepted", dry.Str("status"));
+        Assert.Equal("accepted", (await client.GetNotificationAsync(id)).Str("status"));
     }
 }

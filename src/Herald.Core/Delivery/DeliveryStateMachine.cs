@@ -41,7 +41,7 @@ public sealed record SkippedStep(int Step, Channel Channel, string ErrorCode, st
 /// <param name="TimedOutAttemptId">The awaited attempt whose receipt did not come in time.</param>
 /// <param name="Skipped">Steps passed over before <paramref name="Send"/>.</param>
 /// <param name="Finish">A final state reached without sending.</param>
-public sealed record DueDecision(
+public sealed record StepChoice(
     int StepIndex,
     RouteStep? Send,
     Guid? TimedOutAttemptId,
@@ -59,17 +59,17 @@ public static class DeliveryStateMachine
     /// <param name="retry">With it, a notification whose remaining steps are all blocked by provider outages waits
     /// for recovery (up to <see cref="RetryPolicy.MaxOutageWait"/>) instead of failing. An outage is not the
     /// customer's fault and must not turn an accepted message into a failure.</param>
-    public static DueDecision OnDue(Notification n, DateTimeOffset now, Func<Channel, bool> channelUsable, RetryPolicy? retry = null)
+    public static StepChoice OnDue(Notification n, DateTimeOffset now, Func<Channel, bool> channelUsable, RetryPolicy? retry = null)
     {
         var skipped = new List<SkippedStep>();
         if (n.Status.IsFinal())
         {
-            return new DueDecision(n.Progress.Step, null, null, skipped, new Transition(n.Status, n.Progress, n.Channel, QueueAction.Remove));
+            return new StepChoice(n.Progress.Step, null, null, skipped, new Transition(n.Status, n.Progress, n.Channel, QueueAction.Remove));
         }
 
         if (n.ExpiresAt is { } expiresAt && expiresAt <= now)
         {
-            return new DueDecision(n.Progress.Step, null, null, skipped, Final(n, NotificationStatus.Expired, null));
+            return new StepChoice(n.Progress.Step, null, null, skipped, Final(n, NotificationStatus.Expired, null));
         }
 
         var step = n.Progress.Step;
@@ -92,7 +92,7 @@ public static class DeliveryStateMachine
             }
             else
             {
-                return new DueDecision(step, routeStep, timedOut, skipped, null);
+                return new StepChoice(step, routeStep, timedOut, skipped, null);
             }
         }
 
@@ -102,16 +102,16 @@ public static class DeliveryStateMachine
             // Wait at the first blocked step; the steps before it had no address and stay passed.
             var waitAt = skipped[firstBlocked].Step;
             var wait = new Transition(NotificationStatus.Routed, new DeliveryProgress(waitAt, 0, null), null, QueueAction.At(now + retry.OutageRecheck));
-            return new DueDecision(waitAt, null, timedOut, skipped.GetRange(0, firstBlocked), wait);
+            return new StepChoice(waitAt, null, timedOut, skipped.GetRange(0, firstBlocked), wait);
         }
 
-        return new DueDecision(step, null, timedOut, skipped, Final(n, NotificationStatus.Failed, null));
+        return new StepChoice(step, null, timedOut, skipped, Final(n, NotificationStatus.Failed, null));
     }
 
     /// <summary>The customer's quiet hours hold back the send <paramref name="decision"/> chose: wait until
     /// <paramref name="until"/> without an attempt. The step is kept (a receipt timeout still moved past the awaited
     /// step), so the next due look starts there again.</summary>
-    public static Transition OnQuietHours(Notification n, DueDecision decision, DateTimeOffset until)
+    public static Transition OnQuietHours(Notification n, StepChoice decision, DateTimeOffset until)
     {
         var retries = decision.StepIndex == n.Progress.Step && n.Progress.AwaitedAttemptId is null ? n.Progress.Retries : 0;
         return new Transition(NotificationStatus.Routed, new DeliveryProgress(decision.StepIndex, retries, null), null, QueueAction.At(until));

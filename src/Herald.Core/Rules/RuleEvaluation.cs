@@ -59,6 +59,18 @@ public sealed record RuleOutcome(Route Route, bool Suppress, TimeSpan? Delay, Ti
     public OptOutPolicy? OptOuts { get; init; }
 
     public static RuleOutcome Of(Route route) => new(route, false, null, null, null);
+
+    /// <summary>What ingest applies of a full evaluation (the dry run's): every action, the digest included.</summary>
+    public static RuleOutcome Of(RuleEvaluation evaluation)
+    {
+        var d = evaluation.Decision;
+        return new RuleOutcome(evaluation.Route, d.Suppress, d.Delay, d.Ttl, d.Mask)
+        {
+            Digest = d.Digest,
+            Throttle = d.Throttle,
+            OptOuts = d.OptOuts,
+        };
+    }
 }
 
 /// <summary>The outcome of running a rule set over one notification: the dry-run view of SPEC §3.</summary>

@@ -19,7 +19,7 @@ public sealed class FixedRuleSetSource(CompiledRuleSet ruleSet) : IRuleSetSource
 /// <summary>
 /// The rule engine behind <see cref="IRouter"/>: the default route (SPEC §2) with the tenant's matching rules'
 /// priority and channel plan applied. Actions a <see cref="Route"/> cannot carry (suppress, delay, TTL, templates…)
-/// are in <see cref="Evaluate"/>'s result, which delivery and the dry run use.
+/// are planned by <see cref="Planning.NotificationPlanner"/>, which ingest and the dry run share.
 /// </summary>
 /// <param name="onError">Told about rules that failed at run time (e.g. a pattern timeout), for logs and metrics.</param>
 public sealed class RuleRouter(IRuleSetSource source, DefaultRouter fallback, TimeProvider time, Action<RuleRuntimeError>? onError = null) : IRouter
@@ -29,10 +29,6 @@ public sealed class RuleRouter(IRuleSetSource source, DefaultRouter fallback, Ti
 
     public Route Decide(RuleContext context) =>
         (source.For(context.Notification.TenantId) ?? CompiledRuleSet.Empty).Decide(context, fallback, onError);
-
-    /// <summary>The route and the ingest-side actions (suppress, delay, TTL, masks) against the tenant's current set.</summary>
-    public RuleOutcome DecideAll(RuleContext context) =>
-        (source.For(context.Notification.TenantId) ?? CompiledRuleSet.Empty).DecideAll(context, fallback, onError);
 
     /// <summary>The full decision against the tenant's current set, or against <paramref name="draft"/> for a dry run.</summary>
     public RuleEvaluation Evaluate(RuleContext context, CompiledRuleSet? draft = null) =>

@@ -58,6 +58,24 @@ public sealed class CustomerCache(ICustomerStore store, TimeProvider time, IOpti
         return customer;
     }
 
+    /// <summary>The stored customer each notification names (null where it names none or an unknown one): the load
+    /// step of ingest and of delivery, one store read per tenant for all cache misses.</summary>
+    public ValueTask<Customer?[]> ForAsync(IReadOnlyList<(Guid Tenant, string? Id)> named, CancellationToken ct)
+    {
+        var keys = new (Guid Tenant, string Id)?[named.Count];
+        var any = false;
+        for (var i = 0; i < keys.Length; i++)
+        {
+            if (named[i].Id is { } id)
+            {
+                keys[i] = (named[i].Tenant, id);
+                any = true;
+            }
+        }
+
+        return any ? GetManyAsync(keys, ct) : ValueTask.FromResult(new Customer?[keys.Length]);
+    }
+
     /// <summary>The customers named by <paramref name="keys"/> (null where unknown), with one store read per tenant
     /// for all cache misses.</summary>
     public async ValueTask<Customer?[]> GetManyAsync(IReadOnlyList<(Guid Tenant, string Id)?> keys, CancellationToken ct)

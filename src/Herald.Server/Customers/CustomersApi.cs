@@ -73,7 +73,6 @@ public static partial class CustomersApi
         services.AddSingleton<CustomerCache>();
         services.AddChangeFanout();
         services.AddSingleton<IChangeSubscriber>(sp => sp.GetRequiredService<CustomerCache>());
-        services.AddSingleton<CustomerResolver>();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(CustomersJson.Default));
         return services;
     }

@@ -1,9 +1,5 @@
-using Herald.Channels;
-using Herald.Channels.Providers;
-using Herald.Core.Customers;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Herald.Server.Customers;
 using Herald.Server.Digests;
 using Herald.Server.Hosting;
 using Herald.Server.Throttling;
@@ -14,29 +10,25 @@ namespace Herald.Server.Delivery;
 
 /// <summary>
 /// Claims due notifications from the durable queue in batches and moves each one step through the delivery
-/// state machine: send, retry, fall back, time out, expire. Several loops overlap sends with database round
-/// trips. On shutdown it stops claiming and finishes what it holds; whatever it cannot finish comes back to the
-/// queue when its lease ends.
+/// state machine: claim → load (<see cref="DeliveryLoader"/>) → decide (<see cref="DueDecisions"/>, Core, pure) →
+/// send (<see cref="DeliverySender"/>) → apply (the <see cref="AttemptLedger"/>'s updates, one transaction per batch).
+/// Several loops overlap sends with database round trips. On shutdown it stops claiming and finishes what it holds;
+/// whatever it cannot finish comes back to the queue when its lease ends.
 /// </summary>
 public sealed class DeliveryWorker(
     IDeliveryStore store,
-    INotificationStore notifications,
-    ChannelDispatcher dispatcher,
+    DeliveryLoader loader,
+    DeliverySender sender,
     ReceiptProcessor receipts,
-    CustomerCache customers,
-    MessageComposer composer,
-    IDigestStore digests,
-    IThrottleStore throttles,
+    HeraldMetrics metrics,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     IHostApplicationLifetime lifetime,
-    HeraldMetrics metrics,
     ILogger<DeliveryWorker> logger) : BackgroundService
 {
     private readonly WorkerOptions _options = options.Value;
     private readonly RetryPolicy _retry = new(
         options.Value.MaxAttemptsPerStep, options.Value.RetryBaseDelay, options.Value.RetryMaxDelay, options.Value.OutageRecheck, options.Value.MaxOutageWait);
-    private readonly SemaphoreSlim _sendSlots = new(options.Value.MaxConcurrentSends);
     private readonly CancellationTokenSource _abort = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -73,7 +65,6 @@ public sealed class DeliveryWorker(
     public override void Dispose()
     {
         _abort.Dispose();
-        _sendSlots.Dispose();
         base.Dispose();
     }
 
@@ -122,108 +113,65 @@ public sealed class DeliveryWorker(
         }
     }
 
-    /// <summary>One claimed batch: decide, record attempts, send concurrently, store every outcome in one transaction.</summary>
+    /// <summary>One claimed batch: load, decide, record the begun attempts, send concurrently, store every outcome in
+    /// one transaction.</summary>
     internal async Task ProcessAsync(IReadOnlyList<ClaimedNotification> claimed, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var updates = new List<DeliveryUpdate>(claimed.Count);
-        var sends = new List<PlannedSend>(claimed.Count);
-        var ready = new List<(Notification Notification, DueDecision Decision, List<Attempt> Attempts)>(claimed.Count);
-        foreach (var item in claimed)
+        var choices = new StepChoice[claimed.Count];
+        for (var i = 0; i < choices.Length; i++)
         {
-            var n = item.Notification;
-            var attempts = new List<Attempt>();
-            if (item.InFlightAttempts.Count > 0)
+            var n = claimed[i].Notification;
+            if (claimed[i].InFlightAttempts.Count > 0)
             {
-                // A worker died mid-send: the provider may have the message already. Count it, close the attempt.
-                metrics.InFlightResends(item.InFlightAttempts.Count);
-                logger.InFlightResend(n.Id, item.InFlightAttempts.Count);
-                attempts.AddRange(item.InFlightAttempts.Select(a => a with
-                {
-                    State = AttemptState.Failed, FailureKind = "transient", ErrorCode = "worker_lost",
-                    Error = "The worker holding this send stopped before it recorded the provider's answer.", UpdatedAt = now,
-                }));
+                // A worker died mid-send: the provider may have the message already. Count it; the ledger closes the attempt.
+                metrics.InFlightResends(claimed[i].InFlightAttempts.Count);
+                logger.InFlightResend(n.Id, claimed[i].InFlightAttempts.Count);
             }
 
-            var decision = DeliveryStateMachine.OnDue(n, now, channel => dispatcher.IsUsable(n.TenantId, channel), _retry);
-            if (decision.TimedOutAttemptId is { } timedOut)
-            {
-                var awaited = (await notifications.GetAttemptsAsync(n.TenantId, n.Id, ct)).FirstOrDefault(a => a.Id == timedOut);
-                if (awaited is not null)
-                {
-                    attempts.Add(awaited with { State = AttemptState.TimedOut, ErrorCode = "receipt_timeout", Error = "No delivery receipt in time.", UpdatedAt = now });
-                }
-            }
-
-            attempts.AddRange(decision.Skipped.Select(s => new Attempt
-            {
-                Id = Guid.CreateVersion7(now), NotificationId = n.Id, Step = s.Step, Channel = s.Channel, State = AttemptState.Failed,
-                FailureKind = "permanent", ErrorCode = s.ErrorCode, Error = s.Error, CreatedAt = now, UpdatedAt = now,
-            }));
-
-            if (decision.Finish is { } finish)
-            {
-                updates.Add(new DeliveryUpdate(n.Id, n.Version, finish, attempts));
-                if (!n.Status.IsFinal() && finish.Status.IsFinal())
-                {
-                    metrics.Finished(finish.Status, finish.DeliveredChannel);
-                }
-
-                continue;
-            }
-
-            ready.Add((n, decision, attempts));
+            choices[i] = DeliveryStateMachine.OnDue(n, now, channel => sender.IsUsable(n.TenantId, channel), _retry);
         }
 
-        // Quiet hours are checked here, at send time, not at ingest: a retry or a fallback can land in them.
-        var stored = ready.Count == 0 ? [] : await customers.GetManyAsync(
-            [.. ready.Select(r => r.Notification.CustomerId is { } id ? (r.Notification.TenantId, id) : ((Guid, string)?)null)], ct);
-        for (var i = 0; i < ready.Count; i++)
+        var contexts = await loader.LoadAsync(claimed, choices, ct);
+        var updates = new List<DeliveryUpdate>(claimed.Count);
+        var sends = new List<(DueDecision.SendNow Send, Attempt Attempt)>(claimed.Count);
+        foreach (var context in contexts)
         {
-            var (n, decision, attempts) = ready[i];
-            if (n.Route.Digest is { } digest)
+            var decision = DueDecisions.Decide(context, now);
+            if (decision is DueDecision.SendNow send)
             {
-                var (collapsed, send) = await DigestWindows.ResolveAsync(digests, n, digest, now, ct);
-                if (collapsed is not null)
-                {
+                decision = await sender.AdmitAsync(send, now, ct);
+            }
+
+            var n = context.Notification;
+            switch (decision)
+            {
+                case DueDecision.SendNow admitted:
+                    sends.Add((admitted, AttemptLedger.Begin(admitted.Notification, admitted.Step, now)));
+                    continue;
+                case DueDecision.Finish finish when !n.Status.IsFinal() && finish.Update.Transition.Status.IsFinal():
+                    metrics.Finished(finish.Update.Transition.Status, finish.Update.Transition.DeliveredChannel);
+                    break;
+                case DueDecision.Collapsed:
                     logger.Digested(n.Id);
                     metrics.Finished(NotificationStatus.Suppressed, null);
-                    updates.Add(collapsed with { Attempts = [.. attempts, .. collapsed.Attempts] });
-                    continue;
-                }
-
-                n = send;
+                    break;
+                case DueDecision.HoldUntil hold:
+                    logger.QuietHoursHeld(n.Id, hold.Until);
+                    break;
+                case DueDecision.Throttled:
+                    logger.Throttled(n.Id);
+                    metrics.Finished(NotificationStatus.Suppressed, null);
+                    break;
             }
 
-            if (CustomerPreferences.HeldUntil(n, stored[i], now) is { } until)
-            {
-                logger.QuietHoursHeld(n.Id, until);
-                updates.Add(new DeliveryUpdate(n.Id, n.Version, DeliveryStateMachine.OnQuietHours(n, decision, until), attempts));
-                continue;
-            }
-
-            // Counted when it is about to be sent (after quiet hours), so held, expired or cancelled ones never count.
-            if (n.Route.Throttle is { } throttle && await Throttles.AdmitAsync(throttles, n, throttle, decision.StepIndex, now, ct) is { } throttled)
-            {
-                logger.Throttled(n.Id);
-                metrics.Finished(NotificationStatus.Suppressed, null);
-                updates.Add(throttled with { Attempts = [.. attempts, .. throttled.Attempts] });
-                continue;
-            }
-
-            var attempt = new Attempt
-            {
-                Id = Guid.CreateVersion7(now), NotificationId = n.Id, Step = decision.StepIndex, Channel = decision.Send!.Channel,
-                State = AttemptState.Sending, CreatedAt = now, UpdatedAt = now,
-            };
-            sends.Add(new PlannedSend(n, decision.StepIndex, attempt, attempts, stored[i]));
+            updates.Add(decision.ToStore()!);
         }
 
         if (sends.Count > 0)
         {
             await store.BeginAttemptsAsync([.. sends.Select(s => s.Attempt)], ct);
-            var outcomes = await Task.WhenAll(sends.Select(s => SendAsync(s, ct)));
-            updates.AddRange(outcomes);
+            updates.AddRange(await Task.WhenAll(sends.Select(s => SendAsync(s.Send, s.Attempt, ct))));
         }
 
         if (updates.Count > 0)
@@ -236,99 +184,15 @@ public sealed class DeliveryWorker(
         }
     }
 
-    private async Task<DeliveryUpdate> SendAsync(PlannedSend send, CancellationToken ct)
+    private async Task<DeliveryUpdate> SendAsync(DueDecision.SendNow send, Attempt attempt, CancellationToken ct)
     {
-        var n = send.Notification;
-        var channel = n.Route.Steps[send.Step].Channel;
-        var composed = await composer.ComposeAsync(n, channel, send.Customer, ct);
-        var message = new OutboundMessage(n.Id, send.Attempt.Id, n.Contacts.AddressFor(channel)!, composed.Text, composed.Template, composed.Subject)
+        var report = await sender.SendAsync(send.Notification, send.Step, attempt, send.Customer, ct);
+        var update = AttemptLedger.Sent(send.Notification, send.Step, attempt, report, send.Earlier, time.GetUtcNow(), _retry, Random.Shared.NextDouble());
+        if (update.Transition.Status.IsFinal())
         {
-            Priority = n.Priority,
-            Html = composed.Html,
-        };
-
-        DispatchResult result;
-        if (composed.Failure is { } refused)
-        {
-            // The template broke its limits: this one message cannot go out on this channel; no provider sees it.
-            result = new DispatchResult(null, refused);
-        }
-        else
-        {
-            // Critical sends do not queue for a slot behind lower ones; the critical lane is small by nature.
-            var slotted = n.Priority != Priority.Critical;
-            if (slotted)
-            {
-                await _sendSlots.WaitAsync(ct);
-            }
-
-            try
-            {
-                result = await dispatcher.SendAsync(n.TenantId, channel, message, n.Route.CostPolicy, ct);
-            }
-            finally
-            {
-                if (slotted)
-                {
-                    _sendSlots.Release();
-                }
-            }
+            metrics.Finished(update.Transition.Status, update.Transition.DeliveredChannel);
         }
 
-        var now = time.GetUtcNow();
-        var outcome = result.Outcome;
-        metrics.Attempt(channel, outcome.Kind);
-        // A send refused by one account and failed over to another: the refusal is its own attempt in the timeline
-        // (the first one keeps the begun attempt's id), and the answering send is a new attempt.
-        var failovers = result.Failovers.Select((f, i) => (i == 0 ? send.Attempt : send.Attempt with { Id = f.AttemptId, CreatedAt = f.StartedAt }) with
-        {
-            ProviderId = f.Provider.Id,
-            ProviderName = f.Provider.Name,
-            State = AttemptState.Failed,
-            FailureKind = "transient",
-            ErrorCode = f.Outcome.ErrorCode,
-            Error = f.Outcome.Error,
-            UpdatedAt = now,
-        }).ToList();
-        foreach (var _ in failovers)
-        {
-            metrics.Attempt(channel, SendOutcomeKind.TransientFailure);
-        }
-
-        var answered = failovers.Count == 0 ? send.Attempt : send.Attempt with { Id = result.AttemptId ?? Guid.CreateVersion7(now), CreatedAt = result.StartedAt ?? now };
-        var attempt = answered with
-        {
-            ProviderId = result.Provider?.Id,
-            ProviderName = result.Provider?.Name,
-            ProviderMessageId = outcome.ProviderMessageId,
-            State = outcome.Kind switch
-            {
-                SendOutcomeKind.Accepted => AttemptState.Sent,
-                SendOutcomeKind.Delivered => AttemptState.Delivered,
-                _ => AttemptState.Failed,
-            },
-            FailureKind = outcome.Kind switch
-            {
-                SendOutcomeKind.TransientFailure => "transient",
-                SendOutcomeKind.PermanentFailure => "permanent",
-                _ => null,
-            },
-            ErrorCode = outcome.ErrorCode,
-            Error = outcome.Error,
-            Cost = outcome.Cost,
-            SentAt = outcome.Kind is SendOutcomeKind.Accepted or SendOutcomeKind.Delivered ? now : null,
-            DeliveredAt = outcome.Kind == SendOutcomeKind.Delivered ? now : null,
-            UpdatedAt = now,
-        };
-
-        var transition = DeliveryStateMachine.OnSendOutcome(n, send.Step, attempt.Id, outcome, now, _retry, Random.Shared.NextDouble());
-        if (transition.Status.IsFinal())
-        {
-            metrics.Finished(transition.Status, transition.DeliveredChannel);
-        }
-
-        return new DeliveryUpdate(n.Id, n.Version, transition, [.. send.Earlier, .. failovers, attempt]);
+        return update;
     }
-
-    private sealed record PlannedSend(Notification Notification, int Step, Attempt Attempt, List<Attempt> Earlier, Customer? Customer);
 }

@@ -83,6 +83,7 @@ public static class DigestsServiceCollectionExtensions
     public static IServiceCollection AddHeraldDigests(this IServiceCollection services, IConfiguration configuration, bool delivers)
     {
         services.AddOptions<DigestsOptions>().Bind(configuration.GetSection(DigestsOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<DigestWindows>();
         services.AddSingleton<DigestHousekeeping>();
         if (delivers)
         {

@@ -117,11 +117,14 @@ public static class HeraldApp
         if (role.ServesApi())
         {
             services.AddSingleton<IngestService>();
-            services.AddHostedService(sp => sp.GetRequiredService<IngestService>());
+            services.AddSingleton<GroupCommit>();
+            services.AddHostedService(sp => sp.GetRequiredService<GroupCommit>());
         }
 
         if (role.Delivers())
         {
+            services.AddSingleton<DeliveryLoader>();
+            services.AddSingleton<DeliverySender>();
             services.AddHostedService<DeliveryWorker>();
             services.AddHostedService<QueueMaintenance>();
             services.AddSmppReceipts<ProviderReceiptSink>();

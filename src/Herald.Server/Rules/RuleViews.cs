@@ -91,6 +91,11 @@ public sealed record DecisionView(
     public string? OptOuts { get; init; }
 }
 
+/// <summary>The digest window a dry-run notification would join.</summary>
+/// <param name="Key">The window's key: type, customer and, with a keyed digest, the data value (as ingest stores it).</param>
+/// <param name="ClosesAt">When a window opened now closes; an already open window of the key closes sooner.</param>
+public sealed record DigestView(string Key, string Window, DateTimeOffset ClosesAt);
+
 /// <summary>The text a route step would send, composed as delivery composes it (tenant templates included).</summary>
 /// <param name="Subject">Email: the template's subject, when a template sets one.</param>
 /// <param name="TemplateId">The stored template used; null for the default text.</param>
@@ -116,6 +121,11 @@ public sealed record RuleTestView(
     /// <summary>The throttle in force (a rule's <c>throttle</c>, not for critical priority): the group's sends in the
     /// window now and whether this notification would be throttled if sent now; null when none applies.</summary>
     public Throttling.ThrottleView? Throttle { get; init; }
+
+    /// <summary>The digest in force (a rule's <c>digest</c>, not for critical priority): the window key ingest would
+    /// join and when a window opened now would close (the notification's first send, <c>decision.notBefore</c>);
+    /// null when none applies.</summary>
+    public DigestView? Digest { get; init; }
 
     public static RuleTestView Of(long? version, RuleEvaluation evaluation, PreparedNotification prepared, IReadOnlyList<ComposedMessageView> messages)
     {

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Herald.Core.Customers;
 using Herald.Core.Notifications;
 using Herald.Core.Routing;
+using Herald.Core.Planning;
 using Herald.Core.Rules;
 using Herald.Ingest;
 using Herald.Ingest.Native;
@@ -173,8 +174,8 @@ public static class RulesApi
     }
 
     private static async Task<IResult> TestAsync(
-        HttpRequest request, ClaimsPrincipal user, RuleRouter router, IRuleSetSource source, TimeProvider time, IOptions<DefaultRouteOptions> routeOptions,
-        CustomerResolver customers, MessageComposer composer, IThrottleStore throttles, CancellationToken ct)
+        HttpRequest request, ClaimsPrincipal user, NotificationPlanner planner, IRuleSetSource source, TimeProvider time,
+        IOptions<DefaultRouteOptions> routeOptions, CustomerCache customers, MessageComposer composer, Throttles throttles, CancellationToken ct)
     {
         var (body, error) = await RequestBody.ReadJsonAsync(request, MaxTestBytes);
         if (error is not null)
@@ -223,40 +224,33 @@ public static class RulesApi
                 }
             }
 
-            // Exactly as ingest (IngestService.PrepareAsync): the stored customer is resolved (contacts merged, the
-            // fields rules see), the rules decide, the customer's preferences shape the plan, and the messages are
-            // composed by the delivery composer (tenant templates), so the dry run matches what delivery then does.
-            var resolved = (await customers.ResolveAsync([notification], _ => "/notification", ct))[0];
-            if (resolved.Error is { } customerError)
+            // Exactly as ingest (IngestService): the same load (the stored customer) and the same planner (customer
+            // merged, rules, preferences, digest and throttle groups), and the messages composed by the delivery
+            // composer (tenant templates), so the dry run matches what ingest stores and delivery then does.
+            var customer = (await customers.ForAsync([(notification.TenantId, notification.CustomerId)], ct))[0];
+            var now = time.GetUtcNow();
+            var set = draft ?? source.For(notification.TenantId) ?? CompiledRuleSet.Empty;
+            var (plan, evaluation) = planner.Explain(notification, customer, set, now);
+            if (plan.Error is { } customerError)
             {
                 // What ingest would answer for the same notification.
                 return Problems.Result(StatusCodes.Status422UnprocessableEntity, "customer", "The notification cannot be delivered to this customer.",
-                    "See 'errors' for the reason.", [customerError]);
+                    "See 'errors' for the reason.", [new InputError("/notification" + customerError.Pointer, customerError.Detail)]);
             }
 
-            var now = time.GetUtcNow();
-            var context = new RuleContext(resolved.Notification, resolved.Customer is { } c ? CustomerPreferences.RuleFields(c) : null, now);
-            var set = draft ?? source.For(notification.TenantId) ?? CompiledRuleSet.Empty;
-            var evaluation = router.Evaluate(context, set);
-            var outcome = new RuleOutcome(evaluation.Route, evaluation.Decision.Suppress, evaluation.Decision.Delay, evaluation.Decision.Ttl, evaluation.Decision.Mask);
-            var decided = RuleIngest.Prepare(Guid.Empty, resolved.Notification, outcome, now);
-            var route = customers.Shape(decided.Route, decided.Request, resolved.Customer, evaluation.Decision.OptOuts);
-            var optedOutOfAll = decided.Route.Steps.Count > 0 && route.Steps.Count == 0;
-            var prepared = decided with { Route = route, Suppressed = decided.Suppressed || optedOutOfAll };
-            if (evaluation.Decision.Throttle is { } throttle && !prepared.Suppressed)
-            {
-                prepared = Throttles.Join(prepared, throttle);
-            }
-
-            var (messages, refused) = prepared.Suppressed ? ([], null) : await ComposeAsync(prepared, resolved.Customer, composer, now, ct);
+            // A digest member is stored held until its window closes; the dry run joins no window, so it shows the
+            // window this notification would open now (an already open window of its key closes sooner).
+            var prepared = plan.Digest is { } digest ? plan.JoinedDigest(now + digest.Window) : plan.Prepared!;
+            var (messages, refused) = prepared.Suppressed ? ([], null) : await ComposeAsync(prepared, customer, composer, now, ct);
             if (refused is not null)
             {
                 return refused;
             }
 
-            var view = RuleTestView.Of(draft is null ? set.Version : null, evaluation, prepared, messages) with
+            var view = RuleTestView.Of(draft is null ? set.Version : null, evaluation!, prepared, messages) with
             {
-                Throttle = await Throttles.PreviewAsync(throttles, prepared, now, ct),
+                Throttle = await throttles.PreviewAsync(prepared, now, ct),
+                Digest = plan.Digest is { } join ? new DigestView(join.Key, Durations.Format(join.Window), prepared.Route.Digest!.ClosesAt) : null,
             };
             return TypedResults.Json(view, RulesJson.Default.RuleTestView);
         }

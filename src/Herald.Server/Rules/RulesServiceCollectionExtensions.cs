@@ -1,6 +1,8 @@
 using Herald.Core.Routing;
+using Herald.Core.Planning;
 using Herald.Core.Rules;
 using Herald.Server.Changes;
+using Herald.Server.Customers;
 using IRouter = Herald.Core.Routing.IRouter;
 using Microsoft.Extensions.Options;
 
@@ -9,7 +11,7 @@ namespace Herald.Server.Rules;
 public static class RulesServiceCollectionExtensions
 {
     /// <summary>Registers the rule engine as the router (<see cref="IRouter"/> is a <see cref="RuleRouter"/> over this
-    /// node's <see cref="RuleSetCache"/>), the change fan-out, the error reporting and the API's JSON.</summary>
+    /// node's <see cref="RuleSetCache"/>), the change fan-out, the error reporting, the notification planner and the API's JSON.</summary>
     public static IServiceCollection AddHeraldRules(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<RulesOptions>().BindConfiguration(RulesOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -27,6 +29,11 @@ public static class RulesServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<RuleErrorReporter>().Report));
         services.AddSingleton<IRouter>(sp => sp.GetRequiredService<RuleRouter>());
+        // The one planner ingest and the dry run share (Core, pure); the node's opt-out fallback comes from Customers.
+        services.AddSingleton(sp => new NotificationPlanner(
+            new DefaultRouter(sp.GetRequiredService<IOptions<DefaultRouteOptions>>().Value),
+            sp.GetRequiredService<IOptions<CustomersOptions>>().Value.OptOutExemptTypes,
+            sp.GetRequiredService<RuleErrorReporter>().Report));
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(RulesJson.Default));
         return services;
     }

@@ -6,6 +6,7 @@ public static class ThrottlingServiceCollectionExtensions
     public static IServiceCollection AddHeraldThrottling(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ThrottlingOptions>().BindConfiguration(ThrottlingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<Throttles>();
         services.AddSingleton<ThrottleMaintenance>();
         services.AddHostedService(sp => sp.GetRequiredService<ThrottleMaintenance>());
         return services;
