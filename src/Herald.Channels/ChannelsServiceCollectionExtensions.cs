@@ -21,7 +21,7 @@ public static class ChannelsServiceCollectionExtensions
     /// HttpClients, the
     /// <see cref="ProviderDirectory"/> (a hosted service: first load at start) and the <see cref="ChannelDispatcher"/>,
     /// with <see cref="ChannelsOptions"/> bound from <c>Herald:Channels</c> and validated at start.
-    /// Needs an <see cref="Herald.Storage.IProviderStore"/> registered by the storage feature.
+    /// Needs an <see cref="Herald.Core.Providers.IProviderAccountSource"/> (the provider store registers itself as one).
     /// </summary>
     public static IServiceCollection AddHeraldChannels(this IServiceCollection services, IConfiguration configuration)
     {

@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using Herald.Channels.WhatsApp;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,13 +9,13 @@ using Microsoft.Extensions.Options;
 namespace Herald.Channels.Providers;
 
 /// <summary>
-/// The workers' routing table: every enabled provider account, loaded from <see cref="IProviderStore"/> at start,
+/// The workers' routing table: every enabled provider account, loaded from <see cref="IProviderAccountSource"/> at start,
 /// refreshed in the background every <see cref="ChannelsOptions.ProviderRefreshInterval"/> and on
 /// <see cref="InvalidateAsync"/>. Lookups read an immutable snapshot (frozen dictionaries): no I/O, no locks.
 /// A failed refresh keeps the last good snapshot.
 /// </summary>
 public sealed partial class ProviderDirectory(
-    IProviderStore store,
+    IProviderAccountSource store,
     IOptions<ChannelsOptions> options,
     TimeProvider time,
     ILogger<ProviderDirectory> logger) : IHostedService, IAsyncDisposable

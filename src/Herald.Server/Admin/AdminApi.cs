@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Ingest;
 using Herald.Ingest.Authentication;
 using Herald.Server.Authentication;

@@ -1,6 +1,6 @@
 using Herald.Channels;
 using Herald.Channels.Sms.Smpp;
-using Herald.Storage;
+using Herald.Core.Providers;
 
 namespace Herald.Server.Delivery;
 

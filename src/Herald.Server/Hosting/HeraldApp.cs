@@ -21,7 +21,7 @@ using Herald.Server.Throttling;
 using Herald.Server.Webhooks;
 using Herald.Storage;
 using Herald.Storage.Postgres;
-using Herald.Storage.Redis;
+using Herald.Redis;
 using Herald.Storage.Secrets;
 using Herald.Storage.Sqlite;
 using Microsoft.Extensions.DependencyInjection.Extensions;

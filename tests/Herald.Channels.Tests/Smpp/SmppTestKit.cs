@@ -2,11 +2,11 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Sandbox;
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Smpp;
-using Herald.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -113,7 +113,7 @@ public static class SmppTestKit
 {
     public static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static ServiceProvider Services(IProviderReceiptSink sink, IProviderStore? store = null, bool bindOnStart = false)
+    public static ServiceProvider Services(IProviderReceiptSink sink, IProviderAccountSource? store = null, bool bindOnStart = false)
     {
         var config = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?>

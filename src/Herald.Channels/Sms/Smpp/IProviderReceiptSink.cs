@@ -1,4 +1,4 @@
-using Herald.Storage;
+using Herald.Core.Providers;
 
 namespace Herald.Channels.Sms.Smpp;
 

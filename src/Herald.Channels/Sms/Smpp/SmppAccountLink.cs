@@ -1,6 +1,6 @@
 using Herald.Channels.Egress;
 using Herald.Core.Delivery;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.Extensions.Logging;
 
 namespace Herald.Channels.Sms.Smpp;

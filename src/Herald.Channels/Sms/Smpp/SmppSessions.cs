@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Herald.Channels.Egress;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,6 @@
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 
 namespace Herald.Channels.Sms.Smpp;
 
@@ -45,7 +45,7 @@ public sealed class SmppSmsConnector(SmppSessions sessions) : IChannelConnector
         var outcome = await sessions.Link(account, settings).SendAsync(message.AttemptId, Parts(encoded, to, settings), message.NextPartPermit, ct).ConfigureAwait(false);
         // The SMSC bills every submit_sm: the price for the destination times the parts actually sent.
         return outcome.Kind == SendOutcomeKind.Accepted
-            ? outcome with { Cost = Providers.Pricing.SmsCost(account, message.To, encoded.Parts.Count) }
+            ? outcome with { Cost = Pricing.SmsCost(account, message.To, encoded.Parts.Count) }
             : outcome;
     }
 
