@@ -1,4 +1,5 @@
 using System.Net;
+using Herald.Channels.Callbacks;
 using Herald.Channels.Egress;
 using Herald.Channels.Email;
 using Herald.Channels.Providers;
@@ -48,6 +49,15 @@ public static class ChannelsServiceCollectionExtensions
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<SmtpEmailConnector>());
         services.AddSmppConnector();
         services.AddHeraldPush(configuration);
+
+        // Inbound: each channel with callbacks brings its handler (served on /callbacks/{kind}/{accountId}) and the
+        // matcher that finds an account by what the provider names it by.
+        services.TryAddSingleton<WhatsAppAccountMatcher>();
+        services.TryAddSingleton<TelegramAccountMatcher>();
+        services.AddSingleton<IChannelCallbackHandler, WhatsAppCallbackHandler>();
+        services.AddSingleton<IChannelCallbackHandler, TelegramCallbackHandler>();
+        services.AddSingleton<IChannelCallbackHandler, TwilioCallbackHandler>();
+        services.AddSingleton<IChannelCallbackHandler, BounceCallbackHandler>();
 
         services.TryAddSingleton<ProviderDirectory>();
         services.AddHostedService(static sp => sp.GetRequiredService<ProviderDirectory>());

@@ -39,9 +39,6 @@ internal static partial class Log
     [LoggerMessage(1302, LogLevel.Information, "A batch of {Count} receipts hit a transient database error ({Error}); applying them one by one")]
     public static partial void ReceiptBatchRetried(this ILogger logger, int count, string error);
 
-    [LoggerMessage(1303, LogLevel.Debug, "Telegram update {UpdateId} ({Kind}) for bot account {AccountId} acknowledged")]
-    public static partial void TelegramUpdateReceived(this ILogger logger, Guid accountId, long updateId, string kind);
-
     [LoggerMessage(1400, LogLevel.Information, "Tenant {TenantId} created with {Count} sandbox provider accounts")]
     public static partial void TenantCreated(this ILogger logger, Guid tenantId, int count);
 }

@@ -95,6 +95,7 @@ public static class HeraldApp
         services.AddHeraldThrottling(configuration);
         services.AddHeraldQuotas();
         services.AddSingleton<ReceiptProcessor>();
+        services.AddSingleton<Herald.Channels.Callbacks.IReceiptSink, ReceiptSink>();
         services.AddSingleton<TenantProvisioning>();
         services.AddOptions<Demo.DemoOptions>().BindConfiguration(Demo.DemoOptions.Section);
         services.AddSingleton<Demo.DemoBootstrap>();
@@ -124,7 +125,7 @@ public static class HeraldApp
         {
             services.AddHostedService<DeliveryWorker>();
             services.AddHostedService<QueueMaintenance>();
-            services.AddSmppReceipts<ProviderReceiptSink>();
+            services.AddSmppReceipts<ReceiptSink>();
         }
 
         // Last, so it wraps every provider, a test's or an operator's too.

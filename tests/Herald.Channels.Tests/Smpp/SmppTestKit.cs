@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Herald.Channels.Callbacks;
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Notifications;
 using Herald.Core.Providers;
@@ -16,7 +17,7 @@ using Microsoft.Extensions.Logging;
 namespace Herald.Channels.Tests.Smpp;
 
 /// <summary>Receipts as the Server's adapter would get them.</summary>
-public sealed class CollectingReceiptSink : IProviderReceiptSink
+public sealed class CollectingReceiptSink : IReceiptSink
 {
     public ConcurrentQueue<(Guid AccountId, ProviderReceipt Receipt)> Received { get; } = new();
 
@@ -42,8 +43,9 @@ public sealed class CollectingReceiptSink : IProviderReceiptSink
         return Task.CompletedTask;
     }
 
-    public Task AcceptAsync(ProviderAccount account, IReadOnlyList<ProviderReceipt> receipts, CancellationToken ct)
+    public Task AcceptAsync(InboundBatch batch, CancellationToken ct)
     {
+        var (account, receipts) = batch;
         if (Interlocked.Decrement(ref FailNext) >= 0)
         {
             Interlocked.Increment(ref Refused);
@@ -113,7 +115,7 @@ public static class SmppTestKit
 {
     public static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static ServiceProvider Services(IProviderReceiptSink sink, IProviderAccountSource? store = null, bool bindOnStart = false)
+    public static ServiceProvider Services(IReceiptSink sink, IProviderAccountSource? store = null, bool bindOnStart = false)
     {
         var config = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?>
