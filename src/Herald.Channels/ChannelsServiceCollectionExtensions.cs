@@ -58,6 +58,7 @@ public static class ChannelsServiceCollectionExtensions
         services.AddSingleton<IChannelCallbackHandler, TelegramCallbackHandler>();
         services.AddSingleton<IChannelCallbackHandler, TwilioCallbackHandler>();
         services.AddSingleton<IChannelCallbackHandler, BounceCallbackHandler>();
+        services.TryAddSingleton<CallbackPipeline>();
 
         services.TryAddSingleton<ProviderDirectory>();
         services.AddHostedService(static sp => sp.GetRequiredService<ProviderDirectory>());

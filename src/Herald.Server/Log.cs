@@ -30,9 +30,6 @@ internal static partial class Log
     [LoggerMessage(1203, LogLevel.Error, "Queue maintenance failed; retrying")]
     public static partial void MaintenanceFailed(this ILogger logger, Exception exception);
 
-    [LoggerMessage(1300, LogLevel.Warning, "Provider callback rejected: {Reason}")]
-    public static partial void CallbackRejected(this ILogger logger, string reason);
-
     [LoggerMessage(1301, LogLevel.Warning, "Receipt for {ProviderMessageId} could not be applied after {Tries} tries")]
     public static partial void ReceiptConflict(this ILogger logger, string providerMessageId, int tries);
 
