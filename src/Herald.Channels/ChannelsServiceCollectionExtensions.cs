@@ -1,13 +1,7 @@
 using System.Net;
 using Herald.Channels.Callbacks;
 using Herald.Channels.Egress;
-using Herald.Channels.Email;
 using Herald.Channels.Providers;
-using Herald.Channels.Push;
-using Herald.Channels.Sms;
-using Herald.Channels.Sms.Smpp;
-using Herald.Channels.Telegram;
-using Herald.Channels.WhatsApp;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -18,8 +12,8 @@ namespace Herald.Channels;
 public static class ChannelsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the channel connectors (as <see cref="IChannelConnector"/>: WhatsApp Cloud, Telegram Bot, SMTP), their
-    /// HttpClients, the
+    /// Registers every channel of the <see cref="ChannelCatalog"/> (its connector as an <see cref="IChannelConnector"/>,
+    /// HttpClient, callback handler and account matcher), the <see cref="CallbackPipeline"/>, the
     /// <see cref="ProviderDirectory"/> (a hosted service: first load at start) and the <see cref="ChannelDispatcher"/>,
     /// with <see cref="ChannelsOptions"/> bound from <c>Herald:Channels</c> and validated at start.
     /// Needs an <see cref="Herald.Core.Providers.IProviderAccountSource"/> (the provider store registers itself as one).
@@ -35,29 +29,11 @@ public static class ChannelsServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddHeraldEgress(configuration);
 
-        AddConnectorClient(services, ChannelHttpClients.WhatsApp);
-        AddConnectorClient(services, ChannelHttpClients.Telegram);
-        AddConnectorClient(services, ChannelHttpClients.TwilioSms);
+        foreach (var channel in ChannelCatalog.All)
+        {
+            channel.Register(services, configuration);
+        }
 
-        services.TryAddSingleton<WhatsAppCloudConnector>();
-        services.TryAddSingleton<TelegramBotConnector>();
-        services.TryAddSingleton<TwilioSmsConnector>();
-        services.TryAddSingleton<SmtpEmailConnector>();
-        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<WhatsAppCloudConnector>());
-        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TelegramBotConnector>());
-        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TwilioSmsConnector>());
-        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<SmtpEmailConnector>());
-        services.AddSmppConnector();
-        services.AddHeraldPush(configuration);
-
-        // Inbound: each channel with callbacks brings its handler (served on /callbacks/{kind}/{accountId}) and the
-        // matcher that finds an account by what the provider names it by.
-        services.TryAddSingleton<WhatsAppAccountMatcher>();
-        services.TryAddSingleton<TelegramAccountMatcher>();
-        services.AddSingleton<IChannelCallbackHandler, WhatsAppCallbackHandler>();
-        services.AddSingleton<IChannelCallbackHandler, TelegramCallbackHandler>();
-        services.AddSingleton<IChannelCallbackHandler, TwilioCallbackHandler>();
-        services.AddSingleton<IChannelCallbackHandler, BounceCallbackHandler>();
         services.TryAddSingleton<CallbackPipeline>();
 
         services.TryAddSingleton<ProviderDirectory>();
