@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Herald.Core.Delivery;
-using Herald.Storage;
+using Herald.Core.Providers;
 
 namespace Herald.Channels;
 

@@ -1,12 +1,7 @@
 using System.Net;
+using Herald.Channels.Callbacks;
 using Herald.Channels.Egress;
-using Herald.Channels.Email;
 using Herald.Channels.Providers;
-using Herald.Channels.Push;
-using Herald.Channels.Sms;
-using Herald.Channels.Sms.Smpp;
-using Herald.Channels.Telegram;
-using Herald.Channels.WhatsApp;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -17,11 +12,11 @@ namespace Herald.Channels;
 public static class ChannelsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the channel connectors (as <see cref="IChannelConnector"/>: WhatsApp Cloud, Telegram Bot, SMTP), their
-    /// HttpClients, the
+    /// Registers every channel of the <see cref="ChannelCatalog"/> (its connector as an <see cref="IChannelConnector"/>,
+    /// HttpClient, callback handler and account matcher), the <see cref="CallbackPipeline"/>, the
     /// <see cref="ProviderDirectory"/> (a hosted service: first load at start) and the <see cref="ChannelDispatcher"/>,
     /// with <see cref="ChannelsOptions"/> bound from <c>Herald:Channels</c> and validated at start.
-    /// Needs an <see cref="Herald.Storage.IProviderStore"/> registered by the storage feature.
+    /// Needs an <see cref="Herald.Core.Providers.IProviderAccountSource"/> (the provider store registers itself as one).
     /// </summary>
     public static IServiceCollection AddHeraldChannels(this IServiceCollection services, IConfiguration configuration)
     {
@@ -34,20 +29,12 @@ public static class ChannelsServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddHeraldEgress(configuration);
 
-        AddConnectorClient(services, ChannelHttpClients.WhatsApp);
-        AddConnectorClient(services, ChannelHttpClients.Telegram);
-        AddConnectorClient(services, ChannelHttpClients.TwilioSms);
+        foreach (var channel in ChannelCatalog.All)
+        {
+            channel.Register(services, configuration);
+        }
 
-        services.TryAddSingleton<WhatsAppCloudConnector>();
-        services.TryAddSingleton<TelegramBotConnector>();
-        services.TryAddSingleton<TwilioSmsConnector>();
-        services.TryAddSingleton<SmtpEmailConnector>();
-        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<WhatsAppCloudConnector>());
-        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TelegramBotConnector>());
-        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TwilioSmsConnector>());
-        services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<SmtpEmailConnector>());
-        services.AddSmppConnector();
-        services.AddHeraldPush(configuration);
+        services.TryAddSingleton<CallbackPipeline>();
 
         services.TryAddSingleton<ProviderDirectory>();
         services.AddHostedService(static sp => sp.GetRequiredService<ProviderDirectory>());

@@ -1,6 +1,6 @@
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 
 namespace Herald.Channels;
 

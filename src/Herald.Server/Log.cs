@@ -30,17 +30,11 @@ internal static partial class Log
     [LoggerMessage(1203, LogLevel.Error, "Queue maintenance failed; retrying")]
     public static partial void MaintenanceFailed(this ILogger logger, Exception exception);
 
-    [LoggerMessage(1300, LogLevel.Warning, "Provider callback rejected: {Reason}")]
-    public static partial void CallbackRejected(this ILogger logger, string reason);
-
     [LoggerMessage(1301, LogLevel.Warning, "Receipt for {ProviderMessageId} could not be applied after {Tries} tries")]
     public static partial void ReceiptConflict(this ILogger logger, string providerMessageId, int tries);
 
     [LoggerMessage(1302, LogLevel.Information, "A batch of {Count} receipts hit a transient database error ({Error}); applying them one by one")]
     public static partial void ReceiptBatchRetried(this ILogger logger, int count, string error);
-
-    [LoggerMessage(1303, LogLevel.Debug, "Telegram update {UpdateId} ({Kind}) for bot account {AccountId} acknowledged")]
-    public static partial void TelegramUpdateReceived(this ILogger logger, Guid accountId, long updateId, string kind);
 
     [LoggerMessage(1400, LogLevel.Information, "Tenant {TenantId} created with {Count} sandbox provider accounts")]
     public static partial void TenantCreated(this ILogger logger, Guid tenantId, int count);

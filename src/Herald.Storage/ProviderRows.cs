@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Herald.Core.Providers;
 using Herald.Storage.Secrets;
 
 namespace Herald.Storage;

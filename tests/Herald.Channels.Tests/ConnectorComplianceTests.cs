@@ -1,7 +1,7 @@
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Core.Routing;
-using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Channels.Tests;

@@ -1,4 +1,5 @@
 using Herald.Channels.Providers;
+using Herald.Channels.WhatsApp;
 using Herald.Core.Notifications;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -14,6 +15,9 @@ public sealed class ProviderDirectoryTests : IAsyncLifetime
     private ProviderDirectory _directory = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>The WhatsApp channel's matcher over this directory (phone number ids are the channel's, not the directory's).</summary>
+    private WhatsAppAccountMatcher WhatsApp => new(_directory, NullLogger<WhatsAppAccountMatcher>.Instance);
 
     public ValueTask InitializeAsync()
     {
@@ -46,8 +50,8 @@ public sealed class ProviderDirectoryTests : IAsyncLifetime
         Assert.Equal([wa1, wa2], _directory.For(tenant, Channel.WhatsApp));
         Assert.Empty(_directory.For(tenant, Channel.Telegram));
         Assert.Empty(_directory.For(Guid.NewGuid(), Channel.WhatsApp));
-        Assert.Equal([wa2], _directory.FindWhatsAppByPhoneNumberId("222"));
-        Assert.Empty(_directory.FindWhatsAppByPhoneNumberId("333"));
+        Assert.Equal([wa2], WhatsApp.FindByPhoneNumberId("222"));
+        Assert.Empty(WhatsApp.FindByPhoneNumberId("333"));
         Assert.Equal(otherTenant, _directory.Find(otherTenant.Id));
     }
 
@@ -62,7 +66,7 @@ public sealed class ProviderDirectoryTests : IAsyncLifetime
         await _directory.InvalidateAsync(Ct);
 
         Assert.Equal([added], _directory.For(tenant, Channel.WhatsApp));
-        Assert.Equal([added], _directory.FindWhatsAppByPhoneNumberId("555"));
+        Assert.Equal([added], WhatsApp.FindByPhoneNumberId("555"));
     }
 
     [Fact]
@@ -131,7 +135,7 @@ public sealed class ProviderDirectoryTests : IAsyncLifetime
         await _directory.StartAsync(Ct);
 
         Assert.Equal([broken], _directory.For(tenant, Channel.WhatsApp));
-        Assert.Empty(_directory.FindWhatsAppByPhoneNumberId("999"));
+        Assert.Empty(WhatsApp.FindByPhoneNumberId("999"));
     }
 }
 

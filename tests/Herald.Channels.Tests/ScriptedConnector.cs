@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 
 namespace Herald.Channels.Tests;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Herald.Channels.Telegram;
 using Herald.Core.Delivery;
-using Herald.Storage;
+using Herald.Core.Providers;
 
 namespace Herald.Channels.Tests;
 

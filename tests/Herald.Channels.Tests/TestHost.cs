@@ -2,7 +2,7 @@ using Herald.Channels.Sms;
 using Herald.Channels.Telegram;
 using Herald.Channels.WhatsApp;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -27,7 +27,7 @@ public static class TestHost
 
     public const string EgressAllowLoopback = "127.0.0.1";
 
-    public static ServiceProvider Services(IProviderStore? store = null, params (string Key, string Value)[] settings)
+    public static ServiceProvider Services(IProviderAccountSource? store = null, params (string Key, string Value)[] settings)
     {
         var config = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?>
@@ -72,8 +72,8 @@ public static class TestHost
         new(Guid.NewGuid(), Guid.NewGuid(), to, text, template);
 }
 
-/// <summary>An in-memory fake of the provider store contract (not a database mock).</summary>
-public sealed class InMemoryProviderStore : IProviderStore
+/// <summary>An in-memory fake of the provider account source (not a database mock), with the writes tests need.</summary>
+public sealed class InMemoryProviderStore : IProviderAccountSource
 {
     private readonly Lock _gate = new();
     private readonly List<ProviderAccount> _accounts = [];
@@ -156,15 +156,4 @@ public sealed class InMemoryProviderStore : IProviderStore
             return Task.FromResult<ProviderAccount?>(account);
         }
     }
-
-    public Task<ProviderDeleteResult> DeleteAsync(Guid tenantId, Guid id, CancellationToken ct)
-    {
-        lock (_gate)
-        {
-            return Task.FromResult(_accounts.RemoveAll(a => a.Id == id && a.TenantId == tenantId) > 0 ? ProviderDeleteResult.Deleted : ProviderDeleteResult.NotFound);
-        }
-    }
-
-    public Task<IReadOnlyList<CostTotal>> GetCostsAsync(CostQuery query, CancellationToken ct) =>
-        throw new NotSupportedException("The in-memory store keeps no attempts.");
 }

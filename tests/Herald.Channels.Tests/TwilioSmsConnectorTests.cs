@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Herald.Channels.Sms;
 using Herald.Core.Delivery;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace Herald.Channels.Tests;

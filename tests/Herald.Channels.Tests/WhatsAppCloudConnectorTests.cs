@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Herald.Channels.WhatsApp;
 using Herald.Core.Delivery;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Channels.Tests;

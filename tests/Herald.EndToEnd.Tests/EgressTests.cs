@@ -7,6 +7,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Herald.Channels.Egress;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.EndToEnd.Tests.Webhooks;
 using Herald.Server.Hosting;

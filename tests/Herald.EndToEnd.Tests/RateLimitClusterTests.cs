@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Herald.Core.Providers;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Server.Hosting;
 using Herald.Storage;

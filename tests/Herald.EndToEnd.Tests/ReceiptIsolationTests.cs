@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Herald.Channels.Providers;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;

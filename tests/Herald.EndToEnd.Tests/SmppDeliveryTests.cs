@@ -5,6 +5,7 @@ using Herald.Channels.Providers;
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Sandbox.Smpp;
 using Herald.Storage;

@@ -6,7 +6,7 @@ using System.Text;
 using Herald.Channels.Egress;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 using MailKit;
 using MailKit.Net.Smtp;
 using MailKit.Security;

@@ -3,12 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Herald.Channels.Egress;
-using Herald.Channels.Email;
-using Herald.Channels.Push;
-using Herald.Channels.Sms;
-using Herald.Channels.Sms.Smpp;
-using Herald.Channels.Telegram;
-using Herald.Channels.WhatsApp;
 using Herald.Core.Notifications;
 
 namespace Herald.Channels.Providers;
@@ -29,7 +23,11 @@ public sealed record ConnectorDefinition(
 
 /// <summary>One destination a connector connects to: a URL (HTTP APIs) or a host and port (SMTP, SMPP), and the
 /// setting that names it.</summary>
-public sealed record EgressDestination(string Field, string? Url, string? Host = null, int Port = 0);
+public sealed record EgressDestination(string Field, string? Url, string? Host = null, int Port = 0)
+{
+    /// <summary>A URL setting as a destination.</summary>
+    public static EgressDestination ForUrl(string field, Uri url) => new(field, url.OriginalString);
+}
 
 /// <summary>A settings problem at a field (null = the settings object as a whole).</summary>
 public sealed record SettingsError(string? Field, string Message);
@@ -44,95 +42,8 @@ public static partial class ConnectorDefinitions
     /// <summary>What the API shows instead of a secret value.</summary>
     public const string Redacted = "********";
 
-    private static readonly FrozenDictionary<string, ConnectorDefinition> Known = new ConnectorDefinition[]
-    {
-        new(WhatsAppCloudConnector.ConnectorKind, Channel.WhatsApp,
-        [
-            new("baseUrl", false, false, "Graph API base URL (default https://graph.facebook.com)."),
-            new("apiVersion", false, false, "Graph API version (default v21.0)."),
-            new("phoneNumberId", true, false, "The business phone number id that sends."),
-            new("accessToken", true, true, "System-user access token."),
-            new("appSecret", false, true, "App secret: key of the X-Hub-Signature-256 on webhooks."),
-            new("verifyToken", false, true, "Token Meta echoes in the webhook verification handshake."),
-        ], static e => WhatsAppSettings.Parse(e), static e => [Url("baseUrl", WhatsAppSettings.Parse(e).BaseUrl)],
-            // Meta's status webhooks name the phone number id: it routes them, so it has one owner.
-            static e => "whatsapp:" + WhatsAppSettings.Parse(e).PhoneNumberId),
-        new(TelegramBotConnector.ConnectorKind, Channel.Telegram,
-        [
-            new("baseUrl", false, false, "Bot API base URL (default https://api.telegram.org)."),
-            new("botToken", true, true, "The bot's token from @BotFather."),
-            new("webhookSecret", false, true, "secret_token given to setWebhook."),
-        ], static e => TelegramSettings.Parse(e), static e => [Url("baseUrl", TelegramSettings.Parse(e).BaseUrl)],
-            // A bot has one webhook (setWebhook) and is named by the id before the token's colon.
-            static e => "telegram:" + TelegramSettings.Parse(e).BotId),
-        new(TwilioSmsConnector.ConnectorKind, Channel.Sms,
-        [
-            new("baseUrl", false, false, "REST API base URL (default https://api.twilio.com)."),
-            new("accountSid", true, false, "Account SID (AC...)."),
-            new("authToken", true, true, "Auth token: API password and status callback signing key."),
-            new("from", false, false, "Sender number, short code or alphanumeric id (this or messagingServiceSid)."),
-            new("messagingServiceSid", false, false, "Messaging Service SID (this or from)."),
-            new("statusCallbackUrl", false, false, "Where status callbacks go; {providerId} is replaced by the account id."),
-        ], static e => TwilioSettings.Parse(e), static e => [Url("baseUrl", TwilioSettings.Parse(e).BaseUrl)],
-            // One vendor account sends from several numbers (a tenant's pool); the pair names one sender.
-            static e => TwilioSettings.Parse(e) is var t ? $"twilio:{t.AccountSid}:{t.From ?? t.MessagingServiceSid}" : ""),
-        new(SmtpEmailConnector.ConnectorKind, Channel.Email,
-        [
-            new("host", true, false, "SMTP relay host."),
-            new("port", false, false, "Port (default 587, 465 with ssl)."),
-            new("security", false, false, "starttls (default), ssl or none."),
-            new("username", false, false, "AUTH user name."),
-            new("password", false, true, "AUTH password."),
-            new("fromAddress", true, false, "Sender address."),
-            new("fromName", false, false, "Sender display name."),
-            new("subject", false, false, "Subject; {fromName} is replaced."),
-            new("maxConnections", false, false, "Connections kept to the relay (1-64, default 4)."),
-            new("bounceAddress", false, false, "Envelope sender that bounces return to (default fromAddress); {accountId} is replaced."),
-            new("bounceToken", false, true, "Bearer token of POST /callbacks/email/{accountId}, where bounce reports are handed in."),
-        ], static e => SmtpSettings.Parse(e), static e => SmtpSettings.Parse(e) is var s ? [new EgressDestination("host", null, s.Host, s.Port)] : []),
-        new(SmppSmsConnector.ConnectorKind, Channel.Sms,
-        [
-            new("host", true, false, "SMSC host."),
-            new("port", false, false, "Port (default 2775)."),
-            new("systemId", true, false, "Bind system_id (at most 15 ASCII characters)."),
-            new("password", false, true, "Bind password (at most 8 ASCII characters)."),
-            new("systemType", false, false, "Bind system_type (at most 12 ASCII characters)."),
-            new("sourceAddr", true, false, "Sender: number or alphanumeric id (at most 20 characters)."),
-            new("sourceTon", false, false, "Sender type of number (default 5 for alphanumeric senders, else 1)."),
-            new("sourceNpi", false, false, "Sender numbering plan (default 0 for alphanumeric senders, else 1)."),
-            new("destTon", false, false, "Recipient type of number (default 1, international)."),
-            new("destNpi", false, false, "Recipient numbering plan (default 1, E.164)."),
-            new("windowSize", false, false, "submit_sm awaiting their response at once (1-1000, default 10)."),
-            new("enquireLinkSeconds", false, false, "Idle time before an enquire_link (default 30)."),
-            new("responseTimeoutSeconds", false, false, "How long a PDU waits for its response (default 10)."),
-            new("reconnectMinSeconds", false, false, "First reconnect delay (default 1)."),
-            new("reconnectMaxSeconds", false, false, "Longest reconnect delay (default 60)."),
-            new("registeredDelivery", false, false, "Ask for delivery receipts (default true)."),
-            new("receiptIdFormat", false, false, "same (default), hex-submit-decimal-receipt or decimal-submit-hex-receipt: how receipts write the submit_sm_resp id."),
-        ], static e => SmppSettings.Parse(e), static e => SmppSettings.Parse(e) is var s ? [new EgressDestination("host", null, s.Host, s.Port)] : [],
-            // An SMSC hands receipts to any bind of a system_id: one owner per system_id at a host.
-            static e => SmppSettings.Parse(e) is var p ? $"smpp:{p.Host.ToLowerInvariant()}:{p.SystemId}" : ""),
-        new(FcmConnector.ConnectorKind, Channel.Push,
-        [
-            new("project_id", true, false, "Firebase project id (from the service-account key file)."),
-            new("client_email", true, false, "Service-account e-mail (from the key file)."),
-            new("private_key", true, true, "Service-account RSA private key, PEM (from the key file)."),
-            new("private_key_id", false, false, "The key's id (from the key file)."),
-            new("token_uri", false, false, "OAuth2 token endpoint (default https://oauth2.googleapis.com/token)."),
-            new("projectId", false, false, "Overrides project_id."),
-            new("baseUrl", false, false, "FCM API base URL (default https://fcm.googleapis.com)."),
-            new("title", false, false, "Notification title shown above the text."),
-        ], static e => FcmSettings.Parse(e).Dispose(), static e =>
-        {
-            using var s = FcmSettings.Parse(e);
-            return [Url("baseUrl", s.BaseUrl), Url("token_uri", s.TokenUri)];
-        },
-            static e =>
-            {
-                using var fcm = FcmSettings.Parse(e);
-                return "fcm:" + fcm.ProjectId;
-            }),
-    }.ToFrozenDictionary(static d => d.Kind, StringComparer.Ordinal);
+    private static readonly FrozenDictionary<string, ConnectorDefinition> Known =
+        ChannelCatalog.All.Select(static p => p.Definition).ToFrozenDictionary(static d => d.Kind, StringComparer.Ordinal);
 
     /// <summary>Every built-in definition.</summary>
     public static IReadOnlyCollection<ConnectorDefinition> All => Known.Values;
@@ -211,8 +122,6 @@ public static partial class ConnectorDefinitions
 
         return errors;
     }
-
-    private static EgressDestination Url(string field, Uri url) => new(field, url.OriginalString);
 
     /// <summary>
     /// What the vendor knows the sender of these settings as (<c>whatsapp:{phoneNumberId}</c>,

@@ -1,7 +1,6 @@
 using System.Collections.Frozen;
-using Herald.Channels.WhatsApp;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,13 +8,14 @@ using Microsoft.Extensions.Options;
 namespace Herald.Channels.Providers;
 
 /// <summary>
-/// The workers' routing table: every enabled provider account, loaded from <see cref="IProviderStore"/> at start,
+/// The workers' routing table: every enabled provider account, loaded from <see cref="IProviderAccountSource"/> at start,
 /// refreshed in the background every <see cref="ChannelsOptions.ProviderRefreshInterval"/> and on
 /// <see cref="InvalidateAsync"/>. Lookups read an immutable snapshot (frozen dictionaries): no I/O, no locks.
-/// A failed refresh keeps the last good snapshot.
+/// A failed refresh keeps the last good snapshot. Channel-specific lookups (a WhatsApp phone number id, a Telegram
+/// webhook secret) live in each channel's account matcher, built over <see cref="All"/>.
 /// </summary>
 public sealed partial class ProviderDirectory(
-    IProviderStore store,
+    IProviderAccountSource store,
     IOptions<ChannelsOptions> options,
     TimeProvider time,
     ILogger<ProviderDirectory> logger) : IHostedService, IAsyncDisposable
@@ -46,25 +46,6 @@ public sealed partial class ProviderDirectory(
 
     public ProviderAccount? Find(Guid accountId) =>
         _snapshot.ById.TryGetValue(accountId, out var account) ? account : null;
-
-    /// <summary>
-    /// The enabled WhatsApp Cloud accounts that name a business phone number id, the one holding it as its sender identity
-    /// first, then the others in the store's order. A sender identity has one
-    /// live owner (the stores' unique index), so this is one account, except for accounts stored before identities were
-    /// enforced: a status webhook is bound to the one whose app secret verifies its signature, never simply the first,
-    /// so a second registration of a number cannot make the owner's genuine receipts fail.
-    /// </summary>
-    public IReadOnlyList<ProviderAccount> FindWhatsAppByPhoneNumberId(string phoneNumberId) =>
-        _snapshot.ByWhatsAppPhoneNumberId.TryGetValue(phoneNumberId, out var accounts) ? accounts : [];
-
-    /// <summary>The enabled Telegram bot account whose <c>webhookSecret</c> is <paramref name="secret"/> (compared in
-    /// constant time after a lookup by its hash); null when none.</summary>
-    public ProviderAccount? FindTelegramByWebhookSecret(string secret) =>
-        _snapshot.ByTelegramSecret.TryGetValue(Telegram.TelegramWebhook.SecretKey(secret), out var account)
-        && Telegram.TelegramSettings.Parse(account.Settings).WebhookSecret is { } expected
-        && Telegram.TelegramWebhook.VerifySecret(secret, expected)
-            ? account
-            : null;
 
     /// <summary>Reloads now, e.g. after an admin changed a provider account. Throws when the store fails.</summary>
     public async Task InvalidateAsync(CancellationToken ct)
@@ -152,7 +133,7 @@ public sealed partial class ProviderDirectory(
         }
     }
 
-    private Snapshot Build(IReadOnlyList<ProviderAccount> accounts, DateTimeOffset now)
+    private static Snapshot Build(IReadOnlyList<ProviderAccount> accounts, DateTimeOffset now)
     {
         var enabled = accounts.Where(static a => a.Enabled).ToArray();
         var byTenantChannel = enabled
@@ -160,77 +141,19 @@ public sealed partial class ProviderDirectory(
             .ToFrozenDictionary(static g => g.Key, static g => (IReadOnlyList<ProviderAccount>)g.ToArray());
         var byId = enabled.ToFrozenDictionary(static a => a.Id);
 
-        var byPhone = new Dictionary<string, List<ProviderAccount>>(StringComparer.Ordinal);
-        foreach (var account in enabled.Where(static a => a.Kind == WhatsAppCloudConnector.ConnectorKind))
-        {
-            string phoneNumberId;
-            try
-            {
-                phoneNumberId = WhatsAppSettings.Parse(account.Settings).PhoneNumberId;
-            }
-            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
-            {
-                LogBadSettings(logger, account.Id, e.Message);
-                continue;
-            }
-
-            if (byPhone.TryGetValue(phoneNumberId, out var holders))
-            {
-                LogDuplicatePhoneNumberId(logger, phoneNumberId, holders[0].Id, account.Id);
-                holders.Add(account);
-            }
-            else
-            {
-                byPhone[phoneNumberId] = [account];
-            }
-        }
-
-        var byTelegramSecret = new Dictionary<string, ProviderAccount>(StringComparer.Ordinal);
-        foreach (var account in enabled.Where(static a => a.Kind == Telegram.TelegramBotConnector.ConnectorKind))
-        {
-            try
-            {
-                if (Telegram.TelegramSettings.Parse(account.Settings).WebhookSecret is { Length: > 0 } secret)
-                {
-                    // A secret shared by two accounts routes to neither: a callback must name one account.
-                    var key = Telegram.TelegramWebhook.SecretKey(secret);
-                    if (!byTelegramSecret.TryAdd(key, account))
-                    {
-                        byTelegramSecret[key] = null!;
-                    }
-                }
-            }
-            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
-            {
-                LogBadSettings(logger, account.Id, e.Message);
-            }
-        }
-
-        return new Snapshot(
-            enabled, byTenantChannel, byId,
-            // The account holding the number as its sender identity first: the sandbox signs with the first one's secret.
-            byPhone.ToFrozenDictionary(
-                static p => p.Key,
-                static p => (IReadOnlyList<ProviderAccount>)[.. p.Value.OrderBy(static a => a.SenderIdentity is null)],
-                StringComparer.Ordinal),
-            byTelegramSecret.Where(static p => p.Value is not null).ToFrozenDictionary(static p => p.Key, static p => p.Value, StringComparer.Ordinal),
-            now);
+        return new Snapshot(enabled, byTenantChannel, byId, now);
     }
 
     private sealed record Snapshot(
         IReadOnlyList<ProviderAccount> All,
         FrozenDictionary<(Guid TenantId, Channel Channel), IReadOnlyList<ProviderAccount>> ByTenantChannel,
         FrozenDictionary<Guid, ProviderAccount> ById,
-        FrozenDictionary<string, IReadOnlyList<ProviderAccount>> ByWhatsAppPhoneNumberId,
-        FrozenDictionary<string, ProviderAccount> ByTelegramSecret,
         DateTimeOffset? LoadedAt)
     {
         public static readonly Snapshot Empty = new(
             [],
             FrozenDictionary<(Guid, Channel), IReadOnlyList<ProviderAccount>>.Empty,
             FrozenDictionary<Guid, ProviderAccount>.Empty,
-            FrozenDictionary<string, IReadOnlyList<ProviderAccount>>.Empty,
-            FrozenDictionary<string, ProviderAccount>.Empty,
             null);
     }
 
@@ -239,10 +162,4 @@ public sealed partial class ProviderDirectory(
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Error, Message = "Provider directory refresh failed; keeping the previous snapshot")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Provider account {AccountId} has unusable settings: {Reason}")]
-    private static partial void LogBadSettings(ILogger logger, Guid accountId, string reason);
-
-    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "WhatsApp phone number id {PhoneNumberId} is used by accounts {FirstAccountId} and {OtherAccountId} (stored before sender identities were unique); each webhook goes to the account whose app secret signed it")]
-    private static partial void LogDuplicatePhoneNumberId(ILogger logger, string phoneNumberId, Guid firstAccountId, Guid otherAccountId);
 }

@@ -1,6 +1,6 @@
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Core.Routing;
-using Herald.Storage;
 
 namespace Herald.Channels.Providers;
 

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 
 namespace Herald.Channels.Sms;
 
@@ -47,7 +47,7 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
 
         if (message.NextPartPermit is { } nextSegment)
         {
-            for (var segment = 2; segment <= Providers.SmsSegments.Count(message.Text); segment++)
+            for (var segment = 2; segment <= SmsSegments.Count(message.Text); segment++)
             {
                 if (await nextSegment(ct).ConfigureAwait(false) is { } retryAfter)
                 {
@@ -78,7 +78,7 @@ public sealed class TwilioSmsConnector(IHttpClientFactory httpClients, TimeProvi
         }
 
         return ProviderJson.String(root, "sid") is { Length: > 0 } messageSid
-            ? new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid, Cost: Segments(root) is { } segments ? Providers.Pricing.SmsCost(account, to, segments) : null)
+            ? new SendOutcome(SendOutcomeKind.Accepted, ProviderMessageId: messageSid, Cost: Segments(root) is { } segments ? Pricing.SmsCost(account, to, segments) : null)
             : SendOutcome.Transient("malformed_response", $"HTTP {status} without a message sid");
     }
 

@@ -1,8 +1,9 @@
 using System.Security.Claims;
-using System.Security.Cryptography;
 using System.Text.Json;
-using Herald.Channels.Sms.Smpp;
+using Herald.Channels;
+using Herald.Channels.Providers;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Ingest;
 using Herald.Ingest.Authentication;
 using Herald.Server.Authentication;
@@ -302,98 +303,34 @@ public sealed class TenantProvisioning(
         return tenant;
     }
 
+    /// <summary>One account per channel whose plug-in has a sandbox template (ChannelCatalog), filled in from the
+    /// simulators that run here.</summary>
     private List<ProviderAccount> SandboxAccounts(Tenant tenant)
     {
-        var tenantId = tenant.Id;
-        var baseUrl = self.BaseUrl + "/sandbox";
         var now = time.GetUtcNow();
-        var phoneNumberId = RandomNumberGenerator.GetInt32(100_000_000, int.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture)
-            + RandomNumberGenerator.GetInt32(100_000, 999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var whatsapp = JsonSerializer.Serialize(new Dictionary<string, string>
+        var context = new SandboxContext(
+            tenant.Id,
+            tenant.Name,
+            self.BaseUrl + "/sandbox",
+            self.BaseUrl,
+            smtp.Port is { } smtpPort ? (Sandbox.Smtp.SmtpSimulator.Host, smtpPort) : null,
+            Sandbox.Smtp.SmtpSimulator.VerpPrefix,
+            smpp.Port is { } smppPort ? (Sandbox.Smpp.SmppSimulator.Host, smppPort) : null,
+            (baseUrl, name) => JsonSerializer.Serialize(fcm.ProvisionServiceAccount(baseUrl, name)));
+        List<ProviderAccount> accounts = [];
+        foreach (var channel in ChannelCatalog.All)
         {
-            ["baseUrl"] = baseUrl + "/whatsapp",
-            ["apiVersion"] = "v21.0",
-            ["phoneNumberId"] = phoneNumberId,
-            ["accessToken"] = "sandbox-" + Token(16),
-            // The account's own: the in-process sandbox signs this number's webhooks with it (SandboxAccountSecrets).
-            ["appSecret"] = Token(32),
-            ["verifyToken"] = Token(16),
-        });
-        var telegram = JsonSerializer.Serialize(new Dictionary<string, string>
-        {
-            ["baseUrl"] = baseUrl + "/telegram",
-            ["botToken"] = RandomNumberGenerator.GetInt32(100_000_000, int.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + Token(24),
-            ["webhookSecret"] = Token(24),
-        });
-        var sms = JsonSerializer.Serialize(new Dictionary<string, string>
-        {
-            ["baseUrl"] = baseUrl + "/sms",
-            ["accountSid"] = "AC" + Token(16),
-            ["authToken"] = Token(16),
-            ["from"] = "+15005550006",
-            ["statusCallbackUrl"] = self.BaseUrl + "/callbacks/sms/" + Channels.Sms.TwilioSettings.ProviderIdPlaceholder,
-        });
-        List<ProviderAccount> accounts =
-        [
-            new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.WhatsApp, "whatsapp-cloud", "Sandbox WhatsApp", whatsapp, 100, true, now),
-            new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Telegram, "telegram-bot", "Sandbox Telegram", telegram, 100, true, now),
-            new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Sms, "twilio-sms", "Sandbox SMS", sms, 100, true, now),
-            .. EmailAccount(tenant, now),
-            .. SmppAccount(tenant, now),
-            // A throwaway service account (RSA key per tenant) whose JWTs the FCM simulator verifies by signature.
-            new ProviderAccount(Guid.CreateVersion7(now), tenantId, Channel.Push, "fcm", "Sandbox Push", JsonSerializer.Serialize(fcm.ProvisionServiceAccount(baseUrl, tenant.Name)), 100, true, now),
-        ];
-        // Each tenant's sandbox senders are its own (random ids above), held like any other account's.
-        return [.. accounts.Select(static a => a with { SenderIdentity = Channels.Providers.ConnectorDefinitions.SenderIdentity(a.Kind, a.Settings) })];
-    }
-
-    /// <summary>The sandbox SMTP server's account, when it listens (its port must outlive restarts: see SmtpPort).</summary>
-    private IEnumerable<ProviderAccount> EmailAccount(Tenant tenant, DateTimeOffset now)
-    {
-        if (smtp.Port is not { } port)
-        {
-            yield break;
+            if (channel.Sandbox?.Invoke(context) is { } account)
+            {
+                // Each tenant's sandbox senders are its own (random ids), held like any other account's.
+                accounts.Add(new ProviderAccount(
+                    Guid.CreateVersion7(now), tenant.Id, channel.Definition.Channel, channel.Definition.Kind, account.Name, account.Settings, account.Weight, true, now)
+                {
+                    SenderIdentity = ConnectorDefinitions.SenderIdentity(channel.Definition.Kind, account.Settings),
+                });
+            }
         }
 
-        var domain = tenant.Id.ToString("N")[..12] + ".sandbox.test";
-        var id = Guid.CreateVersion7(now);
-        var settings = new Dictionary<string, object>
-        {
-            ["host"] = Sandbox.Smtp.SmtpSimulator.Host,
-            ["port"] = port,
-            ["security"] = "none",
-            ["username"] = tenant.Id.ToString(),
-            ["password"] = "sandbox",
-            ["fromAddress"] = "notifications@" + domain,
-            ["fromName"] = tenant.Name,
-            ["bounceAddress"] = Sandbox.Smtp.SmtpSimulator.VerpPrefix + Channels.Email.SmtpSettings.AccountIdPlaceholder + "@" + domain,
-            // Bounces come back to bounces+{accountId}@…; the sandbox hands them to /callbacks/email/{accountId} with
-            // this account's own token (SandboxAccountSecrets), as a bank's mail system would with the token configured here.
-            ["bounceToken"] = Token(24),
-        };
-
-        yield return new ProviderAccount(
-            id, tenant.Id, Channel.Email, "smtp", "Sandbox Email", JsonSerializer.Serialize(settings), 100, true, now);
+        return accounts;
     }
-
-    /// <summary>The sandbox SMSC's account, a standby (weight 0) next to the Twilio-style one, when it listens.</summary>
-    private IEnumerable<ProviderAccount> SmppAccount(Tenant tenant, DateTimeOffset now)
-    {
-        if (smpp.Port is not { } port)
-        {
-            yield break;
-        }
-
-        var settings = JsonSerializer.Serialize(new Dictionary<string, object>
-        {
-            ["host"] = Sandbox.Smpp.SmppSimulator.Host,
-            ["port"] = port,
-            ["systemId"] = "t" + tenant.Id.ToString("N")[..14],
-            ["password"] = Token(4),
-            ["sourceAddr"] = "HERALD",
-        });
-        yield return new ProviderAccount(Guid.CreateVersion7(now), tenant.Id, Channel.Sms, SmppSmsConnector.ConnectorKind, "Sandbox SMPP", settings, 0, true, now);
-    }
-
-    private static string Token(int bytes) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));
 }

@@ -1,4 +1,4 @@
-using Herald.Storage.Redis;
+using Herald.Redis;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 using StackExchange.Redis;

@@ -21,7 +21,7 @@ using Herald.Server.Throttling;
 using Herald.Server.Webhooks;
 using Herald.Storage;
 using Herald.Storage.Postgres;
-using Herald.Storage.Redis;
+using Herald.Redis;
 using Herald.Storage.Secrets;
 using Herald.Storage.Sqlite;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -95,6 +95,7 @@ public static class HeraldApp
         services.AddHeraldThrottling(configuration);
         services.AddHeraldQuotas();
         services.AddSingleton<ReceiptProcessor>();
+        services.AddSingleton<Herald.Channels.Callbacks.IReceiptSink, ReceiptSink>();
         services.AddSingleton<TenantProvisioning>();
         services.AddOptions<Demo.DemoOptions>().BindConfiguration(Demo.DemoOptions.Section);
         services.AddSingleton<Demo.DemoBootstrap>();
@@ -127,7 +128,7 @@ public static class HeraldApp
             services.AddSingleton<DeliverySender>();
             services.AddHostedService<DeliveryWorker>();
             services.AddHostedService<QueueMaintenance>();
-            services.AddSmppReceipts<ProviderReceiptSink>();
+            services.AddSmppReceipts<ReceiptSink>();
         }
 
         // Last, so it wraps every provider, a test's or an operator's too.

@@ -6,6 +6,7 @@ using Herald.Channels;
 using Herald.Channels.Egress;
 using Herald.Channels.Providers;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Ingest;
 using Herald.Server.Authentication;
 using Herald.Server.Changes;

@@ -13,11 +13,11 @@ namespace Herald.Server.Providers;
 /// own, random per account (TenantProvisioning), so one tenant cannot sign another's receipts (issue #13).
 /// <see cref="SandboxOptions.AppSecret"/>, when configured, answers for numbers and accounts Herald does not hold.
 /// </summary>
-public sealed class SandboxAccountSecrets(ProviderDirectory directory, IOptions<SandboxOptions> options) : ISandboxCallbackSecrets
+public sealed class SandboxAccountSecrets(ProviderDirectory directory, WhatsAppAccountMatcher whatsApp, IOptions<SandboxOptions> options) : ISandboxCallbackSecrets
 {
     public string? WhatsAppAppSecret(string phoneNumberId)
     {
-        foreach (var account in directory.FindWhatsAppByPhoneNumberId(phoneNumberId))
+        foreach (var account in whatsApp.FindByPhoneNumberId(phoneNumberId))
         {
             if (TryParse(() => WhatsAppSettings.Parse(account.Settings).AppSecret) is { Length: > 0 } secret)
             {

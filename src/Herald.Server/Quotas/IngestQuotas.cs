@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Security.Claims;
 using Herald.Server.Authentication;
 using Herald.Storage;
-using Herald.Storage.Redis;
+using Herald.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Storage.Secrets;
 using Npgsql;
 using NpgsqlTypes;

@@ -1,3 +1,4 @@
+using Herald.Core.Providers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -54,6 +55,7 @@ public static class PostgresStorage
         services.TryAddSingleton<PostgresHealth>();
         services.TryAddSingleton<ITenantStore>(sp => sp.GetRequiredService<PostgresTenantStore>());
         services.TryAddSingleton<IProviderStore>(sp => sp.GetRequiredService<PostgresProviderStore>());
+        services.TryAddSingleton<IProviderAccountSource>(static sp => sp.GetRequiredService<IProviderStore>());
         services.TryAddSingleton<ISourceStore>(sp => sp.GetRequiredService<PostgresSourceStore>());
         services.TryAddSingleton<INotificationStore>(sp => sp.GetRequiredService<PostgresNotificationStore>());
         services.TryAddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<PostgresDeliveryStore>());

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Storage.Secrets;
 using Microsoft.Data.Sqlite;
 

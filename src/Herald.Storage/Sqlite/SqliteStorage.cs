@@ -1,3 +1,4 @@
+using Herald.Core.Providers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -22,6 +23,7 @@ public static class SqliteStorage
         services.AddSingleton(sp => new SqliteDatabase(connectionString, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ITenantStore, SqliteTenantStore>();
         services.AddSingleton<IProviderStore, SqliteProviderStore>();
+        services.AddSingleton<IProviderAccountSource>(static sp => sp.GetRequiredService<IProviderStore>());
         services.AddSingleton<ISourceStore, SqliteSourceStore>();
         services.AddSingleton<INotificationStore, SqliteNotificationStore>();
         services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();

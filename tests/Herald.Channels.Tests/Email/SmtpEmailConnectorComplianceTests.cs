@@ -1,11 +1,11 @@
 using Herald.Channels.Email;
 using Herald.Core.Delivery;
+using Herald.Core.Providers;
 using Herald.Sandbox;
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Smtp;
 using Herald.Sandbox.Throttling;
-using Herald.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;

@@ -1,12 +1,12 @@
 using Herald.Channels.Email;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Sandbox;
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Outages;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Smtp;
 using Herald.Sandbox.Throttling;
-using Herald.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 

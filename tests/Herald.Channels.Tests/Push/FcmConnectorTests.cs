@@ -5,7 +5,7 @@ using System.Text.Json;
 using Herald.Channels.Push;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Configuration;
@@ -124,7 +124,7 @@ public sealed class FcmConnectorTests : HttpConnectorComplianceTests<FcmConnecto
         }).Build();
         var services = new ServiceCollection().AddLogging();
         services.AddSingleton<TimeProvider>(clock);
-        services.AddSingleton<IProviderStore>(new InMemoryProviderStore());
+        services.AddSingleton<IProviderAccountSource>(new InMemoryProviderStore());
         services.AddHeraldChannels(config);
         return services.BuildServiceProvider();
     }

@@ -2,7 +2,7 @@ using Herald.Channels.Providers;
 using Herald.Channels.Providers.RateLimiting;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;

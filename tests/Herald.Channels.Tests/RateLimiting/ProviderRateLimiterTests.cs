@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using Herald.Channels.Providers.RateLimiting;
 using Herald.Core.Notifications;
-using Herald.Storage;
-using Herald.Storage.Redis;
+using Herald.Core.Providers;
+using Herald.Redis;
 using Herald.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

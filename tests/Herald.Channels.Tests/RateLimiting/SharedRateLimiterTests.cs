@@ -1,5 +1,5 @@
 using Herald.Channels.Providers.RateLimiting;
-using Herald.Storage.Redis;
+using Herald.Redis;
 using Herald.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Delivery;
+using Herald.Core.Providers;
 using Microsoft.Extensions.DependencyInjection;
 using static Herald.Channels.Tests.Smpp.SmppTestKit;
 
@@ -71,7 +72,7 @@ public sealed class NetSmppPeerTests
     }
 
     /// <summary>Herald's connector bound as "herald" to the Net::SMPP SMSC, and the sink its receipts go to.</summary>
-    private static async Task<(CollectingReceiptSink Sink, ServiceProvider Services, SmppSmsConnector Connector, Storage.ProviderAccount Account)> ClientOfAsync(
+    private static async Task<(CollectingReceiptSink Sink, ServiceProvider Services, SmppSmsConnector Connector, ProviderAccount Account)> ClientOfAsync(
         PerlProcess smsc)
     {
         var port = int.Parse((await smsc.WaitForLineAsync("PORT "))["PORT ".Length..], System.Globalization.CultureInfo.InvariantCulture);

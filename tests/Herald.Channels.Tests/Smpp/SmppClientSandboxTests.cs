@@ -1,7 +1,7 @@
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Delivery;
+using Herald.Core.Providers;
 using Herald.Sandbox.Settings;
-using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using static Herald.Channels.Tests.Smpp.SmppTestKit;
 

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Delivery;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Channels.Tests.Smpp;

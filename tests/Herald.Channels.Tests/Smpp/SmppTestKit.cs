@@ -1,12 +1,13 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Herald.Channels.Callbacks;
 using Herald.Channels.Sms.Smpp;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Sandbox;
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Settings;
 using Herald.Sandbox.Smpp;
-using Herald.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -16,7 +17,7 @@ using Microsoft.Extensions.Logging;
 namespace Herald.Channels.Tests.Smpp;
 
 /// <summary>Receipts as the Server's adapter would get them.</summary>
-public sealed class CollectingReceiptSink : IProviderReceiptSink
+public sealed class CollectingReceiptSink : IReceiptSink
 {
     public ConcurrentQueue<(Guid AccountId, ProviderReceipt Receipt)> Received { get; } = new();
 
@@ -42,8 +43,9 @@ public sealed class CollectingReceiptSink : IProviderReceiptSink
         return Task.CompletedTask;
     }
 
-    public Task AcceptAsync(ProviderAccount account, IReadOnlyList<ProviderReceipt> receipts, CancellationToken ct)
+    public Task AcceptAsync(InboundBatch batch, CancellationToken ct)
     {
+        var (account, receipts) = batch;
         if (Interlocked.Decrement(ref FailNext) >= 0)
         {
             Interlocked.Increment(ref Refused);
@@ -113,7 +115,7 @@ public static class SmppTestKit
 {
     public static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static ServiceProvider Services(IProviderReceiptSink sink, IProviderStore? store = null, bool bindOnStart = false)
+    public static ServiceProvider Services(IReceiptSink sink, IProviderAccountSource? store = null, bool bindOnStart = false)
     {
         var config = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?>

@@ -9,6 +9,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Storage;
 using Herald.Storage.Postgres;
 using Herald.Storage.Secrets;

@@ -1,5 +1,6 @@
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Core.Routing;
 
 namespace Herald.Storage.Tests;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Core.Routing;
 using Herald.Storage.Secrets;
 using Microsoft.Data.Sqlite;

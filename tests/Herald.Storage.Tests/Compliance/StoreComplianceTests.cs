@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Core.Providers;
 using Herald.Core.Routing;
 using Microsoft.Extensions.Time.Testing;
 

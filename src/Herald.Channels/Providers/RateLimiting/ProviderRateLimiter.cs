@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Herald.Core.Providers;
 
 namespace Herald.Channels.Providers.RateLimiting;
 
@@ -7,7 +8,7 @@ public sealed class RateLimitOptions
 {
     public const string SectionName = "Herald:RateLimits";
 
-    /// <summary>When false, <see cref="Herald.Storage.ProviderAccount.RatePerSecond"/> limits are not enforced by Herald.</summary>
+    /// <summary>When false, <see cref="ProviderAccount.RatePerSecond"/> limits are not enforced by Herald.</summary>
     public bool Enabled { get; set; } = true;
 
     /// <summary>Share of the configured rate kept free to absorb the jitter between a permit and the provider's

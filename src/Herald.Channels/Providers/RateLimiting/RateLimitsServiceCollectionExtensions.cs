@@ -11,7 +11,7 @@ public static class RateLimitsServiceCollectionExtensions
     /// Registers the provider rate limiter (<see cref="IProviderRateLimiter"/>, which the <see cref="ChannelDispatcher"/>
     /// asks before every send through an account with a rate) and its heartbeat, with <see cref="RateLimitOptions"/>
     /// bound from <c>Herald:RateLimits</c> and validated at start. Needs the optional
-    /// <see cref="Herald.Storage.Redis.RedisConnection"/> (AddHeraldRedis); without a Redis server it limits locally.
+    /// <see cref="Herald.Redis.RedisConnection"/> (AddHeraldRedis); without a Redis server it limits locally.
     /// </summary>
     public static IServiceCollection AddHeraldRateLimits(this IServiceCollection services, IConfiguration configuration)
     {
@@ -26,7 +26,7 @@ public static class RateLimitsServiceCollectionExtensions
         services.TryAddSingleton<IRateLimitMetrics, NoRateLimitMetrics>();
         services.TryAddSingleton<RateLimitInstruments>();
         services.TryAddSingleton(static sp => new SharedRateLimiter(
-            sp.GetRequiredService<Herald.Storage.Redis.RedisConnection>(),
+            sp.GetRequiredService<Herald.Redis.RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IOptions<RateLimitOptions>>().Value,
             sp.GetRequiredService<RateLimitInstruments>()));

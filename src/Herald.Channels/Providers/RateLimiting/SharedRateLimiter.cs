@@ -1,4 +1,4 @@
-using Herald.Storage.Redis;
+using Herald.Redis;
 using StackExchange.Redis;
 
 namespace Herald.Channels.Providers.RateLimiting;

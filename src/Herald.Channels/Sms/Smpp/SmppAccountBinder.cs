@@ -1,4 +1,5 @@
 using Herald.Channels.Providers;
+using Herald.Core.Providers;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -44,7 +45,7 @@ public sealed partial class SmppAccountBinder(
         await sessions.DisposeAsync().ConfigureAwait(false);
     }
 
-    private IEnumerable<(Herald.Storage.ProviderAccount, SmppSettings)> Accounts()
+    private IEnumerable<(ProviderAccount, SmppSettings)> Accounts()
     {
         foreach (var account in directory.All)
         {

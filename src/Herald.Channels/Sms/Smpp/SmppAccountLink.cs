@@ -1,6 +1,7 @@
+using Herald.Channels.Callbacks;
 using Herald.Channels.Egress;
 using Herald.Core.Delivery;
-using Herald.Storage;
+using Herald.Core.Providers;
 using Microsoft.Extensions.Logging;
 
 namespace Herald.Channels.Sms.Smpp;
@@ -14,7 +15,7 @@ namespace Herald.Channels.Sms.Smpp;
 internal sealed partial class SmppAccountLink : IAsyncDisposable
 {
     private readonly ProviderAccount _account;
-    private readonly IProviderReceiptSink _sink;
+    private readonly IReceiptSink _sink;
     private readonly EgressGuard _egress;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -25,7 +26,7 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
     private Failure? _failure;
     private Task? _loop;
 
-    public SmppAccountLink(ProviderAccount account, SmppSettings settings, IProviderReceiptSink sink, EgressGuard egress, TimeProvider time, ILogger logger)
+    public SmppAccountLink(ProviderAccount account, SmppSettings settings, IReceiptSink sink, EgressGuard egress, TimeProvider time, ILogger logger)
     {
         _account = account;
         _egress = egress;
@@ -263,7 +264,7 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
 
         if ((receipt with { MessageId = Settings.ReceiptedId(receipt.MessageId) }).ToProviderReceipt(_time.GetUtcNow()) is { } providerReceipt)
         {
-            await _sink.AcceptAsync(_account, [providerReceipt], ct).ConfigureAwait(false);
+            await _sink.AcceptAsync(new InboundBatch(_account, [providerReceipt]) { MayNameParts = true }, ct).ConfigureAwait(false);
         }
 
         return SmppStatus.Ok;

@@ -1,3 +1,4 @@
+using Herald.Channels.Callbacks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -7,7 +8,7 @@ public static class SmppServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the "smpp" connector (as an <see cref="IChannelConnector"/>) and its session pool. Called by
-    /// <c>AddHeraldChannels</c>; receipts need an <see cref="IProviderReceiptSink"/> from the host.
+    /// <c>AddHeraldChannels</c>; receipts need an <see cref="IReceiptSink"/> from the host.
     /// </summary>
     public static IServiceCollection AddSmppConnector(this IServiceCollection services)
     {
@@ -27,10 +28,10 @@ public static class SmppServiceCollectionExtensions
     /// receipts to <typeparamref name="TSink"/>. For hosts that deliver.
     /// </summary>
     public static IServiceCollection AddSmppReceipts<TSink>(this IServiceCollection services)
-        where TSink : class, IProviderReceiptSink
+        where TSink : class, IReceiptSink
     {
         services.AddSmppConnector();
-        services.TryAddSingleton<IProviderReceiptSink, TSink>();
+        services.TryAddSingleton<IReceiptSink, TSink>();
         services.AddHostedService<SmppAccountBinder>();
         return services;
     }

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
+using Herald.Channels.Callbacks;
 using Herald.Channels.Egress;
-using Herald.Storage;
-using Microsoft.Extensions.DependencyInjection;
+using Herald.Core.Providers;
 using Microsoft.Extensions.Logging;
 
 namespace Herald.Channels.Sms.Smpp;
@@ -9,10 +9,12 @@ namespace Herald.Channels.Sms.Smpp;
 /// <summary>
 /// One <see cref="SmppAccountLink"/> per "smpp" provider account, created on first use (a send, or
 /// <see cref="SmppAccountBinder"/> at start). An account whose endpoint, credentials or session settings changed
-/// gets a new link; the old one unbinds.
+/// gets a new link; the old one unbinds. Receipts that arrive on the sessions go to the host's <see cref="IReceiptSink"/>
+/// (none registered: refused, so the SMSC keeps them for a later bind).
 /// </summary>
-public sealed class SmppSessions(IServiceProvider services, TimeProvider time, ILoggerFactory loggers) : IAsyncDisposable
+public sealed class SmppSessions(EgressGuard egress, TimeProvider time, ILoggerFactory loggers, IReceiptSink? sink = null) : IAsyncDisposable
 {
+    private readonly IReceiptSink _sink = sink ?? new NoReceiptSink();
     private readonly ConcurrentDictionary<Guid, SmppAccountLink> _links = new();
     private readonly ILogger _logger = loggers.CreateLogger("Herald.Channels.Smpp");
     private readonly Lock _gate = new();
@@ -41,10 +43,8 @@ public sealed class SmppSessions(IServiceProvider services, TimeProvider time, I
                 return link;
             }
 
-            // The sink is resolved late: the Server registers its adapter after the channels.
-            var sink = services.GetService<IProviderReceiptSink>() ?? new NoReceiptSink();
             replaced = link;
-            link = new SmppAccountLink(account, settings, sink, services.GetRequiredService<EgressGuard>(), time, _logger);
+            link = new SmppAccountLink(account, settings, _sink, egress, time, _logger);
             _links[account.Id] = link;
         }
 

@@ -1,6 +1,7 @@
+using Herald.Channels.Callbacks;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Herald.Storage;
+using Herald.Core.Providers;
 
 namespace Herald.Channels.Sms.Smpp;
 
@@ -9,8 +10,8 @@ namespace Herald.Channels.Sms.Smpp;
 /// The text goes as GSM 03.38 (data_coding 0x00) when every character fits, else UCS-2 (0x08); a long text goes
 /// as concatenated parts with a UDH. submit_sm_resp ESME_ROK is <see cref="SendOutcomeKind.Accepted"/> with the
 /// first part's message_id; the message ids of every part of a concatenated message are recorded through
-/// <see cref="IProviderReceiptSink.RecordPartsAsync"/>. Receipts (one per part) arrive as deliver_sm on the same
-/// session and go to the <see cref="IProviderReceiptSink"/>.
+/// <see cref="IReceiptSink.RecordPartsAsync"/>. Receipts (one per part) arrive as deliver_sm on the same
+/// session and go to the <see cref="IReceiptSink"/>.
 /// </summary>
 public sealed class SmppSmsConnector(SmppSessions sessions) : IChannelConnector
 {
@@ -45,7 +46,7 @@ public sealed class SmppSmsConnector(SmppSessions sessions) : IChannelConnector
         var outcome = await sessions.Link(account, settings).SendAsync(message.AttemptId, Parts(encoded, to, settings), message.NextPartPermit, ct).ConfigureAwait(false);
         // The SMSC bills every submit_sm: the price for the destination times the parts actually sent.
         return outcome.Kind == SendOutcomeKind.Accepted
-            ? outcome with { Cost = Providers.Pricing.SmsCost(account, message.To, encoded.Parts.Count) }
+            ? outcome with { Cost = Pricing.SmsCost(account, message.To, encoded.Parts.Count) }
             : outcome;
     }
 

@@ -1,9 +1,9 @@
-using Herald.Storage.Redis;
+using Herald.Redis;
 using Herald.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
-namespace Herald.Storage.Tests.Redis;
+namespace Herald.Channels.Tests.Redis;
 
 /// <summary>The optional Redis connection: absent, working, and coming back after the server was killed.</summary>
 public sealed class RedisConnectionTests : IAsyncLifetime

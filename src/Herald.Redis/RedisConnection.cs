@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
-namespace Herald.Storage.Redis;
+namespace Herald.Redis;
 
 /// <summary>
 /// The optional shared Redis (SPEC §4: cluster-wide rate limits, caches, configuration fan-out). Redis is never the

@@ -1,8 +1,7 @@
 using Herald.Core.Notifications;
-using Herald.Storage;
 using PhoneNumbers;
 
-namespace Herald.Channels.Providers;
+namespace Herald.Core.Providers;
 
 /// <summary>What one message to one destination costs on one account, by its <see cref="PriceTable"/>.</summary>
 public static class Pricing

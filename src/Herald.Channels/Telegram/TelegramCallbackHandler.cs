@@ -1,0 +1,87 @@
+using Herald.Channels.Callbacks;
+using Herald.Channels.WhatsApp;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Herald.Channels.Telegram;
+
+/// <summary>
+/// Telegram's webhook (setWebhook with <c>secret_token={webhookSecret}</c>): the
+/// <c>X-Telegram-Bot-Api-Secret-Token</c> header must carry the account's webhook secret (compared in constant time)
+/// before the body is read. The older path <c>/callbacks/telegram/{webhookSecret}</c> names the account by that secret
+/// (an unknown one is 401, as before). Updates are acknowledged with 200, so Telegram does not redeliver them, and
+/// nothing of their content is kept yet: replies and customer messages (SPEC §7, issue #16) will build on this.
+/// </summary>
+public sealed partial class TelegramCallbackHandler(TelegramAccountMatcher matcher, ILogger<TelegramCallbackHandler> logger) : IChannelCallbackHandler
+{
+    /// <summary>An update is small; 1 MiB is far above one.</summary>
+    public const int MaxCallbackBytes = 1024 * 1024;
+
+    private static readonly CallbackRefusal NoMatch = CallbackRefusal.Unauthorized(
+        "The webhook secret does not match a bot account's.", "unknown webhook secret");
+
+    public string Kind => TelegramBotConnector.ConnectorKind;
+
+    public int MaxBodyBytes => MaxCallbackBytes;
+
+    public IReadOnlyList<CallbackAlias> Aliases { get; } = [new("POST", "/telegram/{secret}")];
+
+    public CallbackRefusal? Admit(CallbackRequest request)
+    {
+        string? expected;
+        if (request.Account is null)
+        {
+            var secret = request.Http.RouteValues["secret"] as string;
+            request.Account = secret is null ? null : matcher.FindByWebhookSecret(secret);
+            if (request.Account is null)
+            {
+                return NoMatch;
+            }
+
+            expected = secret;
+        }
+        else
+        {
+            try
+            {
+                expected = TelegramSettings.Parse(request.Account.Settings).WebhookSecret;
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+            {
+                expected = null;
+            }
+
+            if (expected is not { Length: > 0 })
+            {
+                return CallbackRefusal.Unauthorized("The webhook secret does not match a bot account's.", "no webhook secret configured");
+            }
+        }
+
+        return TelegramWebhook.VerifySecret(request.Http.Headers[TelegramWebhook.SecretHeader].FirstOrDefault(), expected!)
+            ? null
+            : CallbackRefusal.Unauthorized("The webhook secret does not match a bot account's.", "bad secret token header");
+    }
+
+    public CallbackResult Read(CallbackRequest request, ReadOnlySpan<byte> body, DateTimeOffset now)
+    {
+        if (!HttpMethods.IsPost(request.Http.Method))
+        {
+            return CallbackResult.Refused(new(StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Telegram posts its updates.", "not a POST"));
+        }
+
+        try
+        {
+            var update = TelegramWebhook.ParseUpdate(body);
+            LogUpdateReceived(logger, request.Account!.Id, update.UpdateId, update.Kind ?? "none");
+        }
+        catch (InvalidWebhookPayloadException e)
+        {
+            return CallbackResult.Refused(CallbackRefusal.Malformed("Malformed update.", e.Message, "malformed update", [("/update_id", e.Message)]));
+        }
+
+        return CallbackResult.Taken(CallbackReply.Ok);
+    }
+
+    [LoggerMessage(EventId = 1303, Level = LogLevel.Debug, Message = "Telegram update {UpdateId} ({Kind}) for bot account {AccountId} acknowledged")]
+    private static partial void LogUpdateReceived(ILogger logger, Guid accountId, long updateId, string kind);
+}
