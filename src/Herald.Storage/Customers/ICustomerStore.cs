@@ -28,22 +28,6 @@ public interface ICustomerStore
     Task<bool> DeleteAsync(Guid tenantId, string customerId, CancellationToken ct);
 }
 
-/// <summary>Message templates, unique per tenant by name, channel and language (null language = the default).</summary>
-public interface ITemplateStore
-{
-    /// <summary>Inserts the template or replaces the one with the same name, channel and language: the id and
-    /// creation time stay, the version goes up by one. <see cref="MessageTemplate.Id"/>, version and times passed in
-    /// are ignored. Returns the stored template and whether it was new.</summary>
-    Task<(MessageTemplate Template, bool Created)> SaveAsync(MessageTemplate template, CancellationToken ct);
-
-    Task<MessageTemplate?> GetAsync(Guid tenantId, Guid id, CancellationToken ct);
-
-    /// <summary>The tenant's templates ordered by name, channel, language (default first).</summary>
-    Task<IReadOnlyList<MessageTemplate>> ListAsync(Guid tenantId, CancellationToken ct);
-
-    Task<bool> DeleteAsync(Guid tenantId, Guid id, CancellationToken ct);
-}
-
 /// <summary>How both backends keep a customer's and a template's fields in one JSON document column.</summary>
 internal static class CustomerJson
 {
