@@ -5,6 +5,7 @@ using Herald.Core.Routing;
 using Herald.Sandbox;
 using Herald.Server.Admin;
 using Herald.Server.Authentication;
+using Herald.Server.Changes;
 using Herald.Server.Callbacks;
 using Herald.Server.Customers;
 using Herald.Server.Templates;
@@ -81,6 +82,7 @@ public static class HeraldApp
         services.AddSingleton<SelfAddress>();
         services.AddHeraldStorage(configuration);
         services.AddHeraldRedis(configuration);
+        services.AddHeraldChanges();
         services.AddHeraldSecrets(configuration);
         services.AddHeraldChannels(configuration);
         services.AddSingleton<IRateLimitMetrics>(sp => sp.GetRequiredService<HeraldMetrics>());

@@ -5,26 +5,30 @@ using static Herald.Storage.Postgres.PostgresRows;
 
 namespace Herald.Storage.Postgres;
 
-public sealed class PostgresCustomerStore(NpgsqlDataSource dataSource, TimeProvider time) : ICustomerStore
+public sealed class PostgresCustomerStore(NpgsqlDataSource dataSource, ChangeFeed changes, TimeProvider time) : ICustomerStore
 {
     private const string Columns = "id, document::text, created_at, updated_at";
 
     public async Task<(Customer Customer, bool Created)> UpsertAsync(Guid tenantId, Customer customer, CancellationToken ct)
     {
         var now = Utc(time.GetUtcNow());
-        await using var cmd = dataSource.CreateCommand(
+        return await changes.WriteAsync(async connection =>
+        {
+            await using var cmd = new NpgsqlCommand(
             """
             INSERT INTO customers (tenant_id, id, document, created_at, updated_at) VALUES (@tenant, @id, @doc::jsonb, @now, @now)
             ON CONFLICT (tenant_id, id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at
             RETURNING created_at, (xmax = 0) AS inserted
-            """);
-        cmd.Parameters.Add(Param("tenant", tenantId));
-        cmd.Parameters.Add(Param("id", customer.Id));
-        cmd.Parameters.Add(Param("doc", CustomerJson.Serialize(customer)));
-        cmd.Parameters.Add(Param("now", now));
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        await r.ReadAsync(ct);
-        return (customer with { CreatedAt = r.GetFieldValue<DateTimeOffset>(0), UpdatedAt = now }, r.GetBoolean(1));
+            """,
+            connection);
+            cmd.Parameters.Add(Param("tenant", tenantId));
+            cmd.Parameters.Add(Param("id", customer.Id));
+            cmd.Parameters.Add(Param("doc", CustomerJson.Serialize(customer)));
+            cmd.Parameters.Add(Param("now", now));
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            await r.ReadAsync(ct);
+            return ((customer with { CreatedAt = r.GetFieldValue<DateTimeOffset>(0), UpdatedAt = now }, r.GetBoolean(1)), StoreChanges.Customer(tenantId, customer.Id));
+        }, ct);
     }
 
     public async Task<Customer?> GetAsync(Guid tenantId, string customerId, CancellationToken ct)
@@ -61,10 +65,14 @@ public sealed class PostgresCustomerStore(NpgsqlDataSource dataSource, TimeProvi
 
     public async Task<bool> DeleteAsync(Guid tenantId, string customerId, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("DELETE FROM customers WHERE tenant_id = @tenant AND id = @id");
-        cmd.Parameters.Add(Param("tenant", tenantId));
-        cmd.Parameters.Add(Param("id", customerId));
-        return await cmd.ExecuteNonQueryAsync(ct) > 0;
+        return await changes.WriteAsync(async connection =>
+        {
+            await using var cmd = new NpgsqlCommand("DELETE FROM customers WHERE tenant_id = @tenant AND id = @id", connection);
+            cmd.Parameters.Add(Param("tenant", tenantId));
+            cmd.Parameters.Add(Param("id", customerId));
+            var deleted = await cmd.ExecuteNonQueryAsync(ct) > 0;
+            return (deleted, deleted ? StoreChanges.Customer(tenantId, customerId) : null);
+        }, ct);
     }
 
     private static async Task<IReadOnlyList<Customer>> ReadAllAsync(NpgsqlCommand cmd, CancellationToken ct)

@@ -3,7 +3,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Sqlite;
 
-internal sealed class SqliteCustomerStore(SqliteDatabase db) : ICustomerStore
+internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes) : ICustomerStore
 {
     private const string Columns = "id, document, created_at, updated_at";
 
@@ -26,6 +26,7 @@ internal sealed class SqliteCustomerStore(SqliteDatabase db) : ICustomerStore
                 return existing is long ms ? (ms, false) : (now, true);
             },
             ct).ConfigureAwait(false);
+        await AnnounceAsync(tenantId, customer.Id, ct).ConfigureAwait(false);
         return (customer with { CreatedAt = SqliteValues.Time(createdMs), UpdatedAt = SqliteValues.Time(now) }, created);
     }
 
@@ -71,11 +72,22 @@ internal sealed class SqliteCustomerStore(SqliteDatabase db) : ICustomerStore
             },
             ct);
 
-    public Task<bool> DeleteAsync(Guid tenantId, string customerId, CancellationToken ct) =>
-        db.WriteAsync(
+    public async Task<bool> DeleteAsync(Guid tenantId, string customerId, CancellationToken ct)
+    {
+        var deleted = await db.WriteAsync(
             scope => scope.Command("DELETE FROM customers WHERE tenant_id = $tenant AND id = $id")
                 .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", customerId).ExecuteNonQuery() > 0,
-            ct);
+            ct).ConfigureAwait(false);
+        if (deleted)
+        {
+            await AnnounceAsync(tenantId, customerId, ct).ConfigureAwait(false);
+        }
+
+        return deleted;
+    }
+
+    private Task AnnounceAsync(Guid tenantId, string customerId, CancellationToken ct) =>
+        StoreChanges.Customer(tenantId, customerId) is { } change ? changes.CommittedAsync(change, ct) : Task.CompletedTask;
 
     private static Customer Read(SqliteDataReader r) => CustomerJson.Deserialize(r.GetString(0), r.GetString(1), r.GetTime(2), r.GetTime(3));
 }

@@ -1,14 +1,12 @@
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
 using static Herald.Storage.Postgres.PostgresRows;
 
 namespace Herald.Storage.Postgres;
 
-public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvider time, ILogger<PostgresDeliveryStore> logger)
-    : IDeliveryStore, IAsyncDisposable
+public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFeed changes) : IDeliveryStore
 {
     // Fair within a lane, strict between lanes (IDeliveryStore). The tenants present in the lanes up to @lowest are
     // found by a loose index scan on queue_fair (lane, tenant_id, due_at): one probe per (lane, tenant), whatever
@@ -145,8 +143,6 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         SELECT id FROM missing
         """;
 
-    private readonly PostgresQueueListener _listener = new(dataSource, logger);
-
     public async Task<IReadOnlyList<ClaimedNotification>> ClaimAsync(int max, TimeSpan lease, DateTimeOffset now, Priority lowestLane, CancellationToken ct)
     {
         var claimed = new List<ClaimedNotification>();
@@ -202,7 +198,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         return more;
     }
 
-    public Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken ct) => _listener.WaitAsync(maxWait, time, ct);
+    public Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken ct) => changes.WaitForWorkAsync(maxWait, ct);
 
     public async Task<DateTimeOffset?> NextDueAsync(CancellationToken ct)
     {
@@ -282,7 +278,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
 
         if (wake && applied.Any(a => a))
         {
-            await PostgresQueueSignal.NotifyAsync(conn);
+            await ChangeFeed.NotifyWorkAsync(conn);
         }
 
         return new ApplyResult(applied, [.. receipts.OrderBy(r => r.ReceivedAt)]);
@@ -521,8 +517,6 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, TimeProvi
         cmd.Parameters.Add(Param("cap", Math.Max(0, atMost)));
         return (long)(await cmd.ExecuteScalarAsync(ct))!;
     }
-
-    public ValueTask DisposeAsync() => _listener.DisposeAsync();
 
     private static string Rank(string state) =>
         $"(CASE {state} WHEN {(short)ReceiptState.Sent} THEN 0 WHEN {(short)ReceiptState.Failed} THEN 1 " +

@@ -158,7 +158,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
 
         if (created.ContainsValue(NotificationStatus.Accepted))
         {
-            await PostgresQueueSignal.NotifyAsync(conn);
+            await ChangeFeed.NotifyWorkAsync(conn);
         }
 
         var results = new AcceptResult[items.Count];

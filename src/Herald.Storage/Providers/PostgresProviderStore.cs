@@ -7,7 +7,7 @@ using static Herald.Storage.Postgres.PostgresRows;
 
 namespace Herald.Storage.Postgres;
 
-public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ISecretProtector protector) : IProviderStore
+public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ChangeFeed changes, ISecretProtector protector) : IProviderStore
 {
     private const string Columns = "id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices::text, isolated, sender_identity";
 
@@ -21,28 +21,27 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ISecretPr
             Id = a.Id == Guid.Empty ? Guid.CreateVersion7(a.CreatedAt) : a.Id,
             CreatedAt = Utc(a.CreatedAt),
         }).ToList();
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        foreach (var account in stored)
+        return await changes.WriteAsync(async connection =>
         {
-            await using var cmd = new NpgsqlCommand(
-                """
-                INSERT INTO provider_accounts (id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices, isolated, sender_identity)
-                VALUES (@id, @tenant, @channel, @kind, @name, @settings, @weight, @enabled, @created, @rate, @prices, @isolated, @identity)
-                """,
-                connection,
-                transaction);
-            cmd.Parameters.Add(Param("id", account.Id));
-            cmd.Parameters.Add(Param("tenant", account.TenantId));
-            cmd.Parameters.Add(Param("channel", (short)account.Channel));
-            cmd.Parameters.Add(Param("kind", account.Kind));
-            AddMutable(cmd, account);
-            cmd.Parameters.Add(Param("created", account.CreatedAt));
-            await IdentityGuardedAsync(account.SenderIdentity, () => cmd.ExecuteNonQueryAsync(ct));
-        }
+            foreach (var account in stored)
+            {
+                await using var cmd = new NpgsqlCommand(
+                    """
+                    INSERT INTO provider_accounts (id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices, isolated, sender_identity)
+                    VALUES (@id, @tenant, @channel, @kind, @name, @settings, @weight, @enabled, @created, @rate, @prices, @isolated, @identity)
+                    """,
+                    connection);
+                cmd.Parameters.Add(Param("id", account.Id));
+                cmd.Parameters.Add(Param("tenant", account.TenantId));
+                cmd.Parameters.Add(Param("channel", (short)account.Channel));
+                cmd.Parameters.Add(Param("kind", account.Kind));
+                AddMutable(cmd, account);
+                cmd.Parameters.Add(Param("created", account.CreatedAt));
+                await IdentityGuardedAsync(account.SenderIdentity, () => cmd.ExecuteNonQueryAsync(ct));
+            }
 
-        await transaction.CommitAsync(ct);
-        return stored;
+            return ((IReadOnlyList<ProviderAccount>)stored, StoreChanges.Providers(stored));
+        }, ct);
     }
 
     public async Task<IReadOnlyList<ProviderAccount>> ListAsync(Guid tenantId, CancellationToken ct)
@@ -69,28 +68,38 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ISecretPr
 
     public async Task<ProviderAccount?> UpdateAsync(ProviderAccount account, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand(
-            $"""
-            UPDATE provider_accounts
-            SET name = @name, settings = @settings, weight = @weight, enabled = @enabled, rate_per_second = @rate, prices = @prices, isolated = @isolated,
-                sender_identity = @identity
-            WHERE id = @id AND tenant_id = @tenant AND deleted_at IS NULL
-            RETURNING {Columns}
-            """);
-        cmd.Parameters.Add(Param("id", account.Id));
-        cmd.Parameters.Add(Param("tenant", account.TenantId));
-        AddMutable(cmd, account);
-        var updated = await IdentityGuardedAsync(account.SenderIdentity, () => ReadAllAsync(cmd, ct));
-        return updated.Count == 0 ? null : updated[0];
+        return await changes.WriteAsync(async connection =>
+        {
+            await using var cmd = new NpgsqlCommand(
+                $"""
+                UPDATE provider_accounts
+                SET name = @name, settings = @settings, weight = @weight, enabled = @enabled, rate_per_second = @rate, prices = @prices, isolated = @isolated,
+                    sender_identity = @identity
+                WHERE id = @id AND tenant_id = @tenant AND deleted_at IS NULL
+                RETURNING {Columns}
+                """,
+                connection);
+            cmd.Parameters.Add(Param("id", account.Id));
+            cmd.Parameters.Add(Param("tenant", account.TenantId));
+            AddMutable(cmd, account);
+            var updated = await IdentityGuardedAsync(account.SenderIdentity, () => ReadAllAsync(cmd, ct));
+            return updated.Count == 0 ? (null, null) : (updated[0], StoreChanges.Providers(updated));
+        }, ct);
     }
 
     public async Task<ProviderDeleteResult> DeleteAsync(Guid tenantId, Guid id, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand(
-            "UPDATE provider_accounts SET deleted_at = now(), enabled = false WHERE id = @id AND tenant_id = @tenant AND deleted_at IS NULL");
-        cmd.Parameters.Add(Param("id", id));
-        cmd.Parameters.Add(Param("tenant", tenantId));
-        return await cmd.ExecuteNonQueryAsync(ct) == 0 ? ProviderDeleteResult.NotFound : ProviderDeleteResult.Deleted;
+        return await changes.WriteAsync<ProviderDeleteResult>(async connection =>
+        {
+            await using var cmd = new NpgsqlCommand(
+                "UPDATE provider_accounts SET deleted_at = now(), enabled = false WHERE id = @id AND tenant_id = @tenant AND deleted_at IS NULL",
+                connection);
+            cmd.Parameters.Add(Param("id", id));
+            cmd.Parameters.Add(Param("tenant", tenantId));
+            return await cmd.ExecuteNonQueryAsync(ct) == 0
+                ? (ProviderDeleteResult.NotFound, null)
+                : (ProviderDeleteResult.Deleted, StoreChanges.Provider(tenantId, id));
+        }, ct);
     }
 
     public async Task<IReadOnlyList<CostTotal>> GetCostsAsync(CostQuery query, CancellationToken ct)

@@ -6,7 +6,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Sqlite;
 
-internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector protector) : IProviderStore
+internal sealed class SqliteProviderStore(SqliteDatabase db, ChangeFeed changes, ISecretProtector protector) : IProviderStore
 {
     private const string Columns = "id, tenant_id, channel, kind, name, settings, weight, enabled, created_at, rate_per_second, prices, isolated, sender_identity";
 
@@ -42,7 +42,13 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector pr
             },
             ct)).ConfigureAwait(false);
         // Return what a read would return: times are kept to the millisecond.
-        return [.. accounts.Select(static a => a with { CreatedAt = SqliteValues.Time(SqliteValues.Ms(a.CreatedAt)) })];
+        IReadOnlyList<ProviderAccount> stored = [.. accounts.Select(static a => a with { CreatedAt = SqliteValues.Time(SqliteValues.Ms(a.CreatedAt)) })];
+        if (StoreChanges.Providers(stored) is { } change)
+        {
+            await changes.CommittedAsync(change, ct).ConfigureAwait(false);
+        }
+
+        return stored;
     }
 
     public Task<IReadOnlyList<ProviderAccount>> ListAsync(Guid tenantId, CancellationToken ct) =>
@@ -101,7 +107,13 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector pr
                 .Set("$identity", SqliteValues.Text(account.SenderIdentity))
                 .ExecuteNonQuery(),
             ct)).ConfigureAwait(false);
-        return changed == 0 ? null : await GetAsync(account.TenantId, account.Id, ct).ConfigureAwait(false);
+        if (changed == 0)
+        {
+            return null;
+        }
+
+        await changes.CommittedAsync(StoreChanges.Providers([account])!, ct).ConfigureAwait(false);
+        return await GetAsync(account.TenantId, account.Id, ct).ConfigureAwait(false);
     }
 
     public async Task<ProviderDeleteResult> DeleteAsync(Guid tenantId, Guid id, CancellationToken ct)
@@ -114,7 +126,13 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ISecretProtector pr
                 .Set("$now", now)
                 .ExecuteNonQuery(),
             ct).ConfigureAwait(false);
-        return changed == 0 ? ProviderDeleteResult.NotFound : ProviderDeleteResult.Deleted;
+        if (changed == 0)
+        {
+            return ProviderDeleteResult.NotFound;
+        }
+
+        await changes.CommittedAsync(StoreChanges.Provider(tenantId, id), ct).ConfigureAwait(false);
+        return ProviderDeleteResult.Deleted;
     }
 
     public Task<IReadOnlyList<CostTotal>> GetCostsAsync(CostQuery query, CancellationToken ct)

@@ -4,7 +4,7 @@ using static Herald.Storage.Postgres.PostgresRows;
 
 namespace Herald.Storage.Postgres;
 
-public sealed class PostgresRuleStore(NpgsqlDataSource dataSource) : IRuleStore
+public sealed class PostgresRuleStore(NpgsqlDataSource dataSource, ChangeFeed changes) : IRuleStore
 {
     private const string Columns = "tenant_id, version, document, author, created_at, comment, rolled_back_from";
     private const int MaxAppendAttempts = 20;
@@ -56,17 +56,21 @@ public sealed class PostgresRuleStore(NpgsqlDataSource dataSource) : IRuleStore
     {
         for (var attempt = 1; ; attempt++)
         {
-            await using var cmd = dataSource.CreateCommand(AppendSql);
-            cmd.Parameters.Add(Param("tenant", change.TenantId));
-            cmd.Parameters.Add(Param("document", change.Document));
-            cmd.Parameters.Add(Param("author", change.Author));
-            cmd.Parameters.Add(Param("created", Utc(now)));
-            cmd.Parameters.Add(Param("comment", NpgsqlDbType.Text, change.Comment));
-            cmd.Parameters.Add(Param("rolled_back_from", NpgsqlDbType.Bigint, change.RolledBackFrom));
-            cmd.Parameters.Add(Param("expected", NpgsqlDbType.Bigint, change.ExpectedVersion));
             try
             {
-                return await ReadFirstAsync(cmd, ct);
+                return await changes.WriteAsync(async connection =>
+                {
+                    await using var cmd = new NpgsqlCommand(AppendSql, connection);
+                    cmd.Parameters.Add(Param("tenant", change.TenantId));
+                    cmd.Parameters.Add(Param("document", change.Document));
+                    cmd.Parameters.Add(Param("author", change.Author));
+                    cmd.Parameters.Add(Param("created", Utc(now)));
+                    cmd.Parameters.Add(Param("comment", NpgsqlDbType.Text, change.Comment));
+                    cmd.Parameters.Add(Param("rolled_back_from", NpgsqlDbType.Bigint, change.RolledBackFrom));
+                    cmd.Parameters.Add(Param("expected", NpgsqlDbType.Bigint, change.ExpectedVersion));
+                    var stored = await ReadFirstAsync(cmd, ct);
+                    return (stored, stored is null ? null : StoreChanges.Rules(stored));
+                }, ct);
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
             {

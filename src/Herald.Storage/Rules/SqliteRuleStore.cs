@@ -1,6 +1,6 @@
 namespace Herald.Storage.Sqlite;
 
-internal sealed class SqliteRuleStore(SqliteDatabase db) : IRuleStore
+internal sealed class SqliteRuleStore(SqliteDatabase db, ChangeFeed changes) : IRuleStore
 {
     private const string Columns = "tenant_id, version, document, author, created_at, comment, rolled_back_from";
 
@@ -43,9 +43,10 @@ internal sealed class SqliteRuleStore(SqliteDatabase db) : IRuleStore
             },
             ct);
 
-    public Task<RuleSetVersion?> AppendAsync(RuleSetChange change, DateTimeOffset now, CancellationToken ct) =>
+    public async Task<RuleSetVersion?> AppendAsync(RuleSetChange change, DateTimeOffset now, CancellationToken ct)
+    {
         // One writer at a time: reading the current number and inserting the next cannot interleave.
-        db.WriteAsync(
+        var stored = await db.WriteAsync(
             scope =>
             {
                 var tenant = SqliteValues.Id(change.TenantId);
@@ -68,7 +69,14 @@ internal sealed class SqliteRuleStore(SqliteDatabase db) : IRuleStore
                     .ExecuteNonQuery();
                 return new RuleSetVersion(change.TenantId, current + 1, change.Document, change.Author, created, change.Comment, change.RolledBackFrom);
             },
-            ct);
+            ct).ConfigureAwait(false);
+        if (stored is not null)
+        {
+            await changes.CommittedAsync(StoreChanges.Rules(stored), ct).ConfigureAwait(false);
+        }
+
+        return stored;
+    }
 
     public Task<IReadOnlyDictionary<Guid, long>> CurrentVersionsAsync(CancellationToken ct) =>
         db.ReadAsync<IReadOnlyDictionary<Guid, long>>(

@@ -4,17 +4,17 @@ using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Sqlite;
 
-internal sealed class SqliteTemplateStore(SqliteDatabase db) : ITemplateStore
+internal sealed class SqliteTemplateStore(SqliteDatabase db, ChangeFeed changes) : ITemplateStore
 {
     private const string Columns = "id, tenant_id, name, channel, language, document, version, created_at, updated_at";
 
-    public Task<(MessageTemplate Template, bool Created)> SaveAsync(MessageTemplate template, CancellationToken ct)
+    public async Task<(MessageTemplate Template, bool Created)> SaveAsync(MessageTemplate template, CancellationToken ct)
     {
         var now = db.Time.GetUtcNow();
         var nowMs = SqliteValues.Ms(now);
         var document = CustomerJson.Serialize(template);
         var language = CustomerJson.LanguageKey(template.Language);
-        return db.WriteAsync(
+        var saved = await db.WriteAsync(
             scope =>
             {
                 var existing = scope.Command($"SELECT {Columns} FROM templates WHERE tenant_id = $tenant AND name = $name AND channel = $channel AND language = $language")
@@ -43,7 +43,9 @@ internal sealed class SqliteTemplateStore(SqliteDatabase db) : ITemplateStore
                 };
                 return (updated, false);
             },
-            ct);
+            ct).ConfigureAwait(false);
+        await changes.CommittedAsync(StoreChanges.Templates(template.TenantId), ct).ConfigureAwait(false);
+        return saved;
     }
 
     public Task<MessageTemplate?> GetAsync(Guid tenantId, Guid id, CancellationToken ct) =>
@@ -68,11 +70,19 @@ internal sealed class SqliteTemplateStore(SqliteDatabase db) : ITemplateStore
             },
             ct);
 
-    public Task<bool> DeleteAsync(Guid tenantId, Guid id, CancellationToken ct) =>
-        db.WriteAsync(
+    public async Task<bool> DeleteAsync(Guid tenantId, Guid id, CancellationToken ct)
+    {
+        var deleted = await db.WriteAsync(
             scope => scope.Command("DELETE FROM templates WHERE tenant_id = $tenant AND id = $id")
                 .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", SqliteValues.Id(id)).ExecuteNonQuery() > 0,
-            ct);
+            ct).ConfigureAwait(false);
+        if (deleted)
+        {
+            await changes.CommittedAsync(StoreChanges.Templates(tenantId), ct).ConfigureAwait(false);
+        }
+
+        return deleted;
+    }
 
     private static MessageTemplate Read(SqliteDataReader r) => CustomerJson.Deserialize(
         r.GetId(0), r.GetId(1), r.GetString(2), (Channel)r.GetInt16(3), r.GetString(4), r.GetString(5), r.GetInt32(6), r.GetTime(7), r.GetTime(8));
