@@ -1,5 +1,4 @@
 using Herald.Storage;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Herald.Server.Changes;
 
@@ -33,16 +32,5 @@ public sealed class ChangeSubscriptions(IChangeFeed feed, IEnumerable<IChangeSub
 
         _subscriptions.Clear();
         return Task.CompletedTask;
-    }
-}
-
-public static class ChangesServiceCollectionExtensions
-{
-    /// <summary>Subscribes the node's <see cref="IChangeSubscriber"/>s to the storage's <see cref="IChangeFeed"/>
-    /// (registered with the storage backend).</summary>
-    public static IServiceCollection AddHeraldChanges(this IServiceCollection services)
-    {
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ChangeSubscriptions>());
-        return services;
     }
 }

@@ -66,16 +66,6 @@ public static partial class CustomersApi
     public const int MaxOptOuts = 100;
     public const int MaxAttributes = 50;
 
-    public static IServiceCollection AddHeraldCustomers(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<CustomersOptions>().Bind(configuration.GetSection(CustomersOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<CustomerCache>();
-        services.AddSingleton<IChangeSubscriber>(sp => sp.GetRequiredService<CustomerCache>());
-        services.AddSingleton<CustomerResolver>();
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(CustomersJson.Default));
-        return services;
-    }
-
     public static IEndpointRouteBuilder MapCustomersApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/customers").WithTags("Customers");

@@ -47,22 +47,6 @@ public static partial class ProvidersApi
         ["whatsapp"] = Channel.WhatsApp, ["telegram"] = Channel.Telegram, ["sms"] = Channel.Sms, ["email"] = Channel.Email, ["push"] = Channel.Push,
     };
 
-    /// <param name="sends">Whether this node delivers (its circuits are reported and shown live).</param>
-    public static IServiceCollection AddProviders(this IServiceCollection services, IConfiguration configuration, bool sends)
-    {
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(ProvidersJson.Default));
-        services.AddSingleton(new ProviderCircuitNode { Sends = sends });
-        services.AddSingleton<ProviderCircuitReader>();
-        services.AddSingleton<IChangeSubscriber, ProviderResetSubscriber>();
-        services.AddSingleton<IChangeSubscriber, ProviderDirectoryReloader>();
-        if (sends)
-        {
-            services.AddHostedService<ProviderCircuitReporter>();
-        }
-
-        return services;
-    }
-
     public static IEndpointRouteBuilder MapProvidersApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/providers").WithTags("Providers");

@@ -7,7 +7,6 @@ using Herald.Core.Notifications;
 using Herald.Core.Templates;
 using Herald.Ingest;
 using Herald.Server.Authentication;
-using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 using Herald.Storage;
 
@@ -54,17 +53,6 @@ public static partial class TemplatesApi
     public const int MaxSubjectLength = 256;
     public const int MaxHtmlLength = 64 * 1024;
     public const int MaxParameters = 20;
-
-    public static IServiceCollection AddHeraldTemplates(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<TemplatesOptions>().Bind(configuration.GetSection(TemplatesOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<TemplateRenderer>();
-        services.AddSingleton<TemplateCache>();
-        services.AddSingleton<IChangeSubscriber, TemplateCacheSubscriber>();
-        services.AddSingleton<MessageComposer>();
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(TemplatesJson.Default));
-        return services;
-    }
 
     public static IEndpointRouteBuilder MapTemplatesApi(this IEndpointRouteBuilder app)
     {

@@ -1,0 +1,19 @@
+using Herald.Server.Hosting;
+
+namespace Herald.Server.Notifications;
+
+public static class NotificationsServiceCollectionExtensions
+{
+    /// <summary>The ingest settings and, on nodes that serve the API, the ingest service (planning and group commit).</summary>
+    public static IServiceCollection AddHeraldNotifications(this IServiceCollection services, IConfiguration configuration, HeraldRole role)
+    {
+        services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        if (role.ServesApi())
+        {
+            services.AddSingleton<IngestService>();
+            services.AddHostedService(sp => sp.GetRequiredService<IngestService>());
+        }
+
+        return services;
+    }
+}
