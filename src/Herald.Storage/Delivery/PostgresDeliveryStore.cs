@@ -1,4 +1,3 @@
-using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Npgsql;
 using NpgsqlTypes;
@@ -8,6 +7,9 @@ namespace Herald.Storage.Postgres;
 
 public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFeed changes) : IDeliveryStore
 {
+    // First: the statements below are built from it (static fields initialise in text order).
+    private static readonly string Keep = StateSql.KeepsStoredAttemptState("attempts.state", "excluded.state");
+
     // Fair within a lane, strict between lanes (IDeliveryStore). The tenants present in the lanes up to @lowest are
     // found by a loose index scan on queue_fair (lane, tenant_id, due_at): one probe per (lane, tenant), whatever
     // the backlog. A tenant with a due entry in a lane gets a share of @max in proportion to its weight (at least one)
@@ -58,7 +60,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFee
         JOIN picked p ON p.notification_id = c.notification_id
         CROSS JOIN capped
         JOIN notifications n ON n.id = c.notification_id
-        LEFT JOIN attempts a ON a.notification_id = n.id AND a.state = {(short)AttemptState.Sending}
+        LEFT JOIN attempts a ON a.notification_id = n.id AND a.state = {StateSql.AttemptSending}
         ORDER BY p.lane, p.rank, p.due_at, n.id, a.created_at, a.id
         """;
 
@@ -87,20 +89,14 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFee
             JOIN u ON u.id = x.notification_id
             ON CONFLICT (id) DO UPDATE SET
                 -- Delivered and read are never undone; read beats delivered.
-                state = CASE
-                    WHEN attempts.state = {(short)AttemptState.Read} THEN attempts.state
-                    WHEN attempts.state = {(short)AttemptState.Delivered} AND excluded.state <> {(short)AttemptState.Read} THEN attempts.state
-                    ELSE excluded.state END,
+                state = CASE WHEN {Keep} THEN attempts.state ELSE excluded.state END,
                 -- The first non-null provider fields and cost stay; a later write only fills what is missing.
                 provider_id = coalesce(attempts.provider_id, excluded.provider_id),
                 provider_name = coalesce(attempts.provider_name, excluded.provider_name),
                 provider_message_id = coalesce(attempts.provider_message_id, excluded.provider_message_id),
-                failure_kind = CASE WHEN attempts.state IN ({(short)AttemptState.Delivered}, {(short)AttemptState.Read})
-                    THEN attempts.failure_kind ELSE excluded.failure_kind END,
-                error_code = CASE WHEN attempts.state IN ({(short)AttemptState.Delivered}, {(short)AttemptState.Read})
-                    THEN attempts.error_code ELSE excluded.error_code END,
-                error = CASE WHEN attempts.state IN ({(short)AttemptState.Delivered}, {(short)AttemptState.Read})
-                    THEN attempts.error ELSE excluded.error END,
+                failure_kind = CASE WHEN {Keep} THEN attempts.failure_kind ELSE excluded.failure_kind END,
+                error_code = CASE WHEN {Keep} THEN attempts.error_code ELSE excluded.error_code END,
+                error = CASE WHEN {Keep} THEN attempts.error ELSE excluded.error END,
                 cost = coalesce(attempts.cost, excluded.cost),
                 sent_at = coalesce(attempts.sent_at, excluded.sent_at),
                 delivered_at = coalesce(attempts.delivered_at, excluded.delivered_at),
@@ -401,7 +397,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFee
             VALUES (@provider, @pmid, @state, @code, @error, @received)
             ON CONFLICT (provider_id, provider_message_id) DO UPDATE SET
                 state = excluded.state, error_code = excluded.error_code, error = excluded.error, received_at = excluded.received_at
-            WHERE {Rank("excluded.state")} >= {Rank("pending_receipts.state")}
+            WHERE {StateSql.ReceiptRank("excluded.state")} >= {StateSql.ReceiptRank("pending_receipts.state")}
             """);
         cmd.Parameters.Add(Param("provider", receipt.ProviderId));
         cmd.Parameters.Add(Param("pmid", receipt.ProviderMessageId));
@@ -505,20 +501,16 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFee
     {
         // One bounded range per lane on queue_fair; a count stops at atMost, whatever the backlog.
         await using var cmd = dataSource.CreateCommand(
-            """
+            $"""
             SELECT count(*) FROM (
-                (SELECT 1 FROM queue WHERE lane = 0 AND tenant_id = @tenant LIMIT @cap)
-                UNION ALL (SELECT 1 FROM queue WHERE lane = 1 AND tenant_id = @tenant LIMIT @cap)
-                UNION ALL (SELECT 1 FROM queue WHERE lane = 2 AND tenant_id = @tenant LIMIT @cap)
-                UNION ALL (SELECT 1 FROM queue WHERE lane = 3 AND tenant_id = @tenant LIMIT @cap)
+                (SELECT 1 FROM queue WHERE lane = {StateSql.Lane(Priority.Critical)} AND tenant_id = @tenant LIMIT @cap)
+                UNION ALL (SELECT 1 FROM queue WHERE lane = {StateSql.Lane(Priority.High)} AND tenant_id = @tenant LIMIT @cap)
+                UNION ALL (SELECT 1 FROM queue WHERE lane = {StateSql.Lane(Priority.Normal)} AND tenant_id = @tenant LIMIT @cap)
+                UNION ALL (SELECT 1 FROM queue WHERE lane = {StateSql.Lane(Priority.Low)} AND tenant_id = @tenant LIMIT @cap)
                 LIMIT @cap) x
             """);
         cmd.Parameters.Add(Param("tenant", tenantId));
         cmd.Parameters.Add(Param("cap", Math.Max(0, atMost)));
         return (long)(await cmd.ExecuteScalarAsync(ct))!;
     }
-
-    private static string Rank(string state) =>
-        $"(CASE {state} WHEN {(short)ReceiptState.Sent} THEN 0 WHEN {(short)ReceiptState.Failed} THEN 1 " +
-        $"WHEN {(short)ReceiptState.Delivered} THEN 2 ELSE 3 END)";
 }

@@ -7,6 +7,9 @@ namespace Herald.Storage.Sqlite;
 
 internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
 {
+    // First: the statements below are built from it (static fields initialise in text order).
+    private static readonly string Keep = StateSql.KeepsStoredAttemptState("attempts.state", "excluded.state");
+
     private const int Lanes = 4;
 
     // Fair within a lane, strict between lanes (IDeliveryStore), as the PostgreSQL claim: the tenants present in a
@@ -30,8 +33,8 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
 
     private const string SelectNotification = $"SELECT {SqliteValues.NotificationColumns} FROM notifications n WHERE n.id = $id";
 
-    private const string SelectInFlight = $"""
-        SELECT {SqliteValues.AttemptColumns} FROM attempts a WHERE a.notification_id = $id AND a.state = 0 ORDER BY a.created_at, a.id
+    private static readonly string SelectInFlight = $"""
+        SELECT {SqliteValues.AttemptColumns} FROM attempts a WHERE a.notification_id = $id AND a.state = {StateSql.AttemptSending} ORDER BY a.created_at, a.id
         """;
 
     private const string UpdateNotification = """
@@ -52,7 +55,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
     // A delivered or read attempt never goes back to an earlier state (late or reordered callbacks); read beats
     // delivered. When the incoming state is refused, the stored outcome fields are kept with it. The first non-null
     // provider fields, cost, sent and delivered times stay; updated_at only moves forward.
-    private const string UpsertAttempt = InsertAttempt + """
+    private static readonly string UpsertAttempt = InsertAttempt + $"""
 
         ON CONFLICT (id) DO UPDATE SET
             provider_id = coalesce(attempts.provider_id, excluded.provider_id),
@@ -60,10 +63,10 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
             provider_message_id = coalesce(attempts.provider_message_id, excluded.provider_message_id),
             cost = coalesce(attempts.cost, excluded.cost),
             sent_at = coalesce(attempts.sent_at, excluded.sent_at),
-            state = CASE WHEN attempts.state = 3 OR (attempts.state = 2 AND excluded.state <> 3) THEN attempts.state ELSE excluded.state END,
-            failure_kind = CASE WHEN attempts.state = 3 OR (attempts.state = 2 AND excluded.state <> 3) THEN attempts.failure_kind ELSE excluded.failure_kind END,
-            error_code = CASE WHEN attempts.state = 3 OR (attempts.state = 2 AND excluded.state <> 3) THEN attempts.error_code ELSE excluded.error_code END,
-            error = CASE WHEN attempts.state = 3 OR (attempts.state = 2 AND excluded.state <> 3) THEN attempts.error ELSE excluded.error END,
+            state = CASE WHEN {Keep} THEN attempts.state ELSE excluded.state END,
+            failure_kind = CASE WHEN {Keep} THEN attempts.failure_kind ELSE excluded.failure_kind END,
+            error_code = CASE WHEN {Keep} THEN attempts.error_code ELSE excluded.error_code END,
+            error = CASE WHEN {Keep} THEN attempts.error ELSE excluded.error END,
             delivered_at = coalesce(attempts.delivered_at, excluded.delivered_at),
             updated_at = max(attempts.updated_at, excluded.updated_at)
         """;
@@ -363,7 +366,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
                     VALUES ($provider, $id, $state, $errorCode, $error, $at)
                     ON CONFLICT (provider_id, provider_message_id) DO UPDATE SET
                         state = excluded.state, error_code = excluded.error_code, error = excluded.error, received_at = excluded.received_at
-                    WHERE {ReceiptRank("excluded.state")} >= {ReceiptRank("pending_receipts.state")}
+                    WHERE {StateSql.ReceiptRank("excluded.state")} >= {StateSql.ReceiptRank("pending_receipts.state")}
                     """)
                 .Set("$provider", SqliteValues.Id(receipt.ProviderId))
                 .Set("$id", receipt.ProviderMessageId)
@@ -480,7 +483,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
             {
                 using var command = connection.CreateCommand();
                 // Bounded: a count stops at atMost, whatever the backlog.
-                command.CommandText = "SELECT count(*) FROM (SELECT 1 FROM queue WHERE lane IN (0, 1, 2, 3) AND tenant_id = $tenant LIMIT $cap)";
+                command.CommandText = $"SELECT count(*) FROM (SELECT 1 FROM queue WHERE lane IN ({StateSql.Lanes}) AND tenant_id = $tenant LIMIT $cap)";
                 command.Set("$tenant", SqliteValues.Id(tenantId)).Set("$cap", Math.Max(0, atMost));
                 return (long)command.ExecuteScalar()!;
             },
@@ -507,9 +510,6 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
 
     // A later receipt replaces an earlier one unless it would step back (read > delivered > failed > sent),
     // since providers do not promise to report in order.
-    private static string ReceiptRank(string state) =>
-        $"(CASE {state} WHEN {(int)ReceiptState.Sent} THEN 0 WHEN {(int)ReceiptState.Failed} THEN 1 " +
-        $"WHEN {(int)ReceiptState.Delivered} THEN 2 ELSE 3 END)";
 
     private static bool AttemptExists(WriteScope scope, Guid id) =>
         scope.Command("SELECT count(*) FROM attempts WHERE id = $id").Set("$id", SqliteValues.Id(id)).ExecuteScalar() is long n && n > 0;

@@ -57,14 +57,14 @@ public sealed class PostgresDigestStore(NpgsqlDataSource dataSource) : IDigestSt
     // A window is done when none of its members' notifications is short of a final state (status 3 and up: delivered,
     // failed, expired, suppressed, cancelled). The window row is rechecked in the outer WHERE, so a join that reopens
     // the key at the same moment (its row then closes in the future) is not deleted.
-    private const string DeleteSentSql =
-        """
+    private static readonly string DeleteSentSql =
+        $"""
         WITH doomed AS (
             SELECT m.notification_id FROM digest_members m
             WHERE m.closes_at < @before
               AND NOT EXISTS (
                   SELECT 1 FROM digest_members o JOIN notifications n ON n.id = o.notification_id
-                  WHERE o.tenant_id = m.tenant_id AND o.digest_key = m.digest_key AND o.closes_at = m.closes_at AND n.status < 3)
+                  WHERE o.tenant_id = m.tenant_id AND o.digest_key = m.digest_key AND o.closes_at = m.closes_at AND {StateSql.NotFinal("n.status")})
             LIMIT @max),
         deleted AS (
             DELETE FROM digest_members d USING doomed WHERE d.notification_id = doomed.notification_id

@@ -55,13 +55,13 @@ internal sealed class SqliteDigestStore(SqliteDatabase db) : IDigestStore
             {
                 var before = SqliteValues.Ms(closedBefore);
                 var deleted = scope.Command(
-                        """
+                        $"""
                         DELETE FROM digest_members WHERE notification_id IN (
                             SELECT m.notification_id FROM digest_members m
                             WHERE m.closes_at < $before
                               AND NOT EXISTS (
                                   SELECT 1 FROM digest_members o JOIN notifications n ON n.id = o.notification_id
-                                  WHERE o.tenant_id = m.tenant_id AND o.digest_key = m.digest_key AND o.closes_at = m.closes_at AND n.status < 3)
+                                  WHERE o.tenant_id = m.tenant_id AND o.digest_key = m.digest_key AND o.closes_at = m.closes_at AND {StateSql.NotFinal("n.status")})
                             LIMIT $max)
                         """)
                     .Set("$before", before).Set("$max", max)

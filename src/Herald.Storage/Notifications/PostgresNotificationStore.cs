@@ -9,8 +9,8 @@ namespace Herald.Storage.Postgres;
 public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INotificationStore
 {
     // One statement stores every new notification and its queue entry; rows whose dedupe key exists are skipped.
-    private const string InsertSql =
-        """
+    private static readonly string InsertSql =
+        $"""
         WITH ins AS (
             INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at,
                 external_id, dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash)
@@ -25,7 +25,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             INSERT INTO queue (notification_id, tenant_id, lane, due_at, enqueued_at)
             SELECT ins.id, ins.tenant_id, ins.priority, greatest(coalesce(d.due, @now), @now), @now
             FROM ins JOIN unnest(@id, @due) AS d(id, due) ON d.id = ins.id
-            WHERE ins.status = 0
+            WHERE ins.status = {StateSql.Accepted}
         )
         SELECT id, status FROM ins
         """;

@@ -69,7 +69,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
     {
         // One statement: take events (skipping those another node holds), create the deliveries, delete the events.
         await using var cmd = dataSource.CreateCommand(
-            """
+            $"""
             WITH ev AS (
                 DELETE FROM webhook_events w
                 WHERE w.seq IN (SELECT seq FROM webhook_events ORDER BY seq LIMIT @max FOR UPDATE SKIP LOCKED)
@@ -77,7 +77,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
             ), ins AS (
                 INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, notification_id, status, occurred_at,
                     state, attempts, next_attempt_at, created_at, updated_at)
-                SELECT herald_uuid_v7(), ev.tenant_id, e.id, ev.id, ev.notification_id, ev.status, ev.occurred_at, 0, 0, @now, @now, @now
+                SELECT herald_uuid_v7(), ev.tenant_id, e.id, ev.id, ev.notification_id, ev.status, ev.occurred_at, {StateSql.WebhookPending}, 0, @now, @now, @now
                 FROM ev JOIN webhook_endpoints e ON e.tenant_id = ev.tenant_id AND e.enabled
                     AND (cardinality(e.statuses) = 0 OR ev.status = ANY (e.statuses))
             )
@@ -96,7 +96,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
                 UPDATE webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = @until, updated_at = @now
                 WHERE d.id IN (
                     SELECT id FROM webhook_deliveries
-                    WHERE state = 0 AND next_attempt_at <= @now
+                    WHERE state = {StateSql.WebhookPending} AND next_attempt_at <= @now
                     ORDER BY next_attempt_at
                     LIMIT @max
                     FOR UPDATE SKIP LOCKED)
@@ -179,7 +179,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
     public async Task<bool> RedeliverAsync(Guid tenantId, Guid deliveryId, DateTimeOffset now, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand(
-            "UPDATE webhook_deliveries SET state = 0, next_attempt_at = @now, created_at = @now, updated_at = @now WHERE id = @id AND tenant_id = @tenant");
+            $"UPDATE webhook_deliveries SET state = {StateSql.WebhookPending}, next_attempt_at = @now, created_at = @now, updated_at = @now WHERE id = @id AND tenant_id = @tenant");
         cmd.Parameters.Add(Param("id", deliveryId));
         cmd.Parameters.Add(Param("tenant", tenantId));
         cmd.Parameters.Add(Param("now", Utc(now)));
@@ -189,9 +189,9 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
     public async Task<int> RedeliverDeadAsync(Guid tenantId, Guid? endpointId, DateTimeOffset? since, DateTimeOffset now, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand(
-            """
-            UPDATE webhook_deliveries SET state = 0, next_attempt_at = @now, created_at = @now, updated_at = @now
-            WHERE tenant_id = @tenant AND state = 2
+            $"""
+            UPDATE webhook_deliveries SET state = {StateSql.WebhookPending}, next_attempt_at = @now, created_at = @now, updated_at = @now
+            WHERE tenant_id = @tenant AND state = {StateSql.WebhookDead}
               AND (@endpoint::uuid IS NULL OR endpoint_id = @endpoint) AND (@since::timestamptz IS NULL OR occurred_at >= @since)
             """);
         cmd.Parameters.Add(Param("tenant", tenantId));

@@ -83,7 +83,7 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
                 var select = scope.Command("SELECT id, statuses FROM webhook_endpoints WHERE tenant_id = $tenant AND enabled = 1");
                 var insert = scope.Command(
                     "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, notification_id, status, occurred_at, state, attempts, " +
-                    "next_attempt_at, created_at, updated_at) VALUES ($id, $tenant, $endpoint, $event, $notification, $status, $at, 0, 0, $now, $now, $now)");
+                    $"next_attempt_at, created_at, updated_at) VALUES ($id, $tenant, $endpoint, $event, $notification, $status, $at, {StateSql.WebhookPending}, 0, $now, $now, $now)");
                 var nowMs = Ms(now);
                 foreach (var e in events)
                 {
@@ -116,7 +116,7 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
         db.WriteAsync<IReadOnlyList<ClaimedWebhookDelivery>>(
             scope =>
             {
-                var due = scope.Command("SELECT id FROM webhook_deliveries WHERE state = 0 AND next_attempt_at <= $now ORDER BY next_attempt_at, id LIMIT $max")
+                var due = scope.Command($"SELECT id FROM webhook_deliveries WHERE state = {StateSql.WebhookPending} AND next_attempt_at <= $now ORDER BY next_attempt_at, id LIMIT $max")
                     .Set("$now", Ms(now)).Set("$max", Math.Max(0, max))
                     .ReadAll(r => r.GetString(0));
                 var claim = scope.Command("UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $until, updated_at = $now WHERE id = $id");
@@ -188,16 +188,16 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
 
     public Task<bool> RedeliverAsync(Guid tenantId, Guid deliveryId, DateTimeOffset now, CancellationToken ct) =>
         db.WriteAsync(
-            scope => scope.Command("UPDATE webhook_deliveries SET state = 0, next_attempt_at = $now, created_at = $now, updated_at = $now WHERE id = $id AND tenant_id = $tenant")
+            scope => scope.Command($"UPDATE webhook_deliveries SET state = {StateSql.WebhookPending}, next_attempt_at = $now, created_at = $now, updated_at = $now WHERE id = $id AND tenant_id = $tenant")
                 .Set("$now", Ms(now)).Set("$id", Id(deliveryId)).Set("$tenant", Id(tenantId)).ExecuteNonQuery() == 1,
             ct);
 
     public Task<int> RedeliverDeadAsync(Guid tenantId, Guid? endpointId, DateTimeOffset? since, DateTimeOffset now, CancellationToken ct) =>
         db.WriteAsync(
             scope => scope.Command(
-                    """
-                    UPDATE webhook_deliveries SET state = 0, next_attempt_at = $now, created_at = $now, updated_at = $now
-                    WHERE tenant_id = $tenant AND state = 2
+                    $"""
+                    UPDATE webhook_deliveries SET state = {StateSql.WebhookPending}, next_attempt_at = $now, created_at = $now, updated_at = $now
+                    WHERE tenant_id = $tenant AND state = {StateSql.WebhookDead}
                       AND ($endpoint IS NULL OR endpoint_id = $endpoint) AND ($since IS NULL OR occurred_at >= $since)
                     """)
                 .Set("$now", Ms(now)).Set("$tenant", Id(tenantId))
