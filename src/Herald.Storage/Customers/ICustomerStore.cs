@@ -6,10 +6,11 @@ using Herald.Core.Templates;
 
 namespace Herald.Storage;
 
-// Customer and template stores (issue #4). Same rules as Contracts.cs: every backend implements both and passes
+// Customer and template stores (issue #4). Same rules as StorageContracts.cs: every backend implements both and passes
 // tests/Herald.Storage.Tests/Compliance/CustomerStoreComplianceTests.cs; times are UTC truncated to the millisecond.
 
-/// <summary>Stored customers, keyed per tenant by the bank's customer id.</summary>
+/// <summary>Stored customers, keyed per tenant by the bank's customer id. Every stored change (upsert, a delete that
+/// deleted) is announced on the <see cref="IChangeFeed"/> as <see cref="ChangeKinds.Customer"/>.</summary>
 public interface ICustomerStore
 {
     /// <summary>Inserts or replaces the customer. Keeps the first <see cref="Customer.CreatedAt"/>; sets

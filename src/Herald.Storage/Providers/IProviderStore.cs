@@ -33,6 +33,8 @@ public sealed record CostTotal(Channel? Channel, Guid? ProviderId, string? Provi
 /// Provider accounts. Settings are encrypted at rest (whole JSON, <c>ISecretProtector</c> with context
 /// <c>provider:{id}</c>) and decrypted on read; rows written before encryption read as they are and are encrypted by
 /// their next write. Deleted accounts are kept (attempts and cost reports reference them) but no longer listed.
+/// Every stored change is
+/// announced on the <see cref="IChangeFeed"/> as <see cref="ChangeKinds.Providers"/>.
 /// </summary>
 public interface IProviderStore
 {

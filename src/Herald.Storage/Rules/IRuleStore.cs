@@ -14,7 +14,8 @@ public sealed record RuleSetVersion(
 public sealed record RuleSetChange(
     Guid TenantId, string Document, string Author, string? Comment, long? ExpectedVersion, long? RolledBackFrom = null);
 
-/// <summary>The versioned rule sets of every tenant (SPEC §3, <c>/v1/rules</c>).</summary>
+/// <summary>The versioned rule sets of every tenant (SPEC §3, <c>/v1/rules</c>). Every appended version is announced on
+/// the <see cref="IChangeFeed"/> as <see cref="ChangeKinds.Rules"/>.</summary>
 public interface IRuleStore
 {
     /// <summary>The tenant's newest version, or null when it has never stored rules.</summary>

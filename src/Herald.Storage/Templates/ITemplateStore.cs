@@ -2,7 +2,8 @@ using Herald.Core.Templates;
 
 namespace Herald.Storage;
 
-/// <summary>Message templates, unique per tenant by name, channel and language (null language = the default).</summary>
+/// <summary>Message templates, unique per tenant by name, channel and language (null language = the default). Every
+/// stored change is announced on the <see cref="IChangeFeed"/> as <see cref="ChangeKinds.Templates"/>.</summary>
 public interface ITemplateStore
 {
     /// <summary>Inserts the template or replaces the one with the same name, channel and language: the id and

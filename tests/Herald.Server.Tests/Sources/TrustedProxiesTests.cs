@@ -1,7 +1,7 @@
 using System.Net;
 using Herald.Server.Sources;
 
-namespace Herald.EndToEnd.Tests;
+namespace Herald.Server.Tests.Sources;
 
 /// <summary><c>Herald:Sources:TrustedProxies</c>: the peers whose client-certificate header is believed.</summary>
 public sealed class TrustedProxiesTests
