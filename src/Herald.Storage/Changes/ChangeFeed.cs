@@ -68,7 +68,12 @@ public sealed partial class ChangeFeed : IChangeFeed, IAsyncDisposable
     {
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_disposed == 1, this);
+            // A late caller during shutdown (a worker's last wait) gets no listener rather than an exception.
+            if (_disposed == 1)
+            {
+                return;
+            }
+
             _loops ??= Task.Run(() => Task.WhenAll(ListenPostgresAsync(_stop.Token), SubscribeRedisAsync(_stop.Token)), CancellationToken.None);
         }
     }
@@ -103,7 +108,7 @@ public sealed partial class ChangeFeed : IChangeFeed, IAsyncDisposable
             }
         }
 
-        await CommittedAsync(change, ct);
+        await CommittedAsync(change);
     }
 
     /// <summary>
@@ -130,7 +135,7 @@ public sealed partial class ChangeFeed : IChangeFeed, IAsyncDisposable
 
         if (written.Change is { } committed)
         {
-            await CommittedAsync(committed, ct);
+            await CommittedAsync(committed);
         }
 
         return written.Result;
@@ -147,13 +152,14 @@ public sealed partial class ChangeFeed : IChangeFeed, IAsyncDisposable
     }
 
     /// <summary>A store committed <paramref name="change"/>: this node's subscribers hear it now (before the store
-    /// returns, so the writer's next read on this node sees it), then it is published on Redis. Never throws for a
-    /// subscriber or Redis: the change is stored already, and the safety nets converge what a path misses.</summary>
-    internal async Task CommittedAsync(Change change, CancellationToken ct)
+    /// returns, so the writer's next read on this node sees it), then it is published on Redis. Never throws and takes no
+    /// cancellation: the change is stored already (a failure here would make the caller
+    /// believe it was lost), and the safety nets converge what a path misses.</summary>
+    internal async Task CommittedAsync(Change change)
     {
         await DispatchAsync(change, Local, CancellationToken.None);
-        await PublishRedisAsync(change);
-        ct.ThrowIfCancellationRequested();
+        // Not awaited: a slow Redis (timing out rather than down) must not hold the writer's answer back.
+        _ = PublishRedisAsync(change);
     }
 
     /// <summary>Completes on the next <see cref="QueueChannel"/> notification (from any node or process), or after

@@ -87,7 +87,7 @@ internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes)
     }
 
     private Task AnnounceAsync(Guid tenantId, string customerId, CancellationToken ct) =>
-        StoreChanges.Customer(tenantId, customerId) is { } change ? changes.CommittedAsync(change, ct) : Task.CompletedTask;
+        StoreChanges.Customer(tenantId, customerId) is { } change ? changes.CommittedAsync(change) : Task.CompletedTask;
 
     private static Customer Read(SqliteDataReader r) => CustomerJson.Deserialize(r.GetString(0), r.GetString(1), r.GetTime(2), r.GetTime(3));
 }

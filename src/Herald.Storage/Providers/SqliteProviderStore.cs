@@ -45,7 +45,7 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ChangeFeed changes,
         IReadOnlyList<ProviderAccount> stored = [.. accounts.Select(static a => a with { CreatedAt = SqliteValues.Time(SqliteValues.Ms(a.CreatedAt)) })];
         if (StoreChanges.Providers(stored) is { } change)
         {
-            await changes.CommittedAsync(change, ct).ConfigureAwait(false);
+            await changes.CommittedAsync(change).ConfigureAwait(false);
         }
 
         return stored;
@@ -112,7 +112,7 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ChangeFeed changes,
             return null;
         }
 
-        await changes.CommittedAsync(StoreChanges.Providers([account])!, ct).ConfigureAwait(false);
+        await changes.CommittedAsync(StoreChanges.Providers([account])!).ConfigureAwait(false);
         return await GetAsync(account.TenantId, account.Id, ct).ConfigureAwait(false);
     }
 
@@ -131,7 +131,7 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ChangeFeed changes,
             return ProviderDeleteResult.NotFound;
         }
 
-        await changes.CommittedAsync(StoreChanges.Provider(tenantId, id), ct).ConfigureAwait(false);
+        await changes.CommittedAsync(StoreChanges.Provider(tenantId, id)).ConfigureAwait(false);
         return ProviderDeleteResult.Deleted;
     }
 

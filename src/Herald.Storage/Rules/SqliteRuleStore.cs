@@ -72,7 +72,7 @@ internal sealed class SqliteRuleStore(SqliteDatabase db, ChangeFeed changes) : I
             ct).ConfigureAwait(false);
         if (stored is not null)
         {
-            await changes.CommittedAsync(StoreChanges.Rules(stored), ct).ConfigureAwait(false);
+            await changes.CommittedAsync(StoreChanges.Rules(stored)).ConfigureAwait(false);
         }
 
         return stored;

@@ -44,7 +44,7 @@ internal sealed class SqliteTemplateStore(SqliteDatabase db, ChangeFeed changes)
                 return (updated, false);
             },
             ct).ConfigureAwait(false);
-        await changes.CommittedAsync(StoreChanges.Templates(template.TenantId), ct).ConfigureAwait(false);
+        await changes.CommittedAsync(StoreChanges.Templates(template.TenantId)).ConfigureAwait(false);
         return saved;
     }
 
@@ -78,7 +78,7 @@ internal sealed class SqliteTemplateStore(SqliteDatabase db, ChangeFeed changes)
             ct).ConfigureAwait(false);
         if (deleted)
         {
-            await changes.CommittedAsync(StoreChanges.Templates(tenantId), ct).ConfigureAwait(false);
+            await changes.CommittedAsync(StoreChanges.Templates(tenantId)).ConfigureAwait(false);
         }
 
         return deleted;
