@@ -228,7 +228,7 @@ public static partial class ProvidersApi
 
     /// <summary>Isolation is stored with the account, so every node's dispatcher holds it open after its next
     /// refresh; a reset also closes the account's circuit on this node at once and on every other node as soon as
-    /// the change fan-out reaches it (Redis or LISTEN/NOTIFY; within a second).</summary>
+    /// the change feed reaches it (Redis or LISTEN/NOTIFY; within a second).</summary>
     private static async Task<IResult> SetIsolatedAsync(Guid id, bool isolated, ClaimsPrincipal user, CircuitControl control, CancellationToken ct)
     {
         var (store, changes, circuits, loggers) = control;
