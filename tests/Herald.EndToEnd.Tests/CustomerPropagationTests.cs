@@ -3,9 +3,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
-using Herald.Server.Changes;
 using Herald.Server.Customers;
 using Herald.Server.Hosting;
+using Herald.Storage;
 using Herald.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -60,9 +60,9 @@ public sealed class CustomerPropagationTests(PostgresFixture postgres, Customers
         await using var b = await HeraldHost.StartAsync(HeraldRole.All, settings);
         var (tenantId, clientA) = await a.CreateTenantAsync();
         var clientB = b.Client(clientA.DefaultRequestHeaders.Authorization!.Parameter);
-        var fanoutB = b.Services.GetRequiredService<ChangeFanout>();
+        var fanoutB = b.Services.GetRequiredService<IChangeFeed>();
         var cacheB = b.Services.GetRequiredService<CustomerCache>();
-        await fanoutB.PostgresListening.WaitAsync(Deadline, ct);
+        await fanoutB.Listening.WaitAsync(Deadline, ct);
         await fanoutB.RedisSubscribed.WaitAsync(Deadline, ct);
         if (stopRedis)
         {

@@ -324,7 +324,7 @@ public sealed class EgressTests(EgressHostFixture fixture) : IClassFixture<Egres
         var store = Host.Services.GetRequiredService<IProviderStore>();
         var now = TimeProvider.System.GetUtcNow();
         await store.CreateAsync(new ProviderAccount(Guid.CreateVersion7(now), tenantId, channel, kind, "stored before the guard", settings, 100, true, now), CancellationToken.None);
-        await Host.Services.GetRequiredService<Herald.Server.Providers.ProviderAccountChanges>().AnnounceAsync(tenantId, null, CancellationToken.None);
+        // The store announces the new account itself: this node's routing table has it when CreateAsync returns.
     }
 
     private static async Task DisableAsync(HttpClient client, string kind)

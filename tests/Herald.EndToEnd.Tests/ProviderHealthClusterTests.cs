@@ -4,8 +4,8 @@ using System.Text.Json.Nodes;
 using Herald.Channels.Providers;
 using Herald.Core.Notifications;
 using Herald.EndToEnd.Tests.Infrastructure;
-using Herald.Server.Changes;
 using Herald.Server.Hosting;
+using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.EndToEnd.Tests;
@@ -30,7 +30,7 @@ public sealed class ProviderHealthClusterTests(PostgresFixture postgres)
         settings["Herald:Channels:CircuitReportInterval"] = "00:00:00.200";
         await using var api = await HeraldHost.StartAsync(HeraldRole.Api, settings);
         await using var worker = await HeraldHost.StartAsync(HeraldRole.Worker, settings);
-        await worker.Services.GetRequiredService<ChangeFanout>().PostgresListening.WaitAsync(Deadline, Ct);
+        await worker.Services.GetRequiredService<IChangeFeed>().Listening.WaitAsync(Deadline, Ct);
         var (_, client) = await api.CreateTenantAsync();
         var rest = (await client.GetFromJsonAsync<JsonArray>("/v1/providers", Ct))!.Single(p => p.Str("kind") == "twilio-sms")!.AsObject();
         var id = rest.Str("id");
@@ -76,7 +76,7 @@ public sealed class ProviderHealthClusterTests(PostgresFixture postgres)
         settings["Herald:Channels:ProviderRefreshInterval"] = "00:10:00";
         await using var api = await HeraldHost.StartAsync(HeraldRole.Api, settings);
         await using var worker = await HeraldHost.StartAsync(HeraldRole.Worker, settings);
-        await worker.Services.GetRequiredService<ChangeFanout>().PostgresListening.WaitAsync(Deadline, Ct);
+        await worker.Services.GetRequiredService<IChangeFeed>().Listening.WaitAsync(Deadline, Ct);
         var directory = worker.Services.GetRequiredService<ProviderDirectory>();
 
         // A new tenant's sandbox accounts, created in one transaction, arrive together.

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Server.Hosting;
 using Herald.Server.Rules;
+using Herald.Storage;
 using Herald.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -410,9 +411,9 @@ public sealed class RulesPropagationTests(PostgresFixture postgres, RulesRedisFi
         await using var b = await HeraldHost.StartAsync(HeraldRole.All, settings);
         var (tenantId, clientA) = await a.CreateTenantAsync();
         var clientB = b.Client(clientA.DefaultRequestHeaders.Authorization!.Parameter);
-        var fanoutB = b.Services.GetRequiredService<RuleChangeFanout>();
+        var fanoutB = b.Services.GetRequiredService<IChangeFeed>();
         var cacheB = b.Services.GetRequiredService<RuleSetCache>();
-        await fanoutB.PostgresListening.WaitAsync(Deadline, TestContext.Current.CancellationToken);
+        await fanoutB.Listening.WaitAsync(Deadline, TestContext.Current.CancellationToken);
         await fanoutB.RedisSubscribed.WaitAsync(Deadline, TestContext.Current.CancellationToken);
         if (stopRedis)
         {

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using Herald.EndToEnd.Tests.Infrastructure;
-using Herald.Server.Changes;
 using Herald.Server.Hosting;
 using Herald.Server.Templates;
+using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.EndToEnd.Tests;
@@ -26,7 +26,7 @@ public sealed class TemplatePropagationTests(PostgresFixture postgres)
         settings["Herald:Templates:CacheTtl"] = "00:10:00";
         await using var api = await HeraldHost.StartAsync(HeraldRole.Api, settings);
         await using var worker = await HeraldHost.StartAsync(HeraldRole.Worker, settings);
-        await worker.Services.GetRequiredService<ChangeFanout>().PostgresListening.WaitAsync(Deadline, Ct);
+        await worker.Services.GetRequiredService<IChangeFeed>().Listening.WaitAsync(Deadline, Ct);
         var cache = worker.Services.GetRequiredService<TemplateCache>();
         var (tenantId, client) = await api.CreateTenantAsync();
         var chat = TestData.ChatId();

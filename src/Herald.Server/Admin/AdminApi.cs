@@ -8,7 +8,6 @@ using Herald.Ingest;
 using Herald.Ingest.Authentication;
 using Herald.Server.Authentication;
 using Herald.Server.Hosting;
-using Herald.Server.Providers;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
 using Herald.Sandbox;
@@ -279,7 +278,6 @@ public static class TenantLimitsPatch
 public sealed class TenantProvisioning(
     ITenantStore tenants,
     IProviderStore providers,
-    ProviderAccountChanges changes,
     IOptions<SandboxOptions> sandbox,
     SelfAddress self,
     Sandbox.Smtp.SmtpSimulator smtp,
@@ -296,8 +294,7 @@ public sealed class TenantProvisioning(
             var accounts = SandboxAccounts(tenant);
             // One transaction: a node whose routing table loads meanwhile sees all of them or none.
             await providers.CreateManyAsync(accounts, ct);
-            await changes.AnnounceAsync(tenant.Id, null, ct);
-            logger.TenantCreated(tenant.Id, accounts.Count);
+                logger.TenantCreated(tenant.Id, accounts.Count);
         }
 
         return tenant;

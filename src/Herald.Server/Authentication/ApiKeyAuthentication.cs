@@ -78,19 +78,6 @@ public static class Policies
     public const string Admin = "admin";
     public const string System = "system";
 
-    public static IServiceCollection AddHeraldAuthentication(this IServiceCollection services)
-    {
-        services.AddSingleton<ApiKeyCache>();
-        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        services.AddAuthorizationBuilder()
-            .AddPolicy(Send, p => p.RequireClaim(ApiKeyAuthenticationHandler.TenantClaim).RequireRole(Roles.Send, Roles.Admin))
-            .AddPolicy(Read, p => p.RequireClaim(ApiKeyAuthenticationHandler.TenantClaim).RequireRole(Roles.Read, Roles.Admin))
-            .AddPolicy(Admin, p => p.RequireClaim(ApiKeyAuthenticationHandler.TenantClaim).RequireRole(Roles.Admin))
-            .AddPolicy(System, p => p.RequireRole(Roles.System));
-        return services;
-    }
-
     /// <summary>The tenant the caller's key belongs to. Only call behind a tenant policy.</summary>
     public static Guid TenantId(this ClaimsPrincipal user) =>
         Guid.Parse(user.FindFirstValue(ApiKeyAuthenticationHandler.TenantClaim)!);

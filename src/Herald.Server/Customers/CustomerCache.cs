@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using Herald.Core.Customers;
-using Herald.Server.Changes;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
 
@@ -30,7 +29,7 @@ public sealed class CustomersOptions
 /// <summary>
 /// Per-node cache of stored customers for the ingest path and the delivery worker: bounded, short-lived, and cleared
 /// on every change, on this node at once and on the others when the change is announced over the
-/// <see cref="ChangeFanout"/> (kind <c>customer</c>, key the customer id); the TTL is the safety net for a node that
+/// <see cref="Storage.IChangeFeed"/> (kind <c>customer</c>, key the customer id); the TTL is the safety net for a node that
 /// hears neither path. Unknown ids are cached too, so notifications that name an unstored customer with inline
 /// contacts cost no store read each. Lookups of many ids read the store once.
 /// </summary>

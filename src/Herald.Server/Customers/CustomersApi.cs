@@ -10,7 +10,6 @@ using Herald.Core.Notifications;
 using Herald.Ingest;
 using Herald.Ingest.Native;
 using Herald.Server.Authentication;
-using Herald.Server.Changes;
 using Herald.Server.Notifications;
 using Herald.Storage;
 
@@ -67,16 +66,6 @@ public static partial class CustomersApi
     public const int MaxOptOuts = 100;
     public const int MaxAttributes = 50;
 
-    public static IServiceCollection AddHeraldCustomers(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<CustomersOptions>().Bind(configuration.GetSection(CustomersOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<CustomerCache>();
-        services.AddChangeFanout();
-        services.AddSingleton<IChangeSubscriber>(sp => sp.GetRequiredService<CustomerCache>());
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(CustomersJson.Default));
-        return services;
-    }
-
     public static IEndpointRouteBuilder MapCustomersApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/customers").WithTags("Customers");
@@ -105,7 +94,7 @@ public static partial class CustomersApi
         return TypedResults.Json(new CustomerPage([.. items.Select(CustomerView.From)], next), CustomersJson.Default.CustomerPage);
     }
 
-    private static async Task<IResult> PutAsync(string id, HttpRequest request, ClaimsPrincipal user, ICustomerStore store, CustomerCache cache, ChangeFanout fanout, CancellationToken ct)
+    private static async Task<IResult> PutAsync(string id, HttpRequest request, ClaimsPrincipal user, ICustomerStore store, CancellationToken ct)
     {
         var (body, error) = await RequestBody.ReadJsonAsync(request, MaxBodyBytes);
         if (error is not null)
@@ -123,11 +112,11 @@ public static partial class CustomersApi
             return Problems.Invalid([JsonError(e)], "The customer is invalid.");
         }
 
-        return await SaveAsync(id, parsed ?? new CustomerBody(), user.TenantId(), store, cache, fanout, ct);
+        return await SaveAsync(id, parsed ?? new CustomerBody(), user.TenantId(), store, ct);
     }
 
     /// <summary>A JSON merge patch (RFC 7396) at the top level: a member present replaces that field, null clears it.</summary>
-    private static async Task<IResult> PatchAsync(string id, HttpRequest request, ClaimsPrincipal user, ICustomerStore store, CustomerCache cache, ChangeFanout fanout, CancellationToken ct)
+    private static async Task<IResult> PatchAsync(string id, HttpRequest request, ClaimsPrincipal user, ICustomerStore store, CancellationToken ct)
     {
         if (request.ContentType?.StartsWith("application/merge-patch+json", StringComparison.OrdinalIgnoreCase) == true)
         {
@@ -168,18 +157,17 @@ public static partial class CustomersApi
             return Problems.Invalid([JsonError(e)], "The patch is invalid.");
         }
 
-        return await SaveAsync(id, merged ?? new CustomerBody(), tenantId, store, cache, fanout, ct);
+        return await SaveAsync(id, merged ?? new CustomerBody(), tenantId, store, ct);
     }
 
-    private static async Task<IResult> DeleteAsync(string id, ClaimsPrincipal user, ICustomerStore store, CustomerCache cache, ChangeFanout fanout, CancellationToken ct)
+    private static async Task<IResult> DeleteAsync(string id, ClaimsPrincipal user, ICustomerStore store, CancellationToken ct)
     {
         var tenantId = user.TenantId();
         var deleted = await store.DeleteAsync(tenantId, id, ct);
-        Changed(tenantId, id, cache, fanout);
         return deleted ? TypedResults.NoContent() : Problems.NotFound("Customer");
     }
 
-    private static async Task<IResult> SaveAsync(string id, CustomerBody body, Guid tenantId, ICustomerStore store, CustomerCache cache, ChangeFanout fanout, CancellationToken ct)
+    private static async Task<IResult> SaveAsync(string id, CustomerBody body, Guid tenantId, ICustomerStore store, CancellationToken ct)
     {
         var (customer, errors) = Validate(id, body);
         if (customer is null)
@@ -187,21 +175,10 @@ public static partial class CustomersApi
             return Problems.Invalid(errors, "The customer is invalid.");
         }
 
+        // The store announces the change: this node forgets the customer before the answer, the others when the
+        // announcement reaches them (an opt-out honoured late is a compliance problem for a bank).
         var (stored, created) = await store.UpsertAsync(tenantId, customer, ct);
-        Changed(tenantId, id, cache, fanout);
         return View(stored, created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
-    }
-
-    // This node forgets the customer at once; the others when the announcement reaches them (an opt-out honoured late
-    // is a compliance problem for a bank). Not awaited: the change is committed, and a slow path must not hold the
-    // answer back; the cache TTL covers a node that hears neither path.
-    private static void Changed(Guid tenantId, string id, CustomerCache cache, ChangeFanout fanout)
-    {
-        cache.Invalidate(tenantId, id);
-        if (id.Length <= ChangeFanout.MaxKeyLength)
-        {
-            _ = fanout.PublishAsync(ChangeKinds.Customer, tenantId, id, CancellationToken.None);
-        }
     }
 
     private static IResult View(Customer customer, int status = StatusCodes.Status200OK) =>

@@ -76,20 +76,3 @@ public sealed class DigestHousekeeping(IDigestStore store, TimeProvider time, IO
         }
     }
 }
-
-public static class DigestsServiceCollectionExtensions
-{
-    /// <summary>Registers the digest settings and, on nodes that deliver, the housekeeping of old windows.</summary>
-    public static IServiceCollection AddHeraldDigests(this IServiceCollection services, IConfiguration configuration, bool delivers)
-    {
-        services.AddOptions<DigestsOptions>().Bind(configuration.GetSection(DigestsOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<DigestWindows>();
-        services.AddSingleton<DigestHousekeeping>();
-        if (delivers)
-        {
-            services.AddHostedService(sp => sp.GetRequiredService<DigestHousekeeping>());
-        }
-
-        return services;
-    }
-}

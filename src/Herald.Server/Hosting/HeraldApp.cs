@@ -1,10 +1,11 @@
 using Herald.Channels;
 using Herald.Channels.Providers.RateLimiting;
-using Herald.Channels.Sms.Smpp;
 using Herald.Core.Routing;
 using Herald.Sandbox;
 using Herald.Server.Admin;
 using Herald.Server.Authentication;
+using Herald.Server.Changes;
+using Herald.Server.Demo;
 using Herald.Server.Callbacks;
 using Herald.Server.Customers;
 using Herald.Server.Templates;
@@ -20,10 +21,8 @@ using Herald.Server.Sources;
 using Herald.Server.Throttling;
 using Herald.Server.Webhooks;
 using Herald.Storage;
-using Herald.Storage.Postgres;
 using Herald.Redis;
 using Herald.Storage.Secrets;
-using Herald.Storage.Sqlite;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -69,19 +68,28 @@ public static class HeraldApp
         var services = builder.Services;
 
         services.AddOptions<HeraldOptions>().BindConfiguration(HeraldOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<DefaultRouteOptions>().BindConfiguration("Herald:Routing");
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        services.AddHeraldOperations(configuration);
-
         // TryAdd: a test host may bring its own clock (e.g. one it moves forward to end a quiet-hours window).
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<HeraldMetrics>();
         services.AddSingleton<SelfAddress>();
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));
+        services.AddOpenApi();
+        services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(HeraldMetrics.MeterName)
+            .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+            .AddPrometheusExporter());
+
+        // Infrastructure: storage (with its change feed), Redis, secrets.
+        services.AddHeraldOperations(configuration);
         services.AddHeraldStorage(configuration);
         services.AddHeraldRedis(configuration);
         services.AddHeraldSecrets(configuration);
+        services.AddHeraldChanges(configuration);
+
+        // Channels and the sandbox.
         services.AddHeraldChannels(configuration);
         services.AddSingleton<IRateLimitMetrics>(sp => sp.GetRequiredService<HeraldMetrics>());
         services.AddHeraldRateLimits(configuration);
@@ -91,45 +99,23 @@ public static class HeraldApp
         services.AddOptions<SandboxOptions>().Validate(
             o => !o.Enabled || embeddedDemo || !string.IsNullOrEmpty(o.ControlKey),
             "Herald:Sandbox:Enabled outside the embedded demo needs a key for the sandbox's read and control endpoints: set Herald:Sandbox:ControlKey or Herald:AdminKey.");
+
+        // Features, one line each.
+        services.AddHeraldAuthentication(configuration);
+        services.AddHeraldAdmin(configuration);
+        services.AddHeraldDemo(configuration);
         services.AddHeraldRules(configuration);
         services.AddHeraldThrottling(configuration);
-        services.AddHeraldQuotas();
-        services.AddSingleton<ReceiptProcessor>();
-        services.AddSingleton<Herald.Channels.Callbacks.IReceiptSink, ReceiptSink>();
-        services.AddSingleton<TenantProvisioning>();
-        services.AddOptions<Demo.DemoOptions>().BindConfiguration(Demo.DemoOptions.Section);
-        services.AddSingleton<Demo.DemoBootstrap>();
-        services.AddHeraldAuthentication();
+        services.AddHeraldQuotas(configuration);
         services.AddHeraldCustomers(configuration);
         services.AddHeraldTemplates(configuration);
         services.AddHeraldSources(configuration);
-        services.AddProviders(configuration, role.Delivers());
-        services.AddReports(configuration);
-        services.AddProblemDetails();
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));
-        services.AddOpenApi();
-        services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(HeraldMetrics.MeterName)
-            .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
-            .AddPrometheusExporter());
-
-        services.AddHeraldWebhooks(configuration, role.Delivers());
-        services.AddHeraldDigests(configuration, role.Delivers());
-        if (role.ServesApi())
-        {
-            services.AddSingleton<IngestService>();
-            services.AddSingleton<GroupCommit>();
-            services.AddHostedService(sp => sp.GetRequiredService<GroupCommit>());
-        }
-
-        if (role.Delivers())
-        {
-            services.AddSingleton<DeliveryLoader>();
-            services.AddSingleton<DeliverySender>();
-            services.AddHostedService<DeliveryWorker>();
-            services.AddHostedService<QueueMaintenance>();
-            services.AddSmppReceipts<ReceiptSink>();
-        }
+        services.AddHeraldProviders(configuration, role);
+        services.AddHeraldReports(configuration);
+        services.AddHeraldWebhooks(configuration, role);
+        services.AddHeraldDigests(configuration, role);
+        services.AddHeraldNotifications(configuration, role);
+        services.AddHeraldDelivery(configuration, role);
 
         // Last, so it wraps every provider, a test's or an operator's too.
         LogSafety.ScrubDatabaseErrors(services);
@@ -160,38 +146,6 @@ public static class HeraldApp
         }
 
         return app;
-    }
-
-    /// <summary>Registers the configured storage backend (SPEC §6: <c>Herald:Storage</c>).</summary>
-    public static IServiceCollection AddHeraldStorage(this IServiceCollection services, IConfiguration configuration)
-    {
-        var storage = configuration["Herald:Storage"] ?? "sqlite";
-        if (string.Equals(storage, "postgres", StringComparison.OrdinalIgnoreCase))
-        {
-            var connectionString = configuration.GetConnectionString("Postgres")
-                ?? throw new StartupException("Herald:Storage is 'postgres' but ConnectionStrings:Postgres is not set.");
-            try
-            {
-                services.AddPostgresStorage(connectionString);
-            }
-            catch (ArgumentException e)
-            {
-                throw new StartupException($"ConnectionStrings:Postgres is invalid: {e.Message}");
-            }
-        }
-        else
-        {
-            try
-            {
-                services.AddSqliteStorage(configuration.GetConnectionString("Sqlite") ?? "Data Source=data/herald.db");
-            }
-            catch (ArgumentException e)
-            {
-                throw new StartupException($"ConnectionStrings:Sqlite is invalid: {e.Message}");
-            }
-        }
-
-        return services;
     }
 
     /// <summary>Migrates when configured, then runs until stopped; the migrate role migrates and returns.

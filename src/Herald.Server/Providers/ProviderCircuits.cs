@@ -1,6 +1,5 @@
 using Herald.Channels;
 using Herald.Channels.Providers;
-using Herald.Server.Changes;
 using Herald.Storage;
 using Microsoft.Extensions.Options;
 

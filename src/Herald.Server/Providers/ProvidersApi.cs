@@ -9,7 +9,6 @@ using Herald.Core.Notifications;
 using Herald.Core.Providers;
 using Herald.Ingest;
 using Herald.Server.Authentication;
-using Herald.Server.Changes;
 using Herald.Server.Notifications;
 using Herald.Storage;
 
@@ -37,7 +36,7 @@ public sealed partial class ProvidersJson : JsonSerializerContext;
 /// <summary>
 /// <c>/v1/providers</c>: the tenant's provider pools. Reads need <c>read</c>, changes <c>admin</c>; every call is
 /// scoped to the key's tenant (another tenant's account is 404). Every change reloads the
-/// <see cref="ProviderDirectory"/> of this node at once and of the others through <see cref="ProviderAccountChanges"/>.
+/// <see cref="ProviderDirectory"/> of this node at once and of the others through the store's change announcement (<see cref="ProviderDirectoryReloader"/>).
 /// </summary>
 public static partial class ProvidersApi
 {
@@ -48,23 +47,6 @@ public static partial class ProvidersApi
     {
         ["whatsapp"] = Channel.WhatsApp, ["telegram"] = Channel.Telegram, ["sms"] = Channel.Sms, ["email"] = Channel.Email, ["push"] = Channel.Push,
     };
-
-    /// <param name="sends">Whether this node delivers (its circuits are reported and shown live).</param>
-    public static IServiceCollection AddProviders(this IServiceCollection services, IConfiguration configuration, bool sends)
-    {
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(ProvidersJson.Default));
-        services.AddSingleton(new ProviderCircuitNode { Sends = sends });
-        services.AddSingleton<ProviderCircuitReader>();
-        services.AddSingleton<IChangeSubscriber, ProviderResetSubscriber>();
-        services.AddSingleton<IChangeSubscriber, ProviderDirectoryReloader>();
-        services.AddSingleton<ProviderAccountChanges>();
-        if (sends)
-        {
-            services.AddHostedService<ProviderCircuitReporter>();
-        }
-
-        return services;
-    }
 
     public static IEndpointRouteBuilder MapProvidersApi(this IEndpointRouteBuilder app)
     {
@@ -99,7 +81,7 @@ public static partial class ProvidersApi
             : Problems.NotFound("Provider account");
 
     private static async Task<IResult> CreateAsync(
-        HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderAccountChanges changes, ProviderCircuitReader circuits,
+        HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderCircuitReader circuits,
         IEnumerable<IChannelConnector> connectors, EgressGuard egress, TimeProvider time, ILoggerFactory loggers, CancellationToken ct)
     {
         var (body, error) = await ReadObjectAsync(request);
@@ -163,14 +145,13 @@ public static partial class ProvidersApi
             return IdentityTaken();
         }
 
-        await changes.AnnounceAsync(created.TenantId, created.Id, ct);
         Log.ProviderCreated(loggers.CreateLogger("Herald.Providers"), created.Id, created.TenantId, created.Kind);
         request.HttpContext.Response.Headers.Location = $"/v1/providers/{created.Id}";
         return TypedResults.Json(View(created, await circuits.ReadAsync(user.TenantId(), ct)), ProvidersJson.Default.ProviderAccountView, statusCode: StatusCodes.Status201Created);
     }
 
     private static async Task<IResult> UpdateAsync(
-        Guid id, HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderAccountChanges changes, ProviderCircuitReader circuits,
+        Guid id, HttpRequest request, ClaimsPrincipal user, IProviderStore store, ProviderCircuitReader circuits,
         EgressGuard egress, ILoggerFactory loggers, CancellationToken ct)
     {
         var (body, error) = await ReadObjectAsync(request);
@@ -219,27 +200,25 @@ public static partial class ProvidersApi
             return Problems.NotFound("Provider account");
         }
 
-        await changes.AnnounceAsync(updated.TenantId, updated.Id, ct);
         Log.ProviderUpdated(loggers.CreateLogger("Herald.Providers"), updated.Id, updated.TenantId);
         return TypedResults.Json(View(updated, await circuits.ReadAsync(updated.TenantId, ct)), ProvidersJson.Default.ProviderAccountView);
     }
 
     private static async Task<IResult> DeleteAsync(
-        Guid id, ClaimsPrincipal user, IProviderStore store, ProviderAccountChanges changes, ILoggerFactory loggers, CancellationToken ct)
+        Guid id, ClaimsPrincipal user, IProviderStore store, ILoggerFactory loggers, CancellationToken ct)
     {
         if (await store.DeleteAsync(user.TenantId(), id, ct) == ProviderDeleteResult.NotFound)
         {
             return Problems.NotFound("Provider account");
         }
 
-        await changes.AnnounceAsync(user.TenantId(), id, ct);
         Log.ProviderDeleted(loggers.CreateLogger("Herald.Providers"), id, user.TenantId());
         return TypedResults.NoContent();
     }
 
     /// <summary>What isolating and resetting an account touch, bound by the endpoint (one parameter, not eight).</summary>
     private readonly record struct CircuitControl(
-        IProviderStore Store, ProviderAccountChanges Changes, ChannelDispatcher Dispatcher, ChangeFanout Fanout, ProviderCircuitReader Circuits,
+        IProviderStore Store, IChangeFeed Changes, ProviderCircuitReader Circuits,
         ILoggerFactory Loggers);
 
     private static Task<IResult> IsolateAsync(Guid id, ClaimsPrincipal user, [AsParameters] CircuitControl control, CancellationToken ct) =>
@@ -250,21 +229,20 @@ public static partial class ProvidersApi
 
     /// <summary>Isolation is stored with the account, so every node's dispatcher holds it open after its next
     /// refresh; a reset also closes the account's circuit on this node at once and on every other node as soon as
-    /// the change fan-out reaches it (Redis or LISTEN/NOTIFY; within a second).</summary>
+    /// the change feed reaches it (Redis or LISTEN/NOTIFY; within a second).</summary>
     private static async Task<IResult> SetIsolatedAsync(Guid id, bool isolated, ClaimsPrincipal user, CircuitControl control, CancellationToken ct)
     {
-        var (store, changes, dispatcher, fanout, circuits, loggers) = control;
+        var (store, changes, circuits, loggers) = control;
         if (await store.GetAsync(user.TenantId(), id, ct) is not { } stored
             || await store.UpdateAsync(stored with { Isolated = isolated }, ct) is not { } updated)
         {
             return Problems.NotFound("Provider account");
         }
 
-        await changes.AnnounceAsync(updated.TenantId, updated.Id, ct);
         if (!isolated)
         {
-            await dispatcher.ResetAsync(id);
-            await fanout.PublishAsync(ChangeKinds.ProviderReset, updated.TenantId, id.ToString("D"), ct);
+            // A command, not a stored change: this node's circuit closes before the answer, the others' on hearing it.
+            await changes.PublishAsync(new Change(ChangeKinds.ProviderReset, updated.TenantId, id.ToString("D")), ct);
         }
 
         var logger = loggers.CreateLogger("Herald.Providers");

@@ -231,13 +231,3 @@ public sealed class IngestQuotaFilter(IngestQuotas quotas) : IEndpointFilter
         return await next(context);
     }
 }
-
-public static class QuotasServiceCollectionExtensions
-{
-    public static IServiceCollection AddHeraldQuotas(this IServiceCollection services)
-    {
-        services.AddOptions<QuotaOptions>().BindConfiguration(QuotaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<IngestQuotas>();
-        return services;
-    }
-}

@@ -31,12 +31,6 @@ public static class CostReportsApi
     private static readonly TimeSpan DefaultWindow = TimeSpan.FromDays(30);
     private static readonly TimeSpan MaxWindow = TimeSpan.FromDays(366);
 
-    public static IServiceCollection AddReports(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(ReportsJson.Default));
-        return services;
-    }
-
     public static IEndpointRouteBuilder MapReportsApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/reports/costs", CostsAsync).RequireAuthorization().WithTags("Reports");

@@ -9,7 +9,7 @@ namespace Herald.Server.Rules;
 /// <summary>
 /// Every tenant's current rule set, compiled once per version and shared by all requests of this node
 /// (<see cref="IRuleSetSource"/> behind <see cref="RuleRouter"/>). Loaded eagerly at start, so the ingest path is one
-/// dictionary read and never waits for the database. Kept current by <see cref="RuleChangeFanout"/> (Redis pub/sub and
+/// dictionary read and never waits for the database. Kept current by <see cref="RuleChangeSubscriber"/> (Redis pub/sub and
 /// PostgreSQL LISTEN/NOTIFY, either suffices), by this node's own changes at once, and by a slow safety poll of the
 /// version numbers that converges whatever a lost message missed.
 /// </summary>
@@ -45,7 +45,7 @@ public sealed class RuleSetCache(
         _seen.AddOrUpdate(tenantId, set.Version, (_, seen) => Math.Max(seen, set.Version));
     }
 
-    /// <summary>Another node announced <paramref name="version"/> for <paramref name="tenantId"/>: load it unless known.</summary>
+    /// <summary>A store (this node's or another's) announced <paramref name="version"/> for <paramref name="tenantId"/>: load it unless known.</summary>
     public async Task OnChangedAsync(Guid tenantId, long version, string via, CancellationToken ct)
     {
         if (_seen.TryGetValue(tenantId, out var seen) && seen >= version)
@@ -60,7 +60,7 @@ public sealed class RuleSetCache(
         }
     }
 
-    /// <summary>The path ("redis" or "postgres") that brought the last change this node applied from an announcement.</summary>
+    /// <summary>The path ("local", "redis" or "postgres") that brought the last change this node applied from an announcement.</summary>
     public string? LastAppliedVia { get; private set; }
 
     /// <summary>Compares every tenant's stored version with this node's and reloads the ones that differ.</summary>

@@ -44,7 +44,7 @@ public static class RulesApi
     }
 
     private static async Task<IResult> PutAsync(
-        HttpRequest request, ClaimsPrincipal user, IRuleStore store, RuleSetCache cache, RuleChangeFanout fanout, TimeProvider time,
+        HttpRequest request, ClaimsPrincipal user, IRuleStore store, TimeProvider time,
         IOptions<RulesOptions> options, ILogger<RuleSetCache> logger, string? comment, CancellationToken ct)
     {
         var (expected, badIfMatch) = IfMatch(request);
@@ -66,11 +66,11 @@ public static class RulesApi
         }
 
         return await AppendAsync(
-            user, store, cache, fanout, time, logger, document, Comment(comment), expected, null, request.HttpContext, ct);
+            user, store, time, logger, document, Comment(comment), expected, null, request.HttpContext, ct);
     }
 
     private static async Task<IResult> RollbackAsync(
-        HttpRequest request, ClaimsPrincipal user, IRuleStore store, RuleSetCache cache, RuleChangeFanout fanout, TimeProvider time,
+        HttpRequest request, ClaimsPrincipal user, IRuleStore store, TimeProvider time,
         ILogger<RuleSetCache> logger, CancellationToken ct)
     {
         var (expected, badIfMatch) = IfMatch(request);
@@ -114,12 +114,12 @@ public static class RulesApi
         }
 
         return await AppendAsync(
-            user, store, cache, fanout, time, logger, target.Document, Comment(rollback.Comment) ?? $"Rollback to version {version}",
+            user, store, time, logger, target.Document, Comment(rollback.Comment) ?? $"Rollback to version {version}",
             expected, version, request.HttpContext, ct);
     }
 
     private static async Task<IResult> AppendAsync(
-        ClaimsPrincipal user, IRuleStore store, RuleSetCache cache, RuleChangeFanout fanout, TimeProvider time, ILogger logger,
+        ClaimsPrincipal user, IRuleStore store, TimeProvider time, ILogger logger,
         string document, string? comment, long? expected, long? rolledBackFrom, HttpContext http, CancellationToken ct)
     {
         var tenant = user.TenantId();
@@ -131,11 +131,9 @@ public static class RulesApi
                 $"If-Match named version {expected}, but the current version is {(await store.GetCurrentAsync(tenant, ct))?.Version ?? 0}. Reload, reapply your change and try again.");
         }
 
-        // This node serves the new version at once; the others hear of it over Redis and PostgreSQL (or the poll).
-        cache.Install(tenant, cache.Compile(stored.Document, stored.Version));
+        // The store announced the new version: this node serves it already, the others hear of it over Redis and
+        // PostgreSQL (or the poll).
         logger.RulesChanged(tenant, stored.Version, author);
-        // Not awaited: the change is committed, and a slow path (Redis timing out) must not hold the answer back.
-        _ = fanout.PublishAsync(tenant, stored.Version, CancellationToken.None);
         var previous = stored.Version > 1 ? await store.GetVersionAsync(tenant, stored.Version - 1, ct) : null;
         http.Response.Headers.ETag = ETag(stored.Version);
         return TypedResults.Json(RuleSetView.Of(stored, RuleSetDiff.Between(previous?.Document, stored.Document)), RulesJson.Default.RuleSetView);

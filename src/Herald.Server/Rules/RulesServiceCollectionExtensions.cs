@@ -1,8 +1,8 @@
 using Herald.Core.Routing;
 using Herald.Core.Planning;
 using Herald.Core.Rules;
-using Herald.Server.Changes;
 using Herald.Server.Customers;
+using Herald.Storage;
 using IRouter = Herald.Core.Routing.IRouter;
 using Microsoft.Extensions.Options;
 
@@ -11,7 +11,7 @@ namespace Herald.Server.Rules;
 public static class RulesServiceCollectionExtensions
 {
     /// <summary>Registers the rule engine as the router (<see cref="IRouter"/> is a <see cref="RuleRouter"/> over this
-    /// node's <see cref="RuleSetCache"/>), the change fan-out, the error reporting, the notification planner and the API's JSON.</summary>
+    /// node's <see cref="RuleSetCache"/>), the rules' change subscriber, the error reporting, the notification planner and the API's JSON.</summary>
     public static IServiceCollection AddHeraldRules(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<RulesOptions>().BindConfiguration(RulesOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -20,8 +20,6 @@ public static class RulesServiceCollectionExtensions
         services.AddSingleton<RuleSetCache>();
         services.AddSingleton<IRuleSetSource>(sp => sp.GetRequiredService<RuleSetCache>());
         services.AddHostedService(sp => sp.GetRequiredService<RuleSetCache>());
-        services.AddChangeFanout();
-        services.AddSingleton<RuleChangeFanout>();
         services.AddSingleton<IChangeSubscriber, RuleChangeSubscriber>();
         services.AddSingleton(sp => new RuleRouter(
             sp.GetRequiredService<IRuleSetSource>(),

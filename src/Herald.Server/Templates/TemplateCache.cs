@@ -20,7 +20,7 @@ public sealed class TemplatesOptions
 /// <summary>
 /// Every tenant's templates, per node: one store read per tenant per <see cref="TemplatesOptions.CacheTtl"/>, not
 /// per message. Cleared for a tenant when its templates change, on this node at once and on the others through the
-/// change fan-out (<see cref="TemplateChanges"/>); the TTL is the safety net for a lost message. If a refresh fails
+/// change feed (<see cref="TemplateCacheSubscriber"/>); the TTL is the safety net for a lost message. If a refresh fails
 /// the last good list is kept.
 /// </summary>
 public sealed class TemplateCache(ITemplateStore store, TimeProvider time, IOptions<TemplatesOptions> options, ILogger<TemplateCache> logger)

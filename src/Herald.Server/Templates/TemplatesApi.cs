@@ -7,8 +7,6 @@ using Herald.Core.Notifications;
 using Herald.Core.Templates;
 using Herald.Ingest;
 using Herald.Server.Authentication;
-using Herald.Server.Changes;
-using Herald.Server.Delivery;
 using Herald.Server.Notifications;
 using Herald.Storage;
 
@@ -56,19 +54,6 @@ public static partial class TemplatesApi
     public const int MaxHtmlLength = 64 * 1024;
     public const int MaxParameters = 20;
 
-    public static IServiceCollection AddHeraldTemplates(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<TemplatesOptions>().Bind(configuration.GetSection(TemplatesOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<TemplateRenderer>();
-        services.AddSingleton<TemplateCache>();
-        services.AddChangeFanout();
-        services.AddSingleton<TemplateChanges>();
-        services.AddSingleton<IChangeSubscriber, TemplateCacheSubscriber>();
-        services.AddSingleton<MessageComposer>();
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(TemplatesJson.Default));
-        return services;
-    }
-
     public static IEndpointRouteBuilder MapTemplatesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/templates").WithTags("Templates");
@@ -93,7 +78,7 @@ public static partial class TemplatesApi
 
     /// <summary>Creates the template, or replaces the one with the same name, channel and language (a new version).</summary>
     private static async Task<IResult> SaveAsync(
-        HttpRequest request, ClaimsPrincipal user, ITemplateStore store, TemplateChanges changes, TemplateRenderer renderer, CancellationToken ct)
+        HttpRequest request, ClaimsPrincipal user, ITemplateStore store, TemplateRenderer renderer, CancellationToken ct)
     {
         var (raw, error) = await RequestBody.ReadJsonAsync(request, 64 * 1024);
         if (error is not null)
@@ -119,17 +104,15 @@ public static partial class TemplatesApi
         }
 
         var (stored, created) = await store.SaveAsync(template, ct);
-        await changes.AnnounceAsync(tenantId, ct);
         request.HttpContext.Response.Headers.Location = $"/v1/templates/{stored.Id}";
         return TypedResults.Json(TemplateView.From(stored), TemplatesJson.Default.TemplateView,
             statusCode: created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    private static async Task<IResult> DeleteAsync(Guid id, ClaimsPrincipal user, ITemplateStore store, TemplateChanges changes, CancellationToken ct)
+    private static async Task<IResult> DeleteAsync(Guid id, ClaimsPrincipal user, ITemplateStore store, CancellationToken ct)
     {
         var tenantId = user.TenantId();
         var deleted = await store.DeleteAsync(tenantId, id, ct);
-        await changes.AnnounceAsync(tenantId, ct);
         return deleted ? TypedResults.NoContent() : Problems.NotFound("Template");
     }
 

@@ -67,25 +67,6 @@ public static class WebhooksApi
     /// <summary>The context an endpoint's secret is encrypted under, binding it to its row.</summary>
     public static string SecretContext(Guid endpointId) => $"webhook:{endpointId}";
 
-    public static IServiceCollection AddHeraldWebhooks(this IServiceCollection services, IConfiguration configuration, bool delivers)
-    {
-        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations()
-            // A lease shorter than a round lets another node claim deliveries still being sent: duplicate requests.
-            .Validate(o => o.Lease > o.SlowestRound,
-                "Herald:Webhooks:Lease must be longer than Timeout x ceil(ClaimBatch / Concurrency), the longest a claimed batch can take.")
-            .Validate(o => !o.AllowPrivateAddresses,
-                "Herald:Webhooks:AllowPrivateAddresses is gone: allow an internal receiver by name or range in Herald:Egress:Allow "
-                + "(Herald:Webhooks:AllowLoopback for a receiver on this machine).")
-            .ValidateOnStart();
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(WebhooksJson.Default));
-        if (delivers)
-        {
-            services.AddHostedService<WebhookDispatcher>();
-        }
-
-        return services;
-    }
-
     public static IEndpointRouteBuilder MapWebhooksApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/webhooks").WithTags("Webhooks");

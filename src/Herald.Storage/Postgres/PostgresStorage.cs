@@ -1,4 +1,5 @@
 using Herald.Core.Providers;
+using Herald.Redis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -46,10 +47,14 @@ public static class PostgresStorage
         services.TryAddSingleton<PostgresSourceStore>();
         services.TryAddSingleton<PostgresNotificationStore>();
         services.TryAddSingleton<PostgresRuleStore>();
-        services.TryAddSingleton(sp => new PostgresDeliveryStore(
+        // The one listening connection of the node: queue wake-ups and configuration changes (Redis when present).
+        services.TryAddSingleton(sp => new ChangeFeed(
             sp.GetRequiredService<NpgsqlDataSource>(),
+            sp.GetService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILogger<PostgresDeliveryStore>>() ?? NullLogger<PostgresDeliveryStore>.Instance));
+            sp.GetService<ILogger<ChangeFeed>>() ?? NullLogger<ChangeFeed>.Instance));
+        services.TryAddSingleton<IChangeFeed>(sp => sp.GetRequiredService<ChangeFeed>());
+        services.TryAddSingleton<PostgresDeliveryStore>();
         services.TryAddSingleton<PostgresWebhookStore>();
         services.TryAddSingleton<PostgresMigrator>();
         services.TryAddSingleton<PostgresHealth>();

@@ -1,6 +1,9 @@
 using Herald.Core.Providers;
+using Herald.Redis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Herald.Storage.Sqlite;
 
@@ -21,6 +24,13 @@ public static class SqliteStorage
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new SqliteDatabase(connectionString, sp.GetRequiredService<TimeProvider>()));
+        // One node: changes reach this node's subscribers in process (and Redis, when configured, as before).
+        services.AddSingleton(sp => new ChangeFeed(
+            null,
+            sp.GetService<RedisConnection>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<ChangeFeed>>() ?? NullLogger<ChangeFeed>.Instance));
+        services.AddSingleton<IChangeFeed>(sp => sp.GetRequiredService<ChangeFeed>());
         services.AddSingleton<ITenantStore, SqliteTenantStore>();
         services.AddSingleton<IProviderStore, SqliteProviderStore>();
         services.AddSingleton<IProviderAccountSource>(static sp => sp.GetRequiredService<IProviderStore>());

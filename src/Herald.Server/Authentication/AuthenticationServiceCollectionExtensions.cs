@@ -1,0 +1,21 @@
+using Herald.Storage;
+using Microsoft.AspNetCore.Authentication;
+
+namespace Herald.Server.Authentication;
+
+public static class AuthenticationServiceCollectionExtensions
+{
+    /// <summary>API-key authentication and the role policies (<see cref="Policies"/>).</summary>
+    public static IServiceCollection AddHeraldAuthentication(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton<ApiKeyCache>();
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Policies.Send, p => p.RequireClaim(ApiKeyAuthenticationHandler.TenantClaim).RequireRole(Roles.Send, Roles.Admin))
+            .AddPolicy(Policies.Read, p => p.RequireClaim(ApiKeyAuthenticationHandler.TenantClaim).RequireRole(Roles.Read, Roles.Admin))
+            .AddPolicy(Policies.Admin, p => p.RequireClaim(ApiKeyAuthenticationHandler.TenantClaim).RequireRole(Roles.Admin))
+            .AddPolicy(Policies.System, p => p.RequireRole(Roles.System));
+        return services;
+    }
+}

@@ -1,0 +1,21 @@
+using Herald.Server.Hosting;
+
+namespace Herald.Server.Notifications;
+
+public static class NotificationsServiceCollectionExtensions
+{
+    /// <summary>The ingest settings and, on nodes that serve the API, the ingest service (load and plan) and the group
+    /// commit that stores what it planned.</summary>
+    public static IServiceCollection AddHeraldNotifications(this IServiceCollection services, IConfiguration configuration, HeraldRole role)
+    {
+        services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        if (role.ServesApi())
+        {
+            services.AddSingleton<IngestService>();
+            services.AddSingleton<GroupCommit>();
+            services.AddHostedService(sp => sp.GetRequiredService<GroupCommit>());
+        }
+
+        return services;
+    }
+}
