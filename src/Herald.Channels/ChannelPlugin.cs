@@ -1,3 +1,4 @@
+using Herald.Channels.Callbacks;
 using Herald.Channels.Email;
 using Herald.Channels.Providers;
 using Herald.Channels.Push;
@@ -18,10 +19,13 @@ namespace Herald.Channels;
 /// <param name="Register">Adds the connector and its inbound side to the container (called by AddHeraldChannels).</param>
 /// <param name="Sandbox">The settings of the sandbox account a tenant gets for this kind; null when it gets none or
 /// the simulator it needs does not run.</param>
+/// <param name="CallbackAliases">Paths (under <c>/callbacks</c>) the channel's callbacks answered on before the generic
+/// route, kept working. Plain data, so the host maps them without building any service.</param>
 public sealed record ChannelPlugin(
     ConnectorDefinition Definition,
     Action<IServiceCollection, IConfiguration> Register,
-    Func<SandboxContext, SandboxAccount?>? Sandbox = null);
+    Func<SandboxContext, SandboxAccount?>? Sandbox = null,
+    IReadOnlyList<CallbackAlias>? CallbackAliases = null);
 
 /// <summary>Where the sandbox runs, for <see cref="ChannelPlugin.Sandbox"/>: filled by the host from its simulators.</summary>
 /// <param name="SandboxBaseUrl">The in-process sandbox's base URL (<c>{herald}/sandbox</c>).</param>

@@ -18,24 +18,17 @@ public sealed partial class CallbackPipeline(
     private readonly IReceiptSink _sink = sink ?? new NoReceiptSink();
     private readonly Dictionary<string, IChannelCallbackHandler> _handlers = handlers.ToDictionary(static h => h.Kind, StringComparer.Ordinal);
 
-    /// <summary>Every registered handler, for the host to map their aliases.</summary>
-    public IReadOnlyCollection<IChannelCallbackHandler> Handlers => _handlers.Values;
-
-    /// <summary>The generic route: <c>/callbacks/{kind}/{accountId}</c>.</summary>
+    /// <summary>The generic route, <c>/callbacks/{kind}/{accountId}</c>, and an older path that names the account.</summary>
     public Task<CallbackOutcome> RunAsync(string kind, Guid accountId, HttpRequest request, CancellationToken ct) =>
-        _handlers.TryGetValue(kind, out var handler)
-            ? RunAsync(handler, accountId, request, ct)
-            : Task.FromResult(CallbackOutcome.NotFound);
-
-    /// <summary>A path that names the account (the generic route, or an alias with <c>{accountId}</c>).</summary>
-    public Task<CallbackOutcome> RunAsync(IChannelCallbackHandler handler, Guid accountId, HttpRequest request, CancellationToken ct) =>
-        directory.Find(accountId) is { } account && account.Kind == handler.Kind
+        _handlers.TryGetValue(kind, out var handler) && directory.Find(accountId) is { } account && account.Kind == kind
             ? RunAsync(handler, new CallbackRequest(request, account), ct)
             : Task.FromResult(CallbackOutcome.NotFound);
 
-    /// <summary>An alias that does not name the account: the handler matches it (Admit or Read).</summary>
-    public Task<CallbackOutcome> RunAsync(IChannelCallbackHandler handler, HttpRequest request, CancellationToken ct) =>
-        RunAsync(handler, new CallbackRequest(request, null), ct);
+    /// <summary>An older path that does not name the account: the handler matches it (Admit or Read).</summary>
+    public Task<CallbackOutcome> RunAsync(string kind, HttpRequest request, CancellationToken ct) =>
+        _handlers.TryGetValue(kind, out var handler)
+            ? RunAsync(handler, new CallbackRequest(request, null), ct)
+            : Task.FromResult(CallbackOutcome.NotFound);
 
     private async Task<CallbackOutcome> RunAsync(IChannelCallbackHandler handler, CallbackRequest request, CancellationToken ct)
     {

@@ -5,8 +5,8 @@ namespace Herald.Channels.Callbacks;
 
 /// <summary>
 /// A channel's inbound HTTP side: verifies a provider's request and parses it into what it brought, per account. The
-/// host serves every handler on one route, <c>/callbacks/{kind}/{accountId}</c>, plus the handler's
-/// <see cref="Aliases"/>; it does the parts every channel shares, in this order: finds the account (404 when the path
+/// host serves every handler on one route, <c>/callbacks/{kind}/{accountId}</c>, plus its channel's older paths
+/// (<see cref="ChannelPlugin.CallbackAliases"/>); it does the parts every channel shares, in this order: finds the account (404 when the path
 /// names none of this kind), asks <see cref="Admit"/> (checks that need no body: a token, a secret header), reads the
 /// body with <see cref="MaxBodyBytes"/> enforced while it streams in (413), then <see cref="Read"/>, and hands each
 /// batch to the <see cref="IReceiptSink"/>. A handler never reads the body itself and keeps no state per request.
@@ -18,9 +18,6 @@ public interface IChannelCallbackHandler
 
     /// <summary>The largest body taken: a request crossing it is refused while it streams in.</summary>
     int MaxBodyBytes { get; }
-
-    /// <summary>Paths (under <c>/callbacks</c>) this channel answered on before the generic route, kept working.</summary>
-    IReadOnlyList<CallbackAlias> Aliases { get; }
 
     /// <summary>
     /// Before the body is read: resolves the account of an alias that names none (<paramref name="request"/>'s

@@ -21,8 +21,6 @@ public sealed class BounceCallbackHandler : IChannelCallbackHandler
 
     public int MaxBodyBytes => MaxCallbackBytes;
 
-    public IReadOnlyList<CallbackAlias> Aliases { get; } = [new("POST", "/email/{accountId:guid}")];
-
     public CallbackRefusal? Admit(CallbackRequest request)
     {
         if (!HttpMethods.IsPost(request.Http.Method))

@@ -29,7 +29,7 @@ public static class SmtpChannel
     ], static e => SmtpSettings.Parse(e), static e => SmtpSettings.Parse(e) is var s ? [new EgressDestination("host", null, s.Host, s.Port)] : []);
 
     // After Definition: static initializers run in text order.
-    public static ChannelPlugin Plugin { get; } = new(Definition, Register, Sandbox);
+    public static ChannelPlugin Plugin { get; } = new(Definition, Register, Sandbox, CallbackAliases: [new("POST", "/email/{accountId:guid}")]);
 
     private static void Register(IServiceCollection services, IConfiguration configuration)
     {

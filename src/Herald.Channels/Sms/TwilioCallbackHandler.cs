@@ -18,8 +18,6 @@ public sealed class TwilioCallbackHandler : IChannelCallbackHandler
 
     public int MaxBodyBytes => MaxCallbackBytes;
 
-    public IReadOnlyList<CallbackAlias> Aliases { get; } = [new("POST", "/sms/{accountId:guid}")];
-
     public CallbackRefusal? Admit(CallbackRequest request) =>
         HttpMethods.IsPost(request.Http.Method)
             ? null

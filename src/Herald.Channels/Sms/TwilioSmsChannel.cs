@@ -26,7 +26,7 @@ public static class TwilioSmsChannel
         static e => TwilioSettings.Parse(e) is var t ? $"twilio:{t.AccountSid}:{t.From ?? t.MessagingServiceSid}" : "");
 
     // After Definition: static initializers run in text order.
-    public static ChannelPlugin Plugin { get; } = new(Definition, Register, Sandbox);
+    public static ChannelPlugin Plugin { get; } = new(Definition, Register, Sandbox, CallbackAliases: [new("POST", "/sms/{accountId:guid}")]);
 
     private static void Register(IServiceCollection services, IConfiguration configuration)
     {

@@ -24,8 +24,6 @@ public sealed partial class TelegramCallbackHandler(TelegramAccountMatcher match
 
     public int MaxBodyBytes => MaxCallbackBytes;
 
-    public IReadOnlyList<CallbackAlias> Aliases { get; } = [new("POST", "/telegram/{secret}")];
-
     public CallbackRefusal? Admit(CallbackRequest request)
     {
         string? expected;

@@ -25,7 +25,7 @@ public static class TelegramChannel
         static e => "telegram:" + TelegramSettings.Parse(e).BotId);
 
     // After Definition: static initializers run in text order.
-    public static ChannelPlugin Plugin { get; } = new(Definition, Register, Sandbox);
+    public static ChannelPlugin Plugin { get; } = new(Definition, Register, Sandbox, CallbackAliases: [new("POST", "/telegram/{secret}")]);
 
     private static void Register(IServiceCollection services, IConfiguration configuration)
     {

@@ -21,8 +21,6 @@ public sealed class WhatsAppCallbackHandler(WhatsAppAccountMatcher matcher, Prov
 
     public int MaxBodyBytes => MaxCallbackBytes;
 
-    public IReadOnlyList<CallbackAlias> Aliases { get; } = [new("GET", "/whatsapp"), new("POST", "/whatsapp")];
-
     public CallbackRefusal? Admit(CallbackRequest request) => null;
 
     public CallbackResult Read(CallbackRequest request, ReadOnlySpan<byte> body, DateTimeOffset now) =>

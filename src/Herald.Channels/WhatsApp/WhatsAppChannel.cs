@@ -28,7 +28,7 @@ public static class WhatsAppChannel
         static e => "whatsapp:" + WhatsAppSettings.Parse(e).PhoneNumberId);
 
     // After Definition: static initializers run in text order.
-    public static ChannelPlugin Plugin { get; } = new(Definition, Register, Sandbox);
+    public static ChannelPlugin Plugin { get; } = new(Definition, Register, Sandbox, CallbackAliases: [new("GET", "/whatsapp"), new("POST", "/whatsapp")]);
 
     private static void Register(IServiceCollection services, IConfiguration configuration)
     {

@@ -1,3 +1,4 @@
+using Herald.Channels;
 using Herald.Channels.Callbacks;
 using Herald.Ingest;
 
@@ -18,14 +19,17 @@ public static class CallbacksApi
         group.MapMethods("/{kind}/{accountId:guid}", [HttpMethods.Get, HttpMethods.Post],
             async (string kind, Guid accountId, HttpRequest request, CallbackPipeline pipeline, CancellationToken ct) =>
                 Answer(await pipeline.RunAsync(kind, accountId, request, ct)));
-        foreach (var handler in app.ServiceProvider.GetRequiredService<CallbackPipeline>().Handlers)
+        // From the catalog's data, not the services: mapping must not build them (a bad secrets key would then end
+        // the start with a stack trace instead of its one line).
+        foreach (var plugin in ChannelCatalog.All)
         {
-            foreach (var alias in handler.Aliases)
+            var kind = plugin.Definition.Kind;
+            foreach (var alias in plugin.CallbackAliases ?? [])
             {
                 group.MapMethods(alias.Pattern, [alias.Method], async (HttpRequest request, CallbackPipeline pipeline, CancellationToken ct) =>
                     Answer(request.RouteValues.TryGetValue("accountId", out var value) && Guid.TryParse(value as string, out var accountId)
-                        ? await pipeline.RunAsync(handler, accountId, request, ct)
-                        : await pipeline.RunAsync(handler, request, ct)));
+                        ? await pipeline.RunAsync(kind, accountId, request, ct)
+                        : await pipeline.RunAsync(kind, request, ct)));
             }
         }
 
