@@ -213,11 +213,26 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
             transition = new Transition(notification.Status, notification.Progress, notification.Channel, QueueAction.Remove);
         }
 
-        return new Plan(notification.Status, transition, new DeliveryUpdate(notification.Id, notification.Version, transition, [updatedAttempt]));
+        return new Plan(notification.Status, transition, new DeliveryUpdate(notification.Id, notification.Version, transition, [updatedAttempt]))
+        {
+            Notification = notification,
+            Attempt = attempt,
+            DeliveredAt = receipt.State is ReceiptState.Delivered or ReceiptState.Read ? receipt.ReceivedAt : null,
+        };
     }
 
     private void Count(Plan plan)
     {
+        if (plan.Notification is { } before)
+        {
+            metrics.Transition(before, plan.Update, time.GetUtcNow());
+        }
+
+        if (plan.Attempt is { SentAt: { } sentAt, DeliveredAt: null } attempt && plan.DeliveredAt is { } deliveredAt)
+        {
+            metrics.Receipt(attempt.Channel, sentAt, deliveredAt);
+        }
+
         if (plan.Transition.Status == NotificationStatus.Delivered && !plan.Before.IsFinal())
         {
             metrics.Finished(plan.Transition.Status, plan.Transition.DeliveredChannel);
@@ -228,5 +243,14 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
         }
     }
 
-    private sealed record Plan(NotificationStatus Before, Transition Transition, DeliveryUpdate Update);
+    private sealed record Plan(NotificationStatus Before, Transition Transition, DeliveryUpdate Update)
+    {
+        /// <summary>The stored notification and attempt the receipt applies to (for metrics).</summary>
+        public Notification? Notification { get; init; }
+
+        public Attempt? Attempt { get; init; }
+
+        /// <summary>When the provider says the message was delivered (delivered and read receipts).</summary>
+        public DateTimeOffset? DeliveredAt { get; init; }
+    }
 }

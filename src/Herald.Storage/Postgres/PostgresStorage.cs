@@ -67,6 +67,7 @@ public static class PostgresStorage
         services.TryAddSingleton<IThrottleStore, PostgresThrottleStore>();
         services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
         services.TryAddSingleton<IProviderCircuitStore, PostgresProviderCircuitStore>();
+        services.TryAddSingleton<IQueueStats, PostgresQueueStats>();
         return services;
     }
 }
