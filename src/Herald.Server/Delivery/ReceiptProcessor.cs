@@ -217,7 +217,7 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
         {
             Notification = notification,
             Attempt = attempt,
-            DeliveredAt = receipt.State is ReceiptState.Delivered or ReceiptState.Read ? receipt.ReceivedAt : null,
+            Delivered = receipt.State is ReceiptState.Delivered or ReceiptState.Read,
         };
     }
 
@@ -228,9 +228,14 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
             metrics.Transition(before, plan.Update, time.GetUtcNow());
         }
 
-        if (plan.Attempt is { SentAt: { } sentAt, DeliveredAt: null } attempt && plan.DeliveredAt is { } deliveredAt)
+        // Herald's clock on both ends: a vendor's receipt time may be skewed or cut to whole seconds.
+        if (plan.Attempt is { SentAt: { } sentAt, DeliveredAt: null } attempt && plan.Delivered)
         {
-            metrics.Receipt(attempt.Channel, sentAt, deliveredAt);
+            metrics.Receipt(attempt.Channel, sentAt, time.GetUtcNow());
+        }
+        else if (plan.Attempt is { State: not AttemptState.Failed } sent && plan.Update.Attempts is [{ State: AttemptState.Failed } failed])
+        {
+            metrics.ReceiptFailed(sent.Channel, failed.ErrorCode);
         }
 
         if (plan.Transition.Status == NotificationStatus.Delivered && !plan.Before.IsFinal())
@@ -250,7 +255,7 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
 
         public Attempt? Attempt { get; init; }
 
-        /// <summary>When the provider says the message was delivered (delivered and read receipts).</summary>
-        public DateTimeOffset? DeliveredAt { get; init; }
+        /// <summary>The receipt says delivered (or read).</summary>
+        public bool Delivered { get; init; }
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Herald.Channels.Providers;
 using Herald.Channels.Providers.RateLimiting;
@@ -214,6 +215,10 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
     /// <summary>A delivery receipt came for an attempt a provider took at <paramref name="sentAt"/>.</summary>
     public void Receipt(Channel channel, DateTimeOffset sentAt, DateTimeOffset deliveredAt) =>
         _receiptDelay.Record(Seconds(deliveredAt - sentAt), new KeyValuePair<string, object?>("channel", Name(channel)));
+
+    /// <summary>A provider's receipt said an accepted message failed (permanent: it does not come back).</summary>
+    public void ReceiptFailed(Channel channel, string? errorCode) =>
+        _failures.Add(1, new("channel", Name(channel)), new("kind", "permanent"), new("code", ErrorCode(errorCode)));
 
     /// <summary>Notifications not sent on purpose at send time (throttle, digest).</summary>
     public void Suppressed(string reason) => _suppressed.Add(1, new KeyValuePair<string, object?>("reason", reason));
