@@ -1,30 +1,43 @@
 using Herald.Channels.Providers;
 using Herald.Storage;
+using Herald.Storage.Redis;
 using Microsoft.Extensions.Options;
 
 namespace Herald.Server.Observability;
 
 /// <summary>
-/// Samples the queue's depth and oldest due entry per lane every <see cref="ObservabilityOptions.QueueSampleInterval"/>
-/// for the queue gauges (issue #18). A scrape reads the last sample: how often Prometheus scrapes, or how many
-/// scrapers there are, never adds a query. Also points the circuit gauge at this node's dispatcher.
+/// Every <see cref="ObservabilityOptions.QueueSampleInterval"/>: asks the database whether it answers (the
+/// <c>herald_dependency_up</c> gauge) and, on a delivering node, samples the queue's depth and oldest due entry per
+/// lane for the queue gauges (issue #18). A scrape reads the last sample: how often Prometheus scrapes, or how many
+/// scrapers there are, never adds a query. Also points the circuit and Redis gauges at this node's dispatcher and
+/// connection.
 /// </summary>
 public sealed class QueueSampler(
-    IQueueStats stats, HeraldMetrics metrics, ChannelDispatcher dispatcher, TimeProvider time,
-    IOptions<ObservabilityOptions> options, ILogger<QueueSampler> logger) : BackgroundService
+    IQueueStats stats, IStorageHealth storage, HeraldMetrics metrics, ChannelDispatcher dispatcher, RedisConnection redis, TimeProvider time,
+    IOptions<ObservabilityOptions> options, ILogger<QueueSampler> logger, bool samplesQueue) : BackgroundService
 {
     private readonly ObservabilityOptions _options = options.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         metrics.ObserveCircuits(dispatcher.GetHealth);
+        if (redis.IsConfigured)
+        {
+            metrics.ObserveRedis(() => redis.IsConnected);
+        }
+
         using var timer = new PeriodicTimer(_options.QueueSampleInterval, time);
         do
         {
             try
             {
-                var lanes = await stats.SampleAsync(_options.QueueDepthCap, stoppingToken);
-                metrics.QueueSampled(lanes, time.GetUtcNow());
+                var up = await storage.IsReadyAsync(stoppingToken);
+                metrics.DatabaseAnswered(up);
+                if (up && samplesQueue)
+                {
+                    var lanes = await stats.SampleAsync(_options.QueueDepthCap, stoppingToken);
+                    metrics.QueueSampled(lanes, time.GetUtcNow());
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

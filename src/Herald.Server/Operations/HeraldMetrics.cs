@@ -54,6 +54,8 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
     private volatile IReadOnlyList<QueueLaneSample>? _queue;
     private DateTimeOffset _queueSampledAt;
     private Func<IReadOnlyList<ProviderHealth>>? _circuits;
+    private Func<bool>? _redisConnected;
+    private int _databaseUp = -1;
     private int _rateMode;
 
     public HeraldMetrics(IOptions<ObservabilityOptions>? options = null)
@@ -97,6 +99,8 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
             description: "Queued notifications per lane, counted up to Herald:Observability:QueueDepthCap, sampled every QueueSampleInterval.");
         _meter.CreateObservableGauge("herald.queue.oldest_due_age", ObserveOldestDue, unit: "s",
             description: "Age of the earliest due queue entry per lane (0 when nothing in the lane is due yet).");
+        _meter.CreateObservableGauge("herald.dependency.up", ObserveDependencies,
+            description: "1 while a dependency answers this node, else 0: database (checked every QueueSampleInterval), redis (when configured).");
         _meter.CreateObservableGauge("herald.provider.circuit_state", ObserveCircuits,
             description: "Circuit of each provider account as this node sees it: 0 closed, 1 half-open, 2 open, 3 isolated.");
     }
@@ -235,6 +239,12 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
     /// <summary>Where the circuit gauge reads the provider accounts' states from (the node's dispatcher).</summary>
     public void ObserveCircuits(Func<IReadOnlyList<ProviderHealth>> health) => _circuits = health;
 
+    /// <summary>Whether the database answered the sampler's last check.</summary>
+    public void DatabaseAnswered(bool up) => Volatile.Write(ref _databaseUp, up ? 1 : 0);
+
+    /// <summary>Where the dependency gauge reads Redis's connection state from (only when Redis is configured).</summary>
+    public void ObserveRedis(Func<bool> connected) => _redisConnected = connected;
+
     public void Dispose() => _meter.Dispose();
 
     private Histogram<double> Seconds(string name, string description) =>
@@ -334,6 +344,19 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
         {
             var age = lane.OldestDue is { } due ? Seconds(_queueSampledAt - due) : 0;
             yield return new Measurement<double>(age, new KeyValuePair<string, object?>("lane", Lanes[(int)lane.Lane]));
+        }
+    }
+
+    private IEnumerable<Measurement<int>> ObserveDependencies()
+    {
+        if (Volatile.Read(ref _databaseUp) is var database and >= 0)
+        {
+            yield return new Measurement<int>(database, new KeyValuePair<string, object?>("dependency", "database"));
+        }
+
+        if (_redisConnected is { } redis)
+        {
+            yield return new Measurement<int>(redis() ? 1 : 0, new KeyValuePair<string, object?>("dependency", "redis"));
         }
     }
 

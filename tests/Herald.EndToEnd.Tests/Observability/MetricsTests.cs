@@ -23,6 +23,7 @@ public sealed class MetricsTests(ObservedHostFixture fixture) : IClassFixture<Ob
         Assert.Matches(new Regex("""^herald_cost_total\{[^}]*currency="EUR"[^}]*\} 0\.1$""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_delivery_accept_to_delivered_seconds_count\{[^}]*channel="whatsapp",priority="[a-z]+"\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_queue_depth\{[^}]*lane="critical"\} \d+""", RegexOptions.Multiline), text);
+        Assert.Matches(new Regex("""^herald_dependency_up\{[^}]*dependency="database"[^}]*\} 1$""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_provider_circuit_state\{[^}]*channel="whatsapp"[^}]*\} 0""", RegexOptions.Multiline), text);
     }
 

@@ -40,6 +40,7 @@ public sealed partial class ObservedHostFixture(PostgresFixture postgres) : IAsy
         "herald_provider_circuit_state",
         "herald_ratelimit_permits_total",
         "herald_ratelimit_fallback",
+        "herald_dependency_up",
     ];
 
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
