@@ -89,10 +89,36 @@ public sealed partial class PrometheusTests(ObservedHostFixture fixture) : IClas
             Assert.NotEqual("0", found[0]!["value"]![1]!.GetValue<string>());
         }
 
+        // Every dashboard query is valid PromQL that Prometheus answers (a 400 throws here).
+        foreach (var expr in DashboardQueries())
+        {
+            await prometheus.QueryAsync(expr.Replace("$__rate_interval", "1m", StringComparison.Ordinal));
+        }
+
         var rules = await prometheus.Api.GetFromJsonAsync<JsonObject>("/api/v1/rules?type=alert");
         var loaded = rules!["data"]!["groups"]!.AsArray().SelectMany(g => g!["rules"]!.AsArray()).Select(r => r.Str("name")).ToList();
         Assert.Contains("HeraldNoDeliveries", loaded);
         Assert.Equal(10, loaded.Count);
+    }
+
+    [Fact]
+    public async Task Dashboard_QueriesOnlyDocumentedSeries()
+    {
+        var doc = await File.ReadAllTextAsync(Path.Combine(MetricsTests.RepoRoot(), "docs", "OBSERVABILITY.md"), TestContext.Current.CancellationToken);
+
+        var queries = DashboardQueries();
+
+        Assert.NotEmpty(queries);
+        var families = queries.SelectMany(q => SeriesName().Matches(q).Select(m => m.Groups[1].Value)).Distinct(StringComparer.Ordinal).ToList();
+        Assert.All(families, f => Assert.True(doc.Contains($"`{f}`", StringComparison.Ordinal), $"the dashboard queries {f}, which docs/OBSERVABILITY.md does not describe"));
+    }
+
+    private static List<string> DashboardQueries()
+    {
+        var dashboard = JsonNode.Parse(File.ReadAllText(Path.Combine(Deploy, "grafana", "herald-dashboard.json")))!;
+        return [.. dashboard["panels"]!.AsArray()
+            .SelectMany(p => p!["targets"]?.AsArray() ?? [])
+            .Select(t => t!["expr"]!.GetValue<string>())];
     }
 
     private static async Task<(int Code, string Output)> PromtoolAsync(params string[] args)
@@ -115,6 +141,10 @@ public sealed partial class PrometheusTests(ObservedHostFixture fixture) : IClas
         await process.WaitForExitAsync();
         return (process.ExitCode, await stdout + await stderr);
     }
+
+    /// <summary>A Herald family in a query, without the histogram's sample suffixes.</summary>
+    [GeneratedRegex(@"\b(herald_[a-z0-9_]+?)(?:_bucket|_sum|_count)?\b")]
+    private static partial Regex SeriesName();
 
     [GeneratedRegex(@"^\s*- alert: (\w+)\s*$", RegexOptions.Multiline)]
     private static partial Regex AlertName();
