@@ -91,7 +91,7 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
             description: "Failed sends by channel, kind (transient, permanent) and error code (Herald's or the vendor's).");
         _expired = _meter.CreateCounter<long>("herald.notifications.expired", description: "Notifications that reached their expiry before delivery, by priority.");
         _suppressed = _meter.CreateCounter<long>("herald.notifications.suppressed",
-            description: "Notifications not sent on purpose, by reason (rule: a rule or the customer's opt-out at ingest; throttle; digest).");
+            description: "Notifications not sent on purpose, by reason (rule, opt_out: at ingest; throttle, digest: at send).");
         _held = _meter.CreateCounter<long>("herald.notifications.held", description: "Sends held back to a later time, by reason (quiet_hours).");
         _cost = _meter.CreateCounter<double>("herald.cost",
             description: "Money spent on accepted sends, from the provider's answer or the account's price table, by channel, provider and currency.");
@@ -111,19 +111,23 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
     public void Accepted(IReadOnlyList<PreparedNotification>? items, IReadOnlyList<AcceptResult> results)
     {
         var created = 0;
-        var suppressed = 0;
         for (var i = 0; i < results.Count; i++)
         {
-            created += results[i].Created ? 1 : 0;
-            suppressed += results[i].Created && items is not null && i < items.Count && items[i].Suppressed ? 1 : 0;
+            if (!results[i].Created)
+            {
+                continue;
+            }
+
+            created++;
+            if (items is not null && i < items.Count && items[i].Suppressed)
+            {
+                // The planner leaves no route step when the customer opted out of every channel; else a rule suppressed it.
+                Suppressed(items[i].Route.Steps.Count == 0 ? "opt_out" : "rule");
+            }
         }
 
         _accepted.Add(created);
         _duplicates.Add(results.Count - created);
-        if (suppressed > 0)
-        {
-            _suppressed.Add(suppressed, new KeyValuePair<string, object?>("reason", "rule"));
-        }
     }
 
     public void Attempt(Channel channel, SendOutcomeKind outcome) =>

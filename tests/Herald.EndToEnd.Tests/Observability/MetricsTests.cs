@@ -1,10 +1,11 @@
 using System.Text.RegularExpressions;
+using Herald.EndToEnd.Tests.Infrastructure;
 
 namespace Herald.EndToEnd.Tests.Observability;
 
 /// <summary>Issue #18: after real traffic through a host, <c>/metrics</c> shows every documented series, with bounded
 /// labels, and docs/OBSERVABILITY.md describes every Herald series the host exports.</summary>
-public sealed class MetricsTests(ObservedHostFixture fixture) : IClassFixture<ObservedHostFixture>
+public sealed class MetricsTests(ObservedHostFixture fixture, PostgresFixture postgres) : IClassFixture<ObservedHostFixture>
 {
     [Fact]
     public async Task AfterTraffic_MetricsShowEveryDocumentedSeries()
@@ -21,6 +22,7 @@ public sealed class MetricsTests(ObservedHostFixture fixture) : IClassFixture<Ob
         Assert.Matches(new Regex("""^herald_send_failures_total\{[^}]*channel="whatsapp",code="[0-9a-z_]+",kind="permanent"[^}]*\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_notifications_expired_total\{[^}]*priority="[a-z]+"\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_notifications_suppressed_total\{[^}]*reason="rule"\} [1-9]""", RegexOptions.Multiline), text);
+        Assert.Matches(new Regex("""^herald_notifications_suppressed_total\{[^}]*reason="opt_out"\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_cost_total\{[^}]*channel="whatsapp",currency="EUR",provider="whatsapp-cloud"\} 0?\.[0-9]+$""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_delivery_accept_to_delivered_seconds_count\{[^}]*channel="whatsapp",priority="[a-z]+"\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_queue_depth\{[^}]*lane="critical"\} \d+""", RegexOptions.Multiline), text);
@@ -35,7 +37,26 @@ public sealed class MetricsTests(ObservedHostFixture fixture) : IClassFixture<Ob
 
         var text = await fixture.ScrapeAsync();
 
-        Assert.DoesNotContain(text.Split('\n'), line => line.StartsWith("herald_", StringComparison.Ordinal) && line.Contains("tenant=", StringComparison.Ordinal));
+        // This host's tenants only: another host of this test process (TenantLabel_On) shares the meter name.
+        Assert.NotEmpty(fixture.Tenants);
+        Assert.DoesNotContain(text.Split('\n'), line => line.StartsWith("herald_", StringComparison.Ordinal)
+            && fixture.Tenants.Any(t => line.Contains(t.ToString(), StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task TenantLabel_On_LatencyHistogramsNameTheTenant()
+    {
+        var settings = HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("e2e_tenantlabel_" + Guid.NewGuid().ToString("N")[..8]));
+        settings["Herald:Observability:TenantLabel"] = "true";
+        await using var host = await HeraldHost.StartAsync(Herald.Server.Hosting.HeraldRole.All, settings);
+        var (tenantId, client) = await host.CreateTenantAsync();
+        using var scraper = host.Client();
+
+        var id = await client.SendAsync(new { type = "card.transaction", customer = new { phone = TestData.Phone() }, data = new { text = "Paid" } });
+        await client.WaitForStatusAsync(id, "delivered", TimeSpan.FromSeconds(60));
+
+        var line = new Regex($$"""^herald_delivery_accept_to_delivered_seconds_count\{[^}]*tenant="{{tenantId}}"[^}]*\} [1-9]""", RegexOptions.Multiline);
+        await TestData.EventuallyAsync(() => scraper.GetStringAsync("/metrics"), line.IsMatch, TimeSpan.FromSeconds(30), "the tenant label on the latency histogram");
     }
 
     [Fact]

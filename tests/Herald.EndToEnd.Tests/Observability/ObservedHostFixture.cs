@@ -11,7 +11,7 @@ namespace Herald.EndToEnd.Tests.Observability;
 /// <summary>
 /// A PostgreSQL host that has carried real traffic of every kind the metrics describe (issue #18): a delivered
 /// notification with a webhook to the bank, a fallback after a permanent failure, an expiry, a rule's suppression, a
-/// duplicate submission, a priced provider account. The traffic runs once per fixture (<see cref="TrafficAsync"/>).
+/// duplicate submission, an opted-out customer, a priced provider account. The traffic runs once per fixture (<see cref="TrafficAsync"/>).
 /// </summary>
 public sealed partial class ObservedHostFixture(PostgresFixture postgres) : IAsyncLifetime
 {
@@ -49,6 +49,9 @@ public sealed partial class ObservedHostFixture(PostgresFixture postgres) : IAsy
     private bool _trafficDone;
 
     public HeraldHost Host { get; private set; } = null!;
+
+    /// <summary>The tenants the traffic went through.</summary>
+    public List<Guid> Tenants { get; } = [];
 
     public async ValueTask InitializeAsync()
     {
@@ -113,7 +116,8 @@ public sealed partial class ObservedHostFixture(PostgresFixture postgres) : IAsy
 
     private async Task RunTrafficAsync()
     {
-        var (_, client) = await Host.CreateTenantAsync("Observed Bank");
+        var (observed, client) = await Host.CreateTenantAsync("Observed Bank");
+        Tenants.Add(observed);
         using (var endpoint = await client.PostAsJsonAsync("/v1/webhooks", new { url = _receiver.Url }))
         {
             Assert.Equal(HttpStatusCode.Created, endpoint.StatusCode);
@@ -141,7 +145,17 @@ public sealed partial class ObservedHostFixture(PostgresFixture postgres) : IAsy
         await client.WaitForStatusAsync(fellBack, "delivered", Deadline);
         await client.WaitForStatusAsync(expired, "expired", Deadline);
 
-        var (_, muted) = await Host.CreateTenantAsync("Muted Bank");
+        // A customer opted out of the type on every channel: suppressed at ingest for the opt-out.
+        using (var customer = await client.PutAsJsonAsync("/v1/customers/opted-out", new { phone = TestData.Phone(), optOuts = new[] { new { type = "service.news" } } }))
+        {
+            Assert.True(customer.IsSuccessStatusCode, await customer.Content.ReadAsStringAsync());
+        }
+
+        var optedOut = await client.SendAsync(new { type = "service.news", customer = new { id = "opted-out" } });
+        Assert.Equal("suppressed", (await client.GetNotificationAsync(optedOut)).Str("status"));
+
+        var (mutedId, muted) = await Host.CreateTenantAsync("Muted Bank");
+        Tenants.Add(mutedId);
         await RulesTests.PutAsync(muted, """{"rules": [{"name": "mute-all", "then": {"suppress": true}}]}""");
         var suppressed = await muted.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone() } });
         Assert.Equal("suppressed", (await muted.GetNotificationAsync(suppressed)).Str("status"));
