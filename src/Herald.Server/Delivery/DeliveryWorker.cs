@@ -200,11 +200,7 @@ public sealed class DeliveryWorker(
             metrics.Finished(update.Transition.Status, update.Transition.DeliveredChannel);
         }
 
-        if (report.Outcome.Kind is SendOutcomeKind.Accepted or SendOutcomeKind.Delivered && !send.Earlier.Any(static a => a.SentAt is not null))
-        {
-            metrics.FirstSend(send.Notification, send.Notification.Route.Steps[send.Step].Channel, now);
-        }
-
+        metrics.Sent(send.Notification, send.Step, report.Outcome, now);
         metrics.Transition(send.Notification, update, now);
 
         return update;

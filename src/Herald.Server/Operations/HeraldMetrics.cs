@@ -216,9 +216,22 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
         }
     }
 
-    /// <summary>The first provider took <paramref name="n"/> on <paramref name="channel"/> at <paramref name="now"/>.</summary>
-    public void FirstSend(Notification n, Channel channel, DateTimeOffset now) =>
-        _acceptToFirstSend.Record(Seconds(now - n.CreatedAt), Latency(channel, n));
+    /// <summary>
+    /// A send of <paramref name="before"/> (its stored state) on <paramref name="step"/> came back with
+    /// <paramref name="outcome"/>: records accept → first send when a provider took it and nothing was sent before.
+    /// "Nothing sent before" is read from the stored state alone (no attempt history is loaded for metrics): never
+    /// touched since ingest, or still on the first route step without an attempt awaiting its receipt — a step-0
+    /// send a provider took either delivered (final), awaits its receipt, or moved past step 0 when it failed.
+    /// A send after a fallback is not a first send; it shows in accept → delivered.
+    /// </summary>
+    public void Sent(Notification before, int step, SendOutcome outcome, DateTimeOffset now)
+    {
+        if (outcome.Kind is SendOutcomeKind.Accepted or SendOutcomeKind.Delivered
+            && (before.Status == NotificationStatus.Accepted || before.Progress is { Step: 0, AwaitedAttemptId: null }))
+        {
+            _acceptToFirstSend.Record(Seconds(now - before.CreatedAt), Latency(before.Route.Steps[step].Channel, before));
+        }
+    }
 
     /// <summary>A delivery receipt came for an attempt a provider took at <paramref name="sentAt"/>.</summary>
     public void Receipt(Channel channel, DateTimeOffset sentAt, DateTimeOffset deliveredAt) =>

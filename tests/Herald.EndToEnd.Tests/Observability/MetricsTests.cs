@@ -24,6 +24,9 @@ public sealed class MetricsTests(ObservedHostFixture fixture, PostgresFixture po
         Assert.Matches(new Regex("""^herald_notifications_suppressed_total\{[^}]*reason="rule"\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_notifications_suppressed_total\{[^}]*reason="opt_out"\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_cost_total\{[^}]*channel="whatsapp",currency="EUR",provider="whatsapp-cloud"\} 0?\.[0-9]+$""", RegexOptions.Multiline), text);
+        // The SMS send after WhatsApp took the message and failed it by receipt is a fallback, not a first send.
+        Assert.Matches(new Regex("""^herald_delivery_accept_to_first_send_seconds_count\{[^}]*channel="whatsapp"[^}]*\} [1-9]""", RegexOptions.Multiline), text);
+        Assert.DoesNotMatch(new Regex("""^herald_delivery_accept_to_first_send_seconds_count\{[^}]*channel="sms",""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_delivery_accept_to_delivered_seconds_count\{[^}]*channel="whatsapp",priority="[a-z]+"\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_queue_depth\{[^}]*lane="critical"\} \d+""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_dependency_up\{[^}]*dependency="database"[^}]*\} 1$""", RegexOptions.Multiline), text);
