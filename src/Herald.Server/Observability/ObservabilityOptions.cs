@@ -7,9 +7,9 @@ public sealed class ObservabilityOptions
 {
     public const string Section = "Herald:Observability";
 
-    /// <summary>Adds a <c>tenant</c> label (the tenant id) to the latency histograms and the cost counter. Off by
-    /// default: it multiplies those series by the number of tenants, which a Prometheus sized for Herald's own
-    /// cardinality may not expect.</summary>
+    /// <summary>Adds a <c>tenant</c> label (the tenant id) to the accept → first send and accept → delivered
+    /// histograms. Off by default: it multiplies those series by the number of tenants, which a Prometheus sized for
+    /// Herald's own cardinality may not expect.</summary>
     public bool TenantLabel { get; set; }
 
     /// <summary>How often a delivering node samples the queue's depth and oldest due entry per lane.</summary>

@@ -51,8 +51,7 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
     private readonly Counter<long> _held;
     private readonly Counter<double> _cost;
     private readonly ConcurrentDictionary<string, string> _errorCodes = new(StringComparer.Ordinal);
-    private volatile IReadOnlyList<QueueLaneSample>? _queue;
-    private DateTimeOffset _queueSampledAt;
+    private volatile QueueSample? _queue;
     private Func<IReadOnlyList<ProviderHealth>>? _circuits;
     private Func<bool>? _redisConnected;
     private int _databaseUp = -1;
@@ -105,10 +104,8 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
             description: "Circuit of each provider account as this node sees it: 0 closed, 1 half-open, 2 open, 3 isolated.");
     }
 
-    public void Accepted(IReadOnlyList<AcceptResult> results) => Accepted(null, results);
-
     /// <summary>The group commit stored <paramref name="items"/> (same order as <paramref name="results"/>).</summary>
-    public void Accepted(IReadOnlyList<PreparedNotification>? items, IReadOnlyList<AcceptResult> results)
+    public void Accepted(IReadOnlyList<PreparedNotification> items, IReadOnlyList<AcceptResult> results)
     {
         var created = 0;
         for (var i = 0; i < results.Count; i++)
@@ -119,7 +116,7 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
             }
 
             created++;
-            if (items is not null && i < items.Count && items[i].Suppressed)
+            if (i < items.Count && items[i].Suppressed)
             {
                 // The planner leaves no route step when the customer opted out of every channel; else a rule suppressed it.
                 Suppressed(items[i].Route.Steps.Count == 0 ? "opt_out" : "rule");
@@ -138,13 +135,12 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
 
     public void InFlightResends(int count) => _inFlightResends.Add(count);
 
-    public void WebhookSent(bool succeeded) => _webhooks.Add(1, new KeyValuePair<string, object?>("outcome", succeeded ? "succeeded" : "failed"));
-
     /// <summary>One webhook request finished (answered or not) after <paramref name="duration"/>.</summary>
     public void WebhookSent(bool succeeded, TimeSpan duration)
     {
-        WebhookSent(succeeded);
-        _webhookDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("outcome", succeeded ? "succeeded" : "failed"));
+        var outcome = new KeyValuePair<string, object?>("outcome", succeeded ? "succeeded" : "failed");
+        _webhooks.Add(1, outcome);
+        _webhookDuration.Record(duration.TotalSeconds, outcome);
     }
 
     public void WebhookDead() => _webhooksDead.Add(1);
@@ -247,11 +243,7 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
     public void Held(string reason) => _held.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>The queue sampler's latest figures, reported by the queue gauges until the next sample.</summary>
-    public void QueueSampled(IReadOnlyList<QueueLaneSample> lanes, DateTimeOffset at)
-    {
-        _queueSampledAt = at;
-        _queue = lanes;
-    }
+    public void QueueSampled(IReadOnlyList<QueueLaneSample> lanes, DateTimeOffset at) => _queue = new QueueSample(lanes, at);
 
     /// <summary>Where the circuit gauge reads the provider accounts' states from (the node's dispatcher).</summary>
     public void ObserveCircuits(Func<IReadOnlyList<ProviderHealth>> health) => _circuits = health;
@@ -339,12 +331,12 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
 
     private IEnumerable<Measurement<long>> ObserveDepth()
     {
-        if (_queue is not { } lanes)
+        if (_queue is not { } sample)
         {
             yield break;
         }
 
-        foreach (var lane in lanes)
+        foreach (var lane in sample.Lanes)
         {
             yield return new Measurement<long>(lane.Depth, new KeyValuePair<string, object?>("lane", Lanes[(int)lane.Lane]));
         }
@@ -352,14 +344,14 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
 
     private IEnumerable<Measurement<double>> ObserveOldestDue()
     {
-        if (_queue is not { } lanes)
+        if (_queue is not { } sample)
         {
             yield break;
         }
 
-        foreach (var lane in lanes)
+        foreach (var lane in sample.Lanes)
         {
-            var age = lane.OldestDue is { } due ? Seconds(_queueSampledAt - due) : 0;
+            var age = lane.OldestDue is { } due ? Seconds(sample.At - due) : 0;
             yield return new Measurement<double>(age, new KeyValuePair<string, object?>("lane", Lanes[(int)lane.Lane]));
         }
     }
@@ -392,6 +384,9 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
     }
 
     private static string Name(Channel channel) => channel.ToString().ToLowerInvariant();
+
+    /// <summary>One queue sample and when it was taken, swapped in whole so a scrape never mixes two samples.</summary>
+    private sealed record QueueSample(IReadOnlyList<QueueLaneSample> Lanes, DateTimeOffset At);
 
     private static string Name(Priority priority) => priority.ToString().ToLowerInvariant();
 }
