@@ -205,7 +205,8 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
 
         var from = before.Progress.Step;
         var to = after.Progress.Step;
-        if (to > from && to < before.Route.Steps.Count && !after.Status.IsFinal())
+        // A fallback that ends the notification at once (delivered on a step whose send is delivery) counts too.
+        if (to > from && to < before.Route.Steps.Count)
         {
             _fallbacks.Add(1, new("from", Name(before.Route.Steps[from].Channel)), new("to", Name(before.Route.Steps[to].Channel)),
                 new("reason", FallbackReason(update.Attempts, to)));

@@ -19,6 +19,7 @@ public sealed class MetricsTests(ObservedHostFixture fixture, PostgresFixture po
         // Counts are "at least one": hosts in one test process share the "Herald" meter name, so each exports the
         // other's measurements too (one host per process in production).
         Assert.Matches(new Regex("""^herald_fallbacks_total\{[^}]*from="whatsapp"[^}]*reason="permanent_failure"[^}]*to="sms"[^}]*\} [1-9]""", RegexOptions.Multiline), text);
+        Assert.Matches(new Regex("""^herald_fallbacks_total\{[^}]*from="whatsapp"[^}]*reason="receipt_timeout"[^}]*to="sms"[^}]*\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_send_failures_total\{[^}]*channel="whatsapp",code="[0-9a-z_]+",kind="permanent"[^}]*\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_notifications_expired_total\{[^}]*priority="[a-z]+"\} [1-9]""", RegexOptions.Multiline), text);
         Assert.Matches(new Regex("""^herald_notifications_suppressed_total\{[^}]*reason="rule"\} [1-9]""", RegexOptions.Multiline), text);

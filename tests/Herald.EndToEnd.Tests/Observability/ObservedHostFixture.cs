@@ -11,7 +11,8 @@ namespace Herald.EndToEnd.Tests.Observability;
 /// <summary>
 /// A PostgreSQL host that has carried real traffic of every kind the metrics describe (issue #18): a delivered
 /// notification with a webhook to the bank, a fallback after a permanent failure, an expiry, a rule's suppression, a
-/// duplicate submission, an opted-out customer, a priced provider account. The traffic runs once per fixture (<see cref="TrafficAsync"/>).
+/// fallback after a receipt timeout that delivers at once, a duplicate submission, an opted-out customer, a priced
+/// provider account. The traffic runs once per fixture (<see cref="TrafficAsync"/>).
 /// </summary>
 public sealed partial class ObservedHostFixture(PostgresFixture postgres) : IAsyncLifetime
 {
@@ -140,10 +141,13 @@ public sealed partial class ObservedHostFixture(PostgresFixture postgres) : IAsy
             Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         }
         var fellBack = await client.SendAsync(new { type = "otp", customer = new { phone = TestData.Phone(Herald.Sandbox.MagicRecipients.NotOnWhatsApp) }, data = new { text = "Code 1" } });
+        // No WhatsApp receipt: after the receipt timeout the SMS send is the fallback and delivers at once.
+        var timedOut = await client.SendAsync(new { type = "otp", customer = new { phone = TestData.Phone(Herald.Sandbox.MagicRecipients.NoWhatsAppReceipt) }, data = new { text = "Code 2" } });
         var expired = await client.SendAsync(new { type = "otp", customer = new { phone = TestData.Phone() }, expiresAt = "2020-01-01T00:00:00Z" });
         await client.WaitForStatusAsync(delivered, "delivered", Deadline);
         await client.WaitForStatusAsync(fellBack, "delivered", Deadline);
         await client.WaitForStatusAsync(expired, "expired", Deadline);
+        await client.WaitForStatusAsync(timedOut, "delivered", Deadline);
 
         // A customer opted out of the type on every channel: suppressed at ingest for the opt-out.
         using (var customer = await client.PutAsJsonAsync("/v1/customers/opted-out", new { phone = TestData.Phone(), optOuts = new[] { new { type = "service.news" } } }))
