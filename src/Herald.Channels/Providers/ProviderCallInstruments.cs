@@ -17,7 +17,7 @@ public static class ProviderCallInstruments
     private static readonly Meter Meter = new(RateLimiting.RateLimitInstruments.MeterName);
 
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("herald.provider.call.duration", unit: "s",
-        description: "One send to a provider account (the connector call inside its timeout and circuit breaker), by channel, provider, account and outcome.",
+        description: "One send to a provider account (its rate-limit permit, then the connector call inside its timeout and circuit breaker), by channel, provider, account and outcome.",
         tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Buckets });
 
     /// <summary>Records one finished call to <paramref name="account"/>.</summary>
