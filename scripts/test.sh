@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Herald's whole test suite. Installs what the suites need when missing (PostgreSQL, Redis, HAProxy, nginx,
-# Net::SMPP, aiosmtpd), builds with warnings as errors, and runs every test project; fails on any failed or skipped
+# Net::SMPP, aiosmtpd, Prometheus), builds with warnings as errors, and runs every test project; fails on any failed or skipped
 # test (a skip hides work that green would claim). Test fixtures start their own throwaway servers on random
 # loopback ports; nothing here starts a long-lived service.
 set -euo pipefail
@@ -16,6 +16,9 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need_apt+=(postgr
 perl -MNet::SMPP -e 1 >/dev/null 2>&1 || need_apt+=(libnet-smpp-perl)
 # The SMTP connector is checked against aiosmtpd, an SMTP server not written here, run by Debian's python3.
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need_apt+=(python3-aiosmtpd)
+# deploy/observability is checked with Debian's Prometheus: promtool checks and unit-tests the alert rules, and the
+# prometheus binary scrapes a running Herald on loopback (tests/Herald.EndToEnd.Tests/Observability).
+{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -26,7 +29,7 @@ fi
 for svc in redis-server postgresql; do
   (service "$svc" stop >/dev/null 2>&1 || true)
 done
-for svc in haproxy nginx; do
+for svc in haproxy nginx prometheus; do
   (service "$svc" stop >/dev/null 2>&1 || true)
 done
 

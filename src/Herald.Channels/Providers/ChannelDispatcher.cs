@@ -188,7 +188,9 @@ public sealed partial class ChannelDispatcher
                 outcome = SendOutcome.Transient("connector_error", $"the {account.Kind} connector failed (see the log)");
             }
 
-            Latency.Record(account.Id, _time.GetElapsedTime(started));
+            var elapsed = _time.GetElapsedTime(started);
+            Latency.Record(account.Id, elapsed);
+            ProviderCallInstruments.Record(account, outcome.Kind, elapsed);
             ObserveRun(circuit, account.Id, outcome);
             if (ProviderMessageIds.Storable(outcome.ProviderMessageId) is var storableId && !ReferenceEquals(storableId, outcome.ProviderMessageId))
             {

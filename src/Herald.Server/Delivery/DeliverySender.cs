@@ -35,6 +35,7 @@ public sealed class DeliverySender(
         {
             // The template broke its limits: this one message cannot go out on this channel; no provider sees it.
             metrics.Attempt(channel, refused.Kind);
+            metrics.Refused(channel, refused);
             return new SendReport(null, refused);
         }
 
@@ -52,12 +53,14 @@ public sealed class DeliverySender(
         }
 
         DispatchResult result;
+        metrics.SendInFlight(1);
         try
         {
             result = await dispatcher.SendAsync(n.TenantId, channel, message, n.Route.CostPolicy, ct);
         }
         finally
         {
+            metrics.SendInFlight(-1);
             if (slotted)
             {
                 _sendSlots.Release();
@@ -65,6 +68,7 @@ public sealed class DeliverySender(
         }
 
         metrics.Attempt(channel, result.Outcome.Kind);
+        metrics.Dispatched(channel, result);
         foreach (var _ in result.Failovers)
         {
             metrics.Attempt(channel, SendOutcomeKind.TransientFailure);

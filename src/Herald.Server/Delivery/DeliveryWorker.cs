@@ -75,6 +75,7 @@ public sealed class DeliveryWorker(
             try
             {
                 var claimed = await store.ClaimAsync(_options.ClaimBatch, _options.Lease, time.GetUtcNow(), lowestLane, stoppingToken);
+                metrics.Claimed(claimed.Count, lowestLane);
                 if (claimed.Count > 0)
                 {
                     await ProcessAsync(claimed, _abort.Token);
@@ -155,17 +156,22 @@ public sealed class DeliveryWorker(
                 case DueDecision.Collapsed:
                     logger.Digested(n.Id);
                     metrics.Finished(NotificationStatus.Suppressed, null);
+                    metrics.Suppressed("digest");
                     break;
                 case DueDecision.HoldUntil hold:
                     logger.QuietHoursHeld(n.Id, hold.Until);
+                    metrics.Held("quiet_hours");
                     break;
                 case DueDecision.Throttled:
                     logger.Throttled(n.Id);
                     metrics.Finished(NotificationStatus.Suppressed, null);
+                    metrics.Suppressed("throttle");
                     break;
             }
 
-            updates.Add(decision.ToStore()!);
+            var update = decision.ToStore()!;
+            metrics.Transition(n, update, now);
+            updates.Add(update);
         }
 
         if (sends.Count > 0)
@@ -187,11 +193,15 @@ public sealed class DeliveryWorker(
     private async Task<DeliveryUpdate> SendAsync(DueDecision.SendNow send, Attempt attempt, CancellationToken ct)
     {
         var report = await sender.SendAsync(send.Notification, send.Step, attempt, send.Customer, ct);
-        var update = AttemptLedger.Sent(send.Notification, send.Step, attempt, report, send.Earlier, time.GetUtcNow(), _retry, Random.Shared.NextDouble());
+        var now = time.GetUtcNow();
+        var update = AttemptLedger.Sent(send.Notification, send.Step, attempt, report, send.Earlier, now, _retry, Random.Shared.NextDouble());
         if (update.Transition.Status.IsFinal())
         {
             metrics.Finished(update.Transition.Status, update.Transition.DeliveredChannel);
         }
+
+        metrics.Sent(send.Notification, send.Step, report.Outcome, now);
+        metrics.Transition(send.Notification, update, now);
 
         return update;
     }

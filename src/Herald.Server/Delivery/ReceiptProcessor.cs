@@ -213,11 +213,31 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
             transition = new Transition(notification.Status, notification.Progress, notification.Channel, QueueAction.Remove);
         }
 
-        return new Plan(notification.Status, transition, new DeliveryUpdate(notification.Id, notification.Version, transition, [updatedAttempt]));
+        return new Plan(notification.Status, transition, new DeliveryUpdate(notification.Id, notification.Version, transition, [updatedAttempt]))
+        {
+            Notification = notification,
+            Attempt = attempt,
+            Delivered = receipt.State is ReceiptState.Delivered or ReceiptState.Read,
+        };
     }
 
     private void Count(Plan plan)
     {
+        if (plan.Notification is { } before)
+        {
+            metrics.Transition(before, plan.Update, time.GetUtcNow());
+        }
+
+        // Herald's clock on both ends: a vendor's receipt time may be skewed or cut to whole seconds.
+        if (plan.Attempt is { SentAt: { } sentAt, DeliveredAt: null } attempt && plan.Delivered)
+        {
+            metrics.Receipt(attempt.Channel, sentAt, time.GetUtcNow());
+        }
+        else if (plan.Attempt is { State: not AttemptState.Failed } sent && plan.Update.Attempts is [{ State: AttemptState.Failed } failed])
+        {
+            metrics.ReceiptFailed(sent.Channel, failed.ErrorCode);
+        }
+
         if (plan.Transition.Status == NotificationStatus.Delivered && !plan.Before.IsFinal())
         {
             metrics.Finished(plan.Transition.Status, plan.Transition.DeliveredChannel);
@@ -228,5 +248,14 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
         }
     }
 
-    private sealed record Plan(NotificationStatus Before, Transition Transition, DeliveryUpdate Update);
+    private sealed record Plan(NotificationStatus Before, Transition Transition, DeliveryUpdate Update)
+    {
+        /// <summary>The stored notification and attempt the receipt applies to (for metrics).</summary>
+        public Notification? Notification { get; init; }
+
+        public Attempt? Attempt { get; init; }
+
+        /// <summary>The receipt says delivered (or read).</summary>
+        public bool Delivered { get; init; }
+    }
 }

@@ -12,6 +12,7 @@ using Herald.Server.Templates;
 using Herald.Server.Delivery;
 using Herald.Server.Digests;
 using Herald.Server.Notifications;
+using Herald.Server.Observability;
 using Herald.Server.Operations;
 using Herald.Server.Providers;
 using Herald.Server.Quotas;
@@ -73,6 +74,7 @@ public static class HeraldApp
         // TryAdd: a test host may bring its own clock (e.g. one it moves forward to end a quiet-hours window).
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<HeraldMetrics>();
+        services.AddHeraldObservability(configuration, role.Delivers());
         services.AddSingleton<SelfAddress>();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));

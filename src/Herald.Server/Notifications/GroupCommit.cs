@@ -61,7 +61,7 @@ public sealed class GroupCommit(
         try
         {
             var results = await store.AcceptAsync(items, time.GetUtcNow(), ct);
-            metrics.Accepted(results);
+            metrics.Accepted(items, results);
             for (var i = 0; i < results.Count; i++)
             {
                 into[offset + i] = new StoredItem(results[i], null);

@@ -115,6 +115,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
         string? error;
         TimeSpan? retryAfter = null;
         await _slots.WaitAsync(ct);
+        var started = _time.GetTimestamp();
         try
         {
             var secret = _secrets.Unprotect(claimed.Endpoint.Secret, WebhooksApi.SecretContext(claimed.Endpoint.Id));
@@ -128,7 +129,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
             statusCode = (int)response.StatusCode;
             if (response.IsSuccessStatusCode)
             {
-                _metrics.WebhookSent(succeeded: true);
+                _metrics.WebhookSent(succeeded: true, _time.GetElapsedTime(started));
                 return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Succeeded, null, statusCode, null, delivery.Attempts);
             }
 
@@ -170,10 +171,11 @@ public sealed partial class WebhookDispatcher : BackgroundService
             _slots.Release();
         }
 
-        _metrics.WebhookSent(succeeded: false);
+        _metrics.WebhookSent(succeeded: false, _time.GetElapsedTime(started));
         var now = _time.GetUtcNow();
         if (now - delivery.CreatedAt >= _options.RetryWindow)
         {
+            _metrics.WebhookDead();
             LogDead(_logger, delivery.Id, claimed.Endpoint.Id, delivery.Attempts, error);
             return new WebhookDeliveryResult(delivery.Id, WebhookDeliveryState.Dead, null, statusCode, error, delivery.Attempts);
         }

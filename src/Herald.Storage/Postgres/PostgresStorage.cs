@@ -74,6 +74,7 @@ public static class PostgresStorage
         services.TryAddSingleton<IThrottleStore, PostgresThrottleStore>();
         services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
         services.TryAddSingleton<IProviderCircuitStore, PostgresProviderCircuitStore>();
+        services.TryAddSingleton<IQueueStats, PostgresQueueStats>();
         return services;
     }
 }

@@ -33,6 +33,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IAttemptPartStore Parts { get; } = services.GetRequiredService<IAttemptPartStore>();
     public IThrottleStore Throttles { get; } = services.GetRequiredService<IThrottleStore>();
     public IProviderCircuitStore Circuits { get; } = services.GetRequiredService<IProviderCircuitStore>();
+    public IQueueStats QueueStats { get; } = services.GetRequiredService<IQueueStats>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }
