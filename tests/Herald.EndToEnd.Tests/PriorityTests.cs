@@ -43,7 +43,9 @@ public sealed class PriorityTests(PostgresFixture postgres)
         await client.WaitForStatusAsync(critical, "delivered");
         var received = await client.SandboxMessagesAsync("telegram");
         var position = received.Select((m, i) => (m, i)).First(x => x.m.Str("to") == criticalChat).i;
-        // Strict priority: the critical is in the very first claim, ahead of all but at most one batch of lows.
-        Assert.InRange(position, 0, ClaimBatch - 1);
+        // Strict priority: the critical is claimed at once, by the critical lane's own loop or in the first claim of
+        // the other; only the one batch of lows claimed at that same moment may reach the provider first (its sends
+        // run concurrently with the critical one: seen 50 of 50 ahead on a loaded machine).
+        Assert.InRange(position, 0, ClaimBatch);
     }
 }
