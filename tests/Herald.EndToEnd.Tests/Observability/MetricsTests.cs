@@ -3,8 +3,16 @@ using Herald.EndToEnd.Tests.Infrastructure;
 
 namespace Herald.EndToEnd.Tests.Observability;
 
+/// <summary>Alone, after the parallel classes: every host in this test process creates a meter named "Herald", and
+/// OpenTelemetry merges same-named instruments, so a host of another class that stops meanwhile ends the merged
+/// series on this host's /metrics too (seen: herald_cost_total gone from Prometheus in a CI run). Production runs one
+/// host per process.</summary>
+[CollectionDefinition(nameof(ObservabilityCollection), DisableParallelization = true)]
+public sealed class ObservabilityCollection;
+
 /// <summary>Issue #18: after real traffic through a host, <c>/metrics</c> shows every documented series, with bounded
 /// labels, and docs/OBSERVABILITY.md describes every Herald series the host exports.</summary>
+[Collection(nameof(ObservabilityCollection))]
 public sealed class MetricsTests(ObservedHostFixture fixture, PostgresFixture postgres) : IClassFixture<ObservedHostFixture>
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace Herald.EndToEnd.Tests.Observability;
 /// docs/OBSERVABILITY.md, and the real <c>prometheus</c> binary scrapes a running Herald host on loopback and finds
 /// every documented series after traffic.
 /// </summary>
+[Collection(nameof(ObservabilityCollection))]
 public sealed partial class PrometheusTests(ObservedHostFixture fixture) : IClassFixture<ObservedHostFixture>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
