@@ -7,36 +7,22 @@ namespace Herald.Channels.Telegram;
 
 /// <summary>
 /// Finds the Telegram bot account a webhook secret belongs to (the older <c>/callbacks/telegram/{secret}</c> path
-/// names the account by it). Built from the directory's current snapshot like <see cref="WhatsApp.WhatsAppAccountMatcher"/>.
+/// names the account by it), over the directory's current accounts (<see cref="DirectoryIndex{T}"/>).
 /// </summary>
 public sealed partial class TelegramAccountMatcher(ProviderDirectory directory, ILogger<TelegramAccountMatcher> logger)
 {
-    private volatile Index _index = new([], FrozenDictionary<string, ProviderAccount>.Empty);
+    private readonly DirectoryIndex<FrozenDictionary<string, ProviderAccount>> _bySecret = new(directory, all => Build(all, logger));
 
     /// <summary>The enabled Telegram bot account whose <c>webhookSecret</c> is <paramref name="secret"/> (compared in
     /// constant time after a lookup by its hash); null when none, or when two accounts share it.</summary>
     public ProviderAccount? FindByWebhookSecret(string secret) =>
-        Current().BySecret.TryGetValue(TelegramWebhook.SecretKey(secret), out var account)
+        _bySecret.Current.TryGetValue(TelegramWebhook.SecretKey(secret), out var account)
         && TelegramSettings.Parse(account.Settings).WebhookSecret is { } expected
         && TelegramWebhook.VerifySecret(secret, expected)
             ? account
             : null;
 
-    private Index Current()
-    {
-        var all = directory.All;
-        var index = _index;
-        if (ReferenceEquals(index.Source, all))
-        {
-            return index;
-        }
-
-        index = Build(all);
-        _index = index;
-        return index;
-    }
-
-    private Index Build(IReadOnlyList<ProviderAccount> all)
+    private static FrozenDictionary<string, ProviderAccount> Build(IReadOnlyList<ProviderAccount> all, ILogger logger)
     {
         var bySecret = new Dictionary<string, ProviderAccount?>(StringComparer.Ordinal);
         foreach (var account in all.Where(static a => a.Kind == TelegramBotConnector.ConnectorKind))
@@ -59,12 +45,10 @@ public sealed partial class TelegramAccountMatcher(ProviderDirectory directory, 
             }
         }
 
-        return new Index(all, bySecret
+        return bySecret
             .Where(static p => p.Value is not null)
-            .ToFrozenDictionary(static p => p.Key, static p => p.Value!, StringComparer.Ordinal));
+            .ToFrozenDictionary(static p => p.Key, static p => p.Value!, StringComparer.Ordinal);
     }
-
-    private sealed record Index(IReadOnlyList<ProviderAccount> Source, FrozenDictionary<string, ProviderAccount> BySecret);
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Provider account {AccountId} has unusable settings: {Reason}")]
     private static partial void LogBadSettings(ILogger logger, Guid accountId, string reason);

@@ -6,13 +6,12 @@ using Microsoft.Extensions.Logging;
 namespace Herald.Channels.WhatsApp;
 
 /// <summary>
-/// Finds WhatsApp Cloud accounts by the business phone number id Meta's webhooks name. The index is built from the
-/// directory's current snapshot the first time it is asked after a reload (the snapshot's account list is immutable,
-/// so its identity tells whether the index is current): the directory itself knows no channel.
+/// Finds WhatsApp Cloud accounts by the business phone number id Meta's webhooks name, over the directory's current
+/// accounts (<see cref="DirectoryIndex{T}"/>).
 /// </summary>
 public sealed partial class WhatsAppAccountMatcher(ProviderDirectory directory, ILogger<WhatsAppAccountMatcher> logger)
 {
-    private volatile Index _index = new([], FrozenDictionary<string, IReadOnlyList<ProviderAccount>>.Empty);
+    private readonly DirectoryIndex<FrozenDictionary<string, IReadOnlyList<ProviderAccount>>> _byPhoneNumberId = new(directory, all => Build(all, logger));
 
     /// <summary>
     /// The enabled WhatsApp Cloud accounts that name a business phone number id, the one holding it as its sender identity
@@ -22,23 +21,9 @@ public sealed partial class WhatsAppAccountMatcher(ProviderDirectory directory, 
     /// cannot make the owner's genuine receipts fail.
     /// </summary>
     public IReadOnlyList<ProviderAccount> FindByPhoneNumberId(string phoneNumberId) =>
-        Current().ByPhoneNumberId.TryGetValue(phoneNumberId, out var accounts) ? accounts : [];
+        _byPhoneNumberId.Current.TryGetValue(phoneNumberId, out var accounts) ? accounts : [];
 
-    private Index Current()
-    {
-        var all = directory.All;
-        var index = _index;
-        if (ReferenceEquals(index.Source, all))
-        {
-            return index;
-        }
-
-        index = Build(all);
-        _index = index;
-        return index;
-    }
-
-    private Index Build(IReadOnlyList<ProviderAccount> all)
+    private static FrozenDictionary<string, IReadOnlyList<ProviderAccount>> Build(IReadOnlyList<ProviderAccount> all, ILogger logger)
     {
         var byPhone = new Dictionary<string, List<ProviderAccount>>(StringComparer.Ordinal);
         foreach (var account in all.Where(static a => a.Kind == WhatsAppCloudConnector.ConnectorKind))
@@ -66,13 +51,11 @@ public sealed partial class WhatsAppAccountMatcher(ProviderDirectory directory, 
         }
 
         // The account holding the number as its sender identity first: the sandbox signs with the first one's secret.
-        return new Index(all, byPhone.ToFrozenDictionary(
+        return byPhone.ToFrozenDictionary(
             static p => p.Key,
             static p => (IReadOnlyList<ProviderAccount>)[.. p.Value.OrderBy(static a => a.SenderIdentity is null)],
-            StringComparer.Ordinal));
+            StringComparer.Ordinal);
     }
-
-    private sealed record Index(IReadOnlyList<ProviderAccount> Source, FrozenDictionary<string, IReadOnlyList<ProviderAccount>> ByPhoneNumberId);
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Provider account {AccountId} has unusable settings: {Reason}")]
     private static partial void LogBadSettings(ILogger logger, Guid accountId, string reason);
