@@ -193,6 +193,36 @@ public sealed partial class Cluster : IAsyncLifetime
             using var reset = await Probe.PutAsJsonAsync(new Uri(Direct[provider], "/sandbox/settings"), new { latencyMs = 0, failureRate = 0.0 });
             reset.EnsureSuccessStatusCode();
         }
+
+        // Every circuit closed, as an operator's reset does it: a circuit an earlier scenario opened stays held (or
+        // half-open with no traffic to probe it) and would hide this scenario's own transitions (seen: the outage
+        // scenario after the slow-provider one waited in vain for B's circuit to open).
+        foreach (var account in new[] { AccountA, AccountB })
+        {
+            using var reset = await Client.PostAsync($"/v1/providers/{account.Id}/reset", null);
+            reset.EnsureSuccessStatusCode();
+        }
+
+        // The reset reaches the workers through the change feed; give them a bounded moment to report it.
+        var settle = Stopwatch.StartNew();
+        while (settle.Elapsed < TimeSpan.FromSeconds(10) && !await CircuitsClosedAsync())
+        {
+            await Task.Delay(200);
+        }
+    }
+
+    private async Task<bool> CircuitsClosedAsync()
+    {
+        foreach (var account in new[] { AccountA, AccountB })
+        {
+            var view = await Client.GetFromJsonAsync<JsonObject>($"/v1/providers/{account.Id}");
+            if (view?["health"]?.GetValue<string>() != "closed")
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     public async Task WaitHealthyAsync()
