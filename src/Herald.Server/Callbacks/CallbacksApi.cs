@@ -18,7 +18,10 @@ public static class CallbacksApi
         var group = app.MapGroup("/callbacks").WithTags("Callbacks");
         group.MapMethods("/{kind}/{accountId:guid}", [HttpMethods.Get, HttpMethods.Post],
             async (string kind, Guid accountId, HttpRequest request, CallbackPipeline pipeline, CancellationToken ct) =>
-                Answer(await pipeline.RunAsync(kind, accountId, request, ct)));
+                Answer(await pipeline.RunAsync(kind, accountId, request, ct)))
+            .WithSummary("A provider's callback for one of its accounts: receipts (signed by the provider, no API key)")
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden,
+                StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge);
         // From the catalog's data, not the services: mapping must not build them (a bad secrets key would then end
         // the start with a stack trace instead of its one line).
         foreach (var plugin in ChannelCatalog.All)
