@@ -83,6 +83,7 @@ public static class HeraldApp
             .AddMeter(HeraldMetrics.MeterName)
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
             .AddPrometheusExporter());
+        services.AddHeraldTracing(configuration, role);
 
         // Infrastructure: storage (with its change feed), Redis, secrets.
         services.AddHeraldOperations(configuration);
