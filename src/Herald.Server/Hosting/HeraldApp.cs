@@ -40,16 +40,16 @@ public static class HeraldApp
         LogSafety.AddDefaultLogLevels(builder.Configuration);
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
-        // The embedded demo: its sandbox email and SMPP accounts are stored with the simulators' ports, so those stay
-        // fixed across restarts (tests and other modes pick free ports); its webhooks may reach a receiver on the same
+        // The embedded demo: its usual ports (HTTP 5000, sandbox SMTP 2525, SMPP 2775) when free, else free ones, and its
+        // stored sandbox accounts follow them at each start (DemoPorts, SandboxEndpoints); its webhooks may reach a receiver on the same
         // machine (loopback only — never private, link-local or metadata ranges; said at start). Its provider
         // accounts reach its own sandbox through SandboxEgressAllowance, which allows exactly the sandbox's listeners.
         var embedded = configuration["Herald:Storage"] is null or "sqlite";
         var embeddedDemo = embedded && configuration["Herald:Demo:Enabled"] is not "false";
+        var portNotes = new Demo.DemoPortNotes([]);
         if (embeddedDemo)
         {
-            configuration["Herald:Sandbox:SmtpPort"] ??= "2525";
-            configuration["Herald:Sandbox:SmppPort"] ??= "2775";
+            portNotes = Demo.DemoPorts.Choose(configuration);
             configuration["Herald:Webhooks:AllowInsecureUrls"] ??= "true";
             configuration["Herald:Webhooks:AllowLoopback"] ??= "true";
             // A developer's own machine: the demo prints both URLs. Everywhere else they must be asked for.
@@ -106,7 +106,7 @@ public static class HeraldApp
         // Features, one line each.
         services.AddHeraldAuthentication(configuration);
         services.AddHeraldAdmin(configuration);
-        services.AddHeraldDemo(configuration);
+        services.AddHeraldDemo(configuration, portNotes);
         services.AddHeraldRules(configuration);
         services.AddHeraldThrottling(configuration);
         services.AddHeraldQuotas(configuration);
@@ -178,6 +178,11 @@ public static class HeraldApp
         try
         {
             await app.StartAsync();
+        }
+        // Before the general case below: it names the setting.
+        catch (Sandbox.Tcp.SandboxPortInUseException e)
+        {
+            throw new StartupException(e.Message);
         }
         catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }
                                     || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
