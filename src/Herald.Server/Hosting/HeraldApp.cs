@@ -17,6 +17,7 @@ using Herald.Server.Operations;
 using Herald.Server.Providers;
 using Herald.Server.Quotas;
 using Herald.Server.Reports;
+using Herald.Server.Retention;
 using Herald.Server.Rules;
 using Herald.Server.Sources;
 using Herald.Server.Throttling;
@@ -115,6 +116,7 @@ public static class HeraldApp
         services.AddHeraldSources(configuration);
         services.AddHeraldProviders(configuration, role);
         services.AddHeraldReports(configuration);
+        services.AddHeraldRetention(configuration, role);
         services.AddHeraldWebhooks(configuration, role);
         services.AddHeraldDigests(configuration, role);
         services.AddHeraldNotifications(configuration, role);
@@ -140,6 +142,7 @@ public static class HeraldApp
             app.MapSourcesApi();
             app.MapProvidersApi();
             app.MapReportsApi();
+            app.MapRetentionApi();
             app.MapCallbacksApi();
             app.MapWebhooksApi();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)

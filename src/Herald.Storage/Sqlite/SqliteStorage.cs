@@ -46,6 +46,7 @@ public static class SqliteStorage
         services.AddSingleton<IDigestStore, SqliteDigestStore>();
         services.AddSingleton<IAttemptPartStore, SqliteAttemptPartStore>();
         services.AddSingleton<IThrottleStore, SqliteThrottleStore>();
+        services.AddSingleton<IRetentionStore, SqliteRetentionStore>();
         services.AddSingleton<IProviderCircuitStore, SqliteProviderCircuitStore>();
         services.AddSingleton<IQueueStats, SqliteQueueStats>();
         return services;
