@@ -18,6 +18,7 @@ using Herald.Server.Providers;
 using Herald.Server.Quotas;
 using Herald.Server.Reports;
 using Herald.Server.Retention;
+using Herald.Server.Erasure;
 using Herald.Server.Rules;
 using Herald.Server.Sources;
 using Herald.Server.Throttling;
@@ -117,6 +118,7 @@ public static class HeraldApp
         services.AddHeraldProviders(configuration, role);
         services.AddHeraldReports(configuration);
         services.AddHeraldRetention(configuration, role);
+        services.AddHeraldErasure(configuration);
         services.AddHeraldWebhooks(configuration, role);
         services.AddHeraldDigests(configuration, role);
         services.AddHeraldNotifications(configuration, role);
@@ -143,6 +145,7 @@ public static class HeraldApp
             app.MapProvidersApi();
             app.MapReportsApi();
             app.MapRetentionApi();
+            app.MapErasureApi();
             app.MapCallbacksApi();
             app.MapWebhooksApi();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)

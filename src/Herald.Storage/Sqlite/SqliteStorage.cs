@@ -47,6 +47,7 @@ public static class SqliteStorage
         services.AddSingleton<IAttemptPartStore, SqliteAttemptPartStore>();
         services.AddSingleton<IThrottleStore, SqliteThrottleStore>();
         services.AddSingleton<IRetentionStore, SqliteRetentionStore>();
+        services.AddSingleton<IErasureStore, SqliteErasureStore>();
         services.AddSingleton<IProviderCircuitStore, SqliteProviderCircuitStore>();
         services.AddSingleton<IQueueStats, SqliteQueueStats>();
         return services;
