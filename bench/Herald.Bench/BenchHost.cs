@@ -28,6 +28,7 @@ public sealed class BenchHost : IAsyncDisposable
     private readonly string? _sqliteDirectory;
     private readonly string? _postgresDatabase;
     private WebApplication? _app;
+    private OtlpSink? _sink;
     private SocketsHttpHandler? _handler;
 
     private BenchHost(PostgresServer? postgres, string? postgresDatabase, string? sqliteDirectory)
@@ -118,7 +119,8 @@ public sealed class BenchHost : IAsyncDisposable
     }
 
     /// <summary>Builds, migrates and starts the Herald host.</summary>
-    public async Task BootAsync(CancellationToken ct)
+    /// <param name="tracing">Export traces with OTLP to <see cref="OtlpSink"/> (docs/OBSERVABILITY.md, Traces).</param>
+    public async Task BootAsync(bool tracing, CancellationToken ct)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -133,6 +135,13 @@ public sealed class BenchHost : IAsyncDisposable
             ["Herald:Sandbox:ReceiptDelayMs"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        if (tracing)
+        {
+            _sink = await OtlpSink.StartAsync(ct);
+            settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = _sink.Endpoint;
+            settings["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
+        }
+
         _app = HeraldApp.Build(HeraldRole.All, ["--urls", "http://127.0.0.1:0"], builder =>
         {
             builder.Configuration.AddInMemoryCollection(settings);
@@ -251,6 +260,12 @@ public sealed class BenchHost : IAsyncDisposable
             }
 
             await _app.DisposeAsync();
+        }
+
+        if (_sink is not null)
+        {
+            Report.Info($"otlp sink: {_sink.Requests:N0} exports, {_sink.Bytes / 1024.0 / 1024.0:F1} MB of spans received");
+            await _sink.DisposeAsync();
         }
 
         _handler?.Dispose();

@@ -12,6 +12,10 @@ public sealed record BenchOptions(
     int EndToEndCount,
     TimeSpan Warmup)
 {
+    /// <summary>Tracing on: the host exports OTLP to a sink in this process (its CPU counts in the figures, a little
+    /// more than a collector on another machine would cost Herald). Off by default, as in production until asked for.</summary>
+    public bool Tracing { get; init; }
+
     public static readonly string[] AllWorkloads = ["ingest", "batch", "e2e", "critical", "rules"];
 
     /// <summary>Workloads that run only when named with --only.</summary>
@@ -21,7 +25,7 @@ public sealed record BenchOptions(
 
     public bool Runs(string workload) => Only.Contains(workload);
 
-    /// <summary>Parses <c>[--quick] [--only a,b] [--storage postgres|sqlite] [--duration s] [--backlog n]</c>.</summary>
+    /// <summary>Parses <c>[--quick] [--tracing] [--only a,b] [--storage postgres|sqlite] [--duration s] [--backlog n]</c>.</summary>
     public static BenchOptions Parse(string[] args)
     {
         var quick = args.Contains("--quick");
@@ -29,12 +33,16 @@ public sealed record BenchOptions(
         var storage = "postgres";
         var duration = quick ? 2 : 10;
         var backlog = quick ? 20_000 : DefaultBacklog;
+        var tracing = false;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
             switch (args[i])
             {
                 case "--quick":
+                    break;
+                case "--tracing":
+                    tracing = true;
                     break;
                 case "--only":
                     only = new HashSet<string>(Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
@@ -59,7 +67,7 @@ public sealed record BenchOptions(
                     backlog = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--only ingest,batch,e2e,critical,rules,file,fairness] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000]");
             }
         }
 
@@ -70,6 +78,9 @@ public sealed record BenchOptions(
             TimeSpan.FromSeconds(duration),
             backlog,
             quick ? 5_000 : 50_000,
-            quick ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(3));
+            quick ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(3))
+        {
+            Tracing = tracing,
+        };
     }
 }

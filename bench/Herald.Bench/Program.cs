@@ -25,7 +25,7 @@ Console.CancelKeyPress += (_, e) =>
 var ct = cancel.Token;
 var report = new Report();
 var total = System.Diagnostics.Stopwatch.StartNew();
-Report.Line($"herald bench: storage {options.Storage}, workloads {string.Join(",", BenchOptions.AllWorkloads.Concat(BenchOptions.OptInWorkloads).Where(options.Runs))}, duration {options.Duration.TotalSeconds:F0} s, e2e {options.EndToEndCount:N0}, backlog {options.Backlog:N0}{(options.Quick ? " (quick)" : "")}");
+Report.Line($"herald bench: storage {options.Storage}, workloads {string.Join(",", BenchOptions.AllWorkloads.Concat(BenchOptions.OptInWorkloads).Where(options.Runs))}, duration {options.Duration.TotalSeconds:F0} s, e2e {options.EndToEndCount:N0}, backlog {options.Backlog:N0}{(options.Quick ? " (quick)" : "")}, tracing {(options.Tracing ? "on (OTLP to an in-process sink)" : "off")}");
 if (options.Runs("rules"))
 {
     // CPU only: no host and no database, so `--only rules` runs in seconds on any machine.
@@ -41,7 +41,7 @@ await using var host = await BenchHost.StartStorageAsync(options.Storage, ct);
 try
 {
     Report.PrintMachine(options.Storage, await host.DatabaseVersionAsync(ct));
-    await host.BootAsync(ct);
+    await host.BootAsync(options.Tracing, ct);
     // Once the host runs, its console lifetime handles Ctrl-C (SIGINT/SIGTERM) by stopping; the bench stops with it.
     host.Stopping.Register(cancel.Cancel);
     Report.Info($"herald host (role all, sandbox 0 ms latency, no rate limit) at {host.BaseUrl}");
