@@ -89,8 +89,15 @@ public abstract class ApiKeysTests
         var bySystem = await ProblemAsync(Host.Admin, $"/v1/admin/tenants/{tenantA}/keys", new { roles = new[] { "send" }, sourceId = sourceB });
         Assert.Equal("/sourceId", bySystem["errors"]![0].Str("pointer"));
 
-        var (_, _, scoped) = await CreateKeyAsync(adminA, new { name = "cards", roles = new[] { "send" }, sourceId = sourceA });
+        var (scopedId, _, scoped) = await CreateKeyAsync(adminA, new { name = "cards", roles = new[] { "send" }, sourceId = sourceA });
         Assert.Equal(sourceA, scoped["sourceId"]!.GetValue<Guid>());
+
+        // A source-scoped admin key manages no keys: it could otherwise mint a key for the whole tenant.
+        var (_, scopedAdmin, _) = await CreateKeyAsync(adminA, new { name = "cards admin", roles = new[] { "admin" }, sourceId = sourceA });
+        using var narrow = Host.Client(scopedAdmin);
+        Assert.Equal(HttpStatusCode.Forbidden, await SendJsonAsync(narrow, HttpMethod.Post, "/v1/keys", new { name = "wide", roles = new[] { "admin" } }));
+        Assert.Equal(HttpStatusCode.Forbidden, await SendJsonAsync(narrow, HttpMethod.Post, $"/v1/admin/tenants/{tenantA}/keys", new { name = "wide", roles = new[] { "admin" } }));
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync(narrow, HttpMethod.Delete, $"/v1/keys/{scopedId}"));
     }
 
     [Fact]

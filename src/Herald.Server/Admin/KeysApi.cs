@@ -44,15 +44,15 @@ public static class KeysApi
             .WithDescription("The tenant's keys, revoked ones included, oldest first. Never the key nor its hash; lastUsedAt is approximate (up to a minute behind).")
             .Produces<List<KeyView>>()
             .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
-        tenant.MapPost("/", (HttpRequest request, ClaimsPrincipal user, ITenantStore tenants, ISourceStore sources, TimeProvider time, CancellationToken ct) =>
-                CreateAsync(user.TenantId(), request, nameRequired: true, tenants, sources, time, ct))
+        tenant.MapPost("/", async (HttpRequest request, ClaimsPrincipal user, ITenantStore tenants, ISourceStore sources, TimeProvider time, CancellationToken ct) =>
+                ScopedToSource(user) ?? await CreateAsync(user.TenantId(), request, nameRequired: true, tenants, sources, time, ct))
             .RequireAuthorization(Policies.Admin)
             .Accepts<CreateKeyRequest>("application/json")
             .WithDescription("Creates a key: name (1 to 100 characters), roles (send, read, admin, viewer), optional sourceId (one of this tenant's sources) and expiresAt (in the future). The key is in this answer only.")
             .Produces<CreatedKeyView>(StatusCodes.Status201Created)
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
-        tenant.MapDelete("/{keyId:guid}", (Guid keyId, ClaimsPrincipal user, ITenantStore tenants, CancellationToken ct) =>
-                RevokeAsync(user.TenantId(), keyId, keepAnAdminKey: true, tenants, ct))
+        tenant.MapDelete("/{keyId:guid}", async (Guid keyId, ClaimsPrincipal user, ITenantStore tenants, CancellationToken ct) =>
+                ScopedToSource(user) ?? await RevokeAsync(user.TenantId(), keyId, keepAnAdminKey: true, tenants, ct))
             .RequireAuthorization(Policies.Admin)
             .WithDescription("Revokes a key: refused on every node within a second. The tenant's last usable admin key cannot be revoked (409); create another admin key first.")
             .Produces(StatusCodes.Status204NoContent)
@@ -73,6 +73,11 @@ public static class KeysApi
                     return Problems.Result(StatusCodes.Status403Forbidden, "forbidden", "This key may not do that.");
                 }
 
+                if (!user.IsInRole(Roles.System) && ScopedToSource(user) is { } refused)
+                {
+                    return refused;
+                }
+
                 return await tenants.GetTenantAsync(tenantId, ct) is null
                     ? Problems.NotFound("Tenant")
                     : await CreateAsync(tenantId, request, nameRequired: false, tenants, sources, time, ct);
@@ -89,6 +94,12 @@ public static class KeysApi
             .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound);
         return app;
     }
+
+    /// <summary>A key scoped to one source manages no keys: it could otherwise mint a key for the whole tenant.</summary>
+    private static IResult? ScopedToSource(ClaimsPrincipal user) =>
+        user.SourceId() is null ? null
+            : Problems.Result(StatusCodes.Status403Forbidden, "forbidden", "A key scoped to a source cannot manage keys.",
+                "Use an admin key of the whole tenant.");
 
     private static async Task<IResult> ListAsync(Guid tenantId, ITenantStore tenants, CancellationToken ct) =>
         TypedResults.Json([.. (await tenants.ListApiKeysAsync(tenantId, ct)).Select(KeyView.From)], KeysJson.Default.ListKeyView);

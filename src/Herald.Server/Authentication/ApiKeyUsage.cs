@@ -15,7 +15,19 @@ public sealed class ApiKeyUsage(TimeProvider time)
 {
     private ConcurrentDictionary<Guid, DateTimeOffset> _pending = new();
 
-    public void Record(Guid keyId) => _pending[keyId] = time.GetUtcNow();
+    // Within this of the recorded use a request writes nothing: a lock-free read instead of a locked write for a key
+    // that many clients share (lastUsedAt is approximate anyway).
+    private static readonly TimeSpan Resolution = TimeSpan.FromSeconds(1);
+
+    public void Record(Guid keyId)
+    {
+        var now = time.GetUtcNow();
+        var pending = _pending;
+        if (!pending.TryGetValue(keyId, out var recorded) || now - recorded >= Resolution)
+        {
+            pending[keyId] = now;
+        }
+    }
 
     /// <summary>Takes the uses recorded since the last call.</summary>
     public IReadOnlyCollection<KeyValuePair<Guid, DateTimeOffset>> Take()
