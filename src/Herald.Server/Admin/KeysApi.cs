@@ -9,10 +9,11 @@ using Herald.Storage;
 namespace Herald.Server.Admin;
 
 /// <summary>A key as listed: never its hash nor the key itself.</summary>
-/// <param name="LastUsedAt">Approximate: nodes write uses in batches (Herald:ApiKeyUsageFlushInterval, a minute).</param>
+/// <param name="LastUsedAt">Approximate: nodes write uses in batches (Herald:ApiKeyUsageFlushInterval, a minute); always
+/// present (null: never used), as SPEC §7 lists it.</param>
 public sealed record KeyView(
     Guid Id, string Name, string Prefix, IReadOnlyList<string> Roles, Guid? SourceId, DateTimeOffset? ExpiresAt, DateTimeOffset CreatedAt,
-    DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt)
 {
     public static KeyView From(ApiKey k) => new(k.Id, k.Name, k.Prefix, k.Roles, k.SourceId, k.ExpiresAt, k.CreatedAt, k.LastUsedAt, k.RevokedAt);
 }
