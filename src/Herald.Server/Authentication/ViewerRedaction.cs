@@ -2,17 +2,19 @@ using System.Collections.Frozen;
 using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Herald.Storage;
 
 namespace Herald.Server.Authentication;
 
 /// <summary>
 /// What a <c>viewer</c> key reads (the console's role): every JSON answer, whatever endpoint wrote it, with customers'
-/// contacts and any secret replaced by <see cref="Mask"/>. One guard over every answer rather than a check in each
+/// contacts and any secret replaced by <see cref="Mask"/> (by member name, and phone numbers and e-mail addresses inside
+/// any other text). One guard over every answer rather than a check in each
 /// view, so a GET family added later is redacted too. Only requests of a viewer that holds no other reading role pay
 /// for it (the answer is buffered and rewritten); a key with <c>read</c> or <c>admin</c> as well reads as those do.
 /// </summary>
-public sealed class ViewerRedaction(RequestDelegate next)
+public sealed partial class ViewerRedaction(RequestDelegate next)
 {
     public const string Mask = "[redacted]";
 
@@ -76,7 +78,8 @@ public sealed class ViewerRedaction(RequestDelegate next)
     public static bool IsViewerOnly(ClaimsPrincipal user) =>
         user.IsInRole(Roles.Viewer) && !user.IsInRole(Roles.Read) && !user.IsInRole(Roles.Admin) && !user.IsInRole(Roles.Send) && !user.IsInRole(Roles.System);
 
-    /// <summary>Masks every non-null value under a <see cref="Redacted"/> name, at any depth.</summary>
+    /// <summary>Masks every non-null value under a <see cref="Redacted"/> name, at any depth, and phone numbers (E.164)
+    /// and e-mail addresses inside any other text (a provider's error message may quote the address it refused).</summary>
     public static void Redact(JsonNode? node)
     {
         switch (node)
@@ -88,6 +91,10 @@ public sealed class ViewerRedaction(RequestDelegate next)
                     {
                         obj[name] = Mask;
                     }
+                    else if (MaskedText(obj[name]) is { } masked)
+                    {
+                        obj[name] = masked;
+                    }
                     else
                     {
                         Redact(obj[name]);
@@ -96,12 +103,35 @@ public sealed class ViewerRedaction(RequestDelegate next)
 
                 break;
             case JsonArray array:
-                foreach (var item in array)
+                for (var i = 0; i < array.Count; i++)
                 {
-                    Redact(item);
+                    if (MaskedText(array[i]) is { } masked)
+                    {
+                        array[i] = masked;
+                    }
+                    else
+                    {
+                        Redact(array[i]);
+                    }
                 }
 
                 break;
         }
     }
+
+    /// <summary>The text of a string node with contacts masked; null when it is no string or holds none.</summary>
+    private static string? MaskedText(JsonNode? node)
+    {
+        if (node is not JsonValue value || !value.TryGetValue<string>(out var text))
+        {
+            return null;
+        }
+
+        var masked = ContactPattern().Replace(text, Mask);
+        return ReferenceEquals(masked, text) || masked == text ? null : masked;
+    }
+
+    // E.164 numbers (a timestamp's "+01:00" has too few digits) and e-mail addresses; linear time on any text.
+    [GeneratedRegex(@"\+[1-9][0-9]{6,14}|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking)]
+    private static partial Regex ContactPattern();
 }

@@ -32,6 +32,23 @@ public sealed class ViewerRedactionTests
         Assert.DoesNotContain("+49", node.ToJsonString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Redact_MasksPhonesAndEmailsInsideOtherText_NotTimestampsOrIds()
+    {
+        var node = JsonNode.Parse("""
+            {"attempts":[{"error":"Invalid number +4915112345678 (code 21211)","createdAt":"2026-12-07T06:48:09.395+01:00"}],
+             "lastError":"550 jane.doe@example.com: mailbox unavailable","notes":["call +12025550123"],"id":"01a24f42-85b3-7b78"}
+            """);
+
+        ViewerRedaction.Redact(node);
+
+        Assert.Equal("Invalid number [redacted] (code 21211)", node!["attempts"]![0]!["error"]!.GetValue<string>());
+        Assert.Equal("2026-12-07T06:48:09.395+01:00", node["attempts"]![0]!["createdAt"]!.GetValue<string>());
+        Assert.Equal("550 [redacted]: mailbox unavailable", node["lastError"]!.GetValue<string>());
+        Assert.Equal("call [redacted]", node["notes"]![0]!.GetValue<string>());
+        Assert.Equal("01a24f42-85b3-7b78", node["id"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData(new[] { Roles.Viewer }, true)]
     [InlineData(new[] { Roles.Viewer, Roles.Read }, false)]
