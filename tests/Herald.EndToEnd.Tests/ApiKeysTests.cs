@@ -229,6 +229,22 @@ public abstract class ApiKeysTests
         Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync(viewer, HttpMethod.Delete, "/v1/customers/c-view"));
     }
 
+    [Fact]
+    public async Task OpenApiDocument_DeclaresTheKeyEndpoints_WithTheirAnswers()
+    {
+        using var client = Host.Client();
+        var paths = JsonNode.Parse(await client.GetStringAsync("/openapi/v1.json", Ct))!["paths"]!;
+
+        Assert.Equal("#/components/schemas/CreatedKeyView",
+            paths["/v1/keys"]!["post"]!["responses"]!["201"]!["content"]!["application/json"]!["schema"]!["$ref"]!.GetValue<string>());
+        Assert.NotNull(paths["/v1/keys"]!["post"]!["responses"]!["400"]!["content"]!["application/problem+json"]);
+        Assert.NotNull(paths["/v1/keys"]!["get"]!["responses"]!["200"]);
+        Assert.NotNull(paths["/v1/keys/{keyId}"]!["delete"]!["responses"]!["409"]);
+        Assert.NotNull(paths["/v1/admin/tenants/{tenantId}/keys"]!["get"]);
+        Assert.NotNull(paths["/v1/admin/tenants/{tenantId}/keys"]!["post"]!["responses"]!["201"]);
+        Assert.NotNull(paths["/v1/admin/tenants/{tenantId}/keys/{keyId}"]!["delete"]!["responses"]!["204"]);
+    }
+
     private static async Task<(Guid Id, string Secret, JsonObject Body)> CreateKeyAsync(HttpClient client, object request, string path = "/v1/keys")
     {
         using var response = await client.PostAsJsonAsync(path, request, Ct);
