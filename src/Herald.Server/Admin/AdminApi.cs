@@ -1,11 +1,9 @@
-using System.Security.Claims;
 using System.Text.Json;
 using Herald.Channels;
 using Herald.Channels.Providers;
 using Herald.Core.Notifications;
 using Herald.Core.Providers;
 using Herald.Ingest;
-using Herald.Ingest.Authentication;
 using Herald.Server.Authentication;
 using Herald.Server.Hosting;
 using Herald.Storage;
@@ -20,9 +18,16 @@ public sealed record TenantView(Guid Id, string Name, DateTimeOffset CreatedAt);
 public sealed record TenantQuotasView(double? RequestsPerSecond, double? NotificationsPerSecond, long? Backlog);
 /// <summary>A tenant with the operator's settings: its weight in the delivery lanes and its ingest quotas.</summary>
 public sealed record TenantSettingsView(Guid Id, string Name, DateTimeOffset CreatedAt, int Weight, TenantQuotasView Quotas);
-public sealed record CreateKeyRequest(IReadOnlyList<string>? Roles, Guid? SourceId);
+/// <param name="Name">Who or what holds the key, 1 to 100 characters (required on /v1/keys).</param>
+/// <param name="ExpiresAt">When the key stops working; in the future; null: never.</param>
+public sealed record CreateKeyRequest(IReadOnlyList<string>? Roles, Guid? SourceId, string? Name = null, DateTimeOffset? ExpiresAt = null);
 /// <param name="Key">The key itself: shown once, never stored.</param>
-public sealed record CreatedKeyView(Guid Id, string Key, string Prefix, IReadOnlyList<string> Roles, Guid? SourceId);
+public sealed record CreatedKeyView(Guid Id, string Key, string Prefix, IReadOnlyList<string> Roles, Guid? SourceId)
+{
+    public string Name { get; init; } = "";
+    public DateTimeOffset? ExpiresAt { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+}
 /// <summary>A provider account as listed: settings without credentials.</summary>
 public sealed record ProviderView(Guid Id, Channel Channel, string Kind, string Name, int Weight, bool Enabled, string Health);
 
@@ -40,7 +45,7 @@ public static class AdminApi
             .Accepts<TenantSettingsView>("application/json")
             .WithDescription("Sets the tenant's weight (1 to 10000, default 100) and ingest quotas; a member left out stays, a quota set to null goes back to the configured default.")
             .Produces<TenantSettingsView>();
-        admin.MapPost("/tenants/{tenantId:guid}/keys", CreateKeyAsync).RequireAuthorization();
+        app.MapKeysApi();
         return app;
     }
 
@@ -127,48 +132,6 @@ public static class AdminApi
             ? new TenantSettingsView(tenant.Id, tenant.Name, tenant.CreatedAt, limits.Weight,
                 new TenantQuotasView(limits.RequestsPerSecond, limits.NotificationsPerSecond, limits.BacklogLimit))
             : null;
-
-    private static async Task<IResult> CreateKeyAsync(Guid tenantId, HttpRequest request, ClaimsPrincipal user, ITenantStore tenants, CancellationToken ct)
-    {
-        // The system key may create keys for any tenant; a tenant admin only for its own tenant.
-        var allowed = user.IsInRole(Roles.System) || (user.IsInRole(Roles.Admin) && user.TenantId() == tenantId);
-        if (!allowed)
-        {
-            return Problems.Result(StatusCodes.Status403Forbidden, "forbidden", "This key may not do that.");
-        }
-
-        var (body, error) = await Notifications.RequestBody.ReadJsonAsync(request, 16 * 1024);
-        if (error is not null)
-        {
-            return error;
-        }
-
-        CreateKeyRequest? create;
-        try
-        {
-            create = JsonSerializer.Deserialize(body.Span, HeraldJson.Default.CreateKeyRequest);
-        }
-        catch (JsonException)
-        {
-            return Problems.Invalid([new InputError("/", "Malformed JSON.")]);
-        }
-
-        var roles = create?.Roles;
-        if (roles is not { Count: > 0 } || roles.Any(r => !Roles.TenantRoles.Contains(r)))
-        {
-            return Problems.Invalid([new InputError("/roles", "Required: one or more of \"send\", \"read\", \"admin\".")]);
-        }
-
-        if (await tenants.GetTenantAsync(tenantId, ct) is null)
-        {
-            return Problems.NotFound("Tenant");
-        }
-
-        var key = ApiKeys.Generate();
-        var stored = await tenants.CreateApiKeyAsync(tenantId, create!.SourceId, [.. roles.Distinct()], ApiKeys.Hash(key), ApiKeys.DisplayPrefix(key), ct);
-        return TypedResults.Json(new CreatedKeyView(stored.Id, key, stored.Prefix, stored.Roles, stored.SourceId), HeraldJson.Default.CreatedKeyView,
-            statusCode: StatusCodes.Status201Created);
-    }
 }
 
 /// <summary>

@@ -15,6 +15,8 @@ public sealed class ApiKeyAuthenticationHandler(
     UrlEncoder encoder,
     ITenantStore tenants,
     ApiKeyCache cache,
+    ApiKeyUsage usage,
+    TimeProvider time,
     IOptions<HeraldOptions> herald) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -48,6 +50,14 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }
 
+        // Checked on every request, also against the cached copy: expiry needs no announcement.
+        if (found.ExpiredAt(time.GetUtcNow()))
+        {
+            return AuthenticateResult.Fail("Expired API key.");
+        }
+
+        usage.Record(found.Id);
+
         var claims = new List<Claim> { new(TenantClaim, found.TenantId.ToString()), new(KeyClaim, $"key {found.Id} ({found.Prefix})") };
         if (found.SourceId is { } source)
         {
@@ -70,12 +80,16 @@ public sealed class ApiKeyAuthenticationHandler(
         AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
 }
 
-/// <summary>Authorization policies by role. A tenant <c>admin</c> key may also send and read.</summary>
+/// <summary>Authorization policies by role (the table in docs/SPEC.md §3 "Roles"). A tenant <c>admin</c> key may also
+/// send and read; a <c>viewer</c> key may read (every GET family, with contacts and secrets redacted by
+/// <see cref="ViewerRedaction"/>) and nothing else.</summary>
 public static class Policies
 {
     public const string Send = "send";
     public const string Read = "read";
     public const string Admin = "admin";
+    /// <summary>Reading what only admins could read before (sources, keys): <c>admin</c> or <c>viewer</c>.</summary>
+    public const string Inspect = "inspect";
     public const string System = "system";
 
     /// <summary>The tenant the caller's key belongs to. Only call behind a tenant policy.</summary>

@@ -51,7 +51,8 @@ public sealed class DemoBootstrap(
         {
             var tenant = await provisioning.CreateTenantAsync("Demo Bank", ct);
             key = ApiKeys.Generate();
-            await tenants.CreateApiKeyAsync(tenant.Id, null, [Roles.Send, Roles.Read, Roles.Admin], ApiKeys.Hash(key), ApiKeys.DisplayPrefix(key), ct);
+            await tenants.CreateApiKeyAsync(
+                new NewApiKey(tenant.Id, "demo", [Roles.Send, Roles.Read, Roles.Admin], null, null, ApiKeys.Hash(key), ApiKeys.DisplayPrefix(key)), ct);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(keyFile))!);
             await File.WriteAllTextAsync(keyFile, key + "\n", ct);
             if (!OperatingSystem.IsWindows())

@@ -132,6 +132,7 @@ public static class HeraldApp
         app.Use(Notifications.RequestBody.RefuseUnstorableQueryAsync);
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMiddleware<Authentication.ViewerRedaction>();
         app.MapHealthApi();
         app.MapOperationsEndpoints(role.ServesApi());
         if (role.ServesApi())

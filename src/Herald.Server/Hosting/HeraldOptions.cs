@@ -62,6 +62,10 @@ public sealed class HeraldOptions : IValidatableObject
     [Range(1, 10_000_000)]
     public int ApiKeyCacheEntries { get; set; } = 10_000;
 
+    /// <summary>How often a node writes when its API keys were last used (one batched write; lastUsedAt lags by up to this).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan ApiKeyUsageFlushInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     public static readonly TimeSpan DefaultDrainDelay = TimeSpan.FromSeconds(5);
 
     /// <summary>On shutdown, how long a node that a balancer probes keeps serving while <c>/readyz</c> says 503.</summary>

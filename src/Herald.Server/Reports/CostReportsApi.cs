@@ -50,7 +50,7 @@ public static class CostReportsApi
                 errors.Add(new InputError("query/tenantId", "Required with the system key: the tenant's id."));
             }
         }
-        else if (user.IsInRole(Roles.Read) || user.IsInRole(Roles.Admin))
+        else if (user.IsInRole(Roles.Read) || user.IsInRole(Roles.Admin) || user.IsInRole(Roles.Viewer))
         {
             tenantId = user.TenantId();
             if (requested is not null && (!Guid.TryParse(requested, out var asked) || asked != tenantId))

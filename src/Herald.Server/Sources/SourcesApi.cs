@@ -22,8 +22,8 @@ public static class SourcesApi
     {
         var group = app.MapGroup("/v1/sources").WithTags("Sources");
         group.MapPost("/", CreateAsync).RequireAuthorization(Policies.Admin);
-        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Admin);
-        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Admin);
+        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Inspect);
+        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Inspect);
         group.MapPut("/{id:guid}", UpdateAsync).RequireAuthorization(Policies.Admin);
         group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin);
         group.MapPost("/{id:guid}/signing-secret", RotateSecretAsync).RequireAuthorization(Policies.Admin);

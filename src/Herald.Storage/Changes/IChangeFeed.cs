@@ -17,6 +17,9 @@ public static class ChangeKinds
 
     /// <summary>An operator reset a provider account's circuit; the key is the account id.</summary>
     public const string ProviderReset = "provider-reset";
+
+    /// <summary>An API key was created or revoked; the key is the API key's id. Nodes drop their cached copy.</summary>
+    public const string ApiKeys = "api-keys";
 }
 
 /// <summary>

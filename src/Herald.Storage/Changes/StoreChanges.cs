@@ -27,5 +27,8 @@ internal static class StoreChanges
         _ => new Change(ChangeKinds.Providers, accounts[0].TenantId, "*"),
     };
 
+    /// <summary>An API key created or revoked: receivers drop their cached copy of that key.</summary>
+    public static Change ApiKey(Guid tenantId, Guid keyId) => new(ChangeKinds.ApiKeys, tenantId, keyId.ToString("D"));
+
     public static Change Provider(Guid tenantId, Guid accountId) => new(ChangeKinds.Providers, tenantId, accountId.ToString("D"));
 }

@@ -35,6 +35,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IProviderCircuitStore Circuits { get; } = services.GetRequiredService<IProviderCircuitStore>();
     public IQueueStats QueueStats { get; } = services.GetRequiredService<IQueueStats>();
     public IRetentionStore Retention { get; } = services.GetRequiredService<IRetentionStore>();
+    public IChangeFeed Changes { get; } = services.GetRequiredService<IChangeFeed>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }
