@@ -48,6 +48,12 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }
 
+        return Success(TenantClaims(found));
+    }
+
+    /// <summary>The claims of a tenant key; the console's session (Server/Console) carries the same.</summary>
+    internal static List<Claim> TenantClaims(ApiKey found)
+    {
         var claims = new List<Claim> { new(TenantClaim, found.TenantId.ToString()), new(KeyClaim, $"key {found.Id} ({found.Prefix})") };
         if (found.SourceId is { } source)
         {
@@ -55,7 +61,7 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         claims.AddRange(found.Roles.Select(r => new Claim(ClaimTypes.Role, r)));
-        return Success(claims);
+        return claims;
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>

@@ -5,6 +5,7 @@ using Herald.Sandbox;
 using Herald.Server.Admin;
 using Herald.Server.Authentication;
 using Herald.Server.Changes;
+using Herald.Server.WebConsole;
 using Herald.Server.Demo;
 using Herald.Server.Callbacks;
 using Herald.Server.Customers;
@@ -104,6 +105,7 @@ public static class HeraldApp
 
         // Features, one line each.
         services.AddHeraldAuthentication(configuration);
+        services.AddHeraldConsole(configuration);
         services.AddHeraldAdmin(configuration);
         services.AddHeraldDemo(configuration);
         services.AddHeraldRules(configuration);
@@ -141,6 +143,7 @@ public static class HeraldApp
             app.MapReportsApi();
             app.MapCallbacksApi();
             app.MapWebhooksApi();
+            app.MapHeraldConsole();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)
             {
                 app.MapHeraldSandbox();

@@ -31,10 +31,10 @@ public sealed record NotificationQuery(
     Channel? Channel = null,
     Priority? Priority = null);
 
-/// <summary>How many notifications created in one bucket ended (so far) in <paramref name="Status"/> on
+/// <summary>How many notifications of one priority created in one bucket are (so far) <paramref name="Status"/> on
 /// <paramref name="Channel"/> (null: not delivered on any channel yet, or never).</summary>
 /// <param name="Bucket">The bucket's start (UTC, a multiple of the bucket width since the Unix epoch).</param>
-public sealed record NotificationCount(DateTimeOffset Bucket, Channel? Channel, NotificationStatus Status, long Count);
+public sealed record NotificationCount(DateTimeOffset Bucket, Channel? Channel, NotificationStatus Status, Priority Priority, long Count);
 
 /// <summary>The smallest UUIDv7 of a millisecond: notification ids are UUIDv7 made from their creation time, so a
 /// creation-time range is an id range, which the (tenant_id, id) index answers without an index of its own.</summary>
@@ -62,7 +62,7 @@ public interface INotificationStore
     Task<IReadOnlyList<Notification>> SearchAsync(Guid tenantId, NotificationQuery query, CancellationToken ct);
 
     /// <summary>The tenant's notifications created in [<paramref name="from"/>, <paramref name="to"/>) counted per
-    /// <paramref name="bucket"/>, delivering channel and status (the console's overview). Reads the id range of the
+    /// <paramref name="bucket"/>, delivering channel, status and priority (the console's overview). Reads the id range of the
     /// time range (<see cref="TimeOrderedIds"/>) through the (tenant_id, id) index.</summary>
     Task<IReadOnlyList<NotificationCount>> CountAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct);
 

@@ -292,11 +292,11 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
     public async Task<IReadOnlyList<NotificationCount>> CountAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            SELECT floor(extract(epoch FROM n.created_at) * 1000 / @bucket)::bigint, n.channel, n.status, count(*)
+            SELECT floor(extract(epoch FROM n.created_at) * 1000 / @bucket)::bigint, n.channel, n.status, n.priority, count(*)
             FROM notifications n
             WHERE n.tenant_id = @tenant AND n.id >= @first AND n.id < @last
-            GROUP BY 1, 2, 3
-            ORDER BY 1, 2, 3
+            GROUP BY 1, 2, 3, 4
+            ORDER BY 1, 2, 3, 4
             """);
         var width = (long)bucket.TotalMilliseconds;
         cmd.Parameters.Add(Param("bucket", width));
@@ -307,6 +307,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0) * width),
             r.IsDBNull(1) ? null : (Channel)r.GetInt16(1),
             (NotificationStatus)r.GetInt16(2),
-            r.GetInt64(3)), ct);
+            (Priority)r.GetInt16(3),
+            r.GetInt64(4)), ct);
     }
 }

@@ -223,11 +223,11 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
             {
                 using var command = connection.CreateCommand();
                 command.CommandText = """
-                    SELECT n.created_at / $bucket, n.channel, n.status, count(*)
+                    SELECT n.created_at / $bucket, n.channel, n.status, n.priority, count(*)
                     FROM notifications n
                     WHERE n.tenant_id = $tenant AND n.id >= $first AND n.id < $last
-                    GROUP BY 1, 2, 3
-                    ORDER BY 1, 2, 3
+                    GROUP BY 1, 2, 3, 4
+                    ORDER BY 1, 2, 3, 4
                     """;
                 command.Set("$bucket", width);
                 command.Set("$tenant", SqliteValues.Id(tenantId));
@@ -237,7 +237,8 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                     DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0) * width),
                     r.IsDBNull(1) ? null : (Channel)r.GetInt32(1),
                     (NotificationStatus)r.GetInt32(2),
-                    r.GetInt64(3)));
+                    (Priority)r.GetInt32(3),
+                    r.GetInt64(4)));
             },
             ct);
     }
