@@ -64,7 +64,6 @@ public static class ConsoleApi
             .Produces(StatusCodes.Status204NoContent);
 
         var files = new ConsoleFiles(root);
-        app.MapGet("/console", () => Results.Redirect("/console/")).ExcludeFromDescription();
         app.MapGet("/console/{**path}", files.Serve).AllowAnonymous().ExcludeFromDescription();
     }
 
@@ -138,6 +137,12 @@ public static class ConsoleApi
 
         public IResult Serve(HttpContext context, string? path)
         {
+            // Routing matches /console and /console/ alike; the application's URLs all start with /console/.
+            if (!context.Request.Path.Value!.StartsWith("/console/", StringComparison.Ordinal))
+            {
+                return Results.Redirect("/console/");
+            }
+
             var headers = context.Response.Headers;
             headers.ContentSecurityPolicy = ContentSecurityPolicy;
             headers.XContentTypeOptions = "nosniff";

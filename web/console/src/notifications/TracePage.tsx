@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, describe, undeclared, type Schemas, type WebhookDelivery } from "../api/client";
-import { formatGap, formatTime } from "../shared/format";
+import { formatAfter, formatTime } from "../shared/format";
 import { Link } from "../shared/Link";
 
 type Notification = Schemas["NotificationView"];
@@ -89,8 +89,8 @@ export function TracePage({ id, canCancel }: { id: string; canCancel: boolean })
               <div><dt>Step</dt><dd>{Number(a.step) + 1}</dd></div>
               <div><dt>Provider message id</dt><dd><code>{a.providerMessageId ?? "—"}</code></dd></div>
               <div><dt>Started</dt><dd>{formatTime(a.createdAt)}</dd></div>
-              <div><dt>Sent</dt><dd>{formatTime(a.sentAt)} ({formatGap(a.createdAt, a.sentAt)})</dd></div>
-              <div><dt>Delivered</dt><dd>{formatTime(a.deliveredAt)} ({formatGap(a.createdAt, a.deliveredAt)})</dd></div>
+              <div><dt>Sent</dt><dd>{formatAfter(a.createdAt, a.sentAt)}</dd></div>
+              <div><dt>Delivered</dt><dd>{formatAfter(a.createdAt, a.deliveredAt)}</dd></div>
               {(a.error || a.errorCode || a.failureKind) && (
                 <div className="attempt-error"><dt>Error</dt><dd>{[a.failureKind, a.errorCode, a.error].filter(Boolean).join(" · ")}</dd></div>
               )}

@@ -8,9 +8,11 @@ export function formatPercent(value: number | null | undefined): string {
   return value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)} %`;
 }
 
-/** Milliseconds between two times, as "1.2 s" / "350 ms"; a dash when either is missing. */
-export function formatGap(from: string | null | undefined, to: string | null | undefined): string {
-  if (!from || !to) return "—";
-  const ms = new Date(to).getTime() - new Date(from).getTime();
-  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`;
+/** A time with how long after <c>from</c> it came, e.g. "12:00:01 (+350 ms)". A provider's receipt time can read
+ * earlier than Herald's own (providers stamp whole seconds, on their clock): then no gap is shown. */
+export function formatAfter(from: string | null | undefined, to: string | null | undefined): string {
+  if (!to) return "—";
+  const ms = from ? new Date(to).getTime() - new Date(from).getTime() : -1;
+  if (ms < 0) return formatTime(to);
+  return `${formatTime(to)} (+${ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`})`;
 }
