@@ -102,7 +102,7 @@ public static class ConsoleApi
         context.Response.Cookies.Append(ConsoleSessionHandler.CookieName, ticket.Protect(protector), new CookieOptions
         {
             HttpOnly = true,
-            Secure = context.Request.IsHttps,
+            Secure = OverHttps(context.Request),
             SameSite = SameSiteMode.Strict,
             Path = "/",
             Expires = ticket.ExpiresAt,
@@ -122,9 +122,14 @@ public static class ConsoleApi
     // Anonymous and CSRF-free on purpose: it only deletes the caller's own cookie, which is no harm to force.
     private static IResult SignOut(HttpContext context)
     {
-        context.Response.Cookies.Delete(ConsoleSessionHandler.CookieName, new CookieOptions { Path = "/", HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = context.Request.IsHttps });
+        context.Response.Cookies.Delete(ConsoleSessionHandler.CookieName, new CookieOptions { Path = "/", HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = OverHttps(context.Request) });
         return TypedResults.NoContent();
     }
+
+    /// <summary>Whether the browser reached Herald over https: directly, or through a proxy that ended TLS (the shipped
+    /// nginx sets X-Forwarded-Proto). Believed from anyone, since all it can do is make the caller's own cookie Secure.</summary>
+    private static bool OverHttps(HttpRequest request) =>
+        request.IsHttps || string.Equals(request.Headers["X-Forwarded-Proto"].FirstOrDefault(), "https", StringComparison.OrdinalIgnoreCase);
 
     private static ConsoleSessionView View(ApiKey key, ConsoleTicket ticket) =>
         new(key.TenantId, key.Roles, $"key {key.Id} ({key.Prefix})", ticket.Csrf, ticket.ExpiresAt);

@@ -30,6 +30,7 @@ public sealed class ConsoleSessionTests(PostgresFixture postgres)
         Assert.Contains("httponly", setCookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("samesite=strict", setCookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("path=/", setCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("secure", setCookie, StringComparison.OrdinalIgnoreCase);
         var session = (await signIn.Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.Equal(tenantId, session["tenantId"]!.GetValue<Guid>());
         var csrf = session["csrf"]!.GetValue<string>();
@@ -64,6 +65,25 @@ public sealed class ConsoleSessionTests(PostgresFixture postgres)
         Assert.Equal(HttpStatusCode.NoContent, signOut.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await browser.Client.GetAsync("/v1/notifications")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await browser.Client.GetAsync("/console/session")).StatusCode);
+    }
+
+    [Fact]
+    public async Task SignIn_BehindATlsProxy_SetsASecureCookie()
+    {
+        using var folder = new TempFolder();
+        await using var host = await HeraldHost.StartAsync(HeraldRole.All, HeraldHost.SqliteSettings(folder.Path));
+        var (_, tenant) = await host.CreateTenantAsync();
+        using var client = host.Client();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/console/session")
+        {
+            Content = JsonContent.Create(new { key = tenant.DefaultRequestHeaders.Authorization!.Parameter }),
+        };
+        // As the shipped nginx forwards a request whose TLS it ended (deploy/nginx).
+        request.Headers.Add("X-Forwarded-Proto", "https");
+
+        using var signIn = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
+        Assert.Contains("secure", Assert.Single(signIn.Headers.GetValues("Set-Cookie")), StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
