@@ -6,6 +6,8 @@ import { Chart, type Series } from "./Chart";
 type Overview = Schemas["Overview"];
 const ranges = ["1h", "24h", "7d"] as const;
 type Range = (typeof ranges)[number];
+// Longer ranges cost more to count (docs/CONSOLE.md, "The overview's query") and change more slowly.
+const refreshMs: Record<Range, number> = { "1h": 15_000, "24h": 60_000, "7d": 300_000 };
 
 const channelColors: Record<string, string> = {
   whatsapp: "#3ecf8e", telegram: "#4ea8de", sms: "#f4a261", email: "#c77dff", push: "#ffd166", none: "#8d99ae",
@@ -57,7 +59,7 @@ export function OverviewPage() {
       setError(stats.error ? describe(stats.error, stats.response) : null);
     };
     void load();
-    const timer = window.setInterval(() => void load(), 15000);
+    const timer = window.setInterval(() => void load(), refreshMs[range]);
     return () => {
       live = false;
       window.clearInterval(timer);
