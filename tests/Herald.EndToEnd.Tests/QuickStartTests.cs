@@ -41,6 +41,11 @@ public sealed partial class QuickStartTests(ITestOutputHelper output)
             var channels = providers.Select(p => p.Str("channel")).ToHashSet();
             Assert.Superset(new HashSet<string> { "whatsapp", "telegram", "sms", "email" }, channels);
 
+            // The printed console URL answers the console, built with the server (web/console, Console.targets).
+            var consoleUrl = ConsoleLine().Match(banner).Groups[1].Value;
+            Assert.Equal(server.BaseUrl + "/console", consoleUrl);
+            Assert.Contains("/console/assets/", await http.GetStringAsync(consoleUrl), StringComparison.Ordinal);
+
             // "Paste the printed curl example": its answer is 202 {id, status: accepted}.
             var send = Command(banner, "/v1/notifications -H");
             var accepted = JsonNode.Parse(await CurlAsync(send))!.AsObject();
@@ -101,6 +106,9 @@ public sealed partial class QuickStartTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"Demo key\s+(\S+)")]
     private static partial Regex DemoKey();
+
+    [GeneratedRegex(@"Console\s+(http://\S+)")]
+    private static partial Regex ConsoleLine();
 
     [GeneratedRegex(@"API\s+(http://\S+)/v1/notifications")]
     private static partial Regex ApiLine();

@@ -96,7 +96,7 @@ public sealed class ConsoleBrowserTests
     }
 
     [Fact]
-    public async Task SignedIn_TheKeyIsNowhereScriptsCanRead_AndTheSessionCookieIsHttpOnlyAndStrict()
+    public async Task SignedInByKeyboardAlone_TheKeyIsNowhereScriptsCanRead_AndTheSessionCookieIsHttpOnlyAndStrict()
     {
         using var folder = new TempFolder();
         await using var host = await HeraldHost.StartAsync(HeraldRole.All, HeraldHost.SqliteSettings(folder.Path));
@@ -106,10 +106,19 @@ public sealed class ConsoleBrowserTests
         var context = await browser.NewContextAsync(new() { BaseURL = host.BaseUrl });
         var page = await context.NewPageAsync();
 
+        // Keyboard only: the key field has the focus, Enter signs in, Tab walks the skip link and the page links.
         await page.GotoAsync("/console/");
-        await page.GetByLabel("API key").FillAsync(key);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(page.GetByLabel("API key")).ToBeFocusedAsync();
+        await page.Keyboard.TypeAsync(key);
+        await page.Keyboard.PressAsync("Enter");
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Overview" })).ToBeVisibleAsync(new() { Timeout = (float)Deadline.TotalMilliseconds });
+        await page.Keyboard.PressAsync("Tab");
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Skip to content" })).ToBeFocusedAsync();
+        await page.Keyboard.PressAsync("Tab");
+        await page.Keyboard.PressAsync("Tab");
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Notifications" })).ToBeFocusedAsync();
+        await page.Keyboard.PressAsync("Enter");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Notifications" })).ToBeVisibleAsync();
 
         // Everything a script on the page can read: storage, script-visible cookies, the sign-in field.
         var readable = await page.EvaluateAsync<string>("""
