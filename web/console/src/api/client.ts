@@ -53,7 +53,7 @@ export function describe(error: unknown, response: Response | undefined): string
 
 /**
  * What the console reads from two endpoints whose answers Herald's OpenAPI document does not declare yet
- * (GET /v1/providers, GET /v1/webhooks/deliveries). The document's clean-up (issue #19) declares them; then these
+ * (GET /v1/providers, GET /v1/webhooks/deliveries, GET /v1/reports/costs). The document's clean-up (issue #19) declares them; then these
  * give way to the generated types.
  */
 export interface ProviderAccount {
@@ -63,6 +63,13 @@ export interface ProviderAccount {
   kind: string;
   health: string;
   isolated: boolean;
+  /** The circuit on each sending node, when the nodes report them. */
+  nodes?: { node: string; state: string; since: string }[];
+}
+
+/** GET /v1/reports/costs, as the overview reads it. */
+export interface CostReport {
+  totals: { channel?: string; currency?: string; attempts: number; cost: number }[];
 }
 
 export interface WebhookDelivery {

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from "react";
-import { api, describe, undeclared, type ProviderAccount, type Schemas } from "../api/client";
+import { api, describe, undeclared, type CostReport, type ProviderAccount, type Schemas } from "../api/client";
 import { formatPercent } from "../shared/format";
 import { Chart, type Series } from "./Chart";
 
@@ -13,6 +13,15 @@ const channelColors: Record<string, string> = {
   whatsapp: "#3ecf8e", telegram: "#4ea8de", sms: "#f4a261", email: "#c77dff", push: "#ffd166", none: "#8d99ae",
 };
 const stateColors: Record<string, string> = { delivered: "#3ecf8e", failed: "#ef476f", "in flight": "#4ea8de", other: "#8d99ae" };
+
+/** The day's cost per currency, e.g. "0.42 EUR"; a dash before any priced attempt. */
+function formatCost(report: CostReport | null): string {
+  const byCurrency = new Map<string, number>();
+  for (const row of report?.totals ?? []) {
+    if (row.currency) byCurrency.set(row.currency, (byCurrency.get(row.currency) ?? 0) + Number(row.cost));
+  }
+  return byCurrency.size === 0 ? "—" : [...byCurrency].map(([currency, cost]) => `${cost.toFixed(2)} ${currency}`).join(" + ");
+}
 
 function stateOf(status: string): string {
   if (status === "delivered" || status === "failed") return status;
@@ -44,16 +53,21 @@ export function OverviewPage() {
   const [range, setRange] = useState<Range>("1h");
   const [overview, setOverview] = useState<Overview | null>(null);
   const [providers, setProviders] = useState<ProviderAccount[] | null>(null);
+  const [costs, setCosts] = useState<CostReport | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
     let live = true;
     const load = async () => {
-      const [stats, accounts] = await Promise.all([
+      // Today: since midnight UTC, as the cost report counts days.
+      const today = new Date().toISOString().slice(0, 10);
+      const [stats, accounts, spent] = await Promise.all([
         api.GET("/v1/stats/overview", { querySerializer: () => `range=${range}` }),
         api.GET("/v1/providers"),
+        api.GET("/v1/reports/costs", { querySerializer: () => `from=${today}&groupBy=channel` }),
       ]);
       if (!live) return;
+      setCosts(undeclared<CostReport>(spent));
       if (stats.data) setOverview(stats.data);
       setProviders(undeclared<ProviderAccount[]>(accounts));
       setError(stats.error ? describe(stats.error, stats.response) : null);
@@ -90,6 +104,7 @@ export function OverviewPage() {
             <div><dt>Notifications</dt><dd data-testid="total">{String(overview.total)}</dd></div>
             <div><dt>Delivered</dt><dd>{String(overview.delivered)}</dd></div>
             <div><dt>Final</dt><dd>{String(overview.final)}</dd></div>
+            <div><dt>Cost today (UTC)</dt><dd data-testid="cost-today">{formatCost(costs)}</dd></div>
             <div><dt>Delivery rate</dt><dd data-testid="delivery-rate">{formatPercent(overview.deliveryRate === null ? null : Number(overview.deliveryRate))}</dd></div>
           </dl>
           <div className="charts">
@@ -108,16 +123,19 @@ export function OverviewPage() {
             </table>
             <table>
               <caption>Provider health</caption>
-              <thead><tr><th scope="col">Provider</th><th scope="col">Channel</th><th scope="col">Health</th></tr></thead>
+              <thead><tr><th scope="col">Provider</th><th scope="col">Channel</th><th scope="col">Health</th><th scope="col">Per node</th></tr></thead>
               <tbody>
                 {(providers ?? []).map((p) => (
                   <tr key={p.id}>
                     <th scope="row">{p.name}</th>
                     <td>{p.channel}</td>
                     <td><span className={`health health-${p.health}`}>{p.health}{p.isolated ? " (isolated)" : ""}</span></td>
+                    <td>{(p.nodes ?? []).map((n) => (
+                      <span key={n.node} className={`node health-${n.state}`} title={`since ${new Date(n.since).toLocaleString()}`}>{n.node}: {n.state}</span>
+                    ))}{(p.nodes ?? []).length === 0 && "—"}</td>
                   </tr>
                 ))}
-                {providers !== null && providers.length === 0 && <tr><td colSpan={3}>No provider accounts.</td></tr>}
+                {providers !== null && providers.length === 0 && <tr><td colSpan={4}>No provider accounts.</td></tr>}
               </tbody>
             </table>
           </div>
