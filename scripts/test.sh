@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Herald's whole test suite. Installs what the suites need when missing (PostgreSQL, Redis, HAProxy, nginx,
-# Net::SMPP, aiosmtpd, Prometheus), builds with warnings as errors, and runs every test project; fails on any failed or skipped
+# Net::SMPP, aiosmtpd, Prometheus, Node.js and npm, chromium), builds with warnings as errors, and runs every test project; fails on any failed or skipped
 # test (a skip hides work that green would claim). Test fixtures start their own throwaway servers on random
 # loopback ports; nothing here starts a long-lived service.
 set -euo pipefail
@@ -19,6 +19,11 @@ perl -MNet::SMPP -e 1 >/dev/null 2>&1 || need_apt+=(libnet-smpp-perl)
 # deploy/observability is checked with Debian's Prometheus: promtool checks and unit-tests the alert rules, and the
 # prometheus binary scrapes a running Herald on loopback (tests/Herald.EndToEnd.Tests/Observability).
 { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || need_apt+=(prometheus)
+# The operator console (web/console) is built by src/Herald.Server's build with the machine's Node.js and npm; its
+# browser tests (tests/Herald.EndToEnd.Tests/Console) drive Debian's chromium through Playwright (no browser download).
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

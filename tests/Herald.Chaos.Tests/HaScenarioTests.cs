@@ -260,7 +260,7 @@ public sealed class HaScenarioTests(Cluster cluster, ITestOutputHelper output) :
         var index = await anonymous.GetStringAsync("/");
         Assert.Contains("herald-console", index, StringComparison.Ordinal);
         // The console's client-side routes fall back to index.html.
-        Assert.Contains("herald-console", await anonymous.GetStringAsync("/notifications/some-id"), StringComparison.Ordinal);
+        Assert.Contains("herald-console", await anonymous.GetStringAsync("/console/notifications/some-id"), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, (await anonymous.GetAsync("/metrics")).StatusCode);
 
         using var big = new HttpRequestMessage(HttpMethod.Post, "/v1/notifications")

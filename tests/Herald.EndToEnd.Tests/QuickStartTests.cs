@@ -35,6 +35,11 @@ public sealed class QuickStartTests(ITestOutputHelper output)
             var channels = providers.Select(p => p.Str("channel")).ToHashSet();
             Assert.Superset(new HashSet<string> { "whatsapp", "telegram", "sms", "email" }, channels);
 
+            // The printed console URL answers the console, built with the server (web/console, Console.targets).
+            var consoleUrl = server.ConsoleUrl;
+            Assert.Equal(server.BaseUrl + "/console", consoleUrl);
+            Assert.Contains("/console/assets/", await http.GetStringAsync(consoleUrl), StringComparison.Ordinal);
+
             // "Paste the printed curl example": its answer is 202 {id, status: accepted}.
             var send = Command(banner, "/v1/notifications -H");
             var accepted = JsonNode.Parse(await CurlAsync(send))!.AsObject();

@@ -58,6 +58,12 @@ public sealed class ApiKeyAuthenticationHandler(
 
         usage.Record(found.Id);
 
+        return Success(TenantClaims(found));
+    }
+
+    /// <summary>The claims of a tenant key; the console's session (Server/Console) carries the same.</summary>
+    internal static List<Claim> TenantClaims(ApiKey found)
+    {
         var claims = new List<Claim> { new(TenantClaim, found.TenantId.ToString()), new(KeyClaim, $"key {found.Id} ({found.Prefix})") };
         if (found.SourceId is { } source)
         {
@@ -65,7 +71,7 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         claims.AddRange(found.Roles.Select(r => new Claim(ClaimTypes.Role, r)));
-        return Success(claims);
+        return claims;
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>

@@ -90,6 +90,7 @@ public sealed class DemoBootstrap(
         text.AppendLine();
         text.AppendLine("  Herald is running (embedded mode: SQLite, in-process cache, provider sandbox).");
         text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"  Console      {baseUrl}/console   (sign in with the demo key)");
         text.AppendLine(CultureInfo.InvariantCulture, $"  API          {baseUrl}/v1/notifications");
         text.AppendLine(CultureInfo.InvariantCulture, $"  OpenAPI      {baseUrl}/openapi/v1.json");
         text.AppendLine(CultureInfo.InvariantCulture, $"  Sandbox      {baseUrl}/sandbox/messages   (what simulated customers received)");

@@ -5,6 +5,7 @@ using Herald.Sandbox;
 using Herald.Server.Admin;
 using Herald.Server.Authentication;
 using Herald.Server.Changes;
+using Herald.Server.WebConsole;
 using Herald.Server.Demo;
 using Herald.Server.Callbacks;
 using Herald.Server.Customers;
@@ -107,6 +108,7 @@ public static class HeraldApp
 
         // Features, one line each.
         services.AddHeraldAuthentication(configuration);
+        services.AddHeraldConsole(configuration);
         services.AddHeraldAdmin(configuration);
         services.AddHeraldDemo(configuration, portNotes);
         services.AddHeraldRules(configuration);
@@ -149,6 +151,7 @@ public static class HeraldApp
             app.MapErasureApi();
             app.MapCallbacksApi();
             app.MapWebhooksApi();
+            app.MapHeraldConsole();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)
             {
                 app.MapHeraldSandbox();

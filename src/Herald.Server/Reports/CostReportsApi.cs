@@ -34,6 +34,7 @@ public static class CostReportsApi
     public static IEndpointRouteBuilder MapReportsApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/reports/costs", CostsAsync).RequireAuthorization().WithTags("Reports");
+        app.MapOverviewApi();
         return app;
     }
 

@@ -18,6 +18,7 @@ public sealed record AcceptResult(Guid Id, bool Created, NotificationStatus Stat
 /// <param name="CreatedTo">Exclusive: notifications created before this time.</param>
 /// <param name="Before">Keyset cursor: only notifications with an id below this one (ids are time-ordered UUIDv7).</param>
 /// <param name="Limit">Page size, clamped to 1..500.</param>
+/// <param name="Channel">The channel that delivered (set once delivered).</param>
 public sealed record NotificationQuery(
     NotificationStatus? Status = null,
     string? Type = null,
@@ -26,7 +27,22 @@ public sealed record NotificationQuery(
     DateTimeOffset? CreatedFrom = null,
     DateTimeOffset? CreatedTo = null,
     Guid? Before = null,
-    int Limit = 50);
+    int Limit = 50,
+    Channel? Channel = null,
+    Priority? Priority = null);
+
+/// <summary>How many notifications of one priority created in one bucket are (so far) <paramref name="Status"/> on
+/// <paramref name="Channel"/> (null: not delivered on any channel yet, or never).</summary>
+/// <param name="Bucket">The bucket's start (UTC, a multiple of the bucket width since the Unix epoch).</param>
+public sealed record NotificationCount(DateTimeOffset Bucket, Channel? Channel, NotificationStatus Status, Priority Priority, long Count);
+
+/// <summary>The smallest UUIDv7 of a millisecond: notification ids are UUIDv7 made from their creation time, so a
+/// creation-time range is an id range, which the (tenant_id, id) index answers without an index of its own.</summary>
+public static class TimeOrderedIds
+{
+    public static Guid Floor(DateTimeOffset time) =>
+        Guid.ParseExact($"{time.ToUnixTimeMilliseconds():x12}".Insert(8, "-") + "-0000-0000-000000000000", "D");
+}
 
 public interface INotificationStore
 {
@@ -44,6 +60,11 @@ public interface INotificationStore
     Task<IReadOnlyList<Attempt>> GetAttemptsAsync(Guid tenantId, Guid notificationId, CancellationToken ct);
     /// <summary>Newest (highest id) first; every filter given must match; see <see cref="NotificationQuery"/> for bounds.</summary>
     Task<IReadOnlyList<Notification>> SearchAsync(Guid tenantId, NotificationQuery query, CancellationToken ct);
+
+    /// <summary>The tenant's notifications created in [<paramref name="from"/>, <paramref name="to"/>) counted per
+    /// <paramref name="bucket"/>, delivering channel, status and priority (the console's overview). Reads the id range of the
+    /// time range (<see cref="TimeOrderedIds"/>) through the (tenant_id, id) index.</summary>
+    Task<IReadOnlyList<NotificationCount>> CountAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct);
 
     /// <summary>Ends the idempotency window of up to <paramref name="max"/> notifications created before
     /// <paramref name="createdBefore"/>: their dedupe keys are released, so a later submission with the same key is a new

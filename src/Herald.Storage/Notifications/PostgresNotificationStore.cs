@@ -268,6 +268,18 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             cmd.Parameters.Add(Param("to", Utc(to)));
         }
 
+        if (query.Channel is { } channel)
+        {
+            sql.Append(" AND n.channel = @channel");
+            cmd.Parameters.Add(Param("channel", (short)channel));
+        }
+
+        if (query.Priority is { } priority)
+        {
+            sql.Append(" AND n.priority = @priority");
+            cmd.Parameters.Add(Param("priority", (short)priority));
+        }
+
         if (query.Before is { } before)
         {
             sql.Append(" AND n.id < @before");
@@ -278,5 +290,27 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         cmd.Parameters.Add(Param("limit", Math.Clamp(query.Limit, 1, 500)));
         cmd.CommandText = sql.ToString();
         return await cmd.ReadAllAsync(static r => ReadNotification(r), ct);
+    }
+
+    public async Task<IReadOnlyList<NotificationCount>> CountAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            SELECT floor(extract(epoch FROM n.created_at) * 1000 / @bucket)::bigint, n.channel, n.status, n.priority, count(*)
+            FROM notifications n
+            WHERE n.tenant_id = @tenant AND n.id >= @first AND n.id < @last
+            GROUP BY 1, 2, 3, 4
+            ORDER BY 1, 2, 3, 4
+            """);
+        var width = (long)bucket.TotalMilliseconds;
+        cmd.Parameters.Add(Param("bucket", width));
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("first", TimeOrderedIds.Floor(from)));
+        cmd.Parameters.Add(Param("last", TimeOrderedIds.Floor(to)));
+        return await cmd.ReadAllAsync(r => new NotificationCount(
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0) * width),
+            r.IsDBNull(1) ? null : (Channel)r.GetInt16(1),
+            (NotificationStatus)r.GetInt16(2),
+            (Priority)r.GetInt16(3),
+            r.GetInt64(4)), ct);
     }
 }

@@ -191,6 +191,18 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                     command.Set("$to", SqliteValues.Ms(to));
                 }
 
+                if (query.Channel is { } channel)
+                {
+                    sql.Append(" AND n.channel = $channel");
+                    command.Set("$channel", (int)channel);
+                }
+
+                if (query.Priority is { } priority)
+                {
+                    sql.Append(" AND n.priority = $priority");
+                    command.Set("$priority", (int)priority);
+                }
+
                 if (query.Before is { } before)
                 {
                     sql.Append(" AND n.id < $before");
@@ -203,4 +215,32 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                 return command.ReadAll(SqliteValues.ReadNotification);
             },
             ct);
+
+    public Task<IReadOnlyList<NotificationCount>> CountAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct)
+    {
+        var width = (long)bucket.TotalMilliseconds;
+        return db.ReadAsync<IReadOnlyList<NotificationCount>>(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = """
+                    SELECT n.created_at / $bucket, n.channel, n.status, n.priority, count(*)
+                    FROM notifications n
+                    WHERE n.tenant_id = $tenant AND n.id >= $first AND n.id < $last
+                    GROUP BY 1, 2, 3, 4
+                    ORDER BY 1, 2, 3, 4
+                    """;
+                command.Set("$bucket", width);
+                command.Set("$tenant", SqliteValues.Id(tenantId));
+                command.Set("$first", SqliteValues.Id(TimeOrderedIds.Floor(from)));
+                command.Set("$last", SqliteValues.Id(TimeOrderedIds.Floor(to)));
+                return command.ReadAll(r => new NotificationCount(
+                    DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0) * width),
+                    r.IsDBNull(1) ? null : (Channel)r.GetInt32(1),
+                    (NotificationStatus)r.GetInt32(2),
+                    (Priority)r.GetInt32(3),
+                    r.GetInt64(4)));
+            },
+            ct);
+    }
 }

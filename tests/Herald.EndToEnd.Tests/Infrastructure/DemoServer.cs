@@ -26,6 +26,8 @@ public sealed partial class DemoServer : IAsyncDisposable
 
     public string Key => DemoKey().Match(Banner).Groups[1].Value;
 
+    public string ConsoleUrl => ConsoleLine().Match(Banner).Groups[1].Value;
+
     public static async Task<DemoServer> StartAsync(string directory, ITestOutputHelper output, IReadOnlyList<string> args)
     {
         var server = Launch(directory, args);
@@ -110,6 +112,9 @@ public sealed partial class DemoServer : IAsyncDisposable
 
     [GeneratedRegex(@"Demo key\s+(\S+)")]
     private static partial Regex DemoKey();
+
+    [GeneratedRegex(@"Console\s+(http://\S+)")]
+    private static partial Regex ConsoleLine();
 
     [GeneratedRegex(@"API\s+(http://\S+)/v1/notifications")]
     private static partial Regex ApiLine();

@@ -1,0 +1,98 @@
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Herald.Core.Notifications;
+using Herald.Ingest;
+using Herald.Server.Authentication;
+using Herald.Storage;
+
+namespace Herald.Server.Reports;
+
+/// <summary>The console's overview of one range: counts per bucket and totals (see <see cref="OverviewApi"/>).</summary>
+/// <param name="Range">The range asked for: <c>1h</c>, <c>24h</c> or <c>7d</c>.</param>
+/// <param name="From">Inclusive.</param>
+/// <param name="To">Exclusive.</param>
+/// <param name="BucketSeconds">Width of each bucket of <paramref name="Counts"/>.</param>
+/// <param name="Counts">Notifications created per bucket, by delivering channel, status and priority (only non-zero groups).</param>
+/// <param name="Total">Notifications created in the range.</param>
+/// <param name="Delivered">Of those, delivered.</param>
+/// <param name="Final">Of those, final (delivered, failed, expired, suppressed or cancelled).</param>
+/// <param name="DeliveryRate">Delivered / final; null before any is final.</param>
+/// <param name="Waiting">Notifications of the range not yet final, per priority lane, critical first.</param>
+public sealed record Overview(
+    string Range, DateTimeOffset From, DateTimeOffset To, int BucketSeconds, IReadOnlyList<NotificationCount> Counts,
+    long Total, long Delivered, long Final, double? DeliveryRate, IReadOnlyList<LaneWaiting> Waiting);
+
+/// <param name="Lane">The priority lane.</param>
+/// <param name="Count">The tenant's notifications in that lane not yet final.</param>
+public sealed record LaneWaiting(Priority Lane, long Count);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(Overview))]
+public sealed partial class OverviewJson : JsonSerializerContext;
+
+/// <summary>
+/// <c>GET /v1/stats/overview?range=1h|24h|7d</c> (keys with <c>read</c> or <c>admin</c>, or a console session): the
+/// caller's tenant's notifications of the range per bucket (1 min, 15 min, 1 h), by channel, status and priority,
+/// with the delivery rate and what waits per lane. One grouped query over the id range of the time range (ids are
+/// UUIDv7), read through the (tenant_id, id) index; no index of its own (docs/CONSOLE.md has the plan).
+/// </summary>
+public static class OverviewApi
+{
+    private static readonly Dictionary<string, (TimeSpan Range, TimeSpan Bucket)> Ranges = new(StringComparer.Ordinal)
+    {
+        ["1h"] = (TimeSpan.FromHours(1), TimeSpan.FromMinutes(1)),
+        ["24h"] = (TimeSpan.FromHours(24), TimeSpan.FromMinutes(15)),
+        ["7d"] = (TimeSpan.FromDays(7), TimeSpan.FromHours(1)),
+    };
+
+    public static IEndpointRouteBuilder MapOverviewApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/stats/overview", OverviewAsync).RequireAuthorization(Policies.Read).WithTags("Reports")
+            .WithSummary("The tenant's notifications over 1 h, 24 h or 7 d: per bucket by channel, status and priority; delivery rate; waiting per lane.")
+            .Produces<Overview>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
+        return app;
+    }
+
+    private static async Task<IResult> OverviewAsync(HttpRequest request, ClaimsPrincipal user, INotificationStore store, TimeProvider time, CancellationToken ct)
+    {
+        var range = request.Query["range"].FirstOrDefault() ?? "1h";
+        if (!Ranges.TryGetValue(range, out var shape))
+        {
+            return Problems.Invalid([new InputError("query/range", "Use 1h, 24h or 7d.")], "The overview query is invalid.");
+        }
+
+        // Buckets start at multiples of their width, so the first is whole and a refresh keeps the same buckets.
+        var width = (long)shape.Bucket.TotalMilliseconds;
+        var to = time.GetUtcNow();
+        var from = DateTimeOffset.FromUnixTimeMilliseconds((to - shape.Range).ToUnixTimeMilliseconds() / width * width);
+        var counts = await store.CountAsync(user.TenantId(), from, to, shape.Bucket, ct);
+        long total = 0, delivered = 0, final = 0;
+        var waiting = Enum.GetValues<Priority>().Order().ToDictionary(p => p, _ => 0L);
+        foreach (var count in counts)
+        {
+            total += count.Count;
+            if (count.Status == NotificationStatus.Delivered)
+            {
+                delivered += count.Count;
+            }
+
+            if (count.Status.IsFinal())
+            {
+                final += count.Count;
+            }
+            else
+            {
+                waiting[count.Priority] += count.Count;
+            }
+        }
+
+        var overview = new Overview(
+            range, from, to, (int)shape.Bucket.TotalSeconds, counts, total, delivered, final,
+            final == 0 ? null : (double)delivered / final, [.. waiting.Select(static w => new LaneWaiting(w.Key, w.Value))]);
+        return TypedResults.Json(overview, OverviewJson.Default.Overview);
+    }
+}
