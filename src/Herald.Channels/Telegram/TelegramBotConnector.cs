@@ -136,6 +136,27 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
             }
 
             w.WriteString("text", message.Text);
+            if (message.Actions.Count > 0)
+            {
+                // An inline keyboard, one button per row (Bot API InlineKeyboardMarkup): the pressed button's
+                // callback_data (1-64 bytes; an action id is at most 32 ASCII characters) comes back in a callback_query
+                // update whose message is this one, which correlates the reply.
+                w.WriteStartObject("reply_markup");
+                w.WriteStartArray("inline_keyboard");
+                foreach (var action in message.Actions)
+                {
+                    w.WriteStartArray();
+                    w.WriteStartObject();
+                    w.WriteString("text", action.Title);
+                    w.WriteString("callback_data", action.Id);
+                    w.WriteEndObject();
+                    w.WriteEndArray();
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+
             w.WriteEndObject();
         }
 
