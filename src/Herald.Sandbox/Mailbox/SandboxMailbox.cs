@@ -35,7 +35,15 @@ public sealed record SandboxMessage(
     /// <summary>Email only: the From header as sent (<c>"Example Bank" &lt;alerts@bank.example&gt;</c>).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? From { get; init; }
+
+    /// <summary>Reply choices the message offered (WhatsApp reply buttons, a Telegram inline keyboard), by id and title;
+    /// what a simulated customer can answer with <c>POST /sandbox/replies</c>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<SandboxButton>? Buttons { get; init; }
 }
+
+/// <summary>One reply choice a sandbox message offered.</summary>
+public sealed record SandboxButton(string Id, string Title);
 
 /// <summary>
 /// What simulated customers received, newest <see cref="SandboxOptions.MailboxCapacity"/> kept.

@@ -17,6 +17,7 @@ using Herald.Server.Operations;
 using Herald.Server.Providers;
 using Herald.Server.Quotas;
 using Herald.Server.Reports;
+using Herald.Server.Replies;
 using Herald.Server.Rules;
 using Herald.Server.Sources;
 using Herald.Server.Throttling;
@@ -118,6 +119,7 @@ public static class HeraldApp
         services.AddHeraldDigests(configuration, role);
         services.AddHeraldNotifications(configuration, role);
         services.AddHeraldDelivery(configuration, role);
+        services.AddHeraldReplies();
 
         // Last, so it wraps every provider, a test's or an operator's too.
         LogSafety.ScrubDatabaseErrors(services);
@@ -135,6 +137,7 @@ public static class HeraldApp
             app.MapRulesApi();
             app.MapAdminApi();
             app.MapCustomersApi();
+            app.MapRepliesApi();
             app.MapTemplatesApi();
             app.MapSourcesApi();
             app.MapProvidersApi();

@@ -35,6 +35,9 @@ public sealed record NotificationView(
     /// <summary>Until when a reply is on time; null when the notification asks nothing.</summary>
     public DateTimeOffset? ReplyUntil { get; init; }
 
+    /// <summary>The customer's replies, oldest first (GET one notification only); null when there are none.</summary>
+    public IReadOnlyList<Replies.CustomerMessageView>? Replies { get; init; }
+
     public static NotificationView From(Notification n, IReadOnlyList<Attempt>? attempts) => new(
         n.Id, n.Status, n.Priority, n.Channel, n.Type, n.CustomerId, n.ExternalId, n.ExpiresAt, n.CreatedAt, n.UpdatedAt,
         [.. n.Route.Steps.Select(s => new RouteStepView(s.Channel, s.WaitFor, s.Timeout.TotalSeconds))],
