@@ -40,7 +40,15 @@ public sealed record SandboxMessage(
     /// what a simulated customer can answer with <c>POST /sandbox/replies</c>.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<SandboxButton>? Buttons { get; init; }
+
+    /// <summary>SMS: where and how a simulated customer's answer is posted (never shown: it holds the auth token).</summary>
+    [JsonIgnore]
+    internal SandboxReplyRoute? ReplyRoute { get; init; }
 }
+
+/// <summary>Twilio's incoming-message webhook for an answer: the URL the message's status callbacks went to, signed
+/// with the auth token the send authenticated with, to the number it came from.</summary>
+internal sealed record SandboxReplyRoute(string Url, string AuthToken, string From);
 
 /// <summary>One reply choice a sandbox message offered.</summary>
 public sealed record SandboxButton(string Id, string Title);

@@ -83,6 +83,16 @@ public static class RepliesServiceCollectionExtensions
     {
         services.AddSingleton<InboundMessageProcessor>();
         services.AddSingleton<IInboundMessageSink>(static sp => sp.GetRequiredService<InboundMessageProcessor>());
+        // After the sandbox's own registration: Herald knows notification ids, the standalone sandbox does not.
+        services.AddSingleton<Sandbox.Replies.ISandboxReplyReferences, SandboxReplyReferences>();
         return services;
     }
+}
+
+/// <summary>Lets a simulated customer answer a notification by its id (<c>POST /sandbox/replies</c>): the provider
+/// message id of its latest send on the channel.</summary>
+public sealed class SandboxReplyReferences(ICustomerMessageStore store) : Sandbox.Replies.ISandboxReplyReferences
+{
+    public Task<string?> ProviderMessageIdAsync(Guid notificationId, string channel, CancellationToken ct) =>
+        store.FindSentMessageIdAsync(notificationId, channel == "sms" ? Channel.Sms : Channel.WhatsApp, ct);
 }

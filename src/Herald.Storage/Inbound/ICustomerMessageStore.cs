@@ -22,6 +22,10 @@ public interface ICustomerMessageStore
     /// </summary>
     Task<Notification?> FindOpenQuestionAsync(Guid tenantId, Guid accountId, Channel channel, string phone, DateTimeOffset now, CancellationToken ct);
 
+    /// <summary>The provider message id of the latest send of a notification on a channel: what a reply on that channel
+    /// references. Not tenant-scoped: for the sandbox's simulated customers only (<c>POST /sandbox/replies</c>).</summary>
+    Task<string?> FindSentMessageIdAsync(Guid notificationId, Channel channel, CancellationToken ct);
+
     /// <summary>The replies to one notification of the tenant, oldest first.</summary>
     Task<IReadOnlyList<CustomerMessage>> ListRepliesAsync(Guid tenantId, Guid notificationId, CancellationToken ct);
 

@@ -64,6 +64,19 @@ public sealed class PostgresCustomerMessageStore(NpgsqlDataSource dataSource) : 
         return await cmd.ReadFirstAsync(static r => ReadNotification(r), ct);
     }
 
+    public async Task<string?> FindSentMessageIdAsync(Guid notificationId, Channel channel, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            """
+            SELECT a.provider_message_id FROM attempts a
+            WHERE a.notification_id = @notification AND a.channel = @channel AND a.provider_message_id IS NOT NULL
+            ORDER BY a.created_at DESC, a.id DESC LIMIT 1
+            """);
+        cmd.Parameters.Add(Param("notification", notificationId));
+        cmd.Parameters.Add(Param("channel", (short)channel));
+        return await cmd.ExecuteScalarAsync(ct) as string;
+    }
+
     public async Task<IReadOnlyList<CustomerMessage>> ListRepliesAsync(Guid tenantId, Guid notificationId, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand(

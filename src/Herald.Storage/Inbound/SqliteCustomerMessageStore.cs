@@ -71,6 +71,19 @@ internal sealed class SqliteCustomerMessageStore(SqliteDatabase db) : ICustomerM
             },
             ct);
 
+    public Task<string?> FindSentMessageIdAsync(Guid notificationId, Channel channel, CancellationToken ct) =>
+        db.ReadAsync(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText =
+                    "SELECT a.provider_message_id FROM attempts a WHERE a.notification_id = $notification AND a.channel = $channel " +
+                    "AND a.provider_message_id IS NOT NULL ORDER BY a.created_at DESC, a.id DESC LIMIT 1";
+                command.Set("$notification", SqliteValues.Id(notificationId)).Set("$channel", (int)channel);
+                return command.ExecuteScalar() as string;
+            },
+            ct);
+
     public Task<IReadOnlyList<CustomerMessage>> ListRepliesAsync(Guid tenantId, Guid notificationId, CancellationToken ct) =>
         db.ReadAsync<IReadOnlyList<CustomerMessage>>(
             connection =>

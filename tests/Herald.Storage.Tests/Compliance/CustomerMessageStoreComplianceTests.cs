@@ -1,4 +1,3 @@
-using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Core.Routing;
 
