@@ -185,14 +185,17 @@ public sealed class TwoWayTests(TwoWayHostFixture fixture) : IClassFixture<TwoWa
         "sha256=" + Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(appSecret), Encoding.UTF8.GetBytes(body)));
 
     // Meta's "Interactive messages webhook reference" (button_reply with context.id), with this test's ids.
-    private static string InboundBody(string phoneNumberId, string from, string contextId, string buttonId) => $$"""
+    private static string InboundBody(string phoneNumberId, string from, string contextId, string buttonId) => """
         {"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messaging_product":"whatsapp",
-        "metadata":{"display_phone_number":"15550783881","phone_number_id":"{{phoneNumberId}}"},
-        "contacts":[{"profile":{"name":"Sheena Nelson"},"wa_id":"{{from}}"}],
-        "messages":[{"context":{"from":"15550783881","id":"{{contextId}}"},"from":"{{from}}","id":"wamid.in-{{Guid.NewGuid():N}}",
-        "timestamp":"1750090702","type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"{{buttonId}}","title":"No, block it"}}}]},
+        "metadata":{"display_phone_number":"15550783881","phone_number_id":"PHONE_NUMBER_ID"},
+        "contacts":[{"profile":{"name":"Sheena Nelson"},"wa_id":"FROM"}],
+        "messages":[{"context":{"from":"15550783881","id":"CONTEXT_ID"},"from":"FROM","id":"wamid.in-MESSAGE_ID",
+        "timestamp":"1750090702","type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"BUTTON_ID","title":"No, block it"}}}]},
         "field":"messages"}]}]}
-        """;
+        """
+        .Replace("PHONE_NUMBER_ID", phoneNumberId, StringComparison.Ordinal).Replace("FROM", from, StringComparison.Ordinal)
+        .Replace("CONTEXT_ID", contextId, StringComparison.Ordinal).Replace("MESSAGE_ID", Guid.NewGuid().ToString("N"), StringComparison.Ordinal)
+        .Replace("BUTTON_ID", buttonId, StringComparison.Ordinal);
 
     private static async Task<string> CreateEndpointAsync(HttpClient client, string url)
     {
