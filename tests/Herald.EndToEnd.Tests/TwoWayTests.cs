@@ -125,6 +125,35 @@ public sealed class TwoWayTests(TwoWayHostFixture fixture) : IClassFixture<TwoWa
     }
 
     [Fact]
+    public async Task FraudAlert_OnTelegram_PressedConfirm_IsAReply_AndTheKeyPressIsAnswered()
+    {
+        await using var receiver = new WebhookReceiver();
+        await receiver.StartAsync();
+        var (_, client) = await Host.CreateTenantAsync("Two-way Telegram");
+        await CreateEndpointAsync(client, receiver.Url);
+        var chat = Random.Shared.Next(100_000, int.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var id = await client.SendAsync(new
+        {
+            type = "fraud.alert",
+            customer = new { telegramChatId = chat },
+            channels = new[] { "telegram" },
+            data = new { text = "Was this you?" },
+            actions = ConfirmBlock,
+        });
+        await client.WaitForStatusAsync(id, "delivered");
+        Assert.Equal(["confirm", "block"], Assert.Single(await client.SandboxMessagesAsync("telegram", chat))!["buttons"]!.AsArray().Select(b => b.Str("id")));
+
+        var answer = await ReplyAsync(new { channel = "telegram", from = chat, actionId = "confirm", inReplyTo = id.ToString() });
+
+        Assert.Equal(200, answer["heraldStatus"]!.GetValue<int>());
+        var (_, reply) = await WaitForEventAsync(receiver, "notification.reply");
+        Assert.Equal(id, reply["data"]!["notificationId"]!.GetValue<Guid>());
+        Assert.Equal("confirm", reply["data"]!["reply"].Str("actionId"));
+        Assert.Equal("telegram", reply["data"].Str("channel"));
+        Assert.NotEmpty(Host.Services.GetRequiredService<Herald.Sandbox.Telegram.TelegramSimulator>().AnsweredCallbackQueries);
+    }
+
+    [Fact]
     public async Task Inbound_BadSignature_Is401_AndNothingIsStored()
     {
         var (_, client) = await Host.CreateTenantAsync("Two-way forged");

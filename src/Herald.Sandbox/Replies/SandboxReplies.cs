@@ -8,11 +8,12 @@ using Herald.Sandbox.Callbacks;
 using Herald.Sandbox.Mailbox;
 using Herald.Sandbox.Sms;
 using Herald.Sandbox.WhatsApp;
+using Microsoft.Extensions.Options;
 
 namespace Herald.Sandbox.Replies;
 
 /// <summary>The body of <c>POST /sandbox/replies</c>: a simulated customer answers (issue #16).</summary>
-/// <param name="Channel"><c>whatsapp</c> or <c>sms</c>.</param>
+/// <param name="Channel"><c>whatsapp</c>, <c>telegram</c> or <c>sms</c>.</param>
 /// <param name="From">The customer: the number the answered message was sent to.</param>
 /// <param name="Text">What the customer types.</param>
 /// <param name="ActionId">The button the customer taps (WhatsApp), instead of typing.</param>
@@ -39,12 +40,16 @@ internal sealed class NoReplyReferences : ISandboxReplyReferences
 /// signed with <c>X-Hub-Signature-256</c> (the number's app secret) to the status webhooks' URL. SMS: Twilio's
 /// incoming message webhook (form-encoded <c>MessageSid</c>, <c>From</c>, <c>To</c>, <c>Body</c>, <c>SmsStatus=received</c>)
 /// signed with <c>X-Twilio-Signature</c> (the sending account's auth token) to the URL its status callbacks went to.
+/// Telegram: a Bot API Update (<c>callback_query</c> for a pressed key, <c>message</c> with <c>reply_to_message</c> for
+/// text) with the bot's secret token header, to Herald's <c>/callbacks/telegram/{secret}</c>.
 /// </summary>
 public sealed class SandboxReplies(
     SandboxMailbox mailbox,
     WhatsAppWebhookDispatcher whatsAppWebhooks,
     ISandboxCallbackSecrets secrets,
     ISandboxReplyReferences references,
+    IOptions<SandboxOptions> options,
+    IServiceProvider services,
     TimeProvider time) : IDisposable
 {
     // Loopback only (Herald's own callback routes), like the simulators' callback dispatchers.
@@ -56,9 +61,9 @@ public sealed class SandboxReplies(
     public async Task<IResult> ReplyAsync(SandboxReplyRequest? request, CancellationToken ct)
     {
         var errors = new List<(string, string)>();
-        if (request?.Channel is not ("whatsapp" or "sms"))
+        if (request?.Channel is not ("whatsapp" or "telegram" or "sms"))
         {
-            errors.Add(("/channel", "Must be \"whatsapp\" or \"sms\" (Telegram answers are not simulated yet)."));
+            errors.Add(("/channel", "Must be \"whatsapp\", \"telegram\" or \"sms\"."));
         }
 
         if (string.IsNullOrWhiteSpace(request?.From))
@@ -70,9 +75,9 @@ public sealed class SandboxReplies(
         {
             errors.Add(("/text", "Give either text (typed) or actionId (a tapped button)."));
         }
-        else if (request!.ActionId is not null && request.Channel != "whatsapp")
+        else if (request!.ActionId is not null && request.Channel == "sms")
         {
-            errors.Add(("/actionId", "Only WhatsApp has reply buttons in the sandbox; an SMS customer types text."));
+            errors.Add(("/actionId", "An SMS has no buttons: the customer types text."));
         }
 
         if (errors.Count > 0)
@@ -91,14 +96,20 @@ public sealed class SandboxReplies(
         }
 
         var answered = mailbox.Find(request.Channel, request.From)
-            .Where(m => reference is null || m.ProviderMessageId == reference)
+            // Telegram names a sent message chat:message_id, its mailbox by message_id alone.
+            .Where(m => reference is null || m.ProviderMessageId == reference || m.To + ":" + m.ProviderMessageId == reference)
             .MaxBy(static m => m.Time);
         if (answered is null)
         {
             return Problem(StatusCodes.Status404NotFound, "The sandbox sent no such message to that customer.", [("/inReplyTo", "No message to answer.")]);
         }
 
-        using var http = request.Channel == "whatsapp" ? WhatsApp(request, answered) : Sms(request, answered);
+        using var http = request.Channel switch
+        {
+            "whatsapp" => WhatsApp(request, answered),
+            "telegram" => Telegram(request, answered),
+            _ => Sms(request, answered),
+        };
         if (http is null)
         {
             return Problem(StatusCodes.Status409Conflict, "Herald's callback address or signing secret is not known yet.", []);
@@ -198,6 +209,55 @@ public sealed class SandboxReplies(
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         var message = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
         message.Headers.TryAddWithoutValidation("X-Hub-Signature-256", WhatsAppWebhookDispatcher.Sign(Encoding.UTF8.GetBytes(appSecret), body));
+        return message;
+    }
+
+    /// <summary>A Bot API Update posted to Herald's webhook with the bot's <c>X-Telegram-Bot-Api-Secret-Token</c>: a
+    /// <c>callback_query</c> (the key pressed under the answered message) or a <c>message</c> replying to it.</summary>
+    private HttpRequestMessage? Telegram(SandboxReplyRequest request, SandboxMessage answered)
+    {
+        if (HeraldBaseUrl.Resolve(options.Value, services) is not { } baseUrl || secrets.TelegramWebhookSecret(answered.Account) is not { Length: > 0 } secret)
+        {
+            return null;
+        }
+
+        var chatId = long.Parse(request.From!, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        var answeredId = long.Parse(answered.ProviderMessageId, CultureInfo.InvariantCulture);
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        var updateId = RandomNumberGenerator.GetInt32(1, int.MaxValue);
+        var chat = new { id = chatId, first_name = "Sandbox", last_name = "Customer", type = "private" };
+        var keyboardMessage = new { message_id = answeredId, date = answered.Time.ToUnixTimeSeconds(), chat, text = answered.Text };
+        object update = request.ActionId is { } actionId
+            ? new
+            {
+                update_id = updateId,
+                callback_query = new
+                {
+                    id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)),
+                    from = new { id = chatId, is_bot = false, first_name = "Sandbox" },
+                    message = keyboardMessage,
+                    chat_instance = "sandbox",
+                    data = actionId,
+                },
+            }
+            : new
+            {
+                update_id = updateId,
+                message = new
+                {
+                    message_id = RandomNumberGenerator.GetInt32(1_000_000, int.MaxValue),
+                    from = new { id = chatId, is_bot = false, first_name = "Sandbox" },
+                    chat,
+                    date = now,
+                    text = request.Text,
+                    reply_to_message = keyboardMessage,
+                },
+            };
+        var message = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/callbacks/telegram/" + Uri.EscapeDataString(secret))
+        {
+            Content = new StringContent(JsonSerializer.Serialize(update), Encoding.UTF8, "application/json"),
+        };
+        message.Headers.TryAddWithoutValidation("X-Telegram-Bot-Api-Secret-Token", secret);
         return message;
     }
 

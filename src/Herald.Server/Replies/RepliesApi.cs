@@ -94,5 +94,5 @@ public static class RepliesServiceCollectionExtensions
 public sealed class SandboxReplyReferences(ICustomerMessageStore store) : Sandbox.Replies.ISandboxReplyReferences
 {
     public Task<string?> ProviderMessageIdAsync(Guid notificationId, string channel, CancellationToken ct) =>
-        store.FindSentMessageIdAsync(notificationId, channel == "sms" ? Channel.Sms : Channel.WhatsApp, ct);
+        store.FindSentMessageIdAsync(notificationId, channel switch { "sms" => Channel.Sms, "telegram" => Channel.Telegram, _ => Channel.WhatsApp }, ct);
 }
