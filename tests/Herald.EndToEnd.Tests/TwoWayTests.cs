@@ -122,6 +122,12 @@ public sealed class TwoWayTests(TwoWayHostFixture fixture) : IClassFixture<TwoWa
         var (_, message) = await WaitForEventAsync(receiver, "customer.message");
         Assert.Null(message["data"]!["notificationId"]);
         Assert.Equal("Who is this?", message["data"]!["reply"].Str("text"));
+
+        // The deliveries listing names inbound events by type; they have no status of their own.
+        var deliveries = (await client.GetFromJsonAsync<JsonObject>("/v1/webhooks/deliveries", Ct))!["items"]!.AsArray();
+        Assert.Contains(deliveries, d => d.Str("event") == "notification.reply" && d!["status"] is null);
+        Assert.Contains(deliveries, d => d.Str("event") == "customer.message");
+        Assert.Contains(deliveries, d => d.Str("event") == "notification.delivered" && d.Str("status") == "delivered");
     }
 
     [Fact]
