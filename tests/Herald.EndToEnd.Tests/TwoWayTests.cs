@@ -12,14 +12,16 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.EndToEnd.Tests;
 
-/// <summary>A PostgreSQL host with quick webhooks, for the reply loop.</summary>
-public sealed class TwoWayHostFixture(PostgresFixture postgres) : IAsyncLifetime
+/// <summary>A host with quick webhooks, for the reply loop, on PostgreSQL or the embedded SQLite backend.</summary>
+public abstract class TwoWayHostFixture : IAsyncLifetime
 {
     public HeraldHost Host { get; private set; } = null!;
 
+    protected abstract Task<Dictionary<string, string?>> SettingsAsync();
+
     public async ValueTask InitializeAsync()
     {
-        var settings = HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("e2e_twoway_" + Guid.NewGuid().ToString("N")[..8]));
+        var settings = await SettingsAsync();
         settings["Herald:Webhooks:AllowInsecureUrls"] = "true";
         settings["Herald:Webhooks:RetryBaseDelay"] = "00:00:00.050";
         settings["Herald:Webhooks:RetryMaxDelay"] = "00:00:00.300";
@@ -27,17 +29,40 @@ public sealed class TwoWayHostFixture(PostgresFixture postgres) : IAsyncLifetime
         Host = await HeraldHost.StartAsync(HeraldRole.All, settings);
     }
 
-    public async ValueTask DisposeAsync() => await Host.DisposeAsync();
+    public virtual async ValueTask DisposeAsync() => await Host.DisposeAsync();
 }
+
+public sealed class PostgresTwoWayHostFixture(PostgresFixture postgres) : TwoWayHostFixture
+{
+    protected override async Task<Dictionary<string, string?>> SettingsAsync() =>
+        HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("e2e_twoway_" + Guid.NewGuid().ToString("N")[..8]));
+}
+
+public sealed class SqliteTwoWayHostFixture : TwoWayHostFixture
+{
+    private readonly TempFolder _folder = new();
+
+    protected override Task<Dictionary<string, string?>> SettingsAsync() => Task.FromResult(HeraldHost.SqliteSettings(_folder.Path));
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _folder.Dispose();
+    }
+}
+
+public sealed class PostgresTwoWayTests(PostgresTwoWayHostFixture fixture) : TwoWayTests(fixture), IClassFixture<PostgresTwoWayHostFixture>;
+
+public sealed class SqliteTwoWayTests(SqliteTwoWayHostFixture fixture) : TwoWayTests(fixture), IClassFixture<SqliteTwoWayHostFixture>;
 
 /// <summary>
 /// The reply loop end to end (issue #16) on the real host: a fraud alert with confirm/block goes out through the
 /// sandbox as WhatsApp reply buttons (or an SMS with the choices as text), a simulated customer answers through
 /// <c>POST /sandbox/replies</c> (the simulator posts the vendor's signed inbound webhook to Herald), and the bank's
 /// endpoint receives <c>notification.reply</c> signed like status events; the notification shows its reply. Hostile
-/// inbound bodies are refused or kept apart.
+/// inbound bodies are refused or kept apart. Both backends run it.
 /// </summary>
-public sealed class TwoWayTests(TwoWayHostFixture fixture) : IClassFixture<TwoWayHostFixture>
+public abstract class TwoWayTests(TwoWayHostFixture fixture)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
