@@ -86,7 +86,54 @@ public sealed partial class InboundMessageProcessor(
         }
 
         return new CustomerMessage(
-            id, account.TenantId, account.Id, m.Channel, m.From, m.ProviderMessageId, answered?.Id, actionId, m.Text, late, answered?.CustomerId, m.At);
+            id, account.TenantId, account.Id, m.Channel, Storable(m.From, 64)!, Storable(m.ProviderMessageId, 256)!, answered?.Id,
+            Storable(actionId, 256), Storable(m.Text, MaxTextLength), late, answered?.CustomerId, m.At);
+    }
+
+    /// <summary>The longest text kept: WhatsApp's and Telegram's own limit (4,096); SMS is shorter.</summary>
+    public const int MaxTextLength = 4096;
+
+    /// <summary>
+    /// What a customer sent, made storable on both backends (see <see cref="Herald.Ingest.StorableText"/>): NUL and lone
+    /// surrogates become U+FFFD and the length is capped. Refusing would make the vendor retry the webhook for ever over
+    /// a customer's keystrokes, and one bad row would fail the batch it came with.
+    /// </summary>
+    public static string? Storable(string? text, int maxLength)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (text.Length > maxLength)
+        {
+            // Never cut a surrogate pair in half.
+            text = text[..(char.IsHighSurrogate(text[maxLength - 1]) ? maxLength - 1 : maxLength)];
+        }
+
+        if (Herald.Ingest.StorableText.IsStorable(text))
+        {
+            return text;
+        }
+
+        var chars = text.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (chars[i] == '\0' || (char.IsHighSurrogate(chars[i]) && (i + 1 >= chars.Length || !char.IsLowSurrogate(chars[i + 1]))))
+            {
+                chars[i] = '\uFFFD';
+            }
+            else if (char.IsHighSurrogate(chars[i]))
+            {
+                i++; // a well-formed pair
+            }
+            else if (char.IsLowSurrogate(chars[i]))
+            {
+                chars[i] = '\uFFFD';
+            }
+        }
+
+        return new string(chars);
     }
 
     private async Task AcknowledgeAsync(ProviderAccount account, IReadOnlyList<InboundMessage> messages, CancellationToken ct)

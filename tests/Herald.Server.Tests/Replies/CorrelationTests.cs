@@ -69,6 +69,19 @@ public sealed class CorrelationTests
     }
 
     [Fact]
+    public void UnstorableCharacters_AreReplaced_AndLongTextCapped_NeverRefused()
+    {
+        var hostile = Sms("a\0b\uD800c\uDC00d\uD83D\uDE00", T0);
+        var huge = Sms(new string('x', 10_000), T0);
+
+        var stored = InboundMessageProcessor.Correlate(Account, hostile, null, Guid.Empty);
+
+        Assert.Equal("a\uFFFDb\uFFFDc\uFFFDd\uD83D\uDE00", stored.Text);
+        Assert.True(Herald.Ingest.StorableText.IsStorable(stored.Text));
+        Assert.Equal(InboundMessageProcessor.MaxTextLength, InboundMessageProcessor.Correlate(Account, huge, null, Guid.Empty).Text!.Length);
+    }
+
+    [Fact]
     public void Unlinked_IsACustomerMessageOfTheAccountsTenant()
     {
         var stored = InboundMessageProcessor.Correlate(Account, Sms("Who is this?", T0), null, Guid.Empty);
