@@ -21,6 +21,14 @@ public sealed record OutboundMessage(Guid NotificationId, Guid AttemptId, string
     /// <summary>Email only: the HTML part a template rendered; null sends <see cref="Text"/> as the HTML part too.</summary>
     public string? Html { get; init; }
 
+    /// <summary>Reply choices (issue #16), rendered the channel's native way: WhatsApp reply buttons, a Telegram inline
+    /// keyboard, push data. Text channels get them as text in <see cref="Text"/> already (the composer's footer).</summary>
+    public IReadOnlyList<NotificationAction> Actions { get; init; } = [];
+
+    /// <summary>The choices as text, for a connector that cannot render them natively for this message (a WhatsApp
+    /// title over 20 characters or a body over the interactive limit): appended to <see cref="Text"/>.</summary>
+    public string? ActionsText { get; init; }
+
     /// <summary>
     /// Set by the dispatcher when the account has a rate limit: a connector whose provider counts one message as
     /// several (SMPP's concatenated parts, each a submit_sm the SMSC counts; Twilio's segments) awaits it for every

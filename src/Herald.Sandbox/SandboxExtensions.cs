@@ -44,6 +44,8 @@ public static class SandboxExtensions
         services.TryAddSingleton<WhatsAppSimulator>();
         services.TryAddSingleton<TelegramSimulator>();
         services.TryAddSingleton<TwilioSimulator>();
+        services.TryAddSingleton<Replies.ISandboxReplyReferences, Replies.NoReplyReferences>();
+        services.TryAddSingleton<Replies.SandboxReplies>();
         services.TryAddSingleton<SmtpSimulator>();
         services.AddHostedService(static sp => sp.GetRequiredService<SmtpSimulator>());
         services.TryAddSingleton<SmppSimulator>();
@@ -125,6 +127,11 @@ public static class SandboxExtensions
                 telegram.Reset();
                 return TypedResults.NoContent();
             }).RequireSandboxControlKey();
+
+        sandbox.MapPost(
+            "/replies",
+            ([FromBody] Replies.SandboxReplyRequest? request, [FromServices] Replies.SandboxReplies replies, CancellationToken cancellationToken) =>
+                replies.ReplyAsync(request, cancellationToken)).RequireSandboxControlKey();
 
         sandbox.MapGet("/settings", ([FromServices] SandboxSettings settings) => TypedResults.Ok(settings.Current)).RequireSandboxControlKey();
 

@@ -25,4 +25,11 @@ public static class StorageJson
 
     public static Contacts DeserializeContacts(string json) =>
         JsonSerializer.Deserialize<Contacts>(json, Options) ?? Contacts.None;
+
+    /// <summary>Reply choices as stored: null when there are none, so "asks nothing" is one SQL test (IS NULL).</summary>
+    public static string? SerializeActions(IReadOnlyList<NotificationAction> actions) =>
+        actions.Count == 0 ? null : JsonSerializer.Serialize(actions, Options);
+
+    public static IReadOnlyList<NotificationAction> DeserializeActions(string? json) =>
+        json is null ? [] : JsonSerializer.Deserialize<NotificationAction[]>(json, Options) ?? [];
 }

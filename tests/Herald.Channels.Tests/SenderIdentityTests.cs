@@ -58,8 +58,11 @@ public sealed class SenderIdentityTests
             {"update_id":10000,"callback_query":{"id":"4382bfdwdsb323b2d9","from":{"last_name":"Test Lastname","type":"private","id":1111111,"first_name":"Test Firstname","username":"Testusername"},"data":"Data from button callback","inline_message_id":"1234csdbsk4839"}}
             """u8);
 
-        Assert.Equal(new TelegramUpdate(10000, "message"), message);
-        Assert.Equal(new TelegramUpdate(10000, "callback_query"), query);
+        Assert.Equal((10000L, "message"), (message.UpdateId, message.Kind));
+        Assert.Equal((10000L, "callback_query"), (query.UpdateId, query.Kind));
+        // The customer's text is read (issue #16); a callback query without the keyboard's message names nothing to answer.
+        Assert.Equal("/start", message.Message!.Text);
+        Assert.Null(query.Message);
         Assert.Throws<InvalidWebhookPayloadException>(() => TelegramWebhook.ParseUpdate("""{"message":{}}"""u8));
         Assert.Throws<InvalidWebhookPayloadException>(() => TelegramWebhook.ParseUpdate("""{"update_id":1.5}"""u8));
         Assert.Throws<InvalidWebhookPayloadException>(() => TelegramWebhook.ParseUpdate("not json"u8));

@@ -61,6 +61,58 @@ public sealed class WhatsAppSimulatorTests : IAsyncLifetime
         Assert.Equal(["10.00 EUR", "REWE"], template.GetProperty("parameters").EnumerateArray().Select(p => p.GetString()!).ToArray());
     }
 
+    // Cloud API "Interactive reply buttons messages": at most 3 buttons, titles of at most 20 characters, unique ids.
+    [Theory]
+    [InlineData("Yes, that payment was me", "block")]
+    [InlineData("Yes", "confirm")]
+    public async Task SendInteractive_ButtonsOutsideMetasLimits_AreRefusedLikeTheGraphApi(string firstTitle, string secondId)
+    {
+        var body = new
+        {
+            messaging_product = "whatsapp",
+            to = "4915112340012",
+            type = "interactive",
+            interactive = new
+            {
+                type = "button",
+                body = new { text = "Was this you?" },
+                action = new { buttons = new[] { Button("confirm", firstTitle), Button(secondId, "No") } },
+            },
+        };
+
+        using var response = await host.SendWhatsAppAsync(body);
+
+        var valid = firstTitle.Length <= 20 && secondId != "confirm";
+        Assert.Equal(valid ? HttpStatusCode.OK : HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task SendInteractive_ValidButtons_AreRecordedForTheSimulatedCustomer()
+    {
+        var body = new
+        {
+            messaging_product = "whatsapp",
+            to = "4915112340013",
+            type = "interactive",
+            interactive = new
+            {
+                type = "button",
+                body = new { text = "Was this you?" },
+                action = new { buttons = new[] { Button("confirm", "Yes, it was me"), Button("block", "No, block it") } },
+            },
+        };
+
+        using var response = await host.SendWhatsAppAsync(body);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var messages = JsonDocument.Parse(await host.Client.GetStringAsync("/sandbox/messages?channel=whatsapp&to=%2B4915112340013", TestContext.Current.CancellationToken));
+        var message = Assert.Single(messages.RootElement.EnumerateArray());
+        Assert.Equal("Was this you?", message.GetProperty("text").GetString());
+        Assert.Equal(["confirm", "block"], message.GetProperty("buttons").EnumerateArray().Select(b => b.GetProperty("id").GetString()!).ToArray());
+    }
+
+    private static object Button(string id, string title) => new { type = "reply", reply = new { id, title } };
+
     [Fact]
     public async Task Webhooks_NormalRecipient_SentThenDeliveredWithValidSignature()
     {

@@ -9,11 +9,17 @@ namespace Herald.Channels.Callbacks;
 /// What every channel's callbacks share, in order: the handler of the kind (unknown: 404), the account the path names
 /// (none of that kind among the enabled accounts: 404), <see cref="IChannelCallbackHandler.Admit"/>, the body read with
 /// the handler's cap enforced while it streams in (413 as soon as it is crossed, never a buffer of whatever a stranger
-/// sends), <see cref="IChannelCallbackHandler.Read"/>, and each batch through the one <see cref="IReceiptSink"/>.
+/// sends), <see cref="IChannelCallbackHandler.Read"/>, and each batch through the one <see cref="IReceiptSink"/> (its
+/// customers' messages through the one <see cref="IInboundMessageSink"/>).
 /// The host maps the outcome to its HTTP answer (problem+json for refusals).
 /// </summary>
 public sealed partial class CallbackPipeline(
-    IEnumerable<IChannelCallbackHandler> handlers, ProviderDirectory directory, TimeProvider time, ILogger<CallbackPipeline> logger, IReceiptSink? sink = null)
+    IEnumerable<IChannelCallbackHandler> handlers,
+    ProviderDirectory directory,
+    TimeProvider time,
+    ILogger<CallbackPipeline> logger,
+    IReceiptSink? sink = null,
+    IInboundMessageSink? inbound = null)
 {
     private readonly IReceiptSink _sink = sink ?? new NoReceiptSink();
     private readonly Dictionary<string, IChannelCallbackHandler> _handlers = handlers.ToDictionary(static h => h.Kind, StringComparer.Ordinal);
@@ -57,6 +63,15 @@ public sealed partial class CallbackPipeline(
         foreach (var batch in result.Batches.Where(static b => b.Receipts.Count > 0))
         {
             await _sink.AcceptAsync(batch, ct).ConfigureAwait(false);
+        }
+
+        // Customers' messages (issue #16): one door for every channel; without a host sink they are not taken.
+        if (inbound is not null)
+        {
+            foreach (var batch in result.Batches.Where(static b => b.Messages.Count > 0))
+            {
+                await inbound.AcceptAsync(batch.Account, batch.Messages, ct).ConfigureAwait(false);
+            }
         }
 
         return new CallbackOutcome(result.Reply, result.Text, null, 0, Taken: true);

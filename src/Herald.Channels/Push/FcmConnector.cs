@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Core.Providers;
@@ -155,6 +156,9 @@ public sealed class FcmConnector : IChannelConnector
         return (fcmCode, rpcStatus);
     }
 
+    /// <summary>The Android click_action and iOS notification category of a push that offers reply choices.</summary>
+    public const string ReplyCategory = "HERALD_REPLY";
+
     internal static byte[] WriteBody(OutboundMessage message, string? title)
     {
         var buffer = new ArrayBufferWriter<byte>(256 + message.Text.Length * 2 + message.To.Length);
@@ -175,7 +179,32 @@ public sealed class FcmConnector : IChannelConnector
             w.WriteStartObject("data");
             w.WriteString("heraldNotificationId", message.NotificationId.ToString("D"));
             w.WriteString("heraldAttemptId", message.AttemptId.ToString("D"));
+            if (message.Actions.Count > 0)
+            {
+                // FCM data values are strings: the choices as a JSON array text for the bank's app, which shows them as
+                // notification actions and posts the tapped one back (docs/TWO-WAY.md).
+                w.WriteString("heraldActions", JsonSerializer.Serialize(message.Actions, FcmJson.Default.IReadOnlyListNotificationAction));
+            }
+
             w.WriteEndObject();
+            if (message.Actions.Count > 0)
+            {
+                // The platforms' hooks for action buttons: Android launches the activity filtering this click_action,
+                // iOS shows the buttons of the notification category the app registered under this name.
+                w.WriteStartObject("android");
+                w.WriteStartObject("notification");
+                w.WriteString("click_action", ReplyCategory);
+                w.WriteEndObject();
+                w.WriteEndObject();
+                w.WriteStartObject("apns");
+                w.WriteStartObject("payload");
+                w.WriteStartObject("aps");
+                w.WriteString("category", ReplyCategory);
+                w.WriteEndObject();
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -183,3 +212,7 @@ public sealed class FcmConnector : IChannelConnector
         return buffer.WrittenSpan.ToArray();
     }
 }
+
+/// <summary>Source-generated JSON for the push data the connector writes.</summary>
+[JsonSerializable(typeof(IReadOnlyList<NotificationAction>))]
+internal sealed partial class FcmJson : JsonSerializerContext;

@@ -6,8 +6,9 @@ using Microsoft.AspNetCore.Http;
 namespace Herald.Channels.Sms;
 
 /// <summary>
-/// Twilio-style status callbacks (delivery receipts), signed with the account's auth token over the configured callback
-/// URL (not the URL the request arrived on, which proxies rewrite).
+/// Twilio-style status callbacks (delivery receipts) and incoming messages (a customer's SMS, issue #16), both signed with
+/// the account's auth token over the configured callback URL (not the URL the request arrived on, which proxies
+/// rewrite): the number's incoming message webhook is configured on the same URL.
 /// </summary>
 public sealed class TwilioCallbackHandler : IChannelCallbackHandler
 {
@@ -37,6 +38,12 @@ public sealed class TwilioCallbackHandler : IChannelCallbackHandler
         ProviderReceipt? receipt;
         try
         {
+            // The incoming message webhook may be configured on the same URL as status callbacks, signed the same way.
+            if (TwilioStatusCallback.ParseIncoming(form, now) is { } incoming)
+            {
+                return CallbackResult.Taken(CallbackReply.NoContent, new InboundBatch(account, []) { Messages = [incoming] });
+            }
+
             receipt = TwilioStatusCallback.Parse(form, now);
         }
         catch (InvalidWebhookPayloadException e)

@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Herald.Channels.Callbacks;
 using Herald.Channels.WhatsApp;
 using Herald.Core.Delivery;
+using Herald.Core.Notifications;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace Herald.Channels.Sms;
@@ -67,6 +69,42 @@ public static class TwilioStatusCallback
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// A customer's text from Twilio's incoming message webhook ("Twilio's request to your incoming message Webhook
+    /// URL": form-encoded <c>MessageSid</c>, <c>From</c>, <c>To</c>, <c>Body</c>, <c>NumMedia</c>, and <c>SmsStatus</c>
+    /// <c>received</c>), or null when the form is a status callback (it carries <c>MessageStatus</c>, or no Body).
+    /// The webhook carries no time of its own: <paramref name="receivedAt"/> stands in.
+    /// </summary>
+    /// <exception cref="InvalidWebhookPayloadException">An incoming message without <c>MessageSid</c> or <c>From</c>.</exception>
+    public static InboundMessage? ParseIncoming(IEnumerable<KeyValuePair<string, string>> formParams, DateTimeOffset receivedAt)
+    {
+        string? sid = null, from = null, body = null, messageStatus = null, smsStatus = null;
+        foreach (var (key, value) in formParams)
+        {
+            switch (key)
+            {
+                case "MessageSid": sid = value; break;
+                case "SmsMessageSid": sid ??= value; break;
+                case "From": from = value; break;
+                case "Body": body = value; break;
+                case "MessageStatus": messageStatus = value; break;
+                case "SmsStatus": smsStatus = value; break;
+            }
+        }
+
+        if (body is null || messageStatus is not null || smsStatus is not (null or "received"))
+        {
+            return null;
+        }
+
+        if (string.IsNullOrEmpty(sid) || string.IsNullOrEmpty(from))
+        {
+            throw new InvalidWebhookPayloadException("incoming message has no MessageSid or From");
+        }
+
+        return new InboundMessage(Channel.Sms, from, sid, receivedAt) { Text = body };
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using Herald.Channels.Callbacks;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Core.Providers;
@@ -12,7 +13,7 @@ namespace Herald.Channels.Telegram;
 /// no delivery receipts: <c>ok: true</c> means the message is in the chat, so success is
 /// <see cref="SendOutcomeKind.Delivered"/>.
 /// </summary>
-public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimeProvider time) : IChannelConnector
+public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimeProvider time) : IChannelConnector, IInboundAcknowledger
 {
     public const string ConnectorKind = "telegram-bot";
 
@@ -45,6 +46,34 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
 
         return await ConnectorHttp.SendAsync(
             httpClients.CreateClient(ChannelHttpClients.Telegram), request, r => ReadAsync(r, message.To, ct), Api, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>answerCallbackQuery</c> for a pressed inline keyboard key (Bot API: clients show a progress bar until the bot
+    /// answers): with a short notice that the answer was received. Other inbound messages need no acknowledgement.
+    /// </summary>
+    public async Task AcknowledgeAsync(ProviderAccount account, InboundMessage message, CancellationToken ct)
+    {
+        if (message.CallbackQueryId is not { } queryId || _settings.Get(account, out _) is not { } settings)
+        {
+            return;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("callback_query_id", queryId);
+            w.WriteString("text", "✓");
+            w.WriteEndObject();
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, settings.AnswerCallbackQueryUri);
+        var body = new ByteArrayContent(buffer.WrittenSpan.ToArray());
+        body.Headers.ContentType = ConnectorHttp.Json;
+        request.Content = body;
+        using var response = await httpClients.CreateClient(ChannelHttpClients.Telegram).SendAsync(request, ct).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
     }
 
     private async Task<SendOutcome> ReadAsync(HttpResponseMessage response, string to, CancellationToken ct)
@@ -136,6 +165,27 @@ public sealed class TelegramBotConnector(IHttpClientFactory httpClients, TimePro
             }
 
             w.WriteString("text", message.Text);
+            if (message.Actions.Count > 0)
+            {
+                // An inline keyboard, one button per row (Bot API InlineKeyboardMarkup): the pressed button's
+                // callback_data (1-64 bytes; an action id is at most 32 ASCII characters) comes back in a callback_query
+                // update whose message is this one, which correlates the reply.
+                w.WriteStartObject("reply_markup");
+                w.WriteStartArray("inline_keyboard");
+                foreach (var action in message.Actions)
+                {
+                    w.WriteStartArray();
+                    w.WriteStartObject();
+                    w.WriteString("text", action.Title);
+                    w.WriteString("callback_data", action.Id);
+                    w.WriteEndObject();
+                    w.WriteEndArray();
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+
             w.WriteEndObject();
         }
 

@@ -9,8 +9,8 @@ namespace Herald.Channels.Telegram;
 /// Telegram's webhook (setWebhook with <c>secret_token={webhookSecret}</c>): the
 /// <c>X-Telegram-Bot-Api-Secret-Token</c> header must carry the account's webhook secret (compared in constant time)
 /// before the body is read. The older path <c>/callbacks/telegram/{webhookSecret}</c> names the account by that secret
-/// (an unknown one is 401, as before). Updates are acknowledged with 200, so Telegram does not redeliver them, and
-/// nothing of their content is kept yet: replies and customer messages (SPEC §7, issue #16) will build on this.
+/// (an unknown one is 401, as before). Updates are acknowledged with 200, so Telegram does not redeliver them; a
+/// customer's text message or inline keyboard press (issue #16) goes on as an inbound message of that account.
 /// </summary>
 public sealed partial class TelegramCallbackHandler(TelegramAccountMatcher matcher, ILogger<TelegramCallbackHandler> logger) : IChannelCallbackHandler
 {
@@ -67,9 +67,10 @@ public sealed partial class TelegramCallbackHandler(TelegramAccountMatcher match
             return CallbackResult.Refused(new(StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Telegram posts its updates.", "not a POST"));
         }
 
+        TelegramUpdate update;
         try
         {
-            var update = TelegramWebhook.ParseUpdate(body);
+            update = TelegramWebhook.ParseUpdate(body, now);
             LogUpdateReceived(logger, request.Account!.Id, update.UpdateId, update.Kind ?? "none");
         }
         catch (InvalidWebhookPayloadException e)
@@ -77,7 +78,10 @@ public sealed partial class TelegramCallbackHandler(TelegramAccountMatcher match
             return CallbackResult.Refused(CallbackRefusal.Malformed("Malformed update.", e.Message, "malformed update", [("/update_id", e.Message)]));
         }
 
-        return CallbackResult.Taken(CallbackReply.Ok);
+        // A customer's text or key press belongs to the bot account whose secret the request carried.
+        return update.Message is { } message
+            ? CallbackResult.Taken(CallbackReply.Ok, new InboundBatch(request.Account!, []) { Messages = [message] })
+            : CallbackResult.Taken(CallbackReply.Ok);
     }
 
     [LoggerMessage(EventId = 1303, Level = LogLevel.Debug, Message = "Telegram update {UpdateId} ({Kind}) for bot account {AccountId} acknowledged")]

@@ -32,6 +32,7 @@ public static class TelegramChannel
         ChannelsServiceCollectionExtensions.AddConnectorClient(services, ChannelHttpClients.Telegram);
         services.TryAddSingleton<TelegramBotConnector>();
         services.AddSingleton<IChannelConnector>(static sp => sp.GetRequiredService<TelegramBotConnector>());
+        services.AddSingleton<Callbacks.IInboundAcknowledger>(static sp => sp.GetRequiredService<TelegramBotConnector>());
         services.TryAddSingleton<TelegramAccountMatcher>();
         services.AddSingleton<IChannelCallbackHandler, TelegramCallbackHandler>();
     }

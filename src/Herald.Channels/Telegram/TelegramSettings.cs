@@ -12,6 +12,9 @@ public sealed record TelegramSettings(Uri BaseUrl, string BotToken, string? Webh
     /// <summary><c>{baseUrl}/bot{token}/sendMessage</c>. The token is part of the path, so this URI is a secret: never log it.</summary>
     public Uri SendMessageUri { get; } = new($"{BaseUrl.AbsoluteUri.TrimEnd('/')}/bot{BotToken}/sendMessage");
 
+    /// <summary>Answers an inline keyboard press, so the customer's client stops its progress indicator (issue #16).</summary>
+    public Uri AnswerCallbackQueryUri { get; } = new($"{BaseUrl.AbsoluteUri.TrimEnd('/')}/bot{BotToken}/answerCallbackQuery");
+
     /// <summary>The bot's id: the part of the token before its colon (Telegram's tokens are <c>{botId}:{secret}</c>);
     /// the whole token's hash when it has no colon, so the secret part never becomes an identity.</summary>
     public string BotId => BotToken.IndexOf(':', StringComparison.Ordinal) is > 0 and var colon

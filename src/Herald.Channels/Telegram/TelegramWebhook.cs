@@ -1,13 +1,21 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Herald.Channels.Callbacks;
 using Herald.Channels.WhatsApp;
+using Herald.Core.Notifications;
 
 namespace Herald.Channels.Telegram;
 
 /// <summary>One Bot API <c>Update</c> (https://core.telegram.org/bots/api#update): its id and which optional field it
 /// carries (<c>message</c>, <c>edited_message</c>, <c>callback_query</c>, <c>my_chat_member</c>, ...).</summary>
-public sealed record TelegramUpdate(long UpdateId, string? Kind);
+public sealed record TelegramUpdate(long UpdateId, string? Kind)
+{
+    /// <summary>What the customer sent (issue #16): a <c>message</c> with text, or a <c>callback_query</c> (an inline
+    /// keyboard key pressed); null for every other update.</summary>
+    public InboundMessage? Message { get; init; }
+}
 
 /// <summary>Pure helpers for Telegram's webhook callbacks.</summary>
 public static class TelegramWebhook
@@ -28,6 +36,47 @@ public static class TelegramWebhook
             SHA256.HashData(Encoding.UTF8.GetBytes(headerValue)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
     }
 
+    private static InboundMessage? ReadMessage(JsonElement root, string? kind, DateTimeOffset now)
+    {
+        if (kind == "message" && root.GetProperty("message") is var m
+            && ChatId(m) is { } chat && Long(m, "message_id") is { } messageId
+            && m.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+        {
+            var at = Long(m, "date") is { } date and >= 0 and <= 253402300799 ? DateTimeOffset.FromUnixTimeSeconds(date) : now;
+            var replyTo = m.TryGetProperty("reply_to_message", out var r) && r.ValueKind == JsonValueKind.Object && Long(r, "message_id") is { } answered
+                ? Reference(chat, answered)
+                : null;
+            return new InboundMessage(Channel.Telegram, chat, Reference(chat, messageId), at) { Text = text.GetString(), InReplyTo = replyTo };
+        }
+
+        if (kind == "callback_query" && root.GetProperty("callback_query") is var q
+            && q.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
+            && q.TryGetProperty("message", out var keyboard) && keyboard.ValueKind == JsonValueKind.Object
+            && ChatId(keyboard) is { } keyboardChat && Long(keyboard, "message_id") is { } keyboardId
+            && q.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.String)
+        {
+            return new InboundMessage(Channel.Telegram, keyboardChat, "callback:" + id.GetString(), now)
+            {
+                ActionId = data.GetString(),
+                InReplyTo = Reference(keyboardChat, keyboardId),
+                CallbackQueryId = id.GetString(),
+            };
+        }
+
+        return null;
+    }
+
+    /// <summary>How the connector names a sent message (<c>chat:message</c>): the reference a reply is matched by.</summary>
+    private static string Reference(string chat, long messageId) => chat + ":" + messageId.ToString(CultureInfo.InvariantCulture);
+
+    private static string? ChatId(JsonElement message) =>
+        message.TryGetProperty("chat", out var chat) && chat.ValueKind == JsonValueKind.Object && Long(chat, "id") is { } id
+            ? id.ToString(CultureInfo.InvariantCulture)
+            : null;
+
+    private static long? Long(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt64(out var value) ? value : null;
+
     /// <summary>The key a webhook secret is looked up by (hex SHA-256): a routing table holds no secret in clear.</summary>
     public static string SecretKey(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
@@ -37,7 +86,12 @@ public static class TelegramWebhook
     /// build on this.
     /// </summary>
     /// <exception cref="InvalidWebhookPayloadException">Not an Update.</exception>
-    public static TelegramUpdate ParseUpdate(ReadOnlySpan<byte> body)
+    public static TelegramUpdate ParseUpdate(ReadOnlySpan<byte> body) => ParseUpdate(body, DateTimeOffset.UnixEpoch);
+
+    /// <summary>As <see cref="ParseUpdate(ReadOnlySpan{byte})"/>, reading a customer's <c>message</c> (text, and
+    /// <c>reply_to_message</c> naming ours) or <c>callback_query</c> (data, and the keyboard's message) into
+    /// <see cref="TelegramUpdate.Message"/>; <paramref name="now"/> times a callback query, which carries no date.</summary>
+    public static TelegramUpdate ParseUpdate(ReadOnlySpan<byte> body, DateTimeOffset now)
     {
         try
         {
@@ -60,7 +114,7 @@ public static class TelegramWebhook
                 }
             }
 
-            return new TelegramUpdate(updateId, kind);
+            return new TelegramUpdate(updateId, kind) { Message = ReadMessage(root, kind, now) };
         }
         catch (JsonException e)
         {

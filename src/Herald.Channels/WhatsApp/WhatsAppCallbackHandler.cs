@@ -86,9 +86,14 @@ public sealed class WhatsAppCallbackHandler(WhatsAppAccountMatcher matcher, Prov
             accounts[phoneNumberId] = signer;
         }
 
-        return CallbackResult.Taken(CallbackReply.Ok, [.. batch.Receipts
-            .Where(static r => r.PhoneNumberId is not null)
-            .GroupBy(static r => r.PhoneNumberId!)
-            .Select(g => new InboundBatch(accounts[g.Key], [.. g.Select(static r => r.Receipt)]))]);
+        // Receipts and customers' messages, per number, vouched for by that number's signer; entries without a number
+        // name no account and are not taken.
+        var numbers = batch.Receipts.Select(static r => r.PhoneNumberId).Concat(batch.Messages.Select(static m => m.PhoneNumberId))
+            .OfType<string>().Distinct(StringComparer.Ordinal);
+        return CallbackResult.Taken(CallbackReply.Ok, [.. numbers.Select(number => new InboundBatch(
+            accounts[number], [.. batch.Receipts.Where(r => r.PhoneNumberId == number).Select(static r => r.Receipt)])
+        {
+            Messages = [.. batch.Messages.Where(m => m.PhoneNumberId == number).Select(static m => m.Message)],
+        })]);
     }
 }

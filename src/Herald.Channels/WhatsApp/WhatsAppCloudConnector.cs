@@ -91,6 +91,15 @@ public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeP
         return new string(buffer[..n]);
     }
 
+    /// <summary>The Cloud API's interactive body text limit.</summary>
+    internal const int InteractiveBodyMax = 1024;
+
+    /// <summary>Whether the choices can go as reply buttons: at most 3, titles within 20 characters, body within 1024.</summary>
+    internal static bool AsButtons(OutboundMessage message) =>
+        message.Actions.Count is > 0 and <= ReplyActions.MaxActions
+        && message.Text.Length is > 0 and <= InteractiveBodyMax
+        && message.Actions.All(static a => ReplyActions.TitleLength(a.Title) <= ReplyActions.WhatsAppMaxTitleLength);
+
     internal static byte[] WriteBody(OutboundMessage message, string to)
     {
         var buffer = new ArrayBufferWriter<byte>(256 + message.Text.Length * 2);
@@ -129,11 +138,39 @@ public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeP
 
                 w.WriteEndObject();
             }
+            else if (AsButtons(message))
+            {
+                // Interactive reply buttons (Cloud API "Interactive reply buttons messages"): the tapped button's id comes
+                // back in a messages webhook as interactive.button_reply.id, with context.id naming this message's wamid.
+                w.WriteString("type", "interactive");
+                w.WriteStartObject("interactive");
+                w.WriteString("type", "button");
+                w.WriteStartObject("body");
+                w.WriteString("text", message.Text);
+                w.WriteEndObject();
+                w.WriteStartObject("action");
+                w.WriteStartArray("buttons");
+                foreach (var action in message.Actions)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("type", "reply");
+                    w.WriteStartObject("reply");
+                    w.WriteString("id", action.Id);
+                    w.WriteString("title", action.Title);
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
             else
             {
                 w.WriteString("type", "text");
                 w.WriteStartObject("text");
-                w.WriteString("body", message.Text);
+                // Choices that cannot be buttons are stated as text, so the customer can still answer.
+                w.WriteString("body", message.Actions.Count > 0 && message.ActionsText is { } choices ? message.Text + "\n\n" + choices : message.Text);
                 w.WriteEndObject();
             }
 

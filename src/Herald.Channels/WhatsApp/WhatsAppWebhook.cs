@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Herald.Channels.Callbacks;
 using Herald.Core.Delivery;
 
 namespace Herald.Channels.WhatsApp;
@@ -11,7 +12,11 @@ public sealed record WhatsAppReceipt(string? PhoneNumberId, ProviderReceipt Rece
 
 /// <summary>What one webhook POST reported about messages we sent.</summary>
 /// <param name="PhoneNumberIds">Distinct <c>metadata.phone_number_id</c> values of the batch, in order of appearance.</param>
-public sealed record WhatsAppStatusBatch(IReadOnlyList<string> PhoneNumberIds, IReadOnlyList<WhatsAppReceipt> Receipts);
+public sealed record WhatsAppStatusBatch(IReadOnlyList<string> PhoneNumberIds, IReadOnlyList<WhatsAppReceipt> Receipts)
+{
+    /// <summary>What customers sent (<c>value.messages[]</c>), each with the business number it was sent to.</summary>
+    public IReadOnlyList<(string? PhoneNumberId, InboundMessage Message)> Messages { get; init; } = [];
+}
 
 /// <summary>A callback body that is not the JSON shape Meta sends; the endpoint answers 400.</summary>
 public sealed class InvalidWebhookPayloadException(string message, Exception? inner = null) : Exception(message, inner);
@@ -110,6 +115,7 @@ public static class WhatsAppWebhook
 
             var phoneNumberIds = new List<string>();
             var receipts = new List<WhatsAppReceipt>();
+            var messages = new List<(string?, InboundMessage)>();
             foreach (var entry in entries.EnumerateArray())
             {
                 if (entry.ValueKind != JsonValueKind.Object || !entry.TryGetProperty("changes", out var changes) || changes.ValueKind != JsonValueKind.Array)
@@ -132,6 +138,17 @@ public static class WhatsAppWebhook
                         phoneNumberIds.Add(phoneNumberId);
                     }
 
+                    if (value.TryGetProperty("messages", out var inbound) && inbound.ValueKind == JsonValueKind.Array)
+                    {
+                        foreach (var message in inbound.EnumerateArray())
+                        {
+                            if (ParseMessage(message) is { } parsed)
+                            {
+                                messages.Add((phoneNumberId, parsed));
+                            }
+                        }
+                    }
+
                     if (!value.TryGetProperty("statuses", out var statuses) || statuses.ValueKind != JsonValueKind.Array)
                     {
                         continue;
@@ -147,8 +164,66 @@ public static class WhatsAppWebhook
                 }
             }
 
-            return new WhatsAppStatusBatch(phoneNumberIds, receipts);
+            return new WhatsAppStatusBatch(phoneNumberIds, receipts) { Messages = messages };
         }
+    }
+
+    /// <summary>
+    /// One inbound message of the Cloud API's <c>messages</c> webhook: <c>text</c> (text.body), <c>button</c> (a template's
+    /// quick reply: button.payload, button.text) and <c>interactive</c> (button_reply or list_reply: id, title), with
+    /// <c>context.id</c> naming the message answered. Other types (media, reactions, locations) are not replies Herald
+    /// reads: they are ignored, and the webhook is still taken.
+    /// </summary>
+    private static InboundMessage? ParseMessage(JsonElement message)
+    {
+        if (message.ValueKind != JsonValueKind.Object || String(message, "id") is not { Length: > 0 } id
+            || String(message, "from") is not { Length: > 0 } from)
+        {
+            return null;
+        }
+
+        var at = message.TryGetProperty("timestamp", out var ts) ? UnixSeconds(ts) : null;
+        if (at is null)
+        {
+            throw new InvalidWebhookPayloadException($"message {id} has no valid timestamp");
+        }
+
+        string? text = null;
+        string? actionId = null;
+        switch (String(message, "type"))
+        {
+            case "text" when message.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.Object:
+                text = String(t, "body");
+                break;
+            case "button" when message.TryGetProperty("button", out var b) && b.ValueKind == JsonValueKind.Object:
+                text = String(b, "text");
+                actionId = String(b, "payload");
+                break;
+            case "interactive" when message.TryGetProperty("interactive", out var i) && i.ValueKind == JsonValueKind.Object:
+                var kind = String(i, "type");
+                if (kind is "button_reply" or "list_reply" && i.TryGetProperty(kind, out var reply) && reply.ValueKind == JsonValueKind.Object)
+                {
+                    actionId = String(reply, "id");
+                    text = String(reply, "title");
+                }
+
+                break;
+        }
+
+        if (text is null && actionId is null)
+        {
+            return null;
+        }
+
+        var context = message.TryGetProperty("context", out var c) && c.ValueKind == JsonValueKind.Object ? String(c, "id") : null;
+        // wa_id is the number without '+'; Herald keeps numbers in E.164.
+        var phone = from.StartsWith('+') ? from : "+" + from;
+        return new InboundMessage(Core.Notifications.Channel.WhatsApp, phone, id, at.Value)
+        {
+            Text = text,
+            ActionId = actionId,
+            InReplyTo = context,
+        };
     }
 
     private static ProviderReceipt? ParseStatus(JsonElement status)

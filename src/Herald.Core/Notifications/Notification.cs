@@ -37,7 +37,19 @@ public sealed record NewNotification(
     IReadOnlyList<Channel>? RequestedChannels,
     DateTimeOffset? ExpiresAt,
     string? ExternalId,
-    string? DedupeKey);
+    string? DedupeKey)
+{
+    /// <summary>Reply choices offered to the customer (at most <see cref="ReplyActions.MaxActions"/>); empty: none.</summary>
+    public IReadOnlyList<NotificationAction> Actions { get; init; } = [];
+
+    /// <summary>How long the question stays open after acceptance; null: <see cref="ReplyActions.DefaultTtl"/>.</summary>
+    public TimeSpan? ReplyTtl { get; init; }
+
+    /// <summary>Until when a reply to this notification, accepted at <paramref name="acceptedAt"/>, is on time; null
+    /// when it asks nothing.</summary>
+    public DateTimeOffset? ReplyUntil(DateTimeOffset acceptedAt) =>
+        Actions.Count == 0 ? null : acceptedAt + (ReplyTtl ?? ReplyActions.DefaultTtl);
+}
 
 /// <summary>A stored notification with its route and delivery progress.</summary>
 public sealed record Notification
@@ -61,6 +73,13 @@ public sealed record Notification
     public required DateTimeOffset UpdatedAt { get; init; }
     /// <summary>Optimistic concurrency token; bumped by every stored change.</summary>
     public int Version { get; init; }
+
+    /// <summary>Reply choices offered to the customer; empty when the notification asks nothing.</summary>
+    public IReadOnlyList<NotificationAction> Actions { get; init; } = [];
+
+    /// <summary>Until when a reply counts as on time; null when the notification asks nothing. A later reply is
+    /// kept and marked late.</summary>
+    public DateTimeOffset? ReplyUntil { get; init; }
 
     /// <summary>The W3C <c>traceparent</c> its acceptance ran under (docs/OBSERVABILITY.md, Traces): the worker's,
     /// the receipt's and the bank webhook's spans join that trace. Null when neither the bank sent one nor tracing is on.</summary>

@@ -31,6 +31,13 @@ public static class RequestFingerprint
             w.WriteStringValue(n.RequestedChannels is { } channels ? string.Join(',', channels) : null);
             w.WriteStringValue(n.ExpiresAt?.UtcTicks.ToString(CultureInfo.InvariantCulture));
             w.WriteStringValue(n.ExternalId);
+            // Written only when given, so the fingerprints of requests without reply actions stay what they were.
+            if (n.Actions.Count > 0 || n.ReplyTtl is not null)
+            {
+                w.WriteStringValue(string.Join('\n', n.Actions.Select(a => a.Id + "=" + a.Title)));
+                w.WriteStringValue(n.ReplyTtl?.Ticks.ToString(CultureInfo.InvariantCulture));
+            }
+
             try
             {
                 using var data = JsonDocument.Parse(string.IsNullOrWhiteSpace(n.DataJson) ? "{}" : n.DataJson);

@@ -98,6 +98,18 @@ public sealed class NotificationPlanner(
         var route = customer is null
             ? outcome.Route
             : CustomerPreferences.Apply(outcome.Route, customer, request.Type, IgnoresOptOuts(request.Type, outcome.OptOuts));
+        // Reply choices (issue #16): the request's own, else a rule's. WhatsApp shows a button title of at most 20
+        // characters, which only the plan knows applies; a rule's longer titles fall back to text there instead.
+        if (request.Actions.Count == 0 && outcome.ReplyActions is { Count: > 0 } ruleActions)
+        {
+            request = request with { Actions = ruleActions };
+        }
+        else if (original.Actions.Count > 0 && route.Steps.Any(static s => s.Channel == Channel.WhatsApp)
+            && ReplyActions.Check(original.Actions, whatsApp: true) is [var tooLong, ..])
+        {
+            return new NotificationPlan(null, new PlanError("/actions" + tooLong.Pointer, tooLong.Detail));
+        }
+
         var optedOutOfAll = outcome.Route.Steps.Count > 0 && route.Steps.Count == 0;
         var suppressed = outcome.Suppress || optedOutOfAll;
         // Suppressed notifications never join a digest nor count in a throttle: they are never sent.

@@ -49,7 +49,8 @@ public sealed class CompiledRuleSet
             new(rules, Math.Max(
                 Array.FindLastIndex(rules, i => all[i].Actions is { Tags.Count: > 0 } or { Templates.Count: > 0 } or { Mask.Count: > 0 } or { Digest: not null } or { Throttle: not null }),
                 // An opt-out policy is rare and not part of "all decided" either: only types with such a rule pay for it.
-                Array.FindLastIndex(rules, i => all[i].Actions.OptOuts is not null)));
+                // Likewise reply actions (issue #16): only types with such a rule pay for them.
+                Math.Max(Array.FindLastIndex(rules, i => all[i].Actions.OptOuts is not null), Array.FindLastIndex(rules, i => all[i].Actions.ReplyActions is not null))));
     }
 
     public long Version { get; }
@@ -131,6 +132,7 @@ public sealed class CompiledRuleSet
             Digest = DigestOf(acc, route.Priority),
             Throttle = ThrottleOf(acc, route.Priority),
             OptOuts = OptOutsOf(acc),
+            ReplyActions = acc.ReplyActions >= 0 ? _rules[acc.ReplyActions].Actions.ReplyActions : null,
         };
     }
 
@@ -161,6 +163,7 @@ public sealed class CompiledRuleSet
         By("digest", acc.Digest);
         By("throttle", acc.Throttle);
         By("optOuts", acc.OptOuts);
+        By("actions", acc.ReplyActions);
         var templates = Templates(acc) ?? [];
         if (acc.Templates is not null)
         {
@@ -186,6 +189,7 @@ public sealed class CompiledRuleSet
             Digest = DigestOf(acc, route.Priority),
             Throttle = ThrottleOf(acc, route.Priority),
             OptOuts = OptOutsOf(acc),
+            ReplyActions = acc.ReplyActions >= 0 ? _rules[acc.ReplyActions].Actions.ReplyActions : null,
         };
         return new RuleEvaluation(Version, route, decision, matched, errors, dataInvalid);
     }
@@ -340,6 +344,7 @@ public sealed class CompiledRuleSet
         public int Digest = -1;
         public int Throttle = -1;
         public int OptOuts = -1;
+        public int ReplyActions = -1;
         public List<string>? Tags;
         public Dictionary<Channel, int>? Templates;
         public List<string>? Mask;
@@ -360,6 +365,7 @@ public sealed class CompiledRuleSet
             Take(ref Digest, a.Digest is not null, at);
             Take(ref Throttle, a.Throttle is not null, at);
             Take(ref OptOuts, a.OptOuts is not null, at);
+            Take(ref ReplyActions, a.ReplyActions is not null, at);
             if (a.Tags is { Count: > 0 } tags)
             {
                 Tags ??= [];

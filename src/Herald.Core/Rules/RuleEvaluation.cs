@@ -40,6 +40,9 @@ public sealed record RuleDecision(
 
     /// <summary>The rules' opt-out policy; null when no rule decides (the node's fallback applies).</summary>
     public OptOutPolicy? OptOuts { get; init; }
+
+    /// <summary>The reply choices a rule gives (<c>then.actions</c>); null when no rule decides.</summary>
+    public IReadOnlyList<NotificationAction>? ReplyActions { get; init; }
 }
 
 /// <summary>What ingest applies: the route, and the actions a <see cref="Route"/> cannot carry.</summary>
@@ -58,6 +61,9 @@ public sealed record RuleOutcome(Route Route, bool Suppress, TimeSpan? Delay, Ti
     /// <summary>The rules' opt-out policy; null when no rule decides (the node's fallback applies).</summary>
     public OptOutPolicy? OptOuts { get; init; }
 
+    /// <summary>The reply choices a rule gives (<c>then.actions</c>); null when no rule decides.</summary>
+    public IReadOnlyList<NotificationAction>? ReplyActions { get; init; }
+
     public static RuleOutcome Of(Route route) => new(route, false, null, null, null);
 
     /// <summary>What ingest applies of a full evaluation (the dry run's): every action, the digest included.</summary>
@@ -69,6 +75,7 @@ public sealed record RuleOutcome(Route Route, bool Suppress, TimeSpan? Delay, Ti
             Digest = d.Digest,
             Throttle = d.Throttle,
             OptOuts = d.OptOuts,
+            ReplyActions = d.ReplyActions,
         };
     }
 }

@@ -43,6 +43,10 @@ public sealed record RuleActions(
     /// <summary>Whether the customer's opt-outs bind this notification (<c>then.optOuts</c>): the bank's per-tenant,
     /// run-time choice of the types that go out despite an opt-out (fraud alerts, OTPs, mandatory notices).</summary>
     public OptOutPolicy? OptOuts { get; init; }
+
+    /// <summary>Reply choices (<c>then.actions</c>) given to a notification that carries none of its own, e.g. confirm and
+    /// block on every <c>fraud.alert</c>. The first matching rule that sets them decides.</summary>
+    public IReadOnlyList<NotificationAction>? ReplyActions { get; init; }
 }
 
 /// <summary>The <c>optOuts</c> action: what the customer's opt-outs do to a notification the rule matches.</summary>

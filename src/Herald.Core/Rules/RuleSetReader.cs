@@ -1,4 +1,5 @@
 using Herald.Core.Routing;
+using System.Globalization;
 using System.Text.Json;
 using Herald.Core.Notifications;
 
@@ -18,7 +19,7 @@ internal static class RuleSetReader
 
     private static readonly string[] RuleFields = ["name", "description", "enabled", "when", "then"];
     private static readonly string[] ActionFields =
-        ["priority", "channels", "ttl", "quietHours", "costPolicy", "suppress", "delay", "tags", "template", "mask", "stop", "digest", "throttle", "optOuts"];
+        ["priority", "channels", "ttl", "quietHours", "costPolicy", "suppress", "delay", "tags", "template", "mask", "stop", "digest", "throttle", "optOuts", "actions"];
     private static readonly string[] StepFields = ["channel", "waitFor", "timeout"];
 
     public static RuleSetDefinition? Read(string json, List<RuleValidationError> errors)
@@ -219,6 +220,9 @@ internal static class RuleSetReader
                     break;
                 case "optOuts":
                     actions = actions with { OptOuts = ReadEnum<OptOutPolicy>(value, field, "optOuts policy", ["honour", "ignore"], error) };
+                    break;
+                case "actions":
+                    actions = actions with { ReplyActions = ReadReplyActions(value, field, error) };
                     break;
                 default:
                     error(field, $"Unknown action '{property.Name}'; actions are {string.Join(", ", ActionFields)}.");
@@ -458,6 +462,42 @@ internal static class RuleSetReader
         }
 
         return ok && window is { } w ? new DigestPolicy(w, key) : null;
+    }
+
+    /// <summary>A rule's reply choices: the same shape and limits as a notification's own <c>actions</c>.</summary>
+    private static List<NotificationAction>? ReadReplyActions(JsonElement value, string at, Action<string, string> error)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            error(at, "'actions' must be an array of up to 3 reply choices, e.g. [{\"id\": \"confirm\", \"title\": \"Yes, it was me\"}].");
+            return null;
+        }
+
+        var list = new List<NotificationAction>();
+        var i = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            var itemAt = at + "/" + i.ToString(CultureInfo.InvariantCulture);
+            i++;
+            if (item.ValueKind != JsonValueKind.Object
+                || !item.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String
+                || !item.TryGetProperty("title", out var title) || title.ValueKind != JsonValueKind.String
+                || item.EnumerateObject().Count() != 2)
+            {
+                error(itemAt, "Each reply choice is {\"id\": \"...\", \"title\": \"...\"}.");
+                continue;
+            }
+
+            list.Add(new NotificationAction(id.GetString()!, title.GetString()!));
+        }
+
+        var problems = ReplyActions.Check(list, whatsApp: false);
+        foreach (var problem in problems)
+        {
+            error(at + problem.Pointer, problem.Detail);
+        }
+
+        return i == list.Count && problems.Count == 0 ? list : null;
     }
 
     private static ThrottlePolicy? ReadThrottle(JsonElement value, string at, Action<string, string> error)

@@ -141,6 +141,24 @@ public static partial class NotificationParser
             errors.Add(unstorable);
         }
 
+        var actions = ValidateActions(r.Actions, p, errors);
+        TimeSpan? replyTtl = null;
+        if (r.ReplyTtl is not null)
+        {
+            if (!Herald.Core.Rules.Durations.TryParse(r.ReplyTtl, out var ttl) || ttl < ReplyActions.MinTtl || ttl > ReplyActions.MaxTtl)
+            {
+                errors.Add(new(p + "/replyTtl", "Must be a duration from 1m to 7d, e.g. \"30m\", \"24h\" or \"2d\"."));
+            }
+            else if (actions.Count == 0)
+            {
+                errors.Add(new(p + "/replyTtl", "Only with 'actions': it says how long the question stays open."));
+            }
+            else
+            {
+                replyTtl = ttl;
+            }
+        }
+
         if (errors.Count > 0)
         {
             return (null, errors);
@@ -157,8 +175,63 @@ public static partial class NotificationParser
             r.Channels,
             r.ExpiresAt?.ToUniversalTime(),
             r.ExternalId,
-            idempotencyKey ?? (r.ExternalId is null ? null : "ext:" + r.ExternalId));
+            idempotencyKey ?? (r.ExternalId is null ? null : "ext:" + r.ExternalId))
+        {
+            Actions = actions,
+            ReplyTtl = replyTtl,
+        };
         return (notification, errors);
+    }
+
+    private static List<NotificationAction> ValidateActions(IReadOnlyList<ActionRequest?>? requested, string p, List<InputError> errors)
+    {
+        if (requested is null)
+        {
+            return [];
+        }
+
+        var actions = new List<NotificationAction>(requested.Count);
+        var errorsBefore = errors.Count;
+        for (var i = 0; i < requested.Count; i++)
+        {
+            var at = p + "/actions/" + i.ToString(CultureInfo.InvariantCulture);
+            if (requested[i] is not { } a)
+            {
+                errors.Add(new(at, "Must be an object {\"id\": \"...\", \"title\": \"...\"}."));
+                continue;
+            }
+
+            if (a.Id is null)
+            {
+                errors.Add(new(at + "/id", "Required."));
+            }
+
+            if (a.Title is null)
+            {
+                errors.Add(new(at + "/title", "Required."));
+            }
+            else if (StorableText.Check(a.Title, at + "/title") is { } unstorable)
+            {
+                errors.Add(unstorable);
+            }
+
+            actions.Add(new NotificationAction(a.Id ?? "", a.Title ?? ""));
+        }
+
+        if (requested.Count == 0)
+        {
+            errors.Add(new(p + "/actions", "Must name at least one reply choice, or be left out."));
+        }
+
+        foreach (var (pointer, detail) in ReplyActions.Check(actions, whatsApp: false))
+        {
+            if (!errors.Exists(e => e.Pointer == p + "/actions" + pointer))
+            {
+                errors.Add(new(p + "/actions" + pointer, detail));
+            }
+        }
+
+        return errors.Count == errorsBefore ? actions : [];
     }
 
     private static Contacts? ValidateCustomer(CustomerRequest? c, string p, List<InputError> errors)

@@ -14,6 +14,19 @@ public sealed record NotificationRequest
     public IReadOnlyList<Channel>? Channels { get; init; }
     public DateTimeOffset? ExpiresAt { get; init; }
     public string? ExternalId { get; init; }
+
+    /// <summary>Up to 3 reply choices (issue #16).</summary>
+    public IReadOnlyList<ActionRequest?>? Actions { get; init; }
+
+    /// <summary>How long the question stays open, as a duration ("30m", "24h", "2d"); default 24 h.</summary>
+    public string? ReplyTtl { get; init; }
+}
+
+/// <summary>One reply choice: <c>{"id": "confirm", "title": "Yes, it was me"}</c>.</summary>
+public sealed record ActionRequest
+{
+    public string? Id { get; init; }
+    public string? Title { get; init; }
 }
 
 public sealed record CustomerRequest

@@ -14,6 +14,11 @@ public interface ISandboxCallbackSecrets
 
     /// <summary>The bounce token of SMTP account <paramref name="accountId"/>; null when none is known.</summary>
     string? EmailBounceToken(Guid accountId);
+
+    /// <summary>The webhook secret (setWebhook's <c>secret_token</c>) of the bot <paramref name="botId"/> (the digits
+    /// before its token's colon): a simulated customer's update is posted to Herald's
+    /// <c>/callbacks/telegram/{secret}</c> with it. Null when none is known (answers are then not simulated).</summary>
+    string? TelegramWebhookSecret(string botId) => null;
 }
 
 /// <summary>The standalone sandbox's answer: <see cref="SandboxOptions.AppSecret"/> for every account, or none.</summary>

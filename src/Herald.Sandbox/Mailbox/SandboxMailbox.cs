@@ -35,7 +35,23 @@ public sealed record SandboxMessage(
     /// <summary>Email only: the From header as sent (<c>"Example Bank" &lt;alerts@bank.example&gt;</c>).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? From { get; init; }
+
+    /// <summary>Reply choices the message offered (WhatsApp reply buttons, a Telegram inline keyboard), by id and title;
+    /// what a simulated customer can answer with <c>POST /sandbox/replies</c>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<SandboxButton>? Buttons { get; init; }
+
+    /// <summary>SMS: where and how a simulated customer's answer is posted (never shown: it holds the auth token).</summary>
+    [JsonIgnore]
+    internal SandboxReplyRoute? ReplyRoute { get; init; }
 }
+
+/// <summary>Twilio's incoming-message webhook for an answer: the URL the message's status callbacks went to, signed
+/// with the auth token the send authenticated with, to the number it came from.</summary>
+internal sealed record SandboxReplyRoute(string Url, string AuthToken, string From);
+
+/// <summary>One reply choice a sandbox message offered.</summary>
+public sealed record SandboxButton(string Id, string Title);
 
 /// <summary>
 /// What simulated customers received, newest <see cref="SandboxOptions.MailboxCapacity"/> kept.

@@ -83,7 +83,10 @@ public sealed class TwilioSimulator(
 
         var sid = "SM" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var now = time.GetUtcNow();
-        mailbox.Add(new SandboxMessage(ChannelName, to, body, null, sid, now, accountSid));
+        mailbox.Add(new SandboxMessage(ChannelName, to, body, null, sid, now, accountSid)
+        {
+            ReplyRoute = statusCallback.Length > 0 ? new SandboxReplyRoute(statusCallback, authToken, from.Length > 0 ? from : PoolSender) : null,
+        });
         stats.Accepted(ChannelName, accountSid);
         if (statusCallback.Length > 0)
         {

@@ -55,6 +55,7 @@ public sealed class TelegramSimulator(
             "getme" => Ok(BotUser(botId.Value)),
             "sendmessage" => SendMessage(token, botId.Value, parameters, current),
             "setwebhook" => SetWebhook(token, parameters),
+            "answercallbackquery" => AnswerCallbackQuery(botId.Value, parameters),
             "deletewebhook" => DeleteWebhook(token),
             "getwebhookinfo" => GetWebhookInfo(token),
             _ => Error(StatusCodes.Status404NotFound, "Not Found"),
@@ -87,6 +88,17 @@ public sealed class TelegramSimulator(
         {
             stats.Rejected(ChannelName, account);
             return Error(StatusCodes.Status400BadRequest, "Bad Request: message is too long");
+        }
+
+        IReadOnlyList<SandboxButton>? buttons = null;
+        if (parameters.TryGetValue("reply_markup", out var markup) && markup.Length > 0)
+        {
+            buttons = InlineKeyboard(markup, out var markupError);
+            if (markupError is not null)
+            {
+                stats.Rejected(ChannelName, account);
+                return Error(StatusCodes.Status400BadRequest, "Bad Request: " + markupError);
+            }
         }
 
         var chat = Chat(chatId);
@@ -127,7 +139,7 @@ public sealed class TelegramSimulator(
             null,
             messageId.ToString(CultureInfo.InvariantCulture),
             now,
-            account));
+            account) { Buttons = buttons });
         stats.Accepted(ChannelName, account);
 
         return Ok(new
@@ -138,6 +150,75 @@ public sealed class TelegramSimulator(
             date = now.ToUnixTimeSeconds(),
             text,
         });
+    }
+
+    /// <summary>The callback queries answered, by id (what a test checks the connector answered).</summary>
+    public IReadOnlyCollection<string> AnsweredCallbackQueries => _answered.Keys.ToArray();
+
+    private readonly ConcurrentDictionary<string, long> _answered = new(StringComparer.Ordinal);
+
+    private IResult AnswerCallbackQuery(long botId, Dictionary<string, string> parameters)
+    {
+        if (!parameters.TryGetValue("callback_query_id", out var id) || string.IsNullOrEmpty(id))
+        {
+            return Error(StatusCodes.Status400BadRequest, "Bad Request: query is too old and response timeout expired or query ID is invalid");
+        }
+
+        _answered[id] = botId;
+        return Results.Json(new { ok = true, result = true });
+    }
+
+    /// <summary>The buttons of an InlineKeyboardMarkup as the Bot API checks them: rows of buttons, each with text and
+    /// callback_data of 1 to 64 bytes (or another kind of button, which the sandbox records without an id).</summary>
+    private static List<SandboxButton>? InlineKeyboard(string markup, out string? error)
+    {
+        error = null;
+        try
+        {
+            using var document = JsonDocument.Parse(markup);
+            if (!document.RootElement.TryGetProperty("inline_keyboard", out var rows) || rows.ValueKind != JsonValueKind.Array)
+            {
+                error = "field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array";
+                return null;
+            }
+
+            var buttons = new List<SandboxButton>();
+            foreach (var row in rows.EnumerateArray())
+            {
+                if (row.ValueKind != JsonValueKind.Array)
+                {
+                    error = "field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array of Arrays";
+                    return null;
+                }
+
+                foreach (var button in row.EnumerateArray())
+                {
+                    if (button.ValueKind != JsonValueKind.Object || !button.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+                    {
+                        error = "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard";
+                        return null;
+                    }
+
+                    if (button.TryGetProperty("callback_data", out var data))
+                    {
+                        if (data.ValueKind != JsonValueKind.String || System.Text.Encoding.UTF8.GetByteCount(data.GetString()!) is 0 or > 64)
+                        {
+                            error = "BUTTON_DATA_INVALID";
+                            return null;
+                        }
+
+                        buttons.Add(new SandboxButton(data.GetString()!, text.GetString()!));
+                    }
+                }
+            }
+
+            return buttons;
+        }
+        catch (JsonException)
+        {
+            error = "can't parse reply keyboard markup JSON object";
+            return null;
+        }
     }
 
     private IResult SetWebhook(string token, Dictionary<string, string> parameters)

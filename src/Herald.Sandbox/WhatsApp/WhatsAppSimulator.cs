@@ -82,7 +82,7 @@ public sealed class WhatsAppSimulator(
 
         var wamid = NewWamid(digits);
         var now = time.GetUtcNow();
-        mailbox.Add(new SandboxMessage(ChannelName, "+" + digits, message.Text, message.Template, wamid, now, phoneNumberId));
+        mailbox.Add(new SandboxMessage(ChannelName, "+" + digits, message.Text, message.Template, wamid, now, phoneNumberId) { Buttons = message.Buttons });
         stats.Accepted(ChannelName, phoneNumberId);
         ScheduleStatuses(wamid, digits, phoneNumberId, message.Template is null ? "service" : "utility", current.ReceiptDelayMs, now);
 
@@ -242,9 +242,65 @@ public sealed class WhatsAppSimulator(
                 message = new ParsedMessage(to, digits.ToString(), null, new SandboxTemplate(name, code, parameters));
                 return null;
 
+            case "interactive":
+                return TryParseButtons(root, to, digits.ToString(), out message);
+
             default:
                 return $"The parameter type has an unsupported value: {type}.";
         }
+    }
+
+    /// <summary>An interactive reply buttons message, checked as the Cloud API documents it ("Interactive reply buttons
+    /// messages"): interactive.type "button", body.text of 1 to 1024 characters, 1 to 3 buttons of type "reply" whose
+    /// reply.id (at most 256 characters) and reply.title (at most 20) are unique.</summary>
+    private static string? TryParseButtons(JsonElement root, string to, string digits, out ParsedMessage message)
+    {
+        message = default;
+        if (!root.TryGetProperty("interactive", out var interactive) || interactive.ValueKind != JsonValueKind.Object
+            || !TryGetString(interactive, "type", out var kind))
+        {
+            return "The parameter interactive['type'] is required.";
+        }
+
+        if (kind != "button")
+        {
+            return $"The sandbox supports interactive['type'] \"button\" only, not \"{kind}\".";
+        }
+
+        if (!interactive.TryGetProperty("body", out var body) || body.ValueKind != JsonValueKind.Object
+            || !TryGetString(body, "text", out var text) || text.Length is 0 or > 1024)
+        {
+            return "The parameter interactive['body']['text'] is required and must be at most 1024 characters long.";
+        }
+
+        if (!interactive.TryGetProperty("action", out var action) || action.ValueKind != JsonValueKind.Object
+            || !action.TryGetProperty("buttons", out var buttons) || buttons.ValueKind != JsonValueKind.Array
+            || buttons.GetArrayLength() is < 1 or > 3)
+        {
+            return "The parameter interactive['action']['buttons'] must have 1 to 3 buttons.";
+        }
+
+        var list = new List<SandboxButton>(3);
+        foreach (var button in buttons.EnumerateArray())
+        {
+            if (button.ValueKind != JsonValueKind.Object || !TryGetString(button, "type", out var buttonType) || buttonType != "reply"
+                || !button.TryGetProperty("reply", out var reply) || reply.ValueKind != JsonValueKind.Object
+                || !TryGetString(reply, "id", out var id) || id.Length is 0 or > 256
+                || !TryGetString(reply, "title", out var title) || title.Length is 0 or > 20)
+            {
+                return "Each button needs type \"reply\", reply['id'] (1 to 256 characters) and reply['title'] (1 to 20 characters).";
+            }
+
+            if (list.Exists(b => b.Id == id || b.Title == title))
+            {
+                return "Button ids and titles must be unique.";
+            }
+
+            list.Add(new SandboxButton(id, title));
+        }
+
+        message = new ParsedMessage(to, digits, text, null) { Buttons = list };
+        return null;
     }
 
     private static string ParameterText(JsonElement parameter)
@@ -289,5 +345,8 @@ public sealed class WhatsAppSimulator(
         return "wamid." + Convert.ToBase64String(blob);
     }
 
-    private readonly record struct ParsedMessage(string To, string Digits, string? Text, SandboxTemplate? Template);
+    private readonly record struct ParsedMessage(string To, string Digits, string? Text, SandboxTemplate? Template)
+    {
+        public IReadOnlyList<SandboxButton>? Buttons { get; init; }
+    }
 }

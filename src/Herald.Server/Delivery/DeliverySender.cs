@@ -43,6 +43,8 @@ public sealed class DeliverySender(
         {
             Priority = n.Priority,
             Html = composed.Html,
+            Actions = n.Actions,
+            ActionsText = n.Actions.Count > 0 ? ReplyActions.TextFooter(n.Actions, n.Contacts.Language ?? customer?.Language) : null,
         };
 
         // Critical sends do not queue for a slot behind lower ones; the critical lane is small by nature.

@@ -43,6 +43,34 @@ public sealed class MessageComposer(TemplateCache templates, TemplateRenderer re
     /// <param name="customer">The stored customer, for language, time zone and fields; null for inline-only notifications.</param>
     public async ValueTask<ComposedMessage> ComposeAsync(Notification n, Channel channel, Customer? customer, CancellationToken ct)
     {
+        var composed = await ComposeTextAsync(n, channel, customer, ct);
+        return n.Actions.Count > 0 && channel is Channel.Sms or Channel.Email && composed.Failure is null
+            ? WithChoices(composed, n.Actions, n.Contacts.Language ?? customer?.Language)
+            : composed;
+    }
+
+    /// <summary>
+    /// SMS and email carry reply choices as text (issue #16): "Reply 1 for …, 2 for …" in the customer's language
+    /// (<see cref="ReplyActions.TextFooter"/>), unless the text already names every choice's title, as a template
+    /// that states the choices in its own words does.
+    /// </summary>
+    public static ComposedMessage WithChoices(ComposedMessage composed, IReadOnlyList<NotificationAction> actions, string? language)
+    {
+        if (actions.All(a => composed.Text.Contains(a.Title, StringComparison.OrdinalIgnoreCase)))
+        {
+            return composed;
+        }
+
+        var footer = ReplyActions.TextFooter(actions, language);
+        return composed with
+        {
+            Text = composed.Text + "\n\n" + footer,
+            Html = composed.Html is { } html ? html + "<p>" + System.Net.WebUtility.HtmlEncode(footer) + "</p>" : null,
+        };
+    }
+
+    private async ValueTask<ComposedMessage> ComposeTextAsync(Notification n, Channel channel, Customer? customer, CancellationToken ct)
+    {
         var all = await templates.GetAsync(n.TenantId, ct);
         if (all.Count == 0)
         {

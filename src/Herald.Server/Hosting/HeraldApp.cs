@@ -20,6 +20,7 @@ using Herald.Server.Quotas;
 using Herald.Server.Reports;
 using Herald.Server.Retention;
 using Herald.Server.Erasure;
+using Herald.Server.Replies;
 using Herald.Server.Rules;
 using Herald.Server.Sources;
 using Herald.Server.Throttling;
@@ -125,6 +126,7 @@ public static class HeraldApp
         services.AddHeraldDigests(configuration, role);
         services.AddHeraldNotifications(configuration, role);
         services.AddHeraldDelivery(configuration, role);
+        services.AddHeraldReplies();
 
         // Last, so it wraps every provider, a test's or an operator's too.
         LogSafety.ScrubDatabaseErrors(services);
@@ -143,6 +145,7 @@ public static class HeraldApp
             app.MapRulesApi();
             app.MapAdminApi();
             app.MapCustomersApi();
+            app.MapRepliesApi();
             app.MapTemplatesApi();
             app.MapSourcesApi();
             app.MapProvidersApi();

@@ -29,10 +29,23 @@ public sealed record NotificationView(
     IReadOnlyList<RouteStepView> Route,
     IReadOnlyList<AttemptView>? Attempts)
 {
+    /// <summary>The reply choices offered (issue #16); null when the notification asks nothing.</summary>
+    public IReadOnlyList<NotificationAction>? Actions { get; init; }
+
+    /// <summary>Until when a reply is on time; null when the notification asks nothing.</summary>
+    public DateTimeOffset? ReplyUntil { get; init; }
+
+    /// <summary>The customer's replies, oldest first (GET one notification only); null when there are none.</summary>
+    public IReadOnlyList<Replies.CustomerMessageView>? Replies { get; init; }
+
     public static NotificationView From(Notification n, IReadOnlyList<Attempt>? attempts) => new(
         n.Id, n.Status, n.Priority, n.Channel, n.Type, n.CustomerId, n.ExternalId, n.ExpiresAt, n.CreatedAt, n.UpdatedAt,
         [.. n.Route.Steps.Select(s => new RouteStepView(s.Channel, s.WaitFor, s.Timeout.TotalSeconds))],
-        attempts is null ? null : [.. attempts.Select(AttemptView.From)]);
+        attempts is null ? null : [.. attempts.Select(AttemptView.From)])
+    {
+        Actions = n.Actions.Count == 0 ? null : n.Actions,
+        ReplyUntil = n.ReplyUntil,
+    };
 }
 
 public sealed record NotificationPage(IReadOnlyList<NotificationView> Items, string? Next);

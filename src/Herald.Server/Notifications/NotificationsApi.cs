@@ -174,7 +174,8 @@ public static class NotificationsApi
         return TypedResults.Json(view, HeraldJson.Default.BatchResult, statusCode: results.Any(r => r.Outcome != "rejected") ? StatusCodes.Status202Accepted : StatusCodes.Status400BadRequest);
     }
 
-    private static async Task<IResult> GetAsync(Guid id, ClaimsPrincipal user, INotificationStore store, CancellationToken ct)
+    private static async Task<IResult> GetAsync(
+        Guid id, ClaimsPrincipal user, INotificationStore store, ICustomerMessageStore messages, CancellationToken ct)
     {
         var tenantId = user.TenantId();
         var notification = await store.GetAsync(tenantId, id, ct);
@@ -184,7 +185,13 @@ public static class NotificationsApi
         }
 
         var attempts = await store.GetAttemptsAsync(tenantId, id, ct);
-        return TypedResults.Json(NotificationView.From(notification, attempts), HeraldJson.Default.NotificationView);
+        // Replies (issue #16): only a notification that asked something, or was answered anyway, has any.
+        var replies = await messages.ListRepliesAsync(tenantId, id, ct);
+        var view = NotificationView.From(notification, attempts) with
+        {
+            Replies = replies.Count == 0 ? null : [.. replies.Select(Replies.CustomerMessageView.Of)],
+        };
+        return TypedResults.Json(view, HeraldJson.Default.NotificationView);
     }
 
     private static async Task<IResult> SearchAsync(HttpRequest request, ClaimsPrincipal user, INotificationStore store, CancellationToken ct)

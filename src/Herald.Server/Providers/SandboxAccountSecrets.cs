@@ -1,5 +1,6 @@
 using Herald.Channels.Email;
 using Herald.Channels.Providers;
+using Herald.Channels.Telegram;
 using Herald.Channels.WhatsApp;
 using Herald.Sandbox;
 using Herald.Sandbox.Callbacks;
@@ -32,6 +33,20 @@ public sealed class SandboxAccountSecrets(ProviderDirectory directory, WhatsAppA
         directory.Find(accountId) is { Kind: SmtpEmailConnector.ConnectorKind } account
             ? TryParse(() => SmtpSettings.Parse(account.Settings).BounceToken)
             : options.Value.AppSecret;
+
+    public string? TelegramWebhookSecret(string botId)
+    {
+        foreach (var account in directory.All)
+        {
+            if (account.Kind == TelegramBotConnector.ConnectorKind
+                && TryParse(() => TelegramSettings.Parse(account.Settings) is { } s && s.BotToken.StartsWith(botId + ":", StringComparison.Ordinal) ? s.WebhookSecret : null) is { Length: > 0 } secret)
+            {
+                return secret;
+            }
+        }
+
+        return null;
+    }
 
     private static string? TryParse(Func<string?> read)
     {

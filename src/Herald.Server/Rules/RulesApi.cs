@@ -282,6 +282,8 @@ public static class RulesApi
                 Progress = new DeliveryProgress(i, 0, null),
                 CreatedAt = now,
                 UpdatedAt = now,
+                Actions = request.Actions,
+                ReplyUntil = request.ReplyUntil(now),
             };
             var template = prepared.Route.Templates?.GetValueOrDefault(step.Channel);
             var composed = await composer.ComposeAsync(notification, step.Channel, customer, ct);

@@ -212,6 +212,19 @@ public sealed partial class WebhookDispatcher : BackgroundService
     {
         var d = claimed.Delivery;
         var n = claimed.Notification;
+        if (claimed.Message is { } m)
+        {
+            // notification.reply (with the notification as it is now) or customer.message (no notification).
+            return new WebhookEvent(
+                d.EventId,
+                m.EventType,
+                d.OccurredAt,
+                new WebhookEventData(m.NotificationId, n?.ExternalId, n?.Type, n is null ? null : StatusName(n.Status), m.Channel, n?.Priority, m.CustomerId)
+                {
+                    Reply = new WebhookReplyData(m.Id, m.From, m.ActionId, m.Text, m.Late, m.ReceivedAt),
+                });
+        }
+
         return new WebhookEvent(
             d.EventId,
             "notification." + StatusName(d.Status),
@@ -236,9 +249,23 @@ public sealed partial class WebhookDispatcher : BackgroundService
 }
 
 /// <summary>The body of every webhook Herald sends.</summary>
-/// <param name="Type"><c>notification.delivered</c>, <c>notification.failed</c>, <c>.expired</c>, <c>.suppressed</c>, <c>.cancelled</c>.</param>
+/// <param name="Type"><c>notification.delivered</c>, <c>notification.failed</c>, <c>.expired</c>, <c>.suppressed</c>,
+/// <c>.cancelled</c>; <c>notification.reply</c> and <c>customer.message</c> for what customers send (issue #16).</param>
 public sealed record WebhookEvent(Guid Id, string Type, DateTimeOffset CreatedAt, WebhookEventData Data);
 
-/// <param name="Channel">The channel that delivered, when delivered.</param>
+/// <param name="NotificationId">The notification the event is about; null for <c>customer.message</c>.</param>
+/// <param name="Status">The notification's status (for a reply: as it is now); null for <c>customer.message</c>.</param>
+/// <param name="Channel">The channel that delivered, when delivered; for a reply or message, the channel it came on.</param>
 public sealed record WebhookEventData(
-    Guid NotificationId, string? ExternalId, string? Type, string Status, Channel? Channel, Priority? Priority, string? CustomerId);
+    Guid? NotificationId, string? ExternalId, string? Type, string? Status, Channel? Channel, Priority? Priority, string? CustomerId)
+{
+    /// <summary>What the customer sent, for <c>notification.reply</c> and <c>customer.message</c>.</summary>
+    public WebhookReplyData? Reply { get; init; }
+}
+
+/// <summary>A customer's reply or message in a webhook event.</summary>
+/// <param name="MessageId">Herald's id of the stored message.</param>
+/// <param name="From">The customer's address on the channel (E.164 phone or Telegram chat id).</param>
+/// <param name="ActionId">The choice named by a button, key or the text; null for free text.</param>
+/// <param name="Late">It came after the question's reply time, or answers a cancelled notification.</param>
+public sealed record WebhookReplyData(Guid MessageId, string From, string? ActionId, string? Text, bool Late, DateTimeOffset ReceivedAt);

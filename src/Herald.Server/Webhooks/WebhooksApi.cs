@@ -24,13 +24,26 @@ public sealed record WebhookView(
         new(e.Id, e.Url, e.Statuses, e.Enabled, e.Description, e.CreatedAt, e.UpdatedAt, secret);
 }
 
+/// <param name="Status">The final status a status event reports; null for an inbound event (issue #16).</param>
 public sealed record WebhookDeliveryView(
-    Guid Id, Guid EndpointId, Guid EventId, Guid NotificationId, NotificationStatus Status, string State, int Attempts,
+    Guid Id, Guid EndpointId, Guid EventId, Guid NotificationId, NotificationStatus? Status, string State, int Attempts,
     DateTimeOffset? NextAttemptAt, int? LastStatusCode, string? LastError, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
 {
-    public static WebhookDeliveryView From(WebhookDelivery d) => new(
-        d.Id, d.EndpointId, d.EventId, d.NotificationId, d.Status, d.State.ToString().ToLowerInvariant(), d.Attempts,
-        d.State == WebhookDeliveryState.Pending ? d.NextAttemptAt : null, d.LastStatusCode, d.LastError, d.CreatedAt, d.UpdatedAt);
+    /// <summary>The event's type: <c>notification.{status}</c>, <c>notification.reply</c> or <c>customer.message</c>
+    /// (an inbound event is stored with no status, and the nil notification id when it answers none).</summary>
+    public string Event { get; init; } = "";
+
+    public static WebhookDeliveryView From(WebhookDelivery d)
+    {
+        var inbound = (short)d.Status < 0;
+        return new(
+            d.Id, d.EndpointId, d.EventId, d.NotificationId, inbound ? null : d.Status, d.State.ToString().ToLowerInvariant(), d.Attempts,
+            d.State == WebhookDeliveryState.Pending ? d.NextAttemptAt : null, d.LastStatusCode, d.LastError, d.CreatedAt, d.UpdatedAt)
+        {
+            Event = !inbound ? "notification." + JsonSerializer.Serialize(d.Status, WebhooksJson.Default.NotificationStatus).Trim('"')
+                : d.NotificationId == Guid.Empty ? "customer.message" : "notification.reply",
+        };
+    }
 }
 
 public sealed record WebhookDeliveryPage(IReadOnlyList<WebhookDeliveryView> Items, Guid? Next);

@@ -38,6 +38,7 @@ public static class SqliteStorage
         services.AddSingleton<INotificationStore, SqliteNotificationStore>();
         services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();
         services.AddSingleton<IWebhookStore, SqliteWebhookStore>();
+        services.AddSingleton<ICustomerMessageStore, SqliteCustomerMessageStore>();
         services.AddSingleton<IRuleStore, SqliteRuleStore>();
         services.AddSingleton<IStorageMigrator, SqliteMigrator>();
         services.AddSingleton<IStorageHealth, SqliteHealth>();

@@ -53,7 +53,12 @@ public sealed record WebhookDelivery(
 
 /// <summary>A claimed delivery with what a dispatcher needs to send it.</summary>
 /// <param name="Notification">The notification as it is now (for the payload); null if it no longer exists.</param>
-public sealed record ClaimedWebhookDelivery(WebhookDelivery Delivery, WebhookEndpoint Endpoint, Notification? Notification);
+public sealed record ClaimedWebhookDelivery(WebhookDelivery Delivery, WebhookEndpoint Endpoint, Notification? Notification)
+{
+    /// <summary>For an inbound event (<c>notification.reply</c>, <c>customer.message</c>): the stored message; null for a
+    /// status event.</summary>
+    public CustomerMessage? Message { get; init; }
+}
 
 /// <summary>How one try ended.</summary>
 /// <param name="NextAttemptAt">For <see cref="WebhookDeliveryState.Pending"/>: when to try again.</param>

@@ -71,9 +71,9 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
         db.WriteAsync(
             scope =>
             {
-                var events = scope.Command("SELECT seq, tenant_id, notification_id, status, occurred_at FROM webhook_events ORDER BY seq LIMIT $max")
+                var events = scope.Command("SELECT seq, tenant_id, notification_id, status, occurred_at, message_id FROM webhook_events ORDER BY seq LIMIT $max")
                     .Set("$max", Math.Max(0, max))
-                    .ReadAll(r => (Seq: r.GetInt64(0), Tenant: r.GetString(1), Notification: r.GetString(2), Status: r.GetInt16(3), At: r.GetInt64(4)));
+                    .ReadAll(r => (Seq: r.GetInt64(0), Tenant: r.GetString(1), Notification: r.GetString(2), Status: r.GetInt16(3), At: r.GetInt64(4), Message: r.GetStringOrNull(5)));
                 if (events.Count == 0)
                 {
                     return 0;
@@ -83,7 +83,7 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
                 var select = scope.Command("SELECT id, statuses FROM webhook_endpoints WHERE tenant_id = $tenant AND enabled = 1");
                 var insert = scope.Command(
                     "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, notification_id, status, occurred_at, state, attempts, " +
-                    $"next_attempt_at, created_at, updated_at) VALUES ($id, $tenant, $endpoint, $event, $notification, $status, $at, {StateSql.WebhookPending}, 0, $now, $now, $now)");
+                    $"next_attempt_at, created_at, updated_at, message_id) VALUES ($id, $tenant, $endpoint, $event, $notification, $status, $at, {StateSql.WebhookPending}, 0, $now, $now, $now, $message)");
                 var nowMs = Ms(now);
                 foreach (var e in events)
                 {
@@ -96,14 +96,15 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
                     var eventId = Id(Guid.CreateVersion7(now));
                     foreach (var (endpointId, statuses) in list)
                     {
-                        if (statuses.Length > 0 && !statuses.Contains((NotificationStatus)e.Status))
+                        // An endpoint's status filter applies to status events; inbound events reach every endpoint.
+                        if (e.Message is null && statuses.Length > 0 && !statuses.Contains((NotificationStatus)e.Status))
                         {
                             continue;
                         }
 
                         insert.Set("$id", Id(Guid.CreateVersion7(now))).Set("$tenant", e.Tenant).Set("$endpoint", endpointId)
                             .Set("$event", eventId).Set("$notification", e.Notification).Set("$status", (int)e.Status)
-                            .Set("$at", e.At).Set("$now", nowMs).ExecuteNonQuery();
+                            .Set("$at", e.At).Set("$now", nowMs).Set("$message", Text(e.Message)).ExecuteNonQuery();
                     }
                 }
 
@@ -123,13 +124,15 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
                 var read = scope.Command(
                     $"SELECT {DeliveryColumns}, {EndpointColumns} FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $id");
                 var notification = scope.Command($"SELECT {NotificationColumns} FROM notifications n WHERE n.id = $id");
+                var message = scope.Command(
+                    $"SELECT {SqliteCustomerMessageStore.MessageColumns} FROM webhook_deliveries d JOIN customer_messages m ON m.id = d.message_id WHERE d.id = $id");
                 var list = new List<ClaimedWebhookDelivery>(due.Count);
                 foreach (var id in due)
                 {
                     claim.Set("$until", Ms(now + lease)).Set("$now", Ms(now)).Set("$id", id).ExecuteNonQuery();
                     var claimed = read.Set("$id", id).ReadFirst(r => new ClaimedWebhookDelivery(ReadDelivery(r), ReadEndpoint(r, 14), null))!;
                     var n = notification.Set("$id", Id(claimed.Delivery.NotificationId)).ReadFirst(ReadNotification);
-                    list.Add(claimed with { Notification = n });
+                    list.Add(claimed with { Notification = n, Message = message.Set("$id", id).ReadFirst(SqliteCustomerMessageStore.ReadMessage) });
                 }
 
                 return list;

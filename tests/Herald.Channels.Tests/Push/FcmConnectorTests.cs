@@ -130,6 +130,36 @@ public sealed class FcmConnectorTests : HttpConnectorComplianceTests<FcmConnecto
     }
 
     [Fact]
+    public async Task SendAsync_ReplyActions_GoAsDataWithTheReplyCategoryForAndroidAndIos()
+    {
+        Peer.Answer(Success.Status, Success.Body);
+        Herald.Core.Notifications.NotificationAction[] actions = [new("confirm", "Yes, it was me"), new("block", "No, block my card")];
+        var message = TestHost.Message(PushToken, "Was this you?") with { Actions = actions };
+
+        await Connector.SendAsync(message, PeerAccount(), Ct);
+
+        using var body = JsonDocument.Parse(Assert.Single(Peer.Requests).Body);
+        var m = body.RootElement.GetProperty("message");
+        Assert.Equal(actions, JsonSerializer.Deserialize<Herald.Core.Notifications.NotificationAction[]>(m.GetProperty("data").GetProperty("heraldActions").GetString()!));
+        Assert.Equal(FcmConnector.ReplyCategory, m.GetProperty("android").GetProperty("notification").GetProperty("click_action").GetString());
+        Assert.Equal(FcmConnector.ReplyCategory, m.GetProperty("apns").GetProperty("payload").GetProperty("aps").GetProperty("category").GetString());
+    }
+
+    [Fact]
+    public async Task SendAsync_NoReplyActions_CarriesNoReplyFields()
+    {
+        Peer.Answer(Success.Status, Success.Body);
+
+        await Connector.SendAsync(TestHost.Message(PushToken, "Balance: 10 EUR"), PeerAccount(), Ct);
+
+        using var body = JsonDocument.Parse(Assert.Single(Peer.Requests).Body);
+        var m = body.RootElement.GetProperty("message");
+        Assert.False(m.GetProperty("data").TryGetProperty("heraldActions", out _));
+        Assert.False(m.TryGetProperty("android", out _));
+        Assert.False(m.TryGetProperty("apns", out _));
+    }
+
+    [Fact]
     public async Task SendAsync_Accepted_PostsV1MessageWithTheExchangedBearerToken()
     {
         Peer.Answer(Success.Status, Success.Body);

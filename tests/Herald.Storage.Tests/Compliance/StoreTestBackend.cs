@@ -36,6 +36,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IQueueStats QueueStats { get; } = services.GetRequiredService<IQueueStats>();
     public IRetentionStore Retention { get; } = services.GetRequiredService<IRetentionStore>();
     public IChangeFeed Changes { get; } = services.GetRequiredService<IChangeFeed>();
+    public ICustomerMessageStore Messages { get; } = services.GetRequiredService<ICustomerMessageStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }

@@ -252,12 +252,22 @@ internal sealed partial class SmppAccountLink : IAsyncDisposable
         return TimeSpan.FromSeconds(seconds * (0.5 + (Random.Shared.NextDouble() / 2)));
     }
 
+    /// <summary>Where mobile-originated messages go (issue #16); null: they are acknowledged and dropped.</summary>
+    public IInboundMessageSink? Inbound { get; init; }
+
     private async Task<uint> OnDeliverAsync(SmppShortMessage message, CancellationToken ct)
     {
+        if (Inbound is not null && SmppReceipts.IsMobileOriginated(message))
+        {
+            // A customer's SMS: a throw here answers ESME_RX_T_APPN, so the SMSC delivers it again later.
+            await Inbound.AcceptAsync(_account, [SmppReceipts.ToInbound(message, _time.GetUtcNow())], ct).ConfigureAwait(false);
+            return SmppStatus.Ok;
+        }
+
         var receipt = SmppReceipts.Parse(message);
         if (receipt is null)
         {
-            // A mobile-originated message or a receipt without an id: acknowledged, nothing to do with it yet.
+            // A receipt without an id, or a mobile-originated message with no host to take it: acknowledged.
             LogNotReceipt(_logger, _account.Id, message.EsmClass);
             return SmppStatus.Ok;
         }

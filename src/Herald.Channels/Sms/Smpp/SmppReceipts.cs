@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using Herald.Channels.Callbacks;
 using Herald.Core.Delivery;
+using Herald.Core.Notifications;
 
 namespace Herald.Channels.Sms.Smpp;
 
@@ -36,6 +38,27 @@ public static partial class SmppReceipts
 {
     /// <summary>Whether a deliver_sm is a delivery receipt (and not a mobile-originated message).</summary>
     public static bool IsReceipt(SmppShortMessage message) => (message.EsmClass & 0x3C) == SmppFlags.EsmDeliveryReceipt;
+
+    /// <summary>A mobile-originated message (SMPP 3.4 §5.2.12): the esm_class message type bits (2-5) are 0, the
+    /// default type, where receipts and intermediate notifications set them.</summary>
+    public static bool IsMobileOriginated(SmppShortMessage message) => (message.EsmClass & 0x3C) == 0;
+
+    /// <summary>
+    /// A customer's SMS from a mobile-originated deliver_sm: source_addr as E.164 (international TON, or a number
+    /// without '+', gets one), the text decoded by data_coding (message_payload TLV 0x0424 when short_message is empty).
+    /// The PDU carries no message id: each deliver_sm is its own message (a redelivery after ESME_RX_T_APPN is one Herald
+    /// had refused, so it was not stored).
+    /// </summary>
+    public static InboundMessage ToInbound(SmppShortMessage message, DateTimeOffset now)
+    {
+        var raw = message.ShortMessage.Length > 0 ? message.ShortMessage : message.Tlv(0x0424) ?? [];
+        var (_, payload) = SmsText.SplitUdh(raw, (message.EsmClass & 0x40) != 0);
+        var from = message.SourceAddr.StartsWith('+') ? message.SourceAddr : "+" + message.SourceAddr;
+        return new InboundMessage(Channel.Sms, from, "mo:" + Guid.CreateVersion7(now).ToString("N"), now)
+        {
+            Text = SmsText.Decode(message.DataCoding, payload),
+        };
+    }
 
     /// <summary>The receipt a deliver_sm carries, or null when it is not a receipt or names no message id.</summary>
     public static SmppReceipt? Parse(SmppShortMessage message)

@@ -12,7 +12,8 @@ namespace Herald.Channels.Sms.Smpp;
 /// gets a new link; the old one unbinds. Receipts that arrive on the sessions go to the host's <see cref="IReceiptSink"/>
 /// (none registered: refused, so the SMSC keeps them for a later bind).
 /// </summary>
-public sealed class SmppSessions(EgressGuard egress, TimeProvider time, ILoggerFactory loggers, IReceiptSink? sink = null) : IAsyncDisposable
+public sealed class SmppSessions(
+    EgressGuard egress, TimeProvider time, ILoggerFactory loggers, IReceiptSink? sink = null, IInboundMessageSink? inbound = null) : IAsyncDisposable
 {
     private readonly IReceiptSink _sink = sink ?? new NoReceiptSink();
     private readonly ConcurrentDictionary<Guid, SmppAccountLink> _links = new();
@@ -44,7 +45,7 @@ public sealed class SmppSessions(EgressGuard egress, TimeProvider time, ILoggerF
             }
 
             replaced = link;
-            link = new SmppAccountLink(account, settings, _sink, egress, time, _logger);
+            link = new SmppAccountLink(account, settings, _sink, egress, time, _logger) { Inbound = inbound };
             _links[account.Id] = link;
         }
 

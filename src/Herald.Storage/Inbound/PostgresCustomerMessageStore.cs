@@ -1,0 +1,121 @@
+using Herald.Core.Notifications;
+using Npgsql;
+using NpgsqlTypes;
+using static Herald.Storage.Postgres.PostgresRows;
+
+namespace Herald.Storage.Postgres;
+
+public sealed class PostgresCustomerMessageStore(NpgsqlDataSource dataSource) : ICustomerMessageStore
+{
+    /// <summary>Customer message columns, 12 of them, for <see cref="ReadMessage"/>; the table is aliased <c>m</c>.</summary>
+    internal const string MessageColumns =
+        "m.id, m.tenant_id, m.account_id, m.channel, m.sender, m.provider_message_id, m.notification_id, m.action_id, m.text, m.late, m.customer_id, m.received_at";
+
+    public async Task<IReadOnlyList<bool>> AddAsync(IReadOnlyList<CustomerMessage> messages, CancellationToken ct)
+    {
+        if (messages.Count == 0)
+        {
+            return [];
+        }
+
+        // One statement for the whole batch: a burst of replies costs one round trip, and the trigger records each new
+        // row's webhook event in the same transaction. A vendor's retry conflicts and is skipped.
+        await using var cmd = dataSource.CreateCommand(
+            """
+            INSERT INTO customer_messages (id, tenant_id, account_id, channel, sender, provider_message_id, notification_id, action_id,
+                text, late, customer_id, received_at)
+            SELECT * FROM unnest(@id, @tenant, @account, @channel, @sender, @pmid, @notification, @action, @text, @late, @customer, @received)
+            ON CONFLICT (account_id, provider_message_id) DO NOTHING
+            RETURNING id
+            """);
+        cmd.Parameters.Add(Array("id", NpgsqlDbType.Uuid, messages.Select(m => m.Id).ToArray()));
+        cmd.Parameters.Add(Array("tenant", NpgsqlDbType.Uuid, messages.Select(m => m.TenantId).ToArray()));
+        cmd.Parameters.Add(Array("account", NpgsqlDbType.Uuid, messages.Select(m => m.AccountId).ToArray()));
+        cmd.Parameters.Add(Array("channel", NpgsqlDbType.Smallint, messages.Select(m => (short)m.Channel).ToArray()));
+        cmd.Parameters.Add(Array("sender", NpgsqlDbType.Text, messages.Select(m => m.From).ToArray()));
+        cmd.Parameters.Add(Array("pmid", NpgsqlDbType.Text, messages.Select(m => m.ProviderMessageId).ToArray()));
+        cmd.Parameters.Add(Array("notification", NpgsqlDbType.Uuid, messages.Select(m => m.NotificationId).ToArray()));
+        cmd.Parameters.Add(Array("action", NpgsqlDbType.Text, messages.Select(m => m.ActionId).ToArray()));
+        cmd.Parameters.Add(Array("text", NpgsqlDbType.Text, messages.Select(m => m.Text).ToArray()));
+        cmd.Parameters.Add(Array("late", NpgsqlDbType.Boolean, messages.Select(m => m.Late).ToArray()));
+        cmd.Parameters.Add(Array("customer", NpgsqlDbType.Text, messages.Select(m => m.CustomerId).ToArray()));
+        cmd.Parameters.Add(Array("received", NpgsqlDbType.TimestampTz, messages.Select(m => Utc(m.ReceivedAt)).ToArray()));
+        var inserted = new HashSet<Guid>(await cmd.ReadAllAsync(static r => r.GetGuid(0), ct));
+        return [.. messages.Select(m => inserted.Contains(m.Id))];
+    }
+
+    public async Task<Notification?> FindOpenQuestionAsync(
+        Guid tenantId, Guid accountId, Channel channel, string phone, DateTimeOffset now, CancellationToken ct)
+    {
+        // notifications_open_questions holds only notifications that ask something, by tenant, phone and reply time.
+        await using var cmd = dataSource.CreateCommand(
+            $"""
+            SELECT {NotificationColumns} FROM notifications n
+            WHERE n.tenant_id = @tenant AND n.actions IS NOT NULL AND (n.contacts ->> 'phone') = @phone AND n.reply_until > @now
+              AND EXISTS (SELECT 1 FROM attempts a WHERE a.notification_id = n.id AND a.provider_id = @account AND a.channel = @channel)
+            ORDER BY n.created_at DESC, n.id DESC
+            LIMIT 1
+            """);
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("phone", phone));
+        cmd.Parameters.Add(Param("now", Utc(now)));
+        cmd.Parameters.Add(Param("account", accountId));
+        cmd.Parameters.Add(Param("channel", (short)channel));
+        return await cmd.ReadFirstAsync(static r => ReadNotification(r), ct);
+    }
+
+    public async Task<string?> FindSentMessageIdAsync(Guid notificationId, Channel channel, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            """
+            SELECT a.provider_message_id FROM attempts a
+            WHERE a.notification_id = @notification AND a.channel = @channel AND a.provider_message_id IS NOT NULL
+            ORDER BY a.created_at DESC, a.id DESC LIMIT 1
+            """);
+        cmd.Parameters.Add(Param("notification", notificationId));
+        cmd.Parameters.Add(Param("channel", (short)channel));
+        return await cmd.ExecuteScalarAsync(ct) as string;
+    }
+
+    public async Task<IReadOnlyList<CustomerMessage>> ListRepliesAsync(Guid tenantId, Guid notificationId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            $"SELECT {MessageColumns} FROM customer_messages m WHERE m.notification_id = @notification AND m.tenant_id = @tenant ORDER BY m.id");
+        cmd.Parameters.Add(Param("notification", notificationId));
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        return await cmd.ReadAllAsync(static r => ReadMessage(r), ct);
+    }
+
+    public async Task<IReadOnlyList<CustomerMessage>> ListConversationAsync(
+        Guid tenantId, string customerId, IReadOnlyList<string> addresses, Guid? before, int limit, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            $"""
+            SELECT {MessageColumns} FROM customer_messages m
+            WHERE m.tenant_id = @tenant AND (m.customer_id = @customer OR m.sender = ANY (@addresses))
+              AND (@before::uuid IS NULL OR m.id < @before)
+            ORDER BY m.id DESC
+            LIMIT @limit
+            """);
+        cmd.Parameters.Add(Param("tenant", tenantId));
+        cmd.Parameters.Add(Param("customer", customerId));
+        cmd.Parameters.Add(Array("addresses", NpgsqlDbType.Text, addresses.ToArray()));
+        cmd.Parameters.Add(Param("before", NpgsqlDbType.Uuid, before));
+        cmd.Parameters.Add(Param("limit", Math.Clamp(limit, 1, 500)));
+        return await cmd.ReadAllAsync(static r => ReadMessage(r), ct);
+    }
+
+    internal static CustomerMessage ReadMessage(NpgsqlDataReader r, int o = 0) => new(
+        r.GetGuid(o),
+        r.GetGuid(o + 1),
+        r.GetGuid(o + 2),
+        (Channel)r.GetInt16(o + 3),
+        r.GetString(o + 4),
+        r.GetString(o + 5),
+        NullableGuid(r, o + 6),
+        NullableString(r, o + 7),
+        NullableString(r, o + 8),
+        r.GetBoolean(o + 9),
+        NullableString(r, o + 10),
+        r.GetFieldValue<DateTimeOffset>(o + 11));
+}

@@ -1,0 +1,134 @@
+using Herald.Core.Notifications;
+using Microsoft.Data.Sqlite;
+
+namespace Herald.Storage.Sqlite;
+
+internal sealed class SqliteCustomerMessageStore(SqliteDatabase db) : ICustomerMessageStore
+{
+    internal const string MessageColumns =
+        "m.id, m.tenant_id, m.account_id, m.channel, m.sender, m.provider_message_id, m.notification_id, m.action_id, m.text, m.late, m.customer_id, m.received_at";
+
+    public async Task<IReadOnlyList<bool>> AddAsync(IReadOnlyList<CustomerMessage> messages, CancellationToken ct)
+    {
+        if (messages.Count == 0)
+        {
+            return [];
+        }
+
+        return await db.WriteAsync<IReadOnlyList<bool>>(
+            scope =>
+            {
+                // The trigger records each new row's webhook event in this transaction; a vendor's retry is skipped.
+                var insert = scope.Command(
+                    """
+                    INSERT INTO customer_messages (id, tenant_id, account_id, channel, sender, provider_message_id, notification_id, action_id,
+                        text, late, customer_id, received_at)
+                    VALUES ($id, $tenant, $account, $channel, $sender, $pmid, $notification, $action, $text, $late, $customer, $received)
+                    ON CONFLICT (account_id, provider_message_id) DO NOTHING
+                    """);
+                var added = new bool[messages.Count];
+                for (var i = 0; i < messages.Count; i++)
+                {
+                    var m = messages[i];
+                    added[i] = insert
+                        .Set("$id", SqliteValues.Id(m.Id))
+                        .Set("$tenant", SqliteValues.Id(m.TenantId))
+                        .Set("$account", SqliteValues.Id(m.AccountId))
+                        .Set("$channel", (int)m.Channel)
+                        .Set("$sender", m.From)
+                        .Set("$pmid", m.ProviderMessageId)
+                        .Set("$notification", SqliteValues.Id(m.NotificationId))
+                        .Set("$action", SqliteValues.Text(m.ActionId))
+                        .Set("$text", SqliteValues.Text(m.Text))
+                        .Set("$late", m.Late ? 1 : 0)
+                        .Set("$customer", SqliteValues.Text(m.CustomerId))
+                        .Set("$received", SqliteValues.Ms(m.ReceivedAt))
+                        .ExecuteNonQuery() == 1;
+                }
+
+                return added;
+            },
+            ct).ConfigureAwait(false);
+    }
+
+    public Task<Notification?> FindOpenQuestionAsync(
+        Guid tenantId, Guid accountId, Channel channel, string phone, DateTimeOffset now, CancellationToken ct) =>
+        db.ReadAsync(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText =
+                    $"""
+                    SELECT {SqliteValues.NotificationColumns} FROM notifications n
+                    WHERE n.tenant_id = $tenant AND n.actions IS NOT NULL AND json_extract(n.contacts, '$.phone') = $phone AND n.reply_until > $now
+                      AND EXISTS (SELECT 1 FROM attempts a WHERE a.notification_id = n.id AND a.provider_id = $account AND a.channel = $channel)
+                    ORDER BY n.created_at DESC, n.id DESC
+                    LIMIT 1
+                    """;
+                command.Set("$tenant", SqliteValues.Id(tenantId)).Set("$phone", phone).Set("$now", SqliteValues.Ms(now))
+                    .Set("$account", SqliteValues.Id(accountId)).Set("$channel", (int)channel);
+                return command.ReadFirst(SqliteValues.ReadNotification);
+            },
+            ct);
+
+    public Task<string?> FindSentMessageIdAsync(Guid notificationId, Channel channel, CancellationToken ct) =>
+        db.ReadAsync(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText =
+                    "SELECT a.provider_message_id FROM attempts a WHERE a.notification_id = $notification AND a.channel = $channel " +
+                    "AND a.provider_message_id IS NOT NULL ORDER BY a.created_at DESC, a.id DESC LIMIT 1";
+                command.Set("$notification", SqliteValues.Id(notificationId)).Set("$channel", (int)channel);
+                return command.ExecuteScalar() as string;
+            },
+            ct);
+
+    public Task<IReadOnlyList<CustomerMessage>> ListRepliesAsync(Guid tenantId, Guid notificationId, CancellationToken ct) =>
+        db.ReadAsync<IReadOnlyList<CustomerMessage>>(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = $"SELECT {MessageColumns} FROM customer_messages m WHERE m.notification_id = $notification AND m.tenant_id = $tenant ORDER BY m.id";
+                command.Set("$notification", SqliteValues.Id(notificationId)).Set("$tenant", SqliteValues.Id(tenantId));
+                return command.ReadAll(ReadMessage);
+            },
+            ct);
+
+    public Task<IReadOnlyList<CustomerMessage>> ListConversationAsync(
+        Guid tenantId, string customerId, IReadOnlyList<string> addresses, Guid? before, int limit, CancellationToken ct) =>
+        db.ReadAsync<IReadOnlyList<CustomerMessage>>(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                // The addresses are at most a phone and a chat id: one parameter each.
+                var senders = string.Join(", ", addresses.Select((_, i) => "$a" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                command.CommandText =
+                    $"SELECT {MessageColumns} FROM customer_messages m WHERE m.tenant_id = $tenant " +
+                    $"AND (m.customer_id = $customer{(addresses.Count > 0 ? $" OR m.sender IN ({senders})" : "")}) " +
+                    "AND ($before IS NULL OR m.id < $before) ORDER BY m.id DESC LIMIT $limit";
+                command.Set("$tenant", SqliteValues.Id(tenantId)).Set("$customer", customerId)
+                    .Set("$before", SqliteValues.Id(before)).Set("$limit", Math.Clamp(limit, 1, 500));
+                for (var i = 0; i < addresses.Count; i++)
+                {
+                    command.Set("$a" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), addresses[i]);
+                }
+
+                return command.ReadAll(ReadMessage);
+            },
+            ct);
+
+    internal static CustomerMessage ReadMessage(SqliteDataReader r) => new(
+        r.GetId(0),
+        r.GetId(1),
+        r.GetId(2),
+        (Channel)r.GetInt16(3),
+        r.GetString(4),
+        r.GetString(5),
+        r.GetIdOrNull(6),
+        r.GetStringOrNull(7),
+        r.GetStringOrNull(8),
+        r.GetInt64(9) != 0,
+        r.GetStringOrNull(10),
+        r.GetTime(11));
+}
