@@ -46,6 +46,14 @@ public sealed class ErasureTests(PostgresFixture postgres)
 
         var delivered = await client.SendAsync(new { type = "card.transaction", customer = new { id = "c-erase" }, data = new { text = "Paid 71.15 at Secret Shop" } });
         await client.WaitForStatusAsync(delivered, "delivered", Deadline);
+        // The customer answers on WhatsApp (two-way, issue #16): what it typed is its data too.
+        using (var sandbox = host.SandboxClient())
+        using (var reply = await sandbox.PostAsJsonAsync("/sandbox/replies", new { channel = "whatsapp", from = phone, text = "Was not me, Private Reply" }))
+        {
+            Assert.True(reply.IsSuccessStatusCode, await reply.Content.ReadAsStringAsync());
+        }
+
+        await TestData.EventuallyAsync(dump, d => d.Contains("Private Reply", StringComparison.Ordinal), Deadline, "the customer's reply to be stored");
         var waiting = await client.SendAsync(new { type = "later.news", customer = new { id = "c-erase" }, data = new { text = "Rate change for Erase Me" } });
         var kept = await client.SendAsync(new { type = "card.transaction", customer = new { id = "c-keep", phone = keptPhone }, data = new { text = "Paid 9.99 at Kept Shop" } });
         var othersSamePhone = await otherTenant.SendAsync(new { type = "card.transaction", customer = new { phone }, data = new { text = "Other bank's 5.55" } });
@@ -59,8 +67,9 @@ public sealed class ErasureTests(PostgresFixture postgres)
         Assert.True(result["customerDeleted"]!.GetValue<bool>());
         Assert.Equal(1, result["cancelled"]!.GetValue<int>());
         Assert.Equal(2, result["redacted"]!.GetValue<int>());
+        Assert.Equal(1, result["redactedMessages"]!.GetValue<int>());
         var text = await dump();
-        foreach (var erased in new[] { phone[1..], email, "Secret Shop", "Erase Me" })
+        foreach (var erased in new[] { phone[1..], email, "Secret Shop", "Erase Me", "Private Reply" })
         {
             // The other tenant's notification to the same phone is its own record: only this tenant's are erased.
             Assert.Equal(erased == phone[1..] ? 1 : 0, Occurrences(text, erased));

@@ -7,7 +7,11 @@ namespace Herald.Server.Erasure;
 /// <param name="CustomerDeleted">The stored customer was there and is gone.</param>
 /// <param name="Cancelled">Notifications that were still to be sent, cancelled first.</param>
 /// <param name="Redacted">Notifications whose contacts and data are now the redaction marker.</param>
-public sealed record ErasureResult(bool CustomerDeleted, int Cancelled, int Redacted);
+public sealed record ErasureResult(bool CustomerDeleted, int Cancelled, int Redacted)
+{
+    /// <summary>Replies and messages the customer sent in (two-way), now without text or address.</summary>
+    public int RedactedMessages { get; init; }
+}
 
 /// <summary>
 /// Erasure on request (issue #17): cancels what is still to be sent, deletes the stored customer, and redacts the
@@ -44,7 +48,9 @@ public sealed class CustomerErasure(IErasureStore erasure, ICustomerStore custom
         }
         while (count == Batch);
 
-        return new ErasureResult(deleted, cancelled, redacted);
+        // What the customer sent in, after its notifications: the answers to them are found through them.
+        var messages = await erasure.RedactMessagesAsync(tenantId, target, ct);
+        return new ErasureResult(deleted, cancelled, redacted) { RedactedMessages = messages };
     }
 
     /// <summary>Cancels one notification as <c>POST /v1/notifications/{id}/cancel</c> does, retrying a lost race with

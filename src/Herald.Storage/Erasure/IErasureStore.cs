@@ -17,6 +17,10 @@ public interface IErasureStore
     /// (to cancel before redacting).</summary>
     Task<IReadOnlyList<Guid>> InFlightAsync(Guid tenantId, ErasureTarget target, int max, CancellationToken ct);
 
+    /// <summary>Redacts what the target's customer sent in (two-way replies and messages): text and sender become
+    /// the marker; answers how many.</summary>
+    Task<int> RedactMessagesAsync(Guid tenantId, ErasureTarget target, CancellationToken ct);
+
     /// <summary>Redacts up to <paramref name="batch"/> of the tenant's notifications of the target with ids above
     /// <paramref name="after"/>, in id order; answers how many and the last id (the next call's <c>after</c>).</summary>
     Task<(int Redacted, Guid? Last)> RedactAsync(Guid tenantId, ErasureTarget target, Guid? after, int batch, CancellationToken ct);

@@ -31,6 +31,24 @@ public sealed class PostgresErasureStore(NpgsqlDataSource dataSource) : IErasure
         RETURNING n.id
         """;
 
+    // What the customer sent in (issue #16): its text and its address become the marker; the answer's link, action id,
+    // lateness and times stay. Messages from the address, of the stored customer, or answering its notifications.
+    private const string RedactMessagesSql =
+        $$"""
+        UPDATE customer_messages m SET text = CASE WHEN m.text IS NULL THEN NULL ELSE @marker END, sender = @marker
+        WHERE m.tenant_id = @tenant AND m.sender <> @marker
+          AND (m.customer_id = @customer OR m.sender = @phone OR m.sender = @email
+               OR m.notification_id IN (SELECT n.id FROM notifications n WHERE n.tenant_id = @tenant AND {{Matches}}))
+        """;
+
+    public async Task<int> RedactMessagesAsync(Guid tenantId, ErasureTarget target, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(RedactMessagesSql);
+        Bind(cmd, tenantId, target);
+        cmd.Parameters.Add(Param("marker", IErasureStore.Marker));
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     public async Task<IReadOnlyList<Guid>> InFlightAsync(Guid tenantId, ErasureTarget target, int max, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand(InFlightSql);

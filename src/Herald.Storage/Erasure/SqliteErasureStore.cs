@@ -5,6 +5,20 @@ internal sealed class SqliteErasureStore(SqliteDatabase db) : IErasureStore
     private const string Matches =
         "(n.customer_id = $customer OR json_extract(n.contacts, '$.phone') = $phone OR json_extract(n.contacts, '$.email') = $email)";
 
+    // As PostgreSQL: what the customer sent in keeps its link, action id and times; its text and address go.
+    public Task<int> RedactMessagesAsync(Guid tenantId, ErasureTarget target, CancellationToken ct) =>
+        db.WriteAsync(
+            scope => Bind(scope.Command(
+                    $"""
+                    UPDATE customer_messages SET text = CASE WHEN text IS NULL THEN NULL ELSE $marker END, sender = $marker
+                    WHERE tenant_id = $tenant AND sender <> $marker
+                      AND (customer_id = $customer OR sender = $phone OR sender = $email
+                           OR notification_id IN (SELECT n.id FROM notifications n WHERE n.tenant_id = $tenant AND {Matches}))
+                    """), tenantId, target)
+                .Set("$marker", IErasureStore.Marker)
+                .ExecuteNonQuery(),
+            ct);
+
     public Task<IReadOnlyList<Guid>> InFlightAsync(Guid tenantId, ErasureTarget target, int max, CancellationToken ct) =>
         db.ReadAsync<IReadOnlyList<Guid>>(
             connection =>

@@ -2,7 +2,7 @@ namespace Herald.Storage;
 
 /// <summary>
 /// How long a tenant's delivery records are kept (issue #17, docs/OPERATIONS.md "Retention"): notifications with
-/// their attempts and attempt parts, and bank webhook deliveries. A notification that is not final is never purged;
+/// their attempts and attempt parts, what customers sent in (replies and messages), and bank webhook deliveries. A notification that is not final is never purged;
 /// one holding an idempotency key keeps it for the key's window even when the tenant's retention is shorter.
 /// </summary>
 public static class RetentionPolicy

@@ -19,6 +19,10 @@ public sealed class PostgresRetentionStore(NpgsqlDataSource dataSource) : IReten
             DELETE FROM attempt_parts WHERE attempt_id IN (SELECT id FROM attempts_gone)
         ), notifications_gone AS (
             DELETE FROM notifications WHERE id IN (SELECT id FROM doomed) RETURNING 1
+        ), messages_gone AS (
+            -- What customers sent in (issue #16), by id range on the primary key (ids are UUIDv7).
+            DELETE FROM customer_messages WHERE id IN (
+                SELECT id FROM customer_messages WHERE id < @before AND tenant_id = @tenant ORDER BY id LIMIT @batch)
         ), webhooks_gone AS (
             DELETE FROM webhook_deliveries WHERE id IN (
                 SELECT id FROM webhook_deliveries

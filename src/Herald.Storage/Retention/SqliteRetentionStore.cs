@@ -52,6 +52,7 @@ internal sealed class SqliteRetentionStore(SqliteDatabase db) : IRetentionStore
                 Delete($"DELETE FROM attempt_parts WHERE attempt_id IN (SELECT id FROM attempts WHERE notification_id IN ({doomed}))");
                 var attempts = Delete($"DELETE FROM attempts WHERE notification_id IN ({doomed})");
                 var notifications = Delete($"DELETE FROM notifications WHERE id IN ({doomed})");
+                Delete("DELETE FROM customer_messages WHERE id IN (SELECT id FROM customer_messages WHERE id < $before AND tenant_id = $tenant ORDER BY id LIMIT $batch)");
                 var webhooks = scope.Command(
                         $"""
                         DELETE FROM webhook_deliveries WHERE id IN (
