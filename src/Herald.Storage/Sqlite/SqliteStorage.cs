@@ -48,6 +48,7 @@ public static class SqliteStorage
         services.AddSingleton<IThrottleStore, SqliteThrottleStore>();
         services.AddSingleton<IProviderCircuitStore, SqliteProviderCircuitStore>();
         services.AddSingleton<IQueueStats, SqliteQueueStats>();
+        services.AddSingleton<IAuditStore, SqliteAuditStore>();
         return services;
     }
 }

@@ -10,11 +10,14 @@ public sealed class PostgresTenantStore(NpgsqlDataSource dataSource, TimeProvide
     {
         var now = Utc(time.GetUtcNow());
         var tenant = new Tenant(Guid.CreateVersion7(now), name, now);
-        await using var cmd = dataSource.CreateCommand("INSERT INTO tenants (id, name, created_at) VALUES (@id, @name, @created)");
-        cmd.Parameters.Add(Param("id", tenant.Id));
-        cmd.Parameters.Add(Param("name", name));
-        cmd.Parameters.Add(Param("created", now));
-        await cmd.ExecuteNonQueryAsync(ct);
+        await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand("INSERT INTO tenants (id, name, created_at) VALUES (@id, @name, @created)", connection);
+            cmd.Parameters.Add(Param("id", tenant.Id));
+            cmd.Parameters.Add(Param("name", name));
+            cmd.Parameters.Add(Param("created", now));
+            return await cmd.ExecuteNonQueryAsync(ct);
+        }, static n => n > 0, ct, _ => tenant.Id.ToString("D"));
         return tenant;
     }
 
@@ -36,19 +39,22 @@ public sealed class PostgresTenantStore(NpgsqlDataSource dataSource, TimeProvide
     {
         var now = Utc(time.GetUtcNow());
         var key = new ApiKey(Guid.CreateVersion7(now), tenantId, sourceId, [.. roles], keyHash, prefix, now, null);
-        await using var cmd = dataSource.CreateCommand(
-            """
-            INSERT INTO api_keys (id, tenant_id, source_id, roles, key_hash, prefix, created_at)
-            VALUES (@id, @tenant, @source, @roles, @hash, @prefix, @created)
-            """);
-        cmd.Parameters.Add(Param("id", key.Id));
-        cmd.Parameters.Add(Param("tenant", tenantId));
-        cmd.Parameters.Add(Param("source", NpgsqlDbType.Uuid, sourceId));
-        cmd.Parameters.Add(Param("roles", roles.ToArray()));
-        cmd.Parameters.Add(Param("hash", keyHash));
-        cmd.Parameters.Add(Param("prefix", prefix));
-        cmd.Parameters.Add(Param("created", now));
-        await cmd.ExecuteNonQueryAsync(ct);
+        await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand(
+                """
+                INSERT INTO api_keys (id, tenant_id, source_id, roles, key_hash, prefix, created_at)
+                VALUES (@id, @tenant, @source, @roles, @hash, @prefix, @created)
+                """, connection);
+            cmd.Parameters.Add(Param("id", key.Id));
+            cmd.Parameters.Add(Param("tenant", tenantId));
+            cmd.Parameters.Add(Param("source", NpgsqlDbType.Uuid, sourceId));
+            cmd.Parameters.Add(Param("roles", roles.ToArray()));
+            cmd.Parameters.Add(Param("hash", keyHash));
+            cmd.Parameters.Add(Param("prefix", prefix));
+            cmd.Parameters.Add(Param("created", now));
+            return await cmd.ExecuteNonQueryAsync(ct);
+        }, static n => n > 0, ct, _ => key.Id.ToString("D"));
         return key;
     }
 
@@ -93,17 +99,20 @@ public sealed class PostgresTenantStore(NpgsqlDataSource dataSource, TimeProvide
 
     public async Task<bool> SetLimitsAsync(Guid tenantId, TenantLimits limits, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand(
-            """
-            UPDATE tenants SET weight = @weight, requests_per_second = @rps, notifications_per_second = @nps, backlog_limit = @backlog
-            WHERE id = @id
-            """);
-        cmd.Parameters.Add(Param("id", tenantId));
-        cmd.Parameters.Add(Param("weight", limits.Weight));
-        cmd.Parameters.Add(Param("rps", NpgsqlDbType.Double, limits.RequestsPerSecond));
-        cmd.Parameters.Add(Param("nps", NpgsqlDbType.Double, limits.NotificationsPerSecond));
-        cmd.Parameters.Add(Param("backlog", NpgsqlDbType.Bigint, limits.BacklogLimit));
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        return await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand(
+                """
+                UPDATE tenants SET weight = @weight, requests_per_second = @rps, notifications_per_second = @nps, backlog_limit = @backlog
+                WHERE id = @id
+                """, connection);
+            cmd.Parameters.Add(Param("id", tenantId));
+            cmd.Parameters.Add(Param("weight", limits.Weight));
+            cmd.Parameters.Add(Param("rps", NpgsqlDbType.Double, limits.RequestsPerSecond));
+            cmd.Parameters.Add(Param("nps", NpgsqlDbType.Double, limits.NotificationsPerSecond));
+            cmd.Parameters.Add(Param("backlog", NpgsqlDbType.Bigint, limits.BacklogLimit));
+            return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        }, static updated => updated, ct);
     }
 
     private static Tenant ReadTenant(NpgsqlDataReader r) => new(r.GetGuid(0), r.GetString(1), r.GetFieldValue<DateTimeOffset>(2));

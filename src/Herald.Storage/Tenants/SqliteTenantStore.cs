@@ -9,9 +9,14 @@ internal sealed class SqliteTenantStore(SqliteDatabase db) : ITenantStore
         var now = db.Time.GetUtcNow();
         var tenant = new Tenant(Guid.CreateVersion7(now), name, SqliteValues.Time(SqliteValues.Ms(now)));
         await db.WriteAsync(
-            scope => scope.Command("INSERT INTO tenants (id, name, created_at) VALUES ($id, $name, $at)")
-                .Set("$id", SqliteValues.Id(tenant.Id)).Set("$name", name).Set("$at", SqliteValues.Ms(tenant.CreatedAt))
-                .ExecuteNonQuery(),
+            scope =>
+            {
+                scope.Command("INSERT INTO tenants (id, name, created_at) VALUES ($id, $name, $at)")
+                    .Set("$id", SqliteValues.Id(tenant.Id)).Set("$name", name).Set("$at", SqliteValues.Ms(tenant.CreatedAt))
+                    .ExecuteNonQuery();
+                SqliteAuditStore.AppendPending(scope, SqliteValues.Id(tenant.Id));
+                return 1;
+            },
             ct).ConfigureAwait(false);
         return tenant;
     }
@@ -42,15 +47,20 @@ internal sealed class SqliteTenantStore(SqliteDatabase db) : ITenantStore
         var now = db.Time.GetUtcNow();
         var key = new ApiKey(Guid.CreateVersion7(now), tenantId, sourceId, roles.ToArray(), keyHash.ToArray(), prefix, SqliteValues.Time(SqliteValues.Ms(now)), null);
         await db.WriteAsync(
-            scope => scope.Command($"INSERT INTO api_keys ({ApiKeyColumns}) VALUES ($id, $tenant, $source, $roles, $hash, $prefix, $at, NULL)")
-                .Set("$id", SqliteValues.Id(key.Id))
-                .Set("$tenant", SqliteValues.Id(tenantId))
-                .Set("$source", SqliteValues.Id(sourceId))
-                .Set("$roles", SqliteJson.Roles(key.Roles))
-                .Set("$hash", key.KeyHash)
-                .Set("$prefix", prefix)
-                .Set("$at", SqliteValues.Ms(key.CreatedAt))
-                .ExecuteNonQuery(),
+            scope =>
+            {
+                scope.Command($"INSERT INTO api_keys ({ApiKeyColumns}) VALUES ($id, $tenant, $source, $roles, $hash, $prefix, $at, NULL)")
+                    .Set("$id", SqliteValues.Id(key.Id))
+                    .Set("$tenant", SqliteValues.Id(tenantId))
+                    .Set("$source", SqliteValues.Id(sourceId))
+                    .Set("$roles", SqliteJson.Roles(key.Roles))
+                    .Set("$hash", key.KeyHash)
+                    .Set("$prefix", prefix)
+                    .Set("$at", SqliteValues.Ms(key.CreatedAt))
+                    .ExecuteNonQuery();
+                SqliteAuditStore.AppendPending(scope, SqliteValues.Id(key.Id));
+                return 1;
+            },
             ct).ConfigureAwait(false);
         return key;
     }
@@ -94,7 +104,7 @@ internal sealed class SqliteTenantStore(SqliteDatabase db) : ITenantStore
 
     public Task<bool> SetLimitsAsync(Guid tenantId, TenantLimits limits, CancellationToken ct) =>
         db.WriteAsync(
-            scope => scope.Command(
+            scope => SqliteAuditStore.Audited(scope, scope.Command(
                     """
                     UPDATE tenants SET weight = $weight, requests_per_second = $rps, notifications_per_second = $nps, backlog_limit = $backlog
                     WHERE id = $id
@@ -104,6 +114,6 @@ internal sealed class SqliteTenantStore(SqliteDatabase db) : ITenantStore
                 .Set("$rps", limits.RequestsPerSecond)
                 .Set("$nps", limits.NotificationsPerSecond)
                 .Set("$backlog", limits.BacklogLimit)
-                .ExecuteNonQuery() == 1,
+                .ExecuteNonQuery()) == 1,
             ct);
 }
