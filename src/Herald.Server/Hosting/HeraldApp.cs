@@ -3,6 +3,7 @@ using Herald.Channels.Providers.RateLimiting;
 using Herald.Core.Routing;
 using Herald.Sandbox;
 using Herald.Server.Admin;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Server.Changes;
 using Herald.Server.Demo;
@@ -105,6 +106,7 @@ public static class HeraldApp
         // Features, one line each.
         services.AddHeraldAuthentication(configuration);
         services.AddHeraldAdmin(configuration);
+        services.AddHeraldAudit(role);
         services.AddHeraldDemo(configuration);
         services.AddHeraldRules(configuration);
         services.AddHeraldThrottling(configuration);
@@ -125,6 +127,7 @@ public static class HeraldApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(Notifications.RequestBody.RefuseUnstorableQueryAsync);
+        app.Use(AuthRefusals.MiddlewareAsync);
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapHealthApi();
@@ -134,6 +137,7 @@ public static class HeraldApp
             app.MapNotificationsApi();
             app.MapRulesApi();
             app.MapAdminApi();
+            app.MapAuditApi();
             app.MapCustomersApi();
             app.MapTemplatesApi();
             app.MapSourcesApi();
