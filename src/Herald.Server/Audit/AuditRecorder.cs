@@ -28,20 +28,39 @@ public static class AuditRecorder
     /// <param name="resourceId">Which resource; empty when the store creates its id (it fills it in).</param>
     /// <param name="before">The resource as it was (null: created).</param>
     /// <param name="after">The resource as it will be (null: deleted).</param>
+    /// <param name="personal">Members holding a person's data (a customer's contacts): the diff names them when they
+    /// change but keeps no value, so erasing the customer leaves none of it in the trail.</param>
     public static IDisposable Audit(
-        this HttpContext context, Guid? tenantId, string action, string resourceType, string resourceId, JsonNode? before, JsonNode? after) =>
-        AuditScope.Expect(Change(context, tenantId, action, resourceType, resourceId, before, after));
+        this HttpContext context, Guid? tenantId, string action, string resourceType, string resourceId, JsonNode? before, JsonNode? after,
+        IReadOnlySet<string>? personal = null) =>
+        AuditScope.Expect(Change(context, tenantId, action, resourceType, resourceId, before, after, personal));
 
     /// <summary>The act as an <see cref="AuditChange"/>, for a caller that appends it itself (<see cref="IAuditStore.AppendAsync"/>).</summary>
     public static AuditChange Change(
-        HttpContext context, Guid? tenantId, string action, string resourceType, string resourceId, JsonNode? before, JsonNode? after)
+        HttpContext context, Guid? tenantId, string action, string resourceType, string resourceId, JsonNode? before, JsonNode? after,
+        IReadOnlySet<string>? personal = null)
     {
         var time = context.RequestServices.GetRequiredService<TimeProvider>();
-        return new AuditChange(tenantId, time.GetUtcNow(), Actor(context), action, resourceType, resourceId, Diff(before, after));
+        return new AuditChange(tenantId, time.GetUtcNow(), Actor(context), action, resourceType, resourceId, Diff(before, after, personal));
     }
 
     /// <summary>A value as a JSON node through its source-generated contract, for <see cref="Audit"/>'s before and after.</summary>
     public static JsonNode? Node<T>(T? value, JsonTypeInfo<T> type) => value is null ? null : JsonSerializer.SerializeToNode(value, type);
+
+    /// <summary><paramref name="node"/> without the members named (bookkeeping such as <c>updatedAt</c> that every change
+    /// moves and that would only be noise in a diff).</summary>
+    public static JsonNode? Without(JsonNode? node, params string[] names)
+    {
+        if (node is JsonObject obj)
+        {
+            foreach (var name in names)
+            {
+                obj.Remove(name);
+            }
+        }
+
+        return node;
+    }
 
     /// <summary>Who is acting: the tenant key (<c>key {id} ({prefix})</c>) or <c>system</c>, with the request's id and
     /// the client's address through the trusted proxies.</summary>
@@ -115,7 +134,7 @@ public static class AuditRecorder
     /// for a create or a delete), credentials redacted by name at any depth. A credential that changed shows as a
     /// redacted member on both sides, so a rotation is visible without its value.
     /// </summary>
-    public static string? Diff(JsonNode? before, JsonNode? after)
+    public static string? Diff(JsonNode? before, JsonNode? after, IReadOnlySet<string>? personal = null)
     {
         if (before is null && after is null)
         {
@@ -133,8 +152,8 @@ public static class AuditRecorder
                 var next = a[name];
                 if (!JsonNode.DeepEquals(old, next))
                 {
-                    was[name] = Redact(name, old);
-                    now[name] = Redact(name, next);
+                    was[name] = Mask(name, old, personal);
+                    now[name] = Mask(name, next, personal);
                 }
             }
 
@@ -145,12 +164,12 @@ public static class AuditRecorder
         {
             if (before is not null)
             {
-                diff["before"] = Redact("", before);
+                diff["before"] = MaskAll(before, personal);
             }
 
             if (after is not null)
             {
-                diff["after"] = Redact("", after);
+                diff["after"] = MaskAll(after, personal);
             }
         }
 
@@ -166,6 +185,17 @@ public static class AuditRecorder
             || n.Contains("privatekey", StringComparison.Ordinal) || n.Contains("credential", StringComparison.Ordinal)
             || n.Contains("authorization", StringComparison.Ordinal) || n is "key" or "pass" or "pin" or "serviceaccount";
     }
+
+    /// <summary>The value of a member kept only as "there is one" when it is personal data.</summary>
+    public const string Personal = "[personal data]";
+
+    private static JsonNode? Mask(string name, JsonNode? node, IReadOnlySet<string>? personal) =>
+        personal is not null && personal.Contains(name) && node is not null ? JsonValue.Create(Personal) : Redact(name, node);
+
+    private static JsonNode? MaskAll(JsonNode node, IReadOnlySet<string>? personal) =>
+        node is JsonObject obj && personal is not null
+            ? new JsonObject(obj.Select(p => KeyValuePair.Create(p.Key, Mask(p.Key, p.Value, personal))))
+            : Redact("", node);
 
     /// <summary>A redacted copy of <paramref name="node"/>, the value of a member named <paramref name="name"/>.</summary>
     private static JsonNode? Redact(string name, JsonNode? node) => node switch
