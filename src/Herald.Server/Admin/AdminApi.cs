@@ -6,6 +6,7 @@ using Herald.Core.Notifications;
 using Herald.Core.Providers;
 using Herald.Ingest;
 using Herald.Ingest.Authentication;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Server.Hosting;
 using Herald.Storage;
@@ -67,7 +68,13 @@ public static class AdminApi
             return Problems.Invalid([new InputError("/name", "Required: 1 to 200 characters.")]);
         }
 
-        var tenant = await provisioning.CreateTenantAsync(name, ct);
+        Tenant tenant;
+        // The system chain: the tenant's id is filled in by the store that makes it.
+        using (request.HttpContext.Audit(null, "tenant.create", "tenant", "", null, new System.Text.Json.Nodes.JsonObject { ["name"] = name }))
+        {
+            tenant = await provisioning.CreateTenantAsync(name, ct);
+        }
+
         return TypedResults.Json(new TenantView(tenant.Id, tenant.Name, tenant.CreatedAt), HeraldJson.Default.TenantView,
             statusCode: StatusCodes.Status201Created);
     }
@@ -112,15 +119,24 @@ public static class AdminApi
                 return Problems.Invalid(errors, "The tenant settings are invalid.");
             }
 
-            if (!await tenants.SetLimitsAsync(tenantId, limits, ct))
+            using (request.HttpContext.Audit(null, "tenant.settings", "tenant", tenantId.ToString("D"),
+                       Audited(current), Audited(limits)))
             {
-                return Problems.NotFound("Tenant");
+                if (!await tenants.SetLimitsAsync(tenantId, limits, ct))
+                {
+                    return Problems.NotFound("Tenant");
+                }
             }
 
             quotas.Forget(tenantId);
             return TypedResults.Json((await SettingsAsync(tenants, tenantId, ct))!, HeraldJson.Default.TenantSettingsView);
         }
     }
+
+    private static System.Text.Json.Nodes.JsonObject Audited(TenantLimits l) => new()
+    {
+        ["weight"] = l.Weight, ["requestsPerSecond"] = l.RequestsPerSecond, ["notificationsPerSecond"] = l.NotificationsPerSecond, ["backlog"] = l.BacklogLimit,
+    };
 
     private static async Task<TenantSettingsView?> SettingsAsync(ITenantStore tenants, Guid tenantId, CancellationToken ct) =>
         await tenants.GetTenantAsync(tenantId, ct) is { } tenant && await tenants.GetLimitsAsync(tenantId, ct) is { } limits
@@ -165,7 +181,18 @@ public static class AdminApi
         }
 
         var key = ApiKeys.Generate();
-        var stored = await tenants.CreateApiKeyAsync(tenantId, create!.SourceId, [.. roles.Distinct()], ApiKeys.Hash(key), ApiKeys.DisplayPrefix(key), ct);
+        ApiKey stored;
+        // The tenant's chain, whoever creates it: the key's id is filled in by the store.
+        using (request.HttpContext.Audit(tenantId, "key.create", "key", "", null, new System.Text.Json.Nodes.JsonObject
+               {
+                   ["prefix"] = ApiKeys.DisplayPrefix(key),
+                   ["roles"] = new System.Text.Json.Nodes.JsonArray([.. roles.Distinct().Select(r => (System.Text.Json.Nodes.JsonNode?)r)]),
+                   ["sourceId"] = create!.SourceId?.ToString("D"),
+               }))
+        {
+            stored = await tenants.CreateApiKeyAsync(tenantId, create.SourceId, [.. roles.Distinct()], ApiKeys.Hash(key), ApiKeys.DisplayPrefix(key), ct);
+        }
+
         return TypedResults.Json(new CreatedKeyView(stored.Id, key, stored.Prefix, stored.Roles, stored.SourceId), HeraldJson.Default.CreatedKeyView,
             statusCode: StatusCodes.Status201Created);
     }
@@ -292,8 +319,18 @@ public sealed class TenantProvisioning(
         if (sandbox.Value.Enabled)
         {
             var accounts = SandboxAccounts(tenant);
-            // One transaction: a node whose routing table loads meanwhile sees all of them or none.
-            await providers.CreateManyAsync(accounts, ct);
+            // One transaction: a node whose routing table loads meanwhile sees all of them or none. Recorded in the new
+            // tenant's own chain, as Herald's act (the tenant's creation, in the system chain, is the request's).
+            using (AuditScope.Expect(AuditScope.Pending is { } creation
+                       ? creation with
+                       {
+                           TenantId = tenant.Id, Action = "provider.create", ResourceType = "provider", ResourceId = "*",
+                           Diff = Audit.AuditRecorder.Diff(null, new System.Text.Json.Nodes.JsonObject { ["sandbox"] = new System.Text.Json.Nodes.JsonArray([.. accounts.Select(a => (System.Text.Json.Nodes.JsonNode?)a.Name)]) }),
+                       }
+                       : null))
+            {
+                await providers.CreateManyAsync(accounts, ct);
+            }
                 logger.TenantCreated(tenant.Id, accounts.Count);
         }
 
