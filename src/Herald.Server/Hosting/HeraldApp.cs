@@ -130,6 +130,7 @@ public static class HeraldApp
         app.Use(AuthRefusals.MiddlewareAsync);
         app.UseAuthentication();
         app.UseAuthorization();
+        app.Use(SandboxAudit.MiddlewareAsync);
         app.MapHealthApi();
         app.MapOperationsEndpoints(role.ServesApi());
         if (role.ServesApi())
