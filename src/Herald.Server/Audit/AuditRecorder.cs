@@ -35,6 +35,16 @@ public static class AuditRecorder
         IReadOnlySet<string>? personal = null) =>
         AuditScope.Expect(Change(context, tenantId, action, resourceType, resourceId, before, after, personal));
 
+    /// <summary>
+    /// The revocation of a tenant API key, for the key endpoints: wrap the one store call that revokes it. The store
+    /// records it in its write's transaction with one line: PostgreSQL,
+    /// <c>PostgresAuditStore.WriteAsync(dataSource, connection =&gt; …revoke…, revoked =&gt; revoked, ct)</c>; SQLite,
+    /// <c>SqliteAuditStore.Audited(scope, command.ExecuteNonQuery())</c> inside <c>db.WriteAsync</c>.
+    /// </summary>
+    public static IDisposable AuditKeyRevocation(this HttpContext context, Guid tenantId, Guid keyId, string prefix) =>
+        context.Audit(tenantId, "key.revoke", "key", keyId.ToString("D"),
+            new JsonObject { ["prefix"] = prefix, ["revoked"] = false }, new JsonObject { ["prefix"] = prefix, ["revoked"] = true });
+
     /// <summary>The act as an <see cref="AuditChange"/>, for a caller that appends it itself (<see cref="IAuditStore.AppendAsync"/>).</summary>
     public static AuditChange Change(
         HttpContext context, Guid? tenantId, string action, string resourceType, string resourceId, JsonNode? before, JsonNode? after,
