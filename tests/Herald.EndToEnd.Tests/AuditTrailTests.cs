@@ -365,6 +365,37 @@ public abstract class AuditTrailTests(Func<HeraldHost> host)
         Assert.True((await Host.Admin.GetFromJsonAsync<JsonObject>("/v1/admin/audit/verify", Ct))!["ok"]!.GetValue<bool>());
     }
 
+    [Fact]
+    public async Task SandboxControl_IsRecordedInTheSystemChain()
+    {
+        var key = "audit-" + Guid.NewGuid().ToString("N")[..12];
+        using var sandbox = Host.SandboxClient();
+        using (var start = await sandbox.PutAsync($"/sandbox/outages/{key}", null, Ct))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, start.StatusCode);
+        }
+
+        using (var end = await sandbox.DeleteAsync($"/sandbox/outages/{key}", Ct))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, end.StatusCode);
+        }
+
+        // A refused act (no such outage) and a read are not recorded.
+        using (var again = await sandbox.DeleteAsync($"/sandbox/outages/{key}", Ct))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+        }
+
+        using (var read = await sandbox.GetAsync("/sandbox/outages", Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        }
+
+        var entries = await EntriesAsync(Host.Admin, $"/v1/admin/audit?resource=sandbox/outages/{key}");
+        Assert.Equal(["sandbox.delete", "sandbox.put"], entries.Select(e => e.Str("action")));
+        Assert.All(entries, e => Assert.Equal("sandbox-control", e.Str("actor")));
+    }
+
     private static HttpRequestMessage Request(HttpMethod method, string path, string requestId)
     {
         var request = new HttpRequestMessage(method, path);

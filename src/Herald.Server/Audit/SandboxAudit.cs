@@ -20,8 +20,10 @@ public static class SandboxAudit
             return;
         }
 
-        var change = AuditRecorder.Change(
-            context, null, "sandbox." + context.Request.Method.ToLowerInvariant(), "sandbox", context.Request.Path.Value ?? "/sandbox", null, null);
+        // The resource is the control path below /sandbox: "settings", "outages/{key}", "messages".
+        var path = context.Request.Path.Value ?? "";
+        var resource = path.StartsWith("/sandbox/", StringComparison.Ordinal) ? path["/sandbox/".Length..] : path;
+        var change = AuditRecorder.Change(context, null, "sandbox." + context.Request.Method.ToLowerInvariant(), "sandbox", resource, null, null);
         if (change.Actor.Name == "anonymous")
         {
             // The sandbox's own control key (Herald:Sandbox:ControlKey) is not an API key.
