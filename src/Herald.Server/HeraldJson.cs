@@ -13,6 +13,7 @@ namespace Herald.Server;
 [JsonSerializable(typeof(NotificationPage))]
 [JsonSerializable(typeof(BatchResult))]
 [JsonSerializable(typeof(TenantView))]
+[JsonSerializable(typeof(Demo.SandboxEndpoints.Endpoints))]
 [JsonSerializable(typeof(TenantSettingsView))]
 [JsonSerializable(typeof(List<TenantView>))]
 [JsonSerializable(typeof(CreateTenantRequest))]

@@ -33,6 +33,9 @@ internal static class StateSql
     /// cancelled) is <see cref="NotificationStatus.Delivered"/> or above.</summary>
     public static string NotFinal(string status) => $"{status} < {Of(NotificationStatus.Delivered)}";
 
+    /// <summary>SQL that is true when <paramref name="status"/> is a final state (delivered and every status after it).</summary>
+    public static string Final(string status) => $"{status} >= {Of(NotificationStatus.Delivered)}";
+
     /// <summary>The stored attempt keeps its state (and the failure that goes with it) over a written one: an attempt
     /// never moves back from read, and from delivered only read is taken (<see cref="DeliveryUpdate"/>).</summary>
     public static string KeepsStoredAttemptState(string stored, string written) =>

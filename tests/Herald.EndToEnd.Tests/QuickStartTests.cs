@@ -1,9 +1,7 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Herald.EndToEnd.Tests.Infrastructure;
 
 namespace Herald.EndToEnd.Tests;
@@ -15,21 +13,17 @@ namespace Herald.EndToEnd.Tests;
 /// example; the printed commands, run with the real curl, deliver a message that shows in the sandbox. A second start
 /// prints the same key and creates nothing new.
 /// </summary>
-public sealed partial class QuickStartTests(ITestOutputHelper output)
+public sealed class QuickStartTests(ITestOutputHelper output)
 {
-    /// <summary>Bounds a hung start only: a first start (restore of nothing, migrations, JIT) on a loaded 2-core
-    /// machine has taken tens of seconds.</summary>
-    private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(180);
-
     [Fact]
     public async Task FirstStartOfTheBuiltServer_CreatesTheDemo_AndThePrintedCurlIsDelivered()
     {
         using var folder = new TempFolder();
         string key;
-        await using (var server = await ServerProcess.StartAsync(folder.Path, output))
+        await using (var server = await DemoServer.StartAsync(folder.Path, output, ["--urls", "http://127.0.0.1:0"]))
         {
             var banner = server.Banner;
-            key = DemoKey().Match(banner).Groups[1].Value;
+            key = server.Key;
             Assert.False(string.IsNullOrEmpty(key), banner);
             Assert.Equal(key, (await File.ReadAllTextAsync(Path.Combine(folder.Path, "data", "demo-key"))).Trim());
             Assert.True(File.Exists(Path.Combine(folder.Path, "data", "herald.db")));
@@ -62,9 +56,9 @@ public sealed partial class QuickStartTests(ITestOutputHelper output)
         }
 
         // Every start prints the key; a second start reuses it and creates no second tenant.
-        await using (var again = await ServerProcess.StartAsync(folder.Path, output))
+        await using (var again = await DemoServer.StartAsync(folder.Path, output, ["--urls", "http://127.0.0.1:0"]))
         {
-            Assert.Equal(key, DemoKey().Match(again.Banner).Groups[1].Value);
+            Assert.Equal(key, again.Key);
             using var http = new HttpClient { BaseAddress = new Uri(again.BaseUrl) };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
             Assert.Single((await http.GetFromJsonAsync<JsonObject>("/v1/notifications?limit=10"))!["items"]!.AsArray());
@@ -99,88 +93,4 @@ public sealed partial class QuickStartTests(ITestOutputHelper output)
         return await stdout;
     }
 
-    [GeneratedRegex(@"Demo key\s+(\S+)")]
-    private static partial Regex DemoKey();
-
-    [GeneratedRegex(@"API\s+(http://\S+)/v1/notifications")]
-    private static partial Regex ApiLine();
-
-    /// <summary>The server as its own process in a directory of its own, started until its banner is printed.</summary>
-    private sealed class ServerProcess : IAsyncDisposable
-    {
-        private readonly Process _process;
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        private ServerProcess(Process process) => _process = process;
-
-        public string Banner => string.Join('\n', _lines);
-
-        public string BaseUrl => ApiLine().Match(Banner).Groups[1].Value;
-
-        public static async Task<ServerProcess> StartAsync(string directory, ITestOutputHelper output)
-        {
-            // A port the server picks itself (no race with other processes); the banner prints the real one.
-            var info = new ProcessStartInfo("dotnet", [ServerDll(), "--urls", "http://127.0.0.1:0"])
-            {
-                WorkingDirectory = directory,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("Herald", StringComparison.OrdinalIgnoreCase) || k.StartsWith("ASPNETCORE_", StringComparison.Ordinal)).ToList())
-            {
-                // Only what a user has: no settings from the test process.
-                info.Environment.Remove(name);
-            }
-
-            var server = new ServerProcess(Process.Start(info)!);
-            server._process.OutputDataReceived += (_, e) => { if (e.Data is not null) { server._lines.Enqueue(e.Data); } };
-            server._process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { server._lines.Enqueue("stderr: " + e.Data); } };
-            server._process.BeginOutputReadLine();
-            server._process.BeginErrorReadLine();
-            var clock = Stopwatch.StartNew();
-            // The banner's last line is the trace command.
-            while (!server.Banner.Contains("/v1/notifications/<id>", StringComparison.Ordinal))
-            {
-                if (server._process.HasExited || clock.Elapsed > StartDeadline)
-                {
-                    Assert.Fail($"The server did not print its banner (exited: {server._process.HasExited}):\n{server.Banner}");
-                }
-
-                await Task.Delay(100);
-            }
-
-            output.WriteLine($"Started and printed the banner after {clock.Elapsed.TotalSeconds:F1} s:\n{server.Banner}");
-            return server;
-        }
-
-        /// <summary>The server project's own build output, in the configuration and framework of this test build.</summary>
-        private static string ServerDll()
-        {
-            var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-            var framework = testBin.Name;
-            var configuration = testBin.Parent!.Name;
-            var root = testBin;
-            while (root is not null && !File.Exists(Path.Combine(root.FullName, "Herald.slnx")))
-            {
-                root = root.Parent;
-            }
-
-            Assert.NotNull(root);
-            var dll = Path.Combine(root.FullName, "src", "Herald.Server", "bin", configuration, framework, "Herald.Server.dll");
-            Assert.True(File.Exists(dll), $"{dll} is not built");
-            return dll;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
-            }
-
-            _process.Dispose();
-        }
-    }
 }

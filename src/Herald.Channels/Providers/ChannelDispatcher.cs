@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using System.Diagnostics;
 using Herald.Channels.Providers.RateLimiting;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Core.Observability;
 using Herald.Core.Providers;
 using Herald.Core.Routing;
 using Microsoft.Extensions.Logging;
@@ -165,6 +167,11 @@ public sealed partial class ChannelDispatcher
                 continue;   // held open by its run of failures (or its probe is already out): next provider
             }
 
+            // One span per provider call (docs/OBSERVABILITY.md, Traces), inside the worker's send span.
+            using var span = HeraldTraces.Source.StartActivity("herald.provider.send", ActivityKind.Client);
+            span?.SetTag(HeraldTraces.Tags.Account, account.Id);
+            span?.SetTag(HeraldTraces.Tags.ProviderKind, account.Kind);
+            span?.SetTag(HeraldTraces.Tags.Attempt, attemptId);
             try
             {
                 outcome = await circuit.Pipeline.ExecuteAsync(
@@ -186,6 +193,12 @@ public sealed partial class ChannelDispatcher
                 // Connectors must not throw; one that does has a bug. The breaker counted it as a failure.
                 LogConnectorThrew(_logger, e, account.Kind, account.Id);
                 outcome = SendOutcome.Transient("connector_error", $"the {account.Kind} connector failed (see the log)");
+            }
+
+            span?.SetTag(HeraldTraces.Tags.Outcome, outcome.Kind);
+            if (outcome.Kind is not (SendOutcomeKind.Accepted or SendOutcomeKind.Delivered))
+            {
+                span.Fail(outcome.ErrorCode);
             }
 
             var elapsed = _time.GetElapsedTime(started);

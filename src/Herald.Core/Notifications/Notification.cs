@@ -61,6 +61,10 @@ public sealed record Notification
     public required DateTimeOffset UpdatedAt { get; init; }
     /// <summary>Optimistic concurrency token; bumped by every stored change.</summary>
     public int Version { get; init; }
+
+    /// <summary>The W3C <c>traceparent</c> its acceptance ran under (docs/OBSERVABILITY.md, Traces): the worker's,
+    /// the receipt's and the bank webhook's spans join that trace. Null when neither the bank sent one nor tracing is on.</summary>
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>Where delivery stands within the route.</summary>

@@ -17,4 +17,7 @@ public sealed record PreparedNotification(Guid Id, NewNotification Request, Rout
 #pragma warning disable CA1819 // a hash, compared with SequenceEqual; a record's equality never looks at it
     public byte[]? RequestHash { get; init; }
 #pragma warning restore CA1819
+
+    /// <summary>The W3C <c>traceparent</c> to store with it (<see cref="Notification.TraceParent"/>).</summary>
+    public string? TraceParent { get; init; }
 }

@@ -88,7 +88,15 @@ public sealed partial class SmppSimulator(
         }
 
         tcp = new LoopbackListener("SMPP", RunSessionAsync, logger, static e => e is SmppProtocolException);
-        tcp.Start(o.SmppPort.Value);
+        try
+        {
+            tcp.Start(o.SmppPort.Value);
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            tcp = null;
+            throw new Tcp.SandboxPortInUseException("Herald:Sandbox:SmppPort", o.SmppPort.Value, e);
+        }
         return Task.CompletedTask;
     }
 

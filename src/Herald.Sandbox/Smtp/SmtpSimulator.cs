@@ -68,7 +68,15 @@ public sealed class SmtpSimulator(
         }
 
         tcp = new LoopbackListener("SMTP", RunSessionAsync, logger);
-        tcp.Start(o.SmtpPort.Value);
+        try
+        {
+            tcp.Start(o.SmtpPort.Value);
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            tcp = null;
+            throw new Tcp.SandboxPortInUseException("Herald:Sandbox:SmtpPort", o.SmtpPort.Value, e);
+        }
         return Task.CompletedTask;
     }
 

@@ -1,5 +1,6 @@
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Core.Observability;
 using Herald.Server.Digests;
 using Herald.Server.Hosting;
 using Herald.Server.Throttling;
@@ -177,7 +178,7 @@ public sealed class DeliveryWorker(
         if (sends.Count > 0)
         {
             await store.BeginAttemptsAsync([.. sends.Select(s => s.Attempt)], ct);
-            updates.AddRange(await Task.WhenAll(sends.Select(s => SendAsync(s.Send, s.Attempt, ct))));
+            updates.AddRange(await Task.WhenAll(sends.Select(s => SendAsync(s.Send, s.Attempt, now, ct))));
         }
 
         if (updates.Count > 0)
@@ -190,9 +191,18 @@ public sealed class DeliveryWorker(
         }
     }
 
-    private async Task<DeliveryUpdate> SendAsync(DueDecision.SendNow send, Attempt attempt, CancellationToken ct)
+    /// <param name="claimedAt">When its batch was claimed: the start of its span, so the span shows load and decide too.</param>
+    private async Task<DeliveryUpdate> SendAsync(DueDecision.SendNow send, Attempt attempt, DateTimeOffset claimedAt, CancellationToken ct)
     {
+        // The notification's trace (its stored traceparent): the provider call's span nests in this one.
+        using var span = HeraldTraces.StartIn("herald.deliver", send.Notification.TraceParent, start: claimedAt);
+        span?.SetTag(HeraldTraces.Tags.Notification, send.Notification.Id);
+        span?.SetTag(HeraldTraces.Tags.Attempt, attempt.Id);
+        span?.SetTag(HeraldTraces.Tags.Channel, attempt.Channel);
+        span?.SetTag(HeraldTraces.Tags.Step, send.Step);
+        span?.SetTag(HeraldTraces.Tags.Priority, send.Notification.Priority);
         var report = await sender.SendAsync(send.Notification, send.Step, attempt, send.Customer, ct);
+        span?.SetTag(HeraldTraces.Tags.Outcome, report.Outcome.Kind);
         var now = time.GetUtcNow();
         var update = AttemptLedger.Sent(send.Notification, send.Step, attempt, report, send.Earlier, now, _retry, Random.Shared.NextDouble());
         if (update.Transition.Status.IsFinal())

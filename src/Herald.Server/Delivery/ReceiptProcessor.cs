@@ -2,6 +2,7 @@ using System.Data.Common;
 using Herald.Channels;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Core.Observability;
 using Herald.Storage;
 
 namespace Herald.Server.Delivery;
@@ -217,6 +218,7 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
         {
             Notification = notification,
             Attempt = attempt,
+            PlannedAt = now,
             Delivered = receipt.State is ReceiptState.Delivered or ReceiptState.Read,
         };
     }
@@ -226,6 +228,11 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
         if (plan.Notification is { } before)
         {
             metrics.Transition(before, plan.Update, time.GetUtcNow());
+            // The receipt joins the notification's trace (its stored traceparent), whichever node it reached.
+            using var span = HeraldTraces.StartIn("herald.receipt", before.TraceParent, start: plan.PlannedAt);
+            span?.SetTag(HeraldTraces.Tags.Notification, before.Id);
+            span?.SetTag(HeraldTraces.Tags.Attempt, plan.Attempt?.Id);
+            span?.SetTag(HeraldTraces.Tags.Status, plan.Transition.Status);
         }
 
         // Herald's clock on both ends: a vendor's receipt time may be skewed or cut to whole seconds.
@@ -257,5 +264,8 @@ public sealed class ReceiptProcessor(IDeliveryStore store, IAttemptPartStore par
 
         /// <summary>The receipt says delivered (or read).</summary>
         public bool Delivered { get; init; }
+
+        /// <summary>When the receipt was planned: the start of its span.</summary>
+        public DateTimeOffset PlannedAt { get; init; }
     }
 }

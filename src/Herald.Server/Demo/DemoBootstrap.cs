@@ -33,6 +33,8 @@ public sealed class DemoBootstrap(
     IConfiguration configuration,
     ITenantStore tenants,
     TenantProvisioning provisioning,
+    SandboxEndpoints endpoints,
+    DemoPortNotes portNotes,
     SelfAddress self)
 {
     public bool Enabled => demo.Value.Enabled ?? (herald.Value.Storage == "sqlite" && sandbox.Value.Enabled);
@@ -62,6 +64,13 @@ public sealed class DemoBootstrap(
             // Tenants exist but the key file is gone: never guess, never print a stored secret.
             await output.WriteLineAsync($"Herald: demo key file {keyFile} not found; create keys with the admin API (Herald:AdminKey).");
             return;
+        }
+
+        // This run's ports may differ from the last run's (a usual one was taken): the sandbox accounts follow.
+        await endpoints.RepointAsync(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(keyFile))!, "sandbox-endpoints.json"), ct);
+        foreach (var line in portNotes.Lines)
+        {
+            await output.WriteLineAsync(line);
         }
 
         await output.WriteAsync(Banner(self.BaseUrl, key));

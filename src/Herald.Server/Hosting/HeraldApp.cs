@@ -18,6 +18,8 @@ using Herald.Server.Operations;
 using Herald.Server.Providers;
 using Herald.Server.Quotas;
 using Herald.Server.Reports;
+using Herald.Server.Retention;
+using Herald.Server.Erasure;
 using Herald.Server.Rules;
 using Herald.Server.Sources;
 using Herald.Server.Throttling;
@@ -41,16 +43,16 @@ public static class HeraldApp
         LogSafety.AddDefaultLogLevels(builder.Configuration);
         configure?.Invoke(builder);
         var configuration = builder.Configuration;
-        // The embedded demo: its sandbox email and SMPP accounts are stored with the simulators' ports, so those stay
-        // fixed across restarts (tests and other modes pick free ports); its webhooks may reach a receiver on the same
+        // The embedded demo: its usual ports (HTTP 5000, sandbox SMTP 2525, SMPP 2775) when free, else free ones, and its
+        // stored sandbox accounts follow them at each start (DemoPorts, SandboxEndpoints); its webhooks may reach a receiver on the same
         // machine (loopback only — never private, link-local or metadata ranges; said at start). Its provider
         // accounts reach its own sandbox through SandboxEgressAllowance, which allows exactly the sandbox's listeners.
         var embedded = configuration["Herald:Storage"] is null or "sqlite";
         var embeddedDemo = embedded && configuration["Herald:Demo:Enabled"] is not "false";
+        var portNotes = new Demo.DemoPortNotes([]);
         if (embeddedDemo)
         {
-            configuration["Herald:Sandbox:SmtpPort"] ??= "2525";
-            configuration["Herald:Sandbox:SmppPort"] ??= "2775";
+            portNotes = Demo.DemoPorts.Choose(configuration);
             configuration["Herald:Webhooks:AllowInsecureUrls"] ??= "true";
             configuration["Herald:Webhooks:AllowLoopback"] ??= "true";
             // A developer's own machine: the demo prints both URLs. Everywhere else they must be asked for.
@@ -84,6 +86,7 @@ public static class HeraldApp
             .AddMeter(HeraldMetrics.MeterName)
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
             .AddPrometheusExporter());
+        services.AddHeraldTracing(configuration, role);
 
         // Infrastructure: storage (with its change feed), Redis, secrets.
         services.AddHeraldOperations(configuration);
@@ -107,7 +110,7 @@ public static class HeraldApp
         services.AddHeraldAuthentication(configuration);
         services.AddHeraldAdmin(configuration);
         services.AddHeraldAudit(role);
-        services.AddHeraldDemo(configuration);
+        services.AddHeraldDemo(configuration, portNotes);
         services.AddHeraldRules(configuration);
         services.AddHeraldThrottling(configuration);
         services.AddHeraldQuotas(configuration);
@@ -116,6 +119,8 @@ public static class HeraldApp
         services.AddHeraldSources(configuration);
         services.AddHeraldProviders(configuration, role);
         services.AddHeraldReports(configuration);
+        services.AddHeraldRetention(configuration, role);
+        services.AddHeraldErasure(configuration);
         services.AddHeraldWebhooks(configuration, role);
         services.AddHeraldDigests(configuration, role);
         services.AddHeraldNotifications(configuration, role);
@@ -144,6 +149,8 @@ public static class HeraldApp
             app.MapSourcesApi();
             app.MapProvidersApi();
             app.MapReportsApi();
+            app.MapRetentionApi();
+            app.MapErasureApi();
             app.MapCallbacksApi();
             app.MapWebhooksApi();
             if (app.Services.GetRequiredService<IOptions<SandboxOptions>>().Value.Enabled)
@@ -182,6 +189,11 @@ public static class HeraldApp
         try
         {
             await app.StartAsync();
+        }
+        // Before the general case below: it names the setting.
+        catch (Sandbox.Tcp.SandboxPortInUseException e)
+        {
+            throw new StartupException(e.Message);
         }
         catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }
                                     || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))

@@ -73,8 +73,30 @@ public static class LogSafety
 
         public bool IsEnabled(LogLevel logLevel) => inner.IsEnabled(logLevel);
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsReportedStartFailure(exception))
+            {
+                return;
+            }
+
             inner.Log(logLevel, eventId, state, Scrub(exception), formatter);
+        }
+    }
+
+    /// <summary>A port that is taken ends the start with one line (HeraldApp.RunAsync); the host's own error log of the
+    /// same failure, a stack trace, is left out.</summary>
+    private static bool IsReportedStartFailure(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is Microsoft.AspNetCore.Connections.AddressInUseException or Sandbox.Tcp.SandboxPortInUseException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
 

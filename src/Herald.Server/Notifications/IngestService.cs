@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Herald.Core.Notifications;
+using Herald.Core.Observability;
 using Herald.Core.Planning;
 using Herald.Core.Rules;
 using Herald.Ingest;
@@ -24,13 +26,19 @@ public sealed class IngestService(
 {
     public async Task<AcceptResult> AcceptAsync(NewNotification notification, CancellationToken ct)
     {
+        using var span = StartIngest(notification.TenantId, 1);
         var (prepared, errors) = await PrepareAsync([notification], _ => "", ct);
         if (errors[0] is { } error)
         {
+            span.Fail("customer_rejected");
             throw new CustomerRejectedException([error], "The notification cannot be delivered to this customer.");
         }
 
-        return await commit.CommitAsync(prepared[0]!, ct);
+        span?.SetTag(HeraldTraces.Tags.Notification, prepared[0]!.Id);
+        using (HeraldTraces.Source.StartActivity("herald.commit"))
+        {
+            return await commit.CommitAsync(prepared[0]!, ct);
+        }
     }
 
     /// <summary>Batch ingest: stores the items that can be delivered in one transaction. Per input item, either its
@@ -38,6 +46,7 @@ public sealed class IngestService(
     public async Task<(AcceptResult? Result, InputError? Error)[]> AcceptBatchAsync(
         IReadOnlyList<NewNotification> notifications, Func<int, string> pointerPrefix, CancellationToken ct)
     {
+        using var span = StartIngest(notifications.Count > 0 ? notifications[0].TenantId : Guid.Empty, notifications.Count);
         var (prepared, errors) = await PrepareAsync(notifications, pointerPrefix, ct);
         var outcome = new (AcceptResult? Result, InputError? Error)[notifications.Count];
         var keep = new List<PreparedNotification>(notifications.Count);
@@ -55,7 +64,12 @@ public sealed class IngestService(
 
         if (keep.Count > 0)
         {
-            var stored = await commit.StoreAsync(keep, ct);
+            StoredItem[] stored;
+            using (HeraldTraces.Source.StartActivity("herald.commit"))
+            {
+                stored = await commit.StoreAsync(keep, ct);
+            }
+
             if (stored.FirstOrDefault(s => s.Failure is not null && !StorageFailures.IsCausedByData(s.Failure)).Failure is { } outage)
             {
                 // The database itself failed (not one item's data): nothing of this batch is acknowledged.
@@ -78,6 +92,16 @@ public sealed class IngestService(
         return outcome;
     }
 
+    /// <summary>The api's span for one request's notifications; the worker's, the receipt's and the webhook's spans
+    /// join its trace through the traceparent stored with each notification.</summary>
+    private static Activity? StartIngest(Guid tenantId, int count)
+    {
+        var span = HeraldTraces.Source.StartActivity("herald.ingest");
+        span?.SetTag(HeraldTraces.Tags.Tenant, tenantId);
+        span?.SetTag(HeraldTraces.Tags.Count, count);
+        return span;
+    }
+
     /// <summary>The located error for an item whose dedupe key an earlier, different request holds.</summary>
     public static InputError KeyReused(string pointer, Guid holder) =>
         new(pointer, $"Already used by notification {holder} for a different request; a repeat must be identical, a new notification needs a new key.");
@@ -87,6 +111,7 @@ public sealed class IngestService(
     {
         // Load: one store read per tenant for all customers the cache misses.
         var stored = await customers.ForAsync([.. notifications.Select(n => (n.TenantId, n.CustomerId))], ct);
+        var traceParent = HeraldTraces.ToStore(Activity.Current);
         var prepared = new PreparedNotification?[notifications.Count];
         var errors = new InputError?[notifications.Count];
         for (var i = 0; i < notifications.Count; i++)
@@ -101,6 +126,10 @@ public sealed class IngestService(
 
             // Only notifications a digest rule applies to pay for the window's database round trip.
             prepared[i] = plan.Digest is null ? plan.Prepared : await digests.JoinAsync(plan, now, ct);
+            if (traceParent is not null)
+            {
+                prepared[i] = prepared[i]! with { TraceParent = traceParent };
+            }
         }
 
         return (prepared, errors);

@@ -51,6 +51,7 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
     private readonly Counter<long> _suppressed;
     private readonly Counter<long> _held;
     private readonly Counter<double> _cost;
+    private readonly Counter<long> _purged;
     private readonly ConcurrentDictionary<string, string> _errorCodes = new(StringComparer.Ordinal);
     private volatile QueueSample? _queue;
     private Func<IReadOnlyList<ProviderHealth>>? _circuits;
@@ -93,6 +94,8 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
         _suppressed = _meter.CreateCounter<long>("herald.notifications.suppressed",
             description: "Notifications not sent on purpose, by reason (rule, opt_out: at ingest; throttle, digest: at send).");
         _held = _meter.CreateCounter<long>("herald.notifications.held", description: "Sends held back to a later time, by reason (quiet_hours).");
+        _purged = _meter.CreateCounter<long>("herald.retention.purged",
+            description: "Rows deleted by the retention purge, by table (notifications, attempts, webhook_deliveries).");
         _cost = _meter.CreateCounter<double>("herald.cost",
             description: "Money spent on accepted sends, from the provider's answer or the account's price table, by channel, provider and currency.");
         _meter.CreateObservableGauge("herald.queue.depth", ObserveDepth,
@@ -241,6 +244,22 @@ public sealed class HeraldMetrics : IDisposable, IRateLimitMetrics
 
     /// <summary>Notifications not sent on purpose at send time (throttle, digest).</summary>
     public void Suppressed(string reason) => _suppressed.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>What one retention purge batch deleted.</summary>
+    public void Purged(Herald.Storage.PurgedRows rows)
+    {
+        Add(rows.Notifications, "notifications");
+        Add(rows.Attempts, "attempts");
+        Add(rows.WebhookDeliveries, "webhook_deliveries");
+
+        void Add(int count, string table)
+        {
+            if (count > 0)
+            {
+                _purged.Add(count, new KeyValuePair<string, object?>("table", table));
+            }
+        }
+    }
 
     public void Held(string reason) => _held.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

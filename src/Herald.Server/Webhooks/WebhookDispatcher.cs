@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Herald.Channels.Egress;
 using Herald.Core.Notifications;
+using Herald.Core.Observability;
 using Herald.Storage;
 using Herald.Storage.Secrets;
 using Microsoft.Extensions.Options;
@@ -107,6 +108,9 @@ public sealed partial class WebhookDispatcher : BackgroundService
         return fannedOut >= _options.ClaimBatch || claimed.Count >= _options.ClaimBatch;
     }
 
+    /// <summary>W3C Trace Context: the bank's systems join the notification's trace.</summary>
+    private const string TraceParentHeader = "traceparent";
+
     private async Task<WebhookDeliveryResult> SendAsync(ClaimedWebhookDelivery claimed, CancellationToken ct)
     {
         var delivery = claimed.Delivery;
@@ -116,6 +120,10 @@ public sealed partial class WebhookDispatcher : BackgroundService
         TimeSpan? retryAfter = null;
         await _slots.WaitAsync(ct);
         var started = _time.GetTimestamp();
+        // The notification's trace (its stored traceparent, the bank's own when it sent one), also on the request.
+        using var span = HeraldTraces.StartIn("herald.webhook", claimed.Notification?.TraceParent);
+        span?.SetTag(HeraldTraces.Tags.Notification, delivery.NotificationId);
+        span?.SetTag(HeraldTraces.Tags.Event, delivery.EventId);
         try
         {
             var secret = _secrets.Unprotect(claimed.Endpoint.Secret, WebhooksApi.SecretContext(claimed.Endpoint.Id));
@@ -125,6 +133,11 @@ public sealed partial class WebhookDispatcher : BackgroundService
             request.Headers.Add("Herald-Event-Id", delivery.EventId.ToString());
             request.Headers.Add("Herald-Delivery-Id", delivery.Id.ToString());
             request.Headers.Add("Herald-Delivery-Attempt", delivery.Attempts.ToString(CultureInfo.InvariantCulture));
+            if ((span?.Id ?? claimed.Notification?.TraceParent) is { } traceParent)
+            {
+                request.Headers.TryAddWithoutValidation(TraceParentHeader, traceParent);
+            }
+
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
             statusCode = (int)response.StatusCode;
             if (response.IsSuccessStatusCode)
@@ -172,6 +185,7 @@ public sealed partial class WebhookDispatcher : BackgroundService
         }
 
         _metrics.WebhookSent(succeeded: false, _time.GetElapsedTime(started));
+        span.Fail(statusCode is { } code ? $"http_{code}" : "no_answer");
         var now = _time.GetUtcNow();
         if (now - delivery.CreatedAt >= _options.RetryWindow)
         {

@@ -13,11 +13,11 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         $"""
         WITH ins AS (
             INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at,
-                external_id, dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash)
+                external_id, dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash, trace_parent)
             SELECT t.id, t.tenant_id, t.source_id, t.type, t.customer_id, t.contacts, t.data, t.priority, t.expires_at,
-                t.external_id, t.dedupe_key, t.route, t.status, NULL, 0, 0, NULL, 0, @now, @now, t.request_hash
-            FROM unnest(@id, @tenant, @source, @type, @customer, @contacts, @data, @priority, @expires, @external, @dedupe, @route, @status, @hash)
-                AS t(id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id, dedupe_key, route, status, request_hash)
+                t.external_id, t.dedupe_key, t.route, t.status, NULL, 0, 0, NULL, 0, @now, @now, t.request_hash, t.trace_parent
+            FROM unnest(@id, @tenant, @source, @type, @customer, @contacts, @data, @priority, @expires, @external, @dedupe, @route, @status, @hash, @trace)
+                AS t(id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id, dedupe_key, route, status, request_hash, trace_parent)
             ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
             RETURNING id, tenant_id, source_id, priority, status
         ), q AS (
@@ -86,6 +86,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         var status = new short[n];
         var due = new DateTimeOffset?[n];
         var hash = new byte[]?[n];
+        var trace = new string?[n];
         for (var j = 0; j < n; j++)
         {
             var item = items[unique[j]];
@@ -105,6 +106,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             status[j] = (short)(item.Suppressed ? NotificationStatus.Suppressed : NotificationStatus.Accepted);
             due[j] = Utc(item.NotBefore);
             hash[j] = item.RequestHash;
+            trace[j] = item.TraceParent;
         }
 
         var utcNow = Utc(now);
@@ -127,6 +129,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         insert.Parameters.Add(Array("status", NpgsqlDbType.Smallint, status));
         insert.Parameters.Add(Array("due", NpgsqlDbType.TimestampTz, due));
         insert.Parameters.Add(Array("hash", NpgsqlDbType.Bytea, hash));
+        insert.Parameters.Add(Array("trace", NpgsqlDbType.Text, trace));
         batch.BatchCommands.Add(insert);
         if (keyed.Count > 0)
         {

@@ -11,9 +11,9 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
     // The conflict target names the partial dedupe index, so a clash on the primary key still fails loudly.
     private const string InsertNotification = """
         INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id,
-                                   dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash)
+                                   dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash, trace_parent)
         VALUES ($id, $tenant, $source, $type, $customer, $contacts, $data, $priority, $expires, $external,
-                $dedupe, $route, $status, NULL, 0, 0, NULL, 0, $now, $now, $hash)
+                $dedupe, $route, $status, NULL, 0, 0, NULL, 0, $now, $now, $hash, $trace)
         ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
         """;
 
@@ -68,6 +68,7 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                         .Set("$status", (int)status)
                         .Set("$now", nowMs)
                         .Set("$hash", items[i].RequestHash)
+                        .Set("$trace", SqliteValues.Text(items[i].TraceParent))
                         .ExecuteNonQuery();
                     if (inserted == 1)
                     {

@@ -8,12 +8,12 @@ namespace Herald.Storage.Postgres;
 /// <summary>Column lists and readers shared by the stores, so every query maps rows the same way.</summary>
 internal static class PostgresRows
 {
-    /// <summary>Notification columns, 19 of them, for <see cref="ReadNotification"/>; the table is aliased <c>n</c>.</summary>
+    /// <summary>Notification columns, 20 of them, for <see cref="ReadNotification"/>; the table is aliased <c>n</c>.</summary>
     public const string NotificationColumns =
         "n.id, n.tenant_id, n.source_id, n.type, n.customer_id, n.contacts::text, n.data::text, n.priority, n.expires_at, " +
-        "n.external_id, n.route::text, n.status, n.channel, n.step, n.retries, n.awaited_attempt_id, n.version, n.created_at, n.updated_at";
+        "n.external_id, n.route::text, n.status, n.channel, n.step, n.retries, n.awaited_attempt_id, n.version, n.created_at, n.updated_at, n.trace_parent";
 
-    public const int NotificationColumnCount = 19;
+    public const int NotificationColumnCount = 20;
 
     /// <summary>Attempt columns, 16 of them, for <see cref="ReadAttempt"/>; the table is aliased <c>a</c>.</summary>
     public const string AttemptColumns =
@@ -39,6 +39,7 @@ internal static class PostgresRows
         Version = r.GetInt32(o + 16),
         CreatedAt = r.GetFieldValue<DateTimeOffset>(o + 17),
         UpdatedAt = r.GetFieldValue<DateTimeOffset>(o + 18),
+        TraceParent = NullableString(r, o + 19),
     };
 
     public static Attempt ReadAttempt(NpgsqlDataReader r, int o = 0) => new()

@@ -72,6 +72,8 @@ public static class PostgresStorage
         services.TryAddSingleton<IDigestStore, PostgresDigestStore>();
         services.TryAddSingleton<IAttemptPartStore, PostgresAttemptPartStore>();
         services.TryAddSingleton<IThrottleStore, PostgresThrottleStore>();
+        services.TryAddSingleton<IRetentionStore, PostgresRetentionStore>();
+        services.TryAddSingleton<IErasureStore, PostgresErasureStore>();
         services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
         services.TryAddSingleton<IProviderCircuitStore, PostgresProviderCircuitStore>();
         services.TryAddSingleton<IQueueStats, PostgresQueueStats>();

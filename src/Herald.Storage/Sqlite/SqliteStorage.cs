@@ -46,6 +46,8 @@ public static class SqliteStorage
         services.AddSingleton<IDigestStore, SqliteDigestStore>();
         services.AddSingleton<IAttemptPartStore, SqliteAttemptPartStore>();
         services.AddSingleton<IThrottleStore, SqliteThrottleStore>();
+        services.AddSingleton<IRetentionStore, SqliteRetentionStore>();
+        services.AddSingleton<IErasureStore, SqliteErasureStore>();
         services.AddSingleton<IProviderCircuitStore, SqliteProviderCircuitStore>();
         services.AddSingleton<IQueueStats, SqliteQueueStats>();
         services.AddSingleton<IAuditStore, SqliteAuditStore>();

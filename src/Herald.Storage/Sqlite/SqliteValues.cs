@@ -55,7 +55,7 @@ internal static class SqliteValues
 
     public const string NotificationColumns =
         "n.id, n.tenant_id, n.source_id, n.type, n.customer_id, n.contacts, n.data, n.priority, n.expires_at, n.external_id, " +
-        "n.route, n.status, n.channel, n.step, n.retries, n.awaited_attempt_id, n.version, n.created_at, n.updated_at";
+        "n.route, n.status, n.channel, n.step, n.retries, n.awaited_attempt_id, n.version, n.created_at, n.updated_at, n.trace_parent";
 
     public static Notification ReadNotification(SqliteDataReader r) => new()
     {
@@ -76,6 +76,7 @@ internal static class SqliteValues
         Version = r.GetInt32(16),
         CreatedAt = r.GetTime(17),
         UpdatedAt = r.GetTime(18),
+        TraceParent = r.GetStringOrNull(19),
     };
 
     public const string AttemptColumns =

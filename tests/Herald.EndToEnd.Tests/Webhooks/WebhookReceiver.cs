@@ -46,7 +46,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 buffer.ToArray(),
                 request.Headers["Herald-Signature"].ToString(),
                 request.Headers["Herald-Event-Id"].ToString(),
-                request.Headers["Herald-Delivery-Attempt"].ToString()));
+                request.Headers["Herald-Delivery-Attempt"].ToString())
+            {
+                TraceParent = request.Headers["traceparent"].ToString(),
+            });
             return Results.StatusCode(Status);
         });
         // Released only now, for Kestrel to bind the same port a moment later (a restart after StopAsync has the same
@@ -74,4 +77,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
     }
 }
 
-public sealed record ReceivedWebhook(byte[] Body, string Signature, string EventId, string Attempt);
+public sealed record ReceivedWebhook(byte[] Body, string Signature, string EventId, string Attempt)
+{
+    /// <summary>The W3C traceparent header the request carried; empty when none.</summary>
+    public string TraceParent { get; init; } = "";
+}

@@ -41,6 +41,33 @@ public sealed class WebhookTests(WebhookHostFixture fixture) : IClassFixture<Web
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
     private HeraldHost Host => fixture.Host;
 
+    /// <summary>Issue #18: with tracing off (no OTLP endpoint), the bank's traceparent on the POST still comes back on
+    /// the webhook, so the bank's own tracing joins the two; a POST without one gets a webhook without one.</summary>
+    [Fact]
+    public async Task TheBanksTraceparent_ComesBackOnItsWebhook_WithTracingOff()
+    {
+        await using var receiver = new WebhookReceiver();
+        await receiver.StartAsync();
+        var (_, client) = await Host.CreateTenantAsync();
+        await CreateEndpointAsync(client, receiver.Url);
+        var traceParent = $"00-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray())}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()[..8])}-01";
+
+        using var traced = new HttpRequestMessage(HttpMethod.Post, "/v1/notifications")
+        {
+            Content = JsonContent.Create(new { type = "card.transaction", customer = new { telegramChatId = "771" }, data = new { text = "Paid" } }),
+        };
+        traced.Headers.Add("traceparent", traceParent);
+        using var accepted = await client.SendAsync(traced);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        var tracedId = (await accepted.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<Guid>();
+        var untracedId = await client.SendAsync(new { type = "card.transaction", customer = new { telegramChatId = "772" }, data = new { text = "Paid" } });
+
+        var events = await WaitForEventsAsync(receiver, 2);
+        var byNotification = events.ToDictionary(e => e.Json["data"]!["notificationId"]!.GetValue<Guid>(), e => e.Received);
+        Assert.Equal(traceParent, byNotification[tracedId].TraceParent);
+        Assert.Equal("", byNotification[untracedId].TraceParent);
+    }
+
     [Fact]
     public async Task FinalStates_ReachTheBank_SignedWithTheEndpointSecret()
     {

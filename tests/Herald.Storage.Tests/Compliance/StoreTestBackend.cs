@@ -35,6 +35,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IProviderCircuitStore Circuits { get; } = services.GetRequiredService<IProviderCircuitStore>();
     public IQueueStats QueueStats { get; } = services.GetRequiredService<IQueueStats>();
     public IAuditStore Audit { get; } = services.GetRequiredService<IAuditStore>();
+    public IRetentionStore Retention { get; } = services.GetRequiredService<IRetentionStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }

@@ -144,8 +144,9 @@ public sealed class SqliteStoreTests : IAsyncLifetime
                     external_id, dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at
                     FROM n_copy;
                 DROP TABLE n_copy;
-                -- That build had neither 0002 nor the later column of 0015 (the request fingerprint, issue #13).
-                DELETE FROM schema_migrations WHERE id IN ('0002_notifications_no_tenant_fk', '0015_request_hash');
+                -- That build had neither 0002 nor the later columns of 0015 (the request fingerprint, issue #13) and 0027
+                -- (the traceparent, issue #18).
+                DELETE FROM schema_migrations WHERE id IN ('0002_notifications_no_tenant_fk', '0015_request_hash', '0027_trace_parent');
                 """;
             command.ExecuteNonQuery();
         }

@@ -1,0 +1,23 @@
+namespace Herald.Storage;
+
+/// <summary>Whose data an erasure removes: a stored customer's notifications by its id, or notifications sent with
+/// inline contacts by phone (E.164) or email. At least one is set.</summary>
+public sealed record ErasureTarget(string? CustomerId, string? Phone, string? Email);
+
+/// <summary>
+/// Erasure on request (issue #17, docs/SECURITY.md "Erasure"): a customer's notifications keep their ids, types,
+/// states, timings, costs and attempt metadata, so the bank can still prove a message was sent; every contact and
+/// every <c>data</c> value becomes <see cref="Marker"/>.
+/// </summary>
+public interface IErasureStore
+{
+    public const string Marker = "[erased]";
+
+    /// <summary>Up to <paramref name="max"/> of the tenant's notifications of the target that are not final yet
+    /// (to cancel before redacting).</summary>
+    Task<IReadOnlyList<Guid>> InFlightAsync(Guid tenantId, ErasureTarget target, int max, CancellationToken ct);
+
+    /// <summary>Redacts up to <paramref name="batch"/> of the tenant's notifications of the target with ids above
+    /// <paramref name="after"/>, in id order; answers how many and the last id (the next call's <c>after</c>).</summary>
+    Task<(int Redacted, Guid? Last)> RedactAsync(Guid tenantId, ErasureTarget target, Guid? after, int batch, CancellationToken ct);
+}
