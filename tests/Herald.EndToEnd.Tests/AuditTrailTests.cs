@@ -366,6 +366,45 @@ public abstract class AuditTrailTests(Func<HeraldHost> host)
     }
 
     [Fact]
+    public async Task CustomerErasureAndRetentionSetting_AreRecorded_WithoutPersonalData()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        const string Phone = "+4915155501234";
+        using (var put = await client.PutAsJsonAsync("/v1/customers/cust-audit-1", new { phone = Phone, language = "de" }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        }
+
+        using (var erase = await client.PostAsync("/v1/customers/cust-audit-1/erase", null, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, erase.StatusCode);
+        }
+
+        using (var byPhone = await client.PostAsJsonAsync("/v1/erasures", new { phone = Phone }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, byPhone.StatusCode);
+        }
+
+        using (var retention = await client.PutAsJsonAsync("/v1/settings/retention", new { days = 30 }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, retention.StatusCode);
+        }
+
+        using var raw = await client.GetAsync("/v1/audit?action=customer.", Ct);
+        var text = await raw.Content.ReadAsStringAsync(Ct);
+        Assert.DoesNotContain("55501234", text, StringComparison.Ordinal);
+        var customers = Items(JsonNode.Parse(text)!);
+        Assert.Equal(["customer.erase", "customer.erase", "customer.create"], customers.Select(e => e.Str("action")));
+        Assert.Equal(["contact", "cust-audit-1", "cust-audit-1"], customers.Select(e => e.Str("resourceId")));
+        Assert.Equal(AuditRecorder.Personal, JsonNode.Parse(customers[2].Str("diff")!)!["after"]!["phone"]!.GetValue<string>());
+
+        var setting = Assert.Single(await EntriesAsync(client, "/v1/audit?resource=settings/retention"));
+        var diff = JsonNode.Parse(setting.Str("diff")!)!;
+        Assert.Null(diff["before"]!["days"]);
+        Assert.Equal(30, diff["after"]!["days"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task SandboxControl_IsRecordedInTheSystemChain()
     {
         var key = "audit-" + Guid.NewGuid().ToString("N")[..12];
