@@ -13,7 +13,17 @@ public static class SandboxControl
 {
     /// <summary>Requires <c>Authorization: Bearer {ControlKey}</c> when a control key is configured.</summary>
     public static TBuilder RequireSandboxControlKey<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(ControlKeyFilterAsync);
+        builder.AddEndpointFilter(ControlKeyFilterAsync).WithMetadata(ControlEndpoint.Instance);
+
+    /// <summary>Marks the control endpoints, so the host can record the operator's acts on them (its audit trail).</summary>
+    public sealed class ControlEndpoint
+    {
+        public static ControlEndpoint Instance { get; } = new();
+
+        private ControlEndpoint()
+        {
+        }
+    }
 
     /// <summary>Whether <paramref name="authorization"/> is <c>Bearer {key}</c>; compared over hashes, so neither the
     /// key's length nor its content shows in the time taken.</summary>

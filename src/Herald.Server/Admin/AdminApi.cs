@@ -4,6 +4,7 @@ using Herald.Channels.Providers;
 using Herald.Core.Notifications;
 using Herald.Core.Providers;
 using Herald.Ingest;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Server.Hosting;
 using Herald.Storage;
@@ -72,7 +73,13 @@ public static class AdminApi
             return Problems.Invalid([new InputError("/name", "Required: 1 to 200 characters.")]);
         }
 
-        var tenant = await provisioning.CreateTenantAsync(name, ct);
+        Tenant tenant;
+        // The system chain: the tenant's id is filled in by the store that makes it.
+        using (request.HttpContext.Audit(null, "tenant.create", "tenant", "", null, new System.Text.Json.Nodes.JsonObject { ["name"] = name }))
+        {
+            tenant = await provisioning.CreateTenantAsync(name, ct);
+        }
+
         return TypedResults.Json(new TenantView(tenant.Id, tenant.Name, tenant.CreatedAt), HeraldJson.Default.TenantView,
             statusCode: StatusCodes.Status201Created);
     }
@@ -117,15 +124,24 @@ public static class AdminApi
                 return Problems.Invalid(errors, "The tenant settings are invalid.");
             }
 
-            if (!await tenants.SetLimitsAsync(tenantId, limits, ct))
+            using (request.HttpContext.Audit(null, "tenant.settings", "tenant", tenantId.ToString("D"),
+                       Audited(current), Audited(limits)))
             {
-                return Problems.NotFound("Tenant");
+                if (!await tenants.SetLimitsAsync(tenantId, limits, ct))
+                {
+                    return Problems.NotFound("Tenant");
+                }
             }
 
             quotas.Forget(tenantId);
             return TypedResults.Json((await SettingsAsync(tenants, tenantId, ct))!, HeraldJson.Default.TenantSettingsView);
         }
     }
+
+    private static System.Text.Json.Nodes.JsonObject Audited(TenantLimits l) => new()
+    {
+        ["weight"] = l.Weight, ["requestsPerSecond"] = l.RequestsPerSecond, ["notificationsPerSecond"] = l.NotificationsPerSecond, ["backlog"] = l.BacklogLimit,
+    };
 
     private static async Task<TenantSettingsView?> SettingsAsync(ITenantStore tenants, Guid tenantId, CancellationToken ct) =>
         await tenants.GetTenantAsync(tenantId, ct) is { } tenant && await tenants.GetLimitsAsync(tenantId, ct) is { } limits
@@ -255,8 +271,18 @@ public sealed class TenantProvisioning(
         if (sandbox.Value.Enabled)
         {
             var accounts = SandboxAccounts(tenant);
-            // One transaction: a node whose routing table loads meanwhile sees all of them or none.
-            await providers.CreateManyAsync(accounts, ct);
+            // One transaction: a node whose routing table loads meanwhile sees all of them or none. Recorded in the new
+            // tenant's own chain, as Herald's act (the tenant's creation, in the system chain, is the request's).
+            using (AuditScope.Expect(AuditScope.Pending is { } creation
+                       ? creation with
+                       {
+                           TenantId = tenant.Id, Action = "provider.create", ResourceType = "provider", ResourceId = "*",
+                           Diff = Audit.AuditRecorder.Diff(null, new System.Text.Json.Nodes.JsonObject { ["sandbox"] = new System.Text.Json.Nodes.JsonArray([.. accounts.Select(a => (System.Text.Json.Nodes.JsonNode?)a.Name)]) }),
+                       }
+                       : null))
+            {
+                await providers.CreateManyAsync(accounts, ct);
+            }
                 logger.TenantCreated(tenant.Id, accounts.Count);
         }
 

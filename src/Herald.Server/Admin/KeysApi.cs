@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Herald.Ingest;
 using Herald.Ingest.Authentication;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Storage;
 
@@ -52,8 +53,8 @@ public static class KeysApi
             .WithDescription("Creates a key: name (1 to 100 characters), roles (send, read, admin, viewer), optional sourceId (one of this tenant's sources) and expiresAt (in the future). The key is in this answer only.")
             .Produces<CreatedKeyView>(StatusCodes.Status201Created)
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
-        tenant.MapDelete("/{keyId:guid}", async (Guid keyId, ClaimsPrincipal user, ITenantStore tenants, CancellationToken ct) =>
-                ScopedToSource(user) ?? await RevokeAsync(user.TenantId(), keyId, keepAnAdminKey: true, tenants, ct))
+        tenant.MapDelete("/{keyId:guid}", async (Guid keyId, HttpContext context, ClaimsPrincipal user, ITenantStore tenants, CancellationToken ct) =>
+                ScopedToSource(user) ?? await RevokeAsync(context, user.TenantId(), keyId, keepAnAdminKey: true, tenants, ct))
             .RequireAuthorization(Policies.Admin)
             .WithDescription("Revokes a key: refused on every node within a second. The tenant's last usable admin key cannot be revoked (409); create another admin key first.")
             .Produces(StatusCodes.Status204NoContent)
@@ -88,8 +89,8 @@ public static class KeysApi
             .Produces<CreatedKeyView>(StatusCodes.Status201Created)
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound);
         // The operator's way out of a lockout: the system key may revoke any key, the last admin key included.
-        system.MapDelete("/{keyId:guid}", (Guid tenantId, Guid keyId, ITenantStore tenants, CancellationToken ct) =>
-                RevokeAsync(tenantId, keyId, keepAnAdminKey: false, tenants, ct))
+        system.MapDelete("/{keyId:guid}", (Guid tenantId, Guid keyId, HttpContext context, ITenantStore tenants, CancellationToken ct) =>
+                RevokeAsync(context, tenantId, keyId, keepAnAdminKey: false, tenants, ct))
             .RequireAuthorization(Policies.System)
             .Produces(StatusCodes.Status204NoContent)
             .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound);
@@ -127,9 +128,23 @@ public static class KeysApi
         }
 
         var key = ApiKeys.Generate();
-        var stored = await tenants.CreateApiKeyAsync(
-            new NewApiKey(tenantId, create.Name ?? BootstrapName, [.. create.Roles!.Distinct()], create.SourceId, create.ExpiresAt, ApiKeys.Hash(key), ApiKeys.DisplayPrefix(key)),
-            ct);
+        var roles = create.Roles!.Distinct().ToList();
+        ApiKey stored;
+        // Audited in the tenant's chain, whoever creates it, in the store's transaction; never the key itself.
+        using (request.HttpContext.Audit(tenantId, "key.create", "key", "", null, new System.Text.Json.Nodes.JsonObject
+               {
+                   ["name"] = create.Name ?? BootstrapName,
+                   ["prefix"] = ApiKeys.DisplayPrefix(key),
+                   ["roles"] = new System.Text.Json.Nodes.JsonArray([.. roles.Select(r => (System.Text.Json.Nodes.JsonNode?)r)]),
+                   ["sourceId"] = create.SourceId?.ToString("D"),
+                   ["expiresAt"] = create.ExpiresAt?.ToString("O"),
+               }))
+        {
+            stored = await tenants.CreateApiKeyAsync(
+                new NewApiKey(tenantId, create.Name ?? BootstrapName, [.. roles], create.SourceId, create.ExpiresAt, ApiKeys.Hash(key), ApiKeys.DisplayPrefix(key)),
+                ct);
+        }
+
         return TypedResults.Json(
             new CreatedKeyView(stored.Id, key, stored.Prefix, stored.Roles, stored.SourceId) { Name = stored.Name, ExpiresAt = stored.ExpiresAt, CreatedAt = stored.CreatedAt },
             KeysJson.Default.CreatedKeyView, statusCode: StatusCodes.Status201Created);
@@ -157,12 +172,22 @@ public static class KeysApi
         return errors;
     }
 
-    private static async Task<IResult> RevokeAsync(Guid tenantId, Guid keyId, bool keepAnAdminKey, ITenantStore tenants, CancellationToken ct) =>
-        await tenants.RevokeApiKeyAsync(tenantId, keyId, keepAnAdminKey, ct) switch
+    private static async Task<IResult> RevokeAsync(HttpContext context, Guid tenantId, Guid keyId, bool keepAnAdminKey, ITenantStore tenants, CancellationToken ct)
+    {
+        // The entry names the key by its prefix; the store appends it only when it revokes something.
+        var prefix = (await tenants.ListApiKeysAsync(tenantId, ct)).FirstOrDefault(k => k.Id == keyId)?.Prefix ?? "";
+        ApiKeyRevocation outcome;
+        using (context.AuditKeyRevocation(tenantId, keyId, prefix))
+        {
+            outcome = await tenants.RevokeApiKeyAsync(tenantId, keyId, keepAnAdminKey, ct);
+        }
+
+        return outcome switch
         {
             ApiKeyRevocation.Revoked => TypedResults.NoContent(),
             ApiKeyRevocation.LastAdminKey => Problems.Result(StatusCodes.Status409Conflict, "last-admin-key",
                 "This is the tenant's last usable admin key.", "Create another admin key first, then revoke this one."),
             _ => Problems.NotFound("Key"),
         };
+    }
 }

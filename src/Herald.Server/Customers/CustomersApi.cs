@@ -9,6 +9,7 @@ using Herald.Core.Customers;
 using Herald.Core.Notifications;
 using Herald.Ingest;
 using Herald.Ingest.Native;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Server.Notifications;
 using Herald.Storage;
@@ -112,7 +113,7 @@ public static partial class CustomersApi
             return Problems.Invalid([JsonError(e)], "The customer is invalid.");
         }
 
-        return await SaveAsync(id, parsed ?? new CustomerBody(), user.TenantId(), store, ct);
+        return await SaveAsync(id, parsed ?? new CustomerBody(), user.TenantId(), store, request.HttpContext, ct);
     }
 
     /// <summary>A JSON merge patch (RFC 7396) at the top level: a member present replaces that field, null clears it.</summary>
@@ -157,17 +158,23 @@ public static partial class CustomersApi
             return Problems.Invalid([JsonError(e)], "The patch is invalid.");
         }
 
-        return await SaveAsync(id, merged ?? new CustomerBody(), tenantId, store, ct);
+        return await SaveAsync(id, merged ?? new CustomerBody(), tenantId, store, request.HttpContext, ct);
     }
 
-    private static async Task<IResult> DeleteAsync(string id, ClaimsPrincipal user, ICustomerStore store, CancellationToken ct)
+    private static async Task<IResult> DeleteAsync(string id, HttpContext context, ClaimsPrincipal user, ICustomerStore store, CancellationToken ct)
     {
         var tenantId = user.TenantId();
-        var deleted = await store.DeleteAsync(tenantId, id, ct);
+        var existing = await store.GetAsync(tenantId, id, ct);
+        bool deleted;
+        using (context.Audit(tenantId, "customer.erase", "customer", id, Audited(existing), null, PersonalFields))
+        {
+            deleted = await store.DeleteAsync(tenantId, id, ct);
+        }
+
         return deleted ? TypedResults.NoContent() : Problems.NotFound("Customer");
     }
 
-    private static async Task<IResult> SaveAsync(string id, CustomerBody body, Guid tenantId, ICustomerStore store, CancellationToken ct)
+    private static async Task<IResult> SaveAsync(string id, CustomerBody body, Guid tenantId, ICustomerStore store, HttpContext context, CancellationToken ct)
     {
         var (customer, errors) = Validate(id, body);
         if (customer is null)
@@ -177,9 +184,22 @@ public static partial class CustomersApi
 
         // The store announces the change: this node forgets the customer before the answer, the others when the
         // announcement reaches them (an opt-out honoured late is a compliance problem for a bank).
-        var (stored, created) = await store.UpsertAsync(tenantId, customer, ct);
+        var existing = await store.GetAsync(tenantId, id, ct);
+        Customer stored;
+        bool created;
+        using (context.Audit(tenantId, existing is null ? "customer.create" : "customer.update", "customer", id, Audited(existing), Audited(customer), PersonalFields))
+        {
+            (stored, created) = await store.UpsertAsync(tenantId, customer, ct);
+        }
+
         return View(stored, created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
+
+    /// <summary>A customer's contacts and attributes: the audit trail says they changed, never what they hold.</summary>
+    private static readonly HashSet<string> PersonalFields = new(StringComparer.Ordinal) { "phone", "telegramChatId", "email", "pushToken", "attributes" };
+
+    private static JsonNode? Audited(Customer? c) =>
+        c is null ? null : AuditRecorder.Without(JsonSerializer.SerializeToNode(CustomerView.From(c), CustomersJson.Default.CustomerView), "id", "createdAt", "updatedAt");
 
     private static IResult View(Customer customer, int status = StatusCodes.Status200OK) =>
         TypedResults.Json(CustomerView.From(customer), CustomersJson.Default.CustomerView, statusCode: status);

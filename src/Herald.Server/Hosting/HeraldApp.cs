@@ -3,6 +3,7 @@ using Herald.Channels.Providers.RateLimiting;
 using Herald.Core.Routing;
 using Herald.Sandbox;
 using Herald.Server.Admin;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Server.Changes;
 using Herald.Server.WebConsole;
@@ -111,6 +112,7 @@ public static class HeraldApp
         services.AddHeraldAuthentication(configuration);
         services.AddHeraldConsole(configuration);
         services.AddHeraldAdmin(configuration);
+        services.AddHeraldAudit(role);
         services.AddHeraldDemo(configuration, portNotes);
         services.AddHeraldRules(configuration);
         services.AddHeraldThrottling(configuration);
@@ -134,9 +136,11 @@ public static class HeraldApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(Notifications.RequestBody.RefuseUnstorableQueryAsync);
+        app.Use(AuthRefusals.MiddlewareAsync);
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<Authentication.ViewerRedaction>();
+        app.Use(SandboxAudit.MiddlewareAsync);
         app.MapHealthApi();
         app.MapOperationsEndpoints(role.ServesApi());
         if (role.ServesApi())
@@ -144,6 +148,7 @@ public static class HeraldApp
             app.MapNotificationsApi();
             app.MapRulesApi();
             app.MapAdminApi();
+            app.MapAuditApi();
             app.MapCustomersApi();
             app.MapRepliesApi();
             app.MapTemplatesApi();

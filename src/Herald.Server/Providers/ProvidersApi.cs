@@ -8,6 +8,7 @@ using Herald.Channels.Providers;
 using Herald.Core.Notifications;
 using Herald.Core.Providers;
 using Herald.Ingest;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Server.Notifications;
 using Herald.Storage;
@@ -138,6 +139,7 @@ public static partial class ProvidersApi
         ProviderAccount created;
         try
         {
+            using var audit = request.HttpContext.Audit(account.TenantId, "provider.create", "provider", account.Id.ToString("D"), null, Audited(account));
             created = await store.CreateAsync(account, ct);
         }
         catch (SenderIdentityTakenException)
@@ -188,6 +190,7 @@ public static partial class ProvidersApi
         ProviderAccount? updated;
         try
         {
+            using var audit = request.HttpContext.Audit(stored.TenantId, "provider.update", "provider", id.ToString("D"), Audited(stored), Audited(account, stored));
             updated = await store.UpdateAsync(account, ct);
         }
         catch (SenderIdentityTakenException)
@@ -205,11 +208,15 @@ public static partial class ProvidersApi
     }
 
     private static async Task<IResult> DeleteAsync(
-        Guid id, ClaimsPrincipal user, IProviderStore store, ILoggerFactory loggers, CancellationToken ct)
+        Guid id, HttpContext context, ClaimsPrincipal user, IProviderStore store, ILoggerFactory loggers, CancellationToken ct)
     {
-        if (await store.DeleteAsync(user.TenantId(), id, ct) == ProviderDeleteResult.NotFound)
+        var existing = await store.GetAsync(user.TenantId(), id, ct);
+        using (context.Audit(user.TenantId(), "provider.delete", "provider", id.ToString("D"), existing is null ? null : Audited(existing), null))
         {
-            return Problems.NotFound("Provider account");
+            if (await store.DeleteAsync(user.TenantId(), id, ct) == ProviderDeleteResult.NotFound)
+            {
+                return Problems.NotFound("Provider account");
+            }
         }
 
         Log.ProviderDeleted(loggers.CreateLogger("Herald.Providers"), id, user.TenantId());
@@ -221,20 +228,33 @@ public static partial class ProvidersApi
         IProviderStore Store, IChangeFeed Changes, ProviderCircuitReader Circuits,
         ILoggerFactory Loggers);
 
-    private static Task<IResult> IsolateAsync(Guid id, ClaimsPrincipal user, [AsParameters] CircuitControl control, CancellationToken ct) =>
-        SetIsolatedAsync(id, true, user, control, ct);
+    private static Task<IResult> IsolateAsync(Guid id, HttpContext context, [AsParameters] CircuitControl control, CancellationToken ct) =>
+        SetIsolatedAsync(id, true, context, control, ct);
 
-    private static Task<IResult> ResetAsync(Guid id, ClaimsPrincipal user, [AsParameters] CircuitControl control, CancellationToken ct) =>
-        SetIsolatedAsync(id, false, user, control, ct);
+    private static Task<IResult> ResetAsync(Guid id, HttpContext context, [AsParameters] CircuitControl control, CancellationToken ct) =>
+        SetIsolatedAsync(id, false, context, control, ct);
 
     /// <summary>Isolation is stored with the account, so every node's dispatcher holds it open after its next
     /// refresh; a reset also closes the account's circuit on this node at once and on every other node as soon as
     /// the change feed reaches it (Redis or LISTEN/NOTIFY; within a second).</summary>
-    private static async Task<IResult> SetIsolatedAsync(Guid id, bool isolated, ClaimsPrincipal user, CircuitControl control, CancellationToken ct)
+    private static async Task<IResult> SetIsolatedAsync(Guid id, bool isolated, HttpContext context, CircuitControl control, CancellationToken ct)
     {
         var (store, changes, circuits, loggers) = control;
-        if (await store.GetAsync(user.TenantId(), id, ct) is not { } stored
-            || await store.UpdateAsync(stored with { Isolated = isolated }, ct) is not { } updated)
+        var user = context.User;
+        if (await store.GetAsync(user.TenantId(), id, ct) is not { } stored)
+        {
+            return Problems.NotFound("Provider account");
+        }
+
+        ProviderAccount? updated;
+        using (context.Audit(stored.TenantId, isolated ? "provider.isolate" : "provider.reset", "provider", id.ToString("D"),
+                   Audited(stored), Audited(stored with { Isolated = isolated })))
+        {
+            // A reset of an account that is not isolated still changes nothing stored, but is recorded: it closes circuits.
+            updated = await store.UpdateAsync(stored with { Isolated = isolated }, ct);
+        }
+
+        if (updated is null)
         {
             return Problems.NotFound("Provider account");
         }
@@ -447,6 +467,38 @@ public static partial class ProvidersApi
             a.Id, a.Channel, a.Kind, a.Name, a.Weight, a.Enabled, a.RatePerSecond, a.Prices?.Currency, a.Prices?.Prices, a.Isolated,
             !a.Enabled ? "disabled" : a.Isolated ? "isolated" : ProviderCircuitSnapshot.Worst(nodes!),
             ConnectorDefinitions.Redact(a.Kind, a.Settings), a.CreatedAt, nodes);
+    }
+
+    /// <summary>An account as the audit trail keeps it: settings with every secret redacted, and for a change the names of
+    /// the secrets that were replaced (<c>rotated</c>), so a credential change is visible without its value.</summary>
+    private static JsonObject Audited(ProviderAccount a, ProviderAccount? before = null)
+    {
+        var node = new JsonObject
+        {
+            ["channel"] = ChannelName(a.Channel),
+            ["kind"] = a.Kind,
+            ["name"] = a.Name,
+            ["weight"] = a.Weight,
+            ["enabled"] = a.Enabled,
+            ["isolated"] = a.Isolated,
+            ["ratePerSecond"] = a.RatePerSecond,
+            ["currency"] = a.Prices?.Currency,
+            ["settings"] = ConnectorDefinitions.Redact(a.Kind, a.Settings),
+        };
+        if (before is not null)
+        {
+            var now = JsonNode.Parse(a.Settings) as JsonObject ?? [];
+            var was = JsonNode.Parse(before.Settings) as JsonObject ?? [];
+            var rotated = now.Select(p => p.Key).Union(was.Select(p => p.Key), StringComparer.Ordinal)
+                .Where(name => ConnectorDefinitions.IsSecret(a.Kind, name) && !JsonNode.DeepEquals(now[name], was[name]))
+                .Order(StringComparer.Ordinal).ToList();
+            if (rotated.Count > 0)
+            {
+                node["rotated"] = new JsonArray([.. rotated.Select(r => (JsonNode?)JsonValue.Create(r))]);
+            }
+        }
+
+        return node;
     }
 
     private static string ChannelName(Channel channel) => ChannelNames.First(p => p.Value == channel).Key;

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Herald.Ingest;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Storage;
 
@@ -63,9 +64,15 @@ public static class RetentionApi
             return Problems.Invalid(errors, "The retention setting is invalid.");
         }
 
-        return await store.SetAsync(tenantId, days, ct)
-            ? TypedResults.Json(View(days), RetentionJson.Default.RetentionView)
-            : Problems.NotFound("Tenant");
+        // The tenant's chain, whether its admin or the system key sets it.
+        var (_, current) = await store.GetAsync(tenantId, ct);
+        using (request.HttpContext.Audit(tenantId, "settings.retention", "settings", "retention",
+                   new System.Text.Json.Nodes.JsonObject { ["days"] = current }, new System.Text.Json.Nodes.JsonObject { ["days"] = days }))
+        {
+            return await store.SetAsync(tenantId, days, ct)
+                ? TypedResults.Json(View(days), RetentionJson.Default.RetentionView)
+                : Problems.NotFound("Tenant");
+        }
     }
 
     /// <summary>The <c>days</c> member: a whole number in range, or null.</summary>

@@ -177,6 +177,11 @@ public static class RuleSetDiff
 
     public static IReadOnlyList<string> Names(string document) => [.. Rules(document).Keys];
 
+    /// <summary>The rules of a document by name (the audit trail's before and after: its diff then names the rules that
+    /// changed rather than the whole list).</summary>
+    public static System.Text.Json.Nodes.JsonObject ByName(string? document) =>
+        new(Rules(document).Select(r => KeyValuePair.Create(r.Key, System.Text.Json.Nodes.JsonNode.Parse(r.Value.GetRawText()))));
+
     private static Dictionary<string, JsonElement> Rules(string? document)
     {
         var rules = new Dictionary<string, JsonElement>(StringComparer.Ordinal);

@@ -9,6 +9,7 @@ using Herald.Core.Planning;
 using Herald.Core.Rules;
 using Herald.Ingest;
 using Herald.Ingest.Native;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Server.Customers;
 using Herald.Server.Delivery;
@@ -124,7 +125,15 @@ public static class RulesApi
     {
         var tenant = user.TenantId();
         var author = user.FindFirstValue(ApiKeyAuthenticationHandler.KeyClaim) ?? "unknown key";
-        var stored = await store.AppendAsync(new RuleSetChange(tenant, document, author, comment, expected, rolledBackFrom), time.GetUtcNow(), ct);
+        RuleSetVersion? stored;
+        var current = await store.GetCurrentAsync(tenant, ct);
+        // The resource id is the version the store appends (it fills it in).
+        using (http.Audit(tenant, rolledBackFrom is null ? "rules.update" : "rules.rollback", "rules", "",
+                   RuleSetDiff.ByName(current?.Document), RuleSetDiff.ByName(document)))
+        {
+            stored = await store.AppendAsync(new RuleSetChange(tenant, document, author, comment, expected, rolledBackFrom), time.GetUtcNow(), ct);
+        }
+
         if (stored is null)
         {
             return Problems.Result(StatusCodes.Status412PreconditionFailed, "precondition-failed", "The rule set changed meanwhile.",

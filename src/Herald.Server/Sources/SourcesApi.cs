@@ -3,6 +3,7 @@ using System.Text.Json;
 using Herald.Ingest;
 using Herald.Ingest.Signing;
 using Herald.Ingest.Sources;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Server.Notifications;
 using Herald.Storage;
@@ -76,9 +77,15 @@ public static class SourcesApi
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now);
         var secret = body!.RequireSignature == true ? RequestSignature.NewSecret() : null;
-        var source = await store.CreateAsync(new Source(
+        var draft = new Source(
             id, tenantId, valid.Name!, valid.Adapter, valid.Settings, secret is null ? null : protector.Protect(secret, Context(id)),
-            valid.ClientCertificate, now, now), ct);
+            valid.ClientCertificate, now, now);
+        Source source;
+        using (request.HttpContext.Audit(tenantId, "source.create", "source", id.ToString("D"), null, Audited(draft)))
+        {
+            source = await store.CreateAsync(draft, ct);
+        }
+
         logger.SourceSaved(source.Id, source.Adapter, tenantId);
         request.HttpContext.Response.Headers.Location = $"/v1/sources/{source.Id}";
         return TypedResults.Json(View(source, secret), SourcesJson.Default.SourceView, statusCode: StatusCodes.Status201Created);
@@ -137,7 +144,7 @@ public static class SourcesApi
             protectedSecret = protector.Protect(newSecret, Context(id));
         }
 
-        var updated = await store.UpdateAsync(existing with
+        var change = existing with
         {
             Name = valid.Name!,
             Adapter = valid.Adapter,
@@ -145,7 +152,13 @@ public static class SourcesApi
             SigningSecret = protectedSecret,
             ClientCertificate = valid.ClientCertificate,
             UpdatedAt = time.GetUtcNow(),
-        }, ct);
+        };
+        Source? updated;
+        using (request.HttpContext.Audit(existing.TenantId, "source.update", "source", id.ToString("D"), Audited(existing), Audited(change)))
+        {
+            updated = await store.UpdateAsync(change, ct);
+        }
+
         if (updated is null)
         {
             return Problems.NotFound("Source");
@@ -155,16 +168,20 @@ public static class SourcesApi
         return TypedResults.Json(View(updated, newSecret), SourcesJson.Default.SourceView);
     }
 
-    private static async Task<IResult> DeleteAsync(Guid id, ClaimsPrincipal user, ISourceStore store, ILogger<SourceIngest> logger, CancellationToken ct)
+    private static async Task<IResult> DeleteAsync(Guid id, HttpContext context, ClaimsPrincipal user, ISourceStore store, ILogger<SourceIngest> logger, CancellationToken ct)
     {
         if (ScopedKey(user) is { } refused)
         {
             return refused;
         }
 
-        if (!await store.DeleteAsync(user.TenantId(), id, ct))
+        var existing = await store.GetAsync(user.TenantId(), id, ct);
+        using (context.Audit(user.TenantId(), "source.delete", "source", id.ToString("D"), existing is null ? null : Audited(existing), null))
         {
-            return Problems.NotFound("Source");
+            if (!await store.DeleteAsync(user.TenantId(), id, ct))
+            {
+                return Problems.NotFound("Source");
+            }
         }
 
         logger.SourceDeleted(id, user.TenantId());
@@ -172,7 +189,7 @@ public static class SourcesApi
     }
 
     private static async Task<IResult> RotateSecretAsync(
-        Guid id, ClaimsPrincipal user, ISourceStore store, ISecretProtector protector, TimeProvider time, ILogger<SourceIngest> logger, CancellationToken ct)
+        Guid id, HttpContext context, ClaimsPrincipal user, ISourceStore store, ISecretProtector protector, TimeProvider time, ILogger<SourceIngest> logger, CancellationToken ct)
     {
         if (ScopedKey(user) is { } refused)
         {
@@ -186,7 +203,13 @@ public static class SourcesApi
         }
 
         var secret = RequestSignature.NewSecret();
-        var updated = await store.UpdateAsync(existing with { SigningSecret = protector.Protect(secret, Context(id)), UpdatedAt = time.GetUtcNow() }, ct);
+        var rotated = existing with { SigningSecret = protector.Protect(secret, Context(id)), UpdatedAt = time.GetUtcNow() };
+        Source? updated;
+        using (context.Audit(existing.TenantId, "source.rotate-secret", "source", id.ToString("D"), Audited(existing), Audited(rotated)))
+        {
+            updated = await store.UpdateAsync(rotated, ct);
+        }
+
         if (updated is null)
         {
             return Problems.NotFound("Source");
@@ -267,6 +290,16 @@ public static class SourcesApi
 
         var settingsText = settings.ValueKind == JsonValueKind.Object ? settings.GetRawText() : "{}";
         return (new ValidSource(body.Name, SourceConfig.Name(adapter!.Value), settingsText, fingerprint), errors);
+    }
+
+    /// <summary>A source as the audit trail keeps it: the view without bookkeeping, and a stand-in for the signing secret
+    /// that differs per secret (a digest of its encrypted form), so a rotation shows; redacted in the diff by its name.</summary>
+    private static System.Text.Json.Nodes.JsonNode Audited(Source s)
+    {
+        var node = AuditRecorder.Without(AuditRecorder.Node(View(s, null), SourcesJson.Default.SourceView), "id", "createdAt", "updatedAt")!;
+        node["signingSecret"] = s.SigningSecret is null ? null
+            : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(s.SigningSecret)))[..16];
+        return node;
     }
 
     private static SourceView View(Source s, string? secret)

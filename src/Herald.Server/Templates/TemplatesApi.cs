@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using Herald.Core.Notifications;
 using Herald.Core.Templates;
 using Herald.Ingest;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Server.Notifications;
 using Herald.Storage;
@@ -103,18 +104,44 @@ public static partial class TemplatesApi
             return Problems.Invalid(errors, "The template is invalid.");
         }
 
-        var (stored, created) = await store.SaveAsync(template, ct);
+        var existing = (await store.ListAsync(tenantId, ct)).FirstOrDefault(t =>
+            t.Name == template.Name && t.Channel == template.Channel && string.Equals(t.Language, template.Language, StringComparison.OrdinalIgnoreCase));
+        MessageTemplate stored;
+        bool created;
+        using (request.HttpContext.Audit(tenantId, existing is null ? "template.create" : "template.update", "template", ResourceId(template),
+                   existing is null ? null : Audited(existing), Audited(template)))
+        {
+            (stored, created) = await store.SaveAsync(template, ct);
+        }
+
         request.HttpContext.Response.Headers.Location = $"/v1/templates/{stored.Id}";
         return TypedResults.Json(TemplateView.From(stored), TemplatesJson.Default.TemplateView,
             statusCode: created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    private static async Task<IResult> DeleteAsync(Guid id, ClaimsPrincipal user, ITemplateStore store, CancellationToken ct)
+    private static async Task<IResult> DeleteAsync(Guid id, HttpContext context, ClaimsPrincipal user, ITemplateStore store, CancellationToken ct)
     {
         var tenantId = user.TenantId();
-        var deleted = await store.DeleteAsync(tenantId, id, ct);
+        if (await store.GetAsync(tenantId, id, ct) is not { } existing)
+        {
+            return Problems.NotFound("Template");
+        }
+
+        bool deleted;
+        using (context.Audit(tenantId, "template.delete", "template", ResourceId(existing), Audited(existing), null))
+        {
+            deleted = await store.DeleteAsync(tenantId, id, ct);
+        }
+
         return deleted ? TypedResults.NoContent() : Problems.NotFound("Template");
     }
+
+    /// <summary>A template's identity in the audit trail: name, channel and language (what a save replaces by).</summary>
+    private static string ResourceId(MessageTemplate t) =>
+        $"{t.Name}:{t.Channel.ToString().ToLowerInvariant()}:{t.Language ?? "default"}";
+
+    private static System.Text.Json.Nodes.JsonNode? Audited(MessageTemplate t) =>
+        AuditRecorder.Without(AuditRecorder.Node(TemplateView.From(t), TemplatesJson.Default.TemplateView), "id", "version", "createdAt", "updatedAt");
 
     /// <summary>Checks a template body, its Liquid included (syntax errors carry line and column).</summary>
     public static (MessageTemplate? Template, IReadOnlyList<InputError> Errors) Validate(TemplateBody b, Guid tenantId, TemplateRenderer renderer)

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Herald.Channels.Egress;
 using Herald.Core.Notifications;
 using Herald.Ingest;
+using Herald.Server.Audit;
 using Herald.Server.Authentication;
 using Herald.Server.Notifications;
 using Herald.Storage;
@@ -132,9 +133,13 @@ public static class WebhooksApi
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now);
         var secret = NewSecret();
-        var endpoint = await store.CreateEndpointAsync(
-            new WebhookEndpoint(id, tenant, body.Url!, secrets.Protect(secret, SecretContext(id)), statuses, body.Enabled ?? true, body.Description, now, now),
-            ct);
+        var draft = new WebhookEndpoint(id, tenant, body.Url!, secrets.Protect(secret, SecretContext(id)), statuses, body.Enabled ?? true, body.Description, now, now);
+        WebhookEndpoint endpoint;
+        using (request.HttpContext.Audit(tenant, "webhook.create", "webhook", id.ToString("D"), null, Audited(draft)))
+        {
+            endpoint = await store.CreateEndpointAsync(draft, ct);
+        }
+
         request.HttpContext.Response.Headers.Location = $"/v1/webhooks/{id}";
         return TypedResults.Json(WebhookView.From(endpoint, secret), WebhooksJson.Default.WebhookView, statusCode: StatusCodes.Status201Created);
     }
@@ -183,16 +188,36 @@ public static class WebhooksApi
             Description = body.Description ?? endpoint.Description,
             UpdatedAt = time.GetUtcNow(),
         };
-        return await store.UpdateEndpointAsync(changed, ct)
-            ? TypedResults.Json(WebhookView.From(changed), WebhooksJson.Default.WebhookView)
-            : Problems.NotFound("Webhook endpoint");
+        // A URL change redirects every status (and the data in it) elsewhere: the trail keeps both URLs.
+        using (request.HttpContext.Audit(endpoint.TenantId, "webhook.update", "webhook", id.ToString("D"), Audited(endpoint), Audited(changed)))
+        {
+            return await store.UpdateEndpointAsync(changed, ct)
+                ? TypedResults.Json(WebhookView.From(changed), WebhooksJson.Default.WebhookView)
+                : Problems.NotFound("Webhook endpoint");
+        }
     }
 
-    private static async Task<IResult> DeleteAsync(Guid id, ClaimsPrincipal user, IWebhookStore store, CancellationToken ct) =>
-        await store.DeleteEndpointAsync(user.TenantId(), id, ct) ? TypedResults.NoContent() : Problems.NotFound("Webhook endpoint");
+    private static async Task<IResult> DeleteAsync(Guid id, HttpContext context, ClaimsPrincipal user, IWebhookStore store, CancellationToken ct)
+    {
+        var existing = await store.GetEndpointAsync(user.TenantId(), id, ct);
+        using (context.Audit(user.TenantId(), "webhook.delete", "webhook", id.ToString("D"), existing is null ? null : Audited(existing), null))
+        {
+            return await store.DeleteEndpointAsync(user.TenantId(), id, ct) ? TypedResults.NoContent() : Problems.NotFound("Webhook endpoint");
+        }
+    }
+
+    /// <summary>An endpoint as the audit trail keeps it: the view, and whether its secret changed (never the secret:
+    /// the stored form is encrypted, and only the fact of a rotation matters).</summary>
+    private static System.Text.Json.Nodes.JsonNode Audited(WebhookEndpoint endpoint)
+    {
+        var node = AuditRecorder.Node(WebhookView.From(endpoint), WebhooksJson.Default.WebhookView)!;
+        // Distinct per secret, so a rotation shows in the diff; redacted there by its name.
+        node["secret"] = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(endpoint.Secret)))[..16];
+        return node;
+    }
 
     private static async Task<IResult> RotateSecretAsync(
-        Guid id, ClaimsPrincipal user, IWebhookStore store, ISecretProtector secrets, TimeProvider time, CancellationToken ct)
+        Guid id, HttpContext context, ClaimsPrincipal user, IWebhookStore store, ISecretProtector secrets, TimeProvider time, CancellationToken ct)
     {
         if (await store.GetEndpointAsync(user.TenantId(), id, ct) is not { } endpoint)
         {
@@ -201,9 +226,12 @@ public static class WebhooksApi
 
         var secret = NewSecret();
         var changed = endpoint with { Secret = secrets.Protect(secret, SecretContext(id)), UpdatedAt = time.GetUtcNow() };
-        return await store.UpdateEndpointAsync(changed, ct)
-            ? TypedResults.Json(WebhookView.From(changed, secret), WebhooksJson.Default.WebhookView)
-            : Problems.NotFound("Webhook endpoint");
+        using (context.Audit(endpoint.TenantId, "webhook.rotate-secret", "webhook", id.ToString("D"), Audited(endpoint), Audited(changed)))
+        {
+            return await store.UpdateEndpointAsync(changed, ct)
+                ? TypedResults.Json(WebhookView.From(changed, secret), WebhooksJson.Default.WebhookView)
+                : Problems.NotFound("Webhook endpoint");
+        }
     }
 
     private static async Task<IResult> ListDeliveriesAsync(HttpRequest request, ClaimsPrincipal user, IWebhookStore store, CancellationToken ct)

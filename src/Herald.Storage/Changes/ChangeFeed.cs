@@ -114,7 +114,7 @@ public sealed partial class ChangeFeed : IChangeFeed, IAsyncDisposable
     /// <summary>
     /// Save and announce, the one way a PostgreSQL configuration store writes: runs <paramref name="write"/> on one
     /// connection in a transaction, adds the change it reports (null: nothing changed) to that transaction with
-    /// pg_notify, commits, then tells this node (<see cref="CommittedAsync"/>). A write that fails or rolls back
+    /// pg_notify, together with the request's audit entry (<see cref="AuditScope"/>), commits, then tells this node (<see cref="CommittedAsync"/>). A write that fails or rolls back
     /// announces nothing.
     /// </summary>
     internal async Task<T> WriteAsync<T>(Func<NpgsqlConnection, Task<(T Result, Change? Change)>> write, CancellationToken ct)
@@ -127,6 +127,9 @@ public sealed partial class ChangeFeed : IChangeFeed, IAsyncDisposable
             written = await write(connection);
             if (written.Change is { } change)
             {
+                // The request's act goes into the same transaction: no change without its audit entry.
+                // A created resource's id, when the act did not know it yet, is the change's key (a rule-set version).
+                await Herald.Storage.Postgres.PostgresAuditStore.AppendPendingAsync(connection, ct, change.Key);
                 await NotifyAsync(connection, change, ct);
             }
 

@@ -23,6 +23,7 @@ internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes)
                     """)
                     .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", customer.Id).Set("$doc", document).Set("$now", now)
                     .ExecuteNonQuery();
+                SqliteAuditStore.AppendPending(scope);
                 return existing is long ms ? (ms, false) : (now, true);
             },
             ct).ConfigureAwait(false);
@@ -75,8 +76,17 @@ internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes)
     public async Task<bool> DeleteAsync(Guid tenantId, string customerId, CancellationToken ct)
     {
         var deleted = await db.WriteAsync(
-            scope => scope.Command("DELETE FROM customers WHERE tenant_id = $tenant AND id = $id")
-                .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", customerId).ExecuteNonQuery() > 0,
+            scope =>
+            {
+                var gone = scope.Command("DELETE FROM customers WHERE tenant_id = $tenant AND id = $id")
+                    .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", customerId).ExecuteNonQuery() > 0;
+                if (gone)
+                {
+                    SqliteAuditStore.AppendPending(scope);
+                }
+
+                return gone;
+            },
             ct).ConfigureAwait(false);
         if (deleted)
         {

@@ -78,6 +78,7 @@ public static class PostgresStorage
         services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
         services.TryAddSingleton<IProviderCircuitStore, PostgresProviderCircuitStore>();
         services.TryAddSingleton<IQueueStats, PostgresQueueStats>();
+        services.TryAddSingleton<IAuditStore, PostgresAuditStore>();
         return services;
     }
 }

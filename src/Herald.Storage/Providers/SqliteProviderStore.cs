@@ -39,6 +39,11 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ChangeFeed changes,
                         .ExecuteNonQuery();
                 }
 
+                if (rows.Count > 0)
+                {
+                    SqliteAuditStore.AppendPending(scope, rows.Count == 1 ? SqliteValues.Id(rows[0].Account.Id) : "*");
+                }
+
                 return 0;
             },
             ct)).ConfigureAwait(false);
@@ -89,7 +94,7 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ChangeFeed changes,
     {
         var settings = ProviderRows.Protect(protector, account.Id, account.Settings);
         var changed = await IdentityGuardedAsync(() => db.WriteAsync(
-            scope => scope.Command(
+            scope => SqliteAuditStore.Audited(scope, scope.Command(
                     """
                     UPDATE provider_accounts
                     SET name = $name, settings = $settings, weight = $weight, enabled = $enabled, rate_per_second = $rate, prices = $prices, isolated = $isolated,
@@ -106,7 +111,7 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ChangeFeed changes,
                 .Set("$prices", ProviderRows.PricesJson(account.Prices))
                 .Set("$isolated", account.Isolated ? 1 : 0)
                 .Set("$identity", SqliteValues.Text(account.SenderIdentity))
-                .ExecuteNonQuery(),
+                .ExecuteNonQuery()),
             ct)).ConfigureAwait(false);
         if (changed == 0)
         {
@@ -121,11 +126,11 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ChangeFeed changes,
     {
         var now = SqliteValues.Ms(db.Time.GetUtcNow());
         var changed = await db.WriteAsync(
-            scope => scope.Command("UPDATE provider_accounts SET deleted_at = $now, enabled = 0 WHERE id = $id AND tenant_id = $tenant AND deleted_at IS NULL")
+            scope => SqliteAuditStore.Audited(scope, scope.Command("UPDATE provider_accounts SET deleted_at = $now, enabled = 0 WHERE id = $id AND tenant_id = $tenant AND deleted_at IS NULL")
                 .Set("$id", SqliteValues.Id(id))
                 .Set("$tenant", SqliteValues.Id(tenantId))
                 .Set("$now", now)
-                .ExecuteNonQuery(),
+                .ExecuteNonQuery()),
             ct).ConfigureAwait(false);
         if (changed == 0)
         {
@@ -219,4 +224,5 @@ internal sealed class SqliteProviderStore(SqliteDatabase db, ChangeFeed changes,
             throw new SenderIdentityTakenException("", e);
         }
     }
+
 }

@@ -43,10 +43,13 @@ public sealed class PostgresRetentionStore(NpgsqlDataSource dataSource) : IReten
 
     public async Task<bool> SetAsync(Guid tenantId, int? days, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("UPDATE tenants SET retention_days = @days WHERE id = @id");
-        cmd.Parameters.Add(Param("id", tenantId));
-        cmd.Parameters.Add(new NpgsqlParameter<int?>("days", days) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        return await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand("UPDATE tenants SET retention_days = @days WHERE id = @id", connection);
+            cmd.Parameters.Add(Param("id", tenantId));
+            cmd.Parameters.Add(new NpgsqlParameter<int?>("days", days) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+            return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        }, static updated => updated, ct);
     }
 
     public async Task<IReadOnlyList<(Guid TenantId, int? Days)>> ListAsync(CancellationToken ct)

@@ -16,9 +16,9 @@ internal sealed class SqliteRetentionStore(SqliteDatabase db) : IRetentionStore
 
     public Task<bool> SetAsync(Guid tenantId, int? days, CancellationToken ct) =>
         db.WriteAsync(
-            scope => scope.Command("UPDATE tenants SET retention_days = $days WHERE id = $id")
+            scope => SqliteAuditStore.Audited(scope, scope.Command("UPDATE tenants SET retention_days = $days WHERE id = $id")
                 .Set("$id", SqliteValues.Id(tenantId)).Set("$days", days is { } d ? d : DBNull.Value)
-                .ExecuteNonQuery() == 1,
+                .ExecuteNonQuery()) == 1,
             ct);
 
     public Task<IReadOnlyList<(Guid TenantId, int? Days)>> ListAsync(CancellationToken ct) =>

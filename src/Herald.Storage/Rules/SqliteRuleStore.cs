@@ -67,6 +67,7 @@ internal sealed class SqliteRuleStore(SqliteDatabase db, ChangeFeed changes) : I
                     .Set("$comment", SqliteValues.Text(change.Comment))
                     .Set("$from", change.RolledBackFrom is { } from ? from : DBNull.Value)
                     .ExecuteNonQuery();
+                SqliteAuditStore.AppendPending(scope, (current + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
                 return new RuleSetVersion(change.TenantId, current + 1, change.Document, change.Author, created, change.Comment, change.RolledBackFrom);
             },
             ct).ConfigureAwait(false);

@@ -11,14 +11,17 @@ public sealed class PostgresSourceStore(NpgsqlDataSource dataSource) : ISourceSt
     public async Task<Source> CreateAsync(Source source, CancellationToken ct)
     {
         var stored = source with { CreatedAt = Utc(source.CreatedAt), UpdatedAt = Utc(source.UpdatedAt) };
-        await using var cmd = dataSource.CreateCommand(
-            """
-            INSERT INTO sources (id, tenant_id, name, adapter, settings, signing_secret, client_certificate, created_at, updated_at)
-            VALUES (@id, @tenant, @name, @adapter, @settings, @secret, @cert, @created, @updated)
-            """);
-        Bind(cmd, stored);
-        cmd.Parameters.Add(Param("created", stored.CreatedAt));
-        await cmd.ExecuteNonQueryAsync(ct);
+        await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand(
+                """
+                INSERT INTO sources (id, tenant_id, name, adapter, settings, signing_secret, client_certificate, created_at, updated_at)
+                VALUES (@id, @tenant, @name, @adapter, @settings, @secret, @cert, @created, @updated)
+                """, connection);
+            Bind(cmd, stored);
+            cmd.Parameters.Add(Param("created", stored.CreatedAt));
+            return await cmd.ExecuteNonQueryAsync(ct);
+        }, static n => n > 0, ct);
         return stored;
     }
 
@@ -47,24 +50,30 @@ public sealed class PostgresSourceStore(NpgsqlDataSource dataSource) : ISourceSt
 
     public async Task<Source?> UpdateAsync(Source source, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand(
-            $"""
-            UPDATE sources SET name = @name, adapter = @adapter, settings = @settings, signing_secret = @secret,
-                client_certificate = @cert, updated_at = @updated
-            WHERE tenant_id = @tenant AND id = @id
-            RETURNING {Columns}
-            """);
-        Bind(cmd, source with { UpdatedAt = Utc(source.UpdatedAt) });
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        return await r.ReadAsync(ct) ? Read(r) : null;
+        return await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand(
+                $"""
+                UPDATE sources SET name = @name, adapter = @adapter, settings = @settings, signing_secret = @secret,
+                    client_certificate = @cert, updated_at = @updated
+                WHERE tenant_id = @tenant AND id = @id
+                RETURNING {Columns}
+                """, connection);
+            Bind(cmd, source with { UpdatedAt = Utc(source.UpdatedAt) });
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            return await r.ReadAsync(ct) ? Read(r) : null;
+        }, static s => s is not null, ct);
     }
 
     public async Task<bool> DeleteAsync(Guid tenantId, Guid sourceId, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("DELETE FROM sources WHERE tenant_id = @tenant AND id = @id");
-        cmd.Parameters.Add(Param("tenant", tenantId));
-        cmd.Parameters.Add(Param("id", sourceId));
-        return await cmd.ExecuteNonQueryAsync(ct) > 0;
+        return await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand("DELETE FROM sources WHERE tenant_id = @tenant AND id = @id", connection);
+            cmd.Parameters.Add(Param("tenant", tenantId));
+            cmd.Parameters.Add(Param("id", sourceId));
+            return await cmd.ExecuteNonQueryAsync(ct) > 0;
+        }, static deleted => deleted, ct);
     }
 
     public async Task<bool> TryUseSignatureAsync(Guid sourceId, byte[] signature, DateTimeOffset expiresAt, DateTimeOffset now, CancellationToken ct)

@@ -10,9 +10,9 @@ internal sealed class SqliteSourceStore(SqliteDatabase db) : ISourceStore
     {
         var stored = source with { CreatedAt = Ms(source.CreatedAt), UpdatedAt = Ms(source.UpdatedAt) };
         await db.WriteAsync(
-            scope => Bind(scope.Command($"INSERT INTO sources ({Columns}) VALUES ($id, $tenant, $name, $adapter, $settings, $secret, $cert, $created, $updated)"), stored)
+            scope => SqliteAuditStore.Audited(scope, Bind(scope.Command($"INSERT INTO sources ({Columns}) VALUES ($id, $tenant, $name, $adapter, $settings, $secret, $cert, $created, $updated)"), stored)
                 .Set("$created", SqliteValues.Ms(stored.CreatedAt))
-                .ExecuteNonQuery(),
+                .ExecuteNonQuery()),
             ct).ConfigureAwait(false);
         return stored;
     }
@@ -50,15 +50,21 @@ internal sealed class SqliteSourceStore(SqliteDatabase db) : ISourceStore
                     WHERE tenant_id = $tenant AND id = $id
                     RETURNING {Columns}
                     """), source with { UpdatedAt = Ms(source.UpdatedAt) });
-                return command.ReadFirst(Read);
+                var updated = command.ReadFirst(Read);
+                if (updated is not null)
+                {
+                    SqliteAuditStore.AppendPending(scope);
+                }
+
+                return updated;
             },
             ct);
 
     public Task<bool> DeleteAsync(Guid tenantId, Guid sourceId, CancellationToken ct) =>
         db.WriteAsync(
-            scope => scope.Command("DELETE FROM sources WHERE tenant_id = $tenant AND id = $id")
+            scope => SqliteAuditStore.Audited(scope, scope.Command("DELETE FROM sources WHERE tenant_id = $tenant AND id = $id")
                 .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", SqliteValues.Id(sourceId))
-                .ExecuteNonQuery() > 0,
+                .ExecuteNonQuery()) > 0,
             ct);
 
     public Task<bool> TryUseSignatureAsync(Guid sourceId, byte[] signature, DateTimeOffset expiresAt, DateTimeOffset now, CancellationToken ct) =>

@@ -51,6 +51,7 @@ public static class SqliteStorage
         services.AddSingleton<IErasureStore, SqliteErasureStore>();
         services.AddSingleton<IProviderCircuitStore, SqliteProviderCircuitStore>();
         services.AddSingleton<IQueueStats, SqliteQueueStats>();
+        services.AddSingleton<IAuditStore, SqliteAuditStore>();
         return services;
     }
 }

@@ -32,11 +32,13 @@ internal sealed class SqliteTemplateStore(SqliteDatabase db, ChangeFeed changes)
                         .Set("$channel", (int)template.Channel).Set("$language", language).Set("$doc", document).Set("$now", nowMs)
                         .ExecuteNonQuery();
                     var stored = template with { Id = id, Version = 1, CreatedAt = SqliteValues.Time(nowMs), UpdatedAt = SqliteValues.Time(nowMs) };
+                    SqliteAuditStore.AppendPending(scope);
                     return (stored, true);
                 }
 
                 scope.Command("UPDATE templates SET document = $doc, version = version + 1, updated_at = $now WHERE id = $id")
                     .Set("$doc", document).Set("$now", nowMs).Set("$id", SqliteValues.Id(existing.Id)).ExecuteNonQuery();
+                SqliteAuditStore.AppendPending(scope);
                 var updated = template with
                 {
                     Id = existing.Id, Version = existing.Version + 1, CreatedAt = existing.CreatedAt, UpdatedAt = SqliteValues.Time(nowMs),
@@ -73,8 +75,17 @@ internal sealed class SqliteTemplateStore(SqliteDatabase db, ChangeFeed changes)
     public async Task<bool> DeleteAsync(Guid tenantId, Guid id, CancellationToken ct)
     {
         var deleted = await db.WriteAsync(
-            scope => scope.Command("DELETE FROM templates WHERE tenant_id = $tenant AND id = $id")
-                .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", SqliteValues.Id(id)).ExecuteNonQuery() > 0,
+            scope =>
+            {
+                var gone = scope.Command("DELETE FROM templates WHERE tenant_id = $tenant AND id = $id")
+                    .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", SqliteValues.Id(id)).ExecuteNonQuery() > 0;
+                if (gone)
+                {
+                    SqliteAuditStore.AppendPending(scope);
+                }
+
+                return gone;
+            },
             ct).ConfigureAwait(false);
         if (deleted)
         {

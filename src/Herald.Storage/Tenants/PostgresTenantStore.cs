@@ -12,11 +12,14 @@ public sealed class PostgresTenantStore(NpgsqlDataSource dataSource, ChangeFeed 
     {
         var now = Utc(time.GetUtcNow());
         var tenant = new Tenant(Guid.CreateVersion7(now), name, now);
-        await using var cmd = dataSource.CreateCommand("INSERT INTO tenants (id, name, created_at) VALUES (@id, @name, @created)");
-        cmd.Parameters.Add(Param("id", tenant.Id));
-        cmd.Parameters.Add(Param("name", name));
-        cmd.Parameters.Add(Param("created", now));
-        await cmd.ExecuteNonQueryAsync(ct);
+        await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand("INSERT INTO tenants (id, name, created_at) VALUES (@id, @name, @created)", connection);
+            cmd.Parameters.Add(Param("id", tenant.Id));
+            cmd.Parameters.Add(Param("name", name));
+            cmd.Parameters.Add(Param("created", now));
+            return await cmd.ExecuteNonQueryAsync(ct);
+        }, static n => n > 0, ct, _ => tenant.Id.ToString("D"));
         return tenant;
     }
 
@@ -171,17 +174,20 @@ public sealed class PostgresTenantStore(NpgsqlDataSource dataSource, ChangeFeed 
 
     public async Task<bool> SetLimitsAsync(Guid tenantId, TenantLimits limits, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand(
-            """
-            UPDATE tenants SET weight = @weight, requests_per_second = @rps, notifications_per_second = @nps, backlog_limit = @backlog
-            WHERE id = @id
-            """);
-        cmd.Parameters.Add(Param("id", tenantId));
-        cmd.Parameters.Add(Param("weight", limits.Weight));
-        cmd.Parameters.Add(Param("rps", NpgsqlDbType.Double, limits.RequestsPerSecond));
-        cmd.Parameters.Add(Param("nps", NpgsqlDbType.Double, limits.NotificationsPerSecond));
-        cmd.Parameters.Add(Param("backlog", NpgsqlDbType.Bigint, limits.BacklogLimit));
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        return await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand(
+                """
+                UPDATE tenants SET weight = @weight, requests_per_second = @rps, notifications_per_second = @nps, backlog_limit = @backlog
+                WHERE id = @id
+                """, connection);
+            cmd.Parameters.Add(Param("id", tenantId));
+            cmd.Parameters.Add(Param("weight", limits.Weight));
+            cmd.Parameters.Add(Param("rps", NpgsqlDbType.Double, limits.RequestsPerSecond));
+            cmd.Parameters.Add(Param("nps", NpgsqlDbType.Double, limits.NotificationsPerSecond));
+            cmd.Parameters.Add(Param("backlog", NpgsqlDbType.Bigint, limits.BacklogLimit));
+            return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        }, static updated => updated, ct);
     }
 
     private static ApiKey ReadApiKey(NpgsqlDataReader r) =>

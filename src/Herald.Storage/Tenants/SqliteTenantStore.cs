@@ -9,9 +9,14 @@ internal sealed class SqliteTenantStore(SqliteDatabase db, ChangeFeed changes) :
         var now = db.Time.GetUtcNow();
         var tenant = new Tenant(Guid.CreateVersion7(now), name, SqliteValues.Time(SqliteValues.Ms(now)));
         await db.WriteAsync(
-            scope => scope.Command("INSERT INTO tenants (id, name, created_at) VALUES ($id, $name, $at)")
-                .Set("$id", SqliteValues.Id(tenant.Id)).Set("$name", name).Set("$at", SqliteValues.Ms(tenant.CreatedAt))
-                .ExecuteNonQuery(),
+            scope =>
+            {
+                scope.Command("INSERT INTO tenants (id, name, created_at) VALUES ($id, $name, $at)")
+                    .Set("$id", SqliteValues.Id(tenant.Id)).Set("$name", name).Set("$at", SqliteValues.Ms(tenant.CreatedAt))
+                    .ExecuteNonQuery();
+                SqliteAuditStore.AppendPending(scope, SqliteValues.Id(tenant.Id));
+                return 1;
+            },
             ct).ConfigureAwait(false);
         return tenant;
     }
@@ -49,18 +54,24 @@ internal sealed class SqliteTenantStore(SqliteDatabase db, ChangeFeed changes) :
             ExpiresAt = create.ExpiresAt is { } expires ? SqliteValues.Time(SqliteValues.Ms(expires)) : null,
         };
         await db.WriteAsync(
-            scope => scope.Command(
-                    $"INSERT INTO api_keys ({ApiKeyColumns}) VALUES ($id, $tenant, $source, $roles, $hash, $prefix, $at, NULL, $name, $expires, NULL)")
-                .Set("$id", SqliteValues.Id(key.Id))
-                .Set("$tenant", SqliteValues.Id(key.TenantId))
-                .Set("$source", SqliteValues.Id(key.SourceId))
-                .Set("$roles", SqliteJson.Roles(key.Roles))
-                .Set("$hash", key.KeyHash)
-                .Set("$prefix", key.Prefix)
-                .Set("$at", SqliteValues.Ms(key.CreatedAt))
-                .Set("$name", key.Name)
-                .Set("$expires", SqliteValues.Ms(key.ExpiresAt))
-                .ExecuteNonQuery(),
+            scope =>
+            {
+                scope.Command(
+                        $"INSERT INTO api_keys ({ApiKeyColumns}) VALUES ($id, $tenant, $source, $roles, $hash, $prefix, $at, NULL, $name, $expires, NULL)")
+                    .Set("$id", SqliteValues.Id(key.Id))
+                    .Set("$tenant", SqliteValues.Id(key.TenantId))
+                    .Set("$source", SqliteValues.Id(key.SourceId))
+                    .Set("$roles", SqliteJson.Roles(key.Roles))
+                    .Set("$hash", key.KeyHash)
+                    .Set("$prefix", key.Prefix)
+                    .Set("$at", SqliteValues.Ms(key.CreatedAt))
+                    .Set("$name", key.Name)
+                    .Set("$expires", SqliteValues.Ms(key.ExpiresAt))
+                    .ExecuteNonQuery();
+                // The request's audit entry (key.create), in this transaction.
+                SqliteAuditStore.AppendPending(scope, SqliteValues.Id(key.Id));
+                return 1;
+            },
             ct).ConfigureAwait(false);
         await changes.CommittedAsync(StoreChanges.ApiKey(key.TenantId, key.Id)).ConfigureAwait(false);
         return key;
@@ -112,6 +123,8 @@ internal sealed class SqliteTenantStore(SqliteDatabase db, ChangeFeed changes) :
 
                 scope.Command("UPDATE api_keys SET revoked_at = $now WHERE id = $id")
                     .Set("$now", SqliteValues.Ms(now)).Set("$id", SqliteValues.Id(keyId)).ExecuteNonQuery();
+                // The request's audit entry (key.revoke), in this transaction.
+                SqliteAuditStore.AppendPending(scope, SqliteValues.Id(keyId));
                 return (ApiKeyRevocation.Revoked, Changed: true);
             },
             ct).ConfigureAwait(false);
@@ -174,7 +187,7 @@ internal sealed class SqliteTenantStore(SqliteDatabase db, ChangeFeed changes) :
 
     public Task<bool> SetLimitsAsync(Guid tenantId, TenantLimits limits, CancellationToken ct) =>
         db.WriteAsync(
-            scope => scope.Command(
+            scope => SqliteAuditStore.Audited(scope, scope.Command(
                     """
                     UPDATE tenants SET weight = $weight, requests_per_second = $rps, notifications_per_second = $nps, backlog_limit = $backlog
                     WHERE id = $id
@@ -184,6 +197,6 @@ internal sealed class SqliteTenantStore(SqliteDatabase db, ChangeFeed changes) :
                 .Set("$rps", limits.RequestsPerSecond)
                 .Set("$nps", limits.NotificationsPerSecond)
                 .Set("$backlog", limits.BacklogLimit)
-                .ExecuteNonQuery() == 1,
+                .ExecuteNonQuery()) == 1,
             ct);
 }

@@ -19,14 +19,17 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
     public async Task<WebhookEndpoint> CreateEndpointAsync(WebhookEndpoint endpoint, CancellationToken ct)
     {
         var stored = endpoint with { CreatedAt = Utc(endpoint.CreatedAt), UpdatedAt = Utc(endpoint.UpdatedAt) };
-        await using var cmd = dataSource.CreateCommand(
-            """
-            INSERT INTO webhook_endpoints (id, tenant_id, url, secret, statuses, enabled, description, created_at, updated_at)
-            VALUES (@id, @tenant, @url, @secret, @statuses, @enabled, @description, @created, @updated)
-            """);
-        AddEndpointParameters(cmd, stored);
-        cmd.Parameters.Add(Param("created", stored.CreatedAt));
-        await cmd.ExecuteNonQueryAsync(ct);
+        await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand(
+                """
+                INSERT INTO webhook_endpoints (id, tenant_id, url, secret, statuses, enabled, description, created_at, updated_at)
+                VALUES (@id, @tenant, @url, @secret, @statuses, @enabled, @description, @created, @updated)
+                """, connection);
+            AddEndpointParameters(cmd, stored);
+            cmd.Parameters.Add(Param("created", stored.CreatedAt));
+            return await cmd.ExecuteNonQueryAsync(ct);
+        }, static n => n > 0, ct);
         return stored;
     }
 
@@ -47,22 +50,28 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
 
     public async Task<bool> UpdateEndpointAsync(WebhookEndpoint endpoint, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand(
-            """
-            UPDATE webhook_endpoints SET url = @url, secret = @secret, statuses = @statuses, enabled = @enabled,
-                description = @description, updated_at = @updated
-            WHERE id = @id AND tenant_id = @tenant
-            """);
-        AddEndpointParameters(cmd, endpoint with { UpdatedAt = Utc(endpoint.UpdatedAt) });
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        return await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand(
+                """
+                UPDATE webhook_endpoints SET url = @url, secret = @secret, statuses = @statuses, enabled = @enabled,
+                    description = @description, updated_at = @updated
+                WHERE id = @id AND tenant_id = @tenant
+                """, connection);
+            AddEndpointParameters(cmd, endpoint with { UpdatedAt = Utc(endpoint.UpdatedAt) });
+            return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        }, static updated => updated, ct);
     }
 
     public async Task<bool> DeleteEndpointAsync(Guid tenantId, Guid endpointId, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand("DELETE FROM webhook_endpoints WHERE id = @id AND tenant_id = @tenant");
-        cmd.Parameters.Add(Param("id", endpointId));
-        cmd.Parameters.Add(Param("tenant", tenantId));
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        return await PostgresAuditStore.WriteAsync(dataSource, async connection =>
+        {
+            await using var cmd = new NpgsqlCommand("DELETE FROM webhook_endpoints WHERE id = @id AND tenant_id = @tenant", connection);
+            cmd.Parameters.Add(Param("id", endpointId));
+            cmd.Parameters.Add(Param("tenant", tenantId));
+            return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        }, static deleted => deleted, ct);
     }
 
     public async Task<int> FanOutAsync(int max, DateTimeOffset now, CancellationToken ct)

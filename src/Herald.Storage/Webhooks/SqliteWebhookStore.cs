@@ -16,11 +16,11 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
     public async Task<WebhookEndpoint> CreateEndpointAsync(WebhookEndpoint endpoint, CancellationToken ct)
     {
         await db.WriteAsync(
-            scope => SetEndpoint(scope.Command(
+            scope => SqliteAuditStore.Audited(scope, SetEndpoint(scope.Command(
                     "INSERT INTO webhook_endpoints (id, tenant_id, url, secret, statuses, enabled, description, created_at, updated_at) " +
                     "VALUES ($id, $tenant, $url, $secret, $statuses, $enabled, $description, $created, $updated)"), endpoint)
                 .Set("$created", Ms(endpoint.CreatedAt))
-                .ExecuteNonQuery(),
+                .ExecuteNonQuery()),
             ct).ConfigureAwait(false);
         return endpoint with { CreatedAt = Time(Ms(endpoint.CreatedAt)), UpdatedAt = Time(Ms(endpoint.UpdatedAt)) };
     }
@@ -49,10 +49,10 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
 
     public Task<bool> UpdateEndpointAsync(WebhookEndpoint endpoint, CancellationToken ct) =>
         db.WriteAsync(
-            scope => SetEndpoint(scope.Command(
+            scope => SqliteAuditStore.Audited(scope, SetEndpoint(scope.Command(
                     "UPDATE webhook_endpoints SET url = $url, secret = $secret, statuses = $statuses, enabled = $enabled, " +
                     "description = $description, updated_at = $updated WHERE id = $id AND tenant_id = $tenant"), endpoint)
-                .ExecuteNonQuery() == 1,
+                .ExecuteNonQuery()) == 1,
             ct);
 
     public Task<bool> DeleteEndpointAsync(Guid tenantId, Guid endpointId, CancellationToken ct) =>
@@ -62,8 +62,8 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
                 // Deliveries first: the embedded store does not rely on ON DELETE CASCADE being enabled.
                 scope.Command("DELETE FROM webhook_deliveries WHERE endpoint_id = $id AND tenant_id = $tenant")
                     .Set("$id", Id(endpointId)).Set("$tenant", Id(tenantId)).ExecuteNonQuery();
-                return scope.Command("DELETE FROM webhook_endpoints WHERE id = $id AND tenant_id = $tenant")
-                    .Set("$id", Id(endpointId)).Set("$tenant", Id(tenantId)).ExecuteNonQuery() == 1;
+                return SqliteAuditStore.Audited(scope, scope.Command("DELETE FROM webhook_endpoints WHERE id = $id AND tenant_id = $tenant")
+                    .Set("$id", Id(endpointId)).Set("$tenant", Id(tenantId)).ExecuteNonQuery()) == 1;
             },
             ct);
 

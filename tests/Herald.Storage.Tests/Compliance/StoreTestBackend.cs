@@ -34,6 +34,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IThrottleStore Throttles { get; } = services.GetRequiredService<IThrottleStore>();
     public IProviderCircuitStore Circuits { get; } = services.GetRequiredService<IProviderCircuitStore>();
     public IQueueStats QueueStats { get; } = services.GetRequiredService<IQueueStats>();
+    public IAuditStore Audit { get; } = services.GetRequiredService<IAuditStore>();
     public IRetentionStore Retention { get; } = services.GetRequiredService<IRetentionStore>();
     public IChangeFeed Changes { get; } = services.GetRequiredService<IChangeFeed>();
     public ICustomerMessageStore Messages { get; } = services.GetRequiredService<ICustomerMessageStore>();
