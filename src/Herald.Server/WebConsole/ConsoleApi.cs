@@ -95,7 +95,7 @@ public static class ConsoleApi
         var found = await cache.FindAsync(hash, tenants, ct);
         if (found is null || found.ExpiredAt(time.GetUtcNow()))
         {
-            return Problems.Result(StatusCodes.Status401Unauthorized, "unauthorized", "Unknown, revoked or expired API key.");
+            return Problems.Result(StatusCodes.Status401Unauthorized, "unauthorized", "Unknown or revoked API key.");
         }
 
         var ticket = ConsoleTicket.Create(hash, time.GetUtcNow() + options.Value.SessionLifetime);
