@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
@@ -353,14 +352,8 @@ public class PostgresServer : IAsyncDisposable
 
     /// <summary>The port a fresh server tries next: one that was free a moment ago (another process may take it before
     /// the server binds it, which the start handles by picking again). Tests of that handling override it.</summary>
-    protected virtual int PickPort() => FreePort();
+    protected virtual int PickPort() => FreePort.Pick();
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static async Task RunAsync(string file, IReadOnlyList<string> args, bool asPostgres, CancellationToken ct)
     {

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using Herald.Testing;
 
 namespace Herald.EndToEnd.Tests.Observability;
 
@@ -40,7 +40,7 @@ public sealed class PrometheusServer : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(server._folder, "prometheus.yml"), configYaml);
         for (var attempt = 1; ; attempt++)
         {
-            var port = FreePort();
+            var port = FreePort.Pick();
             if (await server.TryStartAsync(port))
             {
                 return server;
@@ -144,10 +144,4 @@ public sealed class PrometheusServer : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

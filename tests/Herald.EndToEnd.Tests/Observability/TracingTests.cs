@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.EndToEnd.Tests.Webhooks;
+using Herald.Testing;
 
 namespace Herald.EndToEnd.Tests.Observability;
 
@@ -24,7 +25,7 @@ public sealed partial class TracingTests(PostgresFixture postgres, ITestOutputHe
         await using var otlp = await OtlpReceiver.StartAsync();
         await using var bank = new WebhookReceiver();
         await bank.StartAsync();
-        var apiPort = FreePort();
+        var apiPort = FreePort.Pick();
         var apiUrl = $"http://127.0.0.1:{apiPort}";
         using var api = StartNode("api", apiUrl, database, otlp.Endpoint, ("Herald__MigrateOnStart", "true"));
         await WaitUntilServingAsync(apiUrl, api.Process);
@@ -185,10 +186,4 @@ public sealed partial class TracingTests(PostgresFixture postgres, ITestOutputHe
         }
     }
 
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 }
