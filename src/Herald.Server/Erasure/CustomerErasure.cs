@@ -1,4 +1,4 @@
-using Herald.Core.Delivery;
+using Herald.Server.Notifications;
 using Herald.Storage;
 
 namespace Herald.Server.Erasure;
@@ -18,7 +18,7 @@ public sealed record ErasureResult(bool CustomerDeleted, int Cancelled, int Reda
 /// contacts and data of every notification of the target, keeping what proves a notification was sent. Safe to
 /// repeat: a second run finds nothing left to change.
 /// </summary>
-public sealed class CustomerErasure(IErasureStore erasure, ICustomerStore customers, INotificationStore notifications, IDeliveryStore delivery, TimeProvider time)
+public sealed class CustomerErasure(IErasureStore erasure, ICustomerStore customers, NotificationCancellation cancellation)
 {
     private const int Batch = 500;
 
@@ -32,7 +32,7 @@ public sealed class CustomerErasure(IErasureStore erasure, ICustomerStore custom
         {
             foreach (var id in inFlight)
             {
-                cancelled += await CancelAsync(tenantId, id, ct) ? 1 : 0;
+                cancelled += (await cancellation.CancelAsync(tenantId, id, maxTries: 10, ct)).Outcome == CancelOutcome.Cancelled ? 1 : 0;
             }
         }
 
@@ -51,25 +51,5 @@ public sealed class CustomerErasure(IErasureStore erasure, ICustomerStore custom
         // What the customer sent in, after its notifications: the answers to them are found through them.
         var messages = await erasure.RedactMessagesAsync(tenantId, target, ct);
         return new ErasureResult(deleted, cancelled, redacted) { RedactedMessages = messages };
-    }
-
-    /// <summary>Cancels one notification as <c>POST /v1/notifications/{id}/cancel</c> does, retrying a lost race with
-    /// the worker; false when it became final meanwhile.</summary>
-    private async Task<bool> CancelAsync(Guid tenantId, Guid id, CancellationToken ct)
-    {
-        for (var attempt = 0; attempt < 10; attempt++)
-        {
-            if (await notifications.GetAsync(tenantId, id, ct) is not { } n || DeliveryStateMachine.OnCancel(n) is not { } transition)
-            {
-                return false;
-            }
-
-            if ((await delivery.ApplyAsync([new DeliveryUpdate(n.Id, n.Version, transition, [])], time.GetUtcNow(), ct)).Applied[0])
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using System.Text.Json;
-using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Ingest;
 using Herald.Ingest.Native;
@@ -236,37 +235,22 @@ public static class NotificationsApi
                 $"The key is scoped to source {source}: send through POST /v1/sources/{source}/messages.")
             : null;
 
-    private static async Task<IResult> CancelAsync(
-        Guid id, ClaimsPrincipal user, INotificationStore notifications, IDeliveryStore delivery, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> CancelAsync(Guid id, ClaimsPrincipal user, NotificationCancellation cancellation, CancellationToken ct)
     {
         if (SourceScoped(user) is { } refused)
         {
             return refused;
         }
 
-        var tenantId = user.TenantId();
-        for (var attempt = 0; attempt < 5; attempt++)
+        var (outcome, n) = await cancellation.CancelAsync(user.TenantId(), id, maxTries: 5, ct);
+        return outcome switch
         {
-            var n = await notifications.GetAsync(tenantId, id, ct);
-            if (n is null)
-            {
-                return Problems.NotFound("Notification");
-            }
-
-            if (DeliveryStateMachine.OnCancel(n) is not { } transition)
-            {
-                return Problems.Result(StatusCodes.Status409Conflict, "already-final", "The notification is already final.",
-                    $"Its status is '{JsonNamingPolicy.CamelCase.ConvertName(n.Status.ToString())}'.");
-            }
-
-            var applied = await delivery.ApplyAsync([new DeliveryUpdate(n.Id, n.Version, transition, [])], time.GetUtcNow(), ct);
-            if (applied.Applied[0])
-            {
-                return TypedResults.Json(new AcceptedView(n.Id, NotificationStatus.Cancelled), HeraldJson.Default.AcceptedView);
-            }
-        }
-
-        return Problems.Result(StatusCodes.Status409Conflict, "busy", "The notification changed while cancelling; try again.");
+            CancelOutcome.Cancelled => TypedResults.Json(new AcceptedView(n!.Id, NotificationStatus.Cancelled), HeraldJson.Default.AcceptedView),
+            CancelOutcome.NotFound => Problems.NotFound("Notification"),
+            CancelOutcome.AlreadyFinal => Problems.Result(StatusCodes.Status409Conflict, "already-final", "The notification is already final.",
+                $"Its status is '{JsonNamingPolicy.CamelCase.ConvertName(n!.Status.ToString())}'."),
+            _ => Problems.Result(StatusCodes.Status409Conflict, "busy", "The notification changed while cancelling; try again."),
+        };
     }
 
     private static T? ParseEnum<T>(string? raw, string name, List<InputError> errors) where T : struct, Enum

@@ -9,6 +9,7 @@ public static class NotificationsServiceCollectionExtensions
     public static IServiceCollection AddHeraldNotifications(this IServiceCollection services, IConfiguration configuration, HeraldRole role)
     {
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<NotificationCancellation>();
         if (role.ServesApi())
         {
             services.AddSingleton<IngestService>();
