@@ -211,6 +211,39 @@ public sealed class ProviderRateLimiterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NodeStillConnecting_GrantsOnlyCritical_UntilRedisDownAfter_ThenItsLocalShare()
+    {
+        // Redis configured but nothing answers yet: a node starting while its connection is still being made. Before
+        // the fix its refused calls opened the circuit at once and it sent at its whole local share beside the nodes
+        // already sharing the schedule in Redis.
+        var options = new RateLimitOptions { RedisDownAfter = TimeSpan.FromSeconds(3), MaxQueueWait = TimeSpan.FromMilliseconds(50) };
+        var redis = new RedisConnection($"127.0.0.1:{FreePort.Pick()},connectRetry=0", NullLogger<RedisConnection>.Instance);
+        var shared = new SharedRateLimiter(redis, TimeProvider.System, options);
+        var metrics = new RecordingMetrics();
+        var limiter = new ProviderRateLimiter(shared, new LocalRateLimiter(TimeProvider.System), Options.Create(options), TimeProvider.System, metrics, NullLogger<ProviderRateLimiter>.Instance);
+        var heartbeat = new RateLimitHeartbeat(limiter, shared, Options.Create(options), TimeProvider.System);
+        _owned.Add(new Node(limiter, heartbeat, metrics, redis));
+        await heartbeat.StartAsync(Ct);
+        var account = Account(1_000);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var critical = await limiter.AcquireAsync(account, Priority.Critical, Ct);
+        RatePermit low;
+        do
+        {
+            low = await limiter.AcquireAsync(account, Priority.Low, Ct);
+            // Whatever the machine's speed: no non-critical grant before RedisDownAfter without an answer.
+            Assert.True(!low.Granted || clock.Elapsed >= options.RedisDownAfter, $"a low send was granted {low.Mode} after {clock.Elapsed}");
+            Assert.True(clock.Elapsed < Deadline, "no local grant after RedisDownAfter");
+        }
+        while (!low.Granted);
+
+        Assert.True(critical.Granted);
+        Assert.Equal(RateLimitMode.Local, critical.Mode);
+        Assert.Equal(RateLimitMode.Local, low.Mode);
+    }
+
+    [Fact]
     public async Task SlowRedis_WhileTheCircuitIsClosed_NonCriticalWaitsAndIsNotGrantedLocally_CriticalGoesLocally()
     {
         // Redis stalls for one to two seconds: slow, not down (RedisDownAfter is longer).

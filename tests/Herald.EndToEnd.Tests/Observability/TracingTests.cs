@@ -71,7 +71,10 @@ public sealed partial class TracingTests(PostgresFixture postgres, ITestOutputHe
         Assert.Equal("api", Role(spans, "herald.ingest"));
         Assert.Equal("worker", Role(spans, "herald.deliver"));
         Assert.Equal("worker", Role(spans, "herald.provider.send"));
-        Assert.Equal("api", Role(spans, "herald.receipt"));
+        // The receipt is processed where it lands (the api, which hosts the sandbox's callback target), unless it
+        // came before the worker stored the provider's message id: then it is parked and the worker's write of the
+        // attempt takes it back. Either way it joins the notification's trace.
+        Assert.Contains(Role(spans, "herald.receipt"), new[] { "api", "worker" });
         Assert.Equal("worker", Role(spans, "herald.webhook"));
         Assert.NotEqual(Pid(spans, "herald.ingest"), Pid(spans, "herald.deliver"));
         Assert.Equal(id.ToString(), spans.First(s => s.Name == "herald.deliver").Attributes["herald.notification.id"]);

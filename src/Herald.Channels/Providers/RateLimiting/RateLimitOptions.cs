@@ -63,7 +63,8 @@ public sealed class RateLimitOptions
     public TimeSpan MaxLateness { get; set; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>Consecutive Redis calls that found no connection (refused, closed) that switch the node to local
-    /// limiting at once; slow answers never do (see <see cref="RedisDownAfter"/>).</summary>
+    /// limiting at once, once Redis has answered the node before (a node still connecting waits
+    /// <see cref="RedisDownAfter"/>); slow answers never do.</summary>
     [Range(1, 1000)]
     public int RedisFailuresToOpen { get; set; } = 3;
 
