@@ -88,6 +88,36 @@ public sealed class RetentionTests(PostgresFixture postgres)
         Assert.Equal([young.ToString()], listed.Select(n => n!["id"]!.GetValue<string>()));
     }
 
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("sqlite")]
+    public async Task Purge_ShortensTheAuditTrailPastItsOwnRetention_WhichStillVerifies(string backend)
+    {
+        using var folder = new TempFolder();
+        var clock = new ShiftedTimeProvider();
+        await using var host = await StartAsync(backend, folder, clock);
+        var (_, client) = await host.CreateTenantAsync();
+        foreach (var days in new[] { 30, 60 })
+        {
+            using var set = await client.PutAsJsonAsync("/v1/settings/retention", new { days });
+            set.EnsureSuccessStatusCode();
+        }
+
+        var before = (await client.GetFromJsonAsync<JsonObject>("/v1/audit"))!["items"]!.AsArray();
+        Assert.True(before.Count >= 2, before.ToJsonString());
+
+        // 400 days is the default audit retention; a chain is shortened once its oldest entry is a day past it.
+        clock.Advance(TimeSpan.FromDays(402));
+        var after = await TestData.EventuallyAsync(
+            async () => (await client.GetFromJsonAsync<JsonObject>("/v1/audit"))!["items"]!.AsArray(),
+            items => items.Any(e => e!["action"]!.GetValue<string>() == "audit.purge"), Deadline, "the audit purge");
+
+        Assert.Equal(["audit.purge"], after.Select(e => e!["action"]!.GetValue<string>()));
+        var verify = (await client.GetFromJsonAsync<JsonObject>("/v1/audit/verify"))!;
+        Assert.True(verify["ok"]!.GetValue<bool>(), verify.ToJsonString());
+        Assert.Equal(before.Count, verify["purgedThroughSeq"]!.GetValue<long>());
+    }
+
     private static async Task<Guid> SendDeliveredAsync(HttpClient client)
     {
         var id = await client.SendAsync(new { type = "card.transaction", channels = new[] { "telegram" }, customer = new { telegramChatId = "5150" }, data = new { text = "Paid" } });

@@ -25,7 +25,9 @@ public sealed record AuditPage(IReadOnlyList<AuditEntryView> Items, long? Next);
 public sealed record AuditBrokenLink(long Seq, Guid? Id);
 
 /// <param name="FirstBroken">Where the chain breaks: the sequence number and the entry found there (null id: missing).</param>
-public sealed record AuditVerifyView(bool Ok, long Checked, AuditBrokenLink? FirstBroken, string? Reason);
+/// <param name="PurgedThroughSeq">Entries up to this sequence number were deleted by the audit retention (0: none); the
+/// check started after them, from the hash the chain kept of the last one.</param>
+public sealed record AuditVerifyView(bool Ok, long Checked, AuditBrokenLink? FirstBroken, string? Reason, long PurgedThroughSeq);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(AuditEntryView))]
@@ -153,7 +155,7 @@ public static class AuditApi
     {
         var result = await store.VerifyAsync(chain, ct);
         return TypedResults.Json(
-            new AuditVerifyView(result.Ok, result.Checked, result.FirstBrokenSeq is { } seq ? new AuditBrokenLink(seq, result.FirstBrokenId) : null, result.Reason),
+            new AuditVerifyView(result.Ok, result.Checked, result.FirstBrokenSeq is { } seq ? new AuditBrokenLink(seq, result.FirstBrokenId) : null, result.Reason, result.PurgedThroughSeq),
             AuditJson.Default.AuditVerifyView);
     }
 

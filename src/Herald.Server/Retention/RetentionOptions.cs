@@ -19,6 +19,12 @@ public sealed class RetentionOptions
     [Range(10, 10_000)]
     public int BatchSize { get; set; } = 1000;
 
+    /// <summary>How long the audit trail keeps its entries (every chain, the system's included): longer than the
+    /// delivery records, as auditors look back further. Entries are deleted from the start of each chain about once a
+    /// day; the chain keeps the hash of the last one deleted, so it still verifies (docs/OPERATIONS.md "Audit trail").</summary>
+    [Range(30, 36_500)]
+    public int AuditDays { get; set; } = 400;
+
     /// <summary>A pause between batches, leaving the database to delivery between them.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan BatchPause { get; set; } = TimeSpan.FromMilliseconds(50);

@@ -6,10 +6,11 @@ namespace Herald.Server.Retention;
 /// <summary>
 /// Deletes each tenant's delivery records past its retention (issue #17): final notifications with their attempts
 /// and parts, and finished webhook deliveries, in small batches with a pause between them so delivery never waits
-/// for it. Runs on delivering nodes; two nodes purging at once only repeat each other's deletes.
+/// for it; then the audit trail's entries past <see cref="RetentionOptions.AuditDays"/>. Runs on delivering nodes; two
+/// nodes purging at once only repeat each other's deletes.
 /// </summary>
 public sealed partial class RetentionPurge(
-    IRetentionStore store, TimeProvider time, IOptions<RetentionOptions> options, HeraldMetrics metrics, ILogger<RetentionPurge> logger) : BackgroundService
+    IRetentionStore store, IAuditStore audit, TimeProvider time, IOptions<RetentionOptions> options, HeraldMetrics metrics, ILogger<RetentionPurge> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -71,11 +72,32 @@ public sealed partial class RetentionPurge(
             }
         }
 
+        var auditDeleted = 0;
+        int auditBatch;
+        do
+        {
+            auditBatch = await audit.PurgeAsync(time.GetUtcNow(), TimeSpan.FromDays(o.AuditDays), AuditSlack, o.BatchSize, ct);
+            auditDeleted += auditBatch;
+        }
+        while (auditBatch > 0);
+
+        if (auditDeleted > 0)
+        {
+            LogAuditPurged(logger, auditDeleted, o.AuditDays);
+        }
+
         return total;
     }
 
+    /// <summary>A chain is shortened only once its oldest entry is this much past the audit retention: about one
+    /// <c>audit.purge</c> entry per chain and day, not one per round.</summary>
+    private static readonly TimeSpan AuditSlack = TimeSpan.FromDays(1);
+
     [LoggerMessage(EventId = 5300, Level = LogLevel.Information, Message = "Retention: purged {Rows} rows of tenant {TenantId} created before {Before:O}")]
     private static partial void LogPurged(ILogger logger, Guid tenantId, int rows, DateTimeOffset before);
+
+    [LoggerMessage(EventId = 5302, Level = LogLevel.Information, Message = "Retention: deleted {Entries} audit entries older than {Days} days")]
+    private static partial void LogAuditPurged(ILogger logger, int entries, int days);
 
     [LoggerMessage(EventId = 5301, Level = LogLevel.Warning, Message = "Retention purge failed; next round at the next interval")]
     private static partial void LogPurgeFailed(ILogger logger, Exception exception);

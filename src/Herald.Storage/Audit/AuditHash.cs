@@ -82,10 +82,13 @@ public static class AuditHash
 /// entry before (the same), or a hash that does not match the content (an altered entry). The chain's recorded head
 /// finds a removed last entry.
 /// </summary>
-public sealed class AuditChainCheck
+/// <param name="purgedSeq">The chain's anchor: the last entry deleted by the audit retention (0: none), where the
+/// check starts.</param>
+/// <param name="purgedHash">That entry's hash, which the first remaining entry must name as its previous one.</param>
+public sealed class AuditChainCheck(long purgedSeq = 0, string? purgedHash = null)
 {
-    private long _expectedSeq = 1;
-    private string _expectedPrev = AuditHash.Genesis;
+    private long _expectedSeq = purgedSeq + 1;
+    private string _expectedPrev = purgedHash ?? AuditHash.Genesis;
     private long _checked;
     private AuditVerification? _broken;
 
@@ -103,7 +106,7 @@ public sealed class AuditChainCheck
             : null;
         if (reason is not null)
         {
-            _broken = new AuditVerification(false, _checked, _expectedSeq, entry.Id, reason);
+            _broken = new AuditVerification(false, _checked, _expectedSeq, entry.Id, reason) { PurgedThroughSeq = purgedSeq };
             return false;
         }
 
@@ -124,8 +127,8 @@ public sealed class AuditChainCheck
 
         var (headSeq, headHash) = head ?? (0, AuditHash.Genesis);
         return headSeq != _expectedSeq - 1 || headHash != _expectedPrev
-            ? new AuditVerification(false, _checked, _expectedSeq, null, $"the chain's head is at sequence {headSeq}, the entries end at {_expectedSeq - 1}")
-            : new AuditVerification(true, _checked, null, null, null);
+            ? new AuditVerification(false, _checked, _expectedSeq, null, $"the chain's head is at sequence {headSeq}, the entries end at {_expectedSeq - 1}") { PurgedThroughSeq = purgedSeq }
+            : new AuditVerification(true, _checked, null, null, null) { PurgedThroughSeq = purgedSeq };
     }
 }
 

@@ -60,7 +60,12 @@ public sealed record AuditQuery(
 /// not what the chain says it should be (altered, missing, out of place), or none.</summary>
 /// <param name="FirstBrokenSeq">The sequence number where the chain breaks (for a missing tail: the first missing one).</param>
 /// <param name="FirstBrokenId">The entry found there; null when it is missing.</param>
-public sealed record AuditVerification(bool Ok, long Checked, long? FirstBrokenSeq, Guid? FirstBrokenId, string? Reason);
+public sealed record AuditVerification(bool Ok, long Checked, long? FirstBrokenSeq, Guid? FirstBrokenId, string? Reason)
+{
+    /// <summary>Entries up to this sequence number were deleted by the audit retention (0: none); the check started
+    /// after it, from the hash the chain kept of the last deleted entry.</summary>
+    public long PurgedThroughSeq { get; init; }
+}
 
 /// <summary>
 /// The audit trail (issue #17): one hash chain per tenant plus the system chain. Configuration stores append an
@@ -81,4 +86,23 @@ public interface IAuditStore
     /// <summary>Walks the chain from its first entry, recomputing every hash and link, and compares the end with the
     /// chain's recorded head (so a removed last entry is found too).</summary>
     Task<AuditVerification> VerifyAsync(Guid? tenantId, CancellationToken ct);
+
+    /// <summary>
+    /// The audit trail's retention: in every chain whose oldest entry is older than <paramref name="keep"/> by more
+    /// than <paramref name="slack"/> (so a chain is purged about once per slack, not at every round), deletes up to
+    /// <paramref name="batch"/> entries from its start that are older than <paramref name="keep"/>, moves the chain's
+    /// anchor to the last one deleted and appends an <c>audit.purge</c> entry by the system naming the range, all in
+    /// one transaction per chain. Answers the number of entries deleted.
+    /// </summary>
+    Task<int> PurgeAsync(DateTimeOffset now, TimeSpan keep, TimeSpan slack, int batch, CancellationToken ct);
+}
+
+/// <summary>The <c>audit.purge</c> entry the retention appends to a chain it shortened.</summary>
+public static class AuditPurge
+{
+    public const string Action = "audit.purge";
+
+    public static AuditChange Entry(Guid? tenantId, DateTimeOffset at, long fromSeq, long throughSeq, DateTimeOffset before) =>
+        new(tenantId, at, AuditActor.Herald, Action, "audit", $"{fromSeq}-{throughSeq}",
+            $$$"""{"deleted":{"fromSeq":{{{fromSeq}}},"throughSeq":{{{throughSeq}}},"olderThan":"{{{before.UtcDateTime:O}}}"}}""");
 }

@@ -144,13 +144,15 @@ public sealed class PostgresAuditStore(NpgsqlDataSource dataSource) : IAuditStor
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
         (long, string)? head = null;
-        await using (var cmd = new NpgsqlCommand("SELECT seq, hash FROM audit_chains WHERE tenant_id = @tenant", connection))
+        var (purgedSeq, purgedHash) = (0L, (string?)null);
+        await using (var cmd = new NpgsqlCommand("SELECT seq, hash, purged_seq, purged_hash FROM audit_chains WHERE tenant_id = @tenant", connection))
         {
             cmd.Parameters.Add(Param("tenant", chain));
             await using var r = await cmd.ExecuteReaderAsync(ct);
             if (await r.ReadAsync(ct))
             {
                 head = (r.GetInt64(0), r.GetString(1));
+                (purgedSeq, purgedHash) = (r.GetInt64(2), NullableString(r, 3));
             }
         }
 
@@ -158,7 +160,7 @@ public sealed class PostgresAuditStore(NpgsqlDataSource dataSource) : IAuditStor
         {
             cmd.Parameters.Add(Param("tenant", chain));
             await using var r = await cmd.ExecuteReaderAsync(ct);
-            var check = new AuditChainCheck();
+            var check = new AuditChainCheck(purgedSeq, purgedHash);
             while (await r.ReadAsync(ct))
             {
                 if (!check.Add(Read(r)))
@@ -169,6 +171,85 @@ public sealed class PostgresAuditStore(NpgsqlDataSource dataSource) : IAuditStor
 
             return check.Finish(head);
         }
+    }
+
+    public async Task<int> PurgeAsync(DateTimeOffset now, TimeSpan keep, TimeSpan slack, int batch, CancellationToken ct)
+    {
+        var before = now - keep;
+        var due = new List<Guid>();
+        await using (var cmd = dataSource.CreateCommand(
+            """
+            SELECT c.tenant_id FROM audit_chains c
+            WHERE (SELECT min(e.at) FROM audit_entries e WHERE e.tenant_id = c.tenant_id) < @due
+            """))
+        {
+            cmd.Parameters.Add(Param("due", Utc(before - slack)));
+            await using var r = await cmd.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                due.Add(r.GetGuid(0));
+            }
+        }
+
+        var deleted = 0;
+        foreach (var chain in due)
+        {
+            deleted += await PurgeChainAsync(chain, now, before, batch, ct);
+        }
+
+        return deleted;
+    }
+
+    /// <summary>One chain's purge in one transaction; the chain's head row is locked first, as an append does.</summary>
+    private async Task<int> PurgeChainAsync(Guid chain, DateTimeOffset now, DateTimeOffset before, int batch, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        long purged;
+        await using (var locked = new NpgsqlCommand("SELECT purged_seq FROM audit_chains WHERE tenant_id = @tenant FOR UPDATE", connection))
+        {
+            locked.Parameters.Add(Param("tenant", chain));
+            purged = (long)(await locked.ExecuteScalarAsync(ct))!;
+        }
+
+        // The leading run of old entries: the purge stops at the first entry that is not old enough, so the chain
+        // always loses a prefix and keeps a verifiable rest.
+        (long Seq, string Hash)? last = null;
+        await using (var old = new NpgsqlCommand(
+            "SELECT seq, hash, at < @before FROM audit_entries WHERE tenant_id = @tenant AND seq > @purged ORDER BY seq LIMIT @batch", connection))
+        {
+            old.Parameters.Add(Param("tenant", chain));
+            old.Parameters.Add(Param("purged", purged));
+            old.Parameters.Add(Param("before", Utc(before)));
+            old.Parameters.Add(Param("batch", batch));
+            await using var r = await old.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct) && r.GetBoolean(2))
+            {
+                last = (r.GetInt64(0), r.GetString(1));
+            }
+        }
+
+        if (last is not { } through)
+        {
+            return 0;
+        }
+
+        int deleted;
+        await using (var delete = new NpgsqlCommand(
+            """
+            DELETE FROM audit_entries WHERE tenant_id = @tenant AND seq <= @through;
+            UPDATE audit_chains SET purged_seq = @through, purged_hash = @hash WHERE tenant_id = @tenant;
+            """, connection))
+        {
+            delete.Parameters.Add(Param("tenant", chain));
+            delete.Parameters.Add(Param("through", through.Seq));
+            delete.Parameters.Add(Param("hash", through.Hash));
+            deleted = await delete.ExecuteNonQueryAsync(ct) - 1;
+        }
+
+        await AppendAsync(connection, AuditPurge.Entry(chain == Guid.Empty ? null : chain, now, purged + 1, through.Seq, before), ct);
+        await transaction.CommitAsync(ct);
+        return deleted;
     }
 
     /// <summary>"type" or "type/id".</summary>

@@ -118,15 +118,17 @@ internal sealed class SqliteAuditStore(SqliteDatabase db) : IAuditStore
                 // One read transaction: under WAL it is one snapshot, so the head and the entries agree.
                 using var transaction = connection.BeginTransaction(deferred: true);
                 (long, string)? head = null;
+                var (purgedSeq, purgedHash) = (0L, (string?)null);
                 using (var command = connection.CreateCommand())
                 {
                     command.Transaction = transaction;
-                    command.CommandText = "SELECT seq, hash FROM audit_chains WHERE tenant_id = $tenant";
+                    command.CommandText = "SELECT seq, hash, purged_seq, purged_hash FROM audit_chains WHERE tenant_id = $tenant";
                     command.Set("$tenant", chain);
                     using var reader = command.ExecuteReader();
                     if (reader.Read())
                     {
                         head = (reader.GetInt64(0), reader.GetString(1));
+                        (purgedSeq, purgedHash) = (reader.GetInt64(2), reader.GetStringOrNull(3));
                     }
                 }
 
@@ -136,7 +138,7 @@ internal sealed class SqliteAuditStore(SqliteDatabase db) : IAuditStore
                     command.CommandText = $"SELECT {Columns} FROM audit_entries WHERE tenant_id = $tenant ORDER BY seq";
                     command.Set("$tenant", chain);
                     using var reader = command.ExecuteReader();
-                    var check = new AuditChainCheck();
+                    var check = new AuditChainCheck(purgedSeq, purgedHash);
                     while (reader.Read())
                     {
                         if (!check.Add(Read(reader)))
@@ -149,6 +151,57 @@ internal sealed class SqliteAuditStore(SqliteDatabase db) : IAuditStore
                 }
             },
             ct);
+
+    public Task<int> PurgeAsync(DateTimeOffset now, TimeSpan keep, TimeSpan slack, int batch, CancellationToken ct) =>
+        db.WriteAsync(
+            scope =>
+            {
+                var before = now - keep;
+                var due = scope.Command(
+                        """
+                        SELECT c.tenant_id FROM audit_chains c
+                        WHERE (SELECT min(e.at) FROM audit_entries e WHERE e.tenant_id = c.tenant_id) < $due
+                        """)
+                    .Set("$due", SqliteValues.Ms(before - slack))
+                    .ReadAll(static r => r.GetId(0));
+                var deleted = 0;
+                foreach (var chain in due)
+                {
+                    deleted += PurgeChain(scope, chain, now, before, batch);
+                }
+
+                return deleted;
+            },
+            ct);
+
+    /// <summary>One chain's purge: the leading run of entries older than <paramref name="before"/> (stopping at the
+    /// first that is not), the anchor moved to the last one, and the <c>audit.purge</c> entry.</summary>
+    private static int PurgeChain(WriteScope scope, Guid chain, DateTimeOffset now, DateTimeOffset before, int batch)
+    {
+        var id = SqliteValues.Id(chain);
+        var purged = (long)scope.Command("SELECT purged_seq FROM audit_chains WHERE tenant_id = $tenant").Set("$tenant", id).ExecuteScalar()!;
+        (long Seq, string Hash)? last = null;
+        using (var reader = scope.Command("SELECT seq, hash, at < $before FROM audit_entries WHERE tenant_id = $tenant AND seq > $purged ORDER BY seq LIMIT $batch")
+            .Set("$tenant", id).Set("$purged", purged).Set("$before", SqliteValues.Ms(before)).Set("$batch", batch).ExecuteReader())
+        {
+            while (reader.Read() && reader.GetBoolean(2))
+            {
+                last = (reader.GetInt64(0), reader.GetString(1));
+            }
+        }
+
+        if (last is not { } through)
+        {
+            return 0;
+        }
+
+        var deleted = scope.Command("DELETE FROM audit_entries WHERE tenant_id = $tenant AND seq <= $through")
+            .Set("$tenant", id).Set("$through", through.Seq).ExecuteNonQuery();
+        scope.Command("UPDATE audit_chains SET purged_seq = $through, purged_hash = $hash WHERE tenant_id = $tenant")
+            .Set("$tenant", id).Set("$through", through.Seq).Set("$hash", through.Hash).ExecuteNonQuery();
+        Append(scope, AuditPurge.Entry(chain == Guid.Empty ? null : chain, now, purged + 1, through.Seq, before));
+        return deleted;
+    }
 
     private static AuditEntry Read(SqliteDataReader r)
     {

@@ -195,6 +195,71 @@ public abstract class AuditStoreComplianceTests : StoreSuite
         Assert.True((await Stores.Audit.VerifyAsync(tenant, Ct)).Ok);
     }
 
+    [Fact]
+    public async Task PurgeAsync_DeletesTheOldStartOfAChain_WhichStillVerifies_AndRecordsThePurge()
+    {
+        // Entries at T0+1s … T0+6s; the retention keeps what is younger than T0+4s (now = T0+4s+keep).
+        var (tenant, entries) = await ChainAsync(6);
+        var (other, _) = await ChainAsync(2);
+        var keep = TimeSpan.FromDays(400);
+        var now = T0.AddSeconds(4) + keep;
+
+        var deleted = await Stores.Audit.PurgeAsync(now, keep, TimeSpan.Zero, 100, Ct);
+
+        // Three of this chain (1–3) and both of the other (both older than T0+4s).
+        Assert.Equal(5, deleted);
+        var left = await Stores.Audit.QueryAsync(tenant, new AuditQuery(), Ct);
+        Assert.Equal([7L, 6, 5, 4], left.Select(e => e.Seq));
+        var purge = left[0];
+        Assert.Equal((AuditPurge.Action, AuditActor.System, "1-3", entries[5].Hash), (purge.Action, purge.Actor, purge.ResourceId, purge.PrevHash));
+        Assert.Equal(now, purge.At);
+        Assert.Equal(new AuditVerification(true, 4, null, null, null) { PurgedThroughSeq = 3 }, await Stores.Audit.VerifyAsync(tenant, Ct));
+        Assert.Equal(new AuditVerification(true, 1, null, null, null) { PurgedThroughSeq = 2 }, await Stores.Audit.VerifyAsync(other, Ct));
+
+        // Nothing more is old enough: a second round changes nothing (and appends no second purge entry).
+        Assert.Equal(0, await Stores.Audit.PurgeAsync(now, keep, TimeSpan.Zero, 100, Ct));
+        Assert.Equal(4, (await Stores.Audit.QueryAsync(tenant, new AuditQuery(), Ct)).Count);
+    }
+
+    [Fact]
+    public async Task PurgeAsync_InBatches_AndOnlyOnceTheChainIsASlackPastItsRetention()
+    {
+        var (tenant, _) = await ChainAsync(5);
+        var keep = TimeSpan.FromDays(400);
+        var slack = TimeSpan.FromDays(1);
+
+        // The oldest entry is past the retention, but not by the slack yet: left alone.
+        Assert.Equal(0, await Stores.Audit.PurgeAsync(T0.AddSeconds(10) + keep, keep, slack, 100, Ct));
+
+        var now = T0.AddSeconds(10) + keep + slack;
+        Assert.Equal(2, await Stores.Audit.PurgeAsync(now, keep, slack, 2, Ct));
+        Assert.Equal(2, await Stores.Audit.PurgeAsync(now, keep, slack, 2, Ct));
+        Assert.Equal(1, await Stores.Audit.PurgeAsync(now, keep, slack, 2, Ct));
+        Assert.Equal(0, await Stores.Audit.PurgeAsync(now, keep, slack, 2, Ct));
+
+        // Only the three purge entries are left, and they chain from the anchor.
+        var left = await Stores.Audit.QueryAsync(tenant, new AuditQuery(), Ct);
+        Assert.Equal([AuditPurge.Action, AuditPurge.Action, AuditPurge.Action], left.Select(e => e.Action));
+        Assert.Equal(["5-5", "3-4", "1-2"], left.Select(e => e.ResourceId));
+        Assert.True((await Stores.Audit.VerifyAsync(tenant, Ct)).Ok);
+    }
+
+    [Fact]
+    public async Task VerifyAsync_AfterAPurge_AnEntryDeletedBeyondTheAnchor_IsFound()
+    {
+        // Someone deleting more of the chain's start than the retention did: the first remaining entry no longer
+        // follows the anchor.
+        var (tenant, entries) = await ChainAsync(6);
+        var keep = TimeSpan.FromDays(400);
+        await Stores.Audit.PurgeAsync(T0.AddSeconds(3) + keep, keep, TimeSpan.Zero, 100, Ct);
+
+        await ExecuteSqlAsync($"DELETE FROM audit_entries WHERE tenant_id = '{tenant}' AND seq = 3");
+
+        var result = await Stores.Audit.VerifyAsync(tenant, Ct);
+        Assert.False(result.Ok);
+        Assert.Equal((3L, entries[3].Id, 2L), (result.FirstBrokenSeq, result.FirstBrokenId, result.PurgedThroughSeq));
+    }
+
     private async Task<(Guid Tenant, List<AuditEntry> Entries)> ChainAsync(int count)
     {
         var tenant = Guid.CreateVersion7();
