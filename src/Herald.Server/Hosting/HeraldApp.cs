@@ -121,7 +121,7 @@ public static class HeraldApp
         services.AddHeraldTemplates(configuration);
         services.AddHeraldSources(configuration);
         services.AddHeraldProviders(configuration, role);
-        services.AddHeraldReports(configuration);
+        services.AddHeraldReports(configuration, role);
         services.AddHeraldRetention(configuration, role);
         services.AddHeraldErasure(configuration);
         services.AddHeraldWebhooks(configuration, role);

@@ -5,6 +5,7 @@ using Herald.Core.Notifications;
 using Herald.Ingest;
 using Herald.Server.Authentication;
 using Herald.Storage;
+using Microsoft.Extensions.Options;
 
 namespace Herald.Server.Reports;
 
@@ -34,8 +35,9 @@ public sealed partial class OverviewJson : JsonSerializerContext;
 /// <summary>
 /// <c>GET /v1/stats/overview?range=1h|24h|7d</c> (keys with <c>read</c> or <c>admin</c>, or a console session): the
 /// caller's tenant's notifications of the range per bucket (1 min, 15 min, 1 h), by channel, status and priority,
-/// with the delivery rate and what waits per lane. One grouped query over the id range of the time range (ids are
-/// UUIDv7), read through the (tenant_id, id) index; no index of its own (docs/CONSOLE.md has the plan).
+/// with the delivery rate and what waits per lane. The 1 h range is one grouped query over the id range of the time
+/// range (ids are UUIDv7), read through the (tenant_id, id) index; the 24 h and 7 d ranges read the 15-minute counts
+/// kept by <see cref="NotificationCounting"/> and count only what those do not cover yet (docs/CONSOLE.md has the plans).
 /// </summary>
 public static class OverviewApi
 {
@@ -57,7 +59,8 @@ public static class OverviewApi
         return app;
     }
 
-    private static async Task<IResult> OverviewAsync(HttpRequest request, ClaimsPrincipal user, INotificationStore store, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> OverviewAsync(
+        HttpRequest request, ClaimsPrincipal user, INotificationStore store, INotificationCountStore counted, IOptions<ReportsOptions> options, TimeProvider time, CancellationToken ct)
     {
         var range = request.Query["range"].FirstOrDefault() ?? "1h";
         if (!Ranges.TryGetValue(range, out var shape))
@@ -69,7 +72,9 @@ public static class OverviewApi
         var width = (long)shape.Bucket.TotalMilliseconds;
         var to = time.GetUtcNow();
         var from = DateTimeOffset.FromUnixTimeMilliseconds((to - shape.Range).ToUnixTimeMilliseconds() / width * width);
-        var counts = await store.CountAsync(user.TenantId(), from, to, shape.Bucket, ct);
+        var counts = options.Value.Counting && shape.Bucket >= CountBuckets.Width
+            ? await CountAsync(user.TenantId(), from, to, shape.Bucket, store, counted, ct)
+            : await store.CountAsync(user.TenantId(), from, to, shape.Bucket, ct);
         long total = 0, delivered = 0, final = 0;
         var waiting = Enum.GetValues<Priority>().Order().ToDictionary(p => p, _ => 0L);
         foreach (var count in counts)
@@ -94,5 +99,39 @@ public static class OverviewApi
             range, from, to, (int)shape.Bucket.TotalSeconds, counts, total, delivered, final,
             final == 0 ? null : (double)delivered / final, [.. waiting.Select(static w => new LaneWaiting(w.Key, w.Value))]);
         return TypedResults.Json(overview, OverviewJson.Default.Overview);
+    }
+
+    /// <summary>
+    /// The range's counts from the 15-minute buckets counted after they closed (<see cref="NotificationCounting"/>), and
+    /// for the rest (the current bucket, any not counted yet or counted before it closed) from the notifications
+    /// themselves; both summed into <paramref name="width"/>, which is a multiple of the count buckets'.
+    /// </summary>
+    private static async Task<IReadOnlyList<NotificationCount>> CountAsync(
+        Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan width, INotificationStore live, INotificationCountStore counted, CancellationToken ct)
+    {
+        var complete = (await counted.BucketsAsync(from, to, ct))
+            .Where(static b => b.CountedAt >= b.Bucket + CountBuckets.Width).Select(static b => b.Bucket).ToHashSet();
+        var parts = new List<NotificationCount>();
+        var start = from;
+        while (start < to)
+        {
+            // The longest run of buckets from `start` that are all complete, or all not.
+            var fromCounts = complete.Contains(start);
+            var end = start;
+            while (end < to && complete.Contains(end) == fromCounts)
+            {
+                end = end + CountBuckets.Width > to ? to : end + CountBuckets.Width;
+            }
+
+            parts.AddRange(fromCounts
+                ? await counted.CountAsync(tenantId, start, end, width, ct)
+                : await live.CountAsync(tenantId, start, end, width, ct));
+            start = end;
+        }
+
+        return [.. parts
+            .GroupBy(static c => (c.Bucket, c.Channel, c.Status, c.Priority))
+            .Select(static g => new NotificationCount(g.Key.Bucket, g.Key.Channel, g.Key.Status, g.Key.Priority, g.Sum(static c => c.Count)))
+            .OrderBy(static c => c.Bucket).ThenBy(static c => c.Channel).ThenBy(static c => c.Status).ThenBy(static c => c.Priority)];
     }
 }

@@ -79,6 +79,7 @@ public static class PostgresStorage
         services.TryAddSingleton<IProviderCircuitStore, PostgresProviderCircuitStore>();
         services.TryAddSingleton<IQueueStats, PostgresQueueStats>();
         services.TryAddSingleton<IAuditStore, PostgresAuditStore>();
+        services.TryAddSingleton<INotificationCountStore, PostgresNotificationCountStore>();
         return services;
     }
 }

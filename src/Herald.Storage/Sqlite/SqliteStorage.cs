@@ -52,6 +52,7 @@ public static class SqliteStorage
         services.AddSingleton<IProviderCircuitStore, SqliteProviderCircuitStore>();
         services.AddSingleton<IQueueStats, SqliteQueueStats>();
         services.AddSingleton<IAuditStore, SqliteAuditStore>();
+        services.AddSingleton<INotificationCountStore, SqliteNotificationCountStore>();
         return services;
     }
 }

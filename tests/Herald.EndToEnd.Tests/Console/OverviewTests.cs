@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Server.Hosting;
+using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.EndToEnd.Tests.Console;
@@ -24,6 +25,7 @@ public sealed class OverviewTests(PostgresFixture postgres)
         var settings = storage == "postgres"
             ? HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("overview_" + Guid.NewGuid().ToString("N")[..12]))
             : HeraldHost.SqliteSettings(folder.Path);
+        settings["Herald:Reports:CountInterval"] = "00:00:00.200";
         var clock = new ShiftedTimeProvider();
         await using var host = await HeraldHost.StartAsync(HeraldRole.All, settings, configure: b => b.Services.AddSingleton<TimeProvider>(clock));
         var (_, client) = await host.CreateTenantAsync();
@@ -77,6 +79,21 @@ public sealed class OverviewTests(PostgresFixture postgres)
             Assert.InRange(bucket, from, day["to"]!.GetValue<DateTimeOffset>());
         }
 
+        Assert.Equal(4, (await OverviewAsync(client, "7d"))["total"]!.GetValue<long>());
+
+        // Once the early wave's bucket is counted after it closed, the 24 h and 7 d ranges read its counts instead of
+        // its notifications (and the current bucket live): the same figures.
+        var counted = host.Services.GetRequiredService<INotificationCountStore>();
+        var earlyBucket = CountBuckets.Of(clock.GetUtcNow() - TimeSpan.FromHours(2));
+        await TestData.EventuallyAsync(
+            async () => (await counted.BucketsAsync(earlyBucket, earlyBucket + CountBuckets.Width, CancellationToken.None)).SingleOrDefault(),
+            b => b is not null && b.CountedAt >= b.Bucket + CountBuckets.Width, TimeSpan.FromSeconds(60), "the early bucket to be counted");
+        var dayFromCounts = await OverviewAsync(client, "24h");
+        Assert.Equal((4L, 2L, 3L), (dayFromCounts["total"]!.GetValue<long>(), dayFromCounts["delivered"]!.GetValue<long>(), dayFromCounts["final"]!.GetValue<long>()));
+        string Early(JsonObject overview) => string.Join(" ", overview["counts"]!.AsArray()
+            .Where(c => c!["bucket"]!.GetValue<DateTimeOffset>() < earlyBucket + CountBuckets.Width).Select(c => c!.ToJsonString()));
+        Assert.Equal(Early(day), Early(dayFromCounts));
+        Assert.Contains("delivered", Early(dayFromCounts), StringComparison.Ordinal);
         Assert.Equal(4, (await OverviewAsync(client, "7d"))["total"]!.GetValue<long>());
         Assert.Equal(0, (await OverviewAsync(other, "7d"))["total"]!.GetValue<long>());
 

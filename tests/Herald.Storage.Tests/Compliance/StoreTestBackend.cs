@@ -35,6 +35,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IProviderCircuitStore Circuits { get; } = services.GetRequiredService<IProviderCircuitStore>();
     public IQueueStats QueueStats { get; } = services.GetRequiredService<IQueueStats>();
     public IAuditStore Audit { get; } = services.GetRequiredService<IAuditStore>();
+    public INotificationCountStore Counts { get; } = services.GetRequiredService<INotificationCountStore>();
     public IRetentionStore Retention { get; } = services.GetRequiredService<IRetentionStore>();
     public IChangeFeed Changes { get; } = services.GetRequiredService<IChangeFeed>();
     public ICustomerMessageStore Messages { get; } = services.GetRequiredService<ICustomerMessageStore>();
