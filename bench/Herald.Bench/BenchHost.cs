@@ -46,6 +46,9 @@ public sealed class BenchHost : IAsyncDisposable
 
     public bool IsPostgres => _postgresDatabase is not null;
 
+    /// <summary>The bench database's connection string (PostgreSQL runs only).</summary>
+    public string? PostgresDatabase => _postgresDatabase;
+
     /// <summary>Per-notification cost snapshots (CPU, allocations, statements, WAL) around each workload.</summary>
     public CostMeter Cost => field ??= new CostMeter(_postgresDatabase, _postgres?.DataDirectory);
 

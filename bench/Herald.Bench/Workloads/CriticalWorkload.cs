@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Text;
-using Herald.Sandbox.Mailbox;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Bench.Workloads;
 
@@ -28,56 +25,17 @@ public static class CriticalWorkload
 
         var (_, http) = await host.CreateTenantAsync("Bench critical", ct);
         using var _ = http;
-        var time = TimeProvider.System;
-        var mailbox = host.Services.GetRequiredService<SandboxMailbox>();
 
         await InsertBacklogAsync(host, http, options, ct);
 
         var depthAtStart = await host.QueueDepthAsync(ct);
         Report.Info($"queued when the criticals start: {depthAtStart.Sum():N0} (low lane {depthAtStart[3]:N0})");
 
-        var issued = new Dictionary<string, DateTimeOffset>(Criticals);
-        var posts = new List<Task<long>>(Criticals);
-        var pace = Stopwatch.StartNew();
-        for (var i = 0; i < Criticals; i++)
-        {
-            var due = Interval * i;
-            if (pace.Elapsed < due)
-            {
-                await Task.Delay(due - pace.Elapsed, ct);
-            }
-
-            var chatId = Payloads.ChatId(9, i);
-            var body = Encoding.UTF8.GetBytes(Payloads.Telegram(chatId, type: "fraud.alert", priority: "critical"));
-            issued[chatId] = time.GetUtcNow();
-            posts.Add(TimedPostAsync(http, body, ct));
-        }
-
-        // Collect mailbox times while the backlog keeps flowing in: the mailbox keeps only the newest messages.
-        var received = new Dictionary<string, DateTimeOffset>(Criticals);
-        var deadline = Stopwatch.StartNew();
-        while (received.Count < Criticals && deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            foreach (var message in mailbox.Find("telegram"))
-            {
-                if (issued.ContainsKey(message.To))
-                {
-                    received.TryAdd(message.To, message.Time);
-                }
-            }
-
-            if (received.Count < Criticals)
-            {
-                await Task.Delay(200, ct);
-            }
-        }
-
-        var acceptTicks = await Task.WhenAll(posts);
-        var accept = Percentiles.FromTicks(acceptTicks.Where(t => t >= 0));
-        var latency = new Percentiles(received.Select(r => (r.Value - issued[r.Key]).TotalMilliseconds));
+        var probe = await CriticalProbe.MeasureAsync(host, http, 9, Criticals, Interval, ct);
+        var (latency, accept) = (probe.Latency, probe.Accept);
         var depthAtEnd = await host.QueueDepthAsync(ct);
         Report.Line($"critical.accept_to_provider: p50 {Report.Ms(latency.At(50))}  p99 {Report.Ms(latency.At(99))}  max {Report.Ms(latency.Max)}  ({latency.Count}/{Criticals} seen by the sandbox, one every {Interval.TotalMilliseconds:F0} ms)");
-        Report.Line($"critical.post_202: p50 {Report.Ms(accept.At(50))}  p99 {Report.Ms(accept.At(99))}  ({acceptTicks.Count(t => t < 0)} failed)");
+        Report.Line($"critical.post_202: p50 {Report.Ms(accept.At(50))}  p99 {Report.Ms(accept.At(99))}  ({probe.FailedPosts} failed)");
         Report.Info($"queued at the end: {depthAtEnd.Sum():N0} (low lane {depthAtEnd[3]:N0})");
         report.Add(new Figure("critical p99 behind backlog", latency.At(99), "ms", 50, HigherIsBetter: false, Note: $"{Criticals - latency.Count} missing"));
 
@@ -115,19 +73,5 @@ public static class CriticalWorkload
         await Task.WhenAll(posters);
         var inserted = (long)(batches - failed) * BatchSize;
         Report.Line($"critical.backlog_insert: {inserted:N0} low-priority queued in {clock.Elapsed.TotalSeconds:F1} s ({inserted / clock.Elapsed.TotalSeconds:F0}/s via batch API, worker draining meanwhile; {failed} batch POSTs failed)");
-    }
-
-    /// <summary>One critical POST; returns its Stopwatch ticks, or -1 when it was not accepted.</summary>
-    private static async Task<long> TimedPostAsync(HttpClient http, byte[] body, CancellationToken ct)
-    {
-        var start = Stopwatch.GetTimestamp();
-        try
-        {
-            return await ClosedLoop.PostAsync(http, "/v1/notifications", body, 1, ct) < 0 ? -1 : Stopwatch.GetTimestamp() - start;
-        }
-        catch (HttpRequestException)
-        {
-            return -1;
-        }
     }
 }

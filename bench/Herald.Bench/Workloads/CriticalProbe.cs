@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Text;
+using Herald.Sandbox.Mailbox;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Bench.Workloads;
+
+/// <summary>
+/// Critical notifications sent one every <c>interval</c> while something else loads Herald: accept→provider latency is
+/// the time the sandbox mailbox recorded each one minus the time its POST was issued (both from the same process
+/// clock). Each probe uses its own chat-id prefix so probes never see each other's messages.
+/// </summary>
+public static class CriticalProbe
+{
+    public sealed record Result(Percentiles Latency, Percentiles Accept, int Sent, int FailedPosts);
+
+    public static async Task<Result> MeasureAsync(BenchHost host, HttpClient http, int prefix, int count, TimeSpan interval, CancellationToken ct)
+    {
+        var time = TimeProvider.System;
+        var mailbox = host.Services.GetRequiredService<SandboxMailbox>();
+        var issued = new Dictionary<string, DateTimeOffset>(count);
+        var posts = new List<Task<long>>(count);
+        var pace = Stopwatch.StartNew();
+        for (var i = 0; i < count; i++)
+        {
+            var due = interval * i;
+            if (pace.Elapsed < due)
+            {
+                await Task.Delay(due - pace.Elapsed, ct);
+            }
+
+            var chatId = Payloads.ChatId(prefix, i);
+            var body = Encoding.UTF8.GetBytes(Payloads.Telegram(chatId, type: "fraud.alert", priority: "critical"));
+            issued[chatId] = time.GetUtcNow();
+            posts.Add(TimedPostAsync(http, body, ct));
+        }
+
+        // Collect mailbox times while the load keeps flowing in: the mailbox keeps only the newest messages.
+        var received = new Dictionary<string, DateTimeOffset>(count);
+        var deadline = Stopwatch.StartNew();
+        while (received.Count < count && deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            foreach (var message in mailbox.Find("telegram"))
+            {
+                if (issued.ContainsKey(message.To))
+                {
+                    received.TryAdd(message.To, message.Time);
+                }
+            }
+
+            if (received.Count < count)
+            {
+                await Task.Delay(200, ct);
+            }
+        }
+
+        var acceptTicks = await Task.WhenAll(posts);
+        return new Result(
+            new Percentiles(received.Select(r => (r.Value - issued[r.Key]).TotalMilliseconds)),
+            Percentiles.FromTicks(acceptTicks.Where(t => t >= 0)),
+            count,
+            acceptTicks.Count(t => t < 0));
+    }
+
+    /// <summary>One critical POST; returns its Stopwatch ticks, or -1 when it was not accepted.</summary>
+    private static async Task<long> TimedPostAsync(HttpClient http, byte[] body, CancellationToken ct)
+    {
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            return await ClosedLoop.PostAsync(http, "/v1/notifications", body, 1, ct) < 0 ? -1 : Stopwatch.GetTimestamp() - start;
+        }
+        catch (HttpRequestException)
+        {
+            return -1;
+        }
+    }
+}
