@@ -24,6 +24,7 @@ public sealed partial class InboundMessageProcessor(
     IDeliveryStore delivery,
     ICustomerMessageStore store,
     IEnumerable<IInboundAcknowledger> acknowledgers,
+    ServiceWindows windows,
     TimeProvider time,
     ILogger<InboundMessageProcessor> logger) : IInboundMessageSink
 {
@@ -69,6 +70,8 @@ public sealed partial class InboundMessageProcessor(
         }
 
         var added = await store.AddAsync(stored, ct);
+        // Every WhatsApp message opens the customer's 24-hour window with this account's number, a retry too.
+        await windows.OpenedAsync(account, messages, ct);
         await AcknowledgeAsync(account, messages, ct);
         return [.. stored.Where((_, i) => added[i])];
     }

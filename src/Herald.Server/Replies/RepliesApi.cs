@@ -83,6 +83,8 @@ public static class RepliesServiceCollectionExtensions
     {
         services.AddSingleton<InboundMessageProcessor>();
         services.AddSingleton<IInboundMessageSink>(static sp => sp.GetRequiredService<InboundMessageProcessor>());
+        services.AddSingleton<ServiceWindows>();
+        services.AddSingleton<Channels.WhatsApp.ICustomerServiceWindows>(static sp => sp.GetRequiredService<ServiceWindows>());
         // After the sandbox's own registration: Herald knows notification ids, the standalone sandbox does not.
         services.AddSingleton<Sandbox.Replies.ISandboxReplyReferences, SandboxReplyReferences>();
         return services;
