@@ -34,6 +34,7 @@ public static class RepliesApi
     public static IEndpointRouteBuilder MapRepliesApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/customers/{id}/messages", ListAsync).WithTags("Customers").RequireAuthorization(Policies.Read);
+        app.MapPushCallbacks();
         return app;
     }
 
