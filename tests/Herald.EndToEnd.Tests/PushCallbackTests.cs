@@ -104,6 +104,25 @@ public sealed class PushCallbackTests(PostgresTwoWayHostFixture fixture) : IClas
         Assert.Equal(["/actionId", "/device", "/id", "/notificationId"], problem!["errors"]!.AsArray().Select(e => e.Str("pointer")).Order());
     }
 
+    [Fact]
+    public async Task Tap_BodyOverTheCap_Is413_EvenWithoutALength()
+    {
+        var (_, account, secret) = await TenantAsync("Push flood");
+        var body = new string('x', 5000);
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/callbacks/push/{account}")
+        {
+            // A stream without a length goes chunked: the cap must hold while it streams in.
+            Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body))),
+        };
+        request.Headers.TryAddWithoutValidation(WebhookSignature.Header, WebhookSignature.Sign(secret, Now, Encoding.UTF8.GetBytes(body)));
+        request.Headers.TransferEncodingChunked = true;
+        using var client = Host.Client();
+
+        using var response = await client.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
     private static string Tap(Guid notificationId, string actionId) =>
         $$"""{"id":"{{Guid.NewGuid():N}}","notificationId":"{{notificationId}}","actionId":"{{actionId}}","device":"device-1"}""";
 

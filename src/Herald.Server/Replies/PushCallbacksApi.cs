@@ -56,14 +56,21 @@ public static partial class PushCallbacksApi
             return Problems.Result(StatusCodes.Status413PayloadTooLarge, "too-large", $"The body is larger than {MaxBodyBytes} bytes.");
         }
 
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, ct);
-        if (buffer.Length > MaxBodyBytes)
+        // Read with the cap enforced while it streams in: a chunked body names no length.
+        var body = new byte[MaxBodyBytes + 1];
+        var length = 0;
+        int read;
+        while (length <= MaxBodyBytes && (read = await request.Body.ReadAsync(body.AsMemory(length), ct)) > 0)
+        {
+            length += read;
+        }
+
+        if (length > MaxBodyBytes)
         {
             return Problems.Result(StatusCodes.Status413PayloadTooLarge, "too-large", $"The body is larger than {MaxBodyBytes} bytes.");
         }
 
-        var body = buffer.ToArray();
+        body = body[..length];
         var now = time.GetUtcNow();
         if (request.Headers[WebhookSignature.Header].FirstOrDefault() is not { Length: > 0 } signature
             || !WebhookSignature.Verify(secret, signature, body, now, Tolerance))
