@@ -19,13 +19,16 @@ public sealed record BenchOptions(
     public static readonly string[] AllWorkloads = ["ingest", "batch", "e2e", "critical", "rules"];
 
     /// <summary>Workloads that run only when named with --only.</summary>
-    public static readonly string[] OptInWorkloads = ["file", "fairness", "purge"];
+    public static readonly string[] OptInWorkloads = ["file", "fairness", "replies", "purge"];
+
+    /// <summary>How many inbound replies the replies workload posts (issue #16 names 10,000).</summary>
+    public int Replies { get; init; } = 10_000;
 
     public const int DefaultBacklog = 1_000_000;
 
     public bool Runs(string workload) => Only.Contains(workload);
 
-    /// <summary>Parses <c>[--quick] [--tracing] [--only a,b] [--storage postgres|sqlite] [--duration s] [--backlog n]</c>.</summary>
+    /// <summary>Parses <c>[--quick] [--tracing] [--only a,b] [--storage postgres|sqlite] [--duration s] [--backlog n] [--replies n]</c>.</summary>
     public static BenchOptions Parse(string[] args)
     {
         var quick = args.Contains("--quick");
@@ -34,6 +37,7 @@ public sealed record BenchOptions(
         var duration = quick ? 2 : 10;
         var backlog = quick ? 20_000 : DefaultBacklog;
         var tracing = false;
+        var replies = 10_000;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -63,11 +67,14 @@ public sealed record BenchOptions(
                 case "--duration":
                     duration = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--replies":
+                    replies = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
                 case "--backlog":
                     backlog = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,purge] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--replies 10000]");
             }
         }
 
@@ -81,6 +88,7 @@ public sealed record BenchOptions(
             quick ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(3))
         {
             Tracing = tracing,
+            Replies = replies,
         };
     }
 }

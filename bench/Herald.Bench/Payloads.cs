@@ -13,9 +13,9 @@ public static class Payloads
     public static string Telegram(string chatId, string type = "card.transaction", string priority = "normal") =>
         $$$"""{"type":"{{{type}}}","priority":"{{{priority}}}","channels":["telegram"],"customer":{"telegramChatId":"{{{chatId}}}"},"data":{"text":"You paid 12.50 EUR at Bench Store"}}""";
 
-    /// <summary>A WhatsApp notification to a German mobile number ending in 5 (never a sandbox magic recipient).</summary>
+    /// <summary>A WhatsApp notification to a German mobile number ending in 6 (never a sandbox magic recipient: 0005 is one).</summary>
     public static string WhatsApp(int i) =>
-        $$$"""{"type":"card.transaction","channels":["whatsapp"],"customer":{"phone":"+491512{{{(i % 1_000_000).ToString("D6", CultureInfo.InvariantCulture)}}}5"},"data":{"text":"You paid 12.50 EUR at Bench Store"}}""";
+        $$$"""{"type":"card.transaction","channels":["whatsapp"],"customer":{"phone":"+491512{{{(i % 1_000_000).ToString("D6", CultureInfo.InvariantCulture)}}}6"},"data":{"text":"You paid 12.50 EUR at Bench Store"}}""";
 
     public static string ChatId(int prefix, int i) =>
         prefix.ToString(CultureInfo.InvariantCulture) + i.ToString("D7", CultureInfo.InvariantCulture) + "5";

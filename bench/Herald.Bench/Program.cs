@@ -80,6 +80,11 @@ try
         await FairnessWorkload.RunAsync(host, options, report, ct);
     }
 
+    if (options.Runs("replies"))
+    {
+        await RepliesWorkload.RunAsync(host, options, report, ct);
+    }
+
     if (options.Runs("purge"))
     {
         await PurgeWorkload.RunAsync(host, options, report, ct);

@@ -15,6 +15,11 @@ public static class MagicRecipients
     /// <summary>WhatsApp answers 5xx twice, then accepts.</summary>
     public const string WhatsAppFailsTwice = "0003";
 
+    /// <summary>WhatsApp keeps to Meta's 24-hour customer-service window for this customer: a free-form message (text,
+    /// interactive) is refused with 131047 unless the customer wrote to that business number (<c>POST /sandbox/replies</c>)
+    /// within 24 hours of the sandbox's clock; a template always goes. Other numbers take free-form at any time.</summary>
+    public const string WhatsAppWindowEnforced = "0005";
+
     /// <summary>SMS (REST and SMPP) permanent failure: invalid number.</summary>
     public const string InvalidSmsNumber = "0004";
 
@@ -33,7 +38,7 @@ public static class MagicRecipients
     /// <summary>Every magic phone-number suffix.</summary>
     public static IReadOnlyList<string> PhoneSuffixes { get; } =
     [
-        NotOnWhatsApp, NoWhatsAppReceipt, WhatsAppFailsTwice, InvalidSmsNumber,
+        NotOnWhatsApp, NoWhatsAppReceipt, WhatsAppFailsTwice, WhatsAppWindowEnforced, InvalidSmsNumber,
         SmppReceiptsReversed, SmppSecondPartUndelivered, SmppReceiptIdDecimal,
     ];
 

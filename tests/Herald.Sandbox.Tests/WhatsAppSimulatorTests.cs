@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Sandbox.Tests;
 
@@ -171,6 +172,40 @@ public sealed class WhatsAppSimulatorTests : IAsyncLifetime
 
         Assert.Equal([500, 500, 200], codes);
         Assert.Equal([131000, 131000], graphCodes);
+    }
+
+    // Meta's customer-service window: free-form only within 24 hours of the customer's last message to the number.
+    [Fact]
+    public async Task Send_RecipientEnding0005_FreeFormRefusedWith131047_UntilTheCustomerWrites_TemplateAlwaysGoes()
+    {
+        const string To = "+4915112340005";
+        var simulator = host.Services.GetRequiredService<WhatsApp.WhatsAppSimulator>();
+
+        using (var closed = await host.SendWhatsAppAsync(SandboxHost.Text(To)))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, closed.StatusCode);
+            using var json = JsonDocument.Parse(await closed.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+            Assert.Equal(131047, json.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+        }
+
+        using (var template = await host.SendWhatsAppAsync(new
+        {
+            messaging_product = "whatsapp", to = To, type = "template", template = new { name = "fraud_alert", language = new { code = "en_US" } },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.OK, template.StatusCode);
+        }
+
+        // The customer wrote to another business number: this one's window stays closed.
+        simulator.CustomerWrote("999", To[1..], TimeProvider.System.GetUtcNow());
+        using (var other = await host.SendWhatsAppAsync(SandboxHost.Text(To)))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, other.StatusCode);
+        }
+
+        simulator.CustomerWrote("1234567890", To[1..], TimeProvider.System.GetUtcNow());
+        using var open = await host.SendWhatsAppAsync(SandboxHost.Text(To));
+        Assert.Equal(HttpStatusCode.OK, open.StatusCode);
     }
 
     [Fact]

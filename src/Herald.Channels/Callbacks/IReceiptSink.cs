@@ -55,6 +55,11 @@ public sealed record InboundMessage(Channel Channel, string From, string Provide
     /// <c>chat:message</c> of the keyboard message), when the vendor says; null for SMS.</summary>
     public string? InReplyTo { get; init; }
 
+    /// <summary>For a vendor that gives no message id (SMPP mobile-originated messages, named by their content within a
+    /// time bucket): the name the same message had in the previous bucket. One already stored under it is the same
+    /// message delivered again, and is not stored or reported twice.</summary>
+    public string? EarlierId { get; init; }
+
     /// <summary>Telegram: the callback query to answer (<c>answerCallbackQuery</c>), so the client stops its spinner.</summary>
     public string? CallbackQueryId { get; init; }
 }

@@ -9,6 +9,9 @@ namespace Herald.Channels.Push;
 public static class FcmChannel
 {
     /// <summary>Its settings: fields, which are required and which are secrets, validation, egress, sender identity.</summary>
+    /// <summary>The setting holding the action callbacks' signing key (docs/TWO-WAY.md, "Push action callbacks").</summary>
+    public const string CallbackSecretSetting = "callbackSecret";
+
     public static ConnectorDefinition Definition { get; } =
     new(FcmConnector.ConnectorKind, Channel.Push,
     [
@@ -20,6 +23,7 @@ public static class FcmChannel
         new("projectId", false, false, "Overrides project_id."),
         new("baseUrl", false, false, "FCM API base URL (default https://fcm.googleapis.com)."),
         new("title", false, false, "Notification title shown above the text."),
+        new(CallbackSecretSetting, false, true, "Key of the Herald-Signature HMAC the bank's app puts on action callbacks (POST /callbacks/push/{accountId}); none: callbacks refused."),
     ], static e => FcmSettings.Parse(e).Dispose(), static e =>
     {
         using var s = FcmSettings.Parse(e);

@@ -23,6 +23,7 @@ public static class WhatsAppChannel
         new("accessToken", true, true, "System-user access token."),
         new("appSecret", false, true, "App secret: key of the X-Hub-Signature-256 on webhooks."),
         new("verifyToken", false, true, "Token Meta echoes in the webhook verification handshake."),
+        new("serviceWindow", false, false, "\"enforce\" (default): free-form text only within 24 h of the customer's last message, else the template or the next channel; \"off\": never checked."),
     ], static e => WhatsAppSettings.Parse(e), static e => [EgressDestination.ForUrl("baseUrl", WhatsAppSettings.Parse(e).BaseUrl)],
         // Meta's status webhooks name the phone number id: it routes them, so it has one owner.
         static e => "whatsapp:" + WhatsAppSettings.Parse(e).PhoneNumberId);
@@ -50,5 +51,7 @@ public static class WhatsAppChannel
         ["accessToken"] = "sandbox-" + SandboxAccount.Token(16),
         ["appSecret"] = SandboxAccount.Token(32),
         ["verifyToken"] = SandboxAccount.Token(16),
+        // The demo's customers never wrote in: the sandbox's own account sends free-form to anyone (docs/TWO-WAY.md).
+        ["serviceWindow"] = WhatsAppSettings.WindowOff,
     }));
 }

@@ -11,10 +11,19 @@ namespace Herald.Channels.WhatsApp;
 /// Sends through Meta's WhatsApp Cloud API: <c>POST {baseUrl}/{apiVersion}/{phoneNumberId}/messages</c> with a
 /// Bearer token. A 200 answer means Meta accepted the message (<see cref="SendOutcomeKind.Accepted"/>); delivery
 /// arrives later as a status webhook (<see cref="WhatsAppWebhook"/>).
+/// <para>The customer-service window (<see cref="ICustomerServiceWindows"/>) is decided here, where the account, and so
+/// the business number the window belongs to, is known: inside it the message goes free-form (interactive reply buttons
+/// when it asks a question), outside it the notification's approved template goes; without a template nothing is sent
+/// and the step fails at once with <see cref="WindowClosedCode"/> (no provider call, nothing billed), so the route's
+/// next channel takes over. An account with <c>serviceWindow: "off"</c> sends the template whenever there is one.</para>
 /// </summary>
-public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeProvider time) : IChannelConnector
+public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeProvider time, ICustomerServiceWindows? windows = null) : IChannelConnector
 {
     public const string ConnectorKind = "whatsapp-cloud";
+
+    /// <summary>Error code of a free-form message Herald did not send because the customer's window is closed and the
+    /// notification has no WhatsApp template: Meta would refuse it with 131047.</summary>
+    public const string WindowClosedCode = "whatsapp_window_closed";
 
     /// <summary>How errors name the far end.</summary>
     internal const string Api = "WhatsApp Cloud API";
@@ -37,6 +46,20 @@ public sealed class WhatsAppCloudConnector(IHttpClientFactory httpClients, TimeP
         if (to.Length == 0)
         {
             return SendOutcome.Permanent("invalid_address", "recipient phone number has no digits");
+        }
+
+        if (settings.EnforceServiceWindow && windows is not null)
+        {
+            if (await windows.IsOpenAsync(account, to, ct).ConfigureAwait(false))
+            {
+                // Inside the window the words go free-form: the reply buttons only a free-form message can carry.
+                message = message with { Template = null };
+            }
+            else if (message.Template is null)
+            {
+                return SendOutcome.Permanent(
+                    WindowClosedCode, "outside WhatsApp's 24-hour customer-service window and the notification has no WhatsApp template");
+            }
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Post, settings.MessagesUri);

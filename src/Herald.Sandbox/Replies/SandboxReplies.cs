@@ -46,6 +46,7 @@ internal sealed class NoReplyReferences : ISandboxReplyReferences
 public sealed class SandboxReplies(
     SandboxMailbox mailbox,
     WhatsAppWebhookDispatcher whatsAppWebhooks,
+    WhatsAppSimulator whatsApp,
     ISandboxCallbackSecrets secrets,
     ISandboxReplyReferences references,
     IOptions<SandboxOptions> options,
@@ -127,6 +128,8 @@ public sealed class SandboxReplies(
         }
 
         var digits = new string([.. request.From!.Where(char.IsAsciiDigit)]);
+        // The customer wrote to this business number: its customer-service window opens (Meta's rule, magic 0005).
+        whatsApp.CustomerWrote(answered.Account, digits, time.GetUtcNow());
         var buffer = new ArrayBufferWriter<byte>(512);
         using (var w = new Utf8JsonWriter(buffer))
         {

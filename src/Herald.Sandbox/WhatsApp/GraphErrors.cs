@@ -23,6 +23,11 @@ internal static class GraphErrors
     public static IResult InvalidParameter(string details) =>
         Error(StatusCodes.Status400BadRequest, 100, "Invalid parameter", details);
 
+    /// <summary>131047, 400: a free-form message outside the customer's 24-hour customer-service window.</summary>
+    public static IResult ReEngagement() =>
+        Error(StatusCodes.Status400BadRequest, 131047, "Re-engagement message",
+            "Message failed to send because more than 24 hours have passed since the customer last replied to this number.");
+
     /// <summary>130429, 400: Cloud API throughput reached.</summary>
     public static IResult RateLimitHit() =>
         Error(StatusCodes.Status400BadRequest, 130429, "Rate limit hit", "Cloud API message throughput has been reached.");

@@ -28,6 +28,14 @@ public sealed class WhatsAppSimulator(
     private readonly string? requiredToken = options.Value.AccessToken;
     private readonly ConcurrentDictionary<string, int> flakyAttempts = new(StringComparer.Ordinal);
 
+    // When each customer last wrote to each business number (phone number id, digits): the customer-service window.
+    private readonly ConcurrentDictionary<(string PhoneNumberId, string Digits), DateTimeOffset> lastInbound = new();
+
+    /// <summary>Records that a simulated customer wrote to a business number (<c>POST /sandbox/replies</c>): for a
+    /// <see cref="MagicRecipients.WhatsAppWindowEnforced"/> number it opens Meta's 24-hour customer-service window.</summary>
+    public void CustomerWrote(string phoneNumberId, string digits, DateTimeOffset at) =>
+        lastInbound.AddOrUpdate((phoneNumberId, digits), at, (_, known) => known > at ? known : at);
+
     /// <summary>Handles one send request.</summary>
     public async Task<IResult> SendAsync(HttpContext context, string phoneNumberId, CancellationToken cancellationToken)
     {
@@ -74,6 +82,14 @@ public sealed class WhatsAppSimulator(
             return GraphErrors.SomethingWentWrong();
         }
 
+        if (message.Template is null && digits.EndsWith(MagicRecipients.WhatsAppWindowEnforced, StringComparison.Ordinal)
+            && !(lastInbound.TryGetValue((phoneNumberId, digits), out var wrote) && time.GetUtcNow() - wrote < TimeSpan.FromHours(24)))
+        {
+            // Meta: free-form (text, interactive) only within 24 hours of the customer's last message to this number.
+            stats.Rejected(ChannelName, phoneNumberId);
+            return GraphErrors.ReEngagement();
+        }
+
         if (current.FailureRate > 0 && Random.Shared.NextDouble() < current.FailureRate)
         {
             stats.Failed(ChannelName, phoneNumberId);
@@ -94,8 +110,12 @@ public sealed class WhatsAppSimulator(
         });
     }
 
-    /// <summary>Forgets per-recipient magic state (the 0003 failure counters).</summary>
-    public void Reset() => flakyAttempts.Clear();
+    /// <summary>Forgets per-recipient magic state (the 0003 failure counters, the 0005 windows).</summary>
+    public void Reset()
+    {
+        flakyAttempts.Clear();
+        lastInbound.Clear();
+    }
 
     private void ScheduleStatuses(string wamid, string digits, string phoneNumberId, string category, int delayMs, DateTimeOffset now)
     {

@@ -24,6 +24,7 @@ public sealed partial class InboundMessageProcessor(
     IDeliveryStore delivery,
     ICustomerMessageStore store,
     IEnumerable<IInboundAcknowledger> acknowledgers,
+    ServiceWindows windows,
     TimeProvider time,
     ILogger<InboundMessageProcessor> logger) : IInboundMessageSink
 {
@@ -41,6 +42,7 @@ public sealed partial class InboundMessageProcessor(
             return [];
         }
 
+        messages = await WithoutRedeliveriesAsync(account, messages, ct);
         var now = time.GetUtcNow();
         var references = messages.Select(static m => m.InReplyTo).OfType<string>().Distinct(StringComparer.Ordinal).ToArray();
         var sent = references.Length == 0
@@ -69,6 +71,8 @@ public sealed partial class InboundMessageProcessor(
         }
 
         var added = await store.AddAsync(stored, ct);
+        // Every WhatsApp message opens the customer's 24-hour window with this account's number, a retry too.
+        await windows.OpenedAsync(account, messages, ct);
         await AcknowledgeAsync(account, messages, ct);
         return [.. stored.Where((_, i) => added[i])];
     }
@@ -134,6 +138,21 @@ public sealed partial class InboundMessageProcessor(
         }
 
         return new string(chars);
+    }
+
+    /// <summary>Drops the messages an SMSC delivered again after their earlier window (SMPP names a message by its
+    /// content per time bucket, <see cref="InboundMessage.EarlierId"/>); a redelivery in the same bucket has the same id
+    /// and is skipped by the store itself, as a WhatsApp, Twilio or Telegram retry is.</summary>
+    private async Task<IReadOnlyList<InboundMessage>> WithoutRedeliveriesAsync(ProviderAccount account, IReadOnlyList<InboundMessage> messages, CancellationToken ct)
+    {
+        var earlier = messages.Select(static m => m.EarlierId).OfType<string>().ToArray();
+        if (earlier.Length == 0)
+        {
+            return messages;
+        }
+
+        var stored = await store.StoredProviderIdsAsync(account.Id, earlier, ct);
+        return stored.Count == 0 ? messages : [.. messages.Where(m => m.EarlierId is null || !stored.Contains(m.EarlierId))];
     }
 
     private async Task AcknowledgeAsync(ProviderAccount account, IReadOnlyList<InboundMessage> messages, CancellationToken ct)

@@ -34,6 +34,7 @@ public static class RepliesApi
     public static IEndpointRouteBuilder MapRepliesApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/customers/{id}/messages", ListAsync).WithTags("Customers").RequireAuthorization(Policies.Read);
+        app.MapPushCallbacks();
         return app;
     }
 
@@ -83,6 +84,8 @@ public static class RepliesServiceCollectionExtensions
     {
         services.AddSingleton<InboundMessageProcessor>();
         services.AddSingleton<IInboundMessageSink>(static sp => sp.GetRequiredService<InboundMessageProcessor>());
+        services.AddSingleton<ServiceWindows>();
+        services.AddSingleton<Channels.WhatsApp.ICustomerServiceWindows>(static sp => sp.GetRequiredService<ServiceWindows>());
         // After the sandbox's own registration: Herald knows notification ids, the standalone sandbox does not.
         services.AddSingleton<Sandbox.Replies.ISandboxReplyReferences, SandboxReplyReferences>();
         return services;

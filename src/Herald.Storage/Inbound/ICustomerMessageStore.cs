@@ -15,6 +15,10 @@ public interface ICustomerMessageStore
     /// </summary>
     Task<IReadOnlyList<bool>> AddAsync(IReadOnlyList<CustomerMessage> messages, CancellationToken ct);
 
+    /// <summary>Which of <paramref name="providerMessageIds"/> are stored for <paramref name="accountId"/> (one keyed
+    /// look-up): a redelivered message without a vendor id (SMPP) is recognised by its name in the previous window.</summary>
+    Task<IReadOnlySet<string>> StoredProviderIdsAsync(Guid accountId, IReadOnlyList<string> providerMessageIds, CancellationToken ct);
+
     /// <summary>
     /// The latest notification of <paramref name="tenantId"/> that asks a question, open at <paramref name="now"/> (its
     /// reply time not passed), to <paramref name="phone"/> and sent on <paramref name="channel"/> through

@@ -44,6 +44,20 @@ public sealed class PostgresCustomerMessageStore(NpgsqlDataSource dataSource) : 
         return [.. messages.Select(m => inserted.Contains(m.Id))];
     }
 
+    public async Task<IReadOnlySet<string>> StoredProviderIdsAsync(Guid accountId, IReadOnlyList<string> providerMessageIds, CancellationToken ct)
+    {
+        if (providerMessageIds.Count == 0)
+        {
+            return new HashSet<string>();
+        }
+
+        await using var cmd = dataSource.CreateCommand(
+            "SELECT provider_message_id FROM customer_messages WHERE account_id = @account AND provider_message_id = ANY (@ids)");
+        cmd.Parameters.Add(Param("account", accountId));
+        cmd.Parameters.Add(Array("ids", NpgsqlDbType.Text, providerMessageIds.ToArray()));
+        return new HashSet<string>(await cmd.ReadAllAsync(static r => r.GetString(0), ct), StringComparer.Ordinal);
+    }
+
     public async Task<Notification?> FindOpenQuestionAsync(
         Guid tenantId, Guid accountId, Channel channel, string phone, DateTimeOffset now, CancellationToken ct)
     {

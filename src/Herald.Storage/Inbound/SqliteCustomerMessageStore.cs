@@ -51,6 +51,25 @@ internal sealed class SqliteCustomerMessageStore(SqliteDatabase db) : ICustomerM
             ct).ConfigureAwait(false);
     }
 
+    public Task<IReadOnlySet<string>> StoredProviderIdsAsync(Guid accountId, IReadOnlyList<string> providerMessageIds, CancellationToken ct) =>
+        db.ReadAsync<IReadOnlySet<string>>(
+            connection =>
+            {
+                var found = new HashSet<string>(StringComparer.Ordinal);
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT 1 FROM customer_messages WHERE account_id = $account AND provider_message_id = $id";
+                foreach (var id in providerMessageIds.Distinct(StringComparer.Ordinal))
+                {
+                    if (command.Set("$account", SqliteValues.Id(accountId)).Set("$id", id).ExecuteScalar() is not null)
+                    {
+                        found.Add(id);
+                    }
+                }
+
+                return found;
+            },
+            ct);
+
     public Task<Notification?> FindOpenQuestionAsync(
         Guid tenantId, Guid accountId, Channel channel, string phone, DateTimeOffset now, CancellationToken ct) =>
         db.ReadAsync(

@@ -66,6 +66,7 @@ public static class PostgresStorage
         services.TryAddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<PostgresDeliveryStore>());
         services.TryAddSingleton<IWebhookStore>(sp => sp.GetRequiredService<PostgresWebhookStore>());
         services.TryAddSingleton<ICustomerMessageStore, PostgresCustomerMessageStore>();
+        services.TryAddSingleton<IServiceWindowStore, PostgresServiceWindowStore>();
         services.TryAddSingleton<IRuleStore>(sp => sp.GetRequiredService<PostgresRuleStore>());
         services.TryAddSingleton<IStorageMigrator>(sp => sp.GetRequiredService<PostgresMigrator>());
         services.TryAddSingleton<IStorageHealth>(sp => sp.GetRequiredService<PostgresHealth>());

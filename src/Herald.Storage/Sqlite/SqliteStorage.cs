@@ -39,6 +39,7 @@ public static class SqliteStorage
         services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();
         services.AddSingleton<IWebhookStore, SqliteWebhookStore>();
         services.AddSingleton<ICustomerMessageStore, SqliteCustomerMessageStore>();
+        services.AddSingleton<IServiceWindowStore, SqliteServiceWindowStore>();
         services.AddSingleton<IRuleStore, SqliteRuleStore>();
         services.AddSingleton<IStorageMigrator, SqliteMigrator>();
         services.AddSingleton<IStorageHealth, SqliteHealth>();

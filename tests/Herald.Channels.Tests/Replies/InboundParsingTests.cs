@@ -162,4 +162,34 @@ public sealed class InboundParsingTests
         Assert.Equal("YES", message.Text);
         Assert.Equal(Channel.Sms, message.Channel);
     }
+
+    // SMPP 3.4: a mobile-originated deliver_sm has no message id (receipted_message_id is for receipts), and an SMSC
+    // that got no deliver_sm_resp delivers it again, with a new sequence_number after a reconnect.
+    [Fact]
+    public void Smpp_MobileOriginated_TheSameMessageDeliveredAgain_HasTheSameName_InThisWindowOrTheLast()
+    {
+        var mo = new SmppShortMessage
+        {
+            SourceAddr = "4915112345678", DestinationAddr = "4930555", EsmClass = 0x00, DataCoding = 0, ShortMessage = Encoding.ASCII.GetBytes("YES"),
+        };
+        var first = SmppReceipts.ToInbound(mo, Now);
+
+        // Every moment of the next window: the redelivery's own id, or its earlier one, is the first's.
+        for (var later = TimeSpan.Zero; later < SmppReceipts.MoRedeliveryWindow; later += TimeSpan.FromSeconds(30))
+        {
+            var again = SmppReceipts.ToInbound(mo, Now + later);
+            Assert.True(again.ProviderMessageId == first.ProviderMessageId || again.EarlierId == first.ProviderMessageId, later.ToString());
+        }
+
+        // Another text, another sender, another handset reference, or the same text two windows later: another message.
+        var other = SmppReceipts.ToInbound(mo with { ShortMessage = Encoding.ASCII.GetBytes("NO") }, Now);
+        var otherSender = SmppReceipts.ToInbound(mo with { SourceAddr = "4915100000000" }, Now);
+        var otherReference = SmppReceipts.ToInbound(mo with { Tlvs = [new SmppTlv(0x0204, [0, 7])] }, Now);
+        var muchLater = SmppReceipts.ToInbound(mo, Now + (2 * SmppReceipts.MoRedeliveryWindow));
+        foreach (var m in new[] { other, otherSender, otherReference, muchLater })
+        {
+            Assert.NotEqual(first.ProviderMessageId, m.ProviderMessageId);
+            Assert.NotEqual(first.ProviderMessageId, m.EarlierId);
+        }
+    }
 }

@@ -36,6 +36,18 @@ public abstract class CustomerMessageStoreComplianceTests : StoreSuite
     }
 
     [Fact]
+    public async Task StoredProviderIds_AreThoseOfThatAccount()
+    {
+        var tenant = await NewTenantAsync();
+        var n = await AcceptAsync(tenant, ConfirmBlock);
+        await Stores.Messages.AddAsync([Message(tenant, "mo:abc:1", n, "confirm")], Ct);
+
+        Assert.Equal(["mo:abc:1"], await Stores.Messages.StoredProviderIdsAsync(Account, ["mo:abc:1", "mo:abc:2"], Ct));
+        Assert.Empty(await Stores.Messages.StoredProviderIdsAsync(OtherAccount, ["mo:abc:1"], Ct));
+        Assert.Empty(await Stores.Messages.StoredProviderIdsAsync(Account, [], Ct));
+    }
+
+    [Fact]
     public async Task AddAsync_VendorRetry_IsStoredAndReportedOnce_EvenToAnEndpointFilteringStatuses()
     {
         var tenant = await NewTenantAsync();

@@ -39,6 +39,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IRetentionStore Retention { get; } = services.GetRequiredService<IRetentionStore>();
     public IChangeFeed Changes { get; } = services.GetRequiredService<IChangeFeed>();
     public ICustomerMessageStore Messages { get; } = services.GetRequiredService<ICustomerMessageStore>();
+    public IServiceWindowStore Windows { get; } = services.GetRequiredService<IServiceWindowStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }

@@ -46,19 +46,59 @@ public static partial class SmppReceipts
     /// <summary>
     /// A customer's SMS from a mobile-originated deliver_sm: source_addr as E.164 (international TON, or a number
     /// without '+', gets one), the text decoded by data_coding (message_payload TLV 0x0424 when short_message is empty).
-    /// The PDU carries no message id: each deliver_sm is its own message (a redelivery after ESME_RX_T_APPN is one Herald
-    /// had refused, so it was not stored).
+    /// <para>The PDU carries no message id (SMPP 3.4: receipted_message_id names the submitted message a receipt is for;
+    /// a mobile-originated deliver_sm has none, and its sequence_number is the session's, new after a reconnect). An SMSC
+    /// that got no deliver_sm_resp (the link dropped after Herald stored the message) delivers it again, so the message
+    /// is named by what it is: <see cref="MoId"/> of its addresses, coding, bytes and the handset's reference TLVs,
+    /// within a <see cref="MoRedeliveryWindow"/> bucket; <see cref="InboundMessage.EarlierId"/> is its name in the
+    /// previous bucket. The same text from the same number within 10 to 20 minutes is therefore one message.</para>
     /// </summary>
     public static InboundMessage ToInbound(SmppShortMessage message, DateTimeOffset now)
     {
         var raw = message.ShortMessage.Length > 0 ? message.ShortMessage : message.Tlv(0x0424) ?? [];
         var (_, payload) = SmsText.SplitUdh(raw, (message.EsmClass & 0x40) != 0);
         var from = message.SourceAddr.StartsWith('+') ? message.SourceAddr : "+" + message.SourceAddr;
-        return new InboundMessage(Channel.Sms, from, "mo:" + Guid.CreateVersion7(now).ToString("N"), now)
+        var bucket = now.ToUnixTimeMilliseconds() / (long)MoRedeliveryWindow.TotalMilliseconds;
+        return new InboundMessage(Channel.Sms, from, MoId(message, raw, bucket), now)
         {
             Text = SmsText.Decode(message.DataCoding, payload),
+            EarlierId = MoId(message, raw, bucket - 1),
         };
     }
+
+    /// <summary>How long an SMSC's redelivery of a mobile-originated message is recognised: at least this, at most twice.</summary>
+    public static readonly TimeSpan MoRedeliveryWindow = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// The name of a mobile-originated message in one time bucket: <c>mo:</c> + SHA-256 (hex, 40 characters) over
+    /// source and destination address, data_coding, the message bytes (UDH included: a concatenated message's parts
+    /// differ by it) and the TLVs the handset or SMSC sets per message (user_message_reference 0x0204, sar_msg_ref_num
+    /// 0x020C, sar_segment_seqnum 0x020F), + <c>:</c> + the bucket.
+    /// </summary>
+    public static string MoId(SmppShortMessage message, ReadOnlySpan<byte> raw, long bucket)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        void Field(ReadOnlySpan<byte> value)
+        {
+            Span<byte> length = stackalloc byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, value.Length);
+            hash.AppendData(length);
+            hash.AppendData(value);
+        }
+
+        Field(Encoding.UTF8.GetBytes(message.SourceAddr));
+        Field(Encoding.UTF8.GetBytes(message.DestinationAddr));
+        Field([message.DataCoding]);
+        Field(raw);
+        foreach (var tag in MoReferenceTags)
+        {
+            Field(message.Tlv(tag) ?? []);
+        }
+
+        return "mo:" + Convert.ToHexStringLower(hash.GetHashAndReset())[..40] + ":" + bucket.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static readonly ushort[] MoReferenceTags = [0x0204, 0x020C, 0x020F];
 
     /// <summary>The receipt a deliver_sm carries, or null when it is not a receipt or names no message id.</summary>
     public static SmppReceipt? Parse(SmppShortMessage message)
