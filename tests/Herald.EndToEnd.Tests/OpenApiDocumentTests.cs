@@ -45,6 +45,8 @@ public sealed class OpenApiDocumentTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Equal("cookie", schemes["consoleSession"]!.Str("in"));
         Assert.Equal("herald_console", schemes["consoleSession"]!.Str("name"));
         var problem = document["components"]!["schemas"]!["Problem"]!;
+        // Herald writes numbers as numbers: not "integer or a string of digits" (what the reader also accepts).
+        Assert.Equal("integer", problem["properties"]!["status"]!["type"]!.GetValue<string>());
         var error = problem["properties"]!["errors"]!["items"]!;
         var errorProperties = (error["properties"] ?? ResolveRef(document, error)["properties"])!.AsObject();
         Assert.True(errorProperties.ContainsKey("pointer") && errorProperties.ContainsKey("detail"), "Problem.errors[] has no {pointer, detail}.");

@@ -69,6 +69,11 @@ public static class OpenApiDocuments
                 return Task.CompletedTask;
             });
             o.AddOperationTransformer<ProductOperationTransformer>();
+            o.AddSchemaTransformer(static (schema, _, _) =>
+            {
+                NumbersAsNumbers(schema);
+                return Task.CompletedTask;
+            });
         });
         services.AddOpenApi(Sandbox, o =>
         {
@@ -131,6 +136,20 @@ public static class OpenApiDocuments
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Herald's JSON options read a number written as a string too (the web defaults), so the generator declares every
+    /// number as <c>integer | string</c> with a digits pattern. Herald writes numbers as numbers, and a client should
+    /// send them so: the document says number.
+    /// </summary>
+    private static void NumbersAsNumbers(OpenApiSchema schema)
+    {
+        if (schema.Type is { } type && (type & (JsonSchemaType.Integer | JsonSchemaType.Number)) != 0 && (type & JsonSchemaType.String) != 0)
+        {
+            schema.Type = type & ~JsonSchemaType.String;
+            schema.Pattern = null;
         }
     }
 
