@@ -162,6 +162,9 @@ public sealed class OpenApiDocumentTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Contains("/sandbox/messages", paths);
         Assert.All(paths, p => Assert.True(p.StartsWith("/sandbox/", StringComparison.Ordinal) || p.StartsWith("/bot", StringComparison.Ordinal), p));
         Assert.NotEqual("Herald API", sandbox["info"]!.Str("title"));
+        // The control endpoints take the sandbox's control key; the vendor paths no Herald key.
+        Assert.Equal(["sandboxControlKey"], SchemeNames(Operation(sandbox, "/sandbox/messages", "get")));
+        Assert.Empty(Operation(sandbox, "/sandbox/whatsapp/{version}/{phoneNumberId}/messages", "post")["security"]!.AsArray());
     }
 
     /// <summary>

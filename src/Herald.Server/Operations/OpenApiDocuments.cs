@@ -26,6 +26,9 @@ public static class OpenApiDocuments
     /// <summary>The console's HttpOnly session cookie (<see cref="ConsoleSessionHandler"/>).</summary>
     public const string SessionScheme = "consoleSession";
 
+    /// <summary>The sandbox's read and control endpoints' key (<see cref="Herald.Sandbox.SandboxControl"/>).</summary>
+    public const string SandboxControlScheme = "sandboxControlKey";
+
     /// <summary>What each tag groups, for the document's tag list.</summary>
     private static readonly (string Name, string Description)[] Tags =
     [
@@ -94,7 +97,24 @@ public static class OpenApiDocuments
             });
             o.AddOperationTransformer(static (operation, context, _) =>
             {
-                operation.Tags = new HashSet<OpenApiTagReference> { new("Sandbox", context.Document) };
+                // The read and control endpoints take the sandbox's control key; the vendor paths take what the vendor's
+                // API takes (a token in the path or a header of its own), which Herald does not check.
+                var document = context.Document!;
+                var control = context.Description.ActionDescriptor.EndpointMetadata.OfType<Herald.Sandbox.SandboxControl.ControlEndpoint>().Any();
+                if (control)
+                {
+                    document.Components ??= new OpenApiComponents();
+                    document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                    document.Components.SecuritySchemes.TryAdd(SandboxControlScheme, new OpenApiSecurityScheme
+                    {
+                        Type = SecuritySchemeType.Http,
+                        Scheme = "bearer",
+                        Description = "Herald:Sandbox:ControlKey (else the system admin key) as `Authorization: Bearer`; the embedded demo asks for none.",
+                    });
+                }
+
+                operation.Security = control ? [Requirement(document, SandboxControlScheme)] : [];
+                operation.Tags = new HashSet<OpenApiTagReference> { new("Sandbox", document) };
                 operation.Summary ??= $"{context.Description.HttpMethod} /{context.Description.RelativePath}";
                 operation.OperationId ??= OperationId(context.Description);
                 return Task.CompletedTask;
