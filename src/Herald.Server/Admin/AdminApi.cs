@@ -38,11 +38,21 @@ public static class AdminApi
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/v1/admin").WithTags("Admin");
-        admin.MapPost("/tenants", CreateTenantAsync).RequireAuthorization(Policies.System);
-        admin.MapGet("/tenants", ListTenantsAsync).RequireAuthorization(Policies.System);
+        admin.MapPost("/tenants", CreateTenantAsync).RequireAuthorization(Policies.System)
+            .WithName("createTenant").WithSummary("Creates a tenant (system admin key)")
+            .Accepts<CreateTenantRequest>("application/json")
+            .Produces<TenantView>(StatusCodes.Status201Created)
+            .ProducesProblems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        admin.MapGet("/tenants", ListTenantsAsync).RequireAuthorization(Policies.System)
+            .WithName("listTenants").WithSummary("Lists the tenants (system admin key)")
+            .Produces<List<TenantView>>();
         admin.MapGet("/tenants/{tenantId:guid}", GetTenantAsync).RequireAuthorization(Policies.System)
+            .WithName("getTenant").WithSummary("Reads a tenant's settings: weight and ingest quotas (system admin key)")
+            .ProducesProblems(StatusCodes.Status404NotFound)
             .Produces<TenantSettingsView>();
         admin.MapPatch("/tenants/{tenantId:guid}", PatchTenantAsync).RequireAuthorization(Policies.System)
+            .WithName("patchTenant").WithSummary("Changes a tenant's weight and ingest quotas (system admin key)")
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
             .Accepts<TenantSettingsView>("application/json")
             .WithDescription("Sets the tenant's weight (1 to 10000, default 100) and ingest quotas; a member left out stays, a quota set to null goes back to the configured default.")
             .Produces<TenantSettingsView>();

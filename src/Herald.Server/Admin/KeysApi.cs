@@ -42,12 +42,15 @@ public static class KeysApi
     {
         var tenant = app.MapGroup("/v1/keys").WithTags("Keys");
         tenant.MapGet("/", (ClaimsPrincipal user, ITenantStore tenants, CancellationToken ct) => ListAsync(user.TenantId(), tenants, ct))
+            .WithName("listKeys").WithSummary("Lists the tenant's API keys")
             .RequireAuthorization(Policies.Inspect)
             .WithDescription("The tenant's keys, revoked ones included, oldest first. Never the key nor its hash; lastUsedAt is approximate (up to a minute behind).")
             .Produces<List<KeyView>>()
             .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         tenant.MapPost("/", async (HttpRequest request, ClaimsPrincipal user, ITenantStore tenants, ISourceStore sources, TimeProvider time, CancellationToken ct) =>
                 ScopedToSource(user) ?? await CreateAsync(user.TenantId(), request, nameRequired: true, tenants, sources, time, ct))
+            .WithName("createKey").WithSummary("Creates an API key for the tenant; the key is shown in this answer only")
+            .ProducesProblems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
             .RequireAuthorization(Policies.Admin)
             .Accepts<CreateKeyRequest>("application/json")
             .WithDescription("Creates a key: name (1 to 100 characters), roles (send, read, admin, viewer), optional sourceId (one of this tenant's sources) and expiresAt (in the future). The key is in this answer only.")
@@ -55,6 +58,7 @@ public static class KeysApi
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         tenant.MapDelete("/{keyId:guid}", async (Guid keyId, HttpContext context, ClaimsPrincipal user, ITenantStore tenants, CancellationToken ct) =>
                 ScopedToSource(user) ?? await RevokeAsync(context, user.TenantId(), keyId, keepAnAdminKey: true, tenants, ct))
+            .WithName("revokeKey").WithSummary("Revokes one of the tenant's API keys")
             .RequireAuthorization(Policies.Admin)
             .WithDescription("Revokes a key: refused on every node within a second. The tenant's last usable admin key cannot be revoked (409); create another admin key first.")
             .Produces(StatusCodes.Status204NoContent)
@@ -63,6 +67,7 @@ public static class KeysApi
         var system = app.MapGroup("/v1/admin/tenants/{tenantId:guid}/keys").WithTags("Admin");
         system.MapGet("/", async (Guid tenantId, ITenantStore tenants, CancellationToken ct) =>
                 await tenants.GetTenantAsync(tenantId, ct) is null ? Problems.NotFound("Tenant") : await ListAsync(tenantId, tenants, ct))
+            .WithName("listTenantKeys").WithSummary("Lists a tenant's API keys (system admin key)")
             .RequireAuthorization(Policies.System)
             .Produces<List<KeyView>>()
             .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound);
@@ -84,6 +89,8 @@ public static class KeysApi
                     ? Problems.NotFound("Tenant")
                     : await CreateAsync(tenantId, request, nameRequired: false, tenants, sources, time, ct);
             })
+            .WithName("createTenantKey").WithSummary("Creates an API key for a tenant (system admin key, or the tenant's own admin key)")
+            .ProducesProblems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
             .RequireAuthorization()
             .Accepts<CreateKeyRequest>("application/json")
             .Produces<CreatedKeyView>(StatusCodes.Status201Created)
@@ -91,6 +98,7 @@ public static class KeysApi
         // The operator's way out of a lockout: the system key may revoke any key, the last admin key included.
         system.MapDelete("/{keyId:guid}", (Guid tenantId, Guid keyId, HttpContext context, ITenantStore tenants, CancellationToken ct) =>
                 RevokeAsync(context, tenantId, keyId, keepAnAdminKey: false, tenants, ct))
+            .WithName("revokeTenantKey").WithSummary("Revokes a tenant's API key (system admin key)")
             .RequireAuthorization(Policies.System)
             .Produces(StatusCodes.Status204NoContent)
             .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound);

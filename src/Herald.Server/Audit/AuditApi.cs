@@ -47,17 +47,20 @@ public static class AuditApi
     {
         var tenant = app.MapGroup("/v1/audit").WithTags("Audit");
         tenant.MapGet("/", (HttpContext context, IAuditStore store, CancellationToken ct) => ListAsync(context, context.User.TenantId(), store, ct))
+            .WithName("listAudit")
             .RequireAuthorization(Policies.Admin)
             .WithSummary("The tenant's audit trail, newest first; NDJSON with Accept: application/x-ndjson")
             .WithDescription("Filters: from, to (ISO 8601), actor (name or key id), resource (type or type/id), action (exact or a prefix ending in '.'), limit (1 to 1000, default 100), before (a seq: keyset paging, see 'next').")
             .Produces<AuditPage>().Produces(StatusCodes.Status200OK, contentType: NdjsonContentType)
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         tenant.MapGet("/export", (HttpContext context, IAuditStore store, CancellationToken ct) => ExportAsync(context, context.User.TenantId(), store, ct))
+            .WithName("exportAudit")
             .RequireAuthorization(Policies.Admin)
             .WithSummary("Every matching entry of the tenant's audit trail as NDJSON (one entry a line, newest first), for a SIEM")
             .Produces(StatusCodes.Status200OK, contentType: NdjsonContentType)
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         tenant.MapGet("/verify", (ClaimsPrincipal user, IAuditStore store, CancellationToken ct) => VerifyAsync(user.TenantId(), store, ct))
+            .WithName("verifyAudit")
             .RequireAuthorization(Policies.Admin)
             .WithSummary("Checks the tenant's audit hash chain and names the first broken link")
             .Produces<AuditVerifyView>()
@@ -66,18 +69,21 @@ public static class AuditApi
         var system = app.MapGroup("/v1/admin/audit").WithTags("Admin");
         system.MapGet("/", (HttpContext context, IAuditStore store, CancellationToken ct) =>
                 ChainOf(context, out var chain) is { } error ? Task.FromResult(error) : ListAsync(context, chain, store, ct))
+            .WithName("listSystemAudit")
             .RequireAuthorization(Policies.System)
             .WithSummary("The system audit trail (or a tenant's with ?tenant=), newest first; NDJSON with Accept: application/x-ndjson")
             .Produces<AuditPage>().Produces(StatusCodes.Status200OK, contentType: NdjsonContentType)
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         system.MapGet("/export", (HttpContext context, IAuditStore store, CancellationToken ct) =>
                 ChainOf(context, out var chain) is { } error ? Task.FromResult(error) : ExportAsync(context, chain, store, ct))
+            .WithName("exportSystemAudit")
             .RequireAuthorization(Policies.System)
             .WithSummary("Every matching entry of the system audit trail (or a tenant's with ?tenant=) as NDJSON")
             .Produces(StatusCodes.Status200OK, contentType: NdjsonContentType)
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         system.MapGet("/verify", (HttpContext context, IAuditStore store, CancellationToken ct) =>
                 ChainOf(context, out var chain) is { } error ? Task.FromResult(error) : VerifyAsync(chain, store, ct))
+            .WithName("verifySystemAudit")
             .RequireAuthorization(Policies.System)
             .WithSummary("Checks the system audit hash chain (or a tenant's with ?tenant=) and names the first broken link")
             .Produces<AuditVerifyView>()

@@ -20,6 +20,7 @@ public static class CallbacksApi
             async (string kind, Guid accountId, HttpRequest request, CallbackPipeline pipeline, CancellationToken ct) =>
                 Answer(await pipeline.RunAsync(kind, accountId, request, ct)))
             .WithSummary("A provider's callback for one of its accounts: receipts (signed by the provider, no API key)")
+            .Produces(StatusCodes.Status200OK).Produces(StatusCodes.Status204NoContent)
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden,
                 StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge);
         // From the catalog's data, not the services: mapping must not build them (a bad secrets key would then end
@@ -32,7 +33,11 @@ public static class CallbacksApi
                 group.MapMethods(alias.Pattern, [alias.Method], async (HttpRequest request, CallbackPipeline pipeline, CancellationToken ct) =>
                     Answer(request.RouteValues.TryGetValue("accountId", out var value) && Guid.TryParse(value as string, out var accountId)
                         ? await pipeline.RunAsync(kind, accountId, request, ct)
-                        : await pipeline.RunAsync(kind, request, ct)));
+                        : await pipeline.RunAsync(kind, request, ct)))
+                    .WithSummary($"The {kind} provider's callback at its older path (as /callbacks/{kind}/{{accountId}})")
+                    .Produces(StatusCodes.Status200OK).Produces(StatusCodes.Status204NoContent)
+                    .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden,
+                        StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge);
             }
         }
 

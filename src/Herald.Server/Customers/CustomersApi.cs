@@ -70,11 +70,25 @@ public static partial class CustomersApi
     public static IEndpointRouteBuilder MapCustomersApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/customers").WithTags("Customers");
-        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Read);
-        group.MapGet("/{id}", GetAsync).RequireAuthorization(Policies.Read);
-        group.MapPut("/{id}", PutAsync).RequireAuthorization(Policies.Admin);
-        group.MapPatch("/{id}", PatchAsync).RequireAuthorization(Policies.Admin);
-        group.MapDelete("/{id}", DeleteAsync).RequireAuthorization(Policies.Admin);
+        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Read)
+            .WithName("listCustomers").WithSummary("Lists the tenant's stored customers, a page at a time")
+            .Produces<CustomerPage>();
+        group.MapGet("/{id}", GetAsync).RequireAuthorization(Policies.Read)
+            .WithName("getCustomer").WithSummary("Reads a stored customer: contacts, preferences, attributes")
+            .Produces<CustomerView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPut("/{id}", PutAsync).RequireAuthorization(Policies.Admin)
+            .WithName("putCustomer").WithSummary("Creates or replaces a stored customer")
+            .Produces<CustomerView>().Produces<CustomerView>(StatusCodes.Status201Created)
+            .ProducesProblems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapPatch("/{id}", PatchAsync).RequireAuthorization(Policies.Admin)
+            .WithName("patchCustomer").WithSummary("Changes some of a stored customer's fields (JSON merge patch)")
+            .Produces<CustomerView>()
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapDelete("/{id}", DeleteAsync).RequireAuthorization(Policies.Admin)
+            .WithName("deleteCustomer").WithSummary("Deletes a stored customer (its notifications stay; erasure is POST /v1/customers/{id}/erase)")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblems(StatusCodes.Status404NotFound);
         return app;
     }
 

@@ -26,9 +26,12 @@ public static class ErasureApi
     public static IEndpointRouteBuilder MapErasureApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/customers/{id}/erase", EraseCustomerAsync).RequireAuthorization(Policies.Admin).WithTags("Customers")
+            .WithName("eraseCustomer")
             .WithSummary("Erases a customer: cancels what is still to be sent, deletes the stored customer, redacts the contacts and data of its notifications")
             .Produces<ErasureResult>();
         app.MapPost("/v1/erasures", EraseContactAsync).RequireAuthorization(Policies.Admin).WithTags("Customers")
+            .WithName("eraseContact")
+            .ProducesProblems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
             .WithSummary("Erases the notifications sent to an inline phone number or email address")
             .Accepts<ErasureRequest>("application/json")
             .Produces<ErasureResult>();

@@ -83,7 +83,7 @@ public static class HeraldApp
         services.AddSingleton<SelfAddress>();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, HeraldJson.Default));
-        services.AddOpenApi();
+        services.AddHeraldOpenApi();
         services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(HeraldMetrics.MeterName)
             .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")

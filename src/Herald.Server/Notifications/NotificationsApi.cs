@@ -22,6 +22,7 @@ public static class NotificationsApi
     {
         var group = app.MapGroup("/v1/notifications").WithTags("Notifications");
         group.MapPost("/", SendAsync).RequireAuthorization(Policies.Send).AddEndpointFilter<IngestQuotaFilter>()
+            .WithName("sendNotification").WithSummary("Sends one notification")
             .Accepts<NotificationRequest>("application/json")
             .WithDescription("202 once the notification is committed; 200 with the original for a repeat of its Idempotency-Key or externalId.")
             .Produces<AcceptedView>(StatusCodes.Status202Accepted)
@@ -29,6 +30,7 @@ public static class NotificationsApi
             .ProducesProblems(Status400BadRequest, Status401Unauthorized, Status403Forbidden, Status413PayloadTooLarge, Status415UnsupportedMediaType,
                 Status422UnprocessableEntity, Status429TooManyRequests, Status503ServiceUnavailable);
         group.MapPost("/batch", SendBatchAsync).RequireAuthorization(Policies.Send).AddEndpointFilter<IngestQuotaFilter>()
+            .WithName("sendNotificationBatch").WithSummary("Sends up to 1,000 notifications, with a result per item")
             .Accepts<BatchRequest>("application/json")
             .WithDescription("Per-item results: 202 when at least one item is accepted or a duplicate, 400 (same body) when every item is rejected.")
             .Produces<BatchResult>(StatusCodes.Status202Accepted)
@@ -36,12 +38,15 @@ public static class NotificationsApi
             .ProducesProblems(Status401Unauthorized, Status403Forbidden, Status413PayloadTooLarge, Status415UnsupportedMediaType, Status429TooManyRequests,
                 Status503ServiceUnavailable);
         group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read)
+            .WithName("getNotification").WithSummary("Reads a notification: status, route, attempts and replies")
             .Produces<NotificationView>()
             .ProducesProblems(Status401Unauthorized, Status403Forbidden, Status404NotFound);
         group.MapGet("/", SearchAsync).RequireAuthorization(Policies.Read)
+            .WithName("searchNotifications").WithSummary("Searches the tenant's notifications, newest first, a page at a time")
             .Produces<NotificationPage>()
             .ProducesProblems(Status400BadRequest, Status401Unauthorized, Status403Forbidden);
         group.MapPost("/{id:guid}/cancel", CancelAsync).RequireAuthorization(Policies.Send)
+            .WithName("cancelNotification").WithSummary("Cancels a notification unless it is already final")
             .Produces<AcceptedView>()
             .ProducesProblems(Status401Unauthorized, Status403Forbidden, Status404NotFound, Status409Conflict);
         return app;

@@ -8,7 +8,9 @@ public static class HealthApi
     /// answer and it is not draining, so a balancer may send it traffic.</summary>
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", () => TypedResults.Text("ok")).ExcludeFromDescription();
+        app.MapGet("/healthz", () => TypedResults.Text("ok")).WithTags("Operations")
+            .WithName("getLiveness").WithSummary("Liveness: the process runs (restart it when this fails)")
+            .Produces<string>(contentType: "text/plain");
         app.MapGet("/readyz", async (IStorageHealth storage, DrainState drain, CancellationToken ct) =>
             {
                 drain.Probed();
@@ -22,7 +24,10 @@ public static class HealthApi
                     ? Results.Text("ready")
                     : Problems.Result(StatusCodes.Status503ServiceUnavailable, "not-ready", "Storage does not answer.");
             })
-            .ExcludeFromDescription();
+            .WithTags("Operations")
+            .WithName("getReadiness").WithSummary("Readiness: storage answers and the node is not draining, so a balancer may send it traffic")
+            .Produces<string>(contentType: "text/plain")
+            .ProducesProblems(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 }

@@ -52,14 +52,36 @@ public static partial class ProvidersApi
     public static IEndpointRouteBuilder MapProvidersApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/providers").WithTags("Providers");
-        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Read);
-        group.MapGet("/kinds", Kinds).RequireAuthorization(Policies.Read);
-        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read);
-        group.MapPost("/", CreateAsync).RequireAuthorization(Policies.Admin);
-        group.MapPatch("/{id:guid}", UpdateAsync).RequireAuthorization(Policies.Admin);
-        group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin);
-        group.MapPost("/{id:guid}/isolate", IsolateAsync).RequireAuthorization(Policies.Admin);
-        group.MapPost("/{id:guid}/reset", ResetAsync).RequireAuthorization(Policies.Admin);
+        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Read)
+            .WithName("listProviders").WithSummary("Lists the tenant's provider accounts with their circuit state per node")
+            .Produces<List<ProviderAccountView>>();
+        group.MapGet("/kinds", Kinds).RequireAuthorization(Policies.Read)
+            .WithName("listProviderKinds").WithSummary("Lists the provider kinds Herald can connect to, per channel, with their settings")
+            .Produces<List<ConnectorKindView>>();
+        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read)
+            .WithName("getProvider").WithSummary("Reads a provider account (credentials never shown)")
+            .Produces<ProviderAccountView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/", CreateAsync).RequireAuthorization(Policies.Admin)
+            .WithName("createProvider").WithSummary("Adds a provider account: kind, credentials, price table, weight, rate limit")
+            .Produces<ProviderAccountView>(StatusCodes.Status201Created)
+            .ProducesProblems(StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapPatch("/{id:guid}", UpdateAsync).RequireAuthorization(Policies.Admin)
+            .WithName("updateProvider").WithSummary("Changes a provider account")
+            .Produces<ProviderAccountView>()
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin)
+            .WithName("deleteProvider").WithSummary("Deletes a provider account")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:guid}/isolate", IsolateAsync).RequireAuthorization(Policies.Admin)
+            .WithName("isolateProvider").WithSummary("Takes a provider account out of routing on every node until reset")
+            .Produces<ProviderAccountView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:guid}/reset", ResetAsync).RequireAuthorization(Policies.Admin)
+            .WithName("resetProvider").WithSummary("Closes a provider account's circuits and ends an isolation")
+            .Produces<ProviderAccountView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
         return app;
     }
 

@@ -35,7 +35,7 @@ public static partial class PushCallbacksApi
     public static IEndpointRouteBuilder MapPushCallbacks(this IEndpointRouteBuilder app)
     {
         // Like the providers' callbacks: no API key, the signature vouches for the body.
-        app.MapPost("/callbacks/push/{accountId:guid}", TapAsync).WithTags("Callbacks")
+        app.MapPost("/callbacks/push/{accountId:guid}", TapAsync).WithTags("Callbacks").WithName("reportPushTap")
             .WithSummary("The bank's app reports a tapped push action (signed with the FCM account's callbackSecret, no API key)")
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge);
         return app;

@@ -33,7 +33,9 @@ public static class RepliesApi
 {
     public static IEndpointRouteBuilder MapRepliesApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/customers/{id}/messages", ListAsync).WithTags("Customers").RequireAuthorization(Policies.Read);
+        app.MapGet("/v1/customers/{id}/messages", ListAsync).WithTags("Customers").RequireAuthorization(Policies.Read)
+            .WithName("listCustomerMessages").WithSummary("The conversation with a customer: replies and messages, newest first")
+            .Produces<CustomerMessagePage>();
         app.MapPushCallbacks();
         return app;
     }

@@ -33,7 +33,9 @@ public static class CostReportsApi
 
     public static IEndpointRouteBuilder MapReportsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/reports/costs", CostsAsync).RequireAuthorization().WithTags("Reports");
+        app.MapGet("/v1/reports/costs", CostsAsync).RequireAuthorization().WithTags("Reports")
+            .WithName("getCostReport").WithSummary("Costs by channel, provider and day over a time range (a tenant key: its own; the system key: any tenant's)")
+            .Produces<CostReport>();
         app.MapOverviewApi();
         return app;
     }

@@ -51,11 +51,10 @@ public static class OverviewApi
     public static IEndpointRouteBuilder MapOverviewApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/stats/overview", OverviewAsync).RequireAuthorization(Policies.Read).WithTags("Reports")
+            .WithName("getOverview")
             .WithSummary("The tenant's notifications over 1 h, 24 h or 7 d: per bucket by channel, status and priority; delivery rate; waiting per lane.")
             .Produces<Overview>()
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         return app;
     }
 

@@ -27,18 +27,26 @@ public static class RetentionApi
     {
         var tenant = app.MapGroup("/v1/settings/retention").WithTags("Retention").RequireAuthorization(Policies.Admin);
         tenant.MapGet("", (ClaimsPrincipal user, IRetentionStore store, CancellationToken ct) => GetAsync(user.TenantId(), store, ct))
+            .WithName("getRetention")
+            .ProducesProblems(StatusCodes.Status404NotFound)
             .WithSummary("How long this tenant's notifications, attempts and webhook deliveries are kept")
             .Produces<RetentionView>();
         tenant.MapPut("", (ClaimsPrincipal user, HttpRequest request, IRetentionStore store, CancellationToken ct) => SetAsync(user.TenantId(), request, store, ct))
+            .WithName("setRetention")
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
             .WithSummary("Sets this tenant's retention in days (null: the default)")
             .Accepts<RetentionView>("application/json")
             .Produces<RetentionView>();
 
         var admin = app.MapGroup("/v1/admin/tenants/{tenantId:guid}/retention").WithTags("Admin").RequireAuthorization(Policies.System);
         admin.MapGet("", (Guid tenantId, IRetentionStore store, CancellationToken ct) => GetAsync(tenantId, store, ct))
+            .WithName("getTenantRetention")
+            .ProducesProblems(StatusCodes.Status404NotFound)
             .WithSummary("A tenant's retention (system key)")
             .Produces<RetentionView>();
         admin.MapPut("", (Guid tenantId, HttpRequest request, IRetentionStore store, CancellationToken ct) => SetAsync(tenantId, request, store, ct))
+            .WithName("setTenantRetention")
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
             .WithSummary("Sets a tenant's retention in days (system key)")
             .Accepts<RetentionView>("application/json")
             .Produces<RetentionView>();

@@ -28,12 +28,31 @@ public static class RulesApi
     public static IEndpointRouteBuilder MapRulesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/rules").WithTags("Rules");
-        group.MapGet("/", GetCurrentAsync).RequireAuthorization(Policies.Read);
-        group.MapPut("/", PutAsync).RequireAuthorization(Policies.Admin);
-        group.MapGet("/versions", ListVersionsAsync).RequireAuthorization(Policies.Read);
-        group.MapGet("/versions/{version:long}", GetVersionAsync).RequireAuthorization(Policies.Read);
-        group.MapPost("/rollback", RollbackAsync).RequireAuthorization(Policies.Admin);
-        group.MapPost("/test", TestAsync).RequireAuthorization(Policies.Read);
+        group.MapGet("/", GetCurrentAsync).RequireAuthorization(Policies.Read)
+            .WithName("getRules").WithSummary("Reads the tenant's current rule set (ETag: its version)")
+            .Produces<RuleSetView>();
+        group.MapPut("/", PutAsync).RequireAuthorization(Policies.Admin)
+            .WithName("putRules").WithSummary("Replaces the rule set with a new version; If-Match guards against a concurrent change")
+            .Produces<RuleSetView>()
+            .ProducesProblems(StatusCodes.Status412PreconditionFailed, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
+            .Produces<RuleProblem>(StatusCodes.Status422UnprocessableEntity, Problems.ContentType);
+        group.MapGet("/versions", ListVersionsAsync).RequireAuthorization(Policies.Read)
+            .WithName("listRuleVersions").WithSummary("Lists the rule set's versions, newest first, each with its diff")
+            .Produces<RuleVersionPage>();
+        group.MapGet("/versions/{version:long}", GetVersionAsync).RequireAuthorization(Policies.Read)
+            .WithName("getRuleVersion").WithSummary("Reads one version of the rule set")
+            .Produces<RuleSetView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/rollback", RollbackAsync).RequireAuthorization(Policies.Admin)
+            .WithName("rollbackRules").WithSummary("Makes an earlier version current again, as a new version")
+            .Produces<RuleSetView>()
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status412PreconditionFailed, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
+            .Produces<RuleProblem>(StatusCodes.Status422UnprocessableEntity, Problems.ContentType);
+        group.MapPost("/test", TestAsync).RequireAuthorization(Policies.Read)
+            .WithName("testRules").WithSummary("Dry run: the route and messages the current rule set (or a draft) decides for a notification")
+            .Produces<RuleTestView>()
+            .ProducesProblems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
+            .Produces<RuleProblem>(StatusCodes.Status422UnprocessableEntity, Problems.ContentType);
         return app;
     }
 

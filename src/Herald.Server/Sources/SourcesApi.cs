@@ -22,13 +22,31 @@ public static class SourcesApi
     public static IEndpointRouteBuilder MapSourcesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/sources").WithTags("Sources");
-        group.MapPost("/", CreateAsync).RequireAuthorization(Policies.Admin);
-        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Inspect);
-        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Inspect);
-        group.MapPut("/{id:guid}", UpdateAsync).RequireAuthorization(Policies.Admin);
-        group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin);
-        group.MapPost("/{id:guid}/signing-secret", RotateSecretAsync).RequireAuthorization(Policies.Admin);
+        group.MapPost("/", CreateAsync).RequireAuthorization(Policies.Admin)
+            .WithName("createSource").WithSummary("Registers a banking system as a source, with its adapter and signing secret")
+            .Produces<SourceView>(StatusCodes.Status201Created)
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Inspect)
+            .WithName("listSources").WithSummary("Lists the tenant's sources")
+            .Produces<List<SourceView>>();
+        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Inspect)
+            .WithName("getSource").WithSummary("Reads a source")
+            .Produces<SourceView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPut("/{id:guid}", UpdateAsync).RequireAuthorization(Policies.Admin)
+            .WithName("updateSource").WithSummary("Changes a source's settings")
+            .Produces<SourceView>()
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin)
+            .WithName("deleteSource").WithSummary("Deletes a source")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:guid}/signing-secret", RotateSecretAsync).RequireAuthorization(Policies.Admin)
+            .WithName("rotateSourceSecret").WithSummary("Issues a new signing secret for a source (shown in this answer only)")
+            .Produces<SigningSecretView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
         group.MapPost("/{id:guid}/messages", (Guid id, HttpContext context, SourceIngest handler, IngestService ingest) => handler.HandleAsync(id, context, ingest))
+            .WithName("postSourceMessage")
             .RequireAuthorization(Policies.Send).AddEndpointFilter<Quotas.IngestQuotaFilter>()
             .Accepts<JsonElement>("application/json", "application/xml", "text/xml", "text/csv", "text/plain", "application/octet-stream")
             .WithSummary("Hand Herald a document or file in the source's own format")

@@ -58,10 +58,21 @@ public static partial class TemplatesApi
     public static IEndpointRouteBuilder MapTemplatesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/templates").WithTags("Templates");
-        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Read);
-        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read);
-        group.MapPost("/", SaveAsync).RequireAuthorization(Policies.Admin);
-        group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin);
+        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Read)
+            .WithName("listTemplates").WithSummary("Lists the tenant's templates")
+            .Produces<List<TemplateView>>();
+        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read)
+            .WithName("getTemplate").WithSummary("Reads a template")
+            .Produces<TemplateView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/", SaveAsync).RequireAuthorization(Policies.Admin)
+            .WithName("saveTemplate").WithSummary("Creates or replaces the template of a notification type, channel and language")
+            .Produces<TemplateView>().Produces<TemplateView>(StatusCodes.Status201Created)
+            .ProducesProblems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin)
+            .WithName("deleteTemplate").WithSummary("Deletes a template")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblems(StatusCodes.Status404NotFound);
         return app;
     }
 

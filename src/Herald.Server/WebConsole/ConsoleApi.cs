@@ -50,17 +50,16 @@ public static class ConsoleApi
         app.MapGet("/", () => Results.Redirect("/console/")).ExcludeFromDescription();
         var session = app.MapGroup("/console/session").WithTags("Console");
         session.MapPost("/", SignInAsync).AllowAnonymous()
-            .WithSummary("Signs the console in with a tenant API key: sets a short-lived HttpOnly, SameSite=Strict session cookie.")
+            .WithName("signInConsole").WithSummary("Signs the console in with a tenant API key: sets a short-lived HttpOnly, SameSite=Strict session cookie.")
             .Accepts<ConsoleSignIn>("application/json")
             .Produces<ConsoleSessionView>()
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized);
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized);
         session.MapGet("/", Read).RequireAuthorization(new Microsoft.AspNetCore.Authorization.AuthorizeAttribute { AuthenticationSchemes = ConsoleSessionHandler.SchemeName })
-            .WithSummary("The console's session: tenant, roles, CSRF token and end.")
+            .WithName("getConsoleSession").WithSummary("The console's session: tenant, roles, CSRF token and end.")
             .Produces<ConsoleSessionView>()
-            .ProducesProblem(StatusCodes.Status401Unauthorized);
+            .ProducesProblems(StatusCodes.Status401Unauthorized);
         session.MapDelete("/", SignOut).AllowAnonymous()
-            .WithSummary("Signs the console out: deletes the session cookie.")
+            .WithName("signOutConsole").WithSummary("Signs the console out: deletes the session cookie.")
             .Produces(StatusCodes.Status204NoContent);
 
         var files = new ConsoleFiles(root);

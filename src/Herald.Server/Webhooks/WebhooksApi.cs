@@ -84,16 +84,43 @@ public static class WebhooksApi
     public static IEndpointRouteBuilder MapWebhooksApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/webhooks").WithTags("Webhooks");
-        group.MapPost("/", CreateAsync).RequireAuthorization(Policies.Admin);
-        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Read);
-        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read);
-        group.MapPatch("/{id:guid}", UpdateAsync).RequireAuthorization(Policies.Admin);
-        group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin);
-        group.MapPost("/{id:guid}/rotate-secret", RotateSecretAsync).RequireAuthorization(Policies.Admin);
-        group.MapGet("/deliveries", ListDeliveriesAsync).RequireAuthorization(Policies.Read);
-        group.MapGet("/deliveries/{id:guid}", GetDeliveryAsync).RequireAuthorization(Policies.Read);
-        group.MapPost("/deliveries/{id:guid}/redeliver", RedeliverAsync).RequireAuthorization(Policies.Admin);
+        group.MapPost("/", CreateAsync).RequireAuthorization(Policies.Admin)
+            .WithName("createWebhook").WithSummary("Subscribes an HTTPS endpoint of the bank to notification status events")
+            .Produces<WebhookView>(StatusCodes.Status201Created)
+            .ProducesProblems(StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapGet("/", ListAsync).RequireAuthorization(Policies.Read)
+            .WithName("listWebhooks").WithSummary("Lists the tenant's webhook endpoints")
+            .Produces<List<WebhookView>>();
+        group.MapGet("/{id:guid}", GetAsync).RequireAuthorization(Policies.Read)
+            .WithName("getWebhook").WithSummary("Reads a webhook endpoint")
+            .Produces<WebhookView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPatch("/{id:guid}", UpdateAsync).RequireAuthorization(Policies.Admin)
+            .WithName("updateWebhook").WithSummary("Changes a webhook endpoint: URL, events, statuses, pause")
+            .Produces<WebhookView>()
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapDelete("/{id:guid}", DeleteAsync).RequireAuthorization(Policies.Admin)
+            .WithName("deleteWebhook").WithSummary("Deletes a webhook endpoint")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:guid}/rotate-secret", RotateSecretAsync).RequireAuthorization(Policies.Admin)
+            .WithName("rotateWebhookSecret").WithSummary("Issues a new signing secret for a webhook endpoint (shown in this answer only)")
+            .Produces<WebhookView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapGet("/deliveries", ListDeliveriesAsync).RequireAuthorization(Policies.Read)
+            .WithName("listWebhookDeliveries").WithSummary("Lists webhook deliveries, dead letters included, newest first")
+            .Produces<WebhookDeliveryPage>();
+        group.MapGet("/deliveries/{id:guid}", GetDeliveryAsync).RequireAuthorization(Policies.Read)
+            .WithName("getWebhookDelivery").WithSummary("Reads a webhook delivery with its attempts")
+            .Produces<WebhookDeliveryView>()
+            .ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/deliveries/{id:guid}/redeliver", RedeliverAsync).RequireAuthorization(Policies.Admin)
+            .WithName("redeliverWebhookDelivery").WithSummary("Sends a webhook delivery again")
+            .Produces<WebhookDeliveryView>(StatusCodes.Status202Accepted)
+            .ProducesProblems(StatusCodes.Status404NotFound);
         group.MapPost("/deliveries/redeliver", RedeliverDeadAsync).RequireAuthorization(Policies.Admin)
+            .WithName("redeliverDeadWebhooks").WithSummary("Makes every dead webhook delivery (of an endpoint, since a time) due again")
+            .ProducesProblems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
             .Accepts<RedeliverDeadRequest>("application/json")
             .WithDescription("After an outage longer than the retry window: every dead delivery (of one endpoint, of events since a time) is due again, each with a new retry window.")
             .Produces<RedeliveredView>(StatusCodes.Status202Accepted)
