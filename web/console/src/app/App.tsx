@@ -3,6 +3,8 @@ import { whenSignedOut } from "../api/client";
 import { NotificationsPage } from "../notifications/NotificationsPage";
 import { TracePage } from "../notifications/TracePage";
 import { OverviewPage } from "../overview/OverviewPage";
+import { RulesPage } from "../rules/RulesPage";
+import { TemplatesPage } from "../templates/TemplatesPage";
 import { currentSession, signOut, type Session } from "../session/session";
 import { SignIn } from "../session/SignIn";
 import { Link } from "../shared/Link";
@@ -38,6 +40,8 @@ export function App() {
         <nav aria-label="Pages">
           <Link to="/" current={route.page === "overview"}>Overview</Link>
           <Link to="/notifications" current={route.page === "notifications" || route.page === "trace"}>Notifications</Link>
+          <Link to="/rules" current={route.page === "rules"}>Rules</Link>
+          <Link to="/templates" current={route.page === "templates"}>Templates</Link>
         </nav>
         <span className="who" title={`Session ends ${new Date(session.expiresAt).toLocaleString()}`}>
           {session.keyPrefix} · {session.roles.join(", ")}
@@ -47,6 +51,8 @@ export function App() {
       <main id="main" tabIndex={-1}>
         {route.page === "overview" && <OverviewPage />}
         {route.page === "notifications" && <NotificationsPage query={route.query} />}
+        {route.page === "rules" && <RulesPage canEdit={session.roles.includes("admin")} />}
+        {route.page === "templates" && <TemplatesPage canEdit={session.roles.includes("admin")} />}
         {route.page === "trace" && <TracePage id={route.id} canCancel={session.roles.some((r) => r === "send" || r === "admin")} />}
       </main>
     </div>
