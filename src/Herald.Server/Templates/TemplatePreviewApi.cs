@@ -86,7 +86,8 @@ public static class TemplatePreviewApi
         RenderedMessage rendered;
         try
         {
-            rendered = renderer.Render(template, body.Type ?? template.Name, data, context);
+            // Not cached: the renderer's cache is keyed by a stored template's id and version, which this one lacks.
+            rendered = renderer.Render(template, body.Type ?? template.Name, data, context, cached: false);
         }
         catch (TemplateLimitException e)
         {

@@ -151,9 +151,13 @@ public sealed class RulesPageTests
     /// <summary>Replaces an editor's whole text as a person would: select all, then type (inserted at once).</summary>
     internal static async Task ReplaceAsync(IPage page, ILocator editor, string text)
     {
-        await editor.ClickAsync();
+        // Focused through the element, not a click at a place the page's layout may still be moving (the editor's
+        // chunk loads lazily); then the text must be there before the test goes on.
+        await editor.FocusAsync();
+        await Expect(editor).ToBeFocusedAsync();
         await page.Keyboard.PressAsync("ControlOrMeta+A");
         await page.Keyboard.InsertTextAsync(text);
+        await Expect(editor).ToContainTextAsync(text.Split('\n')[0].Trim(), new() { Timeout = (float)Deadline.TotalMilliseconds });
     }
 
     private static async Task<JsonObject> RulesAsync(HttpClient tenant) =>

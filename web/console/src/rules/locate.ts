@@ -107,8 +107,9 @@ export function locate(text: string, pointer: string, position?: number | null):
     if (span !== undefined) {
       if (position !== undefined && position !== null && text[span.from] === '"') {
         // A condition's character offset: inside the quotes (escapes in conditions are rare; close enough if any).
+        // A condition that ends too early is reported just past its last character: mark the closing quote then.
         const at = Math.min(span.from + 1 + position, span.to - 1);
-        return { from: at, to: Math.min(at + 1, span.to - 1) > at ? at + 1 : span.to };
+        return { from: at, to: at + 1 };
       }
       const from = p === pointer ? (span.keyFrom ?? span.from) : span.from;
       return { from, to: p === pointer ? span.to : Math.min(span.to, from + 1) };

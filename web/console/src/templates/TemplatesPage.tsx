@@ -72,7 +72,8 @@ function liquidMarks(text: string, errors: { pointer: string; detail: string }[]
       let from = 0;
       for (let i = 0; i < line - 1; i++) from += lines[i]!.length + 1;
       from += Math.max(0, Number(m[2]) - 1);
-      from = Math.min(from, text.length);
+      // At the very end (an unclosed tag): mark the last character, an empty range shows nothing.
+      from = Math.max(0, Math.min(from, text.length - 1));
       return { from, to: Math.min(from + 1, text.length), message: e.detail };
     });
 }
@@ -109,6 +110,8 @@ export function TemplatesPage({ canEdit }: { canEdit: boolean }) {
       setPreviewProblem(`The sample data is not JSON: ${(e as Error).message}`);
       return;
     }
+    // An answer to an older text (the machine was slow) must not replace the newer one's.
+    let stale = false;
     const timer = window.setTimeout(async () => {
       const answer = await call<Preview>("POST", "/v1/templates/preview", {
         template: toBody(draft, whatsApp),
@@ -116,6 +119,7 @@ export function TemplatesPage({ canEdit }: { canEdit: boolean }) {
         data: parsed,
         ...(customerName ? { customer: { name: customerName } } : {}),
       });
+      if (stale) return;
       if (answer.data !== null) {
         setPreview(answer.data);
         setPreviewErrors([]);
@@ -126,7 +130,10 @@ export function TemplatesPage({ canEdit }: { canEdit: boolean }) {
         setPreviewProblem(describe(answer.problem, answer.response));
       }
     }, 350);
-    return () => window.clearTimeout(timer);
+    return () => {
+      stale = true;
+      window.clearTimeout(timer);
+    };
   }, [draft, whatsApp, type, data, customerName]);
 
   const errors = saveErrors.length > 0 ? saveErrors : previewErrors;
