@@ -78,6 +78,16 @@ public sealed class RulesPageTests
         await Expect(currentPlan.GetByTestId("priority")).ToHaveTextAsync("critical");
         Assert.Equal(1, (await RulesAsync(tenant))["version"]!.GetValue<long>());
 
+        // Or against a past notification: its type and priority become the sample, and the dry run goes again.
+        var past = await tenant.SendAsync(new { type = "card.blocked", priority = "low", customer = new { phone = TestData.Phone() } });
+        await page.GetByLabel("Past notification id").FillAsync(past.ToString());
+        await page.GetByRole(AriaRole.Button, new() { Name = "Use it" }).ClickAsync();
+        await Expect(page.GetByText($"Rebuilt from notification {past}")).ToBeVisibleAsync(wait);
+        await Expect(page.GetByRole(AriaRole.Textbox, new() { Name = "Sample notification" })).ToContainTextAsync("card.blocked");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Dry run", Exact = true }).ClickAsync();
+        await Expect(draftPlan.GetByTestId("matched")).ToHaveTextAsync("none", new() { Timeout = (float)Deadline.TotalMilliseconds });
+        await Expect(currentPlan.GetByTestId("priority")).ToHaveTextAsync("low");
+
         // Saved as version 2; its diff in the history shows the added channel.
         await page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
         await Expect(page.GetByText("Saved as version 2.")).ToBeVisibleAsync(wait);
