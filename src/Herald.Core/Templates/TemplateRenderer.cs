@@ -109,11 +109,13 @@ public sealed partial class TemplateRenderer(TimeProvider time)
     /// when the rendering breaks a limit of <see cref="TemplateLimits"/> (the notification cannot be sent with this
     /// template), and other exceptions when the template fails otherwise (a filter's error; callers fall back to the
     /// default text).</summary>
-    public RenderedMessage Render(MessageTemplate template, string type, string dataJson, RenderContext context)
+    /// <param name="cached">False for a template that is not stored (a preview of an editor's text): it is parsed for
+    /// this rendering only. The cache is keyed by id and version, which an unsaved template does not have.</param>
+    public RenderedMessage Render(MessageTemplate template, string type, string dataJson, RenderContext context, bool cached = true)
     {
         var started = time.GetTimestamp();
         var channel = template.Channel;
-        var parsed = Get(template);
+        var parsed = cached ? Get(template) : Parse(template);
         using var data = JsonDocument.Parse(dataJson);
         var dataValue = ToFluid(data.RootElement);
         var digest = context.Digest && data.RootElement.ValueKind == JsonValueKind.Object && data.RootElement.TryGetProperty("digest", out var d)
@@ -198,16 +200,19 @@ public sealed partial class TemplateRenderer(TimeProvider time)
             _parsed.Clear();
         }
 
-        parsed = new Parsed(
+        parsed = Parse(template);
+        _parsed[(template.Id, template.Version)] = parsed;
+        return parsed;
+    }
+
+    private static Parsed Parse(MessageTemplate template) =>
+        new(
             ParseOrThrow(template.Body),
             template.Subject is null ? null : ParseOrThrow(template.Subject),
             template.WhatsApp is null ? [] : [.. template.WhatsApp.Parameters.Select(p => ParseOrThrow(ParameterSource(p)))])
         {
             Html = template.Html is null ? null : ParseOrThrow(template.Html),
         };
-        _parsed[(template.Id, template.Version)] = parsed;
-        return parsed;
-    }
 
     private static IFluidTemplate ParseOrThrow(string source) =>
         TryParse(source, out var template, out var error) ? template! : throw new FormatException(error!.Message);

@@ -152,6 +152,7 @@ public static class HeraldApp
             app.MapCustomersApi();
             app.MapRepliesApi();
             app.MapTemplatesApi();
+            app.MapTemplatePreviewApi();
             app.MapSourcesApi();
             app.MapProvidersApi();
             app.MapReportsApi();

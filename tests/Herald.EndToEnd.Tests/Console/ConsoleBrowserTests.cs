@@ -16,7 +16,7 @@ public sealed class ConsoleBrowserTests
     /// <summary>Debian's chromium (scripts/test.sh installs the package when missing); HERALD_CHROMIUM overrides.</summary>
     private static readonly string Chromium = Environment.GetEnvironmentVariable("HERALD_CHROMIUM") ?? "/usr/bin/chromium";
 
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+    internal static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task Operator_SignsIn_SeesANotificationOnTheOverviewAndInTheList_TracesIt_CancelsAnother_SignsOut()
@@ -137,7 +137,7 @@ public sealed class ConsoleBrowserTests
         Assert.False(cookie.Secure);
     }
 
-    private static async Task<Chrome> LaunchAsync()
+    internal static async Task<Chrome> LaunchAsync()
     {
         Assert.True(File.Exists(Chromium), $"No chromium at {Chromium}: scripts/test.sh installs Debian's 'chromium' package (or set HERALD_CHROMIUM).");
         var playwright = await Playwright.CreateAsync();
@@ -145,7 +145,7 @@ public sealed class ConsoleBrowserTests
     }
 
     /// <summary>The browser and the Playwright driver that runs it, closed together.</summary>
-    private sealed class Chrome(IPlaywright playwright, IBrowser browser) : IAsyncDisposable
+    internal sealed class Chrome(IPlaywright playwright, IBrowser browser) : IAsyncDisposable
     {
         public Task<IBrowserContext> NewContextAsync(BrowserNewContextOptions options) => browser.NewContextAsync(options);
 
@@ -156,7 +156,7 @@ public sealed class ConsoleBrowserTests
         }
     }
 
-    private static string Screenshot(string name)
+    internal static string Screenshot(string name)
     {
         var folder = Path.Combine(ConsoleOpenApiTests.RepositoryRoot(), "docs", "screenshots");
         Directory.CreateDirectory(folder);

@@ -86,3 +86,43 @@ export interface WebhookDelivery {
 export function undeclared<T>(result: { data?: unknown; response: Response }): T | null {
   return result.response.ok && result.data !== undefined ? (result.data as T) : null;
 }
+
+/** The outcome of a call to an endpoint whose body the OpenAPI document does not declare yet. */
+export interface Answer<T> {
+  data: T | null;
+  problem: Problem | null;
+  response: Response;
+}
+
+/**
+ * Calls an endpoint the document declares without a body schema yet (the rules, templates, sandbox answers), with the
+ * same session rules as the typed client: the cookie rides along, writes carry the CSRF token, a 401 signs out.
+ */
+export async function call<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Answer<T>> {
+  const sent = new Headers(headers);
+  if (body !== undefined) {
+    sent.set("Content-Type", "application/json");
+  }
+  if (csrf !== null && method !== "GET" && method !== "HEAD") {
+    sent.set("X-Herald-CSRF", csrf);
+  }
+  const response = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: sent,
+    body: body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  if (response.status === 401) {
+    onSignedOut();
+  }
+  const text = await response.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  return response.ok
+    ? { data: parsed as T, problem: null, response }
+    : { data: null, problem: (parsed as Problem | null) ?? { status: response.status }, response };
+}

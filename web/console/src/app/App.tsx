@@ -3,6 +3,9 @@ import { whenSignedOut } from "../api/client";
 import { NotificationsPage } from "../notifications/NotificationsPage";
 import { TracePage } from "../notifications/TracePage";
 import { OverviewPage } from "../overview/OverviewPage";
+import { ProvidersPage } from "../providers/ProvidersPage";
+import { RulesPage } from "../rules/RulesPage";
+import { TemplatesPage } from "../templates/TemplatesPage";
 import { currentSession, signOut, type Session } from "../session/session";
 import { SignIn } from "../session/SignIn";
 import { Link } from "../shared/Link";
@@ -38,6 +41,9 @@ export function App() {
         <nav aria-label="Pages">
           <Link to="/" current={route.page === "overview"}>Overview</Link>
           <Link to="/notifications" current={route.page === "notifications" || route.page === "trace"}>Notifications</Link>
+          <Link to="/rules" current={route.page === "rules"}>Rules</Link>
+          <Link to="/templates" current={route.page === "templates"}>Templates</Link>
+          <Link to="/providers" current={route.page === "providers"}>Providers</Link>
         </nav>
         <span className="who" title={`Session ends ${new Date(session.expiresAt).toLocaleString()}`}>
           {session.keyPrefix} · {session.roles.join(", ")}
@@ -47,6 +53,9 @@ export function App() {
       <main id="main" tabIndex={-1}>
         {route.page === "overview" && <OverviewPage />}
         {route.page === "notifications" && <NotificationsPage query={route.query} />}
+        {route.page === "rules" && <RulesPage canEdit={session.roles.includes("admin")} />}
+        {route.page === "templates" && <TemplatesPage canEdit={session.roles.includes("admin")} />}
+        {route.page === "providers" && <ProvidersPage canEdit={session.roles.includes("admin")} />}
         {route.page === "trace" && <TracePage id={route.id} canCancel={session.roles.some((r) => r === "send" || r === "admin")} />}
       </main>
     </div>

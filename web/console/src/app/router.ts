@@ -7,7 +7,11 @@ export const base = "/console";
 export type Route =
   | { page: "overview" }
   | { page: "notifications"; query: URLSearchParams }
-  | { page: "trace"; id: string };
+  | { page: "trace"; id: string }
+  | { page: "rules" }
+  | { page: "templates" }
+  | { page: "providers" }
+  | { page: "sandbox" };
 
 export function parse(pathname: string, search: string): Route {
   const path = pathname.startsWith(base) ? pathname.slice(base.length) : pathname;
@@ -17,6 +21,9 @@ export function parse(pathname: string, search: string): Route {
   }
   if (parts[0] === "notifications") {
     return { page: "notifications", query: new URLSearchParams(search) };
+  }
+  if (parts[0] === "rules" || parts[0] === "templates" || parts[0] === "providers" || parts[0] === "sandbox") {
+    return { page: parts[0] };
   }
   return { page: "overview" };
 }
