@@ -77,7 +77,7 @@ public static class PurgeWorkload
             var items = Enumerable.Range(start, count).Select(i => new PreparedNotification(
                 Guid.CreateVersion7(old.AddMilliseconds(i)),
                 new NewNotification(tenantId, null, "card.transaction", null, new Contacts(TelegramChatId: Payloads.ChatId(60, i)), """{"text":"You paid 12.50 EUR"}""", null, null, null, null, null),
-                route)).ToList();
+                route) { NotBefore = TimeProvider.System.GetUtcNow().AddDays(1) }).ToList(); // never due: the worker leaves them alone
             var accepted = await notifications.AcceptAsync(items, at, ct);
             await delivery.ApplyAsync(
                 [.. accepted.Select(a => new DeliveryUpdate(a.Id, 0, new Transition(NotificationStatus.Delivered, DeliveryProgress.Start, Channel.Telegram, QueueAction.Remove), []))],

@@ -48,6 +48,7 @@ public static class TemplatePreviewApi
         app.MapPost("/v1/templates/preview", PreviewAsync)
             .WithTags("Templates")
             .RequireAuthorization(Policies.Read)
+            .WithName("previewTemplate")
             .WithSummary("Render a template with sample data")
             .WithDescription("Renders a template (as for POST /v1/templates, saved or not) with sample type, data and customer fields, exactly as delivery renders it, and reports each part's size against the channel's limit. Nothing is stored.")
             .Accepts<TemplatePreviewRequest>("application/json")
