@@ -38,6 +38,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IRetentionStore Retention { get; } = services.GetRequiredService<IRetentionStore>();
     public IChangeFeed Changes { get; } = services.GetRequiredService<IChangeFeed>();
     public ICustomerMessageStore Messages { get; } = services.GetRequiredService<ICustomerMessageStore>();
+    public IConsentStore Consents { get; } = services.GetRequiredService<IConsentStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }
