@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
+using Herald.EndToEnd.Tests.Webhooks;
 using Herald.Server.Consents;
+using Herald.Server.Webhooks;
 using Herald.Server.Hosting;
 using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,7 +34,16 @@ public abstract class ConsentTests(TwoWayHostFixture fixture)
     [Fact]
     public async Task SmsStop_IsRecorded_Confirmed_AndTheNextSmsFallsBackToEmail_ThenStartRestoresSms()
     {
+        await using var receiver = new WebhookReceiver();
+        await receiver.StartAsync();
         var (_, client) = await Host.CreateTenantAsync("Consent STOP");
+        string secret;
+        using (var endpoint = await client.PostAsJsonAsync("/v1/webhooks", new { url = receiver.Url, statuses = new[] { "failed" } }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.Created, endpoint.StatusCode);
+            secret = (await endpoint.Content.ReadFromJsonAsync<JsonObject>(Ct))!.Str("secret");
+        }
+
         var phone = TestData.Phone();
         var email = $"ana.{Guid.NewGuid():N}@example.com";
         await client.WaitForStatusAsync(await SendAsync(client, phone, email), "delivered");
@@ -48,6 +59,16 @@ public abstract class ConsentTests(TwoWayHostFixture fixture)
         Assert.NotNull(entry["messageId"]);
         var confirmation = await WaitForSmsAsync(client, phone, 2);
         Assert.StartsWith("You are unsubscribed", confirmation.Str("text"), StringComparison.Ordinal);
+        // The bank hears it: customer.consent, signed like status events, even by an endpoint that filters statuses.
+        var received = await TestData.EventuallyAsync(
+            () => Task.FromResult(receiver.Received.FirstOrDefault(r => JsonNode.Parse(r.Body)!.Str("type") == "customer.consent")),
+            r => r is not null, Deadline, "the customer.consent event");
+        Assert.True(WebhookSignature.Verify(secret, received!.Signature, received.Body, TimeProvider.System.GetUtcNow(), TimeSpan.FromMinutes(5)));
+        var consent = JsonNode.Parse(received.Body)!["data"]!;
+        Assert.Equal("sms", consent.Str("channel"));
+        Assert.Equal(entry.Str("id"), consent["consent"].Str("id"));
+        Assert.Equal(phone, consent["consent"].Str("address"));
+        Assert.Equal("opt_out", consent["consent"].Str("action"));
 
         var next = await client.WaitForStatusAsync(await SendAsync(client, phone, email), "delivered");
         Assert.Equal("email", next.Str("channel"));
@@ -164,6 +185,38 @@ public abstract class ConsentTests(TwoWayHostFixture fixture)
         Assert.DoesNotContain(phone.TrimStart('+'), seen.ToJsonString(), StringComparison.Ordinal);
         using var viewerExport = await viewer.GetAsync("/v1/consents/export", Ct);
         Assert.Equal(HttpStatusCode.Forbidden, viewerExport.StatusCode);
+    }
+
+    [Fact]
+    public async Task Erasure_RedactsTheLedgersAddress_AndKeepsTheFactOfConsent()
+    {
+        var (_, client) = await Host.CreateTenantAsync("Consent erasure");
+        var phone = TestData.Phone();
+        using (var customer = await client.PutAsJsonAsync("/v1/customers/eva", new { phone }, Ct))
+        {
+            Assert.True(customer.IsSuccessStatusCode);
+        }
+
+        await client.WaitForStatusAsync(await client.SendAsync(new { type = "account.balance", customer = new { id = "eva" }, channels = new[] { "sms" }, data = new { text = "Balance" } }), "delivered");
+        await ReplyAsync(new { channel = "sms", from = phone, text = "STOP" });
+        var stop = await WaitForEntryAsync(client, phone, 1);
+        using (var api = await client.PostAsJsonAsync("/v1/consents", new { customerId = "eva", channel = "email", address = "eva@example.com", action = "opt_out" }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.Created, api.StatusCode);
+        }
+
+        using (var erase = await client.PostAsync("/v1/customers/eva/erase", null, Ct))
+        {
+            Assert.True(erase.IsSuccessStatusCode, await erase.Content.ReadAsStringAsync(Ct));
+        }
+
+        var entries = (await client.GetFromJsonAsync<JsonObject>("/v1/consents", Ct))!["items"]!.AsArray();
+        Assert.Equal(2, entries.Count);
+        Assert.All(entries, e => Assert.Equal("[erased]", e.Str("address")));
+        Assert.Equal(stop.Str("id"), entries[1]!.Str("id"));
+        Assert.Equal("opt_out", entries[1]!.Str("action"));
+        Assert.Equal("keyword", entries[1]!.Str("source"));
+        Assert.Empty((await client.GetFromJsonAsync<JsonObject>($"/v1/consents?address={Uri.EscapeDataString(phone)}", Ct))!["items"]!.AsArray());
     }
 
     [Fact]

@@ -8,7 +8,8 @@ namespace Herald.Storage.Postgres;
 
 public sealed class PostgresConsentStore(NpgsqlDataSource dataSource, ChangeFeed changes) : IConsentStore
 {
-    private const string Columns =
+    /// <summary>Ledger columns, 11 of them, for <see cref="Read"/>; the table is aliased <c>c</c>.</summary>
+    internal const string Columns =
         "c.id, c.tenant_id, c.customer_id, c.channel, c.address, c.type, c.action, c.source, c.actor, c.recorded_at, c.message_id";
 
     public async Task<IReadOnlyList<bool>> AppendAsync(IReadOnlyList<NewConsent> entries, CancellationToken ct)
@@ -133,16 +134,16 @@ public sealed class PostgresConsentStore(NpgsqlDataSource dataSource, ChangeFeed
             : throw new ArgumentException("A consent batch belongs to one tenant.", nameof(entries));
     }
 
-    private static ConsentEntry Read(NpgsqlDataReader r) => new(
-        r.GetGuid(0),
-        r.GetGuid(1),
-        NullableString(r, 2),
-        (Channel)r.GetInt16(3),
-        r.GetString(4),
-        NullableString(r, 5),
-        (ConsentAction)r.GetInt16(6),
-        (ConsentSource)r.GetInt16(7),
-        r.GetString(8),
-        r.GetFieldValue<DateTimeOffset>(9),
-        NullableGuid(r, 10));
+    internal static ConsentEntry Read(NpgsqlDataReader r, int o = 0) => new(
+        r.GetGuid(o),
+        r.GetGuid(o + 1),
+        NullableString(r, o + 2),
+        (Channel)r.GetInt16(o + 3),
+        r.GetString(o + 4),
+        NullableString(r, o + 5),
+        (ConsentAction)r.GetInt16(o + 6),
+        (ConsentSource)r.GetInt16(o + 7),
+        r.GetString(o + 8),
+        r.GetFieldValue<DateTimeOffset>(o + 9),
+        NullableGuid(r, o + 10));
 }

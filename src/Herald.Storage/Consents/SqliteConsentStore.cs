@@ -7,7 +7,7 @@ namespace Herald.Storage.Sqlite;
 
 internal sealed class SqliteConsentStore(SqliteDatabase db, ChangeFeed changes) : IConsentStore
 {
-    private const string Columns =
+    internal const string Columns =
         "c.id, c.tenant_id, c.customer_id, c.channel, c.address, c.type, c.action, c.source, c.actor, c.recorded_at, c.message_id";
 
     public async Task<IReadOnlyList<bool>> AppendAsync(IReadOnlyList<NewConsent> entries, CancellationToken ct)
@@ -164,7 +164,7 @@ internal sealed class SqliteConsentStore(SqliteDatabase db, ChangeFeed changes) 
                 .ExecuteNonQuery()) == 1,
             ct);
 
-    private static ConsentEntry Read(SqliteDataReader r) => new(
+    internal static ConsentEntry Read(SqliteDataReader r) => new(
         r.GetId(0),
         r.GetId(1),
         r.GetStringOrNull(2),

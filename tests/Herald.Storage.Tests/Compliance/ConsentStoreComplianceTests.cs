@@ -136,6 +136,25 @@ public abstract class ConsentStoreComplianceTests : StoreSuite
     }
 
     [Fact]
+    public async Task Append_RecordsItsWebhookEvent_OnceEvenForARetry_AndEvenToAnEndpointFilteringStatuses()
+    {
+        var tenant = await NewTenantAsync();
+        await Stores.Webhooks.CreateEndpointAsync(
+            new WebhookEndpoint(NextId(), tenant, "https://bank.example/hook", "enc", [NotificationStatus.Failed], true, null, T0, T0), Ct);
+        var stop = Entry(tenant, Channel.Sms, Phone, ConsentAction.OptOut, customerId: "ana");
+
+        await Stores.Consents.AppendAsync([new(stop, "acct:SM1")], Ct);
+        await Stores.Consents.AppendAsync([new(stop with { Id = NextId() }, "acct:SM1")], Ct);
+
+        Assert.Equal(1, await Stores.Webhooks.FanOutAsync(100, T0, Ct));
+        var claimed = Assert.Single(await Stores.Webhooks.ClaimDeliveriesAsync(10, TimeSpan.FromMinutes(1), T0, Ct));
+        Assert.Equal(stop, claimed.Consent);
+        Assert.Null(claimed.Message);
+        Assert.Equal(WebhookEventStatus.Consent, (short)claimed.Delivery.Status);
+        Assert.Equal(Guid.Empty, claimed.Delivery.NotificationId);
+    }
+
+    [Fact]
     public async Task KeywordSettings_RoundTrip_NullIsTheDefaults_AndAnUnknownTenantIsNotFound()
     {
         var tenant = await NewTenantAsync();

@@ -39,3 +39,23 @@ END
 $$;
 CREATE TRIGGER consents_append_only BEFORE UPDATE OR DELETE ON consents
     FOR EACH ROW EXECUTE FUNCTION herald_consents_append_only();
+
+-- customer.consent webhook events travel the status events' outbox, as customer messages do: consent_id names the
+-- ledger entry, status is -2 (a consent event: no status, see WebhookEventStatus), notification_id the nil uuid. An
+-- endpoint's status filter applies to status events only.
+ALTER TABLE webhook_events ADD COLUMN consent_id uuid;
+ALTER TABLE webhook_deliveries ADD COLUMN consent_id uuid;
+
+CREATE FUNCTION herald_capture_consent_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.tenant_id = NEW.tenant_id AND e.enabled) THEN
+        INSERT INTO webhook_events (tenant_id, notification_id, status, occurred_at, consent_id)
+        VALUES (NEW.tenant_id, '00000000-0000-0000-0000-000000000000', -2, NEW.recorded_at, NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Fires for rows really inserted: a vendor's retry of a STOP skipped by ON CONFLICT DO NOTHING is not reported twice.
+CREATE TRIGGER consents_inserted AFTER INSERT ON consents
+    FOR EACH ROW EXECUTE FUNCTION herald_capture_consent_event();

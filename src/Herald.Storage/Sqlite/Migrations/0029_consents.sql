@@ -32,3 +32,14 @@ WHEN NEW.address <> '[erased]' OR NEW.id IS NOT OLD.id OR NEW.tenant_id IS NOT O
 BEGIN
     SELECT RAISE(ABORT, 'the consent ledger is append-only');
 END;
+
+-- customer.consent webhook events, as in PostgreSQL (status -2, notification_id the nil uuid).
+ALTER TABLE webhook_events ADD COLUMN consent_id TEXT;
+ALTER TABLE webhook_deliveries ADD COLUMN consent_id TEXT;
+
+CREATE TRIGGER consents_inserted AFTER INSERT ON consents
+FOR EACH ROW WHEN EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.tenant_id = NEW.tenant_id AND e.enabled = 1)
+BEGIN
+    INSERT INTO webhook_events (tenant_id, notification_id, status, occurred_at, consent_id)
+    VALUES (NEW.tenant_id, '00000000-0000-0000-0000-000000000000', -2, NEW.recorded_at, NEW.id);
+END;
