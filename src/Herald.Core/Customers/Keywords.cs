@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
@@ -54,7 +55,7 @@ public sealed partial record KeywordSettings(IReadOnlyList<Keyword> Keywords, IR
         [
             new(Stop, KeywordAction.OptOut), new("UNSUBSCRIBE", KeywordAction.OptOut), new("CANCEL", KeywordAction.OptOut),
             new("END", KeywordAction.OptOut), new("QUIT", KeywordAction.OptOut), new("STOPP", KeywordAction.OptOut, "de"),
-            new("STOPPEN", KeywordAction.OptOut, "de"), new("ARRET", KeywordAction.OptOut, "fr"), new("ARRÊT", KeywordAction.OptOut, "fr"),
+            new("STOPPEN", KeywordAction.OptOut, "de"), new("ARRET", KeywordAction.OptOut, "fr"),
             new("BAJA", KeywordAction.OptOut, "es"), new("START", KeywordAction.OptIn), new("UNSTOP", KeywordAction.OptIn),
             new("HELP", KeywordAction.Help), new("INFO", KeywordAction.Help),
         ],
@@ -121,10 +122,39 @@ public sealed partial record KeywordSettings(IReadOnlyList<Keyword> Keywords, IR
         return Texts.TryGetValue("en", out var english) ? english : Defaults.Texts["en"];
     }
 
-    /// <summary>A message as keywords are compared: Unicode NFKC (full-width letters, composed accents), trimmed,
-    /// trailing <c>.</c> and <c>!</c> dropped, upper-cased (invariant).</summary>
-    public static string Normalize(string text) =>
-        text.Normalize(NormalizationForm.FormKC).Trim().TrimEnd('.', '!').Trim().ToUpperInvariant();
+    /// <summary>
+    /// A message as keywords are compared: full-width forms as ASCII, upper-cased (invariant), accents dropped
+    /// (<c>ARRÊT</c> = <c>ARRET</c>, precomposed or with combining marks), trimmed, a trailing <c>.</c> or <c>!</c>
+    /// dropped. Done by hand rather than with <see cref="string.Normalize()"/>: Herald runs with invariant
+    /// globalization, where normalisation does not change non-ASCII text.
+    /// </summary>
+    public static string Normalize(string text)
+    {
+        var folded = new StringBuilder(text.Length);
+        foreach (var original in text)
+        {
+            var c = original switch
+            {
+                >= '！' and <= '～' => (char)(original - 0xFEE0), // full-width ASCII
+                '　' => ' ', // ideographic space
+                _ => original,
+            };
+            if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.NonSpacingMark)
+            {
+                continue;
+            }
+
+            c = char.ToUpperInvariant(c);
+            var accented = Accented.IndexOf(c, StringComparison.Ordinal);
+            folded.Append(accented >= 0 ? Plain[accented] : c);
+        }
+
+        return folded.ToString().Trim().TrimEnd('.', '!').Trim();
+    }
+
+    // Latin-1 and common Latin Extended-A capitals with their base letters.
+    private const string Accented = "ÀÁÂÃÄÅĀĂĄÇĆČÈÉÊËĒĖĘĚÌÍÎÏĪĮÑŃŇÒÓÔÕÖØŌŐÙÚÛÜŪŮŰŲÝŸŚŠŹŻŽ";
+    private const string Plain = "AAAAAAAAACCCEEEEEEEEIIIIIINNNOOOOOOOOUUUUUUUUYYSSZZZ";
 
     /// <summary>The problems of settings as a tenant would store them; empty when they can be stored.</summary>
     public static IReadOnlyList<KeywordError> Check(KeywordSettings settings)
