@@ -70,6 +70,16 @@ public abstract class ConsentTests(TwoWayHostFixture fixture)
         Assert.Equal(phone, consent["consent"].Str("address"));
         Assert.Equal("opt_out", consent["consent"].Str("action"));
 
+        // The rules dry run plans as ingest does.
+        using (var dryRun = await client.PostAsJsonAsync("/v1/rules/test", new
+        {
+            notification = new { type = "account.balance", customer = new { phone, email }, channels = new[] { "sms", "email" }, data = new { text = "x" } },
+        }, Ct))
+        {
+            var plan = (await dryRun.Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+            Assert.Equal(["email"], plan["route"]!["steps"]!.AsArray().Select(s => s.Str("channel")));
+        }
+
         var next = await client.WaitForStatusAsync(await SendAsync(client, phone, email), "delivered");
         Assert.Equal("email", next.Str("channel"));
         Assert.DoesNotContain(next["route"]!.AsArray(), s => s.Str("channel") == "sms");
