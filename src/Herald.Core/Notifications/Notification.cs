@@ -45,6 +45,10 @@ public sealed record NewNotification(
     /// <summary>How long the question stays open after acceptance; null: <see cref="ReplyActions.DefaultTtl"/>.</summary>
     public TimeSpan? ReplyTtl { get; init; }
 
+    /// <summary>Herald's own answer to a customer's keyword (issue #16: the STOP confirmation carriers expect): goes
+    /// out despite opt-outs. Never set from a bank's request.</summary>
+    public bool IgnoresOptOuts { get; init; }
+
     /// <summary>Until when a reply to this notification, accepted at <paramref name="acceptedAt"/>, is on time; null
     /// when it asks nothing.</summary>
     public DateTimeOffset? ReplyUntil(DateTimeOffset acceptedAt) =>

@@ -50,7 +50,10 @@ public sealed class NotificationPlanner(
 
     /// <summary>The ingest plan of <paramref name="request"/> under <paramref name="rules"/> (null: the tenant has none).</summary>
     /// <param name="customer">The stored customer the request names, null when it names none or an unknown one.</param>
-    public NotificationPlan Plan(Guid id, NewNotification request, Customer? customer, CompiledRuleSet? rules, DateTimeOffset now)
+    /// <param name="consents">The tenant's consent ledger view (issue #16): steps whose address opted out are dropped
+    /// like the stored customer's opt-outs; null: none.</param>
+    public NotificationPlan Plan(
+        Guid id, NewNotification request, Customer? customer, CompiledRuleSet? rules, DateTimeOffset now, ConsentOptOuts? consents = null)
     {
         if (Refusal(request, customer) is { } error)
         {
@@ -59,13 +62,13 @@ public sealed class NotificationPlanner(
 
         var merged = Merge(request, customer);
         var outcome = (rules ?? CompiledRuleSet.Empty).DecideAll(Context(merged, customer, now), fallback, onError);
-        return Finish(id, request, merged, customer, outcome, now);
+        return Finish(id, request, merged, customer, outcome, now, consents);
     }
 
     /// <summary>The dry run: the same plan as <see cref="Plan"/>, with the rules' full evaluation (matched rules, who
     /// decided what, run-time errors). Evaluation is null when the request is refused.</summary>
     public (NotificationPlan Plan, RuleEvaluation? Evaluation) Explain(
-        NewNotification request, Customer? customer, CompiledRuleSet? rules, DateTimeOffset now)
+        NewNotification request, Customer? customer, CompiledRuleSet? rules, DateTimeOffset now, ConsentOptOuts? consents = null)
     {
         if (Refusal(request, customer) is { } error)
         {
@@ -74,7 +77,7 @@ public sealed class NotificationPlanner(
 
         var merged = Merge(request, customer);
         var evaluation = (rules ?? CompiledRuleSet.Empty).Evaluate(Context(merged, customer, now), fallback);
-        return (Finish(Guid.Empty, request, merged, customer, RuleOutcome.Of(evaluation), now), evaluation);
+        return (Finish(Guid.Empty, request, merged, customer, RuleOutcome.Of(evaluation), now, consents), evaluation);
     }
 
     /// <summary>Whether opt-outs are ignored for <paramref name="type"/>: the rules decide, else the node's list.</summary>
@@ -82,7 +85,8 @@ public sealed class NotificationPlanner(
         optOuts is { } policy ? policy == OptOutPolicy.Ignore : _exempt.Contains(type);
 
     private NotificationPlan Finish(
-        Guid id, NewNotification original, NewNotification merged, Customer? customer, RuleOutcome outcome, DateTimeOffset now)
+        Guid id, NewNotification original, NewNotification merged, Customer? customer, RuleOutcome outcome, DateTimeOffset now,
+        ConsentOptOuts? consents)
     {
         var request = merged;
         if (outcome.Mask is { Count: > 0 } mask)
@@ -95,9 +99,18 @@ public sealed class NotificationPlanner(
             request = request with { ExpiresAt = now + ttl };
         }
 
+        // Herald's own answer to a keyword (the STOP confirmation carriers expect) is the one send that ignores opt-outs
+        // without the bank deciding it; the bank cannot ask for that (the flag is not part of the API).
+        var ignoreOptOuts = request.IgnoresOptOuts || IgnoresOptOuts(request.Type, outcome.OptOuts);
         var route = customer is null
             ? outcome.Route
-            : CustomerPreferences.Apply(outcome.Route, customer, request.Type, IgnoresOptOuts(request.Type, outcome.OptOuts));
+            : CustomerPreferences.Apply(outcome.Route, customer, request.Type, ignoreOptOuts);
+        if (!ignoreOptOuts && consents is not null)
+        {
+            // The consent ledger: by address, whether or not a stored customer is named (its contacts are merged in).
+            route = consents.Apply(route, request.Contacts, request.Type);
+        }
+
         // Reply choices (issue #16): the request's own, else a rule's. WhatsApp shows a button title of at most 20
         // characters, which only the plan knows applies; a rule's longer titles fall back to text there instead.
         if (request.Actions.Count == 0 && outcome.ReplyActions is { Count: > 0 } ruleActions)

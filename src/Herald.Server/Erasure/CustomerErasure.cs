@@ -1,3 +1,5 @@
+using Herald.Core.Customers;
+using Herald.Core.Notifications;
 using Herald.Server.Notifications;
 using Herald.Storage;
 
@@ -11,6 +13,9 @@ public sealed record ErasureResult(bool CustomerDeleted, int Cancelled, int Reda
 {
     /// <summary>Replies and messages the customer sent in (two-way), now without text or address.</summary>
     public int RedactedMessages { get; init; }
+
+    /// <summary>Consent ledger entries of the customer whose address is now the redaction marker (the facts stay).</summary>
+    public int RedactedConsents { get; init; }
 }
 
 /// <summary>
@@ -18,7 +23,8 @@ public sealed record ErasureResult(bool CustomerDeleted, int Cancelled, int Reda
 /// contacts and data of every notification of the target, keeping what proves a notification was sent. Safe to
 /// repeat: a second run finds nothing left to change.
 /// </summary>
-public sealed class CustomerErasure(IErasureStore erasure, ICustomerStore customers, NotificationCancellation cancellation)
+public sealed class CustomerErasure(
+    IErasureStore erasure, ICustomerStore customers, IConsentStore consents, NotificationCancellation cancellation)
 {
     private const int Batch = 500;
 
@@ -36,6 +42,8 @@ public sealed class CustomerErasure(IErasureStore erasure, ICustomerStore custom
             }
         }
 
+        // The stored customer's addresses name its consent ledger entries recorded by keyword (those carry no customer id).
+        var stored = target.CustomerId is { } storedId ? await customers.GetAsync(tenantId, storedId, ct) : null;
         var deleted = target.CustomerId is { } customerId && await customers.DeleteAsync(tenantId, customerId, ct);
         var redacted = 0;
         Guid? after = null;
@@ -50,6 +58,33 @@ public sealed class CustomerErasure(IErasureStore erasure, ICustomerStore custom
 
         // What the customer sent in, after its notifications: the answers to them are found through them.
         var messages = await erasure.RedactMessagesAsync(tenantId, target, ct);
-        return new ErasureResult(deleted, cancelled, redacted) { RedactedMessages = messages };
+        // The consent ledger is evidence: the entries stay (who opted out of what, how, when), only the address goes.
+        var ledger = await consents.RedactAsync(tenantId, target.CustomerId, ConsentAddresses(target, stored?.Contacts), ct);
+        return new ErasureResult(deleted, cancelled, redacted) { RedactedMessages = messages, RedactedConsents = ledger };
+    }
+
+    /// <summary>The target's addresses as the consent ledger keeps them.</summary>
+    private static List<(Channel, string)> ConsentAddresses(ErasureTarget target, Contacts? stored)
+    {
+        var addresses = new List<(Channel, string)>();
+        void Add(Channel channel, string? raw)
+        {
+            if (ConsentAddress.Normalize(channel, raw) is { } address && !addresses.Contains((channel, address)))
+            {
+                addresses.Add((channel, address));
+            }
+        }
+
+        foreach (var phone in new[] { target.Phone, stored?.Phone })
+        {
+            Add(Channel.Sms, phone);
+            Add(Channel.WhatsApp, phone);
+        }
+
+        Add(Channel.Email, target.Email);
+        Add(Channel.Email, stored?.Email);
+        Add(Channel.Telegram, stored?.TelegramChatId);
+        Add(Channel.Push, stored?.PushToken);
+        return addresses;
     }
 }

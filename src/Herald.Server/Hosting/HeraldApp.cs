@@ -9,6 +9,7 @@ using Herald.Server.Changes;
 using Herald.Server.WebConsole;
 using Herald.Server.Demo;
 using Herald.Server.Callbacks;
+using Herald.Server.Consents;
 using Herald.Server.Customers;
 using Herald.Server.Templates;
 using Herald.Server.Delivery;
@@ -129,6 +130,7 @@ public static class HeraldApp
         services.AddHeraldNotifications(configuration, role);
         services.AddHeraldDelivery(configuration, role);
         services.AddHeraldReplies();
+        services.AddHeraldConsents();
 
         // Last, so it wraps every provider, a test's or an operator's too.
         LogSafety.ScrubDatabaseErrors(services);
@@ -157,6 +159,8 @@ public static class HeraldApp
             app.MapProvidersApi();
             app.MapReportsApi();
             app.MapRetentionApi();
+            app.MapKeywordsApi();
+            app.MapConsentsApi();
             app.MapErasureApi();
             app.MapCallbacksApi();
             app.MapWebhooksApi();

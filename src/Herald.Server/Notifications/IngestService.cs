@@ -5,6 +5,7 @@ using Herald.Core.Observability;
 using Herald.Core.Planning;
 using Herald.Core.Rules;
 using Herald.Ingest;
+using Herald.Server.Consents;
 using Herald.Server.Customers;
 using Herald.Server.Digests;
 using Herald.Storage;
@@ -14,10 +15,12 @@ namespace Herald.Server.Notifications;
 /// <summary>
 /// Accepts notifications: load (the stored customers, the tenant's rule set) → plan (<see cref="NotificationPlanner"/>,
 /// pure, the same one the rules dry run uses) → commit (<see cref="GroupCommit"/>). The only extra I/O is the digest
-/// window join, paid only by notifications a digest rule applies to.
+/// window join, paid only by notifications a digest rule applies to. The consent ledger's opt-outs come from the node's
+/// in-memory <see cref="ConsentCache"/> (read once per tenant and ledger change, not per notification).
 /// </summary>
 public sealed class IngestService(
     CustomerCache customers,
+    ConsentCache consents,
     IRuleSetSource rules,
     NotificationPlanner planner,
     DigestWindows digests,
@@ -111,13 +114,15 @@ public sealed class IngestService(
     {
         // Load: one store read per tenant for all customers the cache misses.
         var stored = await customers.ForAsync([.. notifications.Select(n => (n.TenantId, n.CustomerId))], ct);
+        var optOuts = await consents.ForAsync(notifications.Select(static n => n.TenantId), ct);
         var traceParent = HeraldTraces.ToStore(Activity.Current);
         var prepared = new PreparedNotification?[notifications.Count];
         var errors = new InputError?[notifications.Count];
         for (var i = 0; i < notifications.Count; i++)
         {
             var now = time.GetUtcNow();
-            var plan = planner.Plan(Guid.CreateVersion7(now), notifications[i], stored[i], rules.For(notifications[i].TenantId), now);
+            var plan = planner.Plan(
+                Guid.CreateVersion7(now), notifications[i], stored[i], rules.For(notifications[i].TenantId), now, optOuts[notifications[i].TenantId]);
             if (plan.Error is { } error)
             {
                 errors[i] = new InputError(pointerPrefix(i) + error.Pointer, error.Detail);

@@ -1,6 +1,8 @@
 using Herald.Channels.Callbacks;
 using Herald.Core.Notifications;
+using Herald.Core.Customers;
 using Herald.Core.Providers;
+using Herald.Server.Consents;
 using Herald.Storage;
 
 namespace Herald.Server.Replies;
@@ -10,7 +12,9 @@ namespace Herald.Server.Replies;
 /// pipeline's batches of every channel and SMPP's mobile-originated deliver_sm reach <see cref="ProcessAsync"/> through
 /// <see cref="IInboundMessageSink"/>. It correlates each message with the notification it answers, stores it (its
 /// webhook event recorded in the same transaction) and acknowledges it at the vendor where the vendor wants that.
-/// Keyword handling (STOP, START, HELP; the next wave) hooks in here, before correlation.
+/// Keywords (STOP, START, HELP: <see cref="ConsentKeywords"/>) are recognised here, before correlation: an opt-out
+/// keyword always acts, even as the text of an answer; an opt-in or help keyword only when the text names no choice of
+/// the question it would answer. A keyword message is stored unlinked, and acted on once stored.
 /// <list type="bullet">
 /// <item>The account decides the tenant, never the payload: a reference to a notification of another tenant is refused
 /// (the message is kept unlinked, for the account's tenant, and the refusal logged).</item>
@@ -23,6 +27,7 @@ namespace Herald.Server.Replies;
 public sealed partial class InboundMessageProcessor(
     IDeliveryStore delivery,
     ICustomerMessageStore store,
+    ConsentKeywords keywords,
     IEnumerable<IInboundAcknowledger> acknowledgers,
     ServiceWindows windows,
     TimeProvider time,
@@ -48,17 +53,33 @@ public sealed partial class InboundMessageProcessor(
         var sent = references.Length == 0
             ? new Dictionary<string, (Notification Notification, Attempt Attempt)>()
             : await delivery.FindByProviderMessageIdsAsync(account.Id, references, ct);
+        var keyword = await keywords.MatchAsync(account.TenantId, messages, ct);
         var stored = new List<CustomerMessage>(messages.Count);
-        foreach (var m in messages)
+        for (var i = 0; i < messages.Count; i++)
         {
+            var m = messages[i];
             Notification? answered = null;
-            if (m.InReplyTo is { } reference)
+            if (keyword[i] is { Action: KeywordAction.OptOut })
+            {
+                // STOP wins over any answer: carriers require it to work always.
+            }
+            else if (m.InReplyTo is { } reference)
             {
                 answered = sent.TryGetValue(reference, out var found) ? found.Notification : null;
             }
             else if (m.Channel is Channel.Sms or Channel.WhatsApp)
             {
                 answered = await store.FindOpenQuestionAsync(account.TenantId, account.Id, m.Channel, m.From, now, ct);
+            }
+
+            if (keyword[i] is { Action: not KeywordAction.OptOut } && answered is not null && ReplyActions.Match(answered.Actions, m.Text) is not null)
+            {
+                // "YES", "1", a choice's title: the answer to the open question wins over an opt-in or help keyword.
+                keyword[i] = null;
+            }
+            else if (keyword[i] is not null)
+            {
+                answered = null;
             }
 
             if (answered is not null && answered.TenantId != account.TenantId)
@@ -70,10 +91,16 @@ public sealed partial class InboundMessageProcessor(
             stored.Add(Correlate(account, m, answered, Guid.CreateVersion7(now)));
         }
 
+        // The consent ledger first: a crash before the messages are stored loses no STOP (the vendor retries).
+        var answers = await keywords.RecordAsync(
+            account, [.. stored.Select((s, i) => keyword[i] is { } k ? new KeywordAct(s, k) : null).OfType<KeywordAct>()], ct);
         var added = await store.AddAsync(stored, ct);
         // Every WhatsApp message opens the customer's 24-hour window with this account's number, a retry too.
         await windows.OpenedAsync(account, messages, ct);
         await AcknowledgeAsync(account, messages, ct);
+        // A HELP is answered once, when its message is new; a consent change once, when its ledger entry is.
+        var isNew = stored.Where((_, i) => added[i]).Select(static s => s.Id).ToHashSet();
+        await keywords.AnswerAsync(account, [.. answers.Where(a => a.Keyword.Action != KeywordAction.Help || isNew.Contains(a.Message.Id))], ct);
         return [.. stored.Where((_, i) => added[i])];
     }
 

@@ -201,7 +201,8 @@ public static class RulesApi
 
     private static async Task<IResult> TestAsync(
         HttpRequest request, ClaimsPrincipal user, NotificationPlanner planner, IRuleSetSource source, TimeProvider time,
-        IOptions<DefaultRouteOptions> routeOptions, CustomerCache customers, MessageComposer composer, Throttles throttles, CancellationToken ct)
+        IOptions<DefaultRouteOptions> routeOptions, CustomerCache customers, Consents.ConsentCache consents, MessageComposer composer, Throttles throttles,
+        CancellationToken ct)
     {
         var (body, error) = await RequestBody.ReadJsonAsync(request, MaxTestBytes);
         if (error is not null)
@@ -256,7 +257,8 @@ public static class RulesApi
             var customer = (await customers.ForAsync([(notification.TenantId, notification.CustomerId)], ct))[0];
             var now = time.GetUtcNow();
             var set = draft ?? source.For(notification.TenantId) ?? CompiledRuleSet.Empty;
-            var (plan, evaluation) = planner.Explain(notification, customer, set, now);
+            // The consent ledger's opt-outs as ingest sees them (issue #16).
+            var (plan, evaluation) = planner.Explain(notification, customer, set, now, await consents.ForAsync(notification.TenantId, ct));
             if (plan.Error is { } customerError)
             {
                 // What ingest would answer for the same notification.

@@ -212,6 +212,19 @@ public sealed partial class WebhookDispatcher : BackgroundService
     {
         var d = claimed.Delivery;
         var n = claimed.Notification;
+        if (claimed.Consent is { } c)
+        {
+            // customer.consent: the ledger entry (issue #16); the address is the bank's own customer's, as a reply's from.
+            return new WebhookEvent(
+                d.EventId,
+                "customer.consent",
+                d.OccurredAt,
+                new WebhookEventData(null, null, null, null, c.Channel, null, c.CustomerId)
+                {
+                    Consent = new WebhookConsentData(c.Id, c.Address, c.Type, c.Action, c.Source, c.Actor, c.RecordedAt, c.MessageId),
+                });
+        }
+
         if (claimed.Message is { } m)
         {
             // notification.reply (with the notification as it is now) or customer.message (no notification).
@@ -250,7 +263,8 @@ public sealed partial class WebhookDispatcher : BackgroundService
 
 /// <summary>The body of every webhook Herald sends.</summary>
 /// <param name="Type"><c>notification.delivered</c>, <c>notification.failed</c>, <c>.expired</c>, <c>.suppressed</c>,
-/// <c>.cancelled</c>; <c>notification.reply</c> and <c>customer.message</c> for what customers send (issue #16).</param>
+/// <c>.cancelled</c>; <c>notification.reply</c> and <c>customer.message</c> for what customers send, <c>customer.consent</c>
+/// for a consent ledger entry (issue #16).</param>
 public sealed record WebhookEvent(Guid Id, string Type, DateTimeOffset CreatedAt, WebhookEventData Data);
 
 /// <param name="NotificationId">The notification the event is about; null for <c>customer.message</c>.</param>
@@ -261,7 +275,18 @@ public sealed record WebhookEventData(
 {
     /// <summary>What the customer sent, for <c>notification.reply</c> and <c>customer.message</c>.</summary>
     public WebhookReplyData? Reply { get; init; }
+
+    /// <summary>The consent ledger entry, for <c>customer.consent</c>.</summary>
+    public WebhookConsentData? Consent { get; init; }
 }
+
+/// <summary>A consent ledger entry in a <c>customer.consent</c> event (issue #16; the same fields as <c>GET /v1/consents</c>).</summary>
+/// <param name="Type">The notification type it applies to; null: every type on the channel.</param>
+/// <param name="Actor">The API key id, or <c>customer</c> for a keyword.</param>
+/// <param name="MessageId">The customer's message that carried the keyword.</param>
+public sealed record WebhookConsentData(
+    Guid Id, string Address, string? Type, Herald.Core.Customers.ConsentAction Action, Herald.Core.Customers.ConsentSource Source, string Actor,
+    DateTimeOffset RecordedAt, Guid? MessageId);
 
 /// <summary>A customer's reply or message in a webhook event.</summary>
 /// <param name="MessageId">Herald's id of the stored message.</param>

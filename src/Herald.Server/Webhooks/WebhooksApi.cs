@@ -30,7 +30,7 @@ public sealed record WebhookDeliveryView(
     Guid Id, Guid EndpointId, Guid EventId, Guid NotificationId, NotificationStatus? Status, string State, int Attempts,
     DateTimeOffset? NextAttemptAt, int? LastStatusCode, string? LastError, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
 {
-    /// <summary>The event's type: <c>notification.{status}</c>, <c>notification.reply</c> or <c>customer.message</c>
+    /// <summary>The event's type: <c>notification.{status}</c>, <c>notification.reply</c>, <c>customer.message</c> or <c>customer.consent</c>
     /// (an inbound event is stored with no status, and the nil notification id when it answers none).</summary>
     public string Event { get; init; } = "";
 
@@ -42,6 +42,7 @@ public sealed record WebhookDeliveryView(
             d.State == WebhookDeliveryState.Pending ? d.NextAttemptAt : null, d.LastStatusCode, d.LastError, d.CreatedAt, d.UpdatedAt)
         {
             Event = !inbound ? "notification." + JsonSerializer.Serialize(d.Status, WebhooksJson.Default.NotificationStatus).Trim('"')
+                : (short)d.Status == WebhookEventStatus.Consent ? "customer.consent"
                 : d.NotificationId == Guid.Empty ? "customer.message" : "notification.reply",
         };
     }

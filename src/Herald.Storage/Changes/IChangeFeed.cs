@@ -20,6 +20,9 @@ public static class ChangeKinds
 
     /// <summary>An API key was created or revoked; the key is the API key's id. Nodes drop their cached copy.</summary>
     public const string ApiKeys = "api-keys";
+
+    /// <summary>A tenant's consent ledger grew (issue #16); the key is "*". Nodes reload the tenant's opt-out view.</summary>
+    public const string Consents = "consents";
 }
 
 /// <summary>

@@ -30,5 +30,8 @@ internal static class StoreChanges
     /// <summary>An API key created or revoked: receivers drop their cached copy of that key.</summary>
     public static Change ApiKey(Guid tenantId, Guid keyId) => new(ChangeKinds.ApiKeys, tenantId, keyId.ToString("D"));
 
+    /// <summary>A tenant's consent ledger grew: receivers reload that tenant's opt-out view.</summary>
+    public static Change Consents(Guid tenantId) => new(ChangeKinds.Consents, tenantId, "*");
+
     public static Change Provider(Guid tenantId, Guid accountId) => new(ChangeKinds.Providers, tenantId, accountId.ToString("D"));
 }

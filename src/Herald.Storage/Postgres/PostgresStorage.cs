@@ -75,6 +75,7 @@ public static class PostgresStorage
         services.TryAddSingleton<IAttemptPartStore, PostgresAttemptPartStore>();
         services.TryAddSingleton<IThrottleStore, PostgresThrottleStore>();
         services.TryAddSingleton<IRetentionStore, PostgresRetentionStore>();
+        services.TryAddSingleton<IConsentStore, PostgresConsentStore>();
         services.TryAddSingleton<IErasureStore, PostgresErasureStore>();
         services.TryAddSingleton<ITemplateStore, PostgresTemplateStore>();
         services.TryAddSingleton<IProviderCircuitStore, PostgresProviderCircuitStore>();

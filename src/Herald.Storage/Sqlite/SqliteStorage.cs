@@ -49,6 +49,7 @@ public static class SqliteStorage
         services.AddSingleton<IAttemptPartStore, SqliteAttemptPartStore>();
         services.AddSingleton<IThrottleStore, SqliteThrottleStore>();
         services.AddSingleton<IRetentionStore, SqliteRetentionStore>();
+        services.AddSingleton<IConsentStore, SqliteConsentStore>();
         services.AddSingleton<IErasureStore, SqliteErasureStore>();
         services.AddSingleton<IProviderCircuitStore, SqliteProviderCircuitStore>();
         services.AddSingleton<IQueueStats, SqliteQueueStats>();

@@ -58,6 +58,20 @@ public sealed record ClaimedWebhookDelivery(WebhookDelivery Delivery, WebhookEnd
     /// <summary>For an inbound event (<c>notification.reply</c>, <c>customer.message</c>): the stored message; null for a
     /// status event.</summary>
     public CustomerMessage? Message { get; init; }
+
+    /// <summary>For a <c>customer.consent</c> event: the consent ledger entry; null otherwise.</summary>
+    public Herald.Core.Customers.ConsentEntry? Consent { get; init; }
+}
+
+/// <summary>The status a webhook event is stored with when it reports no notification status (issue #16): the triggers
+/// that record inbound and consent events write these values.</summary>
+public static class WebhookEventStatus
+{
+    /// <summary><c>notification.reply</c> or <c>customer.message</c>.</summary>
+    public const short Inbound = -1;
+
+    /// <summary><c>customer.consent</c>.</summary>
+    public const short Consent = -2;
 }
 
 /// <summary>How one try ended.</summary>

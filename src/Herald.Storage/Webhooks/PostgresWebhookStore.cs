@@ -82,14 +82,15 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
             WITH ev AS (
                 DELETE FROM webhook_events w
                 WHERE w.seq IN (SELECT seq FROM webhook_events ORDER BY seq LIMIT @max FOR UPDATE SKIP LOCKED)
-                RETURNING w.id, w.tenant_id, w.notification_id, w.status, w.occurred_at, w.message_id
+                RETURNING w.id, w.tenant_id, w.notification_id, w.status, w.occurred_at, w.message_id, w.consent_id
             ), ins AS (
-                -- An endpoint's status filter applies to status events; inbound events (message_id set) reach every endpoint.
+                -- An endpoint's status filter applies to status events; inbound events (message_id set) and consent
+                -- events (consent_id set) reach every endpoint.
                 INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, notification_id, status, occurred_at,
-                    state, attempts, next_attempt_at, created_at, updated_at, message_id)
-                SELECT herald_uuid_v7(), ev.tenant_id, e.id, ev.id, ev.notification_id, ev.status, ev.occurred_at, {StateSql.WebhookPending}, 0, @now, @now, @now, ev.message_id
+                    state, attempts, next_attempt_at, created_at, updated_at, message_id, consent_id)
+                SELECT herald_uuid_v7(), ev.tenant_id, e.id, ev.id, ev.notification_id, ev.status, ev.occurred_at, {StateSql.WebhookPending}, 0, @now, @now, @now, ev.message_id, ev.consent_id
                 FROM ev JOIN webhook_endpoints e ON e.tenant_id = ev.tenant_id AND e.enabled
-                    AND (ev.message_id IS NOT NULL OR cardinality(e.statuses) = 0 OR ev.status = ANY (e.statuses))
+                    AND (ev.message_id IS NOT NULL OR ev.consent_id IS NOT NULL OR cardinality(e.statuses) = 0 OR ev.status = ANY (e.statuses))
             )
             SELECT count(*)::int FROM ev
             """);
@@ -112,11 +113,12 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
                     FOR UPDATE SKIP LOCKED)
                 RETURNING d.*
             )
-            SELECT {DeliveryColumns}, {EndpointColumns}, {NotificationColumns}, {PostgresCustomerMessageStore.MessageColumns}
+            SELECT {DeliveryColumns}, {EndpointColumns}, {NotificationColumns}, {PostgresCustomerMessageStore.MessageColumns}, {PostgresConsentStore.Columns}
             FROM c d
             JOIN webhook_endpoints e ON e.id = d.endpoint_id
             LEFT JOIN notifications n ON n.id = d.notification_id
             LEFT JOIN customer_messages m ON m.id = d.message_id
+            LEFT JOIN consents c ON c.id = d.consent_id
             ORDER BY d.next_attempt_at, d.id
             """);
         cmd.Parameters.Add(Param("max", Math.Max(0, max)));
@@ -128,9 +130,11 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
         {
             var notification = r.IsDBNull(DeliveryColumnCount + EndpointColumnCount) ? null : ReadNotification(r, DeliveryColumnCount + EndpointColumnCount);
             const int messageAt = DeliveryColumnCount + EndpointColumnCount + NotificationColumnCount;
+            const int consentAt = messageAt + 12;
             list.Add(new ClaimedWebhookDelivery(ReadDelivery(r), ReadEndpoint(r, DeliveryColumnCount), notification)
             {
                 Message = r.IsDBNull(messageAt) ? null : PostgresCustomerMessageStore.ReadMessage(r, messageAt),
+                Consent = r.IsDBNull(consentAt) ? null : PostgresConsentStore.Read(r, consentAt),
             });
         }
 

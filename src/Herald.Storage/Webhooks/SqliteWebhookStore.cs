@@ -71,9 +71,10 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
         db.WriteAsync(
             scope =>
             {
-                var events = scope.Command("SELECT seq, tenant_id, notification_id, status, occurred_at, message_id FROM webhook_events ORDER BY seq LIMIT $max")
+                var events = scope.Command("SELECT seq, tenant_id, notification_id, status, occurred_at, message_id, consent_id FROM webhook_events ORDER BY seq LIMIT $max")
                     .Set("$max", Math.Max(0, max))
-                    .ReadAll(r => (Seq: r.GetInt64(0), Tenant: r.GetString(1), Notification: r.GetString(2), Status: r.GetInt16(3), At: r.GetInt64(4), Message: r.GetStringOrNull(5)));
+                    .ReadAll(r => (Seq: r.GetInt64(0), Tenant: r.GetString(1), Notification: r.GetString(2), Status: r.GetInt16(3), At: r.GetInt64(4),
+                        Message: r.GetStringOrNull(5), Consent: r.GetStringOrNull(6)));
                 if (events.Count == 0)
                 {
                     return 0;
@@ -83,7 +84,7 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
                 var select = scope.Command("SELECT id, statuses FROM webhook_endpoints WHERE tenant_id = $tenant AND enabled = 1");
                 var insert = scope.Command(
                     "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, notification_id, status, occurred_at, state, attempts, " +
-                    $"next_attempt_at, created_at, updated_at, message_id) VALUES ($id, $tenant, $endpoint, $event, $notification, $status, $at, {StateSql.WebhookPending}, 0, $now, $now, $now, $message)");
+                    $"next_attempt_at, created_at, updated_at, message_id, consent_id) VALUES ($id, $tenant, $endpoint, $event, $notification, $status, $at, {StateSql.WebhookPending}, 0, $now, $now, $now, $message, $consent)");
                 var nowMs = Ms(now);
                 foreach (var e in events)
                 {
@@ -97,14 +98,14 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
                     foreach (var (endpointId, statuses) in list)
                     {
                         // An endpoint's status filter applies to status events; inbound events reach every endpoint.
-                        if (e.Message is null && statuses.Length > 0 && !statuses.Contains((NotificationStatus)e.Status))
+                        if (e.Message is null && e.Consent is null && statuses.Length > 0 && !statuses.Contains((NotificationStatus)e.Status))
                         {
                             continue;
                         }
 
                         insert.Set("$id", Id(Guid.CreateVersion7(now))).Set("$tenant", e.Tenant).Set("$endpoint", endpointId)
                             .Set("$event", eventId).Set("$notification", e.Notification).Set("$status", (int)e.Status)
-                            .Set("$at", e.At).Set("$now", nowMs).Set("$message", Text(e.Message)).ExecuteNonQuery();
+                            .Set("$at", e.At).Set("$now", nowMs).Set("$message", Text(e.Message)).Set("$consent", Text(e.Consent)).ExecuteNonQuery();
                     }
                 }
 
@@ -126,13 +127,20 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
                 var notification = scope.Command($"SELECT {NotificationColumns} FROM notifications n WHERE n.id = $id");
                 var message = scope.Command(
                     $"SELECT {SqliteCustomerMessageStore.MessageColumns} FROM webhook_deliveries d JOIN customer_messages m ON m.id = d.message_id WHERE d.id = $id");
+                var consent = scope.Command(
+                    $"SELECT {SqliteConsentStore.Columns} FROM webhook_deliveries d JOIN consents c ON c.id = d.consent_id WHERE d.id = $id");
                 var list = new List<ClaimedWebhookDelivery>(due.Count);
                 foreach (var id in due)
                 {
                     claim.Set("$until", Ms(now + lease)).Set("$now", Ms(now)).Set("$id", id).ExecuteNonQuery();
                     var claimed = read.Set("$id", id).ReadFirst(r => new ClaimedWebhookDelivery(ReadDelivery(r), ReadEndpoint(r, 14), null))!;
                     var n = notification.Set("$id", Id(claimed.Delivery.NotificationId)).ReadFirst(ReadNotification);
-                    list.Add(claimed with { Notification = n, Message = message.Set("$id", id).ReadFirst(SqliteCustomerMessageStore.ReadMessage) });
+                    list.Add(claimed with
+                    {
+                        Notification = n,
+                        Message = message.Set("$id", id).ReadFirst(SqliteCustomerMessageStore.ReadMessage),
+                        Consent = consent.Set("$id", id).ReadFirst(SqliteConsentStore.Read),
+                    });
                 }
 
                 return list;

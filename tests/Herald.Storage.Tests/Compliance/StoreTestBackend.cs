@@ -40,6 +40,7 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IChangeFeed Changes { get; } = services.GetRequiredService<IChangeFeed>();
     public ICustomerMessageStore Messages { get; } = services.GetRequiredService<ICustomerMessageStore>();
     public IServiceWindowStore Windows { get; } = services.GetRequiredService<IServiceWindowStore>();
+    public IConsentStore Consents { get; } = services.GetRequiredService<IConsentStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }
