@@ -45,14 +45,17 @@ public static class ConsentsApi
     public static IEndpointRouteBuilder MapConsentsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/consents").WithTags("Consents");
-        group.MapGet("", ListAsync).RequireAuthorization(Policies.Read)
+        group.MapGet("", ListAsync).RequireAuthorization(Policies.Read).WithName("listConsents")
+            .ProducesProblems(StatusCodes.Status400BadRequest)
             .WithSummary("The tenant's consent ledger, newest first")
             .WithDescription("Filters: customer, address, channel, from (ISO 8601); limit 1 to 1000 (default 100); before: the previous page's next.")
             .Produces<ConsentPage>();
-        group.MapGet("/export", ExportAsync).RequireAuthorization(Policies.Read)
+        group.MapGet("/export", ExportAsync).RequireAuthorization(Policies.Read).WithName("exportConsents")
+            .ProducesProblems(StatusCodes.Status400BadRequest)
             .WithSummary("Every matching ledger entry as NDJSON (one a line, newest first)")
             .Produces(StatusCodes.Status200OK, contentType: NdjsonContentType);
-        group.MapPost("", RecordAsync).RequireAuthorization(Policies.Send)
+        group.MapPost("", RecordAsync).RequireAuthorization(Policies.Send).WithName("recordConsent")
+            .ProducesProblems(StatusCodes.Status400BadRequest)
             .WithSummary("Records an opt-out or opt-in the bank learned (source api)")
             .Accepts<ConsentBody>("application/json")
             .Produces<ConsentView>(StatusCodes.Status201Created);

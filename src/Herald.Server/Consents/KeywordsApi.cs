@@ -31,11 +31,12 @@ public static class KeywordsApi
     {
         var group = app.MapGroup("/v1/settings/keywords").WithTags("Consents");
         group.MapGet("", (ClaimsPrincipal user, IConsentStore store, CancellationToken ct) => GetAsync(user.TenantId(), store, ct))
-            .RequireAuthorization(Policies.Read)
+            .RequireAuthorization(Policies.Read).WithName("getKeywords")
             .WithSummary("The tenant's keywords (STOP, START, HELP, ...) and their answers per language")
             .Produces<KeywordSettingsView>();
         group.MapPut("", (ClaimsPrincipal user, HttpRequest request, IConsentStore store, CancellationToken ct) => SetAsync(user.TenantId(), request, store, ct))
-            .RequireAuthorization(Policies.Admin)
+            .RequireAuthorization(Policies.Admin).WithName("setKeywords")
+            .ProducesProblems(StatusCodes.Status400BadRequest)
             .WithSummary("Replaces the tenant's keywords and answers ({} for the defaults)")
             .Accepts<KeywordSettingsView>("application/json")
             .Produces<KeywordSettingsView>();
