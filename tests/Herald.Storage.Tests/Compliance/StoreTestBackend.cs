@@ -38,6 +38,8 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public IRetentionStore Retention { get; } = services.GetRequiredService<IRetentionStore>();
     public IChangeFeed Changes { get; } = services.GetRequiredService<IChangeFeed>();
     public ICustomerMessageStore Messages { get; } = services.GetRequiredService<ICustomerMessageStore>();
+    public IErasureStore Erasure { get; } = services.GetRequiredService<IErasureStore>();
+    public Herald.Storage.Secrets.TenantKeys Keys { get; } = services.GetRequiredService<Herald.Storage.Secrets.TenantKeys>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }

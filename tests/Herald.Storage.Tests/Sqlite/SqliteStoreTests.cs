@@ -145,8 +145,15 @@ public sealed class SqliteStoreTests : IAsyncLifetime
                     FROM n_copy;
                 DROP TABLE n_copy;
                 -- That build had neither 0002 nor the later columns of 0015 (the request fingerprint, issue #13), 0024
-                -- (reply actions, issue #16) and 0027 (the traceparent, issue #18).
-                DELETE FROM schema_migrations WHERE id IN ('0002_notifications_no_tenant_fk', '0015_request_hash', '0024_reply_actions', '0027_trace_parent');
+                -- (reply actions, issue #16), 0027 (the traceparent, issue #18) and 0031 (encryption at rest, issue #17).
+                DROP TABLE tenant_keys;
+                DROP TABLE reencryption_progress;
+                DROP INDEX customer_messages_sender_hash;
+                ALTER TABLE customer_messages DROP COLUMN sealed;
+                ALTER TABLE customer_messages DROP COLUMN sender_hash;
+                ALTER TABLE customers DROP COLUMN sealed;
+                DELETE FROM schema_migrations WHERE id IN ('0002_notifications_no_tenant_fk', '0015_request_hash', '0024_reply_actions', '0027_trace_parent',
+                    '0031_encryption_at_rest');
                 """;
             command.ExecuteNonQuery();
         }
