@@ -193,6 +193,12 @@ public static class HeraldApp
             throw new StartupException(e.Message);
         }
 
+        if (role == HeraldRole.Reencrypt)
+        {
+            await ReencryptCommand.RunAsync(app.Services, app.Configuration, Console.Out, app.Lifetime.ApplicationStopping);
+            return;
+        }
+
         try
         {
             await app.StartAsync();

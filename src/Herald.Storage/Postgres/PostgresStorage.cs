@@ -82,6 +82,8 @@ public static class PostgresStorage
         services.TryAddSingleton<IProviderCircuitStore, PostgresProviderCircuitStore>();
         services.TryAddSingleton<IQueueStats, PostgresQueueStats>();
         services.TryAddSingleton<IAuditStore, PostgresAuditStore>();
+        services.TryAddSingleton<IReencryptionStore, PostgresReencryptionStore>();
+        services.TryAddSingleton<Reencryptor>();
         return services;
     }
 }

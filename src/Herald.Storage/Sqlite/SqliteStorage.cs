@@ -55,6 +55,8 @@ public static class SqliteStorage
         services.AddSingleton<IProviderCircuitStore, SqliteProviderCircuitStore>();
         services.AddSingleton<IQueueStats, SqliteQueueStats>();
         services.AddSingleton<IAuditStore, SqliteAuditStore>();
+        services.AddSingleton<IReencryptionStore, SqliteReencryptionStore>();
+        services.AddSingleton<Reencryptor>();
         return services;
     }
 }

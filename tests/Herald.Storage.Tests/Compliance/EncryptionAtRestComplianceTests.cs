@@ -263,3 +263,136 @@ public sealed class SqliteEncryptionAtRestComplianceTests : EncryptionAtRestComp
         return Task.CompletedTask;
     }
 }
+
+/// <summary>
+/// Re-encryption (issue #17, <c>herald reencrypt</c>) on every backend, with a few thousand rows: plaintext rows from
+/// before encryption at rest are sealed and become findable by hash; a stopped run resumes after its last batch; after
+/// a tenant key rotation every row moves to the new data key version, and old and new rows read back the same.
+/// </summary>
+public abstract class ReencryptionComplianceTests : StoreSuite
+{
+    private const int Rows = 3000;
+    private const int Batch = 500;
+    private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
+    private const string Phone = "+4915187654321";
+
+    private int _tick;
+
+    protected abstract Task ExecuteAsync(string sql);
+
+    protected abstract Task<string> DumpAsync();
+
+    /// <summary>How many notifications are sealed with data key <paramref name="version"/>.</summary>
+    protected abstract Task<long> SealedWithAsync(int version);
+
+    [Fact]
+    public async Task Reencrypt_PlaintextRows_AreSealed_Resumably_AndFindableByHash()
+    {
+        var tenant = await SeedAsync();
+        await ExecuteAsync(
+            "UPDATE notifications SET sealed = NULL, phone_hash = NULL, email_hash = NULL, " +
+            $"contacts = '{{\"phone\":\"{Phone}\"}}', data = '{{\"text\":\"Legacy Plain Text\"}}'");
+        await Stores.Customers.UpsertAsync(tenant, new Core.Customers.Customer { Id = "c1", Contacts = new Contacts(Phone: Phone) }, Ct);
+        await ExecuteAsync($"UPDATE customers SET sealed = NULL, document = '{{\"phone\":\"{Phone}\"}}'");
+        Assert.Contains("Legacy Plain Text", await DumpAsync(), StringComparison.Ordinal);
+
+        // One batch, then the run stops (a crash, a deploy); the next run resumes after it.
+        var first = await Stores.Reencryption.RunBatchAsync(ReencryptionTable.Notifications, Batch, Ct);
+        var report = await Stores.Reencryptor.RunAsync(null, Batch, null, Ct);
+
+        Assert.Equal((Batch, Batch, false), (first.Scanned, first.Rewritten, first.Done));
+        Assert.Equal((Rows - Batch, Rows - Batch), report.Tables[ReencryptionTable.Notifications]);
+        Assert.Equal((1L, 1L), report.Tables[ReencryptionTable.Customers]);
+        var dump = await DumpAsync();
+        Assert.DoesNotContain("Legacy Plain Text", dump, StringComparison.Ordinal);
+        Assert.DoesNotContain(Phone[1..], dump, StringComparison.Ordinal);
+        Assert.Equal(Rows, await SealedWithAsync(1));
+        Assert.Equal(Rows, (await Stores.Erasure.InFlightAsync(tenant, new ErasureTarget(null, Phone, null), Rows + 1, Ct)).Count);
+        Assert.Equal(Phone, (await Stores.Customers.GetAsync(tenant, "c1", Ct))!.Contacts.Phone);
+        // A second run finds nothing left to do.
+        Assert.Equal((long)Rows, (await Stores.Reencryptor.RunAsync(null, Batch, null, Ct)).Tables[ReencryptionTable.Notifications].Scanned);
+        Assert.Equal(0L, (await Stores.Reencryptor.RunAsync(null, Batch, null, Ct)).Tables[ReencryptionTable.Notifications].Rewritten);
+    }
+
+    [Fact]
+    public async Task Reencrypt_AfterRotation_MovesEveryRowToTheNewVersion()
+    {
+        var tenant = await SeedAsync();
+        var sample = (await Stores.Notifications.SearchAsync(tenant, new NotificationQuery(Limit: 1), Ct))[0];
+
+        var report = await Stores.Reencryptor.RunAsync([tenant], Batch, null, Ct);
+
+        Assert.Equal([2], report.RotatedTo);
+        Assert.Equal(((long)Rows, (long)Rows), report.Tables[ReencryptionTable.Notifications]);
+        Assert.Equal(Rows, await SealedWithAsync(2));
+        await using var fresh = Backend.Open();
+        Assert.Equal(sample.DataJson, (await fresh.Notifications.GetAsync(tenant, sample.Id, Ct))!.DataJson);
+        Assert.Equal(Phone, (await fresh.Notifications.GetAsync(tenant, sample.Id, Ct))!.Contacts.Phone);
+    }
+
+    private async Task<Guid> SeedAsync()
+    {
+        var tenant = (await Stores.Tenants.CreateTenantAsync("Bank", Ct)).Id;
+        var route = new Route(Priority.Normal, [new RouteStep(Channel.Sms, WaitFor.Sent, TimeSpan.FromSeconds(30))]);
+        for (var i = 0; i < Rows; i += Batch)
+        {
+            var items = Enumerable.Range(i, Batch).Select(n => new PreparedNotification(
+                Guid.CreateVersion7(T0.AddMilliseconds(Interlocked.Increment(ref _tick))),
+                new NewNotification(tenant, null, "card.transaction", null, new Contacts(Phone: Phone), $$"""{"n":{{n}}}""", null, null, null, null, null),
+                route)).ToList();
+            await Stores.Notifications.AcceptAsync(items, T0, Ct);
+        }
+
+        return tenant;
+    }
+}
+
+public sealed class PostgresReencryptionComplianceTests(PostgresFixture server) : ReencryptionComplianceTests
+{
+    protected override async Task<IStoreTestBackend> CreateBackendAsync() => await PostgresTestBackend.CreateAsync(server, Ct);
+
+    protected override Task<string> DumpAsync() => EncryptionAtRestComplianceTests.PostgresDumpAsync(((PostgresTestBackend)Backend).ConnectionString);
+
+    protected override async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(((PostgresTestBackend)Backend).ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    protected override async Task<long> SealedWithAsync(int version)
+    {
+        await using var connection = new NpgsqlConnection(((PostgresTestBackend)Backend).ConnectionString);
+        await connection.OpenAsync(Ct);
+        // The envelope's bytes 1..4: the data key version, big-endian.
+        await using var command = new NpgsqlCommand($"SELECT count(*) FROM notifications WHERE substring(sealed FROM 2 FOR 4) = '\\x{version:x8}'::bytea", connection);
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
+    }
+}
+
+public sealed class SqliteReencryptionComplianceTests : ReencryptionComplianceTests
+{
+    protected override Task<IStoreTestBackend> CreateBackendAsync() => Task.FromResult<IStoreTestBackend>(new SqliteTestBackend());
+
+    protected override Task<string> DumpAsync() => Task.FromResult(EncryptionAtRestComplianceTests.SqliteDump(((SqliteTestBackend)Backend).ConnectionString));
+
+    protected override Task ExecuteAsync(string sql)
+    {
+        using var connection = new SqliteConnection(((SqliteTestBackend)Backend).ConnectionString + ";Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+        return Task.CompletedTask;
+    }
+
+    protected override Task<long> SealedWithAsync(int version)
+    {
+        using var connection = new SqliteConnection(((SqliteTestBackend)Backend).ConnectionString + ";Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT count(*) FROM notifications WHERE hex(substr(sealed, 2, 4)) = '{version:X8}'";
+        return Task.FromResult((long)command.ExecuteScalar()!);
+    }
+}

@@ -40,6 +40,8 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public ICustomerMessageStore Messages { get; } = services.GetRequiredService<ICustomerMessageStore>();
     public IErasureStore Erasure { get; } = services.GetRequiredService<IErasureStore>();
     public Herald.Storage.Secrets.TenantKeys Keys { get; } = services.GetRequiredService<Herald.Storage.Secrets.TenantKeys>();
+    public Reencryptor Reencryptor { get; } = services.GetRequiredService<Reencryptor>();
+    public IReencryptionStore Reencryption { get; } = services.GetRequiredService<IReencryptionStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }
