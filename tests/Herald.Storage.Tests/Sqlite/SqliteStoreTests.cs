@@ -31,6 +31,38 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task DatabaseFile_AndItsWalAndShm_AreReadableByTheOwnerOnly()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes");
+        // A write, so the -wal and -shm files exist.
+        await _stores.Tenants.CreateTenantAsync("Bank", Ct);
+
+        foreach (var file in new[] { _backend.DatabasePath, _backend.DatabasePath + "-wal", _backend.DatabasePath + "-shm" })
+        {
+            Assert.True(File.Exists(file), file);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task ExistingDatabaseReadableByOthers_IsNarrowedToTheOwner_WhenOpened()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes");
+        await _stores.Tenants.CreateTenantAsync("Bank", Ct);
+        const UnixFileMode worldReadable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        File.SetUnixFileMode(_backend.DatabasePath, worldReadable);
+        File.SetUnixFileMode(_backend.DatabasePath + "-wal", worldReadable);
+
+        await using var reopened = _backend.Open();
+        await reopened.Tenants.ListTenantsAsync(Ct);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_backend.DatabasePath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_backend.DatabasePath + "-wal"));
+    }
+
+    [Fact]
     public async Task PendingAsync_FreshDatabase_ListsEveryMigrationInOrder()
     {
         await using var other = new SqliteTestBackend();
