@@ -19,7 +19,7 @@ public sealed record BenchOptions(
     public static readonly string[] AllWorkloads = ["ingest", "batch", "e2e", "critical", "rules"];
 
     /// <summary>Workloads that run only when named with --only.</summary>
-    public static readonly string[] OptInWorkloads = ["file", "fairness"];
+    public static readonly string[] OptInWorkloads = ["file", "fairness", "reencrypt"];
 
     public const int DefaultBacklog = 1_000_000;
 
@@ -67,7 +67,7 @@ public sealed record BenchOptions(
                     backlog = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,reencrypt] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000]");
             }
         }
 
