@@ -15,10 +15,12 @@ internal static class ReencryptCommand
     public static async Task RunAsync(IServiceProvider services, IConfiguration configuration, TextWriter output, CancellationToken ct)
     {
         var section = configuration.GetSection("Herald:Reencrypt");
-        var batch = int.TryParse(section["Batch"], NumberStyles.None, CultureInfo.InvariantCulture, out var b) && b is > 0 and <= 100_000 ? b : 1000;
-        if (section["Batch"] is { } given && b.ToString(CultureInfo.InvariantCulture) != given)
+        var batch = 1000;
+        if (section["Batch"] is { } given)
         {
-            throw new StartupException($"Herald:Reencrypt:Batch must be a whole number from 1 to 100000, not '{given}'.");
+            batch = int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out var b) && b is > 0 and <= 100_000
+                ? b
+                : throw new StartupException($"Herald:Reencrypt:Batch must be a whole number from 1 to 100000, not '{given}'.");
         }
 
         IReadOnlyCollection<Guid>? rotate = section["Rotate"] switch
