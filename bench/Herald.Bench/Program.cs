@@ -90,6 +90,11 @@ try
         await PurgeWorkload.RunAsync(host, options, report, ct);
     }
 
+    if (options.Runs("reencrypt"))
+    {
+        await ReencryptWorkload.RunAsync(host, options, report, ct);
+    }
+
     report.PrintTable();
     Report.Line("");
     Report.Line($"load average (1/5/15 min) at end: {Report.LoadAverage()}");

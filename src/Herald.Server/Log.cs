@@ -9,6 +9,9 @@ internal static partial class Log
     [LoggerMessage(1001, LogLevel.Information, "Schema migrations applied")]
     public static partial void Migrated(this ILogger logger);
 
+    [LoggerMessage(1002, LogLevel.Warning, "The secrets key file {KeyFile} is in the database's folder {Folder}: a backup or copy of that folder carries the key that decrypts it. Keep the key elsewhere (Herald:Secrets:KeyFile or Herald:Secrets:Key), see docs/OPERATIONS.md")]
+    public static partial void KeyBesideDatabase(this ILogger logger, string keyFile, string folder);
+
     [LoggerMessage(1100, LogLevel.Error, "Group commit of {Count} notifications failed")]
     public static partial void CommitFailed(this ILogger logger, int count, Exception exception);
 

@@ -198,6 +198,17 @@ public static class HeraldApp
             throw new StartupException(e.Message);
         }
 
+        if (SecretsServiceCollectionExtensions.KeyFileBesideDatabase(app.Configuration) is var (keyFile, folder))
+        {
+            logger.KeyBesideDatabase(keyFile, folder);
+        }
+
+        if (role == HeraldRole.Reencrypt)
+        {
+            await ReencryptCommand.RunAsync(app.Services, app.Configuration, Console.Out, app.Lifetime.ApplicationStopping);
+            return;
+        }
+
         try
         {
             await app.StartAsync();

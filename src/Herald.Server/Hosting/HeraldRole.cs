@@ -11,6 +11,9 @@ public enum HeraldRole
     All,
     /// <summary>Apply schema migrations and exit.</summary>
     Migrate,
+    /// <summary>Re-wrap tenant keys with the current node key, optionally rotate tenants' data keys, re-encrypt stored
+    /// customer data in batches (resumable, safe while other nodes serve) and exit (issue #17, docs/OPERATIONS.md).</summary>
+    Reencrypt,
 }
 
 public static class HeraldRoles
@@ -22,7 +25,7 @@ public static class HeraldRoles
         {
             return Enum.TryParse<HeraldRole>(args[0], ignoreCase: true, out var role) && Enum.IsDefined(role)
                 ? (role, args[1..])
-                : throw new ArgumentException($"Unknown role '{args[0]}'. Use one of: all, api, worker, migrate.");
+                : throw new ArgumentException($"Unknown role '{args[0]}'. Use one of: all, api, worker, migrate, reencrypt.");
         }
 
         return (HeraldRole.All, args);

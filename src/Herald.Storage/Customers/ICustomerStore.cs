@@ -85,3 +85,23 @@ internal static class CustomerJson
 
     private sealed record TemplateDocument(string? Subject, string Body, WhatsAppTemplateMapping? WhatsApp, string? Html = null);
 }
+
+/// <summary>
+/// How both backends keep a stored customer at rest (issue #17): the whole document (contacts, attributes, preferences)
+/// sealed with the tenant's data key, bound to the tenant and the customer id, in column <c>sealed</c>; the
+/// <c>document</c> column holds '{}'. Customers are found by id only, so no contact hash is needed.
+/// </summary>
+internal static class CustomerSeal
+{
+    public const string Purpose = "customer";
+
+    /// <summary>What the document column holds once a row is sealed.</summary>
+    public const string Empty = "{}";
+
+    public static byte[] Seal(Secrets.TenantKeySet keys, Customer customer) =>
+        Secrets.TenantKeys.SealText(keys, Purpose, customer.Id, CustomerJson.Serialize(customer));
+
+    /// <summary>The document as JSON: opened from <paramref name="sealedBytes"/> when the row is sealed.</summary>
+    public static string Document(Secrets.TenantKeys keys, Guid tenantId, string customerId, string document, byte[]? sealedBytes) =>
+        sealedBytes is null ? document : keys.OpenText(tenantId, Purpose, customerId, sealedBytes);
+}

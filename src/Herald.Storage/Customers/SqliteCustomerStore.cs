@@ -1,16 +1,18 @@
 using Herald.Core.Customers;
+using Herald.Storage.Secrets;
 using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Sqlite;
 
-internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes) : ICustomerStore
+internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes, TenantKeys keys) : ICustomerStore
 {
-    private const string Columns = "id, document, created_at, updated_at";
+    private const string Columns = "id, document, created_at, updated_at, tenant_id, sealed";
 
     public async Task<(Customer Customer, bool Created)> UpsertAsync(Guid tenantId, Customer customer, CancellationToken ct)
     {
         var now = SqliteValues.Ms(db.Time.GetUtcNow());
-        var document = CustomerJson.Serialize(customer);
+        // Keys first: creating a tenant's keys is a write of its own. The document is stored sealed (CustomerSeal).
+        var sealedDocument = CustomerSeal.Seal(await keys.ForWriteAsync(tenantId, ct).ConfigureAwait(false), customer);
         var (createdMs, created) = await db.WriteAsync(
             scope =>
             {
@@ -18,10 +20,10 @@ internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes)
                     .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", customer.Id).ExecuteScalar();
                 scope.Command(
                     """
-                    INSERT INTO customers (tenant_id, id, document, created_at, updated_at) VALUES ($tenant, $id, $doc, $now, $now)
-                    ON CONFLICT (tenant_id, id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at
+                    INSERT INTO customers (tenant_id, id, document, sealed, created_at, updated_at) VALUES ($tenant, $id, $doc, $sealed, $now, $now)
+                    ON CONFLICT (tenant_id, id) DO UPDATE SET document = excluded.document, sealed = excluded.sealed, updated_at = excluded.updated_at
                     """)
-                    .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", customer.Id).Set("$doc", document).Set("$now", now)
+                    .Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", customer.Id).Set("$doc", CustomerSeal.Empty).Set("$sealed", sealedDocument).Set("$now", now)
                     .ExecuteNonQuery();
                 SqliteAuditStore.AppendPending(scope);
                 return existing is long ms ? (ms, false) : (now, true);
@@ -38,7 +40,7 @@ internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes)
                 using var command = connection.CreateCommand();
                 command.CommandText = $"SELECT {Columns} FROM customers WHERE tenant_id = $tenant AND id = $id";
                 command.Set("$tenant", SqliteValues.Id(tenantId)).Set("$id", customerId);
-                return command.ReadFirst(Read);
+                return command.ReadFirst(r => Read(r, keys));
             },
             ct);
 
@@ -56,7 +58,7 @@ internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes)
                 command.CommandText = $"SELECT {Columns} FROM customers WHERE tenant_id = $tenant AND id IN (SELECT value FROM json_each($ids))";
                 command.Set("$tenant", SqliteValues.Id(tenantId))
                     .Set("$ids", System.Text.Json.JsonSerializer.Serialize(customerIds.Distinct(StringComparer.Ordinal).ToArray(), SqliteCustomerJson.Default.StringArray));
-                return command.ReadAll(Read);
+                return command.ReadAll(r => Read(r, keys));
             },
             ct);
     }
@@ -69,7 +71,7 @@ internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes)
                 command.CommandText =
                     $"SELECT {Columns} FROM customers WHERE tenant_id = $tenant AND ($after IS NULL OR id > $after) ORDER BY id LIMIT $limit";
                 command.Set("$tenant", SqliteValues.Id(tenantId)).Set("$after", SqliteValues.Text(after)).Set("$limit", Math.Clamp(limit, 1, 500));
-                return command.ReadAll(Read);
+                return command.ReadAll(r => Read(r, keys));
             },
             ct);
 
@@ -99,7 +101,11 @@ internal sealed class SqliteCustomerStore(SqliteDatabase db, ChangeFeed changes)
     private Task AnnounceAsync(Guid tenantId, string customerId, CancellationToken ct) =>
         StoreChanges.Customer(tenantId, customerId) is { } change ? changes.CommittedAsync(change) : Task.CompletedTask;
 
-    private static Customer Read(SqliteDataReader r) => CustomerJson.Deserialize(r.GetString(0), r.GetString(1), r.GetTime(2), r.GetTime(3));
+    private static Customer Read(SqliteDataReader r, TenantKeys keys) => CustomerJson.Deserialize(
+        r.GetString(0),
+        CustomerSeal.Document(keys, r.GetId(4), r.GetString(0), r.GetString(1), r.IsDBNull(5) ? null : (byte[])r.GetValue(5)),
+        r.GetTime(2),
+        r.GetTime(3));
 }
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(string[]))]

@@ -1,12 +1,13 @@
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Storage.Secrets;
 using Npgsql;
 using NpgsqlTypes;
 using static Herald.Storage.Postgres.PostgresRows;
 
 namespace Herald.Storage.Postgres;
 
-public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFeed changes) : IDeliveryStore
+public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFeed changes, TenantKeys keys) : IDeliveryStore
 {
     // First: the statements below are built from it (static fields initialise in text order).
     private static readonly string Keep = StateSql.KeepsStoredAttemptState("attempts.state", "excluded.state");
@@ -180,7 +181,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFee
                     claimed.Add(new ClaimedNotification(current, inFlight!));
                 }
 
-                current = ReadNotification(r);
+                current = ReadNotification(r, keys);
                 inFlight = [];
             }
 
@@ -360,7 +361,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFee
         cmd.Parameters.Add(Param("pmid", providerMessageId));
         cmd.Parameters.Add(Param("provider", providerId));
         await using var r = await cmd.ExecuteReaderAsync(ct);
-        return await r.ReadAsync(ct) ? (ReadNotification(r), ReadAttempt(r, NotificationColumnCount)) : null;
+        return await r.ReadAsync(ct) ? (ReadNotification(r, keys), ReadAttempt(r, NotificationColumnCount)) : null;
     }
 
     public async Task<IReadOnlyDictionary<string, (Notification Notification, Attempt Attempt)>> FindByProviderMessageIdsAsync(
@@ -386,7 +387,7 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFee
         while (await r.ReadAsync(ct))
         {
             var attempt = ReadAttempt(r, NotificationColumnCount);
-            found[attempt.ProviderMessageId!] = (ReadNotification(r), attempt);
+            found[attempt.ProviderMessageId!] = (ReadNotification(r, keys), attempt);
         }
 
         return found;

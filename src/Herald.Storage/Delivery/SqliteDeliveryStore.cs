@@ -1,11 +1,12 @@
 using System.Globalization;
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Storage.Secrets;
 using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Sqlite;
 
-internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
+internal sealed class SqliteDeliveryStore(SqliteDatabase db, TenantKeys keys) : IDeliveryStore
 {
     // First: the statements below are built from it (static fields initialise in text order).
     private static readonly string Keep = StateSql.KeepsStoredAttemptState("attempts.state", "excluded.state");
@@ -128,7 +129,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
                 var loadInFlight = scope.Command(SelectInFlight);
                 foreach (var id in ids)
                 {
-                    var notification = loadNotification.Set("$id", id).ReadFirst(SqliteValues.ReadNotification)
+                    var notification = loadNotification.Set("$id", id).ReadFirst(r => SqliteValues.ReadNotification(r, keys))
                         ?? throw new InvalidOperationException($"Queue entry {id} has no notification.");
                     var inFlight = loadInFlight.Set("$id", id).ReadAll(SqliteValues.ReadAttempt);
                     claimed.Add(new ClaimedNotification(notification, inFlight));
@@ -333,7 +334,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
             },
             ct);
 
-    private static (Notification Notification, Attempt Attempt)? FindByProviderMessageId(SqliteCommand command, Guid providerId, string providerMessageId)
+    private (Notification Notification, Attempt Attempt)? FindByProviderMessageId(SqliteCommand command, Guid providerId, string providerMessageId)
     {
         command.Parameters.Clear();
         // Only the vouching account's attempts: another account's message with the same id is not this receipt's.
@@ -352,7 +353,7 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db) : IDeliveryStore
         command.Parameters.Clear();
         command.CommandText = SelectNotification;
         command.Set("$id", SqliteValues.Id(attempt.NotificationId));
-        var notification = command.ReadFirst(SqliteValues.ReadNotification);
+        var notification = command.ReadFirst(r => SqliteValues.ReadNotification(r, keys));
         return notification is null ? null : (notification, attempt);
     }
 

@@ -1,67 +1,88 @@
+using Herald.Storage.Secrets;
+using Microsoft.Data.Sqlite;
+
 namespace Herald.Storage.Sqlite;
 
-internal sealed class SqliteErasureStore(SqliteDatabase db) : IErasureStore
+internal sealed class SqliteErasureStore(SqliteDatabase db, TenantKeys keys) : IErasureStore
 {
+    // As PostgreSQL: the keyed hashes find sealed rows; plaintext rows from before encryption at rest are still matched
+    // by their plaintext until `herald reencrypt` moved them.
     private const string Matches =
-        "(n.customer_id = $customer OR json_extract(n.contacts, '$.phone') = $phone OR json_extract(n.contacts, '$.email') = $email)";
+        "(n.customer_id = $customer OR n.phone_hash = $phone_hash OR n.email_hash = $email_hash " +
+        "OR (n.sealed IS NULL AND (json_extract(n.contacts, '$.phone') = $phone OR json_extract(n.contacts, '$.email') = $email)))";
 
     // As PostgreSQL: what the customer sent in keeps its link, action id and times; its text and address go.
-    public Task<int> RedactMessagesAsync(Guid tenantId, ErasureTarget target, CancellationToken ct) =>
-        db.WriteAsync(
+    public async Task<int> RedactMessagesAsync(Guid tenantId, ErasureTarget target, CancellationToken ct)
+    {
+        var tenantKeys = await keys.ForWriteAsync(tenantId, ct).ConfigureAwait(false);
+        return await db.WriteAsync(
             scope => Bind(scope.Command(
                     $"""
-                    UPDATE customer_messages SET text = CASE WHEN text IS NULL THEN NULL ELSE $marker END, sender = $marker
+                    UPDATE customer_messages SET text = CASE WHEN text IS NULL THEN NULL ELSE $marker END, sender = $marker,
+                        sealed = NULL, sender_hash = NULL
                     WHERE tenant_id = $tenant AND sender <> $marker
-                      AND (customer_id = $customer OR sender = $phone OR sender = $email
+                      AND (customer_id = $customer OR sender_hash = $phone_sender OR sender_hash = $email_sender
+                           OR (sealed IS NULL AND (sender = $phone OR sender = $email))
                            OR notification_id IN (SELECT n.id FROM notifications n WHERE n.tenant_id = $tenant AND {Matches}))
-                    """), tenantId, target)
+                    """), tenantKeys, target)
+                .Set("$phone_sender", ContactHash.Compute(tenantKeys, ContactKind.Sender, target.Phone))
+                .Set("$email_sender", ContactHash.Compute(tenantKeys, ContactKind.Sender, target.Email))
                 .Set("$marker", IErasureStore.Marker)
                 .ExecuteNonQuery(),
-            ct);
+            ct).ConfigureAwait(false);
+    }
 
-    public Task<IReadOnlyList<Guid>> InFlightAsync(Guid tenantId, ErasureTarget target, int max, CancellationToken ct) =>
-        db.ReadAsync<IReadOnlyList<Guid>>(
+    public async Task<IReadOnlyList<Guid>> InFlightAsync(Guid tenantId, ErasureTarget target, int max, CancellationToken ct)
+    {
+        var tenantKeys = await keys.ForWriteAsync(tenantId, ct).ConfigureAwait(false);
+        return await db.ReadAsync<IReadOnlyList<Guid>>(
             connection =>
             {
                 using var command = connection.CreateCommand();
                 command.CommandText =
                     $"SELECT n.id FROM notifications n WHERE n.tenant_id = $tenant AND {Matches} AND {StateSql.NotFinal("n.status")} ORDER BY n.id LIMIT $max";
-                Bind(command, tenantId, target).Set("$max", max);
+                Bind(command, tenantKeys, target).Set("$max", max);
                 return command.ReadAll(r => r.GetId(0));
             },
-            ct);
+            ct).ConfigureAwait(false);
+    }
 
-    // As PostgreSQL: every contact but the language and every top-level data value become the marker.
-    public Task<(int Redacted, Guid? Last)> RedactAsync(Guid tenantId, ErasureTarget target, Guid? after, int batch, CancellationToken ct) =>
-        db.WriteAsync(
+    // As PostgreSQL: ErasureRedaction computes what stays; the envelope and the contact hashes go.
+    public async Task<(int Redacted, Guid? Last)> RedactAsync(Guid tenantId, ErasureTarget target, Guid? after, int batch, CancellationToken ct)
+    {
+        var tenantKeys = await keys.ForWriteAsync(tenantId, ct).ConfigureAwait(false);
+        return await db.WriteAsync(
             scope =>
             {
                 var select = scope.Command(
-                    $"SELECT n.id FROM notifications n WHERE n.tenant_id = $tenant AND n.id > $after AND {Matches} ORDER BY n.id LIMIT $batch");
-                Bind(select, tenantId, target).Set("$after", SqliteValues.Id(after ?? Guid.Empty)).Set("$batch", batch);
-                var ids = select.ReadAll(r => r.GetId(0));
-                var update = scope.Command(
-                    """
-                    UPDATE notifications SET
-                        contacts = (SELECT coalesce(json_group_object(key, CASE WHEN key = 'language' THEN value ELSE $marker END), '{}')
-                                    FROM json_each(notifications.contacts)),
-                        data = CASE WHEN json_type(data) = 'object'
-                                    THEN (SELECT coalesce(json_group_object(key, $marker), '{}') FROM json_each(notifications.data))
-                                    ELSE json_quote($marker) END
-                    WHERE id = $id
-                    """);
-                foreach (var id in ids)
+                    $"SELECT n.id, n.contacts, n.data, n.sealed FROM notifications n WHERE n.tenant_id = $tenant AND n.id > $after AND {Matches} ORDER BY n.id LIMIT $batch");
+                Bind(select, tenantKeys, target).Set("$after", SqliteValues.Id(after ?? Guid.Empty)).Set("$batch", batch);
+                var rows = select.ReadAll(r =>
                 {
-                    update.Set("$id", SqliteValues.Id(id)).Set("$marker", IErasureStore.Marker).ExecuteNonQuery();
+                    var id = r.GetId(0);
+                    var (contacts, data) = ErasureRedaction.Of(keys, tenantId, id, r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : (byte[])r.GetValue(3));
+                    return (Id: id, Contacts: contacts, Data: data);
+                });
+                var update = scope.Command(
+                    "UPDATE notifications SET contacts = $contacts, data = $data, sealed = NULL, phone_hash = NULL, email_hash = NULL WHERE id = $id");
+                foreach (var row in rows)
+                {
+                    update.Set("$id", SqliteValues.Id(row.Id)).Set("$contacts", row.Contacts).Set("$data", row.Data).ExecuteNonQuery();
                 }
 
-                return (ids.Count, ids.Count == 0 ? (Guid?)null : ids[^1]);
+                return (rows.Count, rows.Count == 0 ? (Guid?)null : rows[^1].Id);
             },
-            ct);
+            ct).ConfigureAwait(false);
+    }
 
-    private static Microsoft.Data.Sqlite.SqliteCommand Bind(Microsoft.Data.Sqlite.SqliteCommand command, Guid tenantId, ErasureTarget target) =>
-        command.Set("$tenant", SqliteValues.Id(tenantId))
+    private static SqliteCommand Bind(SqliteCommand command, TenantKeySet tenantKeys, ErasureTarget target)
+    {
+        var (phoneHash, emailHash) = ErasureRedaction.Hashes(tenantKeys, target);
+        return command.Set("$tenant", SqliteValues.Id(tenantKeys.TenantId))
             .Set("$customer", SqliteValues.Text(target.CustomerId))
             .Set("$phone", SqliteValues.Text(target.Phone))
-            .Set("$email", SqliteValues.Text(target.Email));
+            .Set("$email", SqliteValues.Text(target.Email))
+            .Set("$phone_hash", phoneHash)
+            .Set("$email_hash", emailHash);
+    }
 }

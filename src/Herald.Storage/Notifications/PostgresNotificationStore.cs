@@ -1,23 +1,28 @@
 using System.Text;
 using Herald.Core.Notifications;
+using Herald.Storage.Secrets;
 using Npgsql;
 using NpgsqlTypes;
 using static Herald.Storage.Postgres.PostgresRows;
 
 namespace Herald.Storage.Postgres;
 
-public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INotificationStore
+public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource, TenantKeys keys) : INotificationStore
 {
     // One statement stores every new notification and its queue entry; rows whose dedupe key exists are skipped.
     private static readonly string InsertSql =
         $"""
         WITH ins AS (
             INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at,
-                external_id, dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash, actions, reply_until, trace_parent)
-            SELECT t.id, t.tenant_id, t.source_id, t.type, t.customer_id, t.contacts, t.data, t.priority, t.expires_at,
-                t.external_id, t.dedupe_key, t.route, t.status, NULL, 0, 0, NULL, 0, @now, @now, t.request_hash, t.actions, t.reply_until, t.trace_parent
-            FROM unnest(@id, @tenant, @source, @type, @customer, @contacts, @data, @priority, @expires, @external, @dedupe, @route, @status, @hash, @actions, @reply_until, @trace)
-                AS t(id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id, dedupe_key, route, status, request_hash, actions, reply_until, trace_parent)
+                external_id, dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash, actions, reply_until, trace_parent,
+                sealed, phone_hash, email_hash)
+            SELECT t.id, t.tenant_id, t.source_id, t.type, t.customer_id, jsonb_build_object(), jsonb_build_object(), t.priority, t.expires_at,
+                t.external_id, t.dedupe_key, t.route, t.status, NULL, 0, 0, NULL, 0, @now, @now, t.request_hash, t.actions, t.reply_until, t.trace_parent,
+                t.sealed, t.phone_hash, t.email_hash
+            FROM unnest(@id, @tenant, @source, @type, @customer, @priority, @expires, @external, @dedupe, @route, @status, @hash, @actions, @reply_until, @trace,
+                    @sealed, @phone_hash, @email_hash)
+                AS t(id, tenant_id, source_id, type, customer_id, priority, expires_at, external_id, dedupe_key, route, status, request_hash, actions, reply_until, trace_parent,
+                    sealed, phone_hash, email_hash)
             ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
             RETURNING id, tenant_id, source_id, priority, status
         ), q AS (
@@ -76,8 +81,10 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         var source = new Guid?[n];
         var type = new string[n];
         var customer = new string?[n];
-        var contacts = new string[n];
-        var data = new string[n];
+        // Contacts and data are stored sealed (issue #17): one envelope per notification, plus the look-up hashes.
+        var sealedValues = new byte[]?[n];
+        var phoneHash = new byte[]?[n];
+        var emailHash = new byte[]?[n];
         var priority = new short[n];
         var expires = new DateTimeOffset?[n];
         var external = new string?[n];
@@ -98,8 +105,10 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
             source[j] = r.SourceId;
             type[j] = r.Type;
             customer[j] = r.CustomerId;
-            contacts[j] = StorageJson.SerializeContacts(r.Contacts);
-            data[j] = string.IsNullOrWhiteSpace(r.DataJson) ? "{}" : r.DataJson;
+            var tenantKeys = await keys.ForWriteAsync(r.TenantId, ct);
+            sealedValues[j] = NotificationSeal.Seal(tenantKeys, item.Id, StorageJson.SerializeContacts(r.Contacts), string.IsNullOrWhiteSpace(r.DataJson) ? "{}" : r.DataJson);
+            phoneHash[j] = NotificationSeal.PhoneHash(tenantKeys, r.Contacts);
+            emailHash[j] = NotificationSeal.EmailHash(tenantKeys, r.Contacts);
             priority[j] = (short)item.Route.Priority;
             expires[j] = Utc(r.ExpiresAt);
             external[j] = r.ExternalId;
@@ -123,8 +132,6 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         insert.Parameters.Add(Array("source", NpgsqlDbType.Uuid, source));
         insert.Parameters.Add(Array("type", NpgsqlDbType.Text, type));
         insert.Parameters.Add(Array("customer", NpgsqlDbType.Text, customer));
-        insert.Parameters.Add(Array("contacts", NpgsqlDbType.Jsonb, contacts));
-        insert.Parameters.Add(Array("data", NpgsqlDbType.Jsonb, data));
         insert.Parameters.Add(Array("priority", NpgsqlDbType.Smallint, priority));
         insert.Parameters.Add(Array("expires", NpgsqlDbType.TimestampTz, expires));
         insert.Parameters.Add(Array("external", NpgsqlDbType.Text, external));
@@ -136,6 +143,9 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         insert.Parameters.Add(Array("actions", NpgsqlDbType.Jsonb, actions));
         insert.Parameters.Add(Array("reply_until", NpgsqlDbType.TimestampTz, replyUntil));
         insert.Parameters.Add(Array("trace", NpgsqlDbType.Text, trace));
+        insert.Parameters.Add(Array("sealed", NpgsqlDbType.Bytea, sealedValues));
+        insert.Parameters.Add(Array("phone_hash", NpgsqlDbType.Bytea, phoneHash));
+        insert.Parameters.Add(Array("email_hash", NpgsqlDbType.Bytea, emailHash));
         batch.BatchCommands.Add(insert);
         if (keyed.Count > 0)
         {
@@ -220,7 +230,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         await using var cmd = dataSource.CreateCommand($"SELECT {NotificationColumns} FROM notifications n WHERE n.id = @id AND n.tenant_id = @tenant");
         cmd.Parameters.Add(Param("id", id));
         cmd.Parameters.Add(Param("tenant", tenantId));
-        return await cmd.ReadFirstAsync(static r => ReadNotification(r), ct);
+        return await cmd.ReadFirstAsync(r => ReadNotification(r, keys), ct);
     }
 
     public async Task<IReadOnlyList<Attempt>> GetAttemptsAsync(Guid tenantId, Guid notificationId, CancellationToken ct)
@@ -295,7 +305,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource) : INo
         sql.Append(" ORDER BY n.id DESC LIMIT @limit");
         cmd.Parameters.Add(Param("limit", Math.Clamp(query.Limit, 1, 500)));
         cmd.CommandText = sql.ToString();
-        return await cmd.ReadAllAsync(static r => ReadNotification(r), ct);
+        return await cmd.ReadAllAsync(r => ReadNotification(r, keys), ct);
     }
 
     public async Task<IReadOnlyList<NotificationCount>> CountAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct)

@@ -1,19 +1,22 @@
 using System.Text;
 using Herald.Core.Notifications;
 using Herald.Core.Routing;
+using Herald.Storage.Secrets;
 
 namespace Herald.Storage.Sqlite;
 
-internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotificationStore
+internal sealed class SqliteNotificationStore(SqliteDatabase db, TenantKeys keys) : INotificationStore
 {
     private const int MaxSearchLimit = 500;
 
     // The conflict target names the partial dedupe index, so a clash on the primary key still fails loudly.
     private const string InsertNotification = """
         INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at, external_id,
-                                   dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash, actions, reply_until, trace_parent)
-        VALUES ($id, $tenant, $source, $type, $customer, $contacts, $data, $priority, $expires, $external,
-                $dedupe, $route, $status, NULL, 0, 0, NULL, 0, $now, $now, $hash, $actions, $reply_until, $trace)
+                                   dedupe_key, route, status, channel, step, retries, awaited_attempt_id, version, created_at, updated_at, request_hash, actions, reply_until, trace_parent,
+                                   sealed, phone_hash, email_hash)
+        VALUES ($id, $tenant, $source, $type, $customer, '{}', '{}', $priority, $expires, $external,
+                $dedupe, $route, $status, NULL, 0, 0, NULL, 0, $now, $now, $hash, $actions, $reply_until, $trace,
+                $sealed, $phone_hash, $email_hash)
         ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
         """;
 
@@ -28,6 +31,16 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
         if (items.Count == 0)
         {
             return [];
+        }
+
+        // Keys first: creating a tenant's keys is a write of its own, which cannot run inside this one.
+        var tenantKeys = new Dictionary<Guid, TenantKeySet>();
+        foreach (var item in items)
+        {
+            if (!tenantKeys.ContainsKey(item.Request.TenantId))
+            {
+                tenantKeys[item.Request.TenantId] = await keys.ForWriteAsync(item.Request.TenantId, ct).ConfigureAwait(false);
+            }
         }
 
         var results = await db.WriteAsync(
@@ -52,14 +65,16 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                     }
 
                     var tenant = SqliteValues.Id(request.TenantId);
+                    var k = tenantKeys[request.TenantId];
                     var inserted = insert
                         .Set("$id", SqliteValues.Id(id))
                         .Set("$tenant", tenant)
                         .Set("$source", SqliteValues.Id(request.SourceId))
                         .Set("$type", request.Type)
                         .Set("$customer", SqliteValues.Text(request.CustomerId))
-                        .Set("$contacts", SqliteJson.Contacts(request.Contacts))
-                        .Set("$data", string.IsNullOrEmpty(request.DataJson) ? "{}" : request.DataJson)
+                        .Set("$sealed", NotificationSeal.Seal(k, id, SqliteJson.Contacts(request.Contacts), string.IsNullOrEmpty(request.DataJson) ? "{}" : request.DataJson))
+                        .Set("$phone_hash", NotificationSeal.PhoneHash(k, request.Contacts))
+                        .Set("$email_hash", NotificationSeal.EmailHash(k, request.Contacts))
                         .Set("$priority", (int)route.Priority)
                         .Set("$expires", SqliteValues.Ms(request.ExpiresAt))
                         .Set("$external", SqliteValues.Text(request.ExternalId))
@@ -130,7 +145,7 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                 using var command = connection.CreateCommand();
                 command.CommandText = $"SELECT {SqliteValues.NotificationColumns} FROM notifications n WHERE n.id = $id AND n.tenant_id = $tenant";
                 command.Set("$id", SqliteValues.Id(id)).Set("$tenant", SqliteValues.Id(tenantId));
-                return command.ReadFirst(SqliteValues.ReadNotification);
+                return command.ReadFirst(r => SqliteValues.ReadNotification(r, keys));
             },
             ct);
 
@@ -214,7 +229,7 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db) : INotification
                 sql.Append(" ORDER BY n.id DESC LIMIT $limit");
                 command.Set("$limit", Math.Clamp(query.Limit, 1, MaxSearchLimit));
                 command.CommandText = sql.ToString();
-                return command.ReadAll(SqliteValues.ReadNotification);
+                return command.ReadAll(r => SqliteValues.ReadNotification(r, keys));
             },
             ct);
 

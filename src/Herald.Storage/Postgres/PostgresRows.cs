@@ -1,5 +1,6 @@
 using Herald.Core.Delivery;
 using Herald.Core.Notifications;
+using Herald.Storage.Secrets;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -8,20 +9,33 @@ namespace Herald.Storage.Postgres;
 /// <summary>Column lists and readers shared by the stores, so every query maps rows the same way.</summary>
 internal static class PostgresRows
 {
-    /// <summary>Notification columns, 22 of them, for <see cref="ReadNotification"/>; the table is aliased <c>n</c>.</summary>
+    /// <summary>Notification columns, 23 of them, for <see cref="ReadNotification"/>; the table is aliased <c>n</c>.</summary>
     public const string NotificationColumns =
         "n.id, n.tenant_id, n.source_id, n.type, n.customer_id, n.contacts::text, n.data::text, n.priority, n.expires_at, " +
         "n.external_id, n.route::text, n.status, n.channel, n.step, n.retries, n.awaited_attempt_id, n.version, n.created_at, n.updated_at, " +
-        "n.actions::text, n.reply_until, n.trace_parent";
+        "n.actions::text, n.reply_until, n.trace_parent, n.sealed";
 
-    public const int NotificationColumnCount = 22;
+    public const int NotificationColumnCount = 23;
 
     /// <summary>Attempt columns, 16 of them, for <see cref="ReadAttempt"/>; the table is aliased <c>a</c>.</summary>
     public const string AttemptColumns =
         "a.id, a.notification_id, a.step, a.channel, a.provider_id, a.provider_name, a.provider_message_id, a.state, " +
         "a.failure_kind, a.error_code, a.error, a.cost, a.created_at, a.sent_at, a.delivered_at, a.updated_at";
 
-    public static Notification ReadNotification(NpgsqlDataReader r, int o = 0) => new()
+    /// <summary>Reads a notification; a sealed one (issue #17) is decrypted with the tenant's keys.</summary>
+    public static Notification ReadNotification(NpgsqlDataReader r, TenantKeys keys, int o = 0)
+    {
+        var notification = ReadNotificationColumns(r, o);
+        if (r.IsDBNull(o + 22))
+        {
+            return notification;
+        }
+
+        var (contacts, data) = NotificationSeal.Open(keys, notification.TenantId, notification.Id, r.GetFieldValue<byte[]>(o + 22));
+        return notification with { Contacts = StorageJson.DeserializeContacts(contacts), DataJson = data };
+    }
+
+    private static Notification ReadNotificationColumns(NpgsqlDataReader r, int o) => new()
     {
         Id = r.GetGuid(o),
         TenantId = r.GetGuid(o + 1),

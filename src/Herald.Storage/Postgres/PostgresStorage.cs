@@ -1,5 +1,6 @@
 using Herald.Core.Providers;
 using Herald.Redis;
+using Herald.Storage.Secrets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -42,6 +43,8 @@ public static class PostgresStorage
 
             return builder.Build();
         });
+        services.TryAddSingleton<ITenantKeyStore, PostgresTenantKeyStore>();
+        services.TryAddSingleton<TenantKeys>();
         services.TryAddSingleton<PostgresTenantStore>();
         services.TryAddSingleton<PostgresProviderStore>();
         services.TryAddSingleton<PostgresSourceStore>();
@@ -82,6 +85,8 @@ public static class PostgresStorage
         services.TryAddSingleton<IQueueStats, PostgresQueueStats>();
         services.TryAddSingleton<IAuditStore, PostgresAuditStore>();
         services.TryAddSingleton<INotificationCountStore, PostgresNotificationCountStore>();
+        services.TryAddSingleton<IReencryptionStore, PostgresReencryptionStore>();
+        services.TryAddSingleton<Reencryptor>();
         return services;
     }
 }

@@ -147,6 +147,23 @@ public static class SecretsServiceCollectionExtensions
         return keys;
     }
 
+    /// <summary>
+    /// The key file in use when it sits in the SQLite database's folder (the default), else null: a backup or copy of the
+    /// data folder then carries the key that decrypts it, which the host warns about at start (docs/OPERATIONS.md).
+    /// </summary>
+    public static (string KeyFile, string Folder)? KeyFileBesideDatabase(IConfiguration configuration)
+    {
+        var postgres = string.Equals(configuration["Herald:Storage"], "postgres", StringComparison.OrdinalIgnoreCase);
+        if (postgres || configuration.GetSection("Herald:Secrets")["Key"] is { Length: > 0 })
+        {
+            return null;
+        }
+
+        var keyFile = Path.GetFullPath(configuration["Herald:Secrets:KeyFile"] ?? DefaultKeyFile(configuration));
+        var databaseFolder = Path.GetDirectoryName(DefaultKeyFile(configuration))!;
+        return string.Equals(Path.GetDirectoryName(keyFile), databaseFolder, StringComparison.Ordinal) ? (keyFile, databaseFolder) : null;
+    }
+
     /// <summary>Next to the SQLite database, so a copied data folder keeps its credentials readable.</summary>
     private static string DefaultKeyFile(IConfiguration configuration)
     {
@@ -160,6 +177,8 @@ public static class SecretsServiceCollectionExtensions
     {
         if (File.Exists(path))
         {
+            // A key file left readable by others (copied, or written by hand) is narrowed to its owner.
+            Sqlite.SqliteDatabase.OwnerOnly(path);
             return Decode(File.ReadAllText(path).Trim(), path);
         }
 

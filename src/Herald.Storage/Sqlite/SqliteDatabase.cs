@@ -33,9 +33,46 @@ internal sealed class SqliteDatabase : IDisposable
             Directory.CreateDirectory(folder);
         }
 
+        OwnerOnly(Path.GetFullPath(builder.DataSource));
+
         ConnectionString = builder.ToString();
         Time = time;
         Signal = new WorkSignal(time);
+    }
+
+    /// <summary>
+    /// The database holds customers' data (sealed, but with its tenants' wrapped keys) and, in the embedded mode, sits
+    /// beside the key file: only its owner may read it (issue #17). A new file is created empty with mode 0600 before
+    /// SQLite opens it (SQLite creates the -wal and -shm files with the database file's mode); an existing database and
+    /// its -wal and -shm are narrowed to 0600 when group or others could read them.
+    /// </summary>
+    internal static void OwnerOnly(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (!File.Exists(path))
+        {
+            try
+            {
+                using var created = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = ownerOnly });
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another process created it first; narrowed below.
+            }
+        }
+
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            if (File.Exists(file) && (File.GetUnixFileMode(file) & ~ownerOnly & ~UnixFileMode.UserExecute) != 0)
+            {
+                File.SetUnixFileMode(file, ownerOnly);
+            }
+        }
     }
 
     public string ConnectionString { get; }

@@ -1,5 +1,6 @@
 using Herald.Core.Providers;
 using Herald.Redis;
+using Herald.Storage.Secrets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -31,6 +32,8 @@ public static class SqliteStorage
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<ChangeFeed>>() ?? NullLogger<ChangeFeed>.Instance));
         services.AddSingleton<IChangeFeed>(sp => sp.GetRequiredService<ChangeFeed>());
+        services.AddSingleton<ITenantKeyStore, SqliteTenantKeyStore>();
+        services.AddSingleton<TenantKeys>();
         services.AddSingleton<ITenantStore, SqliteTenantStore>();
         services.AddSingleton<IProviderStore, SqliteProviderStore>();
         services.AddSingleton<IProviderAccountSource>(static sp => sp.GetRequiredService<IProviderStore>());
@@ -55,6 +58,8 @@ public static class SqliteStorage
         services.AddSingleton<IQueueStats, SqliteQueueStats>();
         services.AddSingleton<IAuditStore, SqliteAuditStore>();
         services.AddSingleton<INotificationCountStore, SqliteNotificationCountStore>();
+        services.AddSingleton<IReencryptionStore, SqliteReencryptionStore>();
+        services.AddSingleton<Reencryptor>();
         return services;
     }
 }

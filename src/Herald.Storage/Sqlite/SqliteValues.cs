@@ -1,5 +1,6 @@
 using System.Globalization;
 using Herald.Core.Notifications;
+using Herald.Storage.Secrets;
 using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Sqlite;
@@ -55,9 +56,22 @@ internal static class SqliteValues
 
     public const string NotificationColumns =
         "n.id, n.tenant_id, n.source_id, n.type, n.customer_id, n.contacts, n.data, n.priority, n.expires_at, n.external_id, " +
-        "n.route, n.status, n.channel, n.step, n.retries, n.awaited_attempt_id, n.version, n.created_at, n.updated_at, n.actions, n.reply_until, n.trace_parent";
+        "n.route, n.status, n.channel, n.step, n.retries, n.awaited_attempt_id, n.version, n.created_at, n.updated_at, n.actions, n.reply_until, n.trace_parent, n.sealed";
 
-    public static Notification ReadNotification(SqliteDataReader r) => new()
+    /// <summary>Reads a notification; a sealed one (issue #17) is decrypted with the tenant's keys.</summary>
+    public static Notification ReadNotification(SqliteDataReader r, TenantKeys keys)
+    {
+        var notification = ReadNotificationColumns(r);
+        if (r.IsDBNull(22))
+        {
+            return notification;
+        }
+
+        var (contacts, data) = NotificationSeal.Open(keys, notification.TenantId, notification.Id, (byte[])r.GetValue(22));
+        return notification with { Contacts = SqliteJson.Contacts(contacts), DataJson = data };
+    }
+
+    private static Notification ReadNotificationColumns(SqliteDataReader r) => new()
     {
         Id = r.GetId(0),
         TenantId = r.GetId(1),

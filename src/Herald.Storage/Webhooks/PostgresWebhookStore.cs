@@ -1,11 +1,12 @@
 using Herald.Core.Notifications;
+using Herald.Storage.Secrets;
 using Npgsql;
 using NpgsqlTypes;
 using static Herald.Storage.Postgres.PostgresRows;
 
 namespace Herald.Storage.Postgres;
 
-public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhookStore
+public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource, TenantKeys keys) : IWebhookStore
 {
     private const string EndpointColumns = "e.id, e.tenant_id, e.url, e.secret, e.statuses, e.enabled, e.description, e.created_at, e.updated_at";
     private const int EndpointColumnCount = 9;
@@ -128,12 +129,12 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource) : IWebhook
         var list = new List<ClaimedWebhookDelivery>();
         while (await r.ReadAsync(ct))
         {
-            var notification = r.IsDBNull(DeliveryColumnCount + EndpointColumnCount) ? null : ReadNotification(r, DeliveryColumnCount + EndpointColumnCount);
+            var notification = r.IsDBNull(DeliveryColumnCount + EndpointColumnCount) ? null : ReadNotification(r, keys, DeliveryColumnCount + EndpointColumnCount);
             const int messageAt = DeliveryColumnCount + EndpointColumnCount + NotificationColumnCount;
             const int consentAt = messageAt + 12;
             list.Add(new ClaimedWebhookDelivery(ReadDelivery(r), ReadEndpoint(r, DeliveryColumnCount), notification)
             {
-                Message = r.IsDBNull(messageAt) ? null : PostgresCustomerMessageStore.ReadMessage(r, messageAt),
+                Message = r.IsDBNull(messageAt) ? null : PostgresCustomerMessageStore.ReadMessage(r, keys, messageAt),
                 Consent = r.IsDBNull(consentAt) ? null : PostgresConsentStore.Read(r, consentAt),
             });
         }

@@ -1,11 +1,12 @@
 using System.Text.Json;
 using Herald.Core.Notifications;
+using Herald.Storage.Secrets;
 using Microsoft.Data.Sqlite;
 using static Herald.Storage.Sqlite.SqliteValues;
 
 namespace Herald.Storage.Sqlite;
 
-internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
+internal sealed class SqliteWebhookStore(SqliteDatabase db, TenantKeys keys) : IWebhookStore
 {
     private const string EndpointColumns = "e.id, e.tenant_id, e.url, e.secret, e.statuses, e.enabled, e.description, e.created_at, e.updated_at";
 
@@ -134,11 +135,11 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db) : IWebhookStore
                 {
                     claim.Set("$until", Ms(now + lease)).Set("$now", Ms(now)).Set("$id", id).ExecuteNonQuery();
                     var claimed = read.Set("$id", id).ReadFirst(r => new ClaimedWebhookDelivery(ReadDelivery(r), ReadEndpoint(r, 14), null))!;
-                    var n = notification.Set("$id", Id(claimed.Delivery.NotificationId)).ReadFirst(ReadNotification);
+                    var n = notification.Set("$id", Id(claimed.Delivery.NotificationId)).ReadFirst(r => ReadNotification(r, keys));
                     list.Add(claimed with
                     {
                         Notification = n,
-                        Message = message.Set("$id", id).ReadFirst(SqliteCustomerMessageStore.ReadMessage),
+                        Message = message.Set("$id", id).ReadFirst(r => SqliteCustomerMessageStore.ReadMessage(r, keys)),
                         Consent = consent.Set("$id", id).ReadFirst(SqliteConsentStore.Read),
                     });
                 }

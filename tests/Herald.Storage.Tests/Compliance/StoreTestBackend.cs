@@ -41,6 +41,10 @@ public sealed class StoreSet(ServiceProvider services) : IAsyncDisposable
     public ICustomerMessageStore Messages { get; } = services.GetRequiredService<ICustomerMessageStore>();
     public IServiceWindowStore Windows { get; } = services.GetRequiredService<IServiceWindowStore>();
     public IConsentStore Consents { get; } = services.GetRequiredService<IConsentStore>();
+    public IErasureStore Erasure { get; } = services.GetRequiredService<IErasureStore>();
+    public Herald.Storage.Secrets.TenantKeys Keys { get; } = services.GetRequiredService<Herald.Storage.Secrets.TenantKeys>();
+    public Reencryptor Reencryptor { get; } = services.GetRequiredService<Reencryptor>();
+    public IReencryptionStore Reencryption { get; } = services.GetRequiredService<IReencryptionStore>();
 
     public ValueTask DisposeAsync() => services.DisposeAsync();
 }

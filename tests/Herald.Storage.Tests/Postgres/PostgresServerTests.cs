@@ -18,7 +18,7 @@ public sealed class PostgresServerTests
         await server.StartAsync(Ct);
         var port = server.Port;
         var cs = await server.CreateDatabaseAsync("restart_test", Ct);
-        await using var services = new ServiceCollection().AddPostgresStorage(cs).BuildServiceProvider();
+        await using var services = new ServiceCollection().AddSingleton(TestSecrets.Protector).AddPostgresStorage(cs).BuildServiceProvider();
         await services.GetRequiredService<IStorageMigrator>().MigrateAsync(Ct);
         var tenants = services.GetRequiredService<ITenantStore>();
         var tenant = await tenants.CreateTenantAsync("before", Ct);

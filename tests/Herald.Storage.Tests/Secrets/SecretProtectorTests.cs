@@ -84,6 +84,51 @@ public sealed class SecretProtectorTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void Embedded_ExistingKeyFileReadableByOthers_IsNarrowedToTheOwner()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes");
+        var folder = Directory.CreateTempSubdirectory("herald-secrets-").FullName;
+        try
+        {
+            var keyFile = Path.Combine(folder, "keys", "secret-key");
+            Directory.CreateDirectory(Path.GetDirectoryName(keyFile)!);
+            File.WriteAllText(keyFile, Convert.ToBase64String(KeyA));
+            File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            var configuration = Configuration(new()
+            {
+                ["ConnectionStrings:Sqlite"] = $"Data Source={Path.Combine(folder, "herald.db")}",
+                ["Herald:Secrets:KeyFile"] = keyFile,
+            });
+
+            Resolve(configuration);
+
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void KeyFileBesideDatabase_OnlyWhenTheEmbeddedKeyFileSitsInTheDatabaseFolder()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "herald-beside-" + Guid.NewGuid().ToString("N"));
+        var sqlite = new Dictionary<string, string?> { ["ConnectionStrings:Sqlite"] = $"Data Source={Path.Combine(folder, "data", "herald.db")}" };
+
+        var beside = SecretsServiceCollectionExtensions.KeyFileBesideDatabase(Configuration(sqlite));
+        var apart = SecretsServiceCollectionExtensions.KeyFileBesideDatabase(Configuration(new(sqlite) { ["Herald:Secrets:KeyFile"] = Path.Combine(folder, "keys", "secret-key") }));
+        var explicitKey = SecretsServiceCollectionExtensions.KeyFileBesideDatabase(Configuration(new(sqlite) { ["Herald:Secrets:Key"] = Convert.ToBase64String(KeyA) }));
+        var postgres = SecretsServiceCollectionExtensions.KeyFileBesideDatabase(Configuration(new() { ["Herald:Storage"] = "postgres" }));
+
+        Assert.Equal((Path.Combine(folder, "data", "secret-key"), Path.Combine(folder, "data")), beside);
+        Assert.Null(apart);
+        Assert.Null(explicitKey);
+        Assert.Null(postgres);
+    }
+
+    [Fact]
     public void Postgres_WithoutKey_RefusesWithAClearMessage()
     {
         var e = Assert.Throws<SecretsConfigurationException>(() => Resolve(Configuration(new() { ["Herald:Storage"] = "postgres" })));

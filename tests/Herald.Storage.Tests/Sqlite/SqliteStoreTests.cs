@@ -31,6 +31,38 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task DatabaseFile_AndItsWalAndShm_AreReadableByTheOwnerOnly()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes");
+        // A write, so the -wal and -shm files exist.
+        await _stores.Tenants.CreateTenantAsync("Bank", Ct);
+
+        foreach (var file in new[] { _backend.DatabasePath, _backend.DatabasePath + "-wal", _backend.DatabasePath + "-shm" })
+        {
+            Assert.True(File.Exists(file), file);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task ExistingDatabaseReadableByOthers_IsNarrowedToTheOwner_WhenOpened()
+    {
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "Unix file modes");
+        await _stores.Tenants.CreateTenantAsync("Bank", Ct);
+        const UnixFileMode worldReadable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        File.SetUnixFileMode(_backend.DatabasePath, worldReadable);
+        File.SetUnixFileMode(_backend.DatabasePath + "-wal", worldReadable);
+
+        await using var reopened = _backend.Open();
+        await reopened.Tenants.ListTenantsAsync(Ct);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_backend.DatabasePath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_backend.DatabasePath + "-wal"));
+    }
+
+    [Fact]
     public async Task PendingAsync_FreshDatabase_ListsEveryMigrationInOrder()
     {
         await using var other = new SqliteTestBackend();
@@ -145,8 +177,15 @@ public sealed class SqliteStoreTests : IAsyncLifetime
                     FROM n_copy;
                 DROP TABLE n_copy;
                 -- That build had neither 0002 nor the later columns of 0015 (the request fingerprint, issue #13), 0024
-                -- (reply actions, issue #16) and 0027 (the traceparent, issue #18).
-                DELETE FROM schema_migrations WHERE id IN ('0002_notifications_no_tenant_fk', '0015_request_hash', '0024_reply_actions', '0027_trace_parent');
+                -- (reply actions, issue #16), 0027 (the traceparent, issue #18) and 0031 (encryption at rest, issue #17).
+                DROP TABLE tenant_keys;
+                DROP TABLE reencryption_progress;
+                DROP INDEX customer_messages_sender_hash;
+                ALTER TABLE customer_messages DROP COLUMN sealed;
+                ALTER TABLE customer_messages DROP COLUMN sender_hash;
+                ALTER TABLE customers DROP COLUMN sealed;
+                DELETE FROM schema_migrations WHERE id IN ('0002_notifications_no_tenant_fk', '0015_request_hash', '0024_reply_actions', '0027_trace_parent',
+                    '0031_encryption_at_rest');
                 """;
             command.ExecuteNonQuery();
         }

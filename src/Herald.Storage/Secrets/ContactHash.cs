@@ -1,0 +1,73 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Herald.Storage.Secrets;
+
+/// <summary>The kinds of contact a keyed hash is taken of; the kind is hashed too, so a phone never equals a chat id.</summary>
+public enum ContactKind : byte
+{
+    Phone = 1,
+    Email = 2,
+    ChatId = 3,
+
+    /// <summary>An inbound sender address as the vendor gave it (a phone or a chat id), compared exactly (trimmed): the
+    /// customer messages' senders.</summary>
+    Sender = 4,
+}
+
+/// <summary>
+/// The keyed hash that stands in for a contact wherever Herald looks rows up by it (erasure by phone or email, the SMS
+/// reply correlation, inbound senders): HMAC-SHA256 with the tenant's look-up key (<see cref="TenantKeySet.LookupKey"/>)
+/// over the kind and the normalised contact, truncated to <see cref="Size"/> bytes. Equal contacts of one tenant hash
+/// equal; another tenant's hash of the same phone differs, and nobody without the key can test a guessed phone against
+/// a stored hash (a plain SHA-256 of the 10^10 phone numbers is a table away). Any store that must find rows by a contact
+/// stores this hash next to the encrypted value and indexes it.
+/// </summary>
+public static class ContactHash
+{
+    /// <summary>128 bits: collisions between a tenant's contacts are out of reach, and the index stays small.</summary>
+    public const int Size = 16;
+
+    /// <summary>The contact as it is hashed: a phone as '+' and its digits (E.164 without separators), an email
+    /// trimmed and lower-cased, a chat id trimmed.</summary>
+    public static string Normalise(ContactKind kind, string value) => kind switch
+    {
+        ContactKind.Phone => NormalisePhone(value),
+        ContactKind.Email => value.Trim().ToLowerInvariant(),
+        _ => value.Trim(),
+    };
+
+    /// <summary>The hash of <paramref name="value"/> with <paramref name="lookupKey"/>; null for a null or blank value.</summary>
+    public static byte[]? Compute(ReadOnlySpan<byte> lookupKey, ContactKind kind, string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        var normalised = Normalise(kind, value);
+        var input = new byte[1 + Encoding.UTF8.GetByteCount(normalised)];
+        input[0] = (byte)kind;
+        Encoding.UTF8.GetBytes(normalised, input.AsSpan(1));
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        HMACSHA256.HashData(lookupKey, input, mac);
+        return mac[..Size].ToArray();
+    }
+
+    /// <summary>The hash of <paramref name="value"/> with the tenant's look-up key; null for a null or blank value.</summary>
+    public static byte[]? Compute(TenantKeySet keys, ContactKind kind, string? value) => Compute(keys.LookupKey, kind, value);
+
+    private static string NormalisePhone(string value)
+    {
+        var digits = new StringBuilder(value.Length + 1).Append('+');
+        foreach (var c in value)
+        {
+            if (char.IsAsciiDigit(c))
+            {
+                digits.Append(c);
+            }
+        }
+
+        return digits.ToString();
+    }
+}

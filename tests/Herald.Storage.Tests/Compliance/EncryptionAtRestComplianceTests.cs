@@ -1,0 +1,398 @@
+using System.Security.Cryptography;
+using System.Text;
+using Herald.Core.Customers;
+using Herald.Core.Notifications;
+using Herald.Core.Routing;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Herald.Storage.Tests;
+
+/// <summary>
+/// Encryption at rest (issue #17) on every backend: notifications' contacts and data, customer messages' senders and
+/// texts and customers' documents are stored sealed with the tenant's data key (nothing of them in any raw column of
+/// the database); a sealed value moved to another row does not decrypt; look-ups by phone, email and sender go through
+/// the keyed hashes; rows written before the migration (plaintext) stay readable and findable; a rotated data key
+/// encrypts new rows while the old version still opens old ones.
+/// </summary>
+public abstract class EncryptionAtRestComplianceTests : StoreSuite
+{
+    private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
+    private static readonly Guid Account = new("0190a000-0000-7000-8000-0000000000b1");
+
+    private int _tick;
+
+    /// <summary>Every row of every table as text, as a backup or a copied data folder holds it.</summary>
+    protected abstract Task<string> DumpAsync();
+
+    /// <summary>Runs raw SQL on the test database (what an attacker with write access, or an old build, does).</summary>
+    protected abstract Task ExecuteAsync(string sql);
+
+    [Fact]
+    public async Task CustomerValues_AreStoredSealed_AndReadBackInPlaintext()
+    {
+        var tenant = await NewTenantAsync();
+        var phone = UniquePhone();
+        var email = $"secret-{Guid.NewGuid():N}@example.com";
+        var id = await AcceptAsync(tenant, new Contacts(Phone: phone, Email: email, Language: "de"), """{"text":"Paid 71.15 at Secret Shop"}""");
+        var customer = new Customer { Id = "c-sealed", Contacts = new Contacts(Phone: phone, Email: email), Attributes = new Dictionary<string, string> { ["name"] = "Ana Secretname" } };
+        await Stores.Customers.UpsertAsync(tenant, customer, Ct);
+        var message = Message(tenant, phone, "Private Reply text");
+        await Stores.Messages.AddAsync([message], Ct);
+
+        var dump = await DumpAsync();
+
+        foreach (var secret in new[] { phone[1..], email, "Secret Shop", "Secretname", "Private Reply" })
+        {
+            Assert.DoesNotContain(secret, dump, StringComparison.Ordinal);
+        }
+
+        var stored = await Stores.Notifications.GetAsync(tenant, id, Ct);
+        Assert.Equal(new Contacts(Phone: phone, Email: email, Language: "de"), stored!.Contacts);
+        Assert.Equal("""{"text":"Paid 71.15 at Secret Shop"}""", stored.DataJson);
+        var storedCustomer = await Stores.Customers.GetAsync(tenant, "c-sealed", Ct);
+        Assert.Equal(customer.Contacts, storedCustomer!.Contacts);
+        Assert.Equal("Ana Secretname", storedCustomer.Attributes["name"]);
+        Assert.Equal(message, Assert.Single(await Stores.Messages.ListConversationAsync(tenant, "nobody", [phone], null, 10, Ct)));
+    }
+
+    [Fact]
+    public async Task SealedValue_MovedToAnotherRow_DoesNotDecrypt()
+    {
+        var tenant = await NewTenantAsync();
+        var other = await NewTenantAsync();
+        var source = await AcceptAsync(tenant, new Contacts(Phone: UniquePhone()), """{"text":"mine"}""");
+        var sameTenant = await AcceptAsync(tenant, new Contacts(Phone: UniquePhone()), """{"text":"other row"}""");
+        var otherTenant = await AcceptAsync(other, new Contacts(Phone: UniquePhone()), """{"text":"other tenant"}""");
+
+        await ExecuteAsync($"UPDATE notifications SET sealed = (SELECT sealed FROM notifications WHERE id = '{source}') WHERE id IN ('{sameTenant}', '{otherTenant}')");
+
+        Assert.NotNull(await Stores.Notifications.GetAsync(tenant, source, Ct));
+        await Assert.ThrowsAnyAsync<CryptographicException>(() => Stores.Notifications.GetAsync(tenant, sameTenant, Ct));
+        await Assert.ThrowsAnyAsync<CryptographicException>(() => Stores.Notifications.GetAsync(other, otherTenant, Ct));
+    }
+
+    [Fact]
+    public async Task ErasureByPhoneOrEmail_FindsSealedRowsByHash_AndLeavesNothingOfThem()
+    {
+        var tenant = await NewTenantAsync();
+        var phone = UniquePhone();
+        var email = $"erase-{Guid.NewGuid():N}@example.com";
+        var byPhone = await AcceptAsync(tenant, new Contacts(Phone: phone, Language: "en"), """{"text":"Erase 1"}""");
+        var byEmail = await AcceptAsync(tenant, new Contacts(Email: email.ToUpperInvariant()), """{"text":"Erase 2"}""");
+        var kept = await AcceptAsync(tenant, new Contacts(Phone: UniquePhone()), """{"text":"Kept 3"}""");
+        await Stores.Messages.AddAsync([Message(tenant, phone, "Erase 4")], Ct);
+
+        Assert.Equal([byPhone], await Stores.Erasure.InFlightAsync(tenant, new ErasureTarget(null, phone, null), 10, Ct));
+        var (redactedByPhone, _) = await Stores.Erasure.RedactAsync(tenant, new ErasureTarget(null, phone, null), null, 10, Ct);
+        // The email is matched normalised (trimmed, lower-cased), as hashed.
+        var (redactedByEmail, _) = await Stores.Erasure.RedactAsync(tenant, new ErasureTarget(null, null, email), null, 10, Ct);
+        var messages = await Stores.Erasure.RedactMessagesAsync(tenant, new ErasureTarget(null, phone, null), Ct);
+
+        Assert.Equal((1, 1, 1), (redactedByPhone, redactedByEmail, messages));
+        var erased = await Stores.Notifications.GetAsync(tenant, byPhone, Ct);
+        Assert.Equal(new Contacts(Phone: IErasureStore.Marker, Language: "en"), erased!.Contacts);
+        Assert.Equal($$"""{"text":"{{IErasureStore.Marker}}"}""", erased.DataJson.Replace(" ", "", StringComparison.Ordinal));
+        Assert.Equal(new Contacts(Email: IErasureStore.Marker), (await Stores.Notifications.GetAsync(tenant, byEmail, Ct))!.Contacts);
+        Assert.Equal("""{"text":"Kept 3"}""", (await Stores.Notifications.GetAsync(tenant, kept, Ct))!.DataJson);
+        var dump = await DumpAsync();
+        Assert.DoesNotContain("Erase", dump, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PlaintextRowsFromBeforeTheMigration_StayReadable_AndFindable()
+    {
+        var tenant = await NewTenantAsync();
+        var phone = UniquePhone();
+        var id = await AcceptAsync(tenant, new Contacts(Phone: "+4915100000000"), "{}", [new NotificationAction("yes", "Yes")]);
+        await Stores.Delivery.BeginAttemptsAsync([Attempt(id)], Ct);
+        // As an earlier build wrote it: plaintext columns, no envelope, no hashes.
+        await ExecuteAsync(
+            $"UPDATE notifications SET sealed = NULL, phone_hash = NULL, email_hash = NULL, " +
+            $"contacts = '{{\"phone\":\"{phone}\"}}', data = '{{\"text\":\"legacy\"}}' WHERE id = '{id}'");
+
+        var stored = await Stores.Notifications.GetAsync(tenant, id, Ct);
+
+        Assert.Equal(phone, stored!.Contacts.Phone);
+        Assert.Equal("""{"text":"legacy"}""", stored.DataJson.Replace(" ", "", StringComparison.Ordinal));
+        Assert.Equal(id, (await Stores.Messages.FindOpenQuestionAsync(tenant, Account, Channel.Sms, phone, T0, Ct))?.Id);
+        Assert.Equal([id], await Stores.Erasure.InFlightAsync(tenant, new ErasureTarget(null, phone, null), 10, Ct));
+    }
+
+    [Fact]
+    public async Task RotatedDataKey_EncryptsNewRows_AndOldRowsStillOpen()
+    {
+        var tenant = await NewTenantAsync();
+        var before = await AcceptAsync(tenant, new Contacts(Phone: UniquePhone()), """{"v":1}""");
+
+        Assert.Equal(2, await Stores.Keys.RotateAsync(tenant, Ct));
+        var after = await AcceptAsync(tenant, new Contacts(Phone: UniquePhone()), """{"v":2}""");
+
+        // Another process (a second node) with an empty cache reads both versions.
+        await using var second = Backend.Open();
+        Assert.Equal("""{"v":1}""", (await second.Notifications.GetAsync(tenant, before, Ct))!.DataJson);
+        Assert.Equal("""{"v":2}""", (await second.Notifications.GetAsync(tenant, after, Ct))!.DataJson);
+        Assert.Equal(2, (await second.Keys.ForWriteAsync(tenant, Ct)).CurrentVersion);
+    }
+
+    private static string UniquePhone() => "+49151" + RandomNumberGenerator.GetInt32(10_000_000, 99_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private CustomerMessage Message(Guid tenant, string from, string text) => new(
+        NextId(), tenant, Account, Channel.Sms, from, "pm-" + Guid.NewGuid().ToString("N"), null, null, text, false, null, T0);
+
+    private Guid NextId() => Guid.CreateVersion7(T0.AddMilliseconds(Interlocked.Increment(ref _tick)));
+
+    private async Task<Guid> NewTenantAsync() => (await Stores.Tenants.CreateTenantAsync($"Bank {Guid.NewGuid():N}", Ct)).Id;
+
+    private async Task<Guid> AcceptAsync(Guid tenant, Contacts contacts, string data, NotificationAction[]? actions = null)
+    {
+        var route = new Route(Priority.Normal, [new RouteStep(Channel.Sms, WaitFor.Sent, TimeSpan.FromSeconds(30))]);
+        var request = new NewNotification(tenant, null, "card.transaction", null, contacts, data, null, null, null, null, null)
+        {
+            Actions = actions ?? [],
+            ReplyTtl = actions is null ? null : TimeSpan.FromHours(1),
+        };
+        return Assert.Single(await Stores.Notifications.AcceptAsync([new PreparedNotification(NextId(), request, route)], T0, Ct)).Id;
+    }
+
+    private Attempt Attempt(Guid notificationId) => new()
+    {
+        Id = NextId(),
+        NotificationId = notificationId,
+        Step = 0,
+        Channel = Channel.Sms,
+        ProviderId = Account,
+        ProviderName = "sandbox-sms",
+        State = AttemptState.Sending,
+        CreatedAt = T0,
+        UpdatedAt = T0,
+    };
+
+    internal static async Task<string> PostgresDumpAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        var tables = new List<string>();
+        await using (var list = new NpgsqlCommand("SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'", connection))
+        await using (var r = await list.ExecuteReaderAsync())
+        {
+            while (await r.ReadAsync())
+            {
+                tables.Add(r.GetString(0));
+            }
+        }
+
+        var text = new StringBuilder();
+        foreach (var table in tables)
+        {
+            await using var rows = new NpgsqlCommand($"SELECT t::text FROM {table} t", connection);
+            await using var r = await rows.ExecuteReaderAsync();
+            while (await r.ReadAsync())
+            {
+                text.AppendLine(r.GetString(0));
+            }
+        }
+
+        return text.ToString();
+    }
+
+    internal static string SqliteDump(string connectionString)
+    {
+        using var connection = new SqliteConnection(connectionString + ";Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        var tables = new List<string>();
+        using (var list = connection.CreateCommand())
+        {
+            list.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table'";
+            using var r = list.ExecuteReader();
+            while (r.Read())
+            {
+                tables.Add(r.GetString(0));
+            }
+        }
+
+        var text = new StringBuilder();
+        foreach (var table in tables)
+        {
+            using var rows = connection.CreateCommand();
+            rows.CommandText = $"SELECT * FROM \"{table}\"";
+            using var r = rows.ExecuteReader();
+            while (r.Read())
+            {
+                for (var i = 0; i < r.FieldCount; i++)
+                {
+                    text.Append(r.IsDBNull(i) ? "" : r.GetValue(i) is byte[] bytes ? Encoding.UTF8.GetString(bytes) : Convert.ToString(r.GetValue(i), System.Globalization.CultureInfo.InvariantCulture)).Append('\t');
+                }
+
+                text.AppendLine();
+            }
+        }
+
+        return text.ToString();
+    }
+}
+
+public sealed class PostgresEncryptionAtRestComplianceTests(PostgresFixture server) : EncryptionAtRestComplianceTests
+{
+    protected override async Task<IStoreTestBackend> CreateBackendAsync() => await PostgresTestBackend.CreateAsync(server, Ct);
+
+    protected override Task<string> DumpAsync() => PostgresDumpAsync(((PostgresTestBackend)Backend).ConnectionString);
+
+    protected override async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(((PostgresTestBackend)Backend).ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+}
+
+public sealed class SqliteEncryptionAtRestComplianceTests : EncryptionAtRestComplianceTests
+{
+    protected override Task<IStoreTestBackend> CreateBackendAsync() => Task.FromResult<IStoreTestBackend>(new SqliteTestBackend());
+
+    protected override Task<string> DumpAsync() => Task.FromResult(SqliteDump(((SqliteTestBackend)Backend).ConnectionString));
+
+    protected override Task ExecuteAsync(string sql)
+    {
+        using var connection = new SqliteConnection(((SqliteTestBackend)Backend).ConnectionString + ";Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// Re-encryption (issue #17, <c>herald reencrypt</c>) on every backend, with a few thousand rows: plaintext rows from
+/// before encryption at rest are sealed and become findable by hash; a stopped run resumes after its last batch; after
+/// a tenant key rotation every row moves to the new data key version, and old and new rows read back the same.
+/// </summary>
+public abstract class ReencryptionComplianceTests : StoreSuite
+{
+    private const int Rows = 3000;
+    private const int Batch = 500;
+    private static readonly DateTimeOffset T0 = new(2030, 1, 1, 8, 0, 0, TimeSpan.Zero);
+    private const string Phone = "+4915187654321";
+
+    private int _tick;
+
+    protected abstract Task ExecuteAsync(string sql);
+
+    protected abstract Task<string> DumpAsync();
+
+    /// <summary>How many notifications are sealed with data key <paramref name="version"/>.</summary>
+    protected abstract Task<long> SealedWithAsync(int version);
+
+    [Fact]
+    public async Task Reencrypt_PlaintextRows_AreSealed_Resumably_AndFindableByHash()
+    {
+        var tenant = await SeedAsync();
+        await ExecuteAsync(
+            "UPDATE notifications SET sealed = NULL, phone_hash = NULL, email_hash = NULL, " +
+            $"contacts = '{{\"phone\":\"{Phone}\"}}', data = '{{\"text\":\"Legacy Plain Text\"}}'");
+        await Stores.Customers.UpsertAsync(tenant, new Core.Customers.Customer { Id = "c1", Contacts = new Contacts(Phone: Phone) }, Ct);
+        await ExecuteAsync($"UPDATE customers SET sealed = NULL, document = '{{\"phone\":\"{Phone}\"}}'");
+        Assert.Contains("Legacy Plain Text", await DumpAsync(), StringComparison.Ordinal);
+
+        // One batch, then the run stops (a crash, a deploy); the next run resumes after it.
+        var first = await Stores.Reencryption.RunBatchAsync(ReencryptionTable.Notifications, Batch, Ct);
+        var report = await Stores.Reencryptor.RunAsync(null, Batch, null, Ct);
+
+        Assert.Equal((Batch, Batch, false), (first.Scanned, first.Rewritten, first.Done));
+        Assert.Equal((Rows - Batch, Rows - Batch), report.Tables[ReencryptionTable.Notifications]);
+        Assert.Equal((1L, 1L), report.Tables[ReencryptionTable.Customers]);
+        var dump = await DumpAsync();
+        Assert.DoesNotContain("Legacy Plain Text", dump, StringComparison.Ordinal);
+        Assert.DoesNotContain(Phone[1..], dump, StringComparison.Ordinal);
+        Assert.Equal(Rows, await SealedWithAsync(1));
+        Assert.Equal(Rows, (await Stores.Erasure.InFlightAsync(tenant, new ErasureTarget(null, Phone, null), Rows + 1, Ct)).Count);
+        Assert.Equal(Phone, (await Stores.Customers.GetAsync(tenant, "c1", Ct))!.Contacts.Phone);
+        // A second run finds nothing left to do.
+        Assert.Equal((long)Rows, (await Stores.Reencryptor.RunAsync(null, Batch, null, Ct)).Tables[ReencryptionTable.Notifications].Scanned);
+        Assert.Equal(0L, (await Stores.Reencryptor.RunAsync(null, Batch, null, Ct)).Tables[ReencryptionTable.Notifications].Rewritten);
+    }
+
+    [Fact]
+    public async Task Reencrypt_AfterRotation_MovesEveryRowToTheNewVersion()
+    {
+        var tenant = await SeedAsync();
+        var sample = (await Stores.Notifications.SearchAsync(tenant, new NotificationQuery(Limit: 1), Ct))[0];
+
+        var report = await Stores.Reencryptor.RunAsync([tenant], Batch, null, Ct);
+
+        Assert.Equal([2], report.RotatedTo);
+        Assert.Equal(((long)Rows, (long)Rows), report.Tables[ReencryptionTable.Notifications]);
+        Assert.Equal(Rows, await SealedWithAsync(2));
+        await using var fresh = Backend.Open();
+        Assert.Equal(sample.DataJson, (await fresh.Notifications.GetAsync(tenant, sample.Id, Ct))!.DataJson);
+        Assert.Equal(Phone, (await fresh.Notifications.GetAsync(tenant, sample.Id, Ct))!.Contacts.Phone);
+    }
+
+    private async Task<Guid> SeedAsync()
+    {
+        var tenant = (await Stores.Tenants.CreateTenantAsync("Bank", Ct)).Id;
+        var route = new Route(Priority.Normal, [new RouteStep(Channel.Sms, WaitFor.Sent, TimeSpan.FromSeconds(30))]);
+        for (var i = 0; i < Rows; i += Batch)
+        {
+            var items = Enumerable.Range(i, Batch).Select(n => new PreparedNotification(
+                Guid.CreateVersion7(T0.AddMilliseconds(Interlocked.Increment(ref _tick))),
+                new NewNotification(tenant, null, "card.transaction", null, new Contacts(Phone: Phone), $$"""{"n":{{n}}}""", null, null, null, null, null),
+                route)).ToList();
+            await Stores.Notifications.AcceptAsync(items, T0, Ct);
+        }
+
+        return tenant;
+    }
+}
+
+public sealed class PostgresReencryptionComplianceTests(PostgresFixture server) : ReencryptionComplianceTests
+{
+    protected override async Task<IStoreTestBackend> CreateBackendAsync() => await PostgresTestBackend.CreateAsync(server, Ct);
+
+    protected override Task<string> DumpAsync() => EncryptionAtRestComplianceTests.PostgresDumpAsync(((PostgresTestBackend)Backend).ConnectionString);
+
+    protected override async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(((PostgresTestBackend)Backend).ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    protected override async Task<long> SealedWithAsync(int version)
+    {
+        await using var connection = new NpgsqlConnection(((PostgresTestBackend)Backend).ConnectionString);
+        await connection.OpenAsync(Ct);
+        // The envelope's bytes 1..4: the data key version, big-endian.
+        await using var command = new NpgsqlCommand($"SELECT count(*) FROM notifications WHERE substring(sealed FROM 2 FOR 4) = '\\x{version:x8}'::bytea", connection);
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
+    }
+}
+
+public sealed class SqliteReencryptionComplianceTests : ReencryptionComplianceTests
+{
+    protected override Task<IStoreTestBackend> CreateBackendAsync() => Task.FromResult<IStoreTestBackend>(new SqliteTestBackend());
+
+    protected override Task<string> DumpAsync() => Task.FromResult(EncryptionAtRestComplianceTests.SqliteDump(((SqliteTestBackend)Backend).ConnectionString));
+
+    protected override Task ExecuteAsync(string sql)
+    {
+        using var connection = new SqliteConnection(((SqliteTestBackend)Backend).ConnectionString + ";Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+        return Task.CompletedTask;
+    }
+
+    protected override Task<long> SealedWithAsync(int version)
+    {
+        using var connection = new SqliteConnection(((SqliteTestBackend)Backend).ConnectionString + ";Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT count(*) FROM notifications WHERE hex(substr(sealed, 2, 4)) = '{version:X8}'";
+        return Task.FromResult((long)command.ExecuteScalar()!);
+    }
+}
