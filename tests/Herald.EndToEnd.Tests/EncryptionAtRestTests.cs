@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Server.Hosting;
+using Herald.Testing;
 
 namespace Herald.EndToEnd.Tests;
 
@@ -27,8 +28,8 @@ public sealed class EncryptionAtRestTests(PostgresFixture postgres)
             : HeraldHost.SqliteSettings(folder.Path);
         await using var host = await HeraldHost.StartAsync(HeraldRole.All, settings);
         Func<Task<string>> dump = backend == "postgres"
-            ? () => ErasureTests.PostgresDumpAsync(settings["ConnectionStrings:Postgres"]!)
-            : () => Task.FromResult(ErasureTests.SqliteDump(settings["ConnectionStrings:Sqlite"]!));
+            ? () => DatabaseDump.PostgresAsync(settings["ConnectionStrings:Postgres"]!)
+            : () => Task.FromResult(DatabaseDump.Sqlite(settings["ConnectionStrings:Sqlite"]!));
         var (_, client) = await host.CreateTenantAsync();
         var phone = TestData.Phone();
         var email = $"sealed-{Guid.NewGuid():N}@example.com";

@@ -4,8 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Server.Hosting;
-using Microsoft.Data.Sqlite;
-using Npgsql;
+using Herald.Testing;
 
 namespace Herald.EndToEnd.Tests;
 
@@ -155,70 +154,7 @@ public sealed class ErasureTests(PostgresFixture postgres)
             : HeraldHost.SqliteSettings(folder.Path);
         var host = await HeraldHost.StartAsync(HeraldRole.All, settings);
         return backend == "postgres"
-            ? (host, () => PostgresDumpAsync(settings["ConnectionStrings:Postgres"]!))
-            : (host, () => Task.FromResult(SqliteDump(settings["ConnectionStrings:Sqlite"]!)));
-    }
-
-    internal static async Task<string> PostgresDumpAsync(string connectionString)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        var tables = new List<string>();
-        await using (var list = new NpgsqlCommand("SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'", connection))
-        await using (var r = await list.ExecuteReaderAsync())
-        {
-            while (await r.ReadAsync())
-            {
-                tables.Add(r.GetString(0));
-            }
-        }
-
-        var text = new StringBuilder();
-        foreach (var table in tables)
-        {
-            await using var rows = new NpgsqlCommand($"SELECT t::text FROM {table} t", connection);
-            await using var r = await rows.ExecuteReaderAsync();
-            while (await r.ReadAsync())
-            {
-                text.AppendLine(r.GetString(0));
-            }
-        }
-
-        return text.ToString();
-    }
-
-    internal static string SqliteDump(string connectionString)
-    {
-        using var connection = new SqliteConnection(connectionString + ";Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        var tables = new List<string>();
-        using (var list = connection.CreateCommand())
-        {
-            list.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table'";
-            using var r = list.ExecuteReader();
-            while (r.Read())
-            {
-                tables.Add(r.GetString(0));
-            }
-        }
-
-        var text = new StringBuilder();
-        foreach (var table in tables)
-        {
-            using var rows = connection.CreateCommand();
-            rows.CommandText = $"SELECT * FROM \"{table}\"";
-            using var r = rows.ExecuteReader();
-            while (r.Read())
-            {
-                for (var i = 0; i < r.FieldCount; i++)
-                {
-                    text.Append(r.IsDBNull(i) ? "" : r.GetValue(i) is byte[] bytes ? Encoding.UTF8.GetString(bytes) : Convert.ToString(r.GetValue(i), System.Globalization.CultureInfo.InvariantCulture)).Append('\t');
-                }
-
-                text.AppendLine();
-            }
-        }
-
-        return text.ToString();
+            ? (host, () => DatabaseDump.PostgresAsync(settings["ConnectionStrings:Postgres"]!))
+            : (host, () => Task.FromResult(DatabaseDump.Sqlite(settings["ConnectionStrings:Sqlite"]!)));
     }
 }

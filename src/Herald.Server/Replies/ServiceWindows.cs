@@ -4,6 +4,7 @@ using Herald.Channels.WhatsApp;
 using Herald.Core.Notifications;
 using Herald.Core.Providers;
 using Herald.Storage;
+using Herald.Storage.Secrets;
 
 namespace Herald.Server.Replies;
 
@@ -14,17 +15,20 @@ namespace Herald.Server.Replies;
 /// it), so a remembered closing time is never wrong, whichever node took the customer's later messages. A closed or
 /// unknown one is read again each time (one primary-key look-up), since the customer may have written to another node a
 /// moment ago: caching "closed" would send a template, or fall back to the next channel, for a customer who just wrote.</para>
+/// <para>The customer's number is kept as the tenant's keyed hash of it (<see cref="ContactHash"/>), never in plaintext:
+/// the window only needs equality, and the table then holds nothing a backup could leak or an erasure must find.</para>
 /// </summary>
-public sealed class ServiceWindows(IServiceWindowStore store, TimeProvider time) : ICustomerServiceWindows
+public sealed class ServiceWindows(IServiceWindowStore store, TenantKeys keys, TimeProvider time) : ICustomerServiceWindows
 {
     /// <summary>More remembered windows than this and the memory starts again (each costs one look-up to relearn).</summary>
     internal const int MaxRemembered = 100_000;
 
     private readonly ConcurrentDictionary<(Guid Account, string Address), DateTimeOffset> _closesAt = new();
 
-    public async ValueTask<bool> IsOpenAsync(ProviderAccount account, string address, CancellationToken ct)
+    public async ValueTask<bool> IsOpenAsync(ProviderAccount account, string phone, CancellationToken ct)
     {
         var now = time.GetUtcNow();
+        var address = await HashAsync(account, Address(phone), ct);
         var key = (account.Id, address);
         if (_closesAt.TryGetValue(key, out var closes) && now < closes)
         {
@@ -48,9 +52,9 @@ public sealed class ServiceWindows(IServiceWindowStore store, TimeProvider time)
         List<ServiceWindowTouch>? touches = null;
         foreach (var m in messages)
         {
-            if (m.Channel == Channel.WhatsApp && Address(m.From) is { Length: > 0 } address)
+            if (m.Channel == Channel.WhatsApp && Address(m.From) is { Length: > 0 } digits)
             {
-                (touches ??= []).Add(new ServiceWindowTouch(account.TenantId, account.Id, address, m.At));
+                (touches ??= []).Add(new ServiceWindowTouch(account.TenantId, account.Id, await HashAsync(account, digits, ct), m.At));
             }
         }
 
@@ -68,6 +72,10 @@ public sealed class ServiceWindows(IServiceWindowStore store, TimeProvider time)
 
     /// <summary>A phone as the window is keyed: digits only, as Meta's <c>wa_id</c> and the connector's <c>to</c>.</summary>
     public static string Address(string phone) => string.Concat(phone.Where(char.IsAsciiDigit));
+
+    /// <summary>The stored form of a customer's number: the tenant's keyed hash of it, hex.</summary>
+    private async ValueTask<string> HashAsync(ProviderAccount account, string digits, CancellationToken ct) =>
+        Convert.ToHexStringLower(ContactHash.Compute(await keys.ForWriteAsync(account.TenantId, ct), ContactKind.Phone, digits)!);
 
     private void Remember((Guid, string) key, DateTimeOffset closes)
     {

@@ -1,7 +1,8 @@
 namespace Herald.Storage;
 
 /// <summary>One customer's latest inbound message through one account: what opens WhatsApp's customer-service window.</summary>
-/// <param name="Address">The customer's address as the vendor names it, digits only for a phone (<c>4915112345678</c>).</param>
+/// <param name="Address">The customer's number as the window is keyed: the tenant's keyed hash of it (hex, see
+/// src/Herald.Server/Replies/ServiceWindows.cs), never the number itself.</param>
 public sealed record ServiceWindowTouch(Guid TenantId, Guid AccountId, string Address, DateTimeOffset At);
 
 /// <summary>

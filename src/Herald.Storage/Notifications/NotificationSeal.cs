@@ -11,7 +11,7 @@ namespace Herald.Storage;
 /// columns holding '{}', and the keyed hashes of phone and email (<see cref="ContactHash"/>) for look-ups. One envelope
 /// per notification keeps the cost to one AES-GCM operation on ingest and one per load.
 /// </summary>
-internal static class NotificationSeal
+public static class NotificationSeal
 {
     public const string Purpose = "notification";
 

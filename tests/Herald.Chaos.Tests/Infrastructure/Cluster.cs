@@ -301,18 +301,10 @@ public sealed partial class Cluster : IAsyncLifetime
     /// <summary>Every notification of the tenant whose text starts with <paramref name="prefix"/>: text → status.</summary>
     public async Task<Dictionary<string, NotificationStatus>> StatusesAsync(string prefix)
     {
-        await using var conn = new NpgsqlConnection(ConnectionString);
-        await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand(
-            "SELECT data->>'text', status FROM notifications WHERE tenant_id = @t AND data->>'text' LIKE @p", conn);
-        cmd.Parameters.AddWithValue("t", TenantId);
-        cmd.Parameters.AddWithValue("p", prefix + "%");
         var result = new Dictionary<string, NotificationStatus>();
-        await using var reader = await cmd.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
+        foreach (var (_, text, status) in await NotificationsAsync(prefix))
         {
-            var text = reader.GetString(0);
-            if (!result.TryAdd(text, (NotificationStatus)reader.GetInt16(1)))
+            if (!result.TryAdd(text, status))
             {
                 throw new InvalidOperationException($"Two notifications carry '{text}': an idempotency key did not hold.");
             }
@@ -325,33 +317,28 @@ public sealed partial class Cluster : IAsyncLifetime
     /// <c>timeout</c> (no answer in time: the provider may still have delivered).</summary>
     public async Task<int> AttemptsAsync(string prefix, string errorCode)
     {
+        var ids = (await NotificationsAsync(prefix)).Select(n => n.Id).ToArray();
         await using var conn = new NpgsqlConnection(ConnectionString);
         await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand(
-            """
-            SELECT count(*) FROM attempts a JOIN notifications n ON n.id = a.notification_id
-            WHERE n.tenant_id = @t AND n.data->>'text' LIKE @p AND a.error_code = @code
-            """, conn);
+        await using var cmd = new NpgsqlCommand("SELECT count(*) FROM attempts a WHERE a.notification_id = ANY(@ids) AND a.error_code = @code", conn);
         cmd.Parameters.AddWithValue("code", errorCode);
-        cmd.Parameters.AddWithValue("t", TenantId);
-        cmd.Parameters.AddWithValue("p", prefix + "%");
+        cmd.Parameters.AddWithValue("ids", ids);
         return Convert.ToInt32(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Attempts of a load, counted by provider account name, state and error code (for failure messages).</summary>
     public async Task<string> AttemptBreakdownAsync(string prefix)
     {
+        var ids = (await NotificationsAsync(prefix)).Select(n => n.Id).ToArray();
         await using var conn = new NpgsqlConnection(ConnectionString);
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand(
             """
             SELECT coalesce(a.provider_name, '-') || ' state ' || a.state || ' ' || coalesce(a.error_code, 'ok') || ': ' || count(*)
-            FROM attempts a JOIN notifications n ON n.id = a.notification_id
-            WHERE n.tenant_id = @t AND n.data->>'text' LIKE @p
+            FROM attempts a WHERE a.notification_id = ANY(@ids)
             GROUP BY a.provider_name, a.state, a.error_code ORDER BY 1
             """, conn);
-        cmd.Parameters.AddWithValue("t", TenantId);
-        cmd.Parameters.AddWithValue("p", prefix + "%");
+        cmd.Parameters.AddWithValue("ids", ids);
         var lines = new List<string>();
         await using var reader = await cmd.ExecuteReaderAsync();
         while (await reader.ReadAsync())
@@ -360,6 +347,31 @@ public sealed partial class Cluster : IAsyncLifetime
         }
 
         return string.Join("; ", lines);
+    }
+
+    /// <summary>The tenant's notifications whose text starts with <paramref name="prefix"/>, read from the database as
+    /// an auditor would: the text is inside the row's envelope (encryption at rest), opened with the cluster's key.</summary>
+    private async Task<List<(Guid Id, string Text, NotificationStatus Status)>> NotificationsAsync(string prefix)
+    {
+        var keys = _storage!.GetRequiredService<TenantKeys>();
+        await keys.ForWriteAsync(TenantId, CancellationToken.None);
+        await using var conn = new NpgsqlConnection(ConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT id, status, sealed, data::text FROM notifications WHERE tenant_id = @t", conn);
+        cmd.Parameters.AddWithValue("t", TenantId);
+        var found = new List<(Guid, string, NotificationStatus)>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var id = reader.GetGuid(0);
+            var data = reader.IsDBNull(2) ? reader.GetString(3) : NotificationSeal.Open(keys, TenantId, id, reader.GetFieldValue<byte[]>(2)).DataJson;
+            if (JsonNode.Parse(data)?["text"]?.GetValue<string>() is { } text && text.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                found.Add((id, text, (NotificationStatus)reader.GetInt16(1)));
+            }
+        }
+
+        return found;
     }
 
     /// <summary>What one sandbox provider received for texts starting with <paramref name="prefix"/>: text → times.</summary>

@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
-using System.Text;
 using Herald.Core.Customers;
 using Herald.Core.Notifications;
 using Herald.Core.Routing;
+using Herald.Testing;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -167,76 +167,13 @@ public abstract class EncryptionAtRestComplianceTests : StoreSuite
         CreatedAt = T0,
         UpdatedAt = T0,
     };
-
-    internal static async Task<string> PostgresDumpAsync(string connectionString)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        var tables = new List<string>();
-        await using (var list = new NpgsqlCommand("SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'", connection))
-        await using (var r = await list.ExecuteReaderAsync())
-        {
-            while (await r.ReadAsync())
-            {
-                tables.Add(r.GetString(0));
-            }
-        }
-
-        var text = new StringBuilder();
-        foreach (var table in tables)
-        {
-            await using var rows = new NpgsqlCommand($"SELECT t::text FROM {table} t", connection);
-            await using var r = await rows.ExecuteReaderAsync();
-            while (await r.ReadAsync())
-            {
-                text.AppendLine(r.GetString(0));
-            }
-        }
-
-        return text.ToString();
-    }
-
-    internal static string SqliteDump(string connectionString)
-    {
-        using var connection = new SqliteConnection(connectionString + ";Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        var tables = new List<string>();
-        using (var list = connection.CreateCommand())
-        {
-            list.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table'";
-            using var r = list.ExecuteReader();
-            while (r.Read())
-            {
-                tables.Add(r.GetString(0));
-            }
-        }
-
-        var text = new StringBuilder();
-        foreach (var table in tables)
-        {
-            using var rows = connection.CreateCommand();
-            rows.CommandText = $"SELECT * FROM \"{table}\"";
-            using var r = rows.ExecuteReader();
-            while (r.Read())
-            {
-                for (var i = 0; i < r.FieldCount; i++)
-                {
-                    text.Append(r.IsDBNull(i) ? "" : r.GetValue(i) is byte[] bytes ? Encoding.UTF8.GetString(bytes) : Convert.ToString(r.GetValue(i), System.Globalization.CultureInfo.InvariantCulture)).Append('\t');
-                }
-
-                text.AppendLine();
-            }
-        }
-
-        return text.ToString();
-    }
 }
 
 public sealed class PostgresEncryptionAtRestComplianceTests(PostgresFixture server) : EncryptionAtRestComplianceTests
 {
     protected override async Task<IStoreTestBackend> CreateBackendAsync() => await PostgresTestBackend.CreateAsync(server, Ct);
 
-    protected override Task<string> DumpAsync() => PostgresDumpAsync(((PostgresTestBackend)Backend).ConnectionString);
+    protected override Task<string> DumpAsync() => DatabaseDump.PostgresAsync(((PostgresTestBackend)Backend).ConnectionString);
 
     protected override async Task ExecuteAsync(string sql)
     {
@@ -251,7 +188,7 @@ public sealed class SqliteEncryptionAtRestComplianceTests : EncryptionAtRestComp
 {
     protected override Task<IStoreTestBackend> CreateBackendAsync() => Task.FromResult<IStoreTestBackend>(new SqliteTestBackend());
 
-    protected override Task<string> DumpAsync() => Task.FromResult(SqliteDump(((SqliteTestBackend)Backend).ConnectionString));
+    protected override Task<string> DumpAsync() => Task.FromResult(DatabaseDump.Sqlite(((SqliteTestBackend)Backend).ConnectionString));
 
     protected override Task ExecuteAsync(string sql)
     {
@@ -351,7 +288,7 @@ public sealed class PostgresReencryptionComplianceTests(PostgresFixture server) 
 {
     protected override async Task<IStoreTestBackend> CreateBackendAsync() => await PostgresTestBackend.CreateAsync(server, Ct);
 
-    protected override Task<string> DumpAsync() => EncryptionAtRestComplianceTests.PostgresDumpAsync(((PostgresTestBackend)Backend).ConnectionString);
+    protected override Task<string> DumpAsync() => DatabaseDump.PostgresAsync(((PostgresTestBackend)Backend).ConnectionString);
 
     protected override async Task ExecuteAsync(string sql)
     {
@@ -375,7 +312,7 @@ public sealed class SqliteReencryptionComplianceTests : ReencryptionComplianceTe
 {
     protected override Task<IStoreTestBackend> CreateBackendAsync() => Task.FromResult<IStoreTestBackend>(new SqliteTestBackend());
 
-    protected override Task<string> DumpAsync() => Task.FromResult(EncryptionAtRestComplianceTests.SqliteDump(((SqliteTestBackend)Backend).ConnectionString));
+    protected override Task<string> DumpAsync() => Task.FromResult(DatabaseDump.Sqlite(((SqliteTestBackend)Backend).ConnectionString));
 
     protected override Task ExecuteAsync(string sql)
     {

@@ -1,4 +1,5 @@
--- WhatsApp's customer-service window (issue #16), as in PostgreSQL: when each customer last wrote to each sender.
+-- WhatsApp's customer-service window (issue #16), as in PostgreSQL: when each customer last wrote to each sender;
+-- address is the tenant's keyed hash of the customer's number (hex), never the number.
 CREATE TABLE service_windows (
     account_id      TEXT    NOT NULL,
     address         TEXT    NOT NULL,
