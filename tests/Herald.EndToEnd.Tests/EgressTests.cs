@@ -179,7 +179,8 @@ public sealed class EgressTests(EgressHostFixture fixture) : IClassFixture<Egres
         var (tenantId, client) = await Host.CreateTenantAsync();
         await DisableAsync(client, "whatsapp-cloud");
         await StoreAccountAsync(tenantId, Channel.WhatsApp, "whatsapp-cloud",
-            $$"""{"baseUrl":"http://127.0.0.1:{{Internal.Port}}","phoneNumberId":"1065","accessToken":"t"}""");
+            $$"""{"baseUrl":"http://127.0.0.1:{{Internal.Port}}","phoneNumberId":"1065","accessToken":"t","serviceWindow":"off"}""");
+        // serviceWindow off: a free-form send to a customer who never wrote would otherwise stop before connecting.
         var id = await client.SendAsync(new { type = "card.transaction", channels = new[] { "whatsapp" }, customer = new { phone = TestData.Phone() }, data = new { text = "Paid" } });
 
         var attempt = await WaitForAttemptAsync(client, id, EgressErrors.RefusedCode);
@@ -198,7 +199,7 @@ public sealed class EgressTests(EgressHostFixture fixture) : IClassFixture<Egres
     /// <summary>Connect time, after DNS: a name that passes the save (it is a name) but resolves to loopback when
     /// Herald connects gets nowhere — for an HTTP provider and for an SMTP relay alike.</summary>
     [Theory]
-    [InlineData("whatsapp", "whatsapp-cloud", """{"baseUrl":"http://graph{suffix}:{port}","phoneNumberId":"1065","accessToken":"t"}""")]
+    [InlineData("whatsapp", "whatsapp-cloud", """{"baseUrl":"http://graph{suffix}:{port}","phoneNumberId":"1065","accessToken":"t","serviceWindow":"off"}""")]
     [InlineData("telegram", "telegram-bot", """{"baseUrl":"http://bot{suffix}:{port}","botToken":"1:x"}""")]
     [InlineData("sms", "twilio-sms", """{"baseUrl":"http://twilio{suffix}:{port}","accountSid":"AC1","authToken":"x","from":"+15005550006"}""")]
     [InlineData("email", "smtp", """{"host":"relay{suffix}","port":{port},"security":"none","fromAddress":"n@bank.example"}""")]

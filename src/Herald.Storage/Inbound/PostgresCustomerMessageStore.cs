@@ -12,6 +12,9 @@ public sealed class PostgresCustomerMessageStore(NpgsqlDataSource dataSource, Te
     internal const string MessageColumns =
         "m.id, m.tenant_id, m.account_id, m.channel, m.sender, m.provider_message_id, m.notification_id, m.action_id, m.text, m.late, m.customer_id, m.received_at, m.sealed";
 
+    /// <summary>How many columns <see cref="MessageColumns"/> names, for a query that selects more after them.</summary>
+    internal const int MessageColumnCount = 13;
+
     public async Task<IReadOnlyList<bool>> AddAsync(IReadOnlyList<CustomerMessage> messages, CancellationToken ct)
     {
         if (messages.Count == 0)

@@ -131,7 +131,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource, TenantKeys
         {
             var notification = r.IsDBNull(DeliveryColumnCount + EndpointColumnCount) ? null : ReadNotification(r, keys, DeliveryColumnCount + EndpointColumnCount);
             const int messageAt = DeliveryColumnCount + EndpointColumnCount + NotificationColumnCount;
-            const int consentAt = messageAt + 12;
+            const int consentAt = messageAt + PostgresCustomerMessageStore.MessageColumnCount;
             list.Add(new ClaimedWebhookDelivery(ReadDelivery(r), ReadEndpoint(r, DeliveryColumnCount), notification)
             {
                 Message = r.IsDBNull(messageAt) ? null : PostgresCustomerMessageStore.ReadMessage(r, keys, messageAt),
