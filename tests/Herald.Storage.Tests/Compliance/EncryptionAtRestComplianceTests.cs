@@ -23,10 +23,10 @@ public abstract class EncryptionAtRestComplianceTests : StoreSuite
     private int _tick;
 
     /// <summary>Every row of every table as text, as a backup or a copied data folder holds it.</summary>
-    protected abstract Task<string> DumpAsync();
+    protected Task<string> DumpAsync() => RawBackend.DumpAsync(Backend);
 
     /// <summary>Runs raw SQL on the test database (what an attacker with write access, or an old build, does).</summary>
-    protected abstract Task ExecuteAsync(string sql);
+    protected Task ExecuteAsync(string sql) => RawBackend.ExecuteAsync(Backend, sql, Ct);
 
     [Fact]
     public async Task CustomerValues_AreStoredSealed_AndReadBackInPlaintext()
@@ -173,32 +173,12 @@ public sealed class PostgresEncryptionAtRestComplianceTests(PostgresFixture serv
 {
     protected override async Task<IStoreTestBackend> CreateBackendAsync() => await PostgresTestBackend.CreateAsync(server, Ct);
 
-    protected override Task<string> DumpAsync() => DatabaseDump.PostgresAsync(((PostgresTestBackend)Backend).ConnectionString);
-
-    protected override async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(((PostgresTestBackend)Backend).ConnectionString);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(Ct);
-    }
 }
 
 public sealed class SqliteEncryptionAtRestComplianceTests : EncryptionAtRestComplianceTests
 {
     protected override Task<IStoreTestBackend> CreateBackendAsync() => Task.FromResult<IStoreTestBackend>(new SqliteTestBackend());
 
-    protected override Task<string> DumpAsync() => Task.FromResult(DatabaseDump.Sqlite(((SqliteTestBackend)Backend).ConnectionString));
-
-    protected override Task ExecuteAsync(string sql)
-    {
-        using var connection = new SqliteConnection(((SqliteTestBackend)Backend).ConnectionString + ";Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-        return Task.CompletedTask;
-    }
 }
 
 /// <summary>
@@ -215,9 +195,9 @@ public abstract class ReencryptionComplianceTests : StoreSuite
 
     private int _tick;
 
-    protected abstract Task ExecuteAsync(string sql);
+    protected Task ExecuteAsync(string sql) => RawBackend.ExecuteAsync(Backend, sql, Ct);
 
-    protected abstract Task<string> DumpAsync();
+    protected Task<string> DumpAsync() => RawBackend.DumpAsync(Backend);
 
     /// <summary>How many notifications are sealed with data key <paramref name="version"/>.</summary>
     protected abstract Task<long> SealedWithAsync(int version);
@@ -288,16 +268,6 @@ public sealed class PostgresReencryptionComplianceTests(PostgresFixture server) 
 {
     protected override async Task<IStoreTestBackend> CreateBackendAsync() => await PostgresTestBackend.CreateAsync(server, Ct);
 
-    protected override Task<string> DumpAsync() => DatabaseDump.PostgresAsync(((PostgresTestBackend)Backend).ConnectionString);
-
-    protected override async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(((PostgresTestBackend)Backend).ConnectionString);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(Ct);
-    }
-
     protected override async Task<long> SealedWithAsync(int version)
     {
         await using var connection = new NpgsqlConnection(((PostgresTestBackend)Backend).ConnectionString);
@@ -312,18 +282,6 @@ public sealed class SqliteReencryptionComplianceTests : ReencryptionComplianceTe
 {
     protected override Task<IStoreTestBackend> CreateBackendAsync() => Task.FromResult<IStoreTestBackend>(new SqliteTestBackend());
 
-    protected override Task<string> DumpAsync() => Task.FromResult(DatabaseDump.Sqlite(((SqliteTestBackend)Backend).ConnectionString));
-
-    protected override Task ExecuteAsync(string sql)
-    {
-        using var connection = new SqliteConnection(((SqliteTestBackend)Backend).ConnectionString + ";Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-        return Task.CompletedTask;
-    }
-
     protected override Task<long> SealedWithAsync(int version)
     {
         using var connection = new SqliteConnection(((SqliteTestBackend)Backend).ConnectionString + ";Pooling=False");
@@ -331,5 +289,44 @@ public sealed class SqliteReencryptionComplianceTests : ReencryptionComplianceTe
         using var command = connection.CreateCommand();
         command.CommandText = $"SELECT count(*) FROM notifications WHERE hex(substr(sealed, 2, 4)) = '{version:X8}'";
         return Task.FromResult((long)command.ExecuteScalar()!);
+    }
+}
+
+/// <summary>The test database behind the stores' back, as a backup or an intruder with SQL sees it.</summary>
+internal static class RawBackend
+{
+    public static Task<string> DumpAsync(IStoreTestBackend backend) => backend switch
+    {
+        PostgresTestBackend postgres => DatabaseDump.PostgresAsync(postgres.ConnectionString),
+        SqliteTestBackend sqlite => Task.FromResult(DatabaseDump.Sqlite(sqlite.ConnectionString)),
+        _ => throw new NotSupportedException(backend.GetType().Name),
+    };
+
+    public static async Task ExecuteAsync(IStoreTestBackend backend, string sql, CancellationToken ct)
+    {
+        switch (backend)
+        {
+            case PostgresTestBackend postgres:
+                await using (var connection = new NpgsqlConnection(postgres.ConnectionString))
+                {
+                    await connection.OpenAsync(ct);
+                    await using var command = new NpgsqlCommand(sql, connection);
+                    await command.ExecuteNonQueryAsync(ct);
+                }
+
+                break;
+            case SqliteTestBackend sqlite:
+                using (var connection = new SqliteConnection(sqlite.ConnectionString + ";Pooling=False"))
+                {
+                    connection.Open();
+                    using var command = connection.CreateCommand();
+                    command.CommandText = sql;
+                    command.ExecuteNonQuery();
+                }
+
+                break;
+            default:
+                throw new NotSupportedException(backend.GetType().Name);
+        }
     }
 }
