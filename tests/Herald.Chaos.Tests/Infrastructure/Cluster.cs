@@ -174,6 +174,7 @@ public sealed partial class Cluster : IAsyncLifetime
         var providers = _storage.GetRequiredService<IProviderStore>();
         AccountA = await providers.CreateAsync(TelegramAccount("Sandbox Telegram A", Direct[ProviderA]), CancellationToken.None);
         AccountB = await providers.CreateAsync(TelegramAccount("Sandbox Telegram B", Direct[ProviderB]), CancellationToken.None);
+        await _storage.GetRequiredService<TenantKeys>().ForWriteAsync(TenantId, CancellationToken.None);
     }
 
     /// <summary>Brings every process back, resets provider shaping, and waits until the edge serves through both api
@@ -353,8 +354,9 @@ public sealed partial class Cluster : IAsyncLifetime
     /// an auditor would: the text is inside the row's envelope (encryption at rest), opened with the cluster's key.</summary>
     private async Task<List<(Guid Id, string Text, NotificationStatus Status)>> NotificationsAsync(string prefix)
     {
+        // Loaded once at start-up (Open reads the database again only for a key version it has not seen): a poll
+        // while PostgreSQL restarts must not depend on the harness's own pooled connections.
         var keys = _storage!.GetRequiredService<TenantKeys>();
-        await keys.ForWriteAsync(TenantId, CancellationToken.None);
         await using var conn = new NpgsqlConnection(ConnectionString);
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand("SELECT id, status, sealed, data::text FROM notifications WHERE tenant_id = @t", conn);
