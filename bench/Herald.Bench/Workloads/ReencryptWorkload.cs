@@ -35,11 +35,28 @@ public static class ReencryptWorkload
 
         Report.Line($"reencrypt.seed: {options.Backlog:N0} stored in {seed.Elapsed.TotalSeconds:F1} s");
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var costBefore = await host.Cost.TakeAsync(ct);
         var clock = Stopwatch.StartNew();
-        var result = await host.Services.GetRequiredService<Reencryptor>().RunAsync([tenant], Batch, null, ct);
+        // Each tenth of the table's rate on its own: a pass that slows down as it goes shows here.
+        var tenth = Math.Max(options.Backlog / 10, Batch);
+        var (mark, markAt) = (0L, TimeSpan.Zero);
+        void Progress(ReencryptionTable table, long scanned, long rewritten)
+        {
+            if (table != ReencryptionTable.Notifications || scanned - mark < tenth)
+            {
+                return;
+            }
+
+            var now = clock.Elapsed;
+            Report.Info($"rows {mark:N0}–{scanned:N0}: {(scanned - mark) / Math.Max((now - markAt).TotalSeconds, 0.001):F0}/s");
+            (mark, markAt) = (scanned, now);
+        }
+
+        var result = await host.Services.GetRequiredService<Reencryptor>().RunAsync([tenant], Batch, Progress, ct);
         var elapsed = clock.Elapsed;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
         var (scanned, rewritten) = result.Tables[ReencryptionTable.Notifications];
+        CostMeter.Print("reencrypt", costBefore, await host.Cost.TakeAsync(ct), scanned);
         var rate = scanned / Math.Max(elapsed.TotalSeconds, 0.001);
         Report.Line($"reencrypt.notifications: {scanned:N0} looked at, {rewritten:N0} rewritten in {elapsed.TotalSeconds:F1} s ({rate:F0}/s), process CPU {cpu.TotalMicroseconds / Math.Max(scanned, 1):F1} µs per row");
         report.Add(new Figure("reencrypt rows after rotation", rate, "/s", null, HigherIsBetter: true, Note: $"{scanned:N0} rows"));

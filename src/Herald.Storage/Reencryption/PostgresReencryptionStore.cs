@@ -7,9 +7,11 @@ namespace Herald.Storage.Postgres;
 
 internal sealed class PostgresReencryptionStore(NpgsqlDataSource dataSource, TenantKeys keys, TimeProvider time) : IReencryptionStore
 {
-    // Rows are locked (FOR UPDATE), not skipped: a skipped row would fall behind the cursor and stay as it is.
-    private const string SelectNotifications =
-        "SELECT id::text, tenant_id, contacts::text, data::text, sealed FROM notifications WHERE id > @after::uuid ORDER BY id LIMIT @batch FOR UPDATE";
+    // Rows are locked (FOR UPDATE), not skipped: a skipped row would fall behind the cursor and stay as it is. The text
+    // id is named "key": unnamed, it would be the output column "id" that ORDER BY sorts by, a text sort of every row
+    // past the cursor instead of a walk of the primary key (each batch read the rest of the table: quadratic).
+    internal const string SelectNotifications =
+        "SELECT id::text AS key, tenant_id, contacts::text, data::text, sealed FROM notifications WHERE id > @after::uuid ORDER BY id LIMIT @batch FOR UPDATE";
 
     private const string UpdateNotifications =
         """
@@ -20,8 +22,8 @@ internal sealed class PostgresReencryptionStore(NpgsqlDataSource dataSource, Ten
         WHERE n.id = u.id
         """;
 
-    private const string SelectMessages =
-        "SELECT id::text, tenant_id, sender, text, sealed FROM customer_messages WHERE id > @after::uuid ORDER BY id LIMIT @batch FOR UPDATE";
+    internal const string SelectMessages =
+        "SELECT id::text AS key, tenant_id, sender, text, sealed FROM customer_messages WHERE id > @after::uuid ORDER BY id LIMIT @batch FOR UPDATE";
 
     private const string UpdateMessages =
         """
