@@ -168,8 +168,23 @@ public sealed class BenchHost : IAsyncDisposable
     /// work there), so that a workload can measure one Herald process alone, without the load generator, the worker or
     /// the sandbox that share this process. Null for SQLite (one writer per database file).
     /// </summary>
-    public async Task<ApiProcess?> StartApiProcessAsync(CancellationToken ct) =>
-        IsPostgres ? await ApiProcess.StartAsync(_postgresDatabase!, _secretsKey, ct) : null;
+    public async Task<ServerProcess?> StartApiProcessAsync(CancellationToken ct) =>
+        IsPostgres ? await ServerProcess.StartHeraldAsync("api", _postgresDatabase!, _secretsKey, null, ct) : null;
+
+    /// <summary>A second database on this host's PostgreSQL server, for Herald processes that must not share this
+    /// host's queue (its worker would claim their work); null for SQLite.</summary>
+    public async Task<string?> CreateDatabaseAsync(string name, CancellationToken ct)
+    {
+        if (_postgres is null)
+        {
+            return null;
+        }
+
+        return await _postgres.CreateDatabaseAsync(name, ct);
+    }
+
+    /// <summary>The node key ring's key this host runs with, for Herald processes started beside it.</summary>
+    public string SecretsKey => _secretsKey;
 
     /// <summary>A client sharing one connection pool (loopback, HTTP/1.1).</summary>
     public HttpClient Client(string key, string? baseUrl = null)
