@@ -19,7 +19,15 @@ public sealed record BenchOptions(
     public static readonly string[] AllWorkloads = ["ingest", "batch", "e2e", "critical", "rules"];
 
     /// <summary>Workloads that run only when named with --only.</summary>
-    public static readonly string[] OptInWorkloads = ["file", "fairness", "replies", "purge", "reencrypt", "split"];
+    public static readonly string[] OptInWorkloads = ["file", "fairness", "replies", "purge", "reencrypt", "split", "soak"];
+
+    /// <summary>How long the soak runs (<c>--soak 10m</c>, <c>--soak 1h</c>); null = no soak. A soak alone: naming it
+    /// runs only the soak unless --only names more.</summary>
+    public TimeSpan? Soak { get; init; }
+
+    /// <summary>The soak's sustained rate, notifications per second (<c>--soak-rate</c>; default 2,500, half of the
+    /// Telegram e2e peak measured on the reference machine).</summary>
+    public int SoakRate { get; init; } = 2_500;
 
     /// <summary>How many inbound replies the replies workload posts (issue #16 names 10,000).</summary>
     public int Replies { get; init; } = 10_000;
@@ -28,7 +36,7 @@ public sealed record BenchOptions(
 
     public bool Runs(string workload) => Only.Contains(workload);
 
-    /// <summary>Parses <c>[--quick] [--tracing] [--only a,b] [--storage postgres|sqlite] [--duration s] [--backlog n] [--replies n]</c>.</summary>
+    /// <summary>Parses <c>[--quick] [--tracing] [--only a,b] [--storage postgres|sqlite] [--duration s] [--backlog n] [--replies n] [--soak 10m] [--soak-rate n]</c>.</summary>
     public static BenchOptions Parse(string[] args)
     {
         var quick = args.Contains("--quick");
@@ -38,6 +46,9 @@ public sealed record BenchOptions(
         var backlog = quick ? 20_000 : DefaultBacklog;
         var tracing = false;
         var replies = 10_000;
+        TimeSpan? soak = null;
+        var soakRate = 2_500;
+        var onlyGiven = false;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -49,6 +60,7 @@ public sealed record BenchOptions(
                     tracing = true;
                     break;
                 case "--only":
+                    onlyGiven = true;
                     only = new HashSet<string>(Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
                     if (only.FirstOrDefault(w => !AllWorkloads.Contains(w, StringComparer.OrdinalIgnoreCase) && !OptInWorkloads.Contains(w, StringComparer.OrdinalIgnoreCase)) is { } unknown)
                     {
@@ -70,12 +82,23 @@ public sealed record BenchOptions(
                 case "--replies":
                     replies = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--soak":
+                    soak = ParseSpan(Next());
+                    break;
+                case "--soak-rate":
+                    soakRate = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
                 case "--backlog":
                     backlog = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge,reencrypt,split] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--replies 10000]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge,reencrypt,split] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--replies 10000] [--soak 10m|1h] [--soak-rate 2500]");
             }
+        }
+
+        if (soak is not null)
+        {
+            only = onlyGiven ? new HashSet<string>(only.Append("soak"), StringComparer.OrdinalIgnoreCase) : new HashSet<string>(["soak"], StringComparer.OrdinalIgnoreCase);
         }
 
         return new BenchOptions(
@@ -89,6 +112,21 @@ public sealed record BenchOptions(
         {
             Tracing = tracing,
             Replies = replies,
+            Soak = soak,
+            SoakRate = soakRate,
+        };
+    }
+
+    /// <summary>"10m", "1h", "90s" or a number of seconds.</summary>
+    private static TimeSpan ParseSpan(string text)
+    {
+        var unit = text[^1];
+        return unit switch
+        {
+            'h' => TimeSpan.FromHours(double.Parse(text[..^1], CultureInfo.InvariantCulture)),
+            'm' => TimeSpan.FromMinutes(double.Parse(text[..^1], CultureInfo.InvariantCulture)),
+            's' => TimeSpan.FromSeconds(double.Parse(text[..^1], CultureInfo.InvariantCulture)),
+            _ => TimeSpan.FromSeconds(double.Parse(text, CultureInfo.InvariantCulture)),
         };
     }
 }

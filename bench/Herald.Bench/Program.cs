@@ -100,6 +100,11 @@ try
         await SplitWorkload.RunAsync(host, options, report, ct);
     }
 
+    if (options.Runs("soak"))
+    {
+        await SoakWorkload.RunAsync(host, options, report, ct);
+    }
+
     report.PrintTable();
     Report.Line("");
     Report.Line($"load average (1/5/15 min) at end: {Report.LoadAverage()}");
