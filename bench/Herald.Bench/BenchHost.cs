@@ -123,12 +123,13 @@ public sealed class BenchHost : IAsyncDisposable
 
     /// <summary>Builds, migrates and starts the Herald host.</summary>
     /// <param name="tracing">Export traces with OTLP to <see cref="OtlpSink"/> (docs/OBSERVABILITY.md, Traces).</param>
-    public async Task BootAsync(bool tracing, CancellationToken ct)
+    /// <param name="postgresExtra">Settings appended to Herald's connection string (not the bench's own probes').</param>
+    public async Task BootAsync(bool tracing, string? postgresExtra, CancellationToken ct)
     {
         var settings = new Dictionary<string, string?>
         {
             ["Herald:Storage"] = IsPostgres ? "postgres" : "sqlite",
-            ["ConnectionStrings:Postgres"] = _postgresDatabase,
+            ["ConnectionStrings:Postgres"] = WithExtra(_postgresDatabase, postgresExtra),
             ["ConnectionStrings:Sqlite"] = _sqliteDirectory is null ? null : $"Data Source={Path.Combine(_sqliteDirectory, "herald.db")}",
             ["Herald:AdminKey"] = AdminKey,
             ["Herald:Secrets:Key"] = _secretsKey,
@@ -161,6 +162,22 @@ public sealed class BenchHost : IAsyncDisposable
             UseCookies = false,
             UseProxy = false,
         };
+    }
+
+    private static string? WithExtra(string? connectionString, string? extra)
+    {
+        if (connectionString is null || string.IsNullOrWhiteSpace(extra))
+        {
+            return connectionString;
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        foreach (var (key, value) in new NpgsqlConnectionStringBuilder(extra))
+        {
+            builder[key] = value;
+        }
+
+        return builder.ConnectionString;
     }
 
     /// <summary>

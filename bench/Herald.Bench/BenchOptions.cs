@@ -21,6 +21,10 @@ public sealed record BenchOptions(
     /// <summary>Workloads that run only when named with --only.</summary>
     public static readonly string[] OptInWorkloads = ["file", "fairness", "replies", "purge", "reencrypt", "split", "soak"];
 
+    /// <summary>Settings appended to Herald's PostgreSQL connection string (<c>--pg "Maximum Pool Size=20"</c>), to compare
+    /// pool and preparation settings without a rebuild.</summary>
+    public string? PostgresExtra { get; init; }
+
     /// <summary>How long the soak runs (<c>--soak 10m</c>, <c>--soak 1h</c>); null = no soak. A soak alone: naming it
     /// runs only the soak unless --only names more.</summary>
     public TimeSpan? Soak { get; init; }
@@ -49,6 +53,7 @@ public sealed record BenchOptions(
         TimeSpan? soak = null;
         var soakRate = 2_500;
         var onlyGiven = false;
+        string? postgresExtra = null;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -82,6 +87,9 @@ public sealed record BenchOptions(
                 case "--replies":
                     replies = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--pg":
+                    postgresExtra = Next();
+                    break;
                 case "--soak":
                     soak = ParseSpan(Next());
                     break;
@@ -92,7 +100,7 @@ public sealed record BenchOptions(
                     backlog = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge,reencrypt,split] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--replies 10000] [--soak 10m|1h] [--soak-rate 2500]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge,reencrypt,split] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--replies 10000] [--soak 10m|1h] [--soak-rate 2500] [--pg \"Maximum Pool Size=20\"]");
             }
         }
 
@@ -114,6 +122,7 @@ public sealed record BenchOptions(
             Replies = replies,
             Soak = soak,
             SoakRate = soakRate,
+            PostgresExtra = postgresExtra,
         };
     }
 

@@ -16,9 +16,10 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
     private const double TicksPerSecond = 100.0;
 
     // The bench's own probes (queue depth polls, status counts, this meter) are not Herald's cost.
-    private static readonly string[] BenchQueries = ["FROM queue GROUP BY lane", "pg_stat_statements", "pg_current_wal_lsn", "pg_total_relation_size"];
+    private static readonly string[] BenchQueries = ["FROM queue GROUP BY lane", "pg_stat_activity", "pg_stat_statements", "pg_current_wal_lsn", "pg_total_relation_size"];
 
     public sealed record Snapshot(
+        int Backends,
         TimeSpan BenchCpu,
         double PostgresCpuSeconds,
         long AllocatedBytes,
@@ -59,6 +60,7 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
     {
         var statements = new Dictionary<(long, bool), Statement>();
         long wal = 0;
+        var backends = 0;
         if (connectionString is not null)
         {
             await using var conn = new NpgsqlConnection(connectionString);
@@ -66,6 +68,13 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
             await using (var cmd = new NpgsqlCommand("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn", conn))
             {
                 wal = (long)Convert.ToDecimal(await cmd.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+            }
+
+            // Herald's pooled connections to this database (this probe's own excluded): with many, each runs a hot
+            // statement too rarely for its prepared plan to pay off.
+            await using (var cmd = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", conn))
+            {
+                backends = (int)(long)(await cmd.ExecuteScalarAsync(ct))!;
             }
 
             try
@@ -89,7 +98,7 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
             }
         }
 
-        return new Snapshot(Process.GetCurrentProcess().TotalProcessorTime, PostgresCpuSeconds(), GC.GetTotalAllocatedBytes(precise: false), wal, statements);
+        return new Snapshot(backends, Process.GetCurrentProcess().TotalProcessorTime, PostgresCpuSeconds(), GC.GetTotalAllocatedBytes(precise: false), wal, statements);
     }
 
     /// <summary>Prints <c>cost.NAME:</c> per notification, and the statements that cost the most.</summary>
@@ -115,7 +124,7 @@ public sealed class CostMeter(string? connectionString, string? dataDirectory)
             CultureInfo.InvariantCulture,
             $"cost.{name}: per notification: bench process cpu {Per(herald):F0} µs, postgres cpu {Per(postgres):F0} µs, allocated {Per(after.AllocatedBytes - before.AllocatedBytes) / 1024:F1} KB, "
             + $"statements {Per(topLevel.Sum(d => d.Calls)):F3} (+{Per(deltas.Where(d => !d.TopLevel).Sum(d => d.Calls)):F3} nested), rows {Per(topLevel.Sum(d => d.Rows)):F2}, "
-            + $"statement time {Per(topLevel.Sum(d => d.Ms)) * 1000:F0} µs, planned {topLevel.Sum(d => d.Plans):N0} of {topLevel.Sum(d => d.Calls):N0} statements ({Per(topLevel.Sum(d => d.PlanMs)) * 1000:F0} µs/n planning), wal {Per(after.WalBytes - before.WalBytes):F0} B  ({notifications:N0} notifications)"));
+            + $"statement time {Per(topLevel.Sum(d => d.Ms)) * 1000:F0} µs, planned {topLevel.Sum(d => d.Plans):N0} of {topLevel.Sum(d => d.Calls):N0} statements ({Per(topLevel.Sum(d => d.PlanMs)) * 1000:F0} µs/n planning), wal {Per(after.WalBytes - before.WalBytes):F0} B, connections {after.Backends}  ({notifications:N0} notifications)"));
         foreach (var d in deltas.OrderByDescending(d => d.Ms).Take(8))
         {
             var text = string.Join(' ', d.Query.Split((char[])[' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries));

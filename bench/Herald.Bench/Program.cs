@@ -41,10 +41,10 @@ await using var host = await BenchHost.StartStorageAsync(options.Storage, ct);
 try
 {
     Report.PrintMachine(options.Storage, await host.DatabaseVersionAsync(ct));
-    await host.BootAsync(options.Tracing, ct);
+    await host.BootAsync(options.Tracing, options.PostgresExtra, ct);
     // Once the host runs, its console lifetime handles Ctrl-C (SIGINT/SIGTERM) by stopping; the bench stops with it.
     host.Stopping.Register(cancel.Cancel);
-    Report.Info($"herald host (role all, sandbox 0 ms latency, no rate limit) at {host.BaseUrl}");
+    Report.Info($"herald host (role all, sandbox 0 ms latency, no rate limit) at {host.BaseUrl}{(options.PostgresExtra is { } extra ? $", connection string + \"{extra}\"" : "")}");
     if (await host.QueueTableMbAsync(ct) is { } mb)
     {
         Report.Line($"queue_table.start: {mb:F1} MB");
