@@ -14,7 +14,8 @@ public readonly record struct StoredItem(AcceptResult? Result, Exception? Failur
 /// <summary>
 /// Stores planned notifications. Single POSTs are group-committed: concurrent requests share one transaction, so
 /// durability costs one commit per batch instead of one per request. Each caller still gets its answer only after
-/// the commit that holds its notification. Batches (<see cref="StoreAsync(IReadOnlyList{PreparedNotification}, CancellationToken)"/>) are stored in one transaction of
+/// the commit that holds its notification. Critical notifications have a lane and a committer of their own, so a
+/// flood of other single POSTs (or their slow commits) never holds one back (issue #20). Batches (<see cref="StoreAsync(IReadOnlyList{PreparedNotification}, CancellationToken)"/>) are stored in one transaction of
 /// their own.
 /// </summary>
 public sealed class GroupCommit(
@@ -27,11 +28,15 @@ public sealed class GroupCommit(
     private readonly Channel<Pending> _pending = Channel.CreateBounded<Pending>(
         new BoundedChannelOptions(options.Value.MaxCommitBatch * options.Value.Committers * 4) { SingleWriter = false });
 
+    private readonly Channel<Pending> _critical = Channel.CreateBounded<Pending>(
+        new BoundedChannelOptions(options.Value.MaxCommitBatch * 4) { SingleWriter = false });
+
     /// <summary>Queues one notification for the next group commit and answers once that commit is done.</summary>
     public async Task<AcceptResult> CommitAsync(PreparedNotification notification, CancellationToken ct)
     {
         var pending = new Pending(notification, new TaskCompletionSource<AcceptResult>(TaskCreationOptions.RunContinuationsAsynchronously));
-        await _pending.Writer.WriteAsync(pending, ct);
+        var lane = notification.Route.Priority == Priority.Critical ? _critical : _pending;
+        await lane.Writer.WriteAsync(pending, ct);
         // Once queued, the commit proceeds even if this caller goes away: a retry with the same key finds it.
         return await pending.Result.Task.WaitAsync(ct);
     }
@@ -89,12 +94,13 @@ public sealed class GroupCommit(
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, options.Value.Committers).Select(_ => CommitLoopAsync(stoppingToken)));
+        Task.WhenAll(Enumerable.Range(0, options.Value.Committers)
+            .Select(_ => CommitLoopAsync(_pending.Reader, stoppingToken))
+            .Append(CommitLoopAsync(_critical.Reader, stoppingToken)));
 
-    private async Task CommitLoopAsync(CancellationToken stoppingToken)
+    private async Task CommitLoopAsync(ChannelReader<Pending> reader, CancellationToken stoppingToken)
     {
         var batch = new List<Pending>(options.Value.MaxCommitBatch);
-        var reader = _pending.Reader;
         try
         {
             while (await reader.WaitToReadAsync(stoppingToken))
