@@ -94,10 +94,10 @@ export function CustomerForm({ id, customer, onSaved, onCancel }: {
     <span className="error field-error" id={`error-${field.replace("/", "-")}`}>{errorsOf(field).join(" ")}</span>
   );
   const text = (name: Text, label: string) => (
-    <label key={name}>{label}
-      <input value={draft[name]} onChange={(e) => set({ [name]: e.target.value })} autoComplete="off" {...described(name)} />
+    <div className="field" key={name}>
+      <label>{label}<input value={draft[name]} onChange={(e) => set({ [name]: e.target.value })} autoComplete="off" {...described(name)} /></label>
       {errorText(name)}
-    </label>
+    </div>
   );
 
   return (
@@ -116,17 +116,20 @@ export function CustomerForm({ id, customer, onSaved, onCancel }: {
         <legend>Preferences</legend>
         <div className="fields">
           {preferenceFields.map(([name, label]) => text(name, label))}
-          <label>Preferred channel
-            <select value={draft.preferredChannel} onChange={(e) => set({ preferredChannel: e.target.value })} {...described("preferredChannel")}>
-              <option value="">none (the rules decide)</option>
-              {channels.map((c) => <option key={c} value={c}>{c}</option>)}
-            </select>
+          <div className="field">
+            <label>Preferred channel
+              <select value={draft.preferredChannel} onChange={(e) => set({ preferredChannel: e.target.value })} {...described("preferredChannel")}>
+                <option value="">none (the rules decide)</option>
+                {channels.map((c) => <option key={c} value={c}>{c}</option>)}
+              </select>
+            </label>
             {errorText("preferredChannel")}
-          </label>
+          </div>
           <label>Quiet hours from<input type="time" value={draft.quietStart} onChange={(e) => set({ quietStart: e.target.value })} {...described("quietHours")} /></label>
-          <label>Quiet hours until<input type="time" value={draft.quietEnd} onChange={(e) => set({ quietEnd: e.target.value })} {...described("quietHours")} />
+          <div className="field">
+            <label>Quiet hours until<input type="time" value={draft.quietEnd} onChange={(e) => set({ quietEnd: e.target.value })} {...described("quietHours")} /></label>
             {errorText("quietHours")}
-          </label>
+          </div>
         </div>
       </fieldset>
       <fieldset>
@@ -140,10 +143,12 @@ export function CustomerForm({ id, customer, onSaved, onCancel }: {
                 {channels.map((c) => <option key={c} value={c}>{c}</option>)}
               </select>
             </label>
-            <label>Type
-              <input value={o.type} placeholder="every type" onChange={(e) => set({ optOuts: draft.optOuts.map((x, j) => (j === i ? { ...x, type: e.target.value } : x)) })} {...described(`optOuts/${i}`)} />
+            <div className="field">
+              <label>Type
+                <input value={o.type} placeholder="every type" onChange={(e) => set({ optOuts: draft.optOuts.map((x, j) => (j === i ? { ...x, type: e.target.value } : x)) })} {...described(`optOuts/${i}`)} />
+              </label>
               {errorText(`optOuts/${i}`)}
-            </label>
+            </div>
             <div className="actions">
               <button type="button" className="secondary" onClick={() => set({ optOuts: draft.optOuts.filter((_, j) => j !== i) })}>Remove<span className="visually-hidden"> opt-out {i + 1}</span></button>
             </div>
@@ -151,10 +156,12 @@ export function CustomerForm({ id, customer, onSaved, onCancel }: {
         ))}
         <button type="button" className="secondary" onClick={() => set({ optOuts: [...draft.optOuts, { channel: "", type: "" }] })}>Add opt-out</button>
       </fieldset>
-      <label className="block">Attributes (one <code>name=value</code> a line)
-        <textarea rows={3} value={draft.attributes} onChange={(e) => set({ attributes: e.target.value })} {...described("attributes")} />
+      <div className="field">
+        <label className="block">Attributes (one <code>name=value</code> a line)
+          <textarea rows={3} value={draft.attributes} onChange={(e) => set({ attributes: e.target.value })} {...described("attributes")} />
+        </label>
         {errorText("attributes")}
-      </label>
+      </div>
       <div className="editor-actions">
         <button type="submit" disabled={busy}>Save customer</button>
         <button type="button" className="secondary" onClick={onCancel}>Cancel</button>

@@ -189,8 +189,8 @@ function SourceForm({ draft: initial, onSaved, onCancel }: { draft: Draft; onSav
         </div>
       )}
       <div className="fields">
-        <label>Name<input value={draft.name} onChange={(e) => set({ name: e.target.value })} {...described("name")} />{errorText("name")}</label>
-        <label>Adapter
+        <div className="field"><label>Name<input value={draft.name} onChange={(e) => set({ name: e.target.value })} {...described("name")} /></label>{errorText("name")}</div>
+        <div className="field"><label>Adapter
           <select value={draft.adapter} {...described("adapter")} onChange={(e) => {
             const adapter = e.target.value as Adapter;
             // A new source's settings follow the adapter until they are edited.
@@ -198,9 +198,8 @@ function SourceForm({ draft: initial, onSaved, onCancel }: { draft: Draft; onSav
           }}>
             {adapters.map((a) => <option key={a} value={a}>{adapterLabels[a]}</option>)}
           </select>
-          {errorText("adapter")}
-        </label>
-        <label>Client certificate fingerprint<input value={draft.clientCertificate} placeholder="none" onChange={(e) => set({ clientCertificate: e.target.value })} {...described("clientCertificate")} />{errorText("clientCertificate")}</label>
+        </label>{errorText("adapter")}</div>
+        <div className="field"><label>Client certificate fingerprint<input value={draft.clientCertificate} placeholder="none" onChange={(e) => set({ clientCertificate: e.target.value })} {...described("clientCertificate")} /></label>{errorText("clientCertificate")}</div>
         <label className="check"><input type="checkbox" checked={draft.requireSignature} onChange={(e) => set({ requireSignature: e.target.checked })} />Require an HMAC signature</label>
       </div>
       <label className="block">Settings (JSON)

@@ -163,8 +163,8 @@ function EndpointForm({ draft: initial, onSaved, onCancel }: { draft: Draft; onS
         </div>
       )}
       <div className="fields">
-        <label>URL<input type="url" value={draft.url} onChange={(e) => set({ url: e.target.value })} {...described("url")} />{errorText("url")}</label>
-        <label>Description<input value={draft.description} onChange={(e) => set({ description: e.target.value })} {...described("description")} />{errorText("description")}</label>
+        <div className="field"><label>URL<input type="url" value={draft.url} onChange={(e) => set({ url: e.target.value })} {...described("url")} /></label>{errorText("url")}</div>
+        <div className="field"><label>Description<input value={draft.description} onChange={(e) => set({ description: e.target.value })} {...described("description")} /></label>{errorText("description")}</div>
         <label className="check"><input type="checkbox" checked={draft.enabled} onChange={(e) => set({ enabled: e.target.checked })} />Active</label>
       </div>
       <fieldset {...described("statuses")}>
