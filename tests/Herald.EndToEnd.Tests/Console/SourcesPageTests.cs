@@ -80,4 +80,46 @@ public sealed class SourcesPageTests
         var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
         Assert.True(width <= 390, $"The page is {width} px wide at a 390 px window.");
     }
+
+    [Fact]
+    public async Task Viewer_SeesSourcesAndWebhooksReadOnly()
+    {
+        using var folder = new TempFolder();
+        var settings = HeraldHost.SqliteSettings(folder.Path);
+        settings["Herald:Webhooks:AllowInsecureUrls"] = "true";
+        await using var host = await HeraldHost.StartAsync(HeraldRole.All, settings);
+        var (_, tenant) = await host.CreateTenantAsync();
+        using (var source = await tenant.PostAsJsonAsync("/v1/sources", new { name = "Core banking", adapter = "native", requireSignature = true }))
+        {
+            source.EnsureSuccessStatusCode();
+        }
+
+        using (var endpoint = await tenant.PostAsJsonAsync("/v1/webhooks", new { url = "http://127.0.0.1:9/events" }))
+        {
+            endpoint.EnsureSuccessStatusCode();
+        }
+
+        using var created = await tenant.PostAsJsonAsync("/v1/keys", new { name = "support desk", roles = new[] { "viewer" } });
+        created.EnsureSuccessStatusCode();
+        var viewerKey = (await created.Content.ReadFromJsonAsync<JsonObject>())!["key"]!.GetValue<string>();
+        await using var browser = await LaunchAsync();
+        var page = await SignInAsync(browser, host, viewerKey);
+        var wait = new LocatorAssertionsToContainTextOptions { Timeout = (float)Deadline.TotalMilliseconds };
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Sources" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Sources" })).ToContainTextAsync("Core banking", wait);
+        await Expect(page.GetByText("Read-only")).ToBeVisibleAsync();
+        foreach (var name in new[] { "New source", "Edit", "Rotate secret", "Delete", "Send a sample" })
+        {
+            await Expect(page.GetByRole(AriaRole.Button, new() { Name = name })).ToHaveCountAsync(0);
+        }
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Webhooks" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Webhook endpoints" })).ToContainTextAsync("127.0.0.1:9", wait);
+        await Expect(page.GetByText("Read-only")).ToBeVisibleAsync();
+        foreach (var name in new[] { "New endpoint", "Edit", "Pause", "Rotate secret", "Delete", "Redeliver all dead" })
+        {
+            await Expect(page.GetByRole(AriaRole.Button, new() { Name = name })).ToHaveCountAsync(0);
+        }
+    }
 }
