@@ -81,6 +81,37 @@ public sealed class SourcesPageTests
         Assert.True(width <= 390, $"The page is {width} px wide at a 390 px window.");
     }
 
+    /// <summary>Each adapter's default settings and prefilled sample work together: what the page offers is accepted,
+    /// item by item, by Herald's real adapters.</summary>
+    [Fact]
+    public async Task EveryAdapter_ItsPrefilledSample_IsAcceptedItemByItem()
+    {
+        using var folder = new TempFolder();
+        await using var host = await HeraldHost.StartAsync(HeraldRole.All, HeraldHost.SqliteSettings(folder.Path));
+        var (_, tenant) = await host.CreateTenantAsync();
+        await using var browser = await LaunchAsync();
+        var page = await SignInAsync(browser, host, tenant.DefaultRequestHeaders.Authorization!.Parameter!);
+        var wait = new LocatorAssertionsToContainTextOptions { Timeout = (float)Deadline.TotalMilliseconds };
+        await page.GetByRole(AriaRole.Link, new() { Name = "Sources" }).ClickAsync();
+
+        foreach (var (adapter, expected) in new[]
+        {
+            ("native", "Accepted: notification"),
+            ("mapped", "1 accepted, 0 duplicate, 1 rejected"),
+            ("iso20022", "1 accepted, 0 duplicate, 1 rejected"),
+            ("file", "1 accepted, 0 duplicate, 1 rejected"),
+        })
+        {
+            await page.GetByRole(AriaRole.Button, new() { Name = "New source" }).ClickAsync();
+            await page.GetByLabel("Name", new() { Exact = true }).FillAsync($"A {adapter} source");
+            await page.GetByLabel("Adapter").SelectOptionAsync(adapter);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Create source" }).ClickAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = $"Send a sample to A {adapter} source" }).ClickAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "Send sample" }).ClickAsync();
+            await Expect(page.GetByTestId("sample-result")).ToContainTextAsync(expected, wait);
+        }
+    }
+
     [Fact]
     public async Task Viewer_SeesSourcesAndWebhooksReadOnly()
     {

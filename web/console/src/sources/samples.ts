@@ -1,6 +1,6 @@
 // Settings for a new source and a sample document, per adapter (docs/INTEGRATIONS.md; the same documents as
-// tests/Herald.Ingest.Tests/Fixtures). Each batch sample holds one item that its default settings reject, so the
-// per-item report shows both outcomes.
+// tests/Herald.Ingest.Tests/Fixtures). Each batch sample holds one item that its default settings reject (a bad phone
+// number, an account the settings do not list, an unmapped kind), so the per-item report shows both outcomes.
 
 export const adapters = ["native", "mapped", "iso20022", "file"] as const;
 export type Adapter = (typeof adapters)[number];
@@ -82,6 +82,17 @@ export function sampleOf(adapter: Adapter, settings: unknown, run: string): { bo
             <RmtInf><Ustrd>Refund order 9921</Ustrd></RmtInf>
           </TxDtls>
         </NtryDtls>
+      </Ntry>
+    </Ntfctn>
+    <Ntfctn>
+      <Id>NTF-${run}-2</Id>
+      <Acct><Id><IBAN>DE02120300000000202051</IBAN></Id></Acct>
+      <Ntry>
+        <Amt Ccy="EUR">99.00</Amt>
+        <CdtDbtInd>DBIT</CdtDbtInd>
+        <Sts><Cd>BOOK</Cd></Sts>
+        <BookgDt><Dt>2026-11-24</Dt></BookgDt>
+        <NtryDtls><TxDtls><Refs><AcctSvcrRef>${run}-2</AcctSvcrRef></Refs><Amt Ccy="EUR">99.00</Amt></TxDtls></NtryDtls>
       </Ntry>
     </Ntfctn>
   </BkToCstmrDbtCdtNtfctn>
