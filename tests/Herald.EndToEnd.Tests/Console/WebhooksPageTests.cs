@@ -16,7 +16,8 @@ namespace Herald.EndToEnd.Tests.Console;
 /// The console's Webhooks page in a real browser against a real Herald host and a real receiver: an admin subscribes
 /// an endpoint (a bad URL refused at its field first; the secret shown once), the receiver is down long enough for two
 /// deliveries to go dead, the dead letters are filtered, one is opened (its response code and attempts) and
-/// redelivered, the other by "Redeliver all dead"; both arrive. Takes docs/screenshots/webhooks.png.
+/// redelivered, the other by "Redeliver all dead"; both arrive. Then the endpoint is paused, described, its secret
+/// rotated, and deleted. Takes docs/screenshots/webhooks.png.
 /// </summary>
 public sealed class WebhooksPageTests
 {
@@ -86,6 +87,25 @@ public sealed class WebhooksPageTests
         await Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = "dead delivery" })).ToContainTextAsync("1 dead delivery is due again.", wait);
         await WaitUntilAsync(async () => (await DeliveriesAsync(tenant, "succeeded")).Count(d => ids.Contains(d["notificationId"]!.GetValue<Guid>())) == 2);
         await Expect(deliveries.GetByRole(AriaRole.Row).Filter(new() { HasText = "dead" })).ToHaveCountAsync(0, new() { Timeout = (float)Deadline.TotalMilliseconds });
+
+        // The endpoint itself: paused, described, its secret rotated (asked first, shown once), deleted (asked first).
+        var endpoints = page.GetByRole(AriaRole.Table, new() { Name = "Webhook endpoints" });
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Pause {receiver.Url}" }).ClickAsync();
+        await Expect(endpoints).ToContainTextAsync("paused", wait);
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Edit {receiver.Url}" }).ClickAsync();
+        await page.GetByLabel("Description").FillAsync("Core banking events");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save endpoint" }).ClickAsync();
+        await Expect(endpoints).ToContainTextAsync("Core banking events", wait);
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Rotate secret of {receiver.Url}" }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Rotate secret" }).ClickAsync();
+        await Expect(page.GetByTestId("secret")).ToContainTextAsync("whsec_", wait);
+        var endpoint = Assert.Single((await tenant.GetFromJsonAsync<JsonArray>("/v1/webhooks"))!)!;
+        Assert.False(endpoint["enabled"]!.GetValue<bool>());
+        Assert.Equal("Core banking events", endpoint["description"]!.GetValue<string>());
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Delete {receiver.Url}" }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Delete endpoint" }).ClickAsync();
+        await Expect(page.GetByText("No webhook endpoints.")).ToBeVisibleAsync(new() { Timeout = (float)Deadline.TotalMilliseconds });
+        Assert.Empty((await tenant.GetFromJsonAsync<JsonArray>("/v1/webhooks"))!);
 
         await page.SetViewportSizeAsync(390, 844);
         var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
