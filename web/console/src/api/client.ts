@@ -100,7 +100,7 @@ export interface Answer<T> {
  */
 export async function call<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Answer<T>> {
   const sent = new Headers(headers);
-  if (body !== undefined) {
+  if (body !== undefined && !sent.has("Content-Type")) {
     sent.set("Content-Type", "application/json");
   }
   if (csrf !== null && method !== "GET" && method !== "HEAD") {

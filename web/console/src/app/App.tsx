@@ -2,6 +2,9 @@ import { useCallback, useEffect, useState } from "react";
 import { whenSignedOut } from "../api/client";
 import { NotificationsPage } from "../notifications/NotificationsPage";
 import { TracePage } from "../notifications/TracePage";
+import { CustomersPage } from "../customers/CustomersPage";
+import { SourcesPage } from "../sources/SourcesPage";
+import { WebhooksPage } from "../webhooks/WebhooksPage";
 import { OverviewPage } from "../overview/OverviewPage";
 import { ProvidersPage } from "../providers/ProvidersPage";
 import { RulesPage } from "../rules/RulesPage";
@@ -44,6 +47,9 @@ export function App() {
           <Link to="/rules" current={route.page === "rules"}>Rules</Link>
           <Link to="/templates" current={route.page === "templates"}>Templates</Link>
           <Link to="/providers" current={route.page === "providers"}>Providers</Link>
+          <Link to="/customers" current={route.page === "customers"}>Customers</Link>
+          <Link to="/sources" current={route.page === "sources"}>Sources</Link>
+          <Link to="/webhooks" current={route.page === "webhooks"}>Webhooks</Link>
         </nav>
         <span className="who" title={`Session ends ${new Date(session.expiresAt).toLocaleString()}`}>
           {session.keyPrefix} · {session.roles.join(", ")}
@@ -56,6 +62,9 @@ export function App() {
         {route.page === "rules" && <RulesPage canEdit={session.roles.includes("admin")} />}
         {route.page === "templates" && <TemplatesPage canEdit={session.roles.includes("admin")} />}
         {route.page === "providers" && <ProvidersPage canEdit={session.roles.includes("admin")} />}
+        {route.page === "customers" && <CustomersPage id={route.id} canEdit={session.roles.includes("admin")} />}
+        {route.page === "sources" && <SourcesPage canEdit={session.roles.includes("admin")} canSend={session.roles.some((r) => r === "send" || r === "admin")} />}
+        {route.page === "webhooks" && <WebhooksPage canEdit={session.roles.includes("admin")} />}
         {route.page === "trace" && <TracePage id={route.id} canCancel={session.roles.some((r) => r === "send" || r === "admin")} />}
       </main>
     </div>

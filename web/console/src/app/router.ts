@@ -11,7 +11,10 @@ export type Route =
   | { page: "rules" }
   | { page: "templates" }
   | { page: "providers" }
-  | { page: "sandbox" };
+  | { page: "sandbox" }
+  | { page: "customers"; id: string | null }
+  | { page: "sources" }
+  | { page: "webhooks" };
 
 export function parse(pathname: string, search: string): Route {
   const path = pathname.startsWith(base) ? pathname.slice(base.length) : pathname;
@@ -22,6 +25,8 @@ export function parse(pathname: string, search: string): Route {
   if (parts[0] === "notifications") {
     return { page: "notifications", query: new URLSearchParams(search) };
   }
+  if (parts[0] === "customers") return { page: "customers", id: parts[1] === undefined ? null : decodeURIComponent(parts[1]) };
+  if (parts[0] === "sources" || parts[0] === "webhooks") return { page: parts[0] };
   if (parts[0] === "rules" || parts[0] === "templates" || parts[0] === "providers" || parts[0] === "sandbox") {
     return { page: parts[0] };
   }
