@@ -18,6 +18,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
     private readonly CancellationTokenSource closing = new();
     private uint bindCommand;
     private string systemId = "";
+    private string? credential;
     private int sequence;
 
     public async Task RunAsync(CancellationToken ct)
@@ -153,6 +154,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
 
         bindCommand = pdu.CommandId;
         systemId = bind.SystemId;
+        credential = string.IsNullOrEmpty(bind.Password) ? null : SandboxMessage.CredentialOf(bind.Password);
         if (CanReceive)
         {
             Track(DeliverReceiptsAsync(ct));
@@ -218,7 +220,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
             var key = string.Join('|', systemId, m.SourceAddr, digits, c.Reference, c.Total);
             if (smsc.AddPart(key, c, text, messageId) is { } parts)
             {
-                smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, string.Concat(parts.Select(static p => p.Text)), null, parts[0].Id, now, systemId));
+                smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, string.Concat(parts.Select(static p => p.Text)), null, parts[0].Id, now, systemId) { Credential = credential });
                 stats.Accepted(SmppSimulator.ChannelName, systemId);
                 if (receipted && reversed)
                 {
@@ -234,7 +236,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
         }
         else
         {
-            smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, text, null, messageId, now, systemId));
+            smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, text, null, messageId, now, systemId) { Credential = credential });
             stats.Accepted(SmppSimulator.ChannelName, systemId);
             if (receipted)
             {
