@@ -5,6 +5,7 @@ import { TracePage } from "../notifications/TracePage";
 import { OverviewPage } from "../overview/OverviewPage";
 import { ProvidersPage } from "../providers/ProvidersPage";
 import { RulesPage } from "../rules/RulesPage";
+import { SandboxPage, useSandboxAvailable } from "../sandbox/SandboxPage";
 import { TemplatesPage } from "../templates/TemplatesPage";
 import { currentSession, signOut, type Session } from "../session/session";
 import { SignIn } from "../session/SignIn";
@@ -15,6 +16,7 @@ import { useRoute } from "./router";
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const route = useRoute();
+  const sandbox = useSandboxAvailable(session ?? null);
 
   useEffect(() => {
     whenSignedOut(() => setSession(null));
@@ -44,6 +46,7 @@ export function App() {
           <Link to="/rules" current={route.page === "rules"}>Rules</Link>
           <Link to="/templates" current={route.page === "templates"}>Templates</Link>
           <Link to="/providers" current={route.page === "providers"}>Providers</Link>
+          {sandbox && <Link to="/sandbox" current={route.page === "sandbox"}>Sandbox</Link>}
         </nav>
         <span className="who" title={`Session ends ${new Date(session.expiresAt).toLocaleString()}`}>
           {session.keyPrefix} · {session.roles.join(", ")}
@@ -56,6 +59,7 @@ export function App() {
         {route.page === "rules" && <RulesPage canEdit={session.roles.includes("admin")} />}
         {route.page === "templates" && <TemplatesPage canEdit={session.roles.includes("admin")} />}
         {route.page === "providers" && <ProvidersPage canEdit={session.roles.includes("admin")} />}
+        {route.page === "sandbox" && <SandboxPage canControl={session.roles.includes("admin")} canReply={session.roles.some((r) => r === "send" || r === "admin")} />}
         {route.page === "trace" && <TracePage id={route.id} canCancel={session.roles.some((r) => r === "send" || r === "admin")} />}
       </main>
     </div>
