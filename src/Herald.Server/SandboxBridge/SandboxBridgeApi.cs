@@ -33,7 +33,15 @@ public sealed record SandboxPhoneView(string Id, string Address, IReadOnlyList<S
 /// <param name="Buttons">Reply choices the message offered (WhatsApp reply buttons, a Telegram inline keyboard).</param>
 public sealed record SandboxBubbleView(
     string Id, string Channel, Guid ProviderId, string ProviderName, string ProviderMessageId, DateTimeOffset Time, string? Text,
-    string? Subject, SandboxTemplate? Template, IReadOnlyList<SandboxButton>? Buttons);
+    string? Subject, SandboxTemplate? Template, IReadOnlyList<SandboxButton>? Buttons)
+{
+    /// <summary>The notification this message was an attempt of, when Herald stored the attempt.</summary>
+    public Guid? NotificationId { get; init; }
+
+    /// <summary>The attempt's state as Herald knows it from the vendor's receipts (sent, delivered, read, failed): the
+    /// page's ticks.</summary>
+    public AttemptState? State { get; init; }
+}
 
 /// <summary>The answer of <c>GET /v1/sandbox/messages</c>.</summary>
 public sealed record SandboxPhonesView(IReadOnlyList<SandboxPhoneView> Phones);
@@ -148,8 +156,8 @@ public static class SandboxBridgeApi
     }
 
     private static async Task<IResult> MessagesAsync(
-        ClaimsPrincipal user, IProviderStore store, SandboxMailbox mailbox, string? recipient, string? channel, DateTimeOffset? after,
-        CancellationToken ct)
+        ClaimsPrincipal user, IProviderStore store, IDeliveryStore deliveries, SandboxMailbox mailbox, string? recipient, string? channel,
+        DateTimeOffset? after, CancellationToken ct)
     {
         var errors = new List<InputError>();
         if (channel is not (null or "" or "whatsapp" or "telegram" or "sms" or "email"))
@@ -187,10 +195,14 @@ public static class SandboxBridgeApi
             bubbles.Add(Bubble(message, identity));
         }
 
-        var view = phones
+        var shown = phones
             .OrderByDescending(static p => p.Value[^1].Time)
             .Take(MaxPhones)
-            .Select(p => new SandboxPhoneView(PhoneId(tenantId, p.Key), p.Key, p.Value.Count > MaxPerPhone ? p.Value[^MaxPerPhone..] : p.Value))
+            .Select(p => (p.Key, Bubbles: p.Value.Count > MaxPerPhone ? p.Value[^MaxPerPhone..] : p.Value))
+            .ToList();
+        var attempts = await AttemptsAsync(deliveries, shown.SelectMany(static p => p.Bubbles.Select(b => (Address: p.Key, Bubble: b))), ct);
+        var view = shown
+            .Select(p => new SandboxPhoneView(PhoneId(tenantId, p.Key), p.Key, [.. p.Bubbles.Select(b => WithAttempt(b, attempts))]))
             .ToList();
         return TypedResults.Json(new SandboxPhonesView(view), SandboxBridgeJson.Default.SandboxPhonesView);
     }
@@ -311,6 +323,34 @@ public static class SandboxBridgeApi
 
         return null;
     }
+
+    /// <summary>Herald's attempt behind each bubble, by bubble id: one batched lookup per sending account, through the
+    /// account's own id (so only the tenant's attempts can be found).</summary>
+    private static async Task<Dictionary<string, (Notification Notification, Attempt Attempt)>> AttemptsAsync(
+        IDeliveryStore deliveries, IEnumerable<(string Address, SandboxBubbleView Bubble)> bubbles, CancellationToken ct)
+    {
+        var found = new Dictionary<string, (Notification, Attempt)>(StringComparer.Ordinal);
+        foreach (var account in bubbles.GroupBy(static b => b.Bubble.ProviderId))
+        {
+            var bubbleIds = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (address, bubble) in account)
+            {
+                // The connector's provider message id: Telegram's names the chat too (chat:message_id), the mailbox the
+                // message alone.
+                bubbleIds.TryAdd(bubble.Channel == "telegram" ? address + ":" + bubble.ProviderMessageId : bubble.ProviderMessageId, bubble.Id);
+            }
+
+            foreach (var (messageId, hit) in await deliveries.FindByProviderMessageIdsAsync(account.Key, bubbleIds.Keys, ct))
+            {
+                found[bubbleIds[messageId]] = hit;
+            }
+        }
+
+        return found;
+    }
+
+    private static SandboxBubbleView WithAttempt(SandboxBubbleView bubble, Dictionary<string, (Notification Notification, Attempt Attempt)> attempts) =>
+        attempts.TryGetValue(bubble.Id, out var hit) ? bubble with { NotificationId = hit.Notification.Id, State = hit.Attempt.State } : bubble;
 
     private static SandboxBubbleView Bubble(SandboxMessage m, SandboxIdentity identity) =>
         new(m.Channel + ":" + m.ProviderMessageId, m.Channel, identity.Provider.Id, identity.Provider.Name, m.ProviderMessageId, m.Time,

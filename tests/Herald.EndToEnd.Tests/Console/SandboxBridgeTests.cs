@@ -55,6 +55,9 @@ public sealed class SandboxBridgeTests(SandboxBridgeHostFixture fixture) : IClas
         var bubbleB = Assert.Single((await PhoneAsync(b, phone))["messages"]!.AsArray())!;
         Assert.Equal("whatsapp", bubbleB.Str("channel"));
         Assert.Contains("From bank B", bubbleB.Str("text"), StringComparison.Ordinal);
+        // Herald's attempt behind it: the notification and the state its receipts reached.
+        Assert.Equal(fromB, bubbleB["notificationId"]!.GetValue<Guid>());
+        Assert.Equal("delivered", bubbleB.Str("state"));
         // The operator's own endpoint sees both: the bridge is what scopes them.
         Assert.Equal(2, (await a.SandboxMessagesAsync(to: phone)).Count);
     }

@@ -40,6 +40,7 @@ public sealed class SandboxPageTests
         await page.GetByRole(AriaRole.Link, new() { Name = "Sandbox" }).ClickAsync();
         var screen = page.GetByRole(AriaRole.List, new() { Name = $"Messages to {phone}" });
         await Expect(screen.Locator("[data-channel=whatsapp]")).ToContainTextAsync("Incoming payment: +1250.00 EUR", contains);
+        await Expect(screen.Locator("[data-channel=whatsapp]").GetByTestId("ticks")).ToHaveAttributeAsync("aria-label", "delivered");
 
         // WhatsApp out, from the page: the next notification falls back to SMS.
         var outage = page.GetByRole(AriaRole.Switch, new() { Name = "Outage Sandbox WhatsApp" });
@@ -54,7 +55,9 @@ public sealed class SandboxPageTests
         Assert.Equal(1, await screen.Locator("[data-channel=whatsapp]").CountAsync());
         await page.ScreenshotAsync(new() { Path = Screenshot("sandbox.png"), FullPage = true });
 
-        await page.GotoAsync($"/console/notifications/{second}");
+        await screen.Locator("[data-channel=sms]").GetByRole(AriaRole.Link, new() { Name = "Trace of the sms message" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { NameRegex = new System.Text.RegularExpressions.Regex(@"^payment\.received") })).ToBeVisibleAsync(visible);
+        Assert.EndsWith($"/console/notifications/{second}", page.Url, StringComparison.Ordinal);
         var timeline = page.GetByRole(AriaRole.List, new() { Name = "Attempts, oldest first" });
         await Expect(timeline.Locator(".attempt-failed").First).ToContainTextAsync("whatsapp", contains);
         await Expect(timeline).ToContainTextAsync("sms", contains);

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import "./sandbox.css";
 import { call, describe } from "../api/client";
 import { formatTime } from "../shared/format";
+import { Link } from "../shared/Link";
 
 // GET /v1/sandbox/messages and /v1/sandbox/controls (src/Herald.Server/SandboxBridge/SandboxBridgeApi.cs) as the page
 // reads them: only what the in-process sandbox received through this tenant's own provider accounts.
@@ -16,12 +17,23 @@ interface Bubble {
   subject?: string;
   template?: { name: string; language?: string; parameters: string[] };
   buttons?: { id: string; title: string }[];
+  /** Herald's attempt behind the message, when stored: its notification and state from the vendor's receipts. */
+  notificationId?: string;
+  state?: string;
 }
 interface Phone { id: string; address: string; messages: Bubble[] }
 interface Controls {
   latencyMs: number;
   accounts: { providerId: string; name: string; channel: string; kind: string; outage: boolean }[];
 }
+
+/** Ticks as messengers draw them: one for sent, two for delivered, two coloured for read; a cross for failed. */
+const ticks: Record<string, { mark: string; label: string }> = {
+  sent: { mark: "✓", label: "sent" },
+  delivered: { mark: "✓✓", label: "delivered" },
+  read: { mark: "✓✓", label: "read" },
+  failed: { mark: "✗", label: "failed" },
+};
 
 /** Channels a simulated customer can answer on (the sandbox posts the vendor's inbound webhook). */
 const answerable = new Set(["whatsapp", "telegram", "sms"]);
@@ -170,7 +182,15 @@ function PhoneView({ phone, canReply, onReply }: {
                 ))}
               </span>
             )}
-            <time className="bubble-time" dateTime={m.time}>{formatTime(m.time)}</time>
+            <span className="bubble-foot">
+              {m.notificationId && <Link to={`/notifications/${m.notificationId}`}>Trace<span className="visually-hidden"> of the {m.channel} message</span></Link>}
+              <time dateTime={m.time}>{formatTime(m.time)}</time>
+              {m.state && ticks[m.state] && (
+                <span className={`ticks ticks-${m.state}`} role="img" aria-label={ticks[m.state]!.label} title={ticks[m.state]!.label} data-testid="ticks">
+                  {ticks[m.state]!.mark}
+                </span>
+              )}
+            </span>
           </li>
         ))}
       </ol>
