@@ -169,6 +169,8 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
             await Task.Delay(TimeSpan.FromMilliseconds(current.LatencyMs), smsc.Time, ct).ConfigureAwait(false);
         }
 
+        await smsc.Outages.DelayAsync(systemId, smsc.Time, ct).ConfigureAwait(false);
+
         var (status, messageId) = Submit(pdu.Message!, current.RatePerSecond, current.FailureRate);
         await connection.WriteAsync(new SmppPdu(SmppCommand.SubmitSmResp, status, pdu.Sequence) { Id = messageId }, ct).ConfigureAwait(false);
     }

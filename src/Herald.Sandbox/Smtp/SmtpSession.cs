@@ -308,6 +308,8 @@ internal sealed class SmtpSession : IAsyncDisposable
             await Task.Delay(TimeSpan.FromMilliseconds(current.LatencyMs), simulator.Time, ct).ConfigureAwait(false);
         }
 
+        await simulator.Outages.DelayAsync(account, simulator.Time, ct).ConfigureAwait(false);
+
         var reply = Accept(content, tooBig, account, current.RatePerSecond, current.FailureRate);
         ResetTransaction();
         await ReplyAsync(reply, ct).ConfigureAwait(false);

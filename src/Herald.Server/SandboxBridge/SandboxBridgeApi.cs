@@ -46,8 +46,9 @@ public sealed record SandboxBubbleView(
 /// <summary>The answer of <c>GET /v1/sandbox/messages</c>.</summary>
 public sealed record SandboxPhonesView(IReadOnlyList<SandboxPhoneView> Phones);
 
-/// <summary>One of the tenant's accounts the sandbox serves, and whether it is out.</summary>
-public sealed record SandboxAccountControlView(Guid ProviderId, string Name, string Channel, string Kind, bool Outage);
+/// <summary>One of the tenant's accounts the sandbox serves, whether it is out, and the latency added to its sends
+/// alone (on top of the sandbox-wide one).</summary>
+public sealed record SandboxAccountControlView(Guid ProviderId, string Name, string Channel, string Kind, bool Outage, int LatencyMs);
 
 /// <summary>The answer of <c>GET /v1/sandbox/controls</c>: the sandbox-wide latency and the tenant's accounts.</summary>
 /// <param name="LatencyMs">Added before every simulated vendor answer, for every tenant (the sandbox is one).</param>
@@ -119,6 +120,11 @@ public static class SandboxBridgeApi
             .ProducesProblems(StatusCodes.Status404NotFound);
         group.MapPut("/latency", SetLatencyAsync).RequireAuthorization(Policies.Admin)
             .WithName("setSandboxLatency").WithSummary("Sets the latency the sandbox adds to every simulated vendor answer (every tenant's)")
+            .Accepts<SandboxLatencyRequest>("application/json")
+            .Produces<SandboxControlsView>()
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapPut("/latency/{providerId:guid}", SetAccountLatencyAsync).RequireAuthorization(Policies.Admin)
+            .WithName("setSandboxAccountLatency").WithSummary("Sets the latency the sandbox adds to one of the tenant's sandbox accounts' sends (that account's only)")
             .Accepts<SandboxLatencyRequest>("application/json")
             .Produces<SandboxControlsView>()
             .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
@@ -272,6 +278,41 @@ public static class SandboxBridgeApi
         return TypedResults.Json(await ControlsViewAsync(user.TenantId(), store, outages, settings, ct), SandboxBridgeJson.Default.SandboxControlsView);
     }
 
+    private static async Task<IResult> SetAccountLatencyAsync(
+        Guid providerId, HttpRequest request, ClaimsPrincipal user, IProviderStore store, SandboxOutages outages, SandboxSettings settings,
+        CancellationToken ct)
+    {
+        var (body, error) = await RequestBody.ReadJsonAsync(request, MaxBodyBytes, SandboxBridgeJson.Default.SandboxLatencyRequest);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (body!.LatencyMs is not (>= 0 and <= MaxLatencyMs) || body.LatencyMs is not { } latency)
+        {
+            return Problems.Invalid([new InputError("/latencyMs", $"Required: milliseconds from 0 to {MaxLatencyMs}.")]);
+        }
+
+        var tenantId = user.TenantId();
+        if (await store.GetAsync(tenantId, providerId, ct) is not { } account || SandboxIdentities.Of([account]) is not [var identity])
+        {
+            return Problems.NotFound("Sandbox account");
+        }
+
+        var before = outages.LatencyOf(identity.OutageKey);
+        outages.SetLatency(identity.OutageKey, latency);
+        if (before != latency)
+        {
+            // This account's sends only: the tenant's act, in its chain, like its outages.
+            var change = AuditRecorder.Change(
+                request.HttpContext, tenantId, "sandbox.latency", "provider", providerId.ToString("D"),
+                new JsonObject { ["sandboxLatencyMs"] = before }, new JsonObject { ["sandboxLatencyMs"] = latency });
+            await request.HttpContext.RequestServices.GetRequiredService<IAuditStore>().AppendAsync(change, CancellationToken.None);
+        }
+
+        return TypedResults.Json(await ControlsViewAsync(tenantId, store, outages, settings, ct), SandboxBridgeJson.Default.SandboxControlsView);
+    }
+
     private static async Task<IResult> ReplyAsync(
         HttpRequest request, ClaimsPrincipal user, IProviderStore store, SandboxMailbox mailbox, SandboxReplies replies, CancellationToken ct)
     {
@@ -304,7 +345,7 @@ public static class SandboxBridgeApi
         Guid tenantId, IProviderStore store, SandboxOutages outages, SandboxSettings settings, CancellationToken ct)
     {
         var accounts = SandboxIdentities.Of(await store.ListAsync(tenantId, ct))
-            .Select(i => new SandboxAccountControlView(i.Provider.Id, i.Provider.Name, ChannelName(i.Provider.Channel), i.Provider.Kind, outages.IsOut(i.OutageKey)))
+            .Select(i => new SandboxAccountControlView(i.Provider.Id, i.Provider.Name, ChannelName(i.Provider.Channel), i.Provider.Kind, outages.IsOut(i.OutageKey), outages.LatencyOf(i.OutageKey)))
             .OrderBy(static a => a.Channel, StringComparer.Ordinal)
             .ThenBy(static a => a.Name, StringComparer.Ordinal)
             .ToList();

@@ -150,6 +150,27 @@ public sealed class SandboxBridgeTests(SandboxBridgeHostFixture fixture) : IClas
 
         Assert.Empty((await Host.SandboxClient().GetFromJsonAsync<JsonArray>("/sandbox/outages", Ct))!);
         Assert.Contains("sandbox.outage.end", await admin.GetStringAsync($"/v1/audit?resource=provider/{id}", Ct), StringComparison.Ordinal);
+
+        // The account's own latency: admin only, audited, that account only.
+        using (var refused = await sender.PutAsJsonAsync($"/v1/sandbox/latency/{id}", new { latencyMs = 2000 }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        using (var slowed = await admin.PutAsJsonAsync($"/v1/sandbox/latency/{id}", new { latencyMs = 2000 }, Ct))
+        {
+            slowed.EnsureSuccessStatusCode();
+            var accounts = (await slowed.Content.ReadFromJsonAsync<JsonObject>(Ct))!["accounts"]!.AsArray();
+            Assert.Equal(2000, accounts.Single(x => x.Str("providerId") == id)!["latencyMs"]!.GetValue<int>());
+            Assert.All(accounts.Where(x => x.Str("providerId") != id), x => Assert.Equal(0, x!["latencyMs"]!.GetValue<int>()));
+        }
+
+        using (var restored = await admin.PutAsJsonAsync($"/v1/sandbox/latency/{id}", new { latencyMs = 0 }, Ct))
+        {
+            restored.EnsureSuccessStatusCode();
+        }
+
+        Assert.Contains("sandbox.latency", await admin.GetStringAsync($"/v1/audit?resource=provider/{id}", Ct), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -160,6 +181,9 @@ public sealed class SandboxBridgeTests(SandboxBridgeHostFixture fixture) : IClas
         var ofB = (await b.GetFromJsonAsync<JsonObject>("/v1/sandbox/controls", Ct))!["accounts"]![0].Str("providerId");
         using var refused = await a.PutAsync($"/v1/sandbox/outages/{ofB}", null, Ct);
         Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        using var slowed = await a.PutAsJsonAsync($"/v1/sandbox/latency/{ofB}", new { latencyMs = 1000 }, Ct);
+        Assert.Equal(HttpStatusCode.NotFound, slowed.StatusCode);
+        Assert.All((await b.GetFromJsonAsync<JsonObject>("/v1/sandbox/controls", Ct))!["accounts"]!.AsArray(), x => Assert.Equal(0, x!["latencyMs"]!.GetValue<int>()));
         Assert.Empty((await Host.SandboxClient().GetFromJsonAsync<JsonArray>("/sandbox/outages", Ct))!);
     }
 

@@ -65,6 +65,12 @@ public sealed class SandboxPageTests
         await page.GetByRole(AriaRole.Link, new() { Name = "Sandbox" }).ClickAsync();
         await outage.UncheckAsync();
         await Expect(outage).Not.ToBeCheckedAsync();
+        // One account's own latency, from the page, and back.
+        var latency = page.GetByRole(AriaRole.Combobox, new() { Name = "Latency Sandbox Telegram" });
+        await latency.SelectOptionAsync("2000");
+        await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Sandbox Telegram: 2000 ms added to its sends", contains);
+        await latency.SelectOptionAsync("0");
+        await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Sandbox Telegram: no added latency", contains);
 
         // A fraud alert with buttons: tapped on the phone, recorded as the notification's reply.
         var customer = TestData.Phone();

@@ -24,8 +24,11 @@ interface Bubble {
 interface Phone { id: string; address: string; messages: Bubble[] }
 interface Controls {
   latencyMs: number;
-  accounts: { providerId: string; name: string; channel: string; kind: string; outage: boolean }[];
+  accounts: { providerId: string; name: string; channel: string; kind: string; outage: boolean; latencyMs: number }[];
 }
+
+/** Latencies offered per account: none, slow, slower than WhatsApp's receipt wait in most set-ups. */
+const latencies = [0, 500, 2_000, 5_000, 15_000];
 
 /** Ticks as messengers draw them: one for sent, two for delivered, two coloured for read; a cross for failed. */
 const ticks: Record<string, { mark: string; label: string }> = {
@@ -91,6 +94,14 @@ export function SandboxPage({ canControl, canReply }: { canControl: boolean; can
       : describe(answer.problem, answer.response));
   };
 
+  const slow = async (account: Controls["accounts"][number], latencyMs: number) => {
+    const answer = await call<Controls>("PUT", `/v1/sandbox/latency/${account.providerId}`, { latencyMs });
+    if (answer.data !== null) setControls(answer.data);
+    setMessage(answer.response.ok
+      ? `${account.name}: ${latencyMs === 0 ? "no added latency" : `${latencyMs} ms added to its sends`}.`
+      : describe(answer.problem, answer.response));
+  };
+
   const setLatencyMs = async (event: FormEvent) => {
     event.preventDefault();
     const answer = await call<Controls>("PUT", "/v1/sandbox/latency", { latencyMs: Number(latency) });
@@ -118,18 +129,26 @@ export function SandboxPage({ canControl, canReply }: { canControl: boolean; can
       {controls && (
         <div className="sandbox-controls">
           <fieldset>
-            <legend>Outages</legend>
+            <legend>Outages and latency per account (yours only)</legend>
             {controls.accounts.length === 0 && <p className="hint">No sandbox accounts.</p>}
             {controls.accounts.map((a) => (
-              <label key={a.providerId} className="switch">
-                <input type="checkbox" role="switch" checked={a.outage} disabled={!canControl} onChange={() => void toggle(a)}
-                  aria-label={`Outage ${a.name}`} />
-                <span>{a.name} <span className="hint">{a.channel}</span></span>
-              </label>
+              <span key={a.providerId} className="account-control">
+                <label className="switch">
+                  <input type="checkbox" role="switch" checked={a.outage} disabled={!canControl} onChange={() => void toggle(a)}
+                    aria-label={`Outage ${a.name}`} />
+                  <span>{a.name} <span className="hint">{a.channel}</span></span>
+                </label>
+                <select aria-label={`Latency ${a.name}`} value={a.latencyMs} disabled={!canControl}
+                  onChange={(e) => void slow(a, Number(e.target.value))}>
+                  {[...new Set([...latencies, a.latencyMs])].sort((x, y) => x - y).map((ms) => (
+                    <option key={ms} value={ms}>{ms === 0 ? "+0 ms" : `+${ms} ms`}</option>
+                  ))}
+                </select>
+              </span>
             ))}
           </fieldset>
           <form onSubmit={(e) => void setLatencyMs(e)} className="latency">
-            <label className="block">Latency (ms, every tenant)
+            <label className="block">Sandbox-wide latency (ms, every tenant)
               <input type="number" min={0} max={30000} step={50} value={latency} disabled={!canControl}
                 onChange={(e) => setLatency(e.target.value)} />
             </label>
