@@ -218,6 +218,34 @@ public sealed class SandboxBridgeTests(SandboxBridgeHostFixture fixture) : IClas
 
         var reply = await WaitAsync(async () => (await bank.GetNotificationAsync(id))["replies"]?.AsArray() is [var r] ? r : null);
         Assert.Equal("block", reply.Str("actionId"));
+
+        // Bad input is located and sends nothing: no message id; a button on an SMS (the customer types there).
+        using (var bad = await bank.PostAsJsonAsync("/v1/sandbox/replies", new { actionId = "block" }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            Assert.Equal("/messageId", (await bad.Content.ReadFromJsonAsync<JsonObject>(Ct))!["errors"]![0].Str("pointer"));
+        }
+
+        // A typed answer to an SMS goes back as Twilio's incoming-message webhook, signed with the account's token.
+        var sms = await bank.SendAsync(new
+        {
+            type = "fraud.alert", customer = new { id = "ana", phone }, channels = new[] { "sms" },
+            data = new { text = "Card *1234: 20.00 EUR. Was this you?" },
+            actions = new object[] { new { id = "confirm", title = "Yes" }, new { id = "block", title = "No" } },
+            replyTtl = "1h",
+        });
+        var smsBubble = await WaitAsync(async () => (await PhoneAsync(bank, phone))["messages"]!.AsArray().FirstOrDefault(m => m!.Str("channel") == "sms"));
+        using (var button = await bank.PostAsJsonAsync("/v1/sandbox/replies", new { messageId = smsBubble.Str("id"), actionId = "block" }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, button.StatusCode);
+        }
+
+        using (var typed = await bank.PostAsJsonAsync("/v1/sandbox/replies", new { messageId = smsBubble.Str("id"), text = "NO" }, Ct))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, typed.StatusCode);
+        }
+
+        await WaitAsync(async () => (await bank.GetNotificationAsync(sms))["replies"]?.AsArray() is [var r] ? r : null);
     }
 
     [Fact]
