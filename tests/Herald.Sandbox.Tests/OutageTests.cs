@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Herald.Sandbox.Tests;
 
@@ -17,6 +19,33 @@ public sealed class OutageTests : IAsyncLifetime
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static Dictionary<string, string> Form(string to) => new() { ["To"] = to, ["From"] = "+15557122661", ["Body"] = "hi" };
+
+    [Fact]
+    public async Task Latency_OfOneAccount_HoldsOnlyItsSends_UntilThatTimeHasPassed()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
+        await using var slow = await SandboxHost.StartAsync(time: time);
+        slow.Services.GetRequiredService<Outages.SandboxOutages>().SetLatency(DownSid, 5_000);
+
+        var held = slow.SendSmsAsync(Form("+4915112340032"), DownSid);
+        using (var other = await slow.SendSmsAsync(Form("+4915112340033"), UpSid))
+        {
+            Assert.Equal(HttpStatusCode.Created, other.StatusCode);
+        }
+
+        // The clock stands still: the slow account's send cannot have been answered. Then time passes (in steps, as the
+        // send may reach its delay after a step) until it is.
+        Assert.False(held.IsCompleted);
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (!held.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            await Task.WhenAny(held, Task.Delay(50, deadline.Token));
+        }
+
+        using var answered = await held;
+        Assert.Equal(HttpStatusCode.Created, answered.StatusCode);
+    }
 
     [Fact]
     public async Task Outage_OneTwilioAccountAnswers503UntilCleared_OthersUnaffected()

@@ -79,6 +79,8 @@ public sealed class SmppSimulatorTests : IAsyncLifetime
         Assert.Equal(SmppCommand.UnbindResp, unbind.CommandId);
         var message = Assert.Single(host.Services.GetRequiredService<Mailbox.SandboxMailbox>().Find("sms", "+4915112345678"));
         Assert.Equal(("Code 1234", submit.Id, "acme"), (message.Text, message.ProviderMessageId, message.Account));
+        // The bind's password as a hash: what tells Herald's tenant-scoped bridge whose message it is (issue #19).
+        Assert.Equal(Mailbox.SandboxMessage.CredentialOf("pw"), message.Credential);
     }
 
     [Fact]

@@ -41,9 +41,12 @@ public sealed class SmtpSimulatorTests : IAsyncLifetime
 
         var message = Assert.Single(Mailbox.Find("email"));
         Assert.Equal(("ana@customer.example", "Hello", "m1@herald", "bank-a"), (message.To, message.Subject, message.ProviderMessageId, message.Account));
+        // The AUTH password as a hash, never shown: what tells Herald's tenant-scoped bridge whose mail it is (issue #19).
+        Assert.Equal(SandboxMessage.CredentialOf("pw"), message.Credential);
         Assert.Equal("line one\n.\n..dots\n", message.Text?.ReplaceLineEndings("\n"));
         using var json = JsonDocument.Parse(await host.Client.GetStringAsync("/sandbox/messages?channel=email&to=ana@customer.example", Ct));
         Assert.Equal("Hello", json.RootElement[0].GetProperty("subject").GetString());
+        Assert.False(json.RootElement[0].TryGetProperty("credential", out _));
         using var stats = JsonDocument.Parse(await host.Client.GetStringAsync("/sandbox/stats", Ct));
         Assert.Equal(1, stats.RootElement.GetProperty("email").GetProperty("accepted").GetInt64());
         Assert.Equal(1, stats.RootElement.GetProperty("email").GetProperty("rejected").GetInt64());

@@ -55,7 +55,7 @@ public static class SmtpChannel
             ["port"] = smtp.Port,
             ["security"] = "none",
             ["username"] = context.TenantId.ToString(),
-            ["password"] = "sandbox",
+            ["password"] = SandboxAccount.Token(16),
             ["fromAddress"] = "notifications@" + domain,
             ["fromName"] = context.TenantName,
             ["bounceAddress"] = context.SmtpBouncePrefix + SmtpSettings.AccountIdPlaceholder + "@" + domain,

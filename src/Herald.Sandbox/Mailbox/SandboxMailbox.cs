@@ -41,6 +41,18 @@ public sealed record SandboxMessage(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<SandboxButton>? Buttons { get; init; }
 
+    /// <summary>The SHA-256 (hex) of the secret the send authenticated with: the WhatsApp access token, the whole
+    /// Telegram bot token, the Twilio auth token, the SMTP AUTH password, the SMPP bind password, the FCM service
+    /// account's client_email (its access token was granted only against that account's key). Never shown; the host
+    /// matches it against a tenant's stored accounts, so an account id alone (not a secret) does not reveal another
+    /// tenant's messages. Null when the send carried no secret.</summary>
+    [JsonIgnore]
+    public string? Credential { get; init; }
+
+    /// <summary>The value of <see cref="Credential"/> for <paramref name="secret"/>.</summary>
+    public static string CredentialOf(string secret) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret)));
+
     /// <summary>SMS: where and how a simulated customer's answer is posted (never shown: it holds the auth token).</summary>
     [JsonIgnore]
     internal SandboxReplyRoute? ReplyRoute { get; init; }

@@ -12,6 +12,7 @@ namespace Herald.Sandbox.Outages;
 public sealed class SandboxOutages
 {
     private readonly ConcurrentDictionary<string, byte> _keys = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _latencies = new(StringComparer.Ordinal);
 
     public IReadOnlyList<string> Keys => [.. _keys.Keys.Order(StringComparer.Ordinal)];
 
@@ -21,7 +22,32 @@ public sealed class SandboxOutages
 
     public bool End(string key) => _keys.TryRemove(key, out _);
 
-    public void Clear() => _keys.Clear();
+    public void Clear()
+    {
+        _keys.Clear();
+        _latencies.Clear();
+    }
+
+    /// <summary>Extra latency for one account's sends, on top of the sandbox-wide <c>LatencyMs</c>: a slow vendor for
+    /// one account only (so one tenant can show a slow provider without slowing the others). 0 removes it.</summary>
+    public void SetLatency(string key, int milliseconds)
+    {
+        if (milliseconds > 0)
+        {
+            _latencies[key] = milliseconds;
+        }
+        else
+        {
+            _latencies.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>The extra latency of <paramref name="key"/>'s sends, 0 when none.</summary>
+    public int LatencyOf(string key) => !_latencies.IsEmpty && _latencies.TryGetValue(key, out var ms) ? ms : 0;
+
+    /// <summary>Waits the extra latency of <paramref name="key"/>, if any.</summary>
+    public Task DelayAsync(string key, TimeProvider time, CancellationToken ct) =>
+        LatencyOf(key) is > 0 and var ms ? Task.Delay(TimeSpan.FromMilliseconds(ms), time, ct) : Task.CompletedTask;
 }
 
 public static class SandboxOutagesEndpoints
@@ -59,6 +85,15 @@ public static class SandboxOutagesEndpoints
         var http = context.HttpContext;
         var outages = http.RequestServices.GetRequiredService<SandboxOutages>();
         var values = http.Request.RouteValues;
+        foreach (var name in (ReadOnlySpan<string>)["phoneNumberId", "accountSid", "projectId", "token"])
+        {
+            if (values.TryGetValue(name, out var value) && value is string key)
+            {
+                await outages.DelayAsync(key, http.RequestServices.GetRequiredService<TimeProvider>(), http.RequestAborted);
+                break;
+            }
+        }
+
         if (values.TryGetValue("phoneNumberId", out var phone) && phone is string p && outages.IsOut(p))
         {
             // Graph API: "Service temporarily unavailable" (code 2).

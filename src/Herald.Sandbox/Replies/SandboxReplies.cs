@@ -61,29 +61,9 @@ public sealed class SandboxReplies(
     /// <summary>Answers the reply's outcome: 202 with Herald's answer status, or a problem.</summary>
     public async Task<IResult> ReplyAsync(SandboxReplyRequest? request, CancellationToken ct)
     {
-        var errors = new List<(string, string)>();
-        if (request?.Channel is not ("whatsapp" or "telegram" or "sms"))
+        if (Validate(request) is { } invalid)
         {
-            errors.Add(("/channel", "Must be \"whatsapp\", \"telegram\" or \"sms\"."));
-        }
-
-        if (string.IsNullOrWhiteSpace(request?.From))
-        {
-            errors.Add(("/from", "Required: the customer's number the answered message went to."));
-        }
-
-        if (string.IsNullOrEmpty(request?.Text) == string.IsNullOrEmpty(request?.ActionId))
-        {
-            errors.Add(("/text", "Give either text (typed) or actionId (a tapped button)."));
-        }
-        else if (request!.ActionId is not null && request.Channel == "sms")
-        {
-            errors.Add(("/actionId", "An SMS has no buttons: the customer types text."));
-        }
-
-        if (errors.Count > 0)
-        {
-            return Problem(StatusCodes.Status400BadRequest, "The reply is invalid.", errors);
+            return invalid;
         }
 
         var reference = request!.InReplyTo;
@@ -105,6 +85,44 @@ public sealed class SandboxReplies(
             return Problem(StatusCodes.Status404NotFound, "The sandbox sent no such message to that customer.", [("/inReplyTo", "No message to answer.")]);
         }
 
+        return await SendAsync(request, answered, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Answers <paramref name="answered"/>, a message the caller already picked from the mailbox (Herald's
+    /// tenant-scoped bridge picks only among its tenant's own messages): 202 with Herald's answer status, or a problem.</summary>
+    public async Task<IResult> ReplyToAsync(SandboxReplyRequest? request, SandboxMessage answered, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(answered);
+        return Validate(request) ?? await SendAsync(request!, answered, ct).ConfigureAwait(false);
+    }
+
+    private static IResult? Validate(SandboxReplyRequest? request)
+    {
+        var errors = new List<(string, string)>();
+        if (request?.Channel is not ("whatsapp" or "telegram" or "sms"))
+        {
+            errors.Add(("/channel", "Must be \"whatsapp\", \"telegram\" or \"sms\"."));
+        }
+
+        if (string.IsNullOrWhiteSpace(request?.From))
+        {
+            errors.Add(("/from", "Required: the customer's number the answered message went to."));
+        }
+
+        if (string.IsNullOrEmpty(request?.Text) == string.IsNullOrEmpty(request?.ActionId))
+        {
+            errors.Add(("/text", "Give either text (typed) or actionId (a tapped button)."));
+        }
+        else if (request!.ActionId is not null && request.Channel == "sms")
+        {
+            errors.Add(("/actionId", "An SMS has no buttons: the customer types text."));
+        }
+
+        return errors.Count > 0 ? Problem(StatusCodes.Status400BadRequest, "The reply is invalid.", errors) : null;
+    }
+
+    private async Task<IResult> SendAsync(SandboxReplyRequest request, SandboxMessage answered, CancellationToken ct)
+    {
         using var http = request.Channel switch
         {
             "whatsapp" => WhatsApp(request, answered),

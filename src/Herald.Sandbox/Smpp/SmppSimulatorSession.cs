@@ -18,6 +18,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
     private readonly CancellationTokenSource closing = new();
     private uint bindCommand;
     private string systemId = "";
+    private string? credential;
     private int sequence;
 
     public async Task RunAsync(CancellationToken ct)
@@ -153,6 +154,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
 
         bindCommand = pdu.CommandId;
         systemId = bind.SystemId;
+        credential = string.IsNullOrEmpty(bind.Password) ? null : SandboxMessage.CredentialOf(bind.Password);
         if (CanReceive)
         {
             Track(DeliverReceiptsAsync(ct));
@@ -166,6 +168,8 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
         {
             await Task.Delay(TimeSpan.FromMilliseconds(current.LatencyMs), smsc.Time, ct).ConfigureAwait(false);
         }
+
+        await smsc.Outages.DelayAsync(systemId, smsc.Time, ct).ConfigureAwait(false);
 
         var (status, messageId) = Submit(pdu.Message!, current.RatePerSecond, current.FailureRate);
         await connection.WriteAsync(new SmppPdu(SmppCommand.SubmitSmResp, status, pdu.Sequence) { Id = messageId }, ct).ConfigureAwait(false);
@@ -218,7 +222,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
             var key = string.Join('|', systemId, m.SourceAddr, digits, c.Reference, c.Total);
             if (smsc.AddPart(key, c, text, messageId) is { } parts)
             {
-                smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, string.Concat(parts.Select(static p => p.Text)), null, parts[0].Id, now, systemId));
+                smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, string.Concat(parts.Select(static p => p.Text)), null, parts[0].Id, now, systemId) { Credential = credential });
                 stats.Accepted(SmppSimulator.ChannelName, systemId);
                 if (receipted && reversed)
                 {
@@ -234,7 +238,7 @@ internal sealed class SmppSimulatorSession(SmppSimulator smsc, Stream stream) : 
         }
         else
         {
-            smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, text, null, messageId, now, systemId));
+            smsc.Mailbox.Add(new SandboxMessage(SmppSimulator.ChannelName, to, text, null, messageId, now, systemId) { Credential = credential });
             stats.Accepted(SmppSimulator.ChannelName, systemId);
             if (receipted)
             {

@@ -86,6 +86,7 @@ public sealed class TwilioSimulator(
         mailbox.Add(new SandboxMessage(ChannelName, to, body, null, sid, now, accountSid)
         {
             ReplyRoute = statusCallback.Length > 0 ? new SandboxReplyRoute(statusCallback, authToken, from.Length > 0 ? from : PoolSender) : null,
+            Credential = SandboxMessage.CredentialOf(authToken),
         });
         stats.Accepted(ChannelName, accountSid);
         if (statusCallback.Length > 0)

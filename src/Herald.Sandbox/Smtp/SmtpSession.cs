@@ -27,6 +27,7 @@ internal sealed class SmtpSession : IAsyncDisposable
     private readonly List<(string Address, bool NotifyFailure)> recipients = [];
     private string? helo;
     private string? authUser;
+    private string? authCredential;
     private string? mailFrom;
     private string? envelopeId;
 
@@ -131,6 +132,7 @@ internal sealed class SmtpSession : IAsyncDisposable
         var parts = argument.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var mechanism = parts.Length > 0 ? parts[0].ToUpperInvariant() : string.Empty;
         string? user;
+        string? password = null;
         switch (mechanism)
         {
             case "PLAIN":
@@ -140,6 +142,7 @@ internal sealed class SmtpSession : IAsyncDisposable
                 var decoded = Decode(response);
                 var fields = decoded?.Split('\0');
                 user = fields is { Length: 3 } ? fields[1] : null;
+                password = fields is { Length: 3 } ? fields[2] : null;
                 break;
             }
 
@@ -149,8 +152,9 @@ internal sealed class SmtpSession : IAsyncDisposable
                 user = first is null ? null : Decode(first);
                 if (user is not null)
                 {
-                    var password = await ChallengeAsync("UGFzc3dvcmQ6", ct).ConfigureAwait(false);
-                    user = password is null || Decode(password) is null ? null : user;
+                    var answer = await ChallengeAsync("UGFzc3dvcmQ6", ct).ConfigureAwait(false);
+                    password = answer is null ? null : Decode(answer);
+                    user = password is null ? null : user;
                 }
 
                 break;
@@ -167,6 +171,7 @@ internal sealed class SmtpSession : IAsyncDisposable
 
         // Any credentials are accepted; the user name becomes the account in stats and the mailbox.
         authUser = user.Length > 0 ? user : "anonymous";
+        authCredential = string.IsNullOrEmpty(password) ? null : SandboxMessage.CredentialOf(password);
         return "235 2.7.0 Authentication successful";
     }
 
@@ -303,6 +308,8 @@ internal sealed class SmtpSession : IAsyncDisposable
             await Task.Delay(TimeSpan.FromMilliseconds(current.LatencyMs), simulator.Time, ct).ConfigureAwait(false);
         }
 
+        await simulator.Outages.DelayAsync(account, simulator.Time, ct).ConfigureAwait(false);
+
         var reply = Accept(content, tooBig, account, current.RatePerSecond, current.FailureRate);
         ResetTransaction();
         await ReplyAsync(reply, ct).ConfigureAwait(false);
@@ -380,6 +387,7 @@ internal sealed class SmtpSession : IAsyncDisposable
                     Subject = message.Subject,
                     Html = message.HtmlBody,
                     From = from,
+                    Credential = authCredential,
                 });
                 simulator.Stats.Accepted(SmtpSimulator.ChannelName, account);
             }

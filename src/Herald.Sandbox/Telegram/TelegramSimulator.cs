@@ -139,7 +139,7 @@ public sealed class TelegramSimulator(
             null,
             messageId.ToString(CultureInfo.InvariantCulture),
             now,
-            account) { Buttons = buttons });
+            account) { Buttons = buttons, Credential = SandboxMessage.CredentialOf(token) });
         stats.Accepted(ChannelName, account);
 
         return Ok(new

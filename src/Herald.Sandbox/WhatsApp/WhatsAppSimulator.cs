@@ -98,7 +98,7 @@ public sealed class WhatsAppSimulator(
 
         var wamid = NewWamid(digits);
         var now = time.GetUtcNow();
-        mailbox.Add(new SandboxMessage(ChannelName, "+" + digits, message.Text, message.Template, wamid, now, phoneNumberId) { Buttons = message.Buttons });
+        mailbox.Add(new SandboxMessage(ChannelName, "+" + digits, message.Text, message.Template, wamid, now, phoneNumberId) { Buttons = message.Buttons, Credential = Credential(context.Request) });
         stats.Accepted(ChannelName, phoneNumberId);
         ScheduleStatuses(wamid, digits, phoneNumberId, message.Template is null ? "service" : "utility", current.ReceiptDelayMs, now);
 
@@ -153,6 +153,9 @@ public sealed class WhatsAppSimulator(
             },
             delayMs);
     }
+
+    private static string Credential(HttpRequest request) =>
+        SandboxMessage.CredentialOf(request.Headers.Authorization.ToString()["Bearer ".Length..].Trim());
 
     private bool IsAuthorised(HttpRequest request)
     {

@@ -157,6 +157,7 @@ public static class HeraldApp
             app.MapTemplatePreviewApi();
             app.MapSourcesApi();
             app.MapProvidersApi();
+            SandboxBridge.SandboxBridgeApi.MapSandboxBridgeApi(app);
             app.MapReportsApi();
             app.MapRetentionApi();
             app.MapKeywordsApi();

@@ -8,6 +8,7 @@ import { WebhooksPage } from "../webhooks/WebhooksPage";
 import { OverviewPage } from "../overview/OverviewPage";
 import { ProvidersPage } from "../providers/ProvidersPage";
 import { RulesPage } from "../rules/RulesPage";
+import { SandboxPage, useSandboxAvailable } from "../sandbox/SandboxPage";
 import { TemplatesPage } from "../templates/TemplatesPage";
 import { currentSession, signOut, type Session } from "../session/session";
 import { SignIn } from "../session/SignIn";
@@ -18,6 +19,7 @@ import { useRoute } from "./router";
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const route = useRoute();
+  const sandbox = useSandboxAvailable(session ?? null);
 
   useEffect(() => {
     whenSignedOut(() => setSession(null));
@@ -50,6 +52,7 @@ export function App() {
           <Link to="/customers" current={route.page === "customers"}>Customers</Link>
           <Link to="/sources" current={route.page === "sources"}>Sources</Link>
           <Link to="/webhooks" current={route.page === "webhooks"}>Webhooks</Link>
+          {sandbox && <Link to="/sandbox" current={route.page === "sandbox"}>Sandbox</Link>}
         </nav>
         <span className="who" title={`Session ends ${new Date(session.expiresAt).toLocaleString()}`}>
           {session.keyPrefix} · {session.roles.join(", ")}
@@ -65,6 +68,7 @@ export function App() {
         {route.page === "customers" && <CustomersPage id={route.id} canEdit={session.roles.includes("admin")} />}
         {route.page === "sources" && <SourcesPage canEdit={session.roles.includes("admin")} canSend={session.roles.some((r) => r === "send" || r === "admin")} />}
         {route.page === "webhooks" && <WebhooksPage canEdit={session.roles.includes("admin")} />}
+        {route.page === "sandbox" && <SandboxPage canControl={session.roles.includes("admin")} canReply={session.roles.some((r) => r === "send" || r === "admin")} />}
         {route.page === "trace" && <TracePage id={route.id} canCancel={session.roles.some((r) => r === "send" || r === "admin")} />}
       </main>
     </div>
