@@ -36,8 +36,8 @@ public sealed record NotificationQuery(
 /// <param name="Bucket">The bucket's start (UTC, a multiple of the bucket width since the Unix epoch).</param>
 public sealed record NotificationCount(DateTimeOffset Bucket, Channel? Channel, NotificationStatus Status, Priority Priority, long Count)
 {
-    /// <summary>Of <see cref="Count"/>, those whose route moved past its first step (the first channel failed, timed out
-    /// or was skipped): fallbacks.</summary>
+    /// <summary>Of the count, those whose route moved past its first step (the first channel failed, timed out or was
+    /// skipped): fallbacks.</summary>
     public long Fallbacks { get; init; }
 }
 

@@ -5,11 +5,12 @@ import "uplot/dist/uPlot.min.css";
 export interface Series {
   label: string;
   color: string;
-  values: number[];
+  /** One value per time; null where there is none (a gap in the line). */
+  values: (number | null)[];
 }
 
 /** A time-series line chart (uPlot: small, canvas-drawn, no inline script or style element). */
-export function Chart({ title, times, series, unit }: { title: string; times: number[]; series: Series[]; unit: string }) {
+export function Chart({ title, times, series, unit, summary }: { title: string; times: number[]; series: Series[]; unit: string; summary?: string }) {
   const host = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -35,7 +36,7 @@ export function Chart({ title, times, series, unit }: { title: string; times: nu
     };
   }, [times, series, unit]);
 
-  const totals = series.map((s) => `${s.label} ${s.values.reduce((a, b) => a + b, 0).toFixed(1)}`).join(", ");
+  const totals = summary ?? series.map((s) => `${s.label} ${s.values.reduce<number>((a, b) => a + (b ?? 0), 0).toFixed(1)}`).join(", ");
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>
