@@ -19,7 +19,7 @@ public sealed record BenchOptions(
     public static readonly string[] AllWorkloads = ["ingest", "batch", "e2e", "critical", "rules"];
 
     /// <summary>Workloads that run only when named with --only.</summary>
-    public static readonly string[] OptInWorkloads = ["file", "fairness", "replies", "purge", "reencrypt"];
+    public static readonly string[] OptInWorkloads = ["file", "fairness", "replies", "purge", "reencrypt", "overview"];
 
     /// <summary>How many inbound replies the replies workload posts (issue #16 names 10,000).</summary>
     public int Replies { get; init; } = 10_000;
@@ -74,7 +74,7 @@ public sealed record BenchOptions(
                     backlog = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge,reencrypt] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--replies 10000]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge,reencrypt,overview] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--replies 10000]");
             }
         }
 

@@ -95,6 +95,11 @@ try
         await ReencryptWorkload.RunAsync(host, options, report, ct);
     }
 
+    if (options.Runs("overview"))
+    {
+        await OverviewWorkload.RunAsync(host, options, report, ct);
+    }
+
     report.PrintTable();
     Report.Line("");
     Report.Line($"load average (1/5/15 min) at end: {Report.LoadAverage()}");

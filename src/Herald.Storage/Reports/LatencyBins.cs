@@ -10,7 +10,7 @@ namespace Herald.Storage;
 /// everything under 1 ms, each bin 2^(1/3) ≈ 1.26 times as wide as the one before, the last finite bound 2^22 ms
 /// (about 70 minutes), and the last bin (<see cref="Overflow"/>) everything from there on.
 /// A percentile is reported as the upper bound of its bin: never below the true value, at most 26 % above it.
-/// Both backends bin with the same SQL (<see cref="Sql"/>) built from these bounds.
+/// Both backends bin in SQL built from these bounds (<see cref="Sql"/>, <see cref="PostgresSql"/>).
 /// </summary>
 public static class LatencyBins
 {
@@ -48,6 +48,12 @@ public static class LatencyBins
 
         return sql.Append(CultureInfo.InvariantCulture, $" ELSE {Overflow} END").ToString();
     }
+
+    /// <summary>PostgreSQL's form of <see cref="Sql"/>, the same bins: <c>width_bucket</c> counts the bounds at or below
+    /// the latency with a binary search over the bounds' array, evaluating <paramref name="ms"/> (a double precision
+    /// expression) once instead of once per bound.</summary>
+    public static string PostgresSql(string ms) =>
+        $"width_bucket({ms}, '{{{string.Join(",", Bounds.Select(static b => b.ToString("R", CultureInfo.InvariantCulture)))}}}'::float8[])";
 
     /// <summary>The <paramref name="percentile"/> (1..100) of a histogram (<paramref name="counts"/>[bin]) by nearest
     /// rank, as its bin's <see cref="UpperBoundMs"/>; null for an empty histogram.</summary>

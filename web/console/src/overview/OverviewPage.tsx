@@ -152,6 +152,7 @@ export function OverviewPage() {
                 times={latency[0]}
                 series={latency[1]}
                 unit="ms"
+                log
                 summary={`p50 ${formatPercentile(overview.latency.p50Ms)}, p95 ${formatPercentile(overview.latency.p95Ms)}, p99 ${formatPercentile(overview.latency.p99Ms)} over ${String(overview.latency.measured)} delivered`}
               />
             )}
