@@ -242,11 +242,11 @@ public static class OverviewWorkload
                 FROM notifications n WHERE n.tenant_id = @tenant AND n.id >= @first AND n.id < @last AND {delivered} GROUP BY 1, 2 ORDER BY 1, 2
                 """, new() { ["width"] = 60_000L, ["tenant"] = tenantId, ["first"] = TimeOrderedIds.Floor(hourFrom), ["last"] = TimeOrderedIds.Floor(now) }),
             ("7 d counts (1 h buckets)", """
-                SELECT floor(extract(epoch FROM bucket) * 1000 / @width)::bigint, channel, status, priority, sum(count)::bigint, sum(fallbacks)::bigint
+                SELECT floor(date_part('epoch', bucket) * 1000 / @width)::bigint, channel, status, priority, sum(count)::bigint, sum(fallbacks)::bigint
                 FROM notification_counts WHERE tenant_id = @tenant AND bucket >= @from AND bucket < @to GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
                 """, new() { ["width"] = 3_600_000L, ["tenant"] = tenantId, ["from"] = weekFrom.UtcDateTime, ["to"] = CountBuckets.Of(now).UtcDateTime }),
             ("7 d latency counts (1 h buckets)", """
-                SELECT floor(extract(epoch FROM bucket) * 1000 / @width)::bigint, bin, sum(count)::bigint
+                SELECT floor(date_part('epoch', bucket) * 1000 / @width)::bigint, bin, sum(count)::bigint
                 FROM notification_latency_counts WHERE tenant_id = @tenant AND bucket >= @from AND bucket < @to GROUP BY 1, 2 ORDER BY 1, 2
                 """, new() { ["width"] = 3_600_000L, ["tenant"] = tenantId, ["from"] = weekFrom.UtcDateTime, ["to"] = CountBuckets.Of(now).UtcDateTime }),
             ("recount of one bucket: counts (all tenants)", """

@@ -70,10 +70,12 @@ public sealed class PostgresNotificationCountStore(NpgsqlDataSource dataSource) 
         return await cmd.ReadAllAsync(static r => new CountedBucket(r.GetFieldValue<DateTimeOffset>(0), r.GetFieldValue<DateTimeOffset>(1), r.GetInt64(2)), ct);
     }
 
+    // date_part, not extract: double precision, exact for bucket starts (whole seconds), and several times cheaper than
+    // extract's numeric over a week's count rows.
     public async Task<IReadOnlyList<NotificationCount>> CountAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            SELECT floor(extract(epoch FROM bucket) * 1000 / @width)::bigint, channel, status, priority, sum(count)::bigint, sum(fallbacks)::bigint
+            SELECT floor(date_part('epoch', bucket) * 1000 / @width)::bigint, channel, status, priority, sum(count)::bigint, sum(fallbacks)::bigint
             FROM notification_counts
             WHERE tenant_id = @tenant AND bucket >= @from AND bucket < @to
             GROUP BY 1, 2, 3, 4
@@ -95,7 +97,7 @@ public sealed class PostgresNotificationCountStore(NpgsqlDataSource dataSource) 
     public async Task<IReadOnlyList<LatencyCount>> LatencyAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            SELECT floor(extract(epoch FROM bucket) * 1000 / @width)::bigint, bin, sum(count)::bigint
+            SELECT floor(date_part('epoch', bucket) * 1000 / @width)::bigint, bin, sum(count)::bigint
             FROM notification_latency_counts
             WHERE tenant_id = @tenant AND bucket >= @from AND bucket < @to
             GROUP BY 1, 2
