@@ -65,7 +65,7 @@ public static class LatencyBins
             return null;
         }
 
-        // In integers: the nearest rank is ceil(percentile × total / 100), which floating point gets wrong at 95 % of 20.
+        // The nearest rank, ceil(percentile × total / 100), in integers: exact for any total.
         var rank = Math.Max(1, ((percentile * total) + 99) / 100);
         long seen = 0;
         for (var bin = 0; bin < counts.Count; bin++)
