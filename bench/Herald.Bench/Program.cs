@@ -95,6 +95,11 @@ try
         await ReencryptWorkload.RunAsync(host, options, report, ct);
     }
 
+    if (options.Runs("overview"))
+    {
+        await OverviewWorkload.RunAsync(host, options, report, ct);
+    }
+
     if (options.Runs("split"))
     {
         await SplitWorkload.RunAsync(host, options, report, ct);

@@ -14,6 +14,9 @@ internal static class StateSql
     /// <summary>A notification that waits for its first delivery round (<see cref="NotificationStatus.Accepted"/>).</summary>
     public static readonly string Accepted = Of(NotificationStatus.Accepted);
 
+    /// <summary>A delivered notification (<see cref="NotificationStatus.Delivered"/>).</summary>
+    public static readonly string Delivered = Of(NotificationStatus.Delivered);
+
     /// <summary>An attempt whose send may be in flight (<see cref="AttemptState.Sending"/>).</summary>
     public static readonly string AttemptSending = Of(AttemptState.Sending);
 

@@ -20,9 +20,34 @@ namespace Herald.Server.Reports;
 /// <param name="Final">Of those, final (delivered, failed, expired, suppressed or cancelled).</param>
 /// <param name="DeliveryRate">Delivered / final; null before any is final.</param>
 /// <param name="Waiting">Notifications of the range not yet final, per priority lane, critical first.</param>
+/// <param name="Fallbacks">Of the final ones, those whose route moved past its first step: the first channel failed,
+/// timed out waiting for its receipt, or was skipped (no contact, opt-out, outside its window), whatever the end.</param>
+/// <param name="FallbackRate">Fallbacks / final; null before any is final.</param>
+/// <param name="Latency">Accept→delivered of the range's delivered notifications.</param>
+/// <param name="LatencyBuckets">The same per bucket (only buckets with a delivered notification), for a chart.</param>
 public sealed record Overview(
     string Range, DateTimeOffset From, DateTimeOffset To, int BucketSeconds, IReadOnlyList<NotificationCount> Counts,
-    long Total, long Delivered, long Final, double? DeliveryRate, IReadOnlyList<LaneWaiting> Waiting);
+    long Total, long Delivered, long Final, double? DeliveryRate, IReadOnlyList<LaneWaiting> Waiting,
+    long Fallbacks, double? FallbackRate, LatencyPercentiles Latency, IReadOnlyList<LatencyPercentiles> LatencyBuckets);
+
+/// <summary>
+/// Accept→delivered percentiles: from accepting a notification (its creation) to the moment it became delivered, both on
+/// Herald's clock, read from a histogram of log-scale bins (<see cref="LatencyBins"/>). Each percentile is the upper
+/// bound of its bin by nearest rank: never below the true value and at most 26 % above it; a percentile of 4,194,304 ms
+/// (about 70 minutes) means at least that.
+/// </summary>
+/// <param name="Bucket">The bucket's start; null for the whole range.</param>
+/// <param name="Measured">Delivered notifications with a recorded delivery moment (those delivered before it was
+/// recorded, PG 0033 / SQLite 0034, have none).</param>
+/// <param name="P50Ms">Median in milliseconds; null when none was measured.</param>
+/// <param name="P95Ms">95th percentile in milliseconds.</param>
+/// <param name="P99Ms">99th percentile in milliseconds.</param>
+public sealed record LatencyPercentiles(DateTimeOffset? Bucket, long Measured, double? P50Ms, double? P95Ms, double? P99Ms)
+{
+    /// <summary>The percentiles of one histogram (<paramref name="counts"/>[bin]).</summary>
+    public static LatencyPercentiles Of(DateTimeOffset? bucket, long[] counts) => new(
+        bucket, counts.Sum(), LatencyBins.Percentile(counts, 50), LatencyBins.Percentile(counts, 95), LatencyBins.Percentile(counts, 99));
+}
 
 /// <param name="Lane">The priority lane.</param>
 /// <param name="Count">The tenant's notifications in that lane not yet final.</param>
@@ -35,7 +60,7 @@ public sealed partial class OverviewJson : JsonSerializerContext;
 /// <summary>
 /// <c>GET /v1/stats/overview?range=1h|24h|7d</c> (keys with <c>read</c> or <c>admin</c>, or a console session): the
 /// caller's tenant's notifications of the range per bucket (1 min, 15 min, 1 h), by channel, status and priority,
-/// with the delivery rate and what waits per lane. The 1 h range is one grouped query over the id range of the time
+/// with the delivery rate, the fallback rate, accept→delivered percentiles and what waits per lane. The 1 h range is one grouped query over the id range of the time
 /// range (ids are UUIDv7), read through the (tenant_id, id) index; the 24 h and 7 d ranges read the 15-minute counts
 /// kept by <see cref="NotificationCounting"/> and count only what those do not cover yet (docs/CONSOLE.md has the plans).
 /// </summary>
@@ -52,7 +77,7 @@ public static class OverviewApi
     {
         app.MapGet("/v1/stats/overview", OverviewAsync).RequireAuthorization(Policies.Read).WithTags("Reports")
             .WithName("getOverview")
-            .WithSummary("The tenant's notifications over 1 h, 24 h or 7 d: per bucket by channel, status and priority; delivery rate; waiting per lane.")
+            .WithSummary("The tenant's notifications over 1 h, 24 h or 7 d: per bucket by channel, status and priority; delivery and fallback rates; accept→delivered p50/p95/p99; waiting per lane.")
             .Produces<Overview>()
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         return app;
@@ -71,10 +96,10 @@ public static class OverviewApi
         var width = (long)shape.Bucket.TotalMilliseconds;
         var to = time.GetUtcNow();
         var from = DateTimeOffset.FromUnixTimeMilliseconds((to - shape.Range).ToUnixTimeMilliseconds() / width * width);
-        var counts = options.Value.Counting && shape.Bucket >= CountBuckets.Width
+        var (counts, latencies) = options.Value.Counting && shape.Bucket >= CountBuckets.Width
             ? await CountAsync(user.TenantId(), from, to, shape.Bucket, store, counted, ct)
-            : await store.CountAsync(user.TenantId(), from, to, shape.Bucket, ct);
-        long total = 0, delivered = 0, final = 0;
+            : (await store.CountAsync(user.TenantId(), from, to, shape.Bucket, ct), await counted.LiveLatencyAsync(user.TenantId(), from, to, shape.Bucket, ct));
+        long total = 0, delivered = 0, final = 0, fallbacks = 0;
         var waiting = Enum.GetValues<Priority>().Order().ToDictionary(p => p, _ => 0L);
         foreach (var count in counts)
         {
@@ -87,6 +112,7 @@ public static class OverviewApi
             if (count.Status.IsFinal())
             {
                 final += count.Count;
+                fallbacks += count.Fallbacks;
             }
             else
             {
@@ -94,23 +120,39 @@ public static class OverviewApi
             }
         }
 
+        var histogram = new long[LatencyBins.Count];
+        var perBucket = new SortedDictionary<DateTimeOffset, long[]>();
+        foreach (var latency in latencies)
+        {
+            histogram[latency.Bin] += latency.Count;
+            if (!perBucket.TryGetValue(latency.Bucket, out var bins))
+            {
+                perBucket[latency.Bucket] = bins = new long[LatencyBins.Count];
+            }
+
+            bins[latency.Bin] += latency.Count;
+        }
+
         var overview = new Overview(
             range, from, to, (int)shape.Bucket.TotalSeconds, counts, total, delivered, final,
-            final == 0 ? null : (double)delivered / final, [.. waiting.Select(static w => new LaneWaiting(w.Key, w.Value))]);
+            final == 0 ? null : (double)delivered / final, [.. waiting.Select(static w => new LaneWaiting(w.Key, w.Value))],
+            fallbacks, final == 0 ? null : (double)fallbacks / final,
+            LatencyPercentiles.Of(null, histogram), [.. perBucket.Select(static b => LatencyPercentiles.Of(b.Key, b.Value))]);
         return TypedResults.Json(overview, OverviewJson.Default.Overview);
     }
 
     /// <summary>
-    /// The range's counts from the 15-minute buckets counted after they closed (<see cref="NotificationCounting"/>), and
+    /// The range's counts and latency histograms from the 15-minute buckets counted after they closed (<see cref="NotificationCounting"/>), and
     /// for the rest (the current bucket, any not counted yet or counted before it closed) from the notifications
     /// themselves; both summed into <paramref name="width"/>, which is a multiple of the count buckets'.
     /// </summary>
-    private static async Task<IReadOnlyList<NotificationCount>> CountAsync(
+    private static async Task<(IReadOnlyList<NotificationCount> Counts, IReadOnlyList<LatencyCount> Latencies)> CountAsync(
         Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan width, INotificationStore live, INotificationCountStore counted, CancellationToken ct)
     {
         var complete = (await counted.BucketsAsync(from, to, ct))
             .Where(static b => b.CountedAt >= b.Bucket + CountBuckets.Width).Select(static b => b.Bucket).ToHashSet();
         var parts = new List<NotificationCount>();
+        var latencies = new List<LatencyCount>();
         var start = from;
         while (start < to)
         {
@@ -125,12 +167,18 @@ public static class OverviewApi
             parts.AddRange(fromCounts
                 ? await counted.CountAsync(tenantId, start, end, width, ct)
                 : await live.CountAsync(tenantId, start, end, width, ct));
+            latencies.AddRange(fromCounts
+                ? await counted.LatencyAsync(tenantId, start, end, width, ct)
+                : await counted.LiveLatencyAsync(tenantId, start, end, width, ct));
             start = end;
         }
 
-        return [.. parts
+        return ([.. parts
             .GroupBy(static c => (c.Bucket, c.Channel, c.Status, c.Priority))
-            .Select(static g => new NotificationCount(g.Key.Bucket, g.Key.Channel, g.Key.Status, g.Key.Priority, g.Sum(static c => c.Count)))
-            .OrderBy(static c => c.Bucket).ThenBy(static c => c.Channel).ThenBy(static c => c.Status).ThenBy(static c => c.Priority)];
+            .Select(static g => new NotificationCount(g.Key.Bucket, g.Key.Channel, g.Key.Status, g.Key.Priority, g.Sum(static c => c.Count))
+            {
+                Fallbacks = g.Sum(static c => c.Fallbacks),
+            })
+            .OrderBy(static c => c.Bucket).ThenBy(static c => c.Channel).ThenBy(static c => c.Status).ThenBy(static c => c.Priority)], latencies);
     }
 }

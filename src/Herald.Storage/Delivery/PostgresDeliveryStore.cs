@@ -83,7 +83,9 @@ public sealed class PostgresDeliveryStore(NpgsqlDataSource dataSource, ChangeFee
         ), u AS (
             UPDATE notifications n
             SET status = t.status, channel = t.channel, step = t.step, retries = t.retries,
-                awaited_attempt_id = t.awaited, version = n.version + 1, updated_at = @now
+                awaited_attempt_id = t.awaited, version = n.version + 1, updated_at = @now,
+                -- The overview's accept→delivered: the moment it became delivered, never moved by a later receipt.
+                delivered_at = CASE WHEN n.delivered_at IS NULL AND t.status = {StateSql.Delivered} THEN @now ELSE n.delivered_at END
             FROM t
             WHERE n.id = t.id AND n.version = t.expected
             RETURNING n.id, n.tenant_id, coalesce(n.source_id, n.tenant_id) AS flow_id, n.priority, t.due_at

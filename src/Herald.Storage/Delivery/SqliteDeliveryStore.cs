@@ -45,10 +45,12 @@ internal sealed class SqliteDeliveryStore(SqliteDatabase db, TenantKeys keys) : 
         SELECT {SqliteValues.AttemptColumns} FROM attempts a WHERE a.notification_id = $id AND a.state = {StateSql.AttemptSending} ORDER BY a.created_at, a.id
         """;
 
-    private const string UpdateNotification = """
+    private static readonly string UpdateNotification = $"""
         UPDATE notifications
         SET status = $status, channel = $channel, step = $step, retries = $retries, awaited_attempt_id = $awaited,
-            version = version + 1, updated_at = $now
+            version = version + 1, updated_at = $now,
+            -- The overview's accept→delivered: the moment it became delivered, never moved by a later receipt.
+            delivered_at = CASE WHEN delivered_at IS NULL AND $status = {StateSql.Delivered} THEN $now ELSE delivered_at END
         WHERE id = $id AND version = $expected
         """;
 

@@ -34,7 +34,12 @@ public sealed record NotificationQuery(
 /// <summary>How many notifications of one priority created in one bucket are (so far) <paramref name="Status"/> on
 /// <paramref name="Channel"/> (null: not delivered on any channel yet, or never).</summary>
 /// <param name="Bucket">The bucket's start (UTC, a multiple of the bucket width since the Unix epoch).</param>
-public sealed record NotificationCount(DateTimeOffset Bucket, Channel? Channel, NotificationStatus Status, Priority Priority, long Count);
+public sealed record NotificationCount(DateTimeOffset Bucket, Channel? Channel, NotificationStatus Status, Priority Priority, long Count)
+{
+    /// <summary>Of the count, those whose route moved past its first step (the first channel failed, timed out or was
+    /// skipped): fallbacks.</summary>
+    public long Fallbacks { get; init; }
+}
 
 /// <summary>The smallest UUIDv7 of a millisecond: notification ids are UUIDv7 made from their creation time, so a
 /// creation-time range is an id range, which the (tenant_id, id) index answers without an index of its own.</summary>

@@ -311,11 +311,12 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource, Tenan
     public async Task<IReadOnlyList<NotificationCount>> CountAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            SELECT floor(extract(epoch FROM n.created_at) * 1000 / @bucket)::bigint, n.channel, n.status, n.priority, count(*)
+            SELECT floor(extract(epoch FROM n.created_at) * 1000 / @bucket)::bigint, n.channel, n.status, n.priority, count(*),
+                   count(*) FILTER (WHERE n.step > 0)
             FROM notifications n
             WHERE n.tenant_id = @tenant AND n.id >= @first AND n.id < @last
             GROUP BY 1, 2, 3, 4
-            ORDER BY 1, 2, 3, 4
+            ORDER BY 1, 2 NULLS FIRST, 3, 4 -- as the counts (channel -1) and SQLite order: not yet on a channel first
             """);
         var width = (long)bucket.TotalMilliseconds;
         cmd.Parameters.Add(Param("bucket", width));
@@ -327,6 +328,6 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource, Tenan
             r.IsDBNull(1) ? null : (Channel)r.GetInt16(1),
             (NotificationStatus)r.GetInt16(2),
             (Priority)r.GetInt16(3),
-            r.GetInt64(4)), ct);
+            r.GetInt64(4)) { Fallbacks = r.GetInt64(5) }, ct);
     }
 }

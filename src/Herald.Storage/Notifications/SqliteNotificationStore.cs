@@ -241,7 +241,7 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db, TenantKeys keys
             {
                 using var command = connection.CreateCommand();
                 command.CommandText = """
-                    SELECT n.created_at / $bucket, n.channel, n.status, n.priority, count(*)
+                    SELECT n.created_at / $bucket, n.channel, n.status, n.priority, count(*), sum(n.step > 0)
                     FROM notifications n
                     WHERE n.tenant_id = $tenant AND n.id >= $first AND n.id < $last
                     GROUP BY 1, 2, 3, 4
@@ -256,7 +256,7 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db, TenantKeys keys
                     r.IsDBNull(1) ? null : (Channel)r.GetInt32(1),
                     (NotificationStatus)r.GetInt32(2),
                     (Priority)r.GetInt32(3),
-                    r.GetInt64(4)));
+                    r.GetInt64(4)) { Fallbacks = r.GetInt64(5) });
             },
             ct);
     }

@@ -35,9 +35,24 @@ public interface INotificationCountStore
     /// into buckets of <paramref name="bucket"/> (a multiple of <see cref="CountBuckets.Width"/>).</summary>
     Task<IReadOnlyList<NotificationCount>> CountAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct);
 
+    /// <summary>The tenant's accept→delivered histogram (<see cref="LatencyBins"/>) in the counted buckets of
+    /// [<paramref name="from"/>, <paramref name="to"/>), summed into buckets of <paramref name="bucket"/> (a multiple of
+    /// <see cref="CountBuckets.Width"/>); only non-empty bins.</summary>
+    Task<IReadOnlyList<LatencyCount>> LatencyAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct);
+
+    /// <summary>The same histogram from the notifications themselves (created in [<paramref name="from"/>,
+    /// <paramref name="to"/>), read as the id range through the (tenant_id, id) index): the overview's 1 h range and the
+    /// part of a longer range its counts do not cover yet.</summary>
+    Task<IReadOnlyList<LatencyCount>> LiveLatencyAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, CancellationToken ct);
+
     /// <summary>Forgets the buckets that start before <paramref name="before"/>.</summary>
     Task PruneAsync(DateTimeOffset before, CancellationToken ct);
 }
 
 /// <param name="Open">Notifications of the bucket that were not final when it was counted.</param>
 public sealed record CountedBucket(DateTimeOffset Bucket, DateTimeOffset CountedAt, long Open);
+
+/// <summary>How many of a tenant's notifications created in <paramref name="Bucket"/> were delivered with an
+/// accept→delivered latency in <paramref name="Bin"/> (<see cref="LatencyBins"/>). Notifications delivered before
+/// Herald recorded the moment of delivery (PG 0033, SQLite 0034) are in no bin.</summary>
+public sealed record LatencyCount(DateTimeOffset Bucket, int Bin, long Count);

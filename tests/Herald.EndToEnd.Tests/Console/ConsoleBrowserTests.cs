@@ -49,6 +49,11 @@ public sealed class ConsoleBrowserTests
         await page.ReloadAsync();
         await Expect(page.GetByTestId("total")).ToHaveTextAsync("1", new() { Timeout = (float)Deadline.TotalMilliseconds });
         await Expect(page.GetByTestId("delivery-rate")).ToHaveTextAsync("100.0 %");
+        // Delivered on its first channel; its accept→delivered is an "at most" figure (a log-scale bin's upper bound).
+        await Expect(page.GetByTestId("fallback-rate")).ToHaveTextAsync("0.0 %");
+        await Expect(page.GetByTestId("latency-p50")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^≤ [0-9.]+ (ms|s|min)$"));
+        await Expect(page.GetByRole(AriaRole.Img, new() { Name = "Accept→delivered percentiles" })).ToHaveAttributeAsync(
+            "aria-label", new System.Text.RegularExpressions.Regex("over 1 delivered$"));
         await page.ScreenshotAsync(new() { Path = Screenshot("overview.png"), FullPage = true });
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Notifications" }).ClickAsync();

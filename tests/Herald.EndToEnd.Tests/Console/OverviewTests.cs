@@ -12,7 +12,8 @@ namespace Herald.EndToEnd.Tests.Console;
 /// <c>GET /v1/stats/overview</c> (the console's overview) on both backends: what falls in each range, per bucket, by
 /// channel and status; the delivery rate; what waits per lane; one tenant only; a located error for a bad range.
 /// Two waves of notifications two hours apart on the host's clock (moved, not waited for) separate the ranges. Also
-/// the search filters the console's list adds (channel, priority).
+/// the search filters the console's list adds (channel, priority). And the fallback rate and accept→delivered
+/// percentiles against what the sandbox really delivered, live and from the counts.
 /// </summary>
 public sealed class OverviewTests(PostgresFixture postgres)
 {
@@ -109,6 +110,104 @@ public sealed class OverviewTests(PostgresFixture postgres)
         using var badFilter = await client.GetAsync("/v1/notifications?channel=pigeon");
         Assert.Equal(HttpStatusCode.BadRequest, badFilter.StatusCode);
         Assert.Equal("query/channel", (await badFilter.Content.ReadFromJsonAsync<JsonObject>())!["errors"]![0]!["pointer"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("sqlite")]
+    public async Task Overview_FallbackRateAndLatencyPercentiles_AreWhatWasSent(string storage)
+    {
+        using var folder = new TempFolder();
+        var settings = storage == "postgres"
+            ? HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("overview_" + Guid.NewGuid().ToString("N")[..12]))
+            : HeraldHost.SqliteSettings(folder.Path);
+        settings["Herald:Reports:CountInterval"] = "00:00:00.200";
+        var clock = new ShiftedTimeProvider();
+        await using var host = await HeraldHost.StartAsync(HeraldRole.All, settings, configure: b => b.Services.AddSingleton<TimeProvider>(clock));
+        var (_, client) = await host.CreateTenantAsync();
+        var seen = new Dictionary<Guid, DateTimeOffset>();
+
+        // Three delivered on WhatsApp at once, and one to a number not on WhatsApp (0001): WhatsApp refuses, SMS delivers.
+        var fast = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            fast.Add(await client.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone() } }));
+        }
+
+        fast.Add(await client.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone("0001") } }));
+        foreach (var id in fast)
+        {
+            await client.WaitForStatusAsync(id, "delivered");
+            seen[id] = clock.GetUtcNow();
+        }
+
+        // WhatsApp takes this one and never sends its receipt (0002); ten minutes later on the host's clock the receipt
+        // timeout has long passed and SMS delivers it: slow, and a fallback.
+        var slow = await client.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone("0002") } });
+        await TestData.EventuallyAsync(
+            () => client.GetNotificationAsync(slow), n => n.Attempts().Any(a => a.Str("state") == "sent"), TimeSpan.FromSeconds(30), "WhatsApp to take it");
+        clock.Advance(TimeSpan.FromMinutes(10));
+        await client.WaitForStatusAsync(slow, "delivered", TimeSpan.FromSeconds(60));
+        seen[slow] = clock.GetUtcNow();
+
+        // What was really sent: which fell back (an attempt past the route's first step), and each one's accept→delivered
+        // bracketed by its delivering attempt's creation and the moment this test saw it delivered.
+        long fallbacks = 0;
+        var earliest = DateTimeOffset.MaxValue;
+        var low = new List<double>();
+        var high = new List<double>();
+        foreach (var (id, at) in seen)
+        {
+            var n = await client.GetNotificationAsync(id);
+            var created = n["createdAt"]!.GetValue<DateTimeOffset>();
+            earliest = created < earliest ? created : earliest;
+            var attempts = n.Attempts();
+            fallbacks += attempts.Any(a => a!["step"]!.GetValue<int>() > 0) ? 1 : 0;
+            low.Add((attempts[^1]!["createdAt"]!.GetValue<DateTimeOffset>() - created).TotalMilliseconds);
+            high.Add((at - created).TotalMilliseconds);
+        }
+
+        Assert.Equal(2, fallbacks);
+        Assert.True(low.Max() >= TimeSpan.FromMinutes(10).TotalMilliseconds);
+        low.Sort();
+        high.Sort();
+        // The k-th smallest latency lies between the k-th smallest bounds; p50 of five is the 3rd, p95 and p99 the 5th.
+        void AssertFigures(JsonObject overview)
+        {
+            Assert.Equal(5, overview["final"]!.GetValue<long>());
+            Assert.Equal(fallbacks, overview["fallbacks"]!.GetValue<long>());
+            Assert.Equal(fallbacks / 5.0, overview["fallbackRate"]!.GetValue<double>(), 6);
+            var latency = overview["latency"]!;
+            Assert.Equal(5, latency["measured"]!.GetValue<long>());
+            Assert.InRange(latency["p50Ms"]!.GetValue<double>(), LatencyBins.UpperBoundMs(LatencyBins.Of(low[2])), LatencyBins.UpperBoundMs(LatencyBins.Of(high[2])));
+            Assert.InRange(latency["p95Ms"]!.GetValue<double>(), LatencyBins.UpperBoundMs(LatencyBins.Of(low[4])), LatencyBins.UpperBoundMs(LatencyBins.Of(high[4])));
+            Assert.Equal(latency["p95Ms"]!.GetValue<double>(), latency["p99Ms"]!.GetValue<double>());
+            Assert.Equal(5, overview["latencyBuckets"]!.AsArray().Sum(b => b!["measured"]!.GetValue<long>()));
+        }
+
+        // A closed bucket's counts lag its statuses by up to a round: wait for a round after the last delivery.
+        var counted = host.Services.GetRequiredService<INotificationCountStore>();
+        var first = CountBuckets.Of(earliest);
+        var last = seen.Values.Max();
+        await TestData.EventuallyAsync(
+            async () => await counted.BucketsAsync(first, CountBuckets.Of(last) + CountBuckets.Width, CancellationToken.None),
+            b => b.Count > 0 && b[0].Bucket == first && b.All(c => c.CountedAt > last), TimeSpan.FromSeconds(60), "a count after the last delivery");
+        AssertFigures(await OverviewAsync(client, "1h"));
+        var live = await OverviewAsync(client, "24h");
+        AssertFigures(live);
+        AssertFigures(await OverviewAsync(client, "7d"));
+
+        // Once their buckets closed and were counted, the 24 h range reads them from the counts: the same figures.
+        clock.Advance(TimeSpan.FromMinutes(20));
+        var current = CountBuckets.Of(clock.GetUtcNow());
+        await TestData.EventuallyAsync(
+            async () => await counted.BucketsAsync(first, current, CancellationToken.None),
+            b => b.Count == (int)((current - first) / CountBuckets.Width) && b.All(c => c.CountedAt >= c.Bucket + CountBuckets.Width),
+            TimeSpan.FromSeconds(60), "the buckets to be counted after they closed");
+        var fromCounts = await OverviewAsync(client, "24h");
+        AssertFigures(fromCounts);
+        Assert.Equal(live["latency"]!.ToJsonString(), fromCounts["latency"]!.ToJsonString());
+        Assert.Equal(live["latencyBuckets"]!.ToJsonString(), fromCounts["latencyBuckets"]!.ToJsonString());
     }
 
     private static async Task<JsonObject> OverviewAsync(HttpClient client, string range)

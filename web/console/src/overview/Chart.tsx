@@ -5,11 +5,13 @@ import "uplot/dist/uPlot.min.css";
 export interface Series {
   label: string;
   color: string;
-  values: number[];
+  /** One value per time; null where there is none (a gap in the line). */
+  values: (number | null)[];
 }
 
-/** A time-series line chart (uPlot: small, canvas-drawn, no inline script or style element). */
-export function Chart({ title, times, series, unit }: { title: string; times: number[]; series: Series[]; unit: string }) {
+/** A time-series line chart (uPlot: small, canvas-drawn, no inline script or style element); <c>log</c> draws the values on a logarithmic scale with their points (latencies: sparse,
+ * and spread over orders of magnitude). */
+export function Chart({ title, times, series, unit, summary, log = false }: { title: string; times: number[]; series: Series[]; unit: string; summary?: string; log?: boolean }) {
   const host = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -18,12 +20,12 @@ export function Chart({ title, times, series, unit }: { title: string; times: nu
     const options: uPlot.Options = {
       width: Math.max(element.clientWidth, 240),
       height: 220,
-      scales: { x: { time: true } },
+      scales: log ? { x: { time: true }, y: { distr: 3 } } : { x: { time: true } },
       axes: [
         { stroke: "#a9b4c2", grid: { stroke: "#26303c" }, ticks: { stroke: "#26303c" } },
         { stroke: "#a9b4c2", grid: { stroke: "#26303c" }, ticks: { stroke: "#26303c" }, label: unit, labelSize: 20 },
       ],
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: false } }))],
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: log }, spanGaps: false }))],
       legend: { show: true },
     };
     const plot = new uPlot(options, [times, ...series.map((s) => s.values)], element);
@@ -33,9 +35,9 @@ export function Chart({ title, times, series, unit }: { title: string; times: nu
       resize.disconnect();
       plot.destroy();
     };
-  }, [times, series, unit]);
+  }, [times, series, unit, log]);
 
-  const totals = series.map((s) => `${s.label} ${s.values.reduce((a, b) => a + b, 0).toFixed(1)}`).join(", ");
+  const totals = summary ?? series.map((s) => `${s.label} ${s.values.reduce<number>((a, b) => a + (b ?? 0), 0).toFixed(1)}`).join(", ");
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>

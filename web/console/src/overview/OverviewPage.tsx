@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from "react";
 import { api, describe, undeclared, type CostReport, type ProviderAccount, type Schemas } from "../api/client";
-import { formatPercent } from "../shared/format";
+import { formatMs, formatPercent } from "../shared/format";
 import { Chart, type Series } from "./Chart";
 
 type Overview = Schemas["Overview"];
@@ -49,6 +49,37 @@ function seriesBy(overview: Overview, key: (c: Overview["counts"][number]) => st
   return [times, series];
 }
 
+const percentileColors = { p50: "#3ecf8e", p95: "#ffd166", p99: "#ef476f" };
+
+/** Accept→delivered p50/p95/p99 per bucket of the range (a gap where nothing was delivered). */
+function latencySeries(overview: Overview): [number[], Series[]] {
+  const width = Number(overview.bucketSeconds);
+  const start = Math.floor(new Date(overview.from).getTime() / 1000);
+  const end = Math.floor(new Date(overview.to).getTime() / 1000);
+  const times: number[] = [];
+  for (let t = start; t < end; t += width) times.push(t);
+  const p50: (number | null)[] = times.map(() => null);
+  const p95 = [...p50];
+  const p99 = [...p50];
+  for (const bucket of overview.latencyBuckets) {
+    const index = Math.floor((new Date(bucket.bucket ?? overview.from).getTime() / 1000 - start) / width);
+    if (index < 0 || index >= times.length) continue;
+    p50[index] = bucket.p50Ms === null ? null : Number(bucket.p50Ms);
+    p95[index] = bucket.p95Ms === null ? null : Number(bucket.p95Ms);
+    p99[index] = bucket.p99Ms === null ? null : Number(bucket.p99Ms);
+  }
+  return [times, [
+    { label: "p50", values: p50, color: percentileColors.p50 },
+    { label: "p95", values: p95, color: percentileColors.p95 },
+    { label: "p99", values: p99, color: percentileColors.p99 },
+  ]];
+}
+
+/** A percentile is its log-scale bin's upper bound (docs/CONSOLE.md): "at most". */
+function formatPercentile(ms: number | string | null | undefined): string {
+  return ms === null || ms === undefined ? "—" : `≤ ${formatMs(Number(ms))}`;
+}
+
 export function OverviewPage() {
   const [range, setRange] = useState<Range>("1h");
   const [overview, setOverview] = useState<Overview | null>(null);
@@ -82,6 +113,7 @@ export function OverviewPage() {
 
   const byChannel = useMemo(() => (overview ? seriesBy(overview, (c) => c.channel ?? "none", channelColors) : null), [overview]);
   const byState = useMemo(() => (overview ? seriesBy(overview, (c) => stateOf(c.status), stateColors) : null), [overview]);
+  const latency = useMemo(() => (overview ? latencySeries(overview) : null), [overview]);
 
   return (
     <section aria-labelledby="overview-title">
@@ -106,10 +138,24 @@ export function OverviewPage() {
             <div><dt>Final</dt><dd>{String(overview.final)}</dd></div>
             <div><dt>Cost today (UTC)</dt><dd data-testid="cost-today">{formatCost(costs)}</dd></div>
             <div><dt>Delivery rate</dt><dd data-testid="delivery-rate">{formatPercent(overview.deliveryRate === null ? null : Number(overview.deliveryRate))}</dd></div>
+            <div><dt>Fallback rate</dt><dd data-testid="fallback-rate" title={`${String(overview.fallbacks)} of ${String(overview.final)} final went past their first channel`}>{formatPercent(overview.fallbackRate === null ? null : Number(overview.fallbackRate))}</dd></div>
+            <div><dt>Accept→delivered p50</dt><dd data-testid="latency-p50">{formatPercentile(overview.latency.p50Ms)}</dd></div>
+            <div><dt>p95</dt><dd data-testid="latency-p95">{formatPercentile(overview.latency.p95Ms)}</dd></div>
+            <div><dt>p99</dt><dd data-testid="latency-p99">{formatPercentile(overview.latency.p99Ms)}</dd></div>
           </dl>
           <div className="charts">
             {byChannel && <Chart title="Per minute by delivering channel" times={byChannel[0]} series={byChannel[1]} unit="/min" />}
             {byState && <Chart title="Per minute by state" times={byState[0]} series={byState[1]} unit="/min" />}
+            {latency && (
+              <Chart
+                title="Accept→delivered percentiles"
+                times={latency[0]}
+                series={latency[1]}
+                unit="ms"
+                log
+                summary={`p50 ${formatPercentile(overview.latency.p50Ms)}, p95 ${formatPercentile(overview.latency.p95Ms)}, p99 ${formatPercentile(overview.latency.p99Ms)} over ${String(overview.latency.measured)} delivered`}
+              />
+            )}
           </div>
           <div className="columns">
             <table>

@@ -16,3 +16,11 @@ export function formatAfter(from: string | null | undefined, to: string | null |
   if (ms < 0) return formatTime(to);
   return `${formatTime(to)} (+${ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`})`;
 }
+
+/** A latency in milliseconds, e.g. "350 ms", "1.3 s", "11.0 min"; a dash for none. */
+export function formatMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return "—";
+  if (ms < 1000) return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${(ms / 60_000).toFixed(1)} min`;
+}
