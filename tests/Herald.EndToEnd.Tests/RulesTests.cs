@@ -55,6 +55,27 @@ public sealed class RulesTests(PipelineHostFixture fixture) : IClassFixture<Pipe
     }
 
     [Fact]
+    public async Task Notification_RecordsTheRulesThatDecidedItsRoute_AndKeepsThemAfterTheRulesChange()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        await PutAsync(client, Valid);
+        var otp = await client.SendAsync(new { type = "otp", customer = new { phone = TestData.Phone() }, data = new { text = "123456" } });
+        var news = await client.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone() }, data = new { text = "hi" } });
+        var other = await client.SendAsync(new { type = "card.transaction", customer = new { phone = TestData.Phone() }, data = new { text = "hi" } });
+        // A later version renames the rules: the notifications keep the names that decided them.
+        await PutAsync(client, Valid.Replace("otp-sms", "otp-renamed", StringComparison.Ordinal));
+
+        var decided = (await client.GetNotificationAsync(otp))["decidedBy"]!;
+        Assert.Equal(1, decided["ruleSetVersion"]!.GetValue<long>());
+        Assert.Equal("otp-sms", decided["rules"]!.Str("priority"));
+        Assert.Equal("otp-sms", decided["rules"]!.Str("channels"));
+        var newsRules = (await client.GetNotificationAsync(news))["decidedBy"]!["rules"]!.AsObject();
+        Assert.Equal("news-low", newsRules.Str("priority"));
+        Assert.False(newsRules.ContainsKey("channels"));
+        Assert.Null((await client.GetNotificationAsync(other))["decidedBy"]);
+    }
+
+    [Fact]
     public async Task Put_IfMatch_StaleVersionIs412_CurrentVersionWins()
     {
         var (_, client) = await Host.CreateTenantAsync();

@@ -28,7 +28,16 @@ public sealed record Route(Priority Priority, IReadOnlyList<RouteStep> Steps)
 
     /// <summary>The throttle group this notification counts in when it is sent (a rule's <c>throttle</c> action); null otherwise.</summary>
     public ThrottleMembership? Throttle { get; init; }
+
+    /// <summary>Why the route is what it is: the rule set version and, per part of the route the rules decided
+    /// (<c>priority</c>, <c>channels</c>, <c>costPolicy</c>, <c>quietHours</c>, <c>template.{channel}</c>), the rule that
+    /// decided it; null when no rule decided anything (the defaults did). Kept with the notification, so its trace shows
+    /// the rule that matched then, not one that matches now.</summary>
+    public RouteProvenance? DecidedBy { get; init; }
 }
+
+/// <summary>The rule set version that decided a route, and which of its rules decided each part.</summary>
+public sealed record RouteProvenance(long RuleSetVersion, IReadOnlyDictionary<string, string> Rules);
 
 /// <summary>A notification's place in a digest: the window of <paramref name="Key"/> closing at <paramref name="ClosesAt"/>.</summary>
 public sealed record DigestMembership(string Key, DateTimeOffset ClosesAt);

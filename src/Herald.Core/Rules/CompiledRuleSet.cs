@@ -287,7 +287,7 @@ public sealed class CompiledRuleSet
         var route = ComposePlan(notification, acc, fallback);
         if (acc.CostPolicy < 0 && acc.QuietHours < 0 && acc.Templates is null && acc.Tags is null)
         {
-            return route;
+            return acc.Priority < 0 && acc.Channels < 0 ? route : route with { DecidedBy = Provenance(acc) };
         }
 
         return route with
@@ -296,7 +296,35 @@ public sealed class CompiledRuleSet
             QuietHours = acc.QuietHours >= 0 ? _rules[acc.QuietHours].Actions.QuietHours : null,
             Templates = Templates(acc),
             Tags = acc.Tags,
+            DecidedBy = Provenance(acc),
         };
+    }
+
+    /// <summary>The rules that decided the route's parts; null when none did (tags alone decide nothing of it).</summary>
+    private RouteProvenance? Provenance(in Accumulator acc)
+    {
+        Dictionary<string, string>? rules = null;
+        void By(string part, int rule)
+        {
+            if (rule >= 0)
+            {
+                (rules ??= new Dictionary<string, string>(StringComparer.Ordinal))[part] = _rules[rule].Name;
+            }
+        }
+
+        By("priority", acc.Priority);
+        By("channels", acc.Channels);
+        By("costPolicy", acc.CostPolicy);
+        By("quietHours", acc.QuietHours);
+        if (acc.Templates is not null)
+        {
+            foreach (var (channel, rule) in acc.Templates)
+            {
+                By("template." + channel.ToString().ToLowerInvariant(), rule);
+            }
+        }
+
+        return rules is null ? null : new RouteProvenance(Version, rules);
     }
 
     private Route ComposePlan(NewNotification notification, in Accumulator acc, DefaultRouter fallback)

@@ -38,6 +38,10 @@ public sealed record NotificationView(
     /// <summary>The customer's replies, oldest first (GET one notification only); null when there are none.</summary>
     public IReadOnlyList<Replies.CustomerMessageView>? Replies { get; init; }
 
+    /// <summary>The rule set version and, per part of the route (priority, channels, costPolicy, quietHours,
+    /// template.{channel}), the rule that decided it at ingest; null when the defaults decided the route.</summary>
+    public Herald.Core.Routing.RouteProvenance? DecidedBy { get; init; }
+
     public static NotificationView From(Notification n, IReadOnlyList<Attempt>? attempts) => new(
         n.Id, n.Status, n.Priority, n.Channel, n.Type, n.CustomerId, n.ExternalId, n.ExpiresAt, n.CreatedAt, n.UpdatedAt,
         [.. n.Route.Steps.Select(s => new RouteStepView(s.Channel, s.WaitFor, s.Timeout.TotalSeconds))],
@@ -45,6 +49,7 @@ public sealed record NotificationView(
     {
         Actions = n.Actions.Count == 0 ? null : n.Actions,
         ReplyUntil = n.ReplyUntil,
+        DecidedBy = n.Route.DecidedBy,
     };
 }
 

@@ -75,6 +75,9 @@ public sealed class ConsoleBrowserTests
         await Expect(page.GetByTestId("status")).ToHaveTextAsync("delivered", new() { Timeout = (float)Deadline.TotalMilliseconds });
         var attempts = page.GetByRole(AriaRole.List, new() { Name = "Attempts, oldest first" });
         await Expect(attempts.GetByRole(AriaRole.Listitem).First).ToContainTextAsync("whatsapp");
+        // Why the route is what it is: the rules that decided it (the notification's own record), or the defaults.
+        await Expect(page.GetByLabel("Why this route")).ToContainTextAsync(
+            new System.Text.RegularExpressions.Regex("Decided by rule set version \\d+: .+ by rule |No rule decided it"));
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Cancel notification" })).ToHaveCountAsync(0);
         await page.ScreenshotAsync(new() { Path = Screenshot("trace.png"), FullPage = true });
 

@@ -68,6 +68,13 @@ export function TracePage({ id, canCancel }: { id: string; canCancel: boolean })
       </dl>
 
       <h2>Route</h2>
+      <p className="decided-by" aria-label="Why this route">
+        {notification.decidedBy
+          ? <>Decided by rule set version {Number(notification.decidedBy.ruleSetVersion)}: {Object.entries(notification.decidedBy.rules).map(([part, rule], i) => (
+              <span key={part}>{i > 0 && "; "}{part} by rule <strong>{rule}</strong></span>
+            ))}.</>
+          : <>No rule decided it: the tenant's default route.</>}
+      </p>
       <ol className="route" aria-label="Route the rules decided">
         {notification.route.map((step, i) => (
           <li key={i}>
