@@ -56,6 +56,18 @@ public sealed class ConsoleBrowserTests
             "aria-label", new System.Text.RegularExpressions.Regex("over 1 delivered$"));
         await page.ScreenshotAsync(new() { Path = Screenshot("overview.png"), FullPage = true });
 
+        // The first screen's load, measured (issue #19 asks under 1 s on the embedded demo; printed, never asserted:
+        // `-class "*ConsoleBrowserTests" -showLiveOutput` on a quiet machine gives the figure).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await page.GotoAsync("/console/");
+        await Expect(page.GetByTestId("total")).ToHaveTextAsync("1", new() { Timeout = (float)Deadline.TotalMilliseconds });
+        var firstScreen = clock.Elapsed;
+        var timing = await page.EvaluateAsync<double[]>(
+            "() => { const n = performance.getEntriesByType('navigation')[0]; return [n.responseEnd, n.domContentLoadedEventEnd, n.loadEventEnd]; }");
+        TestContext.Current.TestOutputHelper?.WriteLine(string.Create(
+            System.Globalization.CultureInfo.InvariantCulture,
+            $"console.first_screen: {firstScreen.TotalMilliseconds:F0} ms from navigation to the overview's figures (document {timing[0]:F0} ms, DOM ready {timing[1]:F0} ms, load {timing[2]:F0} ms)"));
+
         await page.GetByRole(AriaRole.Link, new() { Name = "Notifications" }).ClickAsync();
         var row = page.GetByRole(AriaRole.Row).Filter(new() { HasText = "payment.received" });
         await Expect(row).ToBeVisibleAsync(expect);
