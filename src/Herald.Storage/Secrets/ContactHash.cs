@@ -13,6 +13,10 @@ public enum ContactKind : byte
     /// <summary>An inbound sender address as the vendor gave it (a phone or a chat id), compared exactly (trimmed): the
     /// customer messages' senders.</summary>
     Sender = 4,
+
+    /// <summary>A consent ledger address, already in the ledger's normal form (ConsentAddress.Normalize), compared exactly
+    /// (trimmed) whatever its channel.</summary>
+    Consent = 5,
 }
 
 /// <summary>
