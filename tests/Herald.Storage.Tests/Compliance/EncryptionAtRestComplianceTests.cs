@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Herald.Core.Customers;
+using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Core.Routing;
 using Herald.Testing;
@@ -203,6 +204,24 @@ public abstract class EncryptionAtRestComplianceTests : StoreSuite
 
         Assert.Equal(2, await Stores.Consents.RedactAsync(tenant, null, [(Channel.Sms, phone)], Ct));
         Assert.DoesNotContain(phone[1..], await DumpAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProviderErrorTexts_KeepWhatWentWrong_ButNotTheContactsVendorsEcho()
+    {
+        var tenant = await NewTenantAsync();
+        var phone = UniquePhone();
+        var email = $"bounce-{Guid.NewGuid():N}@example.com";
+        var id = await AcceptAsync(tenant, new Contacts(Phone: phone), "{}");
+        await Stores.Delivery.BeginAttemptsAsync([Attempt(id) with { State = AttemptState.Failed, Error = $"{phone} is not a WhatsApp user" }], Ct);
+        await Stores.Delivery.SavePendingReceiptAsync(
+            new PendingReceipt(Account, "pm-" + Guid.NewGuid().ToString("N"), ReceiptState.Failed, "550", $"550 <{email}>: unknown", T0), Ct);
+
+        var dump = await DumpAsync();
+
+        Assert.DoesNotContain(phone[1..], dump, StringComparison.Ordinal);
+        Assert.DoesNotContain(email, dump, StringComparison.Ordinal);
+        Assert.Contains("[redacted] is not a WhatsApp user", dump, StringComparison.Ordinal);
     }
 
     private static string UniquePhone() => "+49151" + RandomNumberGenerator.GetInt32(10_000_000, 99_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
