@@ -101,24 +101,33 @@ public sealed class PostgresConsentStore(NpgsqlDataSource dataSource, ChangeFeed
         var tenantKeys = await keys.ForWriteAsync(tenantId, ct);
         return await changes.WriteAsync(async connection =>
         {
-            // The envelope and the hash go with the address (ConsentSeal); plaintext entries are found by their address.
-            await using var cmd = new NpgsqlCommand(
-                """
-                UPDATE consents c SET address = @redacted, sealed = NULL, address_hash = NULL
-                WHERE c.tenant_id = @tenant AND c.address <> @redacted
-                  AND (c.customer_id = @customer
-                       OR (c.channel, c.address_hash) IN (SELECT * FROM unnest(@channels, @hashes))
-                       OR (c.sealed IS NULL AND (c.channel, c.address) IN (SELECT * FROM unnest(@channels, @addresses))))
-                """, connection);
-            cmd.Parameters.Add(Param("tenant", tenantId));
-            cmd.Parameters.Add(Param("redacted", ConsentAddress.Redacted));
-            cmd.Parameters.Add(Param("customer", NpgsqlDbType.Text, customerId));
-            cmd.Parameters.Add(Array("channels", NpgsqlDbType.Smallint, addresses.Select(a => (short)a.Channel).ToArray()));
-            cmd.Parameters.Add(Array("addresses", NpgsqlDbType.Text, addresses.Select(a => a.Address).ToArray()));
-            cmd.Parameters.Add(Array("hashes", NpgsqlDbType.Bytea, addresses.Select(a => ConsentSeal.Hash(tenantKeys, a.Address)).ToArray()));
-            var changed = await cmd.ExecuteNonQueryAsync(ct);
-            return (changed, changed > 0 ? StoreChanges.Consents(tenantId) : null);
+            var changed = await RedactAsync(connection, tenantKeys, customerId, addresses, ct);
+            return (changed, changed > 0 ? StoreChanges.Consents(tenantKeys.TenantId) : null);
         }, ct);
+    }
+
+    /// <summary>Erasure's redaction on <paramref name="connection"/>, inside the caller's transaction (see
+    /// <see cref="RedactAsync(Guid, string?, IReadOnlyList{ValueTuple{Channel, string}}, CancellationToken)"/>); the caller
+    /// announces <see cref="StoreChanges.Consents"/> when it changed any.</summary>
+    internal static async Task<int> RedactAsync(
+        NpgsqlConnection connection, TenantKeySet tenantKeys, string? customerId, IReadOnlyList<(Channel Channel, string Address)> addresses, CancellationToken ct)
+    {
+        // The envelope and the hash go with the address (ConsentSeal); plaintext entries are found by their address.
+        await using var cmd = new NpgsqlCommand(
+            """
+            UPDATE consents c SET address = @redacted, sealed = NULL, address_hash = NULL
+            WHERE c.tenant_id = @tenant AND c.address <> @redacted
+              AND (c.customer_id = @customer
+                   OR (c.channel, c.address_hash) IN (SELECT * FROM unnest(@channels, @hashes))
+                   OR (c.sealed IS NULL AND (c.channel, c.address) IN (SELECT * FROM unnest(@channels, @addresses))))
+            """, connection);
+        cmd.Parameters.Add(Param("tenant", tenantKeys.TenantId));
+        cmd.Parameters.Add(Param("redacted", ConsentAddress.Redacted));
+        cmd.Parameters.Add(Param("customer", NpgsqlDbType.Text, customerId));
+        cmd.Parameters.Add(Array("channels", NpgsqlDbType.Smallint, addresses.Select(a => (short)a.Channel).ToArray()));
+        cmd.Parameters.Add(Array("addresses", NpgsqlDbType.Text, addresses.Select(a => a.Address).ToArray()));
+        cmd.Parameters.Add(Array("hashes", NpgsqlDbType.Bytea, addresses.Select(a => ConsentSeal.Hash(tenantKeys, a.Address)).ToArray()));
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 
     public async Task<(bool Found, KeywordSettings? Settings)> GetKeywordsAsync(Guid tenantId, CancellationToken ct)

@@ -136,33 +136,35 @@ internal sealed class SqliteConsentStore(SqliteDatabase db, ChangeFeed changes, 
         Guid tenantId, string? customerId, IReadOnlyList<(Channel Channel, string Address)> addresses, CancellationToken ct)
     {
         var tenantKeys = await keys.ForWriteAsync(tenantId, ct).ConfigureAwait(false);
-        var changed = await db.WriteAsync(
-            scope =>
-            {
-                // At most a customer's few addresses: one parameter triple each. The envelope and the hash go with the
-                // address (ConsentSeal); plaintext entries are found by their address.
-                var pairs = string.Concat(addresses.Select((_, i) => string.Create(CultureInfo.InvariantCulture,
-                    $" OR (c.channel = $c{i} AND (c.address_hash = $h{i} OR (c.sealed IS NULL AND c.address = $a{i})))")));
-                var command = scope.Command(
-                        "UPDATE consents AS c SET address = $redacted, sealed = NULL, address_hash = NULL " +
-                        $"WHERE c.tenant_id = $tenant AND c.address <> $redacted AND (c.customer_id = $customer{pairs})")
-                    .Set("$tenant", SqliteValues.Id(tenantId)).Set("$redacted", ConsentAddress.Redacted).Set("$customer", SqliteValues.Text(customerId));
-                for (var i = 0; i < addresses.Count; i++)
-                {
-                    command.Set(string.Create(CultureInfo.InvariantCulture, $"$c{i}"), (int)addresses[i].Channel)
-                        .Set(string.Create(CultureInfo.InvariantCulture, $"$a{i}"), addresses[i].Address)
-                        .Set(string.Create(CultureInfo.InvariantCulture, $"$h{i}"), ConsentSeal.Hash(tenantKeys, addresses[i].Address));
-                }
-
-                return command.ExecuteNonQuery();
-            },
-            ct).ConfigureAwait(false);
+        var changed = await db.WriteAsync(scope => Redact(scope, tenantKeys, customerId, addresses), ct).ConfigureAwait(false);
         if (changed > 0)
         {
             await changes.CommittedAsync(StoreChanges.Consents(tenantId)).ConfigureAwait(false);
         }
 
         return changed;
+    }
+
+    /// <summary>Erasure's redaction in the caller's write transaction; the caller announces <see cref="StoreChanges.Consents"/>
+    /// after the commit when it changed any.</summary>
+    internal static int Redact(WriteScope scope, TenantKeySet tenantKeys, string? customerId, IReadOnlyList<(Channel Channel, string Address)> addresses)
+    {
+        // At most a customer's few addresses: one parameter triple each. The envelope and the hash go with the address
+        // (ConsentSeal); plaintext entries are found by their address.
+        var pairs = string.Concat(addresses.Select((_, i) => string.Create(CultureInfo.InvariantCulture,
+            $" OR (c.channel = $c{i} AND (c.address_hash = $h{i} OR (c.sealed IS NULL AND c.address = $a{i})))")));
+        var command = scope.Command(
+                "UPDATE consents AS c SET address = $redacted, sealed = NULL, address_hash = NULL " +
+                $"WHERE c.tenant_id = $tenant AND c.address <> $redacted AND (c.customer_id = $customer{pairs})")
+            .Set("$tenant", SqliteValues.Id(tenantKeys.TenantId)).Set("$redacted", ConsentAddress.Redacted).Set("$customer", SqliteValues.Text(customerId));
+        for (var i = 0; i < addresses.Count; i++)
+        {
+            command.Set(string.Create(CultureInfo.InvariantCulture, $"$c{i}"), (int)addresses[i].Channel)
+                .Set(string.Create(CultureInfo.InvariantCulture, $"$a{i}"), addresses[i].Address)
+                .Set(string.Create(CultureInfo.InvariantCulture, $"$h{i}"), ConsentSeal.Hash(tenantKeys, addresses[i].Address));
+        }
+
+        return command.ExecuteNonQuery();
     }
 
     public Task<(bool Found, KeywordSettings? Settings)> GetKeywordsAsync(Guid tenantId, CancellationToken ct) =>
