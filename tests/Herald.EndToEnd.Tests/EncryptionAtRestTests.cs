@@ -113,9 +113,11 @@ public sealed class EncryptionAtRestTests(PostgresFixture postgres)
     }
 
     /// <summary>Runs <c>herald reencrypt</c> as its own process on the test host's database and settings.</summary>
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunVerbAsync(string workingDirectory, Dictionary<string, string?> settings, string[] args)
+    /// <summary>Runs <c>Herald.Server.dll {verb}</c> as its own process with the host's settings.</summary>
+    internal static async Task<(int ExitCode, string Stdout, string Stderr)> RunVerbAsync(
+        string workingDirectory, Dictionary<string, string?> settings, string[] args, string verb = "reencrypt")
     {
-        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Herald.Server.dll"), "reencrypt",
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Herald.Server.dll"), verb,
             .. settings.Where(s => s.Value is not null).Select(s => $"--{s.Key}={s.Value}"), .. args])
         {
             WorkingDirectory = workingDirectory,
