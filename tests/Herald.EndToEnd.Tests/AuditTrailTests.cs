@@ -26,6 +26,14 @@ public sealed class PostgresAuditTrailTests(PostgresAuditHostFixture fixture) : 
         """;
 
     protected override string HealSql => "DROP TRIGGER herald_test_fail_audit ON audit_entries; DROP FUNCTION herald_test_fail_audit();";
+
+    protected override string FailCustomerDeleteSql =>
+        """
+        CREATE FUNCTION herald_test_fail_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+        CREATE TRIGGER herald_test_fail_delete BEFORE DELETE ON customers FOR EACH STATEMENT EXECUTE FUNCTION herald_test_fail_delete();
+        """;
+
+    protected override string HealCustomerDeleteSql => "DROP TRIGGER herald_test_fail_delete ON customers; DROP FUNCTION herald_test_fail_delete();";
 }
 
 /// <summary>The audit trail on the embedded SQLite backend.</summary>
@@ -44,6 +52,11 @@ public sealed class SqliteAuditTrailTests(SqliteAuditHostFixture fixture) : Audi
         "CREATE TRIGGER herald_test_fail_audit BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'injected failure'); END;";
 
     protected override string HealSql => "DROP TRIGGER herald_test_fail_audit;";
+
+    protected override string FailCustomerDeleteSql =>
+        "CREATE TRIGGER herald_test_fail_delete BEFORE DELETE ON customers BEGIN SELECT RAISE(ABORT, 'injected failure'); END;";
+
+    protected override string HealCustomerDeleteSql => "DROP TRIGGER herald_test_fail_delete;";
 }
 
 public sealed class PostgresAuditHostFixture(PostgresFixture postgres) : IAsyncLifetime
@@ -104,6 +117,11 @@ public abstract class AuditTrailTests(Func<HeraldHost> host)
     protected abstract string FailAuditSql { get; }
 
     protected abstract string HealSql { get; }
+
+    /// <summary>SQL that makes deleting a stored customer fail (the erasure's own change), and its undoing.</summary>
+    protected abstract string FailCustomerDeleteSql { get; }
+
+    protected abstract string HealCustomerDeleteSql { get; }
 
     [Fact]
     public async Task RuleChange_LeavesOneEntry_WithActorDiffRequestIdAndClientAddress()
@@ -247,6 +265,55 @@ public abstract class AuditTrailTests(Func<HeraldHost> host)
 
         Assert.Null(await Host.Services.GetRequiredService<IRuleStore>().GetCurrentAsync(tenantId, Ct));
         Assert.Equal(2, (await EntriesAsync(client, "/v1/audit")).Count);
+    }
+
+    /// <summary>Issue #17: an erasure and its audit entry are one transaction. When the entry cannot be written nothing
+    /// is erased; when the erasure fails there is no entry claiming it happened; once it succeeds, exactly one entry.</summary>
+    [Fact]
+    public async Task Erasure_AndItsAuditEntry_CommitTogetherOrNotAtAll()
+    {
+        var (tenantId, client) = await Host.CreateTenantAsync();
+        var notifications = Host.Services.GetRequiredService<INotificationStore>();
+        using (var put = await client.PutAsJsonAsync("/v1/customers/c-erase-audit", new { phone = TestData.Phone() }, Ct))
+        {
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync(Ct));
+        }
+
+        var sent = await client.SendAsync(new { type = "card.transaction", customer = new { id = "c-erase-audit" }, data = new { text = "Kept Until Erased" } });
+        await client.WaitForStatusAsync(sent, "delivered", TimeSpan.FromSeconds(60));
+
+        foreach (var (fail, heal) in new[] { (FailAuditSql, HealSql), (FailCustomerDeleteSql, HealCustomerDeleteSql) })
+        {
+            await ExecuteSqlAsync(fail);
+            try
+            {
+                using var erase = await client.PostAsync("/v1/customers/c-erase-audit/erase", null, Ct);
+                Assert.False(erase.IsSuccessStatusCode, await erase.Content.ReadAsStringAsync(Ct));
+            }
+            finally
+            {
+                await ExecuteSqlAsync(heal);
+            }
+
+            Assert.Empty(await EntriesAsync(client, "/v1/audit?action=customer.erase"));
+            using var customer = await client.GetAsync("/v1/customers/c-erase-audit", Ct);
+            Assert.Equal(HttpStatusCode.OK, customer.StatusCode);
+            Assert.Contains("Kept Until Erased", (await notifications.GetAsync(tenantId, sent, Ct))!.DataJson, StringComparison.Ordinal);
+        }
+
+        using (var erase = await client.PostAsync("/v1/customers/c-erase-audit/erase", null, Ct))
+        {
+            Assert.True(erase.IsSuccessStatusCode, await erase.Content.ReadAsStringAsync(Ct));
+        }
+
+        Assert.Single(await EntriesAsync(client, "/v1/audit?action=customer.erase"));
+        using (var gone = await client.GetAsync("/v1/customers/c-erase-audit", Ct))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        }
+
+        Assert.DoesNotContain("Kept Until Erased", (await notifications.GetAsync(tenantId, sent, Ct))!.DataJson, StringComparison.Ordinal);
+        Assert.True((await client.GetFromJsonAsync<JsonObject>("/v1/audit/verify", Ct))!["ok"]!.GetValue<bool>());
     }
 
     [Fact]

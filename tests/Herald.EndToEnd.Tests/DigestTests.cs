@@ -78,8 +78,10 @@ public sealed class DigestTests(PipelineHostFixture fixture) : IClassFixture<Pip
         var stored = await Host.Services.GetRequiredService<INotificationStore>().GetAsync(tenant, id, TestContext.Current.CancellationToken);
 
         var digest = Assert.IsType<JsonObject>(dry["digest"]);
-        Assert.Equal(stored!.Route.Digest!.Key, digest.Str("key"));
+        // The dry run shows the key readable; ingest stores the tenant's keyed hash of it (issue #17: a key can name the customer).
         Assert.Equal("balance.update\nid:c-dry-digest\nacc-1", digest.Str("key"));
+        var tenantKeys = await Host.Services.GetRequiredService<Herald.Storage.Secrets.TenantKeys>().ForWriteAsync(tenant, TestContext.Current.CancellationToken);
+        Assert.Equal(Herald.Storage.Secrets.ContactHash.Group(tenantKeys, digest.Str("key")!), stored!.Route.Digest!.Key);
         Assert.Equal("1h", digest.Str("window"));
         // Held until the window closes, in the dry run as at ingest (the stored one is not sent while its window is open).
         Assert.Equal(digest["closesAt"]!.GetValue<DateTimeOffset>(), dry["decision"]!["notBefore"]!.GetValue<DateTimeOffset>());

@@ -70,6 +70,39 @@ public sealed class EncryptionAtRestTests(PostgresFixture postgres)
         Assert.Contains("Sealed Private Reply", (await client.GetFromJsonAsync<JsonObject>("/v1/customers/c-sealed/messages"))!.ToJsonString(), StringComparison.Ordinal);
     }
 
+    /// <summary>Digest and throttle groups are keyed by the inline phone when there is no stored customer: the key is
+    /// stored as the tenant's keyed hash (in the route, the digest window and the throttle counts), and groups still form.</summary>
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("sqlite")]
+    public async Task DigestAndThrottleGroups_KeepNoContactInTheDatabase_AndStillGroup(string backend)
+    {
+        using var folder = new TempFolder();
+        var settings = backend == "postgres"
+            ? HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("e2e_groups_" + Guid.NewGuid().ToString("N")[..8]))
+            : HeraldHost.SqliteSettings(folder.Path);
+        await using var host = await HeraldHost.StartAsync(HeraldRole.All, settings);
+        var (_, client) = await host.CreateTenantAsync();
+        await RulesTests.PutAsync(client, """
+            {"rules": [
+              {"name": "otp-throttle", "when": "type == 'otp.code'", "then": {"channels": ["sms"], "throttle": {"max": 1, "per": "1h"}}},
+              {"name": "balance-digest", "when": "type == 'balance.update'", "then": {"channels": ["sms"], "digest": {"window": "1h"}}}
+            ]}
+            """);
+        var phone = TestData.Phone();
+
+        var first = await client.SendAsync(new { type = "otp.code", customer = new { phone }, data = new { code = "1" } });
+        await client.WaitForStatusAsync(first, "delivered", Deadline);
+        var second = await client.SendAsync(new { type = "otp.code", customer = new { phone }, data = new { code = "2" } });
+        await client.WaitForStatusAsync(second, "suppressed", Deadline);
+        await client.SendAsync(new { type = "balance.update", customer = new { phone }, data = new { balance = 1 } });
+
+        var text = backend == "postgres"
+            ? await DatabaseDump.PostgresAsync(settings["ConnectionStrings:Postgres"]!)
+            : DatabaseDump.Sqlite(settings["ConnectionStrings:Sqlite"]!);
+        Assert.DoesNotContain(phone[1..], text, StringComparison.Ordinal);
+    }
+
     private static async Task AssertNothingInPlaintextAsync(Func<Task<string>> dump, string phone, string email)
     {
         var text = await dump();
@@ -80,9 +113,11 @@ public sealed class EncryptionAtRestTests(PostgresFixture postgres)
     }
 
     /// <summary>Runs <c>herald reencrypt</c> as its own process on the test host's database and settings.</summary>
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunVerbAsync(string workingDirectory, Dictionary<string, string?> settings, string[] args)
+    /// <summary>Runs <c>Herald.Server.dll {verb}</c> as its own process with the host's settings.</summary>
+    internal static async Task<(int ExitCode, string Stdout, string Stderr)> RunVerbAsync(
+        string workingDirectory, Dictionary<string, string?> settings, string[] args, string verb = "reencrypt")
     {
-        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Herald.Server.dll"), "reencrypt",
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Herald.Server.dll"), verb,
             .. settings.Where(s => s.Value is not null).Select(s => $"--{s.Key}={s.Value}"), .. args])
         {
             WorkingDirectory = workingDirectory,

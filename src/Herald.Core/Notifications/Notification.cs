@@ -113,7 +113,10 @@ public sealed record Attempt
     /// <summary>"transient" or "permanent" when failed.</summary>
     public string? FailureKind { get; init; }
     public string? ErrorCode { get; init; }
-    public string? Error { get; init; }
+
+    /// <summary>The provider's error text without the contacts vendors echo (<see cref="Delivery.ErrorText"/>).</summary>
+    public string? Error { get; init => field = Delivery.ErrorText.Scrub(value); }
+
     public decimal? Cost { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? SentAt { get; init; }

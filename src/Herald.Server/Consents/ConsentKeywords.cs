@@ -23,6 +23,7 @@ public sealed partial class ConsentKeywords(
     IConsentStore consents,
     INotificationStore notifications,
     NotificationPlanner planner,
+    Notifications.GroupKeys groupKeys,
     IRuleSetSource rules,
     TimeProvider time,
     ILogger<ConsentKeywords> logger)
@@ -136,7 +137,7 @@ public sealed partial class ConsentKeywords(
             // whatever the customer's consent.
             IgnoresOptOuts = true,
         };
-        var plan = planner.Plan(Guid.CreateVersion7(now), request, null, rules.For(account.TenantId), now);
+        var plan = await groupKeys.SealAsync(planner.Plan(Guid.CreateVersion7(now), request, null, rules.For(account.TenantId), now), ct);
         if (plan.Prepared is not { } prepared)
         {
             LogAnswerFailed(logger, account.TenantId, m.Channel, plan.Error?.Detail ?? "not planned");

@@ -21,14 +21,16 @@ public sealed record ErasureResult(bool CustomerDeleted, int Cancelled, int Reda
 /// <summary>
 /// Erasure on request (issue #17): cancels what is still to be sent, deletes the stored customer, and redacts the
 /// contacts and data of every notification of the target, keeping what proves a notification was sent. Safe to
-/// repeat: a second run finds nothing left to change.
+/// repeat: a second run finds nothing left to change. The data's part is one transaction with the act's audit entry
+/// (<see cref="IErasureStore.EraseAsync"/>); the cancellations before it are state changes of their own, as a
+/// <c>DELETE /v1/notifications/{id}</c> is.
 /// </summary>
-public sealed class CustomerErasure(
-    IErasureStore erasure, ICustomerStore customers, IConsentStore consents, NotificationCancellation cancellation)
+public sealed class CustomerErasure(IErasureStore erasure, ICustomerStore customers, NotificationCancellation cancellation)
 {
     private const int Batch = 500;
 
-    public async Task<ErasureResult> EraseAsync(Guid tenantId, ErasureTarget target, CancellationToken ct)
+    /// <param name="audit">The act's audit entry, written in the erasure's transaction (nothing of the erased data in it).</param>
+    public async Task<ErasureResult> EraseAsync(Guid tenantId, ErasureTarget target, AuditChange audit, CancellationToken ct)
     {
         // First what may still go out: a send after the redaction would need the contacts it no longer has.
         var cancelled = 0;
@@ -43,24 +45,14 @@ public sealed class CustomerErasure(
         }
 
         // The stored customer's addresses name its consent ledger entries recorded by keyword (those carry no customer id).
+        // The ledger is evidence: the entries stay (who opted out of what, how, when), only the address goes.
         var stored = target.CustomerId is { } storedId ? await customers.GetAsync(tenantId, storedId, ct) : null;
-        var deleted = target.CustomerId is { } customerId && await customers.DeleteAsync(tenantId, customerId, ct);
-        var redacted = 0;
-        Guid? after = null;
-        int count;
-        do
+        var erased = await erasure.EraseAsync(tenantId, target, ConsentAddresses(target, stored?.Contacts), audit, ct);
+        return new ErasureResult(erased.CustomerDeleted, cancelled, erased.Notifications)
         {
-            (count, var last) = await erasure.RedactAsync(tenantId, target, after, Batch, ct);
-            redacted += count;
-            after = last ?? after;
-        }
-        while (count == Batch);
-
-        // What the customer sent in, after its notifications: the answers to them are found through them.
-        var messages = await erasure.RedactMessagesAsync(tenantId, target, ct);
-        // The consent ledger is evidence: the entries stay (who opted out of what, how, when), only the address goes.
-        var ledger = await consents.RedactAsync(tenantId, target.CustomerId, ConsentAddresses(target, stored?.Contacts), ct);
-        return new ErasureResult(deleted, cancelled, redacted) { RedactedMessages = messages, RedactedConsents = ledger };
+            RedactedMessages = erased.Messages,
+            RedactedConsents = erased.Consents,
+        };
     }
 
     /// <summary>The target's addresses as the consent ledger keeps them.</summary>

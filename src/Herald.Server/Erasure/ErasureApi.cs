@@ -38,19 +38,18 @@ public static class ErasureApi
         return app;
     }
 
-    private static async Task<IResult> EraseCustomerAsync(string id, HttpContext context, ClaimsPrincipal user, CustomerErasure erasure, IAuditStore audit, CancellationToken ct)
+    private static async Task<IResult> EraseCustomerAsync(string id, HttpContext context, ClaimsPrincipal user, CustomerErasure erasure, CancellationToken ct)
     {
         if (id.Length is 0 or > 200)
         {
             return Problems.Invalid([new InputError("path/id", "A customer id of 1 to 200 characters.")]);
         }
 
-        await RecordAsync(context, audit, user.TenantId(), id, "customer", ct);
-        var result = await erasure.EraseAsync(user.TenantId(), new ErasureTarget(id, null, null), ct);
+        var result = await erasure.EraseAsync(user.TenantId(), new ErasureTarget(id, null, null), Record(context, user.TenantId(), id, "customer"), ct);
         return TypedResults.Json(result, ErasureJson.Default.ErasureResult);
     }
 
-    private static async Task<IResult> EraseContactAsync(HttpRequest request, ClaimsPrincipal user, CustomerErasure erasure, IAuditStore audit, CancellationToken ct)
+    private static async Task<IResult> EraseContactAsync(HttpRequest request, ClaimsPrincipal user, CustomerErasure erasure, CancellationToken ct)
     {
         var (body, error) = await Notifications.RequestBody.ReadJsonAsync(request, 4 * 1024, ErasureJson.Default.ErasureRequest);
         if (error is not null)
@@ -80,19 +79,17 @@ public static class ErasureApi
             return Problems.Invalid(errors, "The erasure request is invalid.");
         }
 
-        await RecordAsync(request.HttpContext, audit, user.TenantId(), "contact", phone is not null ? "phone" : "email", ct);
-        var result = await erasure.EraseAsync(user.TenantId(), new ErasureTarget(null, phone, body!.Email), ct);
+        var result = await erasure.EraseAsync(
+            user.TenantId(), new ErasureTarget(null, phone, body!.Email), Record(request.HttpContext, user.TenantId(), "contact", phone is not null ? "phone" : "email"), ct);
         return TypedResults.Json(result, ErasureJson.Default.ErasureResult);
     }
 
     /// <summary>
-    /// An erasure runs in many transactions (cancelling, deleting, redacting in batches), so its audit entry is written
-    /// first, in its own: no erasure starts without its entry (one that then fails midway is finished by asking again;
-    /// the entry stands for the request). The phone or email erased is not kept, only which kind it was.
+    /// The erasure's audit entry, written in the transaction that erases (<see cref="IErasureStore.EraseAsync"/>): no
+    /// erasure without its entry, and no entry for one that failed. The phone or email erased is not kept, only which
+    /// kind it was.
     /// </summary>
-    private static Task RecordAsync(HttpContext context, IAuditStore audit, Guid tenantId, string resourceId, string target, CancellationToken ct) =>
-        audit.AppendAsync(
-            Audit.AuditRecorder.Change(context, tenantId, "customer.erase", "customer", resourceId, null, new System.Text.Json.Nodes.JsonObject { ["erase"] = target }),
-            ct);
+    private static AuditChange Record(HttpContext context, Guid tenantId, string resourceId, string target) =>
+        Audit.AuditRecorder.Change(context, tenantId, "customer.erase", "customer", resourceId, null, new System.Text.Json.Nodes.JsonObject { ["erase"] = target });
 
 }

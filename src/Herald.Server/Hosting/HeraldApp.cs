@@ -210,6 +210,13 @@ public static class HeraldApp
             return;
         }
 
+        if (role == HeraldRole.AuditVerify)
+        {
+            // The exit code is the answer (Program returns Environment.ExitCode): 1 when a chain is broken.
+            Environment.ExitCode = await AuditVerifyCommand.RunAsync(app.Services, app.Configuration, Console.Out, app.Lifetime.ApplicationStopping) ? 0 : 1;
+            return;
+        }
+
         try
         {
             await app.StartAsync();

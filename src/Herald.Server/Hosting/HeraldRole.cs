@@ -14,6 +14,10 @@ public enum HeraldRole
     /// <summary>Re-wrap tenant keys with the current node key, optionally rotate tenants' data keys, re-encrypt stored
     /// customer data in batches (resumable, safe while other nodes serve) and exit (issue #17, docs/OPERATIONS.md).</summary>
     Reencrypt,
+    /// <summary>Check the audit trail's hash chains (every tenant's and the system's, or <c>--tenant id</c>), print the
+    /// entries checked and the first broken link per chain, and exit 1 when one is broken (issue #17, docs/OPERATIONS.md).
+    /// Written <c>audit-verify</c> on the command line.</summary>
+    AuditVerify,
 }
 
 public static class HeraldRoles
@@ -23,9 +27,10 @@ public static class HeraldRoles
     {
         if (args.Length > 0 && !args[0].StartsWith('-') && !args[0].Contains('=', StringComparison.Ordinal))
         {
-            return Enum.TryParse<HeraldRole>(args[0], ignoreCase: true, out var role) && Enum.IsDefined(role)
+            // Verbs of two words are written with a dash (audit-verify).
+            return Enum.TryParse<HeraldRole>(args[0].Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var role) && Enum.IsDefined(role)
                 ? (role, args[1..])
-                : throw new ArgumentException($"Unknown role '{args[0]}'. Use one of: all, api, worker, migrate, reencrypt.");
+                : throw new ArgumentException($"Unknown role '{args[0]}'. Use one of: all, api, worker, migrate, reencrypt, audit-verify.");
         }
 
         return (HeraldRole.All, args);

@@ -24,6 +24,7 @@ public sealed class IngestService(
     IRuleSetSource rules,
     NotificationPlanner planner,
     DigestWindows digests,
+    GroupKeys groupKeys,
     GroupCommit commit,
     TimeProvider time)
 {
@@ -129,6 +130,8 @@ public sealed class IngestService(
                 continue;
             }
 
+            // Digest and throttle keys can name the customer: hashed before anything stores them (issue #17).
+            plan = await groupKeys.SealAsync(plan, ct);
             // Only notifications a digest rule applies to pay for the window's database round trip.
             prepared[i] = plan.Digest is null ? plan.Prepared : await digests.JoinAsync(plan, now, ct);
             if (traceParent is not null)

@@ -10,6 +10,8 @@ public static class NotificationsServiceCollectionExtensions
     {
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<NotificationCancellation>();
+        // Ingest, the keyword answers (inbound, any role) and the rules dry run hash group keys alike.
+        services.AddSingleton<GroupKeys>();
         if (role.ServesApi())
         {
             services.AddSingleton<IngestService>();

@@ -202,7 +202,7 @@ public static class RulesApi
     private static async Task<IResult> TestAsync(
         HttpRequest request, ClaimsPrincipal user, NotificationPlanner planner, IRuleSetSource source, TimeProvider time,
         IOptions<DefaultRouteOptions> routeOptions, CustomerCache customers, Consents.ConsentCache consents, MessageComposer composer, Throttles throttles,
-        CancellationToken ct)
+        Notifications.GroupKeys groupKeys, CancellationToken ct)
     {
         var (body, error) = await RequestBody.ReadJsonAsync(request, MaxTestBytes);
         if (error is not null)
@@ -277,7 +277,8 @@ public static class RulesApi
 
             var view = RuleTestView.Of(draft is null ? set.Version : null, evaluation!, prepared, messages) with
             {
-                Throttle = await throttles.PreviewAsync(prepared, now, ct),
+                // Counted as ingest stores the group: by its hashed key (issue #17).
+                Throttle = await throttles.PreviewAsync(await groupKeys.SealAsync(prepared, ct), now, ct),
                 Digest = plan.Digest is { } join ? new DigestView(join.Key, Durations.Format(join.Window), prepared.Route.Digest!.ClosesAt) : null,
             };
             return TypedResults.Json(view, RulesJson.Default.RuleTestView);

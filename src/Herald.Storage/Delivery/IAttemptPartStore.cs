@@ -10,7 +10,11 @@ namespace Herald.Storage;
 /// <param name="ReceivedAt">When the part's final receipt arrived; null while none did.</param>
 public sealed record AttemptPart(
     Guid AttemptId, int Index, int Count, Guid ProviderId, string ProviderMessageId, ReceiptState State,
-    string? ErrorCode, string? Error, DateTimeOffset? ReceivedAt);
+    string? ErrorCode, string? Error, DateTimeOffset? ReceivedAt)
+{
+    /// <summary>The receipt's error text without the contacts vendors echo (<see cref="ErrorText"/>).</summary>
+    public string? Error { get; init => field = ErrorText.Scrub(value); } = ErrorText.Scrub(Error);
+}
 
 /// <summary>Where a multi-part attempt stands after a part's receipt was recorded.</summary>
 /// <param name="Parts">Every part of the attempt, by index.</param>

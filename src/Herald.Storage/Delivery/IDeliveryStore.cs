@@ -13,7 +13,12 @@ public sealed record ClaimedNotification(Notification Notification, IReadOnlyLis
 /// <param name="ProviderId">The provider account that vouched for the receipt (whose signature, token or bind it came
 /// through). A receipt is only ever applied to an attempt of that account: provider message ids are the provider's,
 /// not unique across accounts, so (account, message id) is the key on every path.</param>
-public sealed record PendingReceipt(Guid ProviderId, string ProviderMessageId, ReceiptState State, string? ErrorCode, string? Error, DateTimeOffset ReceivedAt);
+public sealed record PendingReceipt(Guid ProviderId, string ProviderMessageId, ReceiptState State, string? ErrorCode, string? Error, DateTimeOffset ReceivedAt)
+{
+    /// <summary>The receipt's error text without the contacts vendors echo (<see cref="ErrorText"/>): parked receipts are
+    /// stored in plaintext.</summary>
+    public string? Error { get; init => field = ErrorText.Scrub(value); } = ErrorText.Scrub(Error);
+}
 
 /// <param name="Applied">Per update, in input order: whether its version matched and it was stored.</param>
 /// <param name="Receipts">Pending receipts for the (provider account, provider message id) pairs that these updates

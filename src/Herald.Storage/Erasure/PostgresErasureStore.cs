@@ -1,3 +1,4 @@
+using Herald.Core.Notifications;
 using Herald.Storage.Secrets;
 using Npgsql;
 using NpgsqlTypes;
@@ -5,7 +6,7 @@ using static Herald.Storage.Postgres.PostgresRows;
 
 namespace Herald.Storage.Postgres;
 
-public sealed class PostgresErasureStore(NpgsqlDataSource dataSource, TenantKeys keys) : IErasureStore
+public sealed class PostgresErasureStore(NpgsqlDataSource dataSource, TenantKeys keys, ChangeFeed changes) : IErasureStore
 {
     // The target: the stored customer's id, or the inline phone or email by their keyed hashes (issue #17). Rows written
     // before encryption at rest (sealed IS NULL) are still matched by their plaintext until `herald reencrypt` moved them.
@@ -49,7 +50,13 @@ public sealed class PostgresErasureStore(NpgsqlDataSource dataSource, TenantKeys
     public async Task<int> RedactMessagesAsync(Guid tenantId, ErasureTarget target, CancellationToken ct)
     {
         var tenantKeys = await keys.ForWriteAsync(tenantId, ct);
-        await using var cmd = dataSource.CreateCommand(RedactMessagesSql);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await RedactMessagesAsync(connection, tenantKeys, target, ct);
+    }
+
+    private static async Task<int> RedactMessagesAsync(NpgsqlConnection connection, TenantKeySet tenantKeys, ErasureTarget target, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(RedactMessagesSql, connection);
         Bind(cmd, tenantKeys, target);
         cmd.Parameters.Add(Param("phone_sender", NpgsqlDbType.Bytea, ContactHash.Compute(tenantKeys, ContactKind.Sender, target.Phone)));
         cmd.Parameters.Add(Param("email_sender", NpgsqlDbType.Bytea, ContactHash.Compute(tenantKeys, ContactKind.Sender, target.Email)));
@@ -71,10 +78,81 @@ public sealed class PostgresErasureStore(NpgsqlDataSource dataSource, TenantKeys
         var tenantKeys = await keys.ForWriteAsync(tenantId, ct);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
+        var result = await RedactBatchAsync(conn, tenantKeys, target, after, batch, ct);
+        await tx.CommitAsync(ct);
+        return result;
+    }
+
+    public async Task<ErasureCounts> EraseAsync(
+        Guid tenantId, ErasureTarget target, IReadOnlyList<(Channel Channel, string Address)> consentAddresses, AuditChange audit, CancellationToken ct)
+    {
+        const int batch = 500;
+        var tenantKeys = await keys.ForWriteAsync(tenantId, ct);
+        var announce = new List<Change>();
+        ErasureCounts counts;
+        await using (var conn = await dataSource.OpenConnectionAsync(ct))
+        {
+            await using var tx = await conn.BeginTransactionAsync(ct);
+            var deleted = false;
+            if (target.CustomerId is { } customerId)
+            {
+                await using var delete = new NpgsqlCommand("DELETE FROM customers WHERE tenant_id = @tenant AND id = @id", conn);
+                delete.Parameters.Add(Param("tenant", tenantId));
+                delete.Parameters.Add(Param("id", customerId));
+                deleted = await delete.ExecuteNonQueryAsync(ct) > 0;
+                if (deleted && StoreChanges.Customer(tenantId, customerId) is { } customerChange)
+                {
+                    announce.Add(customerChange);
+                }
+            }
+
+            // Batches keep each statement's arrays small; they all belong to this one transaction.
+            var notifications = 0;
+            Guid? after = null;
+            int count;
+            do
+            {
+                (count, var last) = await RedactBatchAsync(conn, tenantKeys, target, after, batch, ct);
+                notifications += count;
+                after = last ?? after;
+            }
+            while (count == batch);
+
+            // What the customer sent in, after its notifications: the answers to them are found through them.
+            var messages = await RedactMessagesAsync(conn, tenantKeys, target, ct);
+            var consents = await PostgresConsentStore.RedactAsync(conn, tenantKeys, target.CustomerId, consentAddresses, ct);
+            if (consents > 0)
+            {
+                announce.Add(StoreChanges.Consents(tenantId));
+            }
+
+            // Last, as every store takes the chain's lock: after the rows it changes.
+            await PostgresAuditStore.AppendAsync(conn, audit, ct);
+            foreach (var change in announce)
+            {
+                await ChangeFeed.NotifyAsync(conn, change, ct);
+            }
+
+            await tx.CommitAsync(ct);
+            counts = new ErasureCounts(deleted, notifications, messages, consents);
+        }
+
+        foreach (var change in announce)
+        {
+            await changes.CommittedAsync(change);
+        }
+
+        return counts;
+    }
+
+    private async Task<(int Redacted, Guid? Last)> RedactBatchAsync(
+        NpgsqlConnection conn, TenantKeySet tenantKeys, ErasureTarget target, Guid? after, int batch, CancellationToken ct)
+    {
+        var tenantId = tenantKeys.TenantId;
         var ids = new List<Guid>();
         var contacts = new List<string>();
         var data = new List<string>();
-        await using (var select = new NpgsqlCommand(TargetSql, conn, tx))
+        await using (var select = new NpgsqlCommand(TargetSql, conn))
         {
             Bind(select, tenantKeys, target);
             select.Parameters.Add(Param("after", after ?? Guid.Empty));
@@ -92,14 +170,13 @@ public sealed class PostgresErasureStore(NpgsqlDataSource dataSource, TenantKeys
 
         if (ids.Count > 0)
         {
-            await using var update = new NpgsqlCommand(RedactSql, conn, tx);
+            await using var update = new NpgsqlCommand(RedactSql, conn);
             update.Parameters.Add(Array("ids", NpgsqlDbType.Uuid, ids.ToArray()));
             update.Parameters.Add(Array("contacts", NpgsqlDbType.Jsonb, contacts.ToArray()));
             update.Parameters.Add(Array("data", NpgsqlDbType.Jsonb, data.ToArray()));
             await update.ExecuteNonQueryAsync(ct);
         }
 
-        await tx.CommitAsync(ct);
         return (ids.Count, ids.Count == 0 ? null : ids.Max());
     }
 

@@ -10,6 +10,9 @@ public enum ReencryptionTable
     Notifications,
     CustomerMessages,
     Customers,
+
+    /// <summary>The consent ledger's addresses (<see cref="ConsentSeal"/>).</summary>
+    Consents,
 }
 
 /// <summary>One batch's outcome: rows looked at, rows rewritten, and whether the table's pass is complete.</summary>
@@ -38,6 +41,7 @@ internal static class Reencrypt
     {
         ReencryptionTable.Notifications => "notifications",
         ReencryptionTable.CustomerMessages => "customer_messages",
+        ReencryptionTable.Consents => "consents",
         _ => "customers",
     };
 
@@ -72,6 +76,20 @@ internal static class Reencrypt
 
     public static byte[] Customer(TenantKeys tenantKeys, TenantKeySet keys, string id, string document, byte[]? sealedBytes) =>
         TenantKeys.SealText(keys, CustomerSeal.Purpose, id, CustomerSeal.Document(tenantKeys, keys.TenantId, id, document, sealedBytes));
+
+    /// <summary>A consent entry's new envelope and hash: a plaintext address sealed and hashed, or a sealed one re-sealed
+    /// (its hash stays: the look-up key never rotates). Null for an erased entry, which holds nothing to seal.</summary>
+    public static (byte[] Sealed, byte[]? Hash)? Consent(TenantKeys tenantKeys, TenantKeySet keys, Guid id, string address, byte[]? sealedBytes, byte[]? hash)
+    {
+        if (sealedBytes is null)
+        {
+            return address == Core.Customers.ConsentAddress.Redacted ? null : (ConsentSeal.Seal(keys, id, address), ConsentSeal.Hash(keys, address));
+        }
+
+        return Stale(keys, sealedBytes)
+            ? (ConsentSeal.Seal(keys, id, tenantKeys.OpenText(keys.TenantId, ConsentSeal.Purpose, id.ToString("N"), sealedBytes)), hash)
+            : null;
+    }
 
     /// <summary>Normalises stored JSON text (PostgreSQL's jsonb prints spaces) before sealing: not needed for correctness,
     /// but keeps the sealed payload the same shape as new rows'.</summary>

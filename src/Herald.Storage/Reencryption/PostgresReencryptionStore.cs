@@ -50,6 +50,11 @@ internal sealed class PostgresReencryptionStore(NpgsqlDataSource dataSource, Ten
 
     public async Task<ReencryptionBatch> RunBatchAsync(ReencryptionTable table, int batch, CancellationToken ct)
     {
+        if (table == ReencryptionTable.Consents)
+        {
+            return await RunConsentsBatchAsync(batch, ct);
+        }
+
         var name = Reencrypt.Name(table);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -160,6 +165,73 @@ internal sealed class PostgresReencryptionStore(NpgsqlDataSource dataSource, Ten
         {
             progress.Parameters.Add(Param("name", name));
             progress.Parameters.Add(Param("cursor", rows.Count == 0 ? "" : rows[^1].Key));
+            progress.Parameters.Add(Param("now", Utc(time.GetUtcNow())));
+            await progress.ExecuteNonQueryAsync(ct);
+        }
+
+        await tx.CommitAsync(ct);
+        return new ReencryptionBatch(rows.Count, changed.Count, done);
+    }
+
+    /// <summary>The consent ledger's pass (issue #17): its own small method, as the ledger's rows are (address, envelope,
+    /// hash) and its append-only trigger admits exactly these changes (migration 0034).</summary>
+    private async Task<ReencryptionBatch> RunConsentsBatchAsync(int batch, CancellationToken ct)
+    {
+        var name = Reencrypt.Name(ReencryptionTable.Consents);
+        await using var conn = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        string? after;
+        await using (var cursor = new NpgsqlCommand("SELECT cursor FROM reencryption_progress WHERE name = @name FOR UPDATE", conn, tx))
+        {
+            cursor.Parameters.Add(Param("name", name));
+            after = await cursor.ExecuteScalarAsync(ct) as string;
+        }
+
+        var rows = new List<(Guid Id, Guid TenantId, string Address, byte[]? Sealed, byte[]? Hash)>();
+        await using (var select = new NpgsqlCommand(
+            "SELECT id, tenant_id, address, sealed, address_hash FROM consents WHERE id > @after::uuid ORDER BY id LIMIT @batch FOR UPDATE", conn, tx))
+        {
+            select.Parameters.Add(Param("after", string.IsNullOrEmpty(after) ? Guid.Empty.ToString() : after));
+            select.Parameters.Add(Param("batch", batch));
+            await using var r = await select.ExecuteReaderAsync(ct);
+            while (await r.ReadAsync(ct))
+            {
+                rows.Add((r.GetGuid(0), r.GetGuid(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetFieldValue<byte[]>(3),
+                    r.IsDBNull(4) ? null : r.GetFieldValue<byte[]>(4)));
+            }
+        }
+
+        var changed = new List<(Guid Id, byte[] Sealed, byte[]? Hash)>();
+        foreach (var row in rows)
+        {
+            if (Reencrypt.Consent(keys, await keys.ForWriteAsync(row.TenantId, ct), row.Id, row.Address, row.Sealed, row.Hash) is { } update)
+            {
+                changed.Add((row.Id, update.Sealed, update.Hash));
+            }
+        }
+
+        if (changed.Count > 0)
+        {
+            await using var update = new NpgsqlCommand(
+                """
+                UPDATE consents c SET address = '', sealed = u.sealed, address_hash = u.address_hash
+                FROM unnest(@ids, @sealed, @hashes) AS u(id, sealed, address_hash)
+                WHERE c.id = u.id
+                """, conn, tx);
+            update.Parameters.Add(Array("ids", NpgsqlDbType.Uuid, changed.Select(c => c.Id).ToArray()));
+            update.Parameters.Add(Array("sealed", NpgsqlDbType.Bytea, changed.Select(c => c.Sealed).ToArray()));
+            update.Parameters.Add(Array("hashes", NpgsqlDbType.Bytea, changed.Select(c => c.Hash).ToArray()));
+            await update.ExecuteNonQueryAsync(ct);
+        }
+
+        var done = rows.Count < batch;
+        await using (var progress = new NpgsqlCommand(done
+            ? "DELETE FROM reencryption_progress WHERE name = @name"
+            : "INSERT INTO reencryption_progress (name, cursor, updated_at) VALUES (@name, @cursor, @now) ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            conn, tx))
+        {
+            progress.Parameters.Add(Param("name", name));
+            progress.Parameters.Add(Param("cursor", rows.Count == 0 ? "" : rows[^1].Id.ToString()));
             progress.Parameters.Add(Param("now", Utc(time.GetUtcNow())));
             await progress.ExecuteNonQueryAsync(ct);
         }

@@ -18,6 +18,11 @@ internal sealed class SqliteReencryptionStore(SqliteDatabase db, TenantKeys keys
 
     public async Task<ReencryptionBatch> RunBatchAsync(ReencryptionTable table, int batch, CancellationToken ct)
     {
+        if (table == ReencryptionTable.Consents)
+        {
+            return await RunConsentsBatchAsync(batch, ct).ConfigureAwait(false);
+        }
+
         // The tenants' keys first (creating keys is a write of its own): the batch as it is now names them; a row that
         // changes before the write below is read again there.
         var preview = await db.ReadAsync(
@@ -91,6 +96,67 @@ internal sealed class SqliteReencryptionStore(SqliteDatabase db, TenantKeys keys
                         "INSERT INTO reencryption_progress (name, cursor, updated_at) VALUES ($name, $cursor, $now) " +
                         "ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at");
                 progress.Set("$name", Reencrypt.Name(table)).Set("$cursor", rows.Count == 0 ? "" : rows[^1].Key).Set("$now", SqliteValues.Ms(db.Time.GetUtcNow()))
+                    .ExecuteNonQuery();
+                return new ReencryptionBatch(rows.Count, rewritten, done);
+            },
+            ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The consent ledger's pass (issue #17): its own small method, as the ledger's rows are (address, envelope,
+    /// hash) and its append-only trigger admits exactly these changes (migration 0035).</summary>
+    private async Task<ReencryptionBatch> RunConsentsBatchAsync(int batch, CancellationToken ct)
+    {
+        const string select =
+            "SELECT id, tenant_id, address, sealed, address_hash FROM consents " +
+            "WHERE id > coalesce((SELECT cursor FROM reencryption_progress WHERE name = $name), '') ORDER BY id LIMIT $batch";
+        var name = Reencrypt.Name(ReencryptionTable.Consents);
+        List<(Guid Id, Guid TenantId, string Address, byte[]? Sealed, byte[]? Hash)> Read(SqliteCommand command) =>
+            command.Set("$name", name).Set("$batch", batch).ReadAll(r => (r.GetId(0), r.GetId(1), r.GetString(2),
+                r.IsDBNull(3) ? null : (byte[])r.GetValue(3), r.IsDBNull(4) ? null : (byte[])r.GetValue(4)));
+
+        // The tenants' keys first (creating keys is a write of its own), as for the other tables.
+        var tenantKeys = new Dictionary<Guid, TenantKeySet>();
+        var preview = await db.ReadAsync(
+            connection =>
+            {
+                using var command = connection.CreateCommand();
+                command.CommandText = select;
+                return Read(command);
+            },
+            ct).ConfigureAwait(false);
+        foreach (var row in preview)
+        {
+            if (!tenantKeys.ContainsKey(row.TenantId))
+            {
+                tenantKeys[row.TenantId] = await keys.ForWriteAsync(row.TenantId, ct).ConfigureAwait(false);
+            }
+        }
+
+        return await db.WriteAsync(
+            scope =>
+            {
+                using var read = scope.OneOff(select);
+                var rows = Read(read);
+                var update = scope.Command("UPDATE consents SET address = '', sealed = $sealed, address_hash = $hash WHERE id = $id");
+                var rewritten = 0;
+                foreach (var row in rows)
+                {
+                    // A tenant first seen in this second read wrote its entries sealed (new entries always are).
+                    if (tenantKeys.TryGetValue(row.TenantId, out var k)
+                        && Reencrypt.Consent(keys, k, row.Id, row.Address, row.Sealed, row.Hash) is { } changed)
+                    {
+                        update.Set("$id", SqliteValues.Id(row.Id)).Set("$sealed", changed.Sealed).Set("$hash", changed.Hash).ExecuteNonQuery();
+                        rewritten++;
+                    }
+                }
+
+                var done = rows.Count < batch;
+                var progress = done
+                    ? scope.Command("DELETE FROM reencryption_progress WHERE name = $name")
+                    : scope.Command(
+                        "INSERT INTO reencryption_progress (name, cursor, updated_at) VALUES ($name, $cursor, $now) " +
+                        "ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at");
+                progress.Set("$name", name).Set("$cursor", rows.Count == 0 ? "" : SqliteValues.Id(rows[^1].Id)).Set("$now", SqliteValues.Ms(db.Time.GetUtcNow()))
                     .ExecuteNonQuery();
                 return new ReencryptionBatch(rows.Count, rewritten, done);
             },

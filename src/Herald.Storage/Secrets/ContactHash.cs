@@ -13,6 +13,10 @@ public enum ContactKind : byte
     /// <summary>An inbound sender address as the vendor gave it (a phone or a chat id), compared exactly (trimmed): the
     /// customer messages' senders.</summary>
     Sender = 4,
+
+    /// <summary>A consent ledger address, already in the ledger's normal form (ConsentAddress.Normalize), compared exactly
+    /// (trimmed) whatever its channel.</summary>
+    Consent = 5,
 }
 
 /// <summary>
@@ -56,6 +60,31 @@ public static class ContactHash
 
     /// <summary>The hash of <paramref name="value"/> with the tenant's look-up key; null for a null or blank value.</summary>
     public static byte[]? Compute(TenantKeySet keys, ContactKind kind, string? value) => Compute(keys.LookupKey, kind, value);
+
+    /// <summary>What a digest or throttle group key is stored as (issue #17): the key names the customer ("to:+4915…" for
+    /// inline contacts, a data value), yet it is only ever compared for equality, so <see cref="GroupPrefix"/> and the hex
+    /// of its keyed hash (taken over the key exactly, not normalised) stand in for it. Idempotent: a key that is a group
+    /// hash already is answered as it is.</summary>
+    public static string Group(TenantKeySet keys, string groupKey)
+    {
+        if (groupKey.StartsWith(GroupPrefix, StringComparison.Ordinal))
+        {
+            return groupKey;
+        }
+
+        var input = new byte[1 + Encoding.UTF8.GetByteCount(groupKey)];
+        input[0] = GroupKind;
+        Encoding.UTF8.GetBytes(groupKey, input.AsSpan(1));
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        HMACSHA256.HashData(keys.LookupKey, input, mac);
+        return GroupPrefix + Convert.ToHexStringLower(mac[..Size]);
+    }
+
+    /// <summary>How a hashed group key begins (a planner's key begins with the notification type, which has no '#').</summary>
+    public const string GroupPrefix = "#k1:";
+
+    /// <summary>The hashed kind byte of group keys, apart from every <see cref="ContactKind"/>.</summary>
+    private const byte GroupKind = 0xF0;
 
     private static string NormalisePhone(string value)
     {

@@ -79,7 +79,12 @@ public static class WebhookEventStatus
 /// <param name="Attempt">The try this result is of (the claim's <see cref="WebhookDelivery.Attempts"/>): when given, the
 /// result is stored only if no later claim took the delivery over since, so a dispatcher that outlived its lease
 /// cannot overwrite the outcome of the try that replaced it.</param>
-public sealed record WebhookDeliveryResult(Guid DeliveryId, WebhookDeliveryState State, DateTimeOffset? NextAttemptAt, int? StatusCode, string? Error, int? Attempt = null);
+public sealed record WebhookDeliveryResult(Guid DeliveryId, WebhookDeliveryState State, DateTimeOffset? NextAttemptAt, int? StatusCode, string? Error, int? Attempt = null)
+{
+    /// <summary>The bank endpoint's error text without contacts (<see cref="Core.Delivery.ErrorText"/>): an endpoint may
+    /// echo the event it refused, and the text is stored in plaintext.</summary>
+    public string? Error { get; init => field = Core.Delivery.ErrorText.Scrub(value); } = Core.Delivery.ErrorText.Scrub(Error);
+}
 
 /// <param name="Before">Keyset cursor: deliveries with an id below this one (ids are time-ordered).</param>
 public sealed record WebhookDeliveryQuery(WebhookDeliveryState? State = null, Guid? EndpointId = null, Guid? NotificationId = null, Guid? Before = null, int Limit = 50);

@@ -135,7 +135,7 @@ public sealed class PostgresWebhookStore(NpgsqlDataSource dataSource, TenantKeys
             list.Add(new ClaimedWebhookDelivery(ReadDelivery(r), ReadEndpoint(r, DeliveryColumnCount), notification)
             {
                 Message = r.IsDBNull(messageAt) ? null : PostgresCustomerMessageStore.ReadMessage(r, keys, messageAt),
-                Consent = r.IsDBNull(consentAt) ? null : PostgresConsentStore.Read(r, consentAt),
+                Consent = r.IsDBNull(consentAt) ? null : PostgresConsentStore.Read(r, keys, consentAt),
             });
         }
 

@@ -140,7 +140,7 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db, TenantKeys keys) : I
                     {
                         Notification = n,
                         Message = message.Set("$id", id).ReadFirst(r => SqliteCustomerMessageStore.ReadMessage(r, keys)),
-                        Consent = consent.Set("$id", id).ReadFirst(SqliteConsentStore.Read),
+                        Consent = consent.Set("$id", id).ReadFirst(r => SqliteConsentStore.Read(r, keys)),
                     });
                 }
 

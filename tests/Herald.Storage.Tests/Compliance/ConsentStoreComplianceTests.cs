@@ -114,8 +114,19 @@ public abstract class ConsentStoreComplianceTests : StoreSuite
         await Assert.ThrowsAnyAsync<Exception>(() => ExecuteRawAsync("UPDATE consents SET action = 2"));
         await Assert.ThrowsAnyAsync<Exception>(() => ExecuteRawAsync("UPDATE consents SET address = '+4915100000009'"));
         await Assert.ThrowsAnyAsync<Exception>(() => ExecuteRawAsync("DELETE FROM consents"));
+        // The address's sealed columns (issue #17) change only as erasure and the re-encryption change them: not a hash
+        // dropped or swapped, not an erasure that keeps the envelope or the hash, not the facts along with them.
+        await Assert.ThrowsAnyAsync<Exception>(() => ExecuteRawAsync("UPDATE consents SET address_hash = NULL"));
+        await Assert.ThrowsAnyAsync<Exception>(() => ExecuteRawAsync("UPDATE consents SET address_hash = sealed"));
+        await Assert.ThrowsAnyAsync<Exception>(() => ExecuteRawAsync("UPDATE consents SET address = '[erased]'"));
+        await Assert.ThrowsAnyAsync<Exception>(() => ExecuteRawAsync("UPDATE consents SET address = '[erased]', sealed = NULL"));
+        await Assert.ThrowsAnyAsync<Exception>(() => ExecuteRawAsync(
+            "UPDATE consents SET address = '[erased]', sealed = NULL, address_hash = NULL, actor = 'someone'"));
 
         Assert.Equal([stop], await Stores.Consents.ListAsync(tenant, new ConsentQuery(), Ct));
+        // Erasure's change is the one allowed.
+        await ExecuteRawAsync("UPDATE consents SET address = '[erased]', sealed = NULL, address_hash = NULL");
+        Assert.Equal([stop with { Address = ConsentAddress.Redacted }], await Stores.Consents.ListAsync(tenant, new ConsentQuery(), Ct));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Herald.Core.Customers;
+using Herald.Core.Delivery;
 using Herald.Core.Notifications;
 using Herald.Core.Routing;
 using Herald.Testing;
@@ -27,6 +28,12 @@ public abstract class EncryptionAtRestComplianceTests : StoreSuite
 
     /// <summary>Runs raw SQL on the test database (what an attacker with write access, or an old build, does).</summary>
     protected Task ExecuteAsync(string sql) => RawBackend.ExecuteAsync(Backend, sql, Ct);
+
+    /// <summary>A count read behind the stores' back.</summary>
+    protected Task<long> CountAsync(string sql) => RawBackend.CountAsync(Backend, sql, Ct);
+
+    /// <summary>The backend's SQL literal of <c>T0</c> for a raw insert into <c>recorded_at</c>.</summary>
+    protected abstract string RecordedAtSql { get; }
 
     [Fact]
     public async Task CustomerValues_AreStoredSealed_AndReadBackInPlaintext()
@@ -135,7 +142,92 @@ public abstract class EncryptionAtRestComplianceTests : StoreSuite
         Assert.Equal(2, (await second.Keys.ForWriteAsync(tenant, Ct)).CurrentVersion);
     }
 
+    [Fact]
+    public async Task ConsentLedger_StoresNoAddressInPlaintext_AndIsFoundByItsHash()
+    {
+        var tenant = await NewTenantAsync();
+        var phone = UniquePhone();
+        var email = $"consent-{Guid.NewGuid():N}@example.com";
+        var stop = Consent(tenant, Channel.Sms, phone, ConsentAction.OptOut);
+        var mail = Consent(tenant, Channel.Email, email, ConsentAction.OptOut, "marketing");
+        var other = Consent(tenant, Channel.Sms, UniquePhone(), ConsentAction.OptOut);
+        await Stores.Consents.AppendAsync([new(stop), new(mail), new(other)], Ct);
+
+        var dump = await DumpAsync();
+
+        Assert.DoesNotContain(phone[1..], dump, StringComparison.Ordinal);
+        Assert.DoesNotContain(email, dump, StringComparison.Ordinal);
+        Assert.Equal(0, await CountAsync($"SELECT count(*) FROM consents WHERE tenant_id = '{tenant}' AND (address <> '' OR sealed IS NULL OR address_hash IS NULL)"));
+        Assert.Equal([stop], await Stores.Consents.ListAsync(tenant, new ConsentQuery(Address: phone), Ct));
+        Assert.Equal([mail], await Stores.Consents.ListAsync(tenant, new ConsentQuery(Address: email), Ct));
+        Assert.Empty(await Stores.Consents.ListAsync(await NewTenantAsync(), new ConsentQuery(Address: phone), Ct));
+        var view = ConsentOptOuts.From(await Stores.Consents.LatestAsync(tenant, Ct));
+        Assert.True(view.IsOptedOut(Channel.Sms, phone, "card.payment"));
+        Assert.True(view.IsOptedOut(Channel.Email, email, "marketing"));
+        Assert.Equal(3, view.Count);
+    }
+
+    [Fact]
+    public async Task ConsentLedger_Erasure_LeavesNeitherTheAddressNorItsHash_SoNothingConfirmsTheNumber()
+    {
+        var tenant = await NewTenantAsync();
+        var phone = UniquePhone();
+        var kept = Consent(tenant, Channel.Sms, UniquePhone(), ConsentAction.OptOut);
+        await Stores.Consents.AppendAsync([new(Consent(tenant, Channel.Sms, phone, ConsentAction.OptOut)), new(kept)], Ct);
+
+        Assert.Equal(1, await Stores.Consents.RedactAsync(tenant, null, [(Channel.Sms, phone)], Ct));
+
+        // Asking the ledger for the erased number finds nothing: a kept hash would confirm it was there.
+        Assert.Empty(await Stores.Consents.ListAsync(tenant, new ConsentQuery(Address: phone), Ct));
+        Assert.Equal(1, await CountAsync($"SELECT count(*) FROM consents WHERE tenant_id = '{tenant}' AND address = '[erased]' AND sealed IS NULL AND address_hash IS NULL"));
+        Assert.Equal([kept], await Stores.Consents.ListAsync(tenant, new ConsentQuery(Address: kept.Address), Ct));
+        Assert.DoesNotContain(phone[1..], await DumpAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConsentLedger_PlaintextEntriesFromBefore_StayReadable_FindableAndErasable_AndTheNewestEntryWins()
+    {
+        var tenant = await NewTenantAsync();
+        var phone = UniquePhone();
+        // As an earlier build wrote it: the address in plaintext, no envelope, no hash (inserting is what the ledger allows).
+        var legacy = Consent(tenant, Channel.Sms, phone, ConsentAction.OptOut);
+        await ExecuteAsync(
+            "INSERT INTO consents (id, tenant_id, channel, address, action, source, actor, recorded_at) VALUES " +
+            $"('{legacy.Id}', '{tenant}', {(int)Channel.Sms}, '{phone}', {(int)ConsentAction.OptOut}, {(int)ConsentSource.Keyword}, 'customer', {RecordedAtSql})");
+        var optIn = Consent(tenant, Channel.Sms, phone, ConsentAction.OptIn);
+        await Stores.Consents.AppendAsync([new(optIn)], Ct);
+
+        Assert.Equal(phone, (await Stores.Consents.ListAsync(tenant, new ConsentQuery(), Ct))[^1].Address);
+        Assert.Equal(2, (await Stores.Consents.ListAsync(tenant, new ConsentQuery(Address: phone), Ct)).Count);
+        // The sealed opt-in is newer than the plaintext opt-out: routing sees one entry, the opt-in.
+        Assert.Equal([optIn], await Stores.Consents.LatestAsync(tenant, Ct));
+
+        Assert.Equal(2, await Stores.Consents.RedactAsync(tenant, null, [(Channel.Sms, phone)], Ct));
+        Assert.DoesNotContain(phone[1..], await DumpAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProviderErrorTexts_KeepWhatWentWrong_ButNotTheContactsVendorsEcho()
+    {
+        var tenant = await NewTenantAsync();
+        var phone = UniquePhone();
+        var email = $"bounce-{Guid.NewGuid():N}@example.com";
+        var id = await AcceptAsync(tenant, new Contacts(Phone: phone), "{}");
+        await Stores.Delivery.BeginAttemptsAsync([Attempt(id) with { State = AttemptState.Failed, Error = $"{phone} is not a WhatsApp user" }], Ct);
+        await Stores.Delivery.SavePendingReceiptAsync(
+            new PendingReceipt(Account, "pm-" + Guid.NewGuid().ToString("N"), ReceiptState.Failed, "550", $"550 <{email}>: unknown", T0), Ct);
+
+        var dump = await DumpAsync();
+
+        Assert.DoesNotContain(phone[1..], dump, StringComparison.Ordinal);
+        Assert.DoesNotContain(email, dump, StringComparison.Ordinal);
+        Assert.Contains("[redacted] is not a WhatsApp user", dump, StringComparison.Ordinal);
+    }
+
     private static string UniquePhone() => "+49151" + RandomNumberGenerator.GetInt32(10_000_000, 99_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private ConsentEntry Consent(Guid tenant, Channel channel, string address, ConsentAction action, string? type = null) =>
+        new(NextId(), tenant, null, channel, address, type, action, ConsentSource.Keyword, ConsentEntry.CustomerActor, T0, null);
 
     private CustomerMessage Message(Guid tenant, string from, string text) => new(
         NextId(), tenant, Account, Channel.Sms, from, "pm-" + Guid.NewGuid().ToString("N"), null, null, text, false, null, T0);
@@ -171,12 +263,16 @@ public abstract class EncryptionAtRestComplianceTests : StoreSuite
 
 public sealed class PostgresEncryptionAtRestComplianceTests(PostgresFixture server) : EncryptionAtRestComplianceTests
 {
+    protected override string RecordedAtSql => "'2030-01-01T08:00:00Z'";
+
     protected override async Task<IStoreTestBackend> CreateBackendAsync() => await PostgresTestBackend.CreateAsync(server, Ct);
 
 }
 
 public sealed class SqliteEncryptionAtRestComplianceTests : EncryptionAtRestComplianceTests
 {
+    protected override string RecordedAtSql => "1893484800000";
+
     protected override Task<IStoreTestBackend> CreateBackendAsync() => Task.FromResult<IStoreTestBackend>(new SqliteTestBackend());
 
 }
@@ -247,6 +343,36 @@ public abstract class ReencryptionComplianceTests : StoreSuite
         Assert.Equal(Phone, (await fresh.Notifications.GetAsync(tenant, sample.Id, Ct))!.Contacts.Phone);
     }
 
+    [Fact]
+    public async Task Reencrypt_ConsentLedger_SealsPlaintextEntries_LeavesErasedOnes_AndReSealsAfterRotation()
+    {
+        var tenant = (await Stores.Tenants.CreateTenantAsync("Bank", Ct)).Id;
+        var at = Backend is SqliteTestBackend ? "1893484800000" : "'2030-01-01T08:00:00Z'";
+        // As an earlier build wrote them: addresses in plaintext, no envelope, no hash; one erased already.
+        foreach (var (channel, address) in new[] { (Channel.Sms, Phone), (Channel.WhatsApp, Phone), (Channel.Sms, "[erased]") })
+        {
+            await ExecuteAsync(
+                "INSERT INTO consents (id, tenant_id, channel, address, action, source, actor, recorded_at) VALUES " +
+                $"('{Guid.CreateVersion7(T0.AddMilliseconds(Interlocked.Increment(ref _tick)))}', '{tenant}', {(int)channel}, '{address}', " +
+                $"{(int)ConsentAction.OptOut}, {(int)ConsentSource.Keyword}, 'customer', {at})");
+        }
+
+        var report = await Stores.Reencryptor.RunAsync(null, 2, null, Ct);
+
+        Assert.Equal((3L, 2L), report.Tables[ReencryptionTable.Consents]);
+        Assert.DoesNotContain(Phone[1..], await DumpAsync(), StringComparison.Ordinal);
+        Assert.Equal(2, (await Stores.Consents.ListAsync(tenant, new ConsentQuery(Address: Phone), Ct)).Count);
+        Assert.Equal(0L, (await Stores.Reencryptor.RunAsync(null, 2, null, Ct)).Tables[ReencryptionTable.Consents].Rewritten);
+
+        var rotated = await Stores.Reencryptor.RunAsync([tenant], 2, null, Ct);
+
+        Assert.Equal((3L, 2L), rotated.Tables[ReencryptionTable.Consents]);
+        await using var fresh = Backend.Open();
+        var entries = await fresh.Consents.ListAsync(tenant, new ConsentQuery(Address: Phone), Ct);
+        Assert.Equal([Phone, Phone], entries.Select(e => e.Address));
+        Assert.Equal(2, await fresh.Consents.RedactAsync(tenant, null, [(Channel.Sms, Phone), (Channel.WhatsApp, Phone)], Ct));
+    }
+
     private async Task<Guid> SeedAsync()
     {
         var tenant = (await Stores.Tenants.CreateTenantAsync("Bank", Ct)).Id;
@@ -301,6 +427,33 @@ internal static class RawBackend
         SqliteTestBackend sqlite => Task.FromResult(DatabaseDump.Sqlite(sqlite.ConnectionString)),
         _ => throw new NotSupportedException(backend.GetType().Name),
     };
+
+    /// <summary>The first column of the first row of <paramref name="sql"/>, as a long.</summary>
+    public static async Task<long> CountAsync(IStoreTestBackend backend, string sql, CancellationToken ct)
+    {
+        switch (backend)
+        {
+            case PostgresTestBackend postgres:
+                await using (var connection = new NpgsqlConnection(postgres.ConnectionString))
+                {
+                    await connection.OpenAsync(ct);
+                    await using var command = new NpgsqlCommand(sql, connection);
+                    return Convert.ToInt64(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+                }
+
+            case SqliteTestBackend sqlite:
+                using (var connection = new SqliteConnection(sqlite.ConnectionString + ";Pooling=False"))
+                {
+                    connection.Open();
+                    using var command = connection.CreateCommand();
+                    command.CommandText = sql;
+                    return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+                }
+
+            default:
+                throw new NotSupportedException(backend.GetType().Name);
+        }
+    }
 
     public static async Task ExecuteAsync(IStoreTestBackend backend, string sql, CancellationToken ct)
     {
