@@ -279,6 +279,31 @@ public abstract class DeliveryPipelineTests(Func<HeraldHost> host)
     }
 
     [Fact]
+    public async Task Search_FiltersBySource_AndTheViewNamesIt()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        using var created = await client.PostAsJsonAsync("/v1/sources", new { name = "core banking", adapter = "native", settings = new { } });
+        created.EnsureSuccessStatusCode();
+        var sourceId = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<Guid>();
+        using var viaSource = await client.PostAsync(
+            $"/v1/sources/{sourceId}/messages",
+            new StringContent($$$"""{"type":"service.news","customer":{"phone":"{{{TestData.Phone()}}}"},"data":{"text":"from core"}}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, viaSource.StatusCode);
+        var fromSource = (await viaSource.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<Guid>();
+        var plain = await client.SendAsync(new { type = "service.news", customer = new { phone = TestData.Phone() } });
+
+        var found = (await client.GetFromJsonAsync<JsonObject>($"/v1/notifications?sourceId={sourceId}"))!;
+
+        var item = Assert.Single(found["items"]!.AsArray())!;
+        Assert.Equal(fromSource, item["id"]!.GetValue<Guid>());
+        Assert.Equal(sourceId, item["sourceId"]!.GetValue<Guid>());
+        Assert.Null((await client.GetNotificationAsync(plain))["sourceId"]);
+        using var bad = await client.GetAsync("/v1/notifications?sourceId=core");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task Search_FiltersByExternalIdAndStatus()
     {
         var (_, client) = await Host.CreateTenantAsync();

@@ -38,6 +38,9 @@ public sealed record NotificationView(
     /// <summary>The customer's replies, oldest first (GET one notification only); null when there are none.</summary>
     public IReadOnlyList<Replies.CustomerMessageView>? Replies { get; init; }
 
+    /// <summary>The source that delivered it to Herald (issue #5); null for the plain API.</summary>
+    public Guid? SourceId { get; init; }
+
     /// <summary>The rule set version and, per part of the route (priority, channels, costPolicy, quietHours,
     /// template.{channel}), the rule that decided it at ingest; null when the defaults decided the route.</summary>
     public Herald.Core.Routing.RouteProvenance? DecidedBy { get; init; }
@@ -50,6 +53,7 @@ public sealed record NotificationView(
         Actions = n.Actions.Count == 0 ? null : n.Actions,
         ReplyUntil = n.ReplyUntil,
         DecidedBy = n.Route.DecidedBy,
+        SourceId = n.SourceId,
     };
 }
 

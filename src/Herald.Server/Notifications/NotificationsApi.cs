@@ -212,7 +212,8 @@ public static class NotificationsApi
             Before: q["before"].FirstOrDefault() is { } before ? (Guid.TryParse(before, out var b) ? b : Bad<Guid?>("before", "Must be a notification id.", errors)) : null,
             Limit: q["limit"].FirstOrDefault() is { } limit ? (int.TryParse(limit, out var l) && l is >= 1 and <= 500 ? l : Bad<int>("limit", "Must be 1 to 500.", errors)) : 50,
             Channel: ParseEnum<Channel>(q["channel"], "channel", errors),
-            Priority: ParseEnum<Priority>(q["priority"], "priority", errors));
+            Priority: ParseEnum<Priority>(q["priority"], "priority", errors),
+            SourceId: q["sourceId"].FirstOrDefault() is { } source ? (Guid.TryParse(source, out var s) ? s : Bad<Guid?>("sourceId", "Must be a source id.", errors)) : null);
         if (errors.Count > 0)
         {
             return Problems.Invalid(errors, "The search is invalid.");

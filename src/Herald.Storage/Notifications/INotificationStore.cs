@@ -29,7 +29,8 @@ public sealed record NotificationQuery(
     Guid? Before = null,
     int Limit = 50,
     Channel? Channel = null,
-    Priority? Priority = null);
+    Priority? Priority = null,
+    Guid? SourceId = null);
 
 /// <summary>How many notifications of one priority created in one bucket are (so far) <paramref name="Status"/> on
 /// <paramref name="Channel"/> (null: not delivered on any channel yet, or never).</summary>

@@ -296,6 +296,12 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource, Tenan
             cmd.Parameters.Add(Param("priority", (short)priority));
         }
 
+        if (query.SourceId is { } source)
+        {
+            sql.Append(" AND n.source_id = @source");
+            cmd.Parameters.Add(Param("source", source));
+        }
+
         if (query.Before is { } before)
         {
             sql.Append(" AND n.id < @before");

@@ -220,6 +220,12 @@ internal sealed class SqliteNotificationStore(SqliteDatabase db, TenantKeys keys
                     command.Set("$priority", (int)priority);
                 }
 
+                if (query.SourceId is { } source)
+                {
+                    sql.Append(" AND n.source_id = $source");
+                    command.Set("$source", SqliteValues.Id(source));
+                }
+
                 if (query.Before is { } before)
                 {
                     sql.Append(" AND n.id < $before");

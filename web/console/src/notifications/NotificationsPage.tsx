@@ -29,7 +29,13 @@ export function NotificationsPage({ query }: { query: URLSearchParams }) {
   const [page, setPage] = useState<Page | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [live, setLive] = useState(false);
+  const [sources, setSources] = useState<{ id: string; name: string }[]>([]);
   const search = query.toString();
+
+  // The tenant's sources, for the source filter (a key that may not list them gets no such filter).
+  useEffect(() => {
+    void api.GET("/v1/sources").then(({ data }) => setSources((data ?? []).map((s) => ({ id: String(s.id), name: s.name }))));
+  }, []);
 
   useEffect(() => {
     let current = true;
@@ -96,6 +102,14 @@ export function NotificationsPage({ query }: { query: URLSearchParams }) {
             {priorities.map((s) => <option key={s}>{s}</option>)}
           </select>
         </label>
+        {sources.length > 0 && (
+          <label>Source
+            <select name="sourceId" defaultValue={query.get("sourceId") ?? ""}>
+              <option value="">any</option>
+              {sources.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
+            </select>
+          </label>
+        )}
         {textFilters.map(([name, label]) => (
           <label key={name}>{label}
             <input name={name} defaultValue={query.get(name) ?? ""} spellCheck={false} />
