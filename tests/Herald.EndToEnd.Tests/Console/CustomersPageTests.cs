@@ -89,8 +89,7 @@ public sealed class CustomersPageTests
         Assert.Null(await CustomerAsync(tenant, "C-42"));
 
         await page.SetViewportSizeAsync(390, 844);
-        var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
-        Assert.True(width <= 390, $"The page is {width} px wide at a 390 px window.");
+        await AssertFitsAsync(page, 390);
     }
 
     [Fact]

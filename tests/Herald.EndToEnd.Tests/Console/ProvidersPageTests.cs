@@ -43,8 +43,7 @@ public sealed class ProvidersPageTests
         Assert.False((await SandboxSmsAsync(tenant))["isolated"]!.GetValue<bool>());
 
         await page.SetViewportSizeAsync(390, 844);
-        var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
-        Assert.True(width <= 390, $"The page is {width} px wide at a 390 px window.");
+        await AssertFitsAsync(page, 390);
     }
 
     private static async Task<JsonNode> SandboxSmsAsync(HttpClient tenant) =>

@@ -113,9 +113,7 @@ public sealed class RulesPageTests
         // Phone width: the page reflows to one column, no sideways scrolling.
         await page.SetViewportSizeAsync(390, 844);
         await page.ScreenshotAsync(new() { Path = Screenshot("rules-phone.png"), FullPage = true });
-        var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
-        var widest = await page.EvaluateAsync<string>("() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('; ')");
-        Assert.True(width <= 390, $"The page is {width} px wide at a 390 px window: {widest}");
+        await AssertFitsAsync(page, 390);
     }
 
     [Fact]

@@ -104,8 +104,7 @@ public sealed class SandboxPageTests
         await page.SetViewportSizeAsync(390, 844);
         await Expect(alertScreen).ToBeVisibleAsync(visible);
         await page.ScreenshotAsync(new() { Path = Screenshot("sandbox-phone.png") });
-        var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
-        Assert.True(width <= 390, $"The page is {width} px wide at a 390 px window.");
+        await AssertFitsAsync(page, 390);
     }
 
     [Fact]

@@ -77,8 +77,7 @@ public sealed class SourcesPageTests
         Assert.True(stored["signatureRequired"]!.GetValue<bool>());
 
         await page.SetViewportSizeAsync(390, 844);
-        var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
-        Assert.True(width <= 390, $"The page is {width} px wide at a 390 px window.");
+        await AssertFitsAsync(page, 390);
     }
 
     /// <summary>Each adapter's default settings and prefilled sample work together: what the page offers is accepted,

@@ -63,7 +63,6 @@ public sealed class TemplatesPageTests
         await page.ScreenshotAsync(new() { Path = Screenshot("templates.png"), FullPage = true });
 
         await page.SetViewportSizeAsync(390, 844);
-        var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
-        Assert.True(width <= 390, $"The page is {width} px wide at a 390 px window.");
+        await AssertFitsAsync(page, 390);
     }
 }

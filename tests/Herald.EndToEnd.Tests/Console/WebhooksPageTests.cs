@@ -108,8 +108,7 @@ public sealed class WebhooksPageTests
         Assert.Empty((await tenant.GetFromJsonAsync<JsonArray>("/v1/webhooks"))!);
 
         await page.SetViewportSizeAsync(390, 844);
-        var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
-        Assert.True(width <= 390, $"The page is {width} px wide at a 390 px window.");
+        await AssertFitsAsync(page, 390);
     }
 
     private static async Task<List<JsonObject>> DeliveriesAsync(HttpClient tenant, string state) =>
