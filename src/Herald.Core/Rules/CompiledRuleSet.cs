@@ -144,7 +144,11 @@ public sealed class CompiledRuleSet
         var acc = Run(context, routeOnly: false, matched, errors, null, out var dataInvalid);
         var route = ComposeRoute(context.Notification, acc, fallback);
 
-        var decidedBy = new Dictionary<string, string>(StringComparer.Ordinal);
+        // The route's parts (priority, channels, cost policy, quiet hours, templates) as the route records them, plus
+        // the actions a route does not carry.
+        var decidedBy = route.DecidedBy is { } provenance
+            ? new Dictionary<string, string>(provenance.Rules, StringComparer.Ordinal)
+            : new Dictionary<string, string>(StringComparer.Ordinal);
         void By(string action, int rule)
         {
             if (rule >= 0)
@@ -153,11 +157,7 @@ public sealed class CompiledRuleSet
             }
         }
 
-        By("priority", acc.Priority);
-        By("channels", acc.Channels);
         By("ttl", acc.Ttl);
-        By("quietHours", acc.QuietHours);
-        By("costPolicy", acc.CostPolicy);
         By("suppress", acc.Suppress);
         By("delay", acc.Delay);
         By("digest", acc.Digest);
@@ -165,13 +165,6 @@ public sealed class CompiledRuleSet
         By("optOuts", acc.OptOuts);
         By("actions", acc.ReplyActions);
         var templates = Templates(acc) ?? [];
-        if (acc.Templates is not null)
-        {
-            foreach (var (channel, rule) in acc.Templates)
-            {
-                By("template." + channel.ToString().ToLowerInvariant(), rule);
-            }
-        }
 
         var decision = new RuleDecision(
             acc.Priority >= 0 ? _rules[acc.Priority].Actions.Priority : null,
