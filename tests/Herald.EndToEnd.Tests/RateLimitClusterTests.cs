@@ -49,7 +49,9 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
         // in the api process, a pause of that process (GC, the test's polling) stamped the sends queued meanwhile with
         // one time, a burst that no sender made (measured: a 142 ms gap, then five arrivals in the same millisecond).
         await using var provider = await ProviderProcess.StartAsync();
-        var (client, botId) = await TenantWithOneLimitedTelegramAccountAsync(api, provider);
+        var (client, botId) = await TenantWithOneLimitedTelegramAccountAsync(api, provider, "Rate Limited Bank");
+        var workers = Enumerable.Range(0, Workers).Select(_ => WorkerProcess.Start(settings)).ToList();
+        await WarmUpAsync(api, provider, workers);
 
         for (var sent = 0; sent < Backlog; sent += 1_000)
         {
@@ -62,7 +64,6 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
             Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         }
 
-        var workers = Enumerable.Range(0, Workers).Select(_ => WorkerProcess.Start(settings)).ToList();
         using var stopSampling = new CancellationTokenSource();
         var samples = new List<(DateTimeOffset At, Dictionary<string, long>[] Permits)>();
         var sampling = SampleAsync(workers, samples, stopSampling.Token);
@@ -115,9 +116,9 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
             }
 
             var stats = await AccountStatsAsync(provider, botId);
-            var times = (await provider.Client.SandboxMessagesAsync("telegram"))
+            var times = (await MeasuredMessagesAsync(provider))
                 .Select(m => m!["time"]!.GetValue<DateTimeOffset>()).Order().ToList();
-            var criticalPosition = (await provider.Client.SandboxMessagesAsync("telegram")).Select((m, i) => (m, i)).First(x => x.m.Str("to") == criticalChat).i;
+            var criticalPosition = (await MeasuredMessagesAsync(provider)).Select((m, i) => (m, i)).First(x => x.m.Str("to") == criticalChat).i;
             var slidingMax = stats["maxPerSlidingSecond"]!.GetValue<long>();
             var lowsAfterCritical = times.Count - criticalPosition - 1;
 
@@ -173,7 +174,7 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
         {
             await stopSampling.CancelAsync();
             await sampling;
-            var sent = (await provider.Client.SandboxMessagesAsync("telegram")).Select(m => m!["time"]!.GetValue<DateTimeOffset>()).Order().ToList();
+            var sent = (await MeasuredMessagesAsync(provider)).Select(m => m!["time"]!.GetValue<DateTimeOffset>()).Order().ToList();
             PrintPerSecond(samples, sent);
             var totals = await Task.WhenAll(workers.Select(w => w.PermitsAsync()));
             for (var w = 0; w < totals.Length; w++)
@@ -288,10 +289,50 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
         return inPhase / Math.Max(0.001, (to - from).TotalSeconds);
     }
 
-    private static async Task<(HttpClient Client, string BotId)> TenantWithOneLimitedTelegramAccountAsync(HeraldHost api, ProviderProcess provider)
+    /// <summary>
+    /// Every worker sends before the measured backlog exists: a worker's first sends (its connection to the provider
+    /// opening, the send path compiling) leave late, after their slots, and arrived bunched with the next ones (103 in
+    /// one sliding second, once in four full runs). A cold process is not what the limit is about, so another tenant's
+    /// account at the same provider takes those sends, each worker at least one, and its arrivals are not counted.
+    /// </summary>
+    private async Task WarmUpAsync(HeraldHost api, ProviderProcess provider, List<WorkerProcess> workers)
+    {
+        var (client, _) = await TenantWithOneLimitedTelegramAccountAsync(api, provider, "Warm-up Bank");
+        var clock = Stopwatch.StartNew();
+        for (var round = 0; ; round++)
+        {
+            var items = Enumerable.Range(0, 3 * Workers).Select(i => new
+            {
+                type = "service.news", channels = new[] { "telegram" },
+                customer = new { telegramChatId = $"{WarmUpChatPrefix}{round:D3}{i:D3}1" }, data = new { text = "warm-up" },
+            });
+            using (var response = await client.PostAsJsonAsync("/v1/notifications/batch", new { items }))
+            {
+                Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            var granted = await Task.WhenAll(workers.Select(async w => (await w.PermitsAsync()).GetValueOrDefault("granted/shared")));
+            if (granted.All(g => g > 0))
+            {
+                output.WriteLine($"warm-up: every worker sent ({string.Join(", ", granted)}) after {clock.Elapsed.TotalSeconds:0.0} s");
+                return;
+            }
+
+            Assert.True(clock.Elapsed < Deadline, $"warm-up: not every worker sent within {Deadline} ({string.Join(", ", granted)})");
+        }
+    }
+
+    private const char WarmUpChatPrefix = '8';
+
+    /// <summary>The sandbox's Telegram messages but the warm-up's.</summary>
+    private static async Task<List<JsonNode>> MeasuredMessagesAsync(ProviderProcess provider) =>
+        [.. (await provider.Client.SandboxMessagesAsync("telegram")).OfType<JsonNode>().Where(m => !m.Str("to").StartsWith(WarmUpChatPrefix))];
+
+    private static async Task<(HttpClient Client, string BotId)> TenantWithOneLimitedTelegramAccountAsync(HeraldHost api, ProviderProcess provider, string name)
     {
         // Straight to the stores: the tenant gets exactly one Telegram account, limited to Rate/s (no provider API yet).
-        var tenant = await api.Services.GetRequiredService<ITenantStore>().CreateTenantAsync("Rate Limited Bank", CancellationToken.None);
+        var tenant = await api.Services.GetRequiredService<ITenantStore>().CreateTenantAsync(name, CancellationToken.None);
         var botId = "5" + Random.Shared.Next(10_000_000, 99_999_999).ToString(CultureInfo.InvariantCulture);
         var settings = $$"""{"baseUrl":"{{provider.BaseUrl}}/sandbox/telegram","botToken":"{{botId}}:rate-limit-test-token","webhookSecret":"rate-limit-secret"}""";
         await api.Services.GetRequiredService<IProviderStore>().CreateAsync(
@@ -311,7 +352,7 @@ public sealed partial class RateLimitClusterTests(PostgresFixture postgres, Rate
     }
 
     private static async Task<int> RecipientsAsync(ProviderProcess provider) =>
-        (await provider.Client.SandboxMessagesAsync("telegram")).Select(m => m.Str("to")).Distinct(StringComparer.Ordinal).Count();
+        (await MeasuredMessagesAsync(provider)).Select(m => m.Str("to")).Distinct(StringComparer.Ordinal).Count();
 
     private static async Task<long> AcceptedAsync(ProviderProcess provider, string botId) =>
         (await AccountStatsAsync(provider, botId))["accepted"]?.GetValue<long>() ?? 0;

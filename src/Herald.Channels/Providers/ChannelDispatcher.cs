@@ -135,7 +135,7 @@ public sealed partial class ChannelDispatcher
             candidates.RemoveAt(index);
 
             // The first send of a call carries the caller's attempt id; a failover is a new attempt with its own id.
-            var attemptId = failovers is null ? message.AttemptId : Guid.CreateVersion7(_time.GetUtcNow());
+            var attemptId = failovers is null ? message.AttemptId : TimeOrderedIds.New(_time.GetUtcNow());
             var outgoing = attemptId == message.AttemptId ? message : message with { AttemptId = attemptId };
             var startedAt = _time.GetUtcNow();
             var started = _time.GetTimestamp();

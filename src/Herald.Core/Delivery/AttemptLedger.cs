@@ -46,14 +46,14 @@ public static class AttemptLedger
     /// <summary>A step passed over without a send, so the timeline explains the fallback.</summary>
     public static Attempt Skipped(Notification n, SkippedStep s, DateTimeOffset now) => new()
     {
-        Id = Guid.CreateVersion7(now), NotificationId = n.Id, Step = s.Step, Channel = s.Channel, State = AttemptState.Failed,
+        Id = TimeOrderedIds.New(now), NotificationId = n.Id, Step = s.Step, Channel = s.Channel, State = AttemptState.Failed,
         FailureKind = "permanent", ErrorCode = s.ErrorCode, Error = s.Error, CreatedAt = now, UpdatedAt = now,
     };
 
     /// <summary>The attempt recorded (state sending) before the provider is called, so a crash mid-send is seen.</summary>
     public static Attempt Begin(Notification n, int step, DateTimeOffset now) => new()
     {
-        Id = Guid.CreateVersion7(now), NotificationId = n.Id, Step = step, Channel = n.Route.Steps[step].Channel,
+        Id = TimeOrderedIds.New(now), NotificationId = n.Id, Step = step, Channel = n.Route.Steps[step].Channel,
         State = AttemptState.Sending, CreatedAt = now, UpdatedAt = now,
     };
 
@@ -85,7 +85,7 @@ public static class AttemptLedger
         }).ToList();
 
         var outcome = report.Outcome;
-        var answered = failovers.Count == 0 ? begun : begun with { Id = report.AttemptId ?? Guid.CreateVersion7(now), CreatedAt = report.StartedAt ?? now };
+        var answered = failovers.Count == 0 ? begun : begun with { Id = report.AttemptId ?? TimeOrderedIds.New(now), CreatedAt = report.StartedAt ?? now };
         var attempt = answered with
         {
             ProviderId = report.Provider?.Id,
@@ -119,7 +119,7 @@ public static class AttemptLedger
     {
         var attempt = new Attempt
         {
-            Id = Guid.CreateVersion7(now), NotificationId = n.Id, Step = step, Channel = n.Route.Steps[step].Channel,
+            Id = TimeOrderedIds.New(now), NotificationId = n.Id, Step = step, Channel = n.Route.Steps[step].Channel,
             State = AttemptState.Failed, FailureKind = "permanent", ErrorCode = code, Error = error, CreatedAt = now, UpdatedAt = now,
         };
         var transition = new Transition(NotificationStatus.Suppressed, n.Progress, null, QueueAction.Remove);

@@ -320,7 +320,7 @@ public sealed class TenantProvisioning(
             {
                 // Each tenant's sandbox senders are its own (random ids), held like any other account's.
                 accounts.Add(new ProviderAccount(
-                    Guid.CreateVersion7(now), tenant.Id, channel.Definition.Channel, channel.Definition.Kind, account.Name, account.Settings, account.Weight, true, now)
+                    TimeOrderedIds.New(now), tenant.Id, channel.Definition.Channel, channel.Definition.Kind, account.Name, account.Settings, account.Weight, true, now)
                 {
                     SenderIdentity = ConnectorDefinitions.SenderIdentity(channel.Definition.Kind, account.Settings),
                 });

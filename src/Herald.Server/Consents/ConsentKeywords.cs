@@ -78,7 +78,7 @@ public sealed partial class ConsentKeywords(
             else
             {
                 var entry = new ConsentEntry(
-                    Guid.CreateVersion7(now), account.TenantId, act.Message.CustomerId, act.Message.Channel, address, act.Keyword.Type,
+                    TimeOrderedIds.New(now), account.TenantId, act.Message.CustomerId, act.Message.Channel, address, act.Keyword.Type,
                     act.Keyword.Action == KeywordAction.OptOut ? ConsentAction.OptOut : ConsentAction.OptIn, ConsentSource.Keyword,
                     ConsentEntry.CustomerActor, act.Message.ReceivedAt, act.Message.Id);
                 recorded.Add((act, new NewConsent(entry, InboundRef(account.Id, act.Message.ProviderMessageId))));
@@ -137,7 +137,7 @@ public sealed partial class ConsentKeywords(
             // whatever the customer's consent.
             IgnoresOptOuts = true,
         };
-        var plan = await groupKeys.SealAsync(planner.Plan(Guid.CreateVersion7(now), request, null, rules.For(account.TenantId), now), ct);
+        var plan = await groupKeys.SealAsync(planner.Plan(TimeOrderedIds.New(now), request, null, rules.For(account.TenantId), now), ct);
         if (plan.Prepared is not { } prepared)
         {
             LogAnswerFailed(logger, account.TenantId, m.Channel, plan.Error?.Detail ?? "not planned");

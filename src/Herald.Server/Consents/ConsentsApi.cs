@@ -178,7 +178,7 @@ public static class ConsentsApi
 
         var now = time.GetUtcNow();
         var entry = new ConsentEntry(
-            Guid.CreateVersion7(now), tenantId, body.CustomerId, channel, address!, body.Type, action, ConsentSource.Api, Actor(context.User), now, null);
+            TimeOrderedIds.New(now), tenantId, body.CustomerId, channel, address!, body.Type, action, ConsentSource.Api, Actor(context.User), now, null);
         // The audit entry leaves the address out: the ledger itself holds it, and erasure redacts it there.
         using (context.Audit(tenantId, "consent.record", "consent", entry.Id.ToString("D"), null,
                    new JsonObject { ["channel"] = channel.ToString().ToLowerInvariant(), ["type"] = body.Type, ["action"] = action == ConsentAction.OptOut ? "opt_out" : "opt_in", ["customerId"] = body.CustomerId }))

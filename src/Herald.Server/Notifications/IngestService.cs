@@ -123,7 +123,7 @@ public sealed class IngestService(
         {
             var now = time.GetUtcNow();
             var plan = planner.Plan(
-                Guid.CreateVersion7(now), notifications[i], stored[i], rules.For(notifications[i].TenantId), now, optOuts[notifications[i].TenantId]);
+                TimeOrderedIds.New(now), notifications[i], stored[i], rules.For(notifications[i].TenantId), now, optOuts[notifications[i].TenantId]);
             if (plan.Error is { } error)
             {
                 errors[i] = new InputError(pointerPrefix(i) + error.Pointer, error.Detail);

@@ -151,7 +151,7 @@ public static partial class ProvidersApi
         }
 
         var now = time.GetUtcNow();
-        var draft = new ProviderAccount(Guid.CreateVersion7(now), user.TenantId(), channel ?? Channel.Sms, kind ?? "", "", "{}", 100, true, now);
+        var draft = new ProviderAccount(TimeOrderedIds.New(now), user.TenantId(), channel ?? Channel.Sms, kind ?? "", "", "{}", 100, true, now);
         var account = Apply(draft, body, kind, egress, errors);
         if (errors.Count > 0 || account is null)
         {

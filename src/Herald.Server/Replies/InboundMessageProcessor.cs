@@ -110,7 +110,7 @@ public sealed partial class InboundMessageProcessor(
                 answered = null;
             }
 
-            stored.Add(Correlate(account, m, answered, Guid.CreateVersion7(now)));
+            stored.Add(Correlate(account, m, answered, TimeOrderedIds.New(now)));
         }
 
         // The consent ledger first: a crash before the messages are stored loses no STOP (the vendor retries).

@@ -1,3 +1,4 @@
+using Herald.Core.Notifications;
 using System.Security.Claims;
 using System.Text.Json;
 using Herald.Ingest;
@@ -93,7 +94,7 @@ public static class SourcesApi
         }
 
         var now = time.GetUtcNow();
-        var id = Guid.CreateVersion7(now);
+        var id = TimeOrderedIds.New(now);
         var secret = body!.RequireSignature == true ? RequestSignature.NewSecret() : null;
         var draft = new Source(
             id, tenantId, valid.Name!, valid.Adapter, valid.Settings, secret is null ? null : protector.Protect(secret, Context(id)),

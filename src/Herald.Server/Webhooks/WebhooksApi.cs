@@ -159,7 +159,7 @@ public static class WebhooksApi
         }
 
         var now = time.GetUtcNow();
-        var id = Guid.CreateVersion7(now);
+        var id = TimeOrderedIds.New(now);
         var secret = NewSecret();
         var draft = new WebhookEndpoint(id, tenant, body.Url!, secrets.Protect(secret, SecretContext(id)), statuses, body.Enabled ?? true, body.Description, now, now);
         WebhookEndpoint endpoint;

@@ -1,3 +1,4 @@
+using Herald.Core.Notifications;
 using Npgsql;
 using NpgsqlTypes;
 using static Herald.Storage.Postgres.PostgresRows;
@@ -81,7 +82,7 @@ public sealed class PostgresAuditStore(NpgsqlDataSource dataSource) : IAuditStor
             prev = r.GetString(1);
         }
 
-        var entry = AuditHash.Next(change, Guid.CreateVersion7(change.At), seq, prev);
+        var entry = AuditHash.Next(change, TimeOrderedIds.New(change.At), seq, prev);
         await using (var insert = new NpgsqlCommand(
             $"""
             INSERT INTO audit_entries ({Columns})

@@ -1,3 +1,4 @@
+using Herald.Core.Notifications;
 using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Sqlite;
@@ -48,7 +49,7 @@ internal sealed class SqliteAuditStore(SqliteDatabase db) : IAuditStore
             }
         }
 
-        var entry = AuditHash.Next(change, Guid.CreateVersion7(change.At), seq, prev);
+        var entry = AuditHash.Next(change, TimeOrderedIds.New(change.At), seq, prev);
         scope.Command(
                 $"""
                 INSERT INTO audit_entries ({Columns})

@@ -42,14 +42,6 @@ public sealed record NotificationCount(DateTimeOffset Bucket, Channel? Channel, 
     public long Fallbacks { get; init; }
 }
 
-/// <summary>The smallest UUIDv7 of a millisecond: notification ids are UUIDv7 made from their creation time, so a
-/// creation-time range is an id range, which the (tenant_id, id) index answers without an index of its own.</summary>
-public static class TimeOrderedIds
-{
-    public static Guid Floor(DateTimeOffset time) =>
-        Guid.ParseExact($"{time.ToUnixTimeMilliseconds():x12}".Insert(8, "-") + "-0000-0000-000000000000", "D");
-}
-
 public interface INotificationStore
 {
     /// <summary>

@@ -19,7 +19,7 @@ public sealed class PostgresProviderStore(NpgsqlDataSource dataSource, ChangeFee
     {
         var stored = accounts.Select(static a => a with
         {
-            Id = a.Id == Guid.Empty ? Guid.CreateVersion7(a.CreatedAt) : a.Id,
+            Id = a.Id == Guid.Empty ? TimeOrderedIds.New(a.CreatedAt) : a.Id,
             CreatedAt = Utc(a.CreatedAt),
         }).ToList();
         return await changes.WriteAsync(async connection =>

@@ -23,7 +23,7 @@ public sealed class PostgresTemplateStore(NpgsqlDataSource dataSource, ChangeFee
             RETURNING {Columns}, (xmax = 0) AS inserted
             """,
             connection);
-            cmd.Parameters.Add(Param("id", Guid.CreateVersion7(now)));
+            cmd.Parameters.Add(Param("id", TimeOrderedIds.New(now)));
             cmd.Parameters.Add(Param("tenant", template.TenantId));
             cmd.Parameters.Add(Param("name", template.Name));
             cmd.Parameters.Add(Param("channel", (short)template.Channel));

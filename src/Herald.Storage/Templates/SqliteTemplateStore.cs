@@ -22,7 +22,7 @@ internal sealed class SqliteTemplateStore(SqliteDatabase db, ChangeFeed changes)
                     .ReadFirst(Read);
                 if (existing is null)
                 {
-                    var id = Guid.CreateVersion7(now);
+                    var id = TimeOrderedIds.New(now);
                     scope.Command(
                         """
                         INSERT INTO templates (id, tenant_id, name, channel, language, document, version, created_at, updated_at)

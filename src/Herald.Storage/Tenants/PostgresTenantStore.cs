@@ -1,3 +1,4 @@
+using Herald.Core.Notifications;
 using Npgsql;
 using NpgsqlTypes;
 using static Herald.Storage.Postgres.PostgresRows;
@@ -11,7 +12,7 @@ public sealed class PostgresTenantStore(NpgsqlDataSource dataSource, ChangeFeed 
     public async Task<Tenant> CreateTenantAsync(string name, CancellationToken ct)
     {
         var now = Utc(time.GetUtcNow());
-        var tenant = new Tenant(Guid.CreateVersion7(now), name, now);
+        var tenant = new Tenant(TimeOrderedIds.New(now), name, now);
         await PostgresAuditStore.WriteAsync(dataSource, async connection =>
         {
             await using var cmd = new NpgsqlCommand("INSERT INTO tenants (id, name, created_at) VALUES (@id, @name, @created)", connection);
@@ -43,7 +44,7 @@ public sealed class PostgresTenantStore(NpgsqlDataSource dataSource, ChangeFeed 
     public async Task<ApiKey> CreateApiKeyAsync(NewApiKey create, CancellationToken ct)
     {
         var now = Utc(time.GetUtcNow());
-        var key = new ApiKey(Guid.CreateVersion7(now), create.TenantId, create.SourceId, [.. create.Roles], [.. create.KeyHash], create.Prefix, now, null)
+        var key = new ApiKey(TimeOrderedIds.New(now), create.TenantId, create.SourceId, [.. create.Roles], [.. create.KeyHash], create.Prefix, now, null)
         {
             Name = create.Name,
             ExpiresAt = Utc(create.ExpiresAt),

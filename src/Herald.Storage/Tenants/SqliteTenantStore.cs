@@ -1,3 +1,4 @@
+using Herald.Core.Notifications;
 namespace Herald.Storage.Sqlite;
 
 internal sealed class SqliteTenantStore(SqliteDatabase db, ChangeFeed changes) : ITenantStore
@@ -7,7 +8,7 @@ internal sealed class SqliteTenantStore(SqliteDatabase db, ChangeFeed changes) :
     public async Task<Tenant> CreateTenantAsync(string name, CancellationToken ct)
     {
         var now = db.Time.GetUtcNow();
-        var tenant = new Tenant(Guid.CreateVersion7(now), name, SqliteValues.Time(SqliteValues.Ms(now)));
+        var tenant = new Tenant(TimeOrderedIds.New(now), name, SqliteValues.Time(SqliteValues.Ms(now)));
         await db.WriteAsync(
             scope =>
             {
@@ -48,7 +49,7 @@ internal sealed class SqliteTenantStore(SqliteDatabase db, ChangeFeed changes) :
     public async Task<ApiKey> CreateApiKeyAsync(NewApiKey create, CancellationToken ct)
     {
         var now = db.Time.GetUtcNow();
-        var key = new ApiKey(Guid.CreateVersion7(now), create.TenantId, create.SourceId, [.. create.Roles], [.. create.KeyHash], create.Prefix, SqliteValues.Time(SqliteValues.Ms(now)), null)
+        var key = new ApiKey(TimeOrderedIds.New(now), create.TenantId, create.SourceId, [.. create.Roles], [.. create.KeyHash], create.Prefix, SqliteValues.Time(SqliteValues.Ms(now)), null)
         {
             Name = create.Name,
             ExpiresAt = create.ExpiresAt is { } expires ? SqliteValues.Time(SqliteValues.Ms(expires)) : null,

@@ -95,7 +95,7 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db, TenantKeys keys) : I
                         endpoints[e.Tenant] = list;
                     }
 
-                    var eventId = Id(Guid.CreateVersion7(now));
+                    var eventId = Id(TimeOrderedIds.New(now));
                     foreach (var (endpointId, statuses) in list)
                     {
                         // An endpoint's status filter applies to status events; inbound events reach every endpoint.
@@ -104,7 +104,7 @@ internal sealed class SqliteWebhookStore(SqliteDatabase db, TenantKeys keys) : I
                             continue;
                         }
 
-                        insert.Set("$id", Id(Guid.CreateVersion7(now))).Set("$tenant", e.Tenant).Set("$endpoint", endpointId)
+                        insert.Set("$id", Id(TimeOrderedIds.New(now))).Set("$tenant", e.Tenant).Set("$endpoint", endpointId)
                             .Set("$event", eventId).Set("$notification", e.Notification).Set("$status", (int)e.Status)
                             .Set("$at", e.At).Set("$now", nowMs).Set("$message", Text(e.Message)).Set("$consent", Text(e.Consent)).ExecuteNonQuery();
                     }
