@@ -40,7 +40,7 @@ public sealed record BenchOptions(
 
     public bool Runs(string workload) => Only.Contains(workload);
 
-    /// <summary>Parses <c>[--quick] [--tracing] [--only a,b] [--storage postgres|sqlite] [--duration s] [--backlog n] [--replies n] [--soak 10m] [--soak-rate n]</c>.</summary>
+    /// <summary>Parses <c>[--quick] [--tracing] [--only a,b] [--storage postgres|sqlite] [--duration s] [--backlog n] [--count n] [--replies n] [--soak 10m] [--soak-rate n]</c>.</summary>
     public static BenchOptions Parse(string[] args)
     {
         var quick = args.Contains("--quick");
@@ -50,6 +50,7 @@ public sealed record BenchOptions(
         var backlog = quick ? 20_000 : DefaultBacklog;
         var tracing = false;
         var replies = 10_000;
+        int? count = null;
         TimeSpan? soak = null;
         var soakRate = 2_500;
         var onlyGiven = false;
@@ -84,6 +85,9 @@ public sealed record BenchOptions(
                 case "--duration":
                     duration = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--count":
+                    count = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
                 case "--replies":
                     replies = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
@@ -100,7 +104,7 @@ public sealed record BenchOptions(
                     backlog = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge,reencrypt,overview,split] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--replies 10000] [--soak 10m|1h] [--soak-rate 2500] [--pg \"Maximum Pool Size=20\"]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge,reencrypt,overview,split] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--count 50000] [--replies 10000] [--soak 10m|1h] [--soak-rate 2500] [--pg \"Maximum Pool Size=20\"]");
             }
         }
 
@@ -115,7 +119,7 @@ public sealed record BenchOptions(
             storage,
             TimeSpan.FromSeconds(duration),
             backlog,
-            quick ? 5_000 : 50_000,
+            count ?? (quick ? 5_000 : 50_000),
             quick ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(3))
         {
             Tracing = tracing,

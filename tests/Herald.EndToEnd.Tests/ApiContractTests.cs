@@ -28,6 +28,50 @@ public sealed class ApiContractTests(PipelineHostFixture fixture) : IClassFixtur
         Assert.Empty(search["items"]!.AsArray());
     }
 
+    [Fact]
+    public async Task ABatch_RejectsEachMalformedItem_WhereItIs_AndStoresTheRest()
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+        const string valid = """{"type":"service.news","customer":{"phone":"+4915112340000"},"data":{"text":"ok"}}""";
+        var body = $$$"""
+            {"items": [ {{{valid}}}, 5, null, "text",
+              {"type":"service.news","customer":{"phone":"+4915112340000"},"bogus":1},
+              {"type":"service.news","customer":{"phone":"+4915112340000"},"priority":"urgent!"},
+              {"type":"service.news","customer":{"phone":"+4915112340000"},"data":{"a":["\u0000"]}},
+              {{{valid}}} ]}
+            """;
+
+        using var response = await client.PostAsync("/v1/notifications/batch", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var items = (await response.Content.ReadFromJsonAsync<JsonObject>())!["items"]!.AsArray();
+        Assert.Equal(["accepted", "rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "accepted"], items.Select(i => i.Str("outcome")));
+        string Error(int i, string field) => items[i]!["errors"]![0].Str(field);
+        Assert.All([1, 2, 3], i => Assert.Equal(($"/items/{i}", "A JSON object is required."), (Error(i, "pointer"), Error(i, "detail"))));
+        Assert.Equal(("/items/4/bogus", "Unknown field."), (Error(4, "pointer"), Error(4, "detail")));
+        Assert.Equal("/items/5/priority", Error(5, "pointer"));
+        Assert.Equal("/items/6/data/a/0", Error(6, "pointer"));
+        var search = (await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!;
+        Assert.Equal(2, search["items"]!.AsArray().Count);
+    }
+
+    [Theory]
+    [InlineData("""{"items":[],"extra":1}""")]
+    [InlineData("""{"items":{"type":"otp"}}""")]
+    [InlineData("""{"items":[{"type":"otp"}""")]
+    [InlineData("""[{"type":"otp"}]""")]
+    [InlineData("""{"items":null}""")]
+    public async Task AMalformedBatch_IsRefusedWhole(string body)
+    {
+        var (_, client) = await Host.CreateTenantAsync();
+
+        using var response = await client.PostAsync("/v1/notifications/batch", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Empty((await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray());
+    }
+
     [Theory]
     [InlineData("{\"type\":\"otp\",", "application/json", HttpStatusCode.BadRequest)]
     [InlineData("", "application/json", HttpStatusCode.BadRequest)]

@@ -89,9 +89,8 @@ public sealed class ReplyActionsParserTests
     [Fact]
     public void Parse_ActionsInBatchItem_ErrorsCarryTheItemPrefix()
     {
-        using var doc = System.Text.Json.JsonDocument.Parse("""{"type":"x","customer":{"phone":"+4915112345678"},"actions":[{"id":"a","title":"A"},{"id":"a","title":"B"}]}""");
-
-        var (n, errors) = NotificationParser.Parse(doc.RootElement, Tenant, null, "/items/3");
+        var (n, errors) = NotificationParser.ParseItem(
+            """{"type":"x","customer":{"phone":"+4915112345678"},"actions":[{"id":"a","title":"A"},{"id":"a","title":"B"}]}"""u8, Tenant, null, "/items/3");
 
         Assert.Null(n);
         Assert.Equal("/items/3/actions/1/id", Assert.Single(errors).Pointer);

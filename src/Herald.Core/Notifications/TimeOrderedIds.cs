@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace Herald.Core.Notifications;
 
 /// <summary>
@@ -30,7 +28,8 @@ public static class TimeOrderedIds
         while (Interlocked.CompareExchange(ref _last, next, last) != last);
 
         Span<byte> bytes = stackalloc byte[16];
-        RandomNumberGenerator.Fill(bytes[8..]);
+        // Guid.NewGuid's bytes are from the OS's CSPRNG without OpenSSL's per-call locking and error-queue clearing.
+        Guid.NewGuid().TryWriteBytes(bytes, bigEndian: true, out _);
         var counter = (int)(next & CounterMask);
         bytes[0] = (byte)(ms >> 40);
         bytes[1] = (byte)(ms >> 32);

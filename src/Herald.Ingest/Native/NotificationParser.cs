@@ -47,16 +47,19 @@ public static partial class NotificationParser
             : Validate(request, tenantId, sourceId, idempotencyKey, pointerPrefix);
     }
 
-    /// <summary>Parses one notification from an already parsed JSON element (batch items).</summary>
-    public static (NewNotification? Notification, IReadOnlyList<InputError> Errors) Parse(
-        JsonElement element, Guid tenantId, Guid? sourceId, string pointerPrefix)
+    /// <summary>Parses one item of a batch: <paramref name="json"/> is the item's bytes within a body that was read
+    /// whole, as valid UTF-8 and well-formed JSON (<see cref="BatchBody"/>), so neither is checked again, and the item is
+    /// read once for what storage cannot hold and once into the request: no document of its own, no copy.</summary>
+    /// <param name="pointerPrefix">The item's pointer, e.g. "/items/3".</param>
+    public static (NewNotification? Notification, IReadOnlyList<InputError> Errors) ParseItem(
+        ReadOnlySpan<byte> json, Guid tenantId, Guid? sourceId, string pointerPrefix)
     {
-        if (element.ValueKind != JsonValueKind.Object)
+        if (json.IsEmpty || json[0] != (byte)'{')
         {
             return (null, [new InputError(pointerPrefix, "A JSON object is required.")]);
         }
 
-        if (StorableText.Find(element, pointerPrefix) is { } unstorable)
+        if (StorableText.Find(json, pointerPrefix) is { } unstorable)
         {
             return (null, [unstorable]);
         }
@@ -64,18 +67,20 @@ public static partial class NotificationParser
         NotificationRequest? request;
         try
         {
-            request = element.Deserialize(NativeJsonContext.Default.NotificationRequest);
+            request = JsonSerializer.Deserialize(json, NativeJsonContext.Default.NotificationRequest);
         }
         catch (JsonException e)
         {
             return (null, [new InputError(pointerPrefix + ToPointer(e.Path), JsonMessage(e))]);
         }
 
-        return Validate(request!, tenantId, sourceId, null, pointerPrefix);
+        return Validate(request!, tenantId, sourceId, null, pointerPrefix, dataChecked: true);
     }
 
+    /// <param name="dataChecked">The request's JSON was checked whole by <see cref="StorableText.Find(ReadOnlySpan{byte}, string)"/>,
+    /// its data with it.</param>
     public static (NewNotification? Notification, IReadOnlyList<InputError> Errors) Validate(
-        NotificationRequest r, Guid tenantId, Guid? sourceId, string? idempotencyKey, string p = "")
+        NotificationRequest r, Guid tenantId, Guid? sourceId, string? idempotencyKey, string p = "", bool dataChecked = false)
     {
         var errors = new List<InputError>();
 
@@ -100,7 +105,7 @@ public static partial class NotificationParser
                 {
                     errors.Add(new(p + "/data", $"Must be at most {MaxDataBytes} bytes of JSON."));
                 }
-                else if (StorableText.Find(data, p + "/data") is { } unstorable)
+                else if (!dataChecked && StorableText.Find(data, p + "/data") is { } unstorable)
                 {
                     errors.Add(unstorable);
                 }

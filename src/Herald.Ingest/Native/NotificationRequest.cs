@@ -39,10 +39,43 @@ public sealed record CustomerRequest
     public string? Language { get; init; }
 }
 
-/// <summary>The body of <c>POST /v1/notifications/batch</c>.</summary>
+/// <summary>The body of <c>POST /v1/notifications/batch</c>, as the API documents it.</summary>
 public sealed record BatchRequest
 {
     public IReadOnlyList<JsonElement>? Items { get; init; }
+}
+
+/// <summary>The batch body as it is read: the same JSON rules as <see cref="BatchRequest"/> (unknown fields refused,
+/// malformed JSON located), but each item only located in the body (<see cref="JsonSpan"/>) and parsed later by
+/// <see cref="NotificationParser.ParseItem"/>, instead of copied into a document of its own and written out again to
+/// be read (the JsonElement way: about a third of the api's CPU per item).</summary>
+public sealed record BatchBody
+{
+    public IReadOnlyList<JsonSpan>? Items { get; init; }
+}
+
+/// <summary>Where one JSON value lies in the UTF-8 text it was read from.</summary>
+[JsonConverter(typeof(JsonSpanConverter))]
+public readonly record struct JsonSpan(int Start, int Length)
+{
+    public ReadOnlySpan<byte> Of(ReadOnlySpan<byte> json) => json.Slice(Start, Length);
+}
+
+/// <summary>Reads a value's position and skips it. Offsets are the reader's, so they are positions in the text only when
+/// the whole text is one span read by one reader (<see cref="JsonSerializer.Deserialize{TValue}(ReadOnlySpan{byte}, System.Text.Json.Serialization.Metadata.JsonTypeInfo{TValue})"/>).</summary>
+public sealed class JsonSpanConverter : JsonConverter<JsonSpan>
+{
+    public override bool HandleNull => true;
+
+    public override JsonSpan Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var start = checked((int)reader.TokenStartIndex);
+        reader.Skip();
+        return new JsonSpan(start, checked((int)reader.BytesConsumed) - start);
+    }
+
+    public override void Write(Utf8JsonWriter writer, JsonSpan value, JsonSerializerOptions options) =>
+        throw new NotSupportedException("A JsonSpan is read, never written.");
 }
 
 /// <summary>Source-generated serialisation for the native format: strict (unknown fields are errors, so a typo
@@ -53,4 +86,5 @@ public sealed record BatchRequest
     AllowTrailingCommas = false)]
 [JsonSerializable(typeof(NotificationRequest))]
 [JsonSerializable(typeof(BatchRequest))]
+[JsonSerializable(typeof(BatchBody))]
 public sealed partial class NativeJsonContext : JsonSerializerContext;

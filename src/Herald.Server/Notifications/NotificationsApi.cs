@@ -117,10 +117,11 @@ public static class NotificationsApi
             return error;
         }
 
-        BatchRequest? batch;
+        BatchBody? batch;
         try
         {
-            batch = JsonSerializer.Deserialize(body.Span, NativeJsonContext.Default.BatchRequest);
+            // One reader over the whole body: the items' positions are offsets in it.
+            batch = JsonSerializer.Deserialize(body.Span, NativeJsonContext.Default.BatchBody);
         }
         catch (JsonException e)
         {
@@ -149,7 +150,7 @@ public static class NotificationsApi
         var results = new BatchItemResult[items.Count];
         for (var i = 0; i < items.Count; i++)
         {
-            var (notification, errors) = NotificationParser.Parse(items[i], tenantId, null, $"/items/{i}");
+            var (notification, errors) = NotificationParser.ParseItem(items[i].Of(body.Span), tenantId, null, $"/items/{i}");
             if (notification is null)
             {
                 results[i] = new BatchItemResult(i, null, "rejected", null, errors);

@@ -49,17 +49,32 @@ public static class ContactHash
             return null;
         }
 
-        var normalised = Normalise(kind, value);
-        var input = new byte[1 + Encoding.UTF8.GetByteCount(normalised)];
-        input[0] = (byte)kind;
-        Encoding.UTF8.GetBytes(normalised, input.AsSpan(1));
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(lookupKey, input, mac);
+        HMACSHA256.HashData(lookupKey, Input(kind, value), mac);
         return mac[..Size].ToArray();
     }
 
     /// <summary>The hash of <paramref name="value"/> with the tenant's look-up key; null for a null or blank value.</summary>
-    public static byte[]? Compute(TenantKeySet keys, ContactKind kind, string? value) => Compute(keys.LookupKey, kind, value);
+    public static byte[]? Compute(TenantKeySet keys, ContactKind kind, string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        keys.Mac(Input(kind, value), mac);
+        return mac[..Size].ToArray();
+    }
+
+    private static byte[] Input(ContactKind kind, string value)
+    {
+        var normalised = Normalise(kind, value);
+        var input = new byte[1 + Encoding.UTF8.GetByteCount(normalised)];
+        input[0] = (byte)kind;
+        Encoding.UTF8.GetBytes(normalised, input.AsSpan(1));
+        return input;
+    }
 
     /// <summary>What a digest or throttle group key is stored as (issue #17): the key names the customer ("to:+4915…" for
     /// inline contacts, a data value), yet it is only ever compared for equality, so <see cref="GroupPrefix"/> and the hex
@@ -76,7 +91,7 @@ public static class ContactHash
         input[0] = GroupKind;
         Encoding.UTF8.GetBytes(groupKey, input.AsSpan(1));
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(keys.LookupKey, input, mac);
+        keys.Mac(input, mac);
         return GroupPrefix + Convert.ToHexStringLower(mac[..Size]);
     }
 
