@@ -49,7 +49,7 @@ public sealed class Report
         Line($"cores: {Environment.ProcessorCount}");
         Line($"memory: {MemTotalMb()} MB (MemTotal, /proc/meminfo)");
         Line($"os: {RuntimeInformation.OSDescription} ({RuntimeInformation.OSArchitecture})");
-        Line($".net: {RuntimeInformation.FrameworkDescription}, server GC: {System.Runtime.GCSettings.IsServerGC}");
+        Line($".net: {RuntimeInformation.FrameworkDescription}, server GC: {System.Runtime.GCSettings.IsServerGC}, dynamic PGO: {(string.Equals(AppContext.GetData("System.Runtime.TieredPGO")?.ToString(), "false", StringComparison.OrdinalIgnoreCase) ? "off" : "on")}");
         Line($"storage: {storage}{(databaseVersion is null ? "" : " — " + databaseVersion)}");
         Line($"load average (1/5/15 min) at start: {LoadAverage()}");
         Line($"uptime at start: {Uptime()}");
