@@ -10,7 +10,13 @@ namespace Herald.Storage.Postgres;
 public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource, TenantKeys keys) : INotificationStore
 {
     // One statement stores every new notification and its queue entry; rows whose dedupe key exists are skipped.
-    private static readonly string InsertSql =
+    // Without any dedupe key in the call, the same statement without ON CONFLICT: PostgreSQL inserts every row of an
+    // ON CONFLICT insert speculatively (a speculative lock and one more WAL record per row), and a row without a key
+    // cannot conflict.
+    private static readonly string InsertKeyedSql = Insert(onConflict: "ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING");
+    private static readonly string InsertSql = Insert(onConflict: "");
+
+    private static string Insert(string onConflict) =>
         $"""
         WITH ins AS (
             INSERT INTO notifications (id, tenant_id, source_id, type, customer_id, contacts, data, priority, expires_at,
@@ -23,7 +29,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource, Tenan
                     @sealed, @phone_hash, @email_hash)
                 AS t(id, tenant_id, source_id, type, customer_id, priority, expires_at, external_id, dedupe_key, route, status, request_hash, actions, reply_until, trace_parent,
                     sealed, phone_hash, email_hash)
-            ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+            {onConflict}
             RETURNING id, tenant_id, source_id, priority, status
         ), q AS (
             -- Suppressed notifications are final at once and never queued; a rule's delay sets the first due time.
@@ -125,7 +131,7 @@ public sealed class PostgresNotificationStore(NpgsqlDataSource dataSource, Tenan
         var utcNow = Utc(now);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await using var batch = new NpgsqlBatch(conn);
-        var insert = new NpgsqlBatchCommand(InsertSql);
+        var insert = new NpgsqlBatchCommand(keyed.Count > 0 ? InsertKeyedSql : InsertSql);
         insert.Parameters.Add(Param("now", utcNow));
         insert.Parameters.Add(Array("id", NpgsqlDbType.Uuid, id));
         insert.Parameters.Add(Array("tenant", NpgsqlDbType.Uuid, tenant));
