@@ -19,7 +19,7 @@ public sealed record BenchOptions(
     public static readonly string[] AllWorkloads = ["ingest", "batch", "e2e", "critical", "rules"];
 
     /// <summary>Workloads that run only when named with --only.</summary>
-    public static readonly string[] OptInWorkloads = ["file", "fairness", "replies", "purge", "reencrypt", "overview", "split", "soak"];
+    public static readonly string[] OptInWorkloads = ["file", "fairness", "replies", "purge", "reencrypt", "overview", "split", "split-critical", "soak"];
 
     /// <summary>Settings appended to Herald's PostgreSQL connection string (<c>--pg "Maximum Pool Size=20"</c>), to compare
     /// pool and preparation settings without a rebuild.</summary>
@@ -104,7 +104,7 @@ public sealed record BenchOptions(
                     backlog = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge,reencrypt,overview,split] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--count 50000] [--replies 10000] [--soak 10m|1h] [--soak-rate 2500] [--pg \"Maximum Pool Size=20\"]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--tracing] [--only ingest,batch,e2e,critical,rules,file,fairness,replies,purge,reencrypt,overview,split,split-critical] [--storage postgres|sqlite] [--duration 10] [--backlog 1000000] [--count 50000] [--replies 10000] [--soak 10m|1h] [--soak-rate 2500] [--pg \"Maximum Pool Size=20\"]");
             }
         }
 

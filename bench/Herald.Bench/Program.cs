@@ -105,6 +105,11 @@ try
         await SplitWorkload.RunAsync(host, options, report, ct);
     }
 
+    if (options.Runs("split-critical"))
+    {
+        await SplitCriticalWorkload.RunAsync(host, options, report, ct);
+    }
+
     if (options.Runs("soak"))
     {
         await SoakWorkload.RunAsync(host, options, report, ct);

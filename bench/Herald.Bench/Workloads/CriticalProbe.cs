@@ -14,10 +14,18 @@ public static class CriticalProbe
 {
     public sealed record Result(Percentiles Latency, Percentiles Accept, int Sent, int FailedPosts);
 
-    public static async Task<Result> MeasureAsync(BenchHost host, HttpClient http, int prefix, int count, TimeSpan interval, CancellationToken ct)
+    public static Task<Result> MeasureAsync(BenchHost host, HttpClient http, int prefix, int count, TimeSpan interval, CancellationToken ct)
+    {
+        var mailbox = host.Services.GetRequiredService<SandboxMailbox>();
+        return MeasureAsync(http, prefix, count, interval, (issued, received) => CollectAsync(mailbox, issued, received, ct), ct);
+    }
+
+    /// <summary>The same with the receipt times found by <paramref name="collect"/> (the sandbox in another process).</summary>
+    public static async Task<Result> MeasureAsync(
+        HttpClient http, int prefix, int count, TimeSpan interval,
+        Func<IReadOnlyDictionary<string, DateTimeOffset>, Dictionary<string, DateTimeOffset>, Task> collect, CancellationToken ct)
     {
         var time = TimeProvider.System;
-        var mailbox = host.Services.GetRequiredService<SandboxMailbox>();
         var issued = new Dictionary<string, DateTimeOffset>(count);
         var posts = new List<Task<long>>(count);
         var pace = Stopwatch.StartNew();
@@ -35,10 +43,22 @@ public static class CriticalProbe
             posts.Add(TimedPostAsync(http, body, ct));
         }
 
-        // Collect mailbox times while the load keeps flowing in: the mailbox keeps only the newest messages.
         var received = new Dictionary<string, DateTimeOffset>(count);
+        await collect(issued, received);
+        var acceptTicks = await Task.WhenAll(posts);
+        return new Result(
+            new Percentiles(received.Select(r => (r.Value - issued[r.Key]).TotalMilliseconds)),
+            Percentiles.FromTicks(acceptTicks.Where(t => t >= 0)),
+            count,
+            acceptTicks.Count(t => t < 0));
+    }
+
+    /// <summary>Collects mailbox times while the load keeps flowing in: the mailbox keeps only the newest messages.</summary>
+    private static async Task CollectAsync(
+        SandboxMailbox mailbox, IReadOnlyDictionary<string, DateTimeOffset> issued, Dictionary<string, DateTimeOffset> received, CancellationToken ct)
+    {
         var deadline = Stopwatch.StartNew();
-        while (received.Count < count && deadline.Elapsed < TimeSpan.FromSeconds(60))
+        while (received.Count < issued.Count && deadline.Elapsed < TimeSpan.FromSeconds(60))
         {
             foreach (var message in mailbox.Find("telegram"))
             {
@@ -48,18 +68,11 @@ public static class CriticalProbe
                 }
             }
 
-            if (received.Count < count)
+            if (received.Count < issued.Count)
             {
                 await Task.Delay(200, ct);
             }
         }
-
-        var acceptTicks = await Task.WhenAll(posts);
-        return new Result(
-            new Percentiles(received.Select(r => (r.Value - issued[r.Key]).TotalMilliseconds)),
-            Percentiles.FromTicks(acceptTicks.Where(t => t >= 0)),
-            count,
-            acceptTicks.Count(t => t < 0));
     }
 
     /// <summary>One critical POST; returns its Stopwatch ticks, or -1 when it was not accepted.</summary>

@@ -26,7 +26,7 @@ public static class CriticalWorkload
         var (_, http) = await host.CreateTenantAsync("Bench critical", ct);
         using var _ = http;
 
-        await InsertBacklogAsync(host, http, options, ct);
+        await InsertBacklogAsync(http, options, "critical", ct);
 
         var depthAtStart = await host.QueueDepthAsync(ct);
         Report.Info($"queued when the criticals start: {depthAtStart.Sum():N0} (low lane {depthAtStart[3]:N0})");
@@ -48,7 +48,9 @@ public static class CriticalWorkload
         }
     }
 
-    private static async Task InsertBacklogAsync(BenchHost host, HttpClient http, BenchOptions options, CancellationToken ct)
+    /// <summary>Queues <see cref="BenchOptions.Backlog"/> low-priority notifications through the batch API (whatever
+    /// drains meanwhile drains); prints <c>{label}.backlog_insert</c>.</summary>
+    internal static async Task InsertBacklogAsync(HttpClient http, BenchOptions options, string label, CancellationToken ct)
     {
         // A few distinct bodies reused: no Idempotency-Key, so every item is a new notification.
         var bodies = Enumerable.Range(0, Posters)
@@ -72,6 +74,6 @@ public static class CriticalWorkload
             ct)).ToArray();
         await Task.WhenAll(posters);
         var inserted = (long)(batches - failed) * BatchSize;
-        Report.Line($"critical.backlog_insert: {inserted:N0} low-priority queued in {clock.Elapsed.TotalSeconds:F1} s ({inserted / clock.Elapsed.TotalSeconds:F0}/s via batch API, worker draining meanwhile; {failed} batch POSTs failed)");
+        Report.Line($"{label}.backlog_insert: {inserted:N0} low-priority queued in {clock.Elapsed.TotalSeconds:F1} s ({inserted / clock.Elapsed.TotalSeconds:F0}/s via batch API, worker draining meanwhile; {failed} batch POSTs failed)");
     }
 }

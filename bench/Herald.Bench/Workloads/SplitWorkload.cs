@@ -32,14 +32,7 @@ public static class SplitWorkload
         }
 
         await using var sandbox = await ServerProcess.StartSandboxAsync(ct);
-        var sandboxUri = new Uri(sandbox.BaseUrl);
-        var settings = new Dictionary<string, string>
-        {
-            ["Herald:AdminKey"] = BenchHost.AdminKey,
-            ["Herald:MigrateOnStart"] = "true",
-            // The sandbox process is the one internal destination these nodes may reach, as an operator allows a relay.
-            ["Herald:Egress:Allow:0"] = $"127.0.0.1:{sandboxUri.Port}",
-        };
+        var settings = Settings(sandbox);
         await using var api = await ServerProcess.StartHeraldAsync("api", database, host.SecretsKey, settings, ct);
         var workers = new List<ServerProcess>();
         try
@@ -120,6 +113,15 @@ public static class SplitWorkload
         }
     }
 
+    /// <summary>The api's and workers' settings: migrations on start, the bench's admin key, the sandbox process allowed.</summary>
+    internal static Dictionary<string, string> Settings(ServerProcess sandbox) => new()
+    {
+        ["Herald:AdminKey"] = BenchHost.AdminKey,
+        ["Herald:MigrateOnStart"] = "true",
+        // The sandbox process is the one internal destination these nodes may reach, as an operator allows a relay.
+        ["Herald:Egress:Allow:0"] = $"127.0.0.1:{new Uri(sandbox.BaseUrl).Port}",
+    };
+
     /// <summary>Posts <paramref name="n"/> items in batches of <see cref="BatchSize"/> from <see cref="Posters"/>
     /// concurrent posters; answers the time it took and the batch POSTs that failed.</summary>
     private static async Task<(TimeSpan Elapsed, int Failed)> PostBatchesAsync(HttpClient http, int n, Func<int, string> item, CancellationToken ct)
@@ -166,7 +168,7 @@ public static class SplitWorkload
     }
 
     /// <summary>A tenant, its key and one Telegram account on the sandbox process, over the api process's HTTP API.</summary>
-    private static async Task<(Guid TenantId, HttpClient Client)> CreateTenantAsync(BenchHost host, ServerProcess api, ServerProcess sandbox, CancellationToken ct)
+    internal static async Task<(Guid TenantId, HttpClient Client)> CreateTenantAsync(BenchHost host, ServerProcess api, ServerProcess sandbox, CancellationToken ct)
     {
         using var admin = host.Client(BenchHost.AdminKey, api.BaseUrl);
         using var tenant = await admin.PostAsJsonAsync("/v1/admin/tenants", new { name = "Bench split" }, ct);
@@ -212,7 +214,7 @@ public static class SplitWorkload
         Report.Line(string.Create(CultureInfo.InvariantCulture, $"cost.{name}: cpu per notification: {string.Join(", ", parts)}  ({notifications:N0} notifications)"));
     }
 
-    private static async Task<long> QueueDepthAsync(string database, CancellationToken ct)
+    internal static async Task<long> QueueDepthAsync(string database, CancellationToken ct)
     {
         await using var conn = new NpgsqlConnection(database);
         await conn.OpenAsync(ct);

@@ -1,0 +1,65 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace Herald.Bench.Workloads;
+
+/// <summary>
+/// (d) as a bank deploys it: the critical notifications' accept→provider latency behind a 1,000,000-item low-priority
+/// backlog, with the api, one worker and the provider sandbox each in its own process (the in-process figure shares one
+/// thread pool and one heap between the POSTs, the drain and the load generator). The backlog is queued through the
+/// api while the worker drains it; then 200 criticals go one every 20 ms. The sandbox process stamps each message when
+/// it arrives; the bench reads those stamps afterwards, so it adds no load while measuring.
+/// </summary>
+public static class SplitCriticalWorkload
+{
+    private const int Criticals = 200;
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(20);
+
+    public static async Task RunAsync(BenchHost host, BenchOptions options, Report report, CancellationToken ct)
+    {
+        Report.Line("");
+        Report.Line($"== split-critical: {Criticals} critical notifications behind {options.Backlog:N0} queued low-priority; api, worker and sandbox apart ==");
+        var database = await host.CreateDatabaseAsync("herald_split_critical", ct);
+        if (database is null)
+        {
+            Report.Info("split-critical: PostgreSQL only; skipped");
+            return;
+        }
+
+        await using var sandbox = await ServerProcess.StartSandboxAsync(ct);
+        var settings = SplitWorkload.Settings(sandbox);
+        await using var api = await ServerProcess.StartHeraldAsync("api", database, host.SecretsKey, settings, ct);
+        await using var worker = await ServerProcess.StartHeraldAsync("worker", database, host.SecretsKey, settings, ct);
+        var (_, http) = await SplitWorkload.CreateTenantAsync(host, api, sandbox, ct);
+        using var _ = http;
+        using var mailbox = new HttpClient { BaseAddress = new Uri(sandbox.BaseUrl) };
+        Report.Info($"api pid {api.Pid}, worker pid {worker.Pid}, sandbox pid {sandbox.Pid}");
+
+        await CriticalWorkload.InsertBacklogAsync(http, options, "split_critical", ct);
+        var depthAtStart = await SplitWorkload.QueueDepthAsync(database, ct);
+        Report.Info($"queued when the criticals start: {depthAtStart:N0}");
+
+        var probe = await CriticalProbe.MeasureAsync(http, 19, Criticals, Interval, (issued, received) => CollectAsync(mailbox, issued, received, ct), ct);
+        var depthAtEnd = await SplitWorkload.QueueDepthAsync(database, ct);
+        Report.Line($"split_critical.accept_to_provider: p50 {Report.Ms(probe.Latency.At(50))}  p99 {Report.Ms(probe.Latency.At(99))}  max {Report.Ms(probe.Latency.Max)}  ({probe.Latency.Count}/{Criticals} seen by the sandbox, one every {Interval.TotalMilliseconds:F0} ms; {depthAtEnd:N0} still queued after)");
+        Report.Line($"split_critical.post_202: p50 {Report.Ms(probe.Accept.At(50))}  p99 {Report.Ms(probe.Accept.At(99))}  ({probe.FailedPosts} failed)");
+        report.Add(new Figure("split critical p99 behind backlog", probe.Latency.At(99), "ms", 50, HigherIsBetter: false, Note: $"{Criticals - probe.Latency.Count} missing"));
+        Report.Line($"split_critical.rss: api {api.Memory().Rss:F0} MB (peak {api.Memory().Peak:F0}), worker {worker.Memory().Rss:F0} MB (peak {worker.Memory().Peak:F0})");
+    }
+
+    /// <summary>After the last POST (and a second for it to arrive), each critical's arrival time as the sandbox process
+    /// stamped it: its mailbox keeps the newest 100,000 messages, more than the drain delivers meanwhile.</summary>
+    private static async Task CollectAsync(
+        HttpClient mailbox, IReadOnlyDictionary<string, DateTimeOffset> issued, Dictionary<string, DateTimeOffset> received, CancellationToken ct)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        foreach (var chatId in issued.Keys)
+        {
+            var messages = await mailbox.GetFromJsonAsync<JsonArray>($"/sandbox/messages?channel=telegram&to={chatId}", ct);
+            if (messages is [{ } message, ..] && message["time"]?.GetValue<DateTimeOffset>() is { } time)
+            {
+                received[chatId] = time;
+            }
+        }
+    }
+}
