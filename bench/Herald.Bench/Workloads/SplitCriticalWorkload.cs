@@ -1,5 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Herald.Core.Notifications;
+using Npgsql;
 
 namespace Herald.Bench.Workloads;
 
@@ -43,8 +45,36 @@ public static class SplitCriticalWorkload
         var depthAtEnd = await SplitWorkload.QueueDepthAsync(database, ct);
         Report.Line($"split_critical.accept_to_provider: p50 {Report.Ms(probe.Latency.At(50))}  p99 {Report.Ms(probe.Latency.At(99))}  max {Report.Ms(probe.Latency.Max)}  ({probe.Latency.Count}/{Criticals} seen by the sandbox, one every {Interval.TotalMilliseconds:F0} ms; {depthAtEnd:N0} still queued after)");
         Report.Line($"split_critical.post_202: p50 {Report.Ms(probe.Accept.At(50))}  p99 {Report.Ms(probe.Accept.At(99))}  ({probe.FailedPosts} failed)");
+        await PrintStagesAsync(database, ct);
         report.Add(new Figure("split critical p99 behind backlog", probe.Latency.At(99), "ms", 50, HigherIsBetter: false, Note: $"{Criticals - probe.Latency.Count} missing"));
         Report.Line($"split_critical.rss: api {api.Memory().Rss:F0} MB (peak {api.Memory().Peak:F0}), worker {worker.Memory().Rss:F0} MB (peak {worker.Memory().Peak:F0})");
+    }
+
+    /// <summary>Where a critical's time went, from what Herald stored: accepted (the notification's creation) → claimed
+    /// by the worker (its attempt begun) → the provider answered (the attempt's sent time).</summary>
+    private static async Task PrintStagesAsync(string database, CancellationToken ct)
+    {
+        await using var conn = new NpgsqlConnection(database);
+        await conn.OpenAsync(ct);
+        await using var cmd = new NpgsqlCommand(
+            $"""
+            SELECT extract(epoch FROM a.created_at - n.created_at) * 1000, extract(epoch FROM a.sent_at - a.created_at) * 1000
+            FROM notifications n JOIN attempts a ON a.notification_id = n.id
+            WHERE n.priority = {(short)Priority.Critical} AND a.sent_at IS NOT NULL
+            """,
+            conn);
+        var (claim, send) = (new List<double>(), new List<double>());
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                claim.Add((double)reader.GetDecimal(0));
+                send.Add((double)reader.GetDecimal(1));
+            }
+        }
+
+        var (toClaim, toSent) = (new Percentiles(claim), new Percentiles(send));
+        Report.Line($"split_critical.stages: accepted → claimed p50 {Report.Ms(toClaim.At(50))} p99 {Report.Ms(toClaim.At(99))}; claimed → provider answered p50 {Report.Ms(toSent.At(50))} p99 {Report.Ms(toSent.At(99))}  ({claim.Count} attempts)");
     }
 
     /// <summary>After the last POST (and a second for it to arrive), each critical's arrival time as the sandbox process
