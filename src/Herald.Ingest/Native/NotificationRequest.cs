@@ -4,9 +4,10 @@ using Herald.Core.Notifications;
 
 namespace Herald.Ingest.Native;
 
-/// <summary>The native JSON body of <c>POST /v1/notifications</c> (SPEC §1). Settable, not init-only, like the other
-/// request shapes here: the JSON source generator reads init-only members as constructor arguments, cached and then
-/// set in one go, which cost a tenth of the api's CPU per batch item.</summary>
+// Settable, not init-only, like the other request shapes here: the JSON source generator reads init-only members as
+// constructor arguments, cached and then set in one go, which cost a tenth of the api's CPU per batch item.
+
+/// <summary>The native JSON body of <c>POST /v1/notifications</c> (SPEC §1).</summary>
 public sealed record NotificationRequest
 {
     public string? Type { get; set; }
@@ -41,7 +42,9 @@ public sealed record CustomerRequest
     public string? Language { get; set; }
 }
 
-/// <summary>The body of <c>POST /v1/notifications/batch</c>, as the API documents it.</summary>
+// As the API documents it; BatchBody is how it is read.
+
+/// <summary>The body of <c>POST /v1/notifications/batch</c>.</summary>
 public sealed record BatchRequest
 {
     public IReadOnlyList<JsonElement>? Items { get; init; }
