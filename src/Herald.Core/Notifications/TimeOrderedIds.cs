@@ -1,7 +1,7 @@
 namespace Herald.Core.Notifications;
 
 /// <summary>
-/// UUIDv7 ids (RFC 9562) that sort in the order this process made them. <see cref="TimeOrderedIds.New(DateTimeOffset)"/>
+/// UUIDv7 ids (RFC 9562) that sort in the order this process made them. <see cref="Guid.CreateVersion7(DateTimeOffset)"/>
 /// fills the 12 bits after the millisecond with random bits, so two ids of one millisecond sort by chance: two consents
 /// recorded in one millisecond listed newest-first in either order. Here those 12 bits count within the millisecond
 /// (RFC 9562 §6.2, method 1); the 62 bits after them stay random, so ids of different nodes still never collide.

@@ -1,6 +1,6 @@
-using Herald.Core.Notifications;
 using System.Security.Claims;
 using System.Text.Json;
+using Herald.Core.Notifications;
 using Herald.Ingest;
 using Herald.Ingest.Signing;
 using Herald.Ingest.Sources;

@@ -41,19 +41,6 @@ public static class ContactHash
         _ => value.Trim(),
     };
 
-    /// <summary>The hash of <paramref name="value"/> with <paramref name="lookupKey"/>; null for a null or blank value.</summary>
-    public static byte[]? Compute(ReadOnlySpan<byte> lookupKey, ContactKind kind, string? value)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            return null;
-        }
-
-        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(lookupKey, Input(kind, value), mac);
-        return mac[..Size].ToArray();
-    }
-
     /// <summary>The hash of <paramref name="value"/> with the tenant's look-up key; null for a null or blank value.</summary>
     public static byte[]? Compute(TenantKeySet keys, ContactKind kind, string? value)
     {
@@ -63,16 +50,16 @@ public static class ContactHash
         }
 
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        keys.Mac(Input(kind, value), mac);
+        keys.Mac(Input((byte)kind, Normalise(kind, value)), mac);
         return mac[..Size].ToArray();
     }
 
-    private static byte[] Input(ContactKind kind, string value)
+    /// <summary>What is hashed: the kind byte, then the text in UTF-8.</summary>
+    private static byte[] Input(byte kind, string text)
     {
-        var normalised = Normalise(kind, value);
-        var input = new byte[1 + Encoding.UTF8.GetByteCount(normalised)];
-        input[0] = (byte)kind;
-        Encoding.UTF8.GetBytes(normalised, input.AsSpan(1));
+        var input = new byte[1 + Encoding.UTF8.GetByteCount(text)];
+        input[0] = kind;
+        Encoding.UTF8.GetBytes(text, input.AsSpan(1));
         return input;
     }
 
@@ -87,11 +74,8 @@ public static class ContactHash
             return groupKey;
         }
 
-        var input = new byte[1 + Encoding.UTF8.GetByteCount(groupKey)];
-        input[0] = GroupKind;
-        Encoding.UTF8.GetBytes(groupKey, input.AsSpan(1));
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        keys.Mac(input, mac);
+        keys.Mac(Input(GroupKind, groupKey), mac);
         return GroupPrefix + Convert.ToHexStringLower(mac[..Size]);
     }
 
