@@ -69,6 +69,8 @@ public sealed class ApiContractTests(PipelineHostFixture fixture) : IClassFixtur
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        // Said in the API's terms: no runtime type names.
+        Assert.DoesNotContain("Herald.", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Empty((await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray());
     }
 
@@ -100,6 +102,8 @@ public sealed class ApiContractTests(PipelineHostFixture fixture) : IClassFixtur
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        // Said in the API's terms: no runtime type names.
+        Assert.DoesNotContain("Herald.", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Empty((await client.GetFromJsonAsync<JsonObject>("/v1/notifications"))!["items"]!.AsArray());
     }
 

@@ -39,7 +39,7 @@ public static partial class NotificationParser
         }
         catch (JsonException e)
         {
-            return (null, [new InputError(pointerPrefix + ToPointer(e.Path), JsonMessage(e))]);
+            return (null, [JsonError(e, pointerPrefix)]);
         }
 
         return request is null
@@ -71,7 +71,7 @@ public static partial class NotificationParser
         }
         catch (JsonException e)
         {
-            return (null, [new InputError(pointerPrefix + ToPointer(e.Path), JsonMessage(e))]);
+            return (null, [JsonError(e, pointerPrefix)]);
         }
 
         return Validate(request!, tenantId, sourceId, null, pointerPrefix, dataChecked: true);
@@ -330,6 +330,10 @@ public static partial class NotificationParser
             return null;
         }
     }
+
+    /// <summary>A serializer's refusal as the API's located error: a JSON Pointer (after <paramref name="pointerPrefix"/>)
+    /// and a message in the API's terms, never the runtime's type names.</summary>
+    public static InputError JsonError(JsonException e, string pointerPrefix = "") => new(pointerPrefix + ToPointer(e.Path), JsonMessage(e));
 
     private static string ToPointer(string? jsonPath)
     {

@@ -125,7 +125,7 @@ public static class NotificationsApi
         }
         catch (JsonException e)
         {
-            return Problems.Invalid([new InputError(e.Path?.Replace("$.", "/", StringComparison.Ordinal) ?? "/", "Malformed batch: " + e.Message)]);
+            return Problems.Invalid([NotificationParser.JsonError(e)]);
         }
 
         if (batch?.Items is not { Count: > 0 } items)
