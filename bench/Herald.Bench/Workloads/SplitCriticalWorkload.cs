@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Herald.Core.Notifications;
@@ -41,9 +42,17 @@ public static class SplitCriticalWorkload
         var depthAtStart = await SplitWorkload.QueueDepthAsync(database, ct);
         Report.Info($"queued when the criticals start: {depthAtStart:N0}");
 
-        var probe = await CriticalProbe.MeasureAsync(http, 19, Criticals, Interval, (issued, received) => CollectAsync(mailbox, issued, received, ct), ct);
+        // The lows' drain while the criticals go: from the first POST to the last one's answer.
+        var probing = Stopwatch.StartNew();
+        var (depthAfterPosts, postsTook) = (0L, TimeSpan.Zero);
+        var probe = await CriticalProbe.MeasureAsync(http, 19, Criticals, Interval, async (issued, received) =>
+        {
+            (depthAfterPosts, postsTook) = (await SplitWorkload.QueueDepthAsync(database, ct), probing.Elapsed);
+            await CollectAsync(mailbox, issued, received, ct);
+        }, ct);
         var depthAtEnd = await SplitWorkload.QueueDepthAsync(database, ct);
         Report.Line($"split_critical.accept_to_provider: p50 {Report.Ms(probe.Latency.At(50))}  p99 {Report.Ms(probe.Latency.At(99))}  max {Report.Ms(probe.Latency.Max)}  ({probe.Latency.Count}/{Criticals} seen by the sandbox, one every {Interval.TotalMilliseconds:F0} ms; {depthAtEnd:N0} still queued after)");
+        Report.Line($"split_critical.low_drain: {(depthAtStart - depthAfterPosts) / postsTook.TotalSeconds:N0}/s while the criticals went (queue {depthAtStart:N0} → {depthAfterPosts:N0} in {postsTook.TotalSeconds:F1} s)");
         Report.Line($"split_critical.post_202: p50 {Report.Ms(probe.Accept.At(50))}  p99 {Report.Ms(probe.Accept.At(99))}  ({probe.FailedPosts} failed)");
         await PrintStagesAsync(database, ct);
         report.Add(new Figure("split critical p99 behind backlog", probe.Latency.At(99), "ms", 50, HigherIsBetter: false, Note: $"{Criticals - probe.Latency.Count} missing"));

@@ -31,6 +31,7 @@ public sealed class DeliveryWorker(
     private readonly RetryPolicy _retry = new(
         options.Value.MaxAttemptsPerStep, options.Value.RetryBaseDelay, options.Value.RetryMaxDelay, options.Value.OutageRecheck, options.Value.MaxOutageWait);
     private readonly CancellationTokenSource _abort = new();
+    private readonly CriticalPressure _pressure = new(time, options.Value.CriticalCalm);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -50,9 +51,13 @@ public sealed class DeliveryWorker(
         }
 
         // One loop is reserved for the critical lane, so a critical notification never waits for a loop that is busy
-        // sending a batch of lower ones (SPEC §2: critical never waits behind lower lanes).
-        await Task.WhenAll(Enumerable.Range(0, _options.Loops).Select(_ => LoopAsync(Priority.Low, stoppingToken))
-            .Append(LoopAsync(Priority.Critical, stoppingToken)));
+        // sending a batch of lower ones (SPEC §2: critical never waits behind lower lanes). That loop also keeps several
+        // batches in flight: a critical claimed while an earlier one's outcome is being stored goes out at once, rather
+        // than after that commit.
+        // While criticals flow, all but a few of the other loops pause (CriticalPressure).
+        await Task.WhenAll(Enumerable.Range(0, _options.Loops)
+            .Select(i => LoopAsync(Priority.Low, 1, yields: i >= _options.LoopsWhileCritical, stoppingToken))
+            .Append(LoopAsync(Priority.Critical, _options.CriticalBatchesInFlight, yields: false, stoppingToken)));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -69,20 +74,46 @@ public sealed class DeliveryWorker(
         base.Dispose();
     }
 
-    private async Task LoopAsync(Priority lowestLane, CancellationToken stoppingToken)
+    /// <param name="batchesInFlight">Claimed batches processed at once: with one, the loop claims again only when its
+    /// batch is stored; with more, it claims again as soon as it has work and a free slot.</param>
+    /// <param name="yields">Whether the loop stops claiming while criticals flow (<see cref="CriticalPressure"/>).</param>
+    private async Task LoopAsync(Priority lowestLane, int batchesInFlight, bool yields, CancellationToken stoppingToken)
     {
+        using var slots = new SemaphoreSlim(batchesInFlight);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var claimed = await store.ClaimAsync(_options.ClaimBatch, _options.Lease, time.GetUtcNow(), lowestLane, stoppingToken);
+                if (yields)
+                {
+                    await _pressure.WhenCalmAsync(stoppingToken);
+                }
+
+                await slots.WaitAsync(stoppingToken);
+                IReadOnlyList<ClaimedNotification> claimed;
+                try
+                {
+                    claimed = await store.ClaimAsync(_options.ClaimBatch, _options.Lease, time.GetUtcNow(), lowestLane, stoppingToken);
+                }
+                catch
+                {
+                    slots.Release();
+                    throw;
+                }
+
                 metrics.Claimed(claimed.Count, lowestLane);
                 if (claimed.Count > 0)
                 {
-                    await ProcessAsync(claimed, _abort.Token);
+                    var batch = ProcessReleasingAsync(claimed, slots);
+                    if (batchesInFlight == 1)
+                    {
+                        await batch;
+                    }
+
                     continue;
                 }
 
+                slots.Release();
                 var wait = _options.IdleWait;
                 // The critical loop cannot use the queue's next due time: a due low backlog would make it spin.
                 if (lowestLane != Priority.Critical && await store.NextDueAsync(stoppingToken) is { } nextDue)
@@ -98,7 +129,7 @@ public sealed class DeliveryWorker(
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
-                return;
+                break;
             }
             catch (Exception e)
             {
@@ -109,9 +140,37 @@ public sealed class DeliveryWorker(
                 }
                 catch (OperationCanceledException)
                 {
-                    return;
+                    break;
                 }
             }
+        }
+
+        // Stopping: every batch still in flight finishes (or is abandoned to its lease by StopAsync's deadline).
+        for (var i = 0; i < batchesInFlight; i++)
+        {
+            await slots.WaitAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary><see cref="ProcessAsync"/>, then frees the loop's slot; a failure is logged here, since nobody awaits a
+    /// batch the loop does not wait for (what it held comes back to the queue when its lease ends).</summary>
+    private async Task ProcessReleasingAsync(IReadOnlyList<ClaimedNotification> claimed, SemaphoreSlim slots)
+    {
+        try
+        {
+            await ProcessAsync(claimed, _abort.Token);
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            // Shutdown's deadline passed: the leases bring these back.
+        }
+        catch (Exception e)
+        {
+            logger.DeliveryLoopFailed(e);
+        }
+        finally
+        {
+            slots.Release();
         }
     }
 
@@ -119,6 +178,11 @@ public sealed class DeliveryWorker(
     /// one transaction.</summary>
     internal async Task ProcessAsync(IReadOnlyList<ClaimedNotification> claimed, CancellationToken ct)
     {
+        if (claimed.Any(c => c.Notification.Priority == Priority.Critical))
+        {
+            _pressure.Seen();
+        }
+
         var now = time.GetUtcNow();
         var choices = new StepChoice[claimed.Count];
         for (var i = 0; i < choices.Length; i++)

@@ -103,6 +103,19 @@ public sealed class WorkerOptions
     [Range(1, 64)]
     public int Loops { get; set; } = 4;
 
+    /// <summary>Claimed critical batches the critical loop processes at once, so one batch's commits do not hold the next
+    /// critical back.</summary>
+    [Range(1, 64)]
+    public int CriticalBatchesInFlight { get; set; } = 4;
+
+    /// <summary>Claim loops that go on claiming lower lanes while criticals flow; the others pause until
+    /// <see cref="CriticalCalm"/> after the last critical, so a critical does not queue for a saturated machine.</summary>
+    [Range(0, 64)]
+    public int LoopsWhileCritical { get; set; } = 1;
+
+    /// <summary>How long after the last critical the paused loops resume.</summary>
+    public TimeSpan CriticalCalm { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Sends in flight at once per worker process.</summary>
     [Range(1, 100_000)]
     public int MaxConcurrentSends { get; set; } = 512;
