@@ -112,14 +112,26 @@ public static class SoakWorkload
 
     private sealed record Table(string Name, double HeapMb, double IndexMb, long Live, long Dead, long Deleted, string LastAutovacuum);
 
-    private sealed record Sample(IReadOnlyList<Table> Tables, long QueueDepth, double RssMb);
+    /// <param name="Managed">The bench process's managed heap (Herald, the sandbox and the load generator share it), so a
+    /// growing RSS can be told apart: live data growing, or the collector keeping memory it is not short of.</param>
+    private sealed record Sample(IReadOnlyList<Table> Tables, long QueueDepth, double RssMb, string Managed);
+
+    private static string ManagedHeap()
+    {
+        const double Mb = 1048576.0;
+        var last = GC.GetGCMemoryInfo(GCKind.Any);
+        var full = GC.GetGCMemoryInfo(GCKind.FullBlocking) is { Index: > 0 } blocking ? blocking : GC.GetGCMemoryInfo(GCKind.Background);
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"managed heap {last.HeapSizeBytes / Mb:F0} MB after the last GC, committed {last.TotalCommittedBytes / Mb:F0} MB, survived the last full GC {(full.Index > 0 ? $"{full.PromotedBytes / Mb:F0} MB" : "-")} ({GC.CollectionCount(2)} gen2 GCs)");
+    }
 
     private static async Task<Sample> SampleAsync(BenchHost host, CancellationToken ct)
     {
         var depth = (await host.QueueDepthAsync(ct)).Sum();
         if (host.PostgresDatabase is null)
         {
-            return new Sample([], depth, Report.RssMb());
+            return new Sample([], depth, Report.RssMb(), ManagedHeap());
         }
 
         await using var conn = new NpgsqlConnection(host.PostgresDatabase);
@@ -138,7 +150,7 @@ public static class SoakWorkload
             tables.Add(new Table(r.GetString(0), r.GetInt64(1) / 1048576.0, r.GetInt64(2) / 1048576.0, r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetString(6)));
         }
 
-        return new Sample(tables, depth, Report.RssMb());
+        return new Sample(tables, depth, Report.RssMb(), ManagedHeap());
     }
 
     private static void PrintSample(TimeSpan at, Sample sample, Sample? previous, long posted, IEnumerable<double> latencies, long failed, long behind)
@@ -150,6 +162,6 @@ public static class SoakWorkload
             string.Create(CultureInfo.InvariantCulture, $"{t.Name} {t.HeapMb:F1}+{t.IndexMb:F1} MB live {t.Live:N0} dead {t.Dead:N0} autovacuum {t.LastAutovacuum}")));
         Report.Line(string.Create(
             CultureInfo.InvariantCulture,
-            $"soak.t+{at.TotalMinutes:F0}m: posted {posted:N0}, queue depth {sample.QueueDepth:N0}{(delivered is { } d ? $", queue rows deleted in interval {d:N0}" : "")}, batch p99 {Report.Ms(p99)}, failed {failed}, skipped {behind}, rss {sample.RssMb:F0} MB | {tables}"));
+            $"soak.t+{at.TotalMinutes:F0}m: posted {posted:N0}, queue depth {sample.QueueDepth:N0}{(delivered is { } d ? $", queue rows deleted in interval {d:N0}" : "")}, batch p99 {Report.Ms(p99)}, failed {failed}, skipped {behind}, rss {sample.RssMb:F0} MB, {sample.Managed} | {tables}"));
     }
 }
