@@ -120,10 +120,12 @@ public static class SoakWorkload
     {
         const double Mb = 1048576.0;
         var last = GC.GetGCMemoryInfo(GCKind.Any);
-        var full = GC.GetGCMemoryInfo(GCKind.FullBlocking) is { Index: > 0 } blocking ? blocking : GC.GetGCMemoryInfo(GCKind.Background);
+        var (blocking, background) = (GC.GetGCMemoryInfo(GCKind.FullBlocking), GC.GetGCMemoryInfo(GCKind.Background));
+        var full = blocking.Index > background.Index ? blocking : background;
+        var generations = last.GenerationInfo;
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"managed heap {last.HeapSizeBytes / Mb:F0} MB after the last GC, committed {last.TotalCommittedBytes / Mb:F0} MB, survived the last full GC {(full.Index > 0 ? $"{full.PromotedBytes / Mb:F0} MB" : "-")} ({GC.CollectionCount(2)} gen2 GCs)");
+            $"managed heap {last.HeapSizeBytes / Mb:F0} MB after the last GC (gen2 {generations[2].SizeAfterBytes / Mb:F0}, large objects {generations[3].SizeAfterBytes / Mb:F0}, fragmented {last.FragmentedBytes / Mb:F0}), committed {last.TotalCommittedBytes / Mb:F0} MB, the newest full GC (#{full.Index}) kept {(full.Index > 0 ? $"{full.PromotedBytes / Mb:F0} MB" : "-")} ({GC.CollectionCount(2)} gen2 GCs)");
     }
 
     private static async Task<Sample> SampleAsync(BenchHost host, CancellationToken ct)

@@ -21,6 +21,9 @@ public sealed class TelegramSimulator(
     /// <summary>Channel name used in the mailbox and stats.</summary>
     public const string ChannelName = "telegram";
 
+    // One counter per bot, not per chat: ids stay unique and increasing within every chat (what the Bot API promises),
+    // and the simulator's memory does not grow with every new chat (a soak found 529,500 per-chat counters, ~70 MB,
+    // after 4 minutes of distinct recipients).
     private readonly ConcurrentDictionary<string, StrongBox> messageIds = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, WebhookInfo> webhooks = new(StringComparer.Ordinal);
 
@@ -129,8 +132,7 @@ public sealed class TelegramSimulator(
             return Error(StatusCodes.Status403Forbidden, "Forbidden: bot was blocked by the user");
         }
 
-        var key = token + "|" + chatId;
-        var messageId = Interlocked.Increment(ref messageIds.GetOrAdd(key, static _ => new StrongBox()).Value);
+        var messageId = Interlocked.Increment(ref messageIds.GetOrAdd(token, static _ => new StrongBox()).Value);
         var now = time.GetUtcNow();
         mailbox.Add(new SandboxMessage(
             ChannelName,
@@ -357,6 +359,6 @@ public sealed class TelegramSimulator(
 
     private sealed class StrongBox
     {
-        public int Value;
+        public long Value;
     }
 }
