@@ -6,6 +6,7 @@ using Herald.Server.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using static Herald.EndToEnd.Tests.Infrastructure.AdvisoryHold;
 
 namespace Herald.EndToEnd.Tests;
 
@@ -69,33 +70,4 @@ public sealed class CriticalAcceptLaneTests(PipelineHostFixture fixture) : IClas
         $$$"""{"type":"{{{type}}}","priority":"{{{priority}}}","customer":{"phone":"{{{TestData.Phone()}}}"},"data":{"text":"lane {{{i}}}"}}""",
         Encoding.UTF8,
         "application/json");
-
-    /// <summary>Transactions waiting for the hold lock.</summary>
-    private static async Task<long> WaitingAsync(NpgsqlConnection conn)
-    {
-        await using var cmd = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", conn);
-        return (long)(await cmd.ExecuteScalarAsync(Ct))!;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"Timed out waiting for {what}.");
-            await Task.Delay(20, Ct);
-        }
-    }
-
-    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
-    {
-        await using var cmd = dataSource.CreateCommand(sql);
-        await cmd.ExecuteNonQueryAsync(Ct);
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        await cmd.ExecuteNonQueryAsync(Ct);
-    }
 }

@@ -3,6 +3,7 @@ using Herald.EndToEnd.Tests.Infrastructure;
 using Herald.Server.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using static Herald.EndToEnd.Tests.Infrastructure.AdvisoryHold;
 
 namespace Herald.EndToEnd.Tests;
 
@@ -132,39 +133,10 @@ public sealed class CriticalDeliveryLaneTests(PostgresFixture postgres)
         return holder;
     }
 
-    private static Task ReleaseAsync(NpgsqlConnection holder) => ExecuteAsync(holder, $"SELECT pg_advisory_unlock_all()");
+    private static Task ReleaseAsync(NpgsqlConnection holder) => ExecuteAsync(holder, "SELECT pg_advisory_unlock_all()");
 
     private static async Task DropHoldAsync(NpgsqlDataSource dataSource)
     {
         await ExecuteAsync(dataSource, "DROP TRIGGER IF EXISTS herald_test_hold ON attempts; DROP FUNCTION IF EXISTS herald_test_hold()");
-    }
-
-    /// <summary>Transactions waiting for the hold lock: batches held inside their begin step.</summary>
-    private static async Task<long> WaitingAsync(NpgsqlConnection conn)
-    {
-        await using var cmd = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", conn);
-        return (long)(await cmd.ExecuteScalarAsync(Ct))!;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"Timed out waiting for {what}.");
-            await Task.Delay(20, Ct);
-        }
-    }
-
-    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
-    {
-        await using var cmd = dataSource.CreateCommand(sql);
-        await cmd.ExecuteNonQueryAsync(Ct);
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection conn, string sql)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        await cmd.ExecuteNonQueryAsync(Ct);
     }
 }

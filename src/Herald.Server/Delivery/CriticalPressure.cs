@@ -13,25 +13,9 @@ public sealed class CriticalPressure(TimeProvider time, TimeSpan calm)
 {
     private long _untilTicks;
 
-    /// <summary>Whether a critical was claimed within the calm period.</summary>
-    public bool Active => time.GetUtcNow().UtcTicks < Interlocked.Read(ref _untilTicks);
-
-    /// <summary>A critical was claimed now: the pressure lasts until the calm period after it.</summary>
-    public void Seen()
-    {
-        var until = (time.GetUtcNow() + calm).UtcTicks;
-        var current = Interlocked.Read(ref _untilTicks);
-        while (until > current)
-        {
-            var seen = Interlocked.CompareExchange(ref _untilTicks, until, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
-    }
+    /// <summary>A critical was claimed now: the pressure lasts until the calm period after it. (Two loops seeing
+    /// criticals at the same moment may store their ends in either order; they differ by microseconds.)</summary>
+    public void Seen() => Interlocked.Exchange(ref _untilTicks, (time.GetUtcNow() + calm).UtcTicks);
 
     /// <summary>Completes once no critical has been claimed for the calm period.</summary>
     public async Task WhenCalmAsync(CancellationToken ct)
