@@ -12,7 +12,9 @@ namespace Herald.Bench.Workloads;
 /// </summary>
 public static class CriticalProbe
 {
-    public sealed record Result(Percentiles Latency, Percentiles Accept, int Sent, int FailedPosts);
+    /// <param name="Slowest">The five slowest as "#position in the stream (1-based): latency", slowest first: whether a
+    /// tail is the stream's first criticals meeting a busy machine, or a stall somewhere in it.</param>
+    public sealed record Result(Percentiles Latency, Percentiles Accept, int Sent, int FailedPosts, string Slowest);
 
     public static Task<Result> MeasureAsync(BenchHost host, HttpClient http, int prefix, int count, TimeSpan interval, CancellationToken ct)
     {
@@ -27,6 +29,7 @@ public static class CriticalProbe
     {
         var time = TimeProvider.System;
         var issued = new Dictionary<string, DateTimeOffset>(count);
+        var positions = new Dictionary<string, int>(count);
         var posts = new List<Task<long>>(count);
         var pace = Stopwatch.StartNew();
         for (var i = 0; i < count; i++)
@@ -40,17 +43,21 @@ public static class CriticalProbe
             var chatId = Payloads.ChatId(prefix, i);
             var body = Encoding.UTF8.GetBytes(Payloads.Telegram(chatId, type: "fraud.alert", priority: "critical"));
             issued[chatId] = time.GetUtcNow();
+            positions[chatId] = i + 1;
             posts.Add(TimedPostAsync(http, body, ct));
         }
 
         var received = new Dictionary<string, DateTimeOffset>(count);
         await collect(issued, received);
         var acceptTicks = await Task.WhenAll(posts);
+        var latencies = received.Select(r => (Position: positions[r.Key], Ms: (r.Value - issued[r.Key]).TotalMilliseconds)).ToList();
+        var slowest = string.Join(", ", latencies.OrderByDescending(l => l.Ms).Take(5).Select(l => $"#{l.Position}: {Report.Ms(l.Ms)}"));
         return new Result(
-            new Percentiles(received.Select(r => (r.Value - issued[r.Key]).TotalMilliseconds)),
+            new Percentiles(latencies.Select(l => l.Ms)),
             Percentiles.FromTicks(acceptTicks.Where(t => t >= 0)),
             count,
-            acceptTicks.Count(t => t < 0));
+            acceptTicks.Count(t => t < 0),
+            slowest);
     }
 
     /// <summary>Collects mailbox times while the load keeps flowing in: the mailbox keeps only the newest messages.</summary>

@@ -35,6 +35,7 @@ public static class CriticalWorkload
         var (latency, accept) = (probe.Latency, probe.Accept);
         var depthAtEnd = await host.QueueDepthAsync(ct);
         Report.Line($"critical.accept_to_provider: p50 {Report.Ms(latency.At(50))}  p99 {Report.Ms(latency.At(99))}  max {Report.Ms(latency.Max)}  ({latency.Count}/{Criticals} seen by the sandbox, one every {Interval.TotalMilliseconds:F0} ms)");
+        Report.Line($"critical.slowest: {probe.Slowest}");
         Report.Line($"critical.post_202: p50 {Report.Ms(accept.At(50))}  p99 {Report.Ms(accept.At(99))}  ({probe.FailedPosts} failed)");
         Report.Info($"queued at the end: {depthAtEnd.Sum():N0} (low lane {depthAtEnd[3]:N0})");
         report.Add(new Figure("critical p99 behind backlog", latency.At(99), "ms", 50, HigherIsBetter: false, Note: $"{Criticals - latency.Count} missing"));

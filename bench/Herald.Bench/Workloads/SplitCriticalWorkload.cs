@@ -53,6 +53,7 @@ public static class SplitCriticalWorkload
         var depthAtEnd = await SplitWorkload.QueueDepthAsync(database, ct);
         Report.Line($"split_critical.accept_to_provider: p50 {Report.Ms(probe.Latency.At(50))}  p99 {Report.Ms(probe.Latency.At(99))}  max {Report.Ms(probe.Latency.Max)}  ({probe.Latency.Count}/{Criticals} seen by the sandbox, one every {Interval.TotalMilliseconds:F0} ms; {depthAtEnd:N0} still queued after)");
         Report.Line($"split_critical.low_drain: {(depthAtStart - depthAfterPosts) / postsTook.TotalSeconds:N0}/s while the criticals went (queue {depthAtStart:N0} → {depthAfterPosts:N0} in {postsTook.TotalSeconds:F1} s)");
+        Report.Line($"split_critical.slowest: {probe.Slowest}");
         Report.Line($"split_critical.post_202: p50 {Report.Ms(probe.Accept.At(50))}  p99 {Report.Ms(probe.Accept.At(99))}  ({probe.FailedPosts} failed)");
         await PrintStagesAsync(database, ct);
         report.Add(new Figure("split critical p99 behind backlog", probe.Latency.At(99), "ms", 50, HigherIsBetter: false, Note: $"{Criticals - probe.Latency.Count} missing"));
