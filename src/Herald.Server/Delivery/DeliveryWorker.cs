@@ -104,7 +104,7 @@ public sealed class DeliveryWorker(
                 metrics.Claimed(claimed.Count, lowestLane);
                 if (claimed.Count > 0)
                 {
-                    var batch = ProcessReleasingAsync(claimed, slots);
+                    var batch = ProcessReleasingAsync(claimed, slots, stoppingToken);
                     if (batchesInFlight == 1)
                     {
                         await batch;
@@ -153,8 +153,9 @@ public sealed class DeliveryWorker(
     }
 
     /// <summary><see cref="ProcessAsync"/>, then frees the loop's slot; a failure is logged here, since nobody awaits a
-    /// batch the loop does not wait for (what it held comes back to the queue when its lease ends).</summary>
-    private async Task ProcessReleasingAsync(IReadOnlyList<ClaimedNotification> claimed, SemaphoreSlim slots)
+    /// batch the loop does not wait for (what it held comes back to the queue when its lease ends), and holds the slot a
+    /// second longer, so a failure that repeats does not lease batch after batch at full speed.</summary>
+    private async Task ProcessReleasingAsync(IReadOnlyList<ClaimedNotification> claimed, SemaphoreSlim slots, CancellationToken stoppingToken)
     {
         try
         {
@@ -167,6 +168,14 @@ public sealed class DeliveryWorker(
         catch (Exception e)
         {
             logger.DeliveryLoopFailed(e);
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping: no need to wait any longer.
+            }
         }
         finally
         {
