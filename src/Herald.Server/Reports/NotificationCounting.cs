@@ -4,11 +4,14 @@ using Microsoft.Extensions.Options;
 namespace Herald.Server.Reports;
 
 /// <summary>
-/// Keeps the overview's counts (<see cref="INotificationCountStore"/>) current on delivering nodes. Each round recounts
-/// the buckets of the last two hours (statuses there still move), backfills buckets of the last week never counted
-/// (a fresh database, a node that was down), and recounts a few older buckets that still held notifications that were
-/// not final (scheduled, held for quiet hours) once they have waited ten minutes. Nothing on the delivery path writes
-/// a count. Several nodes doing this only repeat each other's recounts.
+/// Keeps the overview's counts (<see cref="INotificationCountStore"/>) current on delivering nodes. A count is only
+/// used once its bucket has closed, so the current bucket is never counted (the overview reads it live). Each round
+/// recounts the bucket that closed last (statuses and late commits still land there), backfills buckets of the last
+/// week never counted since they closed (a fresh database, a node that was down), and recounts a few buckets whose
+/// last count still found notifications that were not final (scheduled, held for quiet hours, waiting out an outage)
+/// once they have waited ten minutes. A bucket counted after it settled with none open is never read again: final
+/// statuses do not change. Each round so reads about one bucket's notifications, whatever the traffic of the last
+/// hours. Nothing on the delivery path writes a count. Several nodes doing this only repeat each other's recounts.
 /// </summary>
 public sealed partial class NotificationCounting(
     INotificationCountStore store, TimeProvider time, IOptions<ReportsOptions> options, ILogger<NotificationCounting> logger) : BackgroundService
@@ -16,7 +19,9 @@ public sealed partial class NotificationCounting(
     /// <summary>The overview's longest range, and one bucket's margin.</summary>
     public static readonly TimeSpan Kept = TimeSpan.FromDays(7) + CountBuckets.Width;
 
-    private static readonly TimeSpan Recent = TimeSpan.FromHours(2);
+    /// <summary>How long after it closes a bucket is recounted every round: a notification's row commits after its
+    /// id's time (a batch takes a while), and its first delivery steps run in the seconds after.</summary>
+    private static readonly TimeSpan Settle = CountBuckets.Width;
     private static readonly TimeSpan OpenRecountAfter = TimeSpan.FromMinutes(10);
     private const int BackfillPerRound = 96;
     private const int OpenPerRound = 16;
@@ -60,27 +65,20 @@ public sealed partial class NotificationCounting(
         var counted = (await store.BucketsAsync(oldest, current, ct)).ToDictionary(b => b.Bucket);
         var due = new List<DateTimeOffset>();
 
-        // The recent buckets, the current one included (the overview reads it live, but a count makes it complete
-        // sooner once it closes), every round.
-        for (var bucket = CountBuckets.Of(now - Recent); bucket <= current; bucket += CountBuckets.Width)
+        // Closed buckets, newest first: the ones still settling every round, then those never counted since they closed
+        // (newest first: the overview's 24 h range fills before its 7 d range).
+        for (var bucket = current - CountBuckets.Width; bucket >= oldest && due.Count < BackfillPerRound; bucket -= CountBuckets.Width)
         {
-            due.Add(bucket);
-        }
-
-        // Older ones: never counted first (newest first: the overview's 24 h range fills before its 7 d range), then
-        // those counted while some of their notifications were still open.
-        var older = new List<DateTimeOffset>();
-        for (var bucket = CountBuckets.Of(now - Recent) - CountBuckets.Width; bucket >= oldest && older.Count < BackfillPerRound; bucket -= CountBuckets.Width)
-        {
-            if (!counted.TryGetValue(bucket, out var seen) || seen.CountedAt < bucket + CountBuckets.Width)
+            var settling = bucket + CountBuckets.Width > now - Settle;
+            if (settling || !counted.TryGetValue(bucket, out var seen) || seen.CountedAt < bucket + CountBuckets.Width)
             {
-                older.Add(bucket);
+                due.Add(bucket);
             }
         }
 
-        due.AddRange(older);
+        // Counted since closing with some notifications still open then: again once they have waited.
         due.AddRange(counted.Values
-            .Where(b => b.Bucket < CountBuckets.Of(now - Recent) && b.Open > 0 && b.CountedAt <= now - OpenRecountAfter && !older.Contains(b.Bucket))
+            .Where(b => b.Open > 0 && b.CountedAt <= now - OpenRecountAfter && !due.Contains(b.Bucket))
             .OrderBy(b => b.CountedAt).Take(OpenPerRound).Select(b => b.Bucket));
         foreach (var bucket in due)
         {
