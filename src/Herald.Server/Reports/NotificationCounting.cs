@@ -4,14 +4,14 @@ using Microsoft.Extensions.Options;
 namespace Herald.Server.Reports;
 
 /// <summary>
-/// Keeps the overview's counts (<see cref="INotificationCountStore"/>) current on delivering nodes. A count is only
-/// used once its bucket has closed, so the current bucket is never counted (the overview reads it live). Each round
-/// recounts the bucket that closed last (statuses and late commits still land there), backfills buckets of the last
-/// week never counted since they closed (a fresh database, a node that was down), and recounts a few buckets whose
-/// last count still found notifications that were not final (scheduled, held for quiet hours, waiting out an outage)
-/// once they have waited ten minutes. A bucket counted after it settled with none open is never read again: final
-/// statuses do not change. Each round so reads about one bucket's notifications, whatever the traffic of the last
-/// hours. Nothing on the delivery path writes a count. Several nodes doing this only repeat each other's recounts.
+/// Keeps the overview's counts (<see cref="INotificationCountStore"/>) current on delivering nodes. A bucket's counts
+/// are used once it was counted settled (<see cref="CountBuckets.Settle"/> after it closed; until then the overview
+/// reads it live), so each round counts the buckets that settled and were not counted since (backfilling the last week
+/// on a fresh database or after a node was down), and recounts a few whose last count still found notifications that
+/// were not final (awaiting a receipt, a retry, scheduled, held for quiet hours, waiting out an outage) once they have
+/// waited ten minutes. A bucket counted with none open is never read again: final statuses do not change. So at a
+/// steady rate each notification is read about once, whatever the traffic. Nothing on the delivery path writes a
+/// count. Several nodes doing this only repeat each other's recounts.
 /// </summary>
 public sealed partial class NotificationCounting(
     INotificationCountStore store, TimeProvider time, IOptions<ReportsOptions> options, ILogger<NotificationCounting> logger) : BackgroundService
@@ -19,9 +19,6 @@ public sealed partial class NotificationCounting(
     /// <summary>The overview's longest range, and one bucket's margin.</summary>
     public static readonly TimeSpan Kept = TimeSpan.FromDays(7) + CountBuckets.Width;
 
-    /// <summary>How long after it closes a bucket is recounted every round: a notification's row commits after its
-    /// id's time (a batch takes a while), and its first delivery steps run in the seconds after.</summary>
-    private static readonly TimeSpan Settle = CountBuckets.Width;
     private static readonly TimeSpan OpenRecountAfter = TimeSpan.FromMinutes(10);
     private const int BackfillPerRound = 96;
     private const int OpenPerRound = 16;
@@ -65,18 +62,16 @@ public sealed partial class NotificationCounting(
         var counted = (await store.BucketsAsync(oldest, current, ct)).ToDictionary(b => b.Bucket);
         var due = new List<DateTimeOffset>();
 
-        // Closed buckets, newest first: the ones still settling every round, then those never counted since they closed
-        // (newest first: the overview's 24 h range fills before its 7 d range).
-        for (var bucket = current - CountBuckets.Width; bucket >= oldest && due.Count < BackfillPerRound; bucket -= CountBuckets.Width)
+        // Settled buckets not counted since they settled, newest first (the overview's 24 h range fills before its 7 d).
+        for (var bucket = CountBuckets.Of(now - CountBuckets.Settle) - CountBuckets.Width; bucket >= oldest && due.Count < BackfillPerRound; bucket -= CountBuckets.Width)
         {
-            var settling = bucket + CountBuckets.Width > now - Settle;
-            if (settling || !counted.TryGetValue(bucket, out var seen) || seen.CountedAt < bucket + CountBuckets.Width)
+            if (!counted.TryGetValue(bucket, out var seen) || !CountBuckets.IsComplete(seen))
             {
                 due.Add(bucket);
             }
         }
 
-        // Counted since closing with some notifications still open then: again once they have waited.
+        // Counted with some notifications still open then: again once they have waited.
         due.AddRange(counted.Values
             .Where(b => b.Open > 0 && b.CountedAt <= now - OpenRecountAfter && !due.Contains(b.Bucket))
             .OrderBy(b => b.CountedAt).Take(OpenPerRound).Select(b => b.Bucket));

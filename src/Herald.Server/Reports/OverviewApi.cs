@@ -142,15 +142,15 @@ public static class OverviewApi
     }
 
     /// <summary>
-    /// The range's counts and latency histograms from the 15-minute buckets counted after they closed (<see cref="NotificationCounting"/>), and
-    /// for the rest (the current bucket, any not counted yet or counted before it closed) from the notifications
+    /// The range's counts and latency histograms from the 15-minute buckets counted once settled (<see cref="NotificationCounting"/>), and
+    /// for the rest (the current bucket, the one that closed in the last five minutes, any not counted yet) from the notifications
     /// themselves; both summed into <paramref name="width"/>, which is a multiple of the count buckets'.
     /// </summary>
     private static async Task<(IReadOnlyList<NotificationCount> Counts, IReadOnlyList<LatencyCount> Latencies)> CountAsync(
         Guid tenantId, DateTimeOffset from, DateTimeOffset to, TimeSpan width, INotificationStore live, INotificationCountStore counted, CancellationToken ct)
     {
         var complete = (await counted.BucketsAsync(from, to, ct))
-            .Where(static b => b.CountedAt >= b.Bucket + CountBuckets.Width).Select(static b => b.Bucket).ToHashSet();
+            .Where(CountBuckets.IsComplete).Select(static b => b.Bucket).ToHashSet();
         var parts = new List<NotificationCount>();
         var latencies = new List<LatencyCount>();
         var start = from;

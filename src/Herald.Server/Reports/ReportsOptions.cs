@@ -11,7 +11,7 @@ public sealed class ReportsOptions
     /// Off, those ranges count the notifications themselves (slow at millions of rows).</summary>
     public bool Counting { get; set; } = true;
 
-    /// <summary>How often a delivering node recounts the bucket that closed last (and a few that were still open).</summary>
+    /// <summary>How often a delivering node counts the buckets that settled (and recounts a few that were still open).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan CountInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

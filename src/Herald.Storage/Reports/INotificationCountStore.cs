@@ -6,6 +6,14 @@ public static class CountBuckets
     /// <summary>The width of a bucket; buckets start at multiples of it since the Unix epoch.</summary>
     public static readonly TimeSpan Width = TimeSpan.FromMinutes(15);
 
+    /// <summary>How long after it closes a bucket is still read live rather than counted: a notification's row commits
+    /// after its id's time (a batch takes a while) and its first delivery steps run in the seconds after, so a count
+    /// taken any sooner would be stale at once.</summary>
+    public static readonly TimeSpan Settle = TimeSpan.FromMinutes(5);
+
+    /// <summary>Whether <paramref name="bucket"/> was counted once settled, so its counts stand for it.</summary>
+    public static bool IsComplete(CountedBucket bucket) => bucket.CountedAt >= bucket.Bucket + Width + Settle;
+
     /// <summary>The start of the bucket holding <paramref name="time"/>.</summary>
     public static DateTimeOffset Of(DateTimeOffset time)
     {

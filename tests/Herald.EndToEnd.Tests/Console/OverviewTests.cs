@@ -83,13 +83,13 @@ public sealed class OverviewTests(PostgresFixture postgres)
 
         Assert.Equal(4, (await OverviewAsync(client, "7d"))["total"]!.GetValue<long>());
 
-        // Once the early wave's bucket is counted after it closed, the 24 h and 7 d ranges read its counts instead of
+        // Once the early wave's bucket is counted settled, the 24 h and 7 d ranges read its counts instead of
         // its notifications (and the current bucket live): the same figures.
         var counted = host.Services.GetRequiredService<INotificationCountStore>();
         var earlyBucket = CountBuckets.Of(clock.GetUtcNow() - TimeSpan.FromHours(2));
         await TestData.EventuallyAsync(
             async () => (await counted.BucketsAsync(earlyBucket, earlyBucket + CountBuckets.Width, CancellationToken.None)).SingleOrDefault(),
-            b => b is not null && b.CountedAt >= b.Bucket + CountBuckets.Width, TimeSpan.FromSeconds(60), "the early bucket to be counted");
+            b => b is not null && CountBuckets.IsComplete(b), TimeSpan.FromSeconds(60), "the early bucket to be counted");
         var dayFromCounts = await OverviewAsync(client, "24h");
         Assert.Equal((4L, 2L, 3L), (dayFromCounts["total"]!.GetValue<long>(), dayFromCounts["delivered"]!.GetValue<long>(), dayFromCounts["final"]!.GetValue<long>()));
         string Early(JsonObject overview) => string.Join(" ", overview["counts"]!.AsArray()
@@ -154,7 +154,7 @@ public sealed class OverviewTests(PostgresFixture postgres)
         // What was really sent: which fell back (an attempt past the route's first step), and each one's accept→delivered
         // bracketed by its delivering attempt's creation and the moment this test saw it delivered.
         long fallbacks = 0;
-        var earliest = DateTimeOffset.MaxValue;
+        var (earliest, latest) = (DateTimeOffset.MaxValue, DateTimeOffset.MinValue);
         var low = new List<double>();
         var high = new List<double>();
         foreach (var (id, at) in seen)
@@ -162,6 +162,7 @@ public sealed class OverviewTests(PostgresFixture postgres)
             var n = await client.GetNotificationAsync(id);
             var created = n["createdAt"]!.GetValue<DateTimeOffset>();
             earliest = created < earliest ? created : earliest;
+            latest = created > latest ? created : latest;
             var attempts = n.Attempts();
             fallbacks += attempts.Any(a => a!["step"]!.GetValue<int>() > 0) ? 1 : 0;
             low.Add((attempts[^1]!["createdAt"]!.GetValue<DateTimeOffset>() - created).TotalMilliseconds);
@@ -186,26 +187,30 @@ public sealed class OverviewTests(PostgresFixture postgres)
             Assert.Equal(5, overview["latencyBuckets"]!.AsArray().Sum(b => b!["measured"]!.GetValue<long>()));
         }
 
-        // The bucket that closed last is recounted every round, so its counts lag its statuses by up to a round: wait
-        // for a round after the last delivery. The current bucket is never counted (it is read live).
+        // A bucket is counted once settled (five minutes after it closes; read live until then), and again only when
+        // that count found notifications open, ten minutes later: move the clock on ten minutes and wait for the settled
+        // buckets that hold these notifications to be counted after the last delivery.
         var counted = host.Services.GetRequiredService<INotificationCountStore>();
         var first = CountBuckets.Of(earliest);
         var last = seen.Values.Max();
-        var open = CountBuckets.Of(clock.GetUtcNow());
+        clock.Advance(TimeSpan.FromMinutes(10));
+        var settled = CountBuckets.Of(clock.GetUtcNow() - CountBuckets.Settle);
+        var end = CountBuckets.Of(latest) + CountBuckets.Width < settled ? CountBuckets.Of(latest) + CountBuckets.Width : settled;
+        end = end < first ? first : end;
         await TestData.EventuallyAsync(
-            async () => await counted.BucketsAsync(first, open, CancellationToken.None),
-            b => b.Count == (int)((open - first) / CountBuckets.Width) && b.All(c => c.CountedAt > last), TimeSpan.FromSeconds(60), "a count after the last delivery");
+            async () => await counted.BucketsAsync(first, end, CancellationToken.None),
+            b => b.Count == (int)((end - first) / CountBuckets.Width) && b.All(c => c.CountedAt > last), TimeSpan.FromSeconds(60), "a count after the last delivery");
         AssertFigures(await OverviewAsync(client, "1h"));
         var live = await OverviewAsync(client, "24h");
         AssertFigures(live);
         AssertFigures(await OverviewAsync(client, "7d"));
 
-        // Once their buckets closed and were counted, the 24 h range reads them from the counts: the same figures.
+        // Once their buckets settled and were counted, the 24 h range reads them from the counts: the same figures.
         clock.Advance(TimeSpan.FromMinutes(20));
-        var current = CountBuckets.Of(clock.GetUtcNow());
+        var current = CountBuckets.Of(clock.GetUtcNow() - CountBuckets.Settle);
         await TestData.EventuallyAsync(
             async () => await counted.BucketsAsync(first, current, CancellationToken.None),
-            b => b.Count == (int)((current - first) / CountBuckets.Width) && b.All(c => c.CountedAt >= c.Bucket + CountBuckets.Width),
+            b => b.Count == (int)((current - first) / CountBuckets.Width) && b.All(CountBuckets.IsComplete),
             TimeSpan.FromSeconds(60), "the buckets to be counted after they closed");
         var fromCounts = await OverviewAsync(client, "24h");
         AssertFigures(fromCounts);
@@ -216,7 +221,7 @@ public sealed class OverviewTests(PostgresFixture postgres)
     [Theory]
     [InlineData("postgres")]
     [InlineData("sqlite")]
-    public async Task Counting_RecountsOnlyTheBucketThatClosedLastAndOpenOnesNowAndThen(string storage)
+    public async Task Counting_CountsEachBucketOnceSettledAndOpenOnesAgainLater(string storage)
     {
         // An api node alone: nothing delivers, so what it accepts stays open. Counting runs only when this test asks.
         using var folder = new TempFolder();
@@ -231,28 +236,40 @@ public sealed class OverviewTests(PostgresFixture postgres)
         var bucket = CountBuckets.Of(clock.GetUtcNow());
         var counting = ActivatorUtilities.CreateInstance<NotificationCounting>(host.Services);
         var counted = host.Services.GetRequiredService<INotificationCountStore>();
+        var width = CountBuckets.Width;
+        void MoveTo(DateTimeOffset at) => clock.Advance(at - clock.GetUtcNow());
+        Task<int> RoundAsync() => counting.RoundAsync(CancellationToken.None);
 
-        // A fresh database: the week is backfilled 96 buckets a round; then each round recounts only the bucket that
-        // closed last, never the current one (read live) nor those counted once settled.
-        clock.Advance(CountBuckets.Width * 3);
+        // Seven minutes into a bucket, on a fresh database: every settled bucket of the week is counted, 96 a round (the
+        // one that closed seven minutes ago among them); then a round counts nothing: not the current bucket, nothing
+        // already counted settled, and the open one not before ten minutes.
+        MoveTo(bucket + (3 * width) + TimeSpan.FromMinutes(7));
         var rounds = 0;
-        while (await counting.RoundAsync(CancellationToken.None) > 1)
+        while (await RoundAsync() > 0)
         {
             Assert.True(++rounds < 20, "the backfill should end");
         }
 
-        Assert.Equal(1, await counting.RoundAsync(CancellationToken.None));
-        var once = Assert.Single(await counted.BucketsAsync(bucket, bucket + CountBuckets.Width, CancellationToken.None));
+        var once = Assert.Single(await counted.BucketsAsync(bucket, bucket + width, CancellationToken.None));
         Assert.Equal(1, once.Open);
+        Assert.Empty(await counted.BucketsAsync(bucket + (3 * width), bucket + (4 * width), CancellationToken.None));
 
-        // The notification's bucket still held an open one: recounted after ten minutes, not before.
-        clock.Advance(TimeSpan.FromMinutes(9));
-        Assert.Equal(1, await counting.RoundAsync(CancellationToken.None));
-        clock.Advance(TimeSpan.FromMinutes(2));
-        Assert.Equal(2, await counting.RoundAsync(CancellationToken.None));
-        var again = Assert.Single(await counted.BucketsAsync(bucket, bucket + CountBuckets.Width, CancellationToken.None));
+        // A minute after the next bucket closes it is still settling (read live): nothing to count.
+        MoveTo(bucket + (4 * width) + TimeSpan.FromMinutes(1));
+        Assert.Equal(0, await RoundAsync());
+
+        // The open one's bucket again once ten minutes have passed since its count, and not twice.
+        MoveTo(bucket + (4 * width) + TimeSpan.FromMinutes(3));
+        Assert.Equal(1, await RoundAsync());
+        var again = Assert.Single(await counted.BucketsAsync(bucket, bucket + width, CancellationToken.None));
         Assert.True(again.CountedAt > once.CountedAt);
-        Assert.Equal(1, await counting.RoundAsync(CancellationToken.None));
+        Assert.Equal(0, await RoundAsync());
+
+        // Five minutes after it closed, the next bucket is counted, once.
+        MoveTo(bucket + (4 * width) + TimeSpan.FromMinutes(6));
+        Assert.Equal(1, await RoundAsync());
+        Assert.Equal(0, await RoundAsync());
+        Assert.True(CountBuckets.IsComplete(Assert.Single(await counted.BucketsAsync(bucket + (3 * width), bucket + (4 * width), CancellationToken.None))));
     }
 
     private static async Task<JsonObject> OverviewAsync(HttpClient client, string range)
