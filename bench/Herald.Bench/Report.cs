@@ -46,13 +46,24 @@ public sealed class Report
     public static void PrintMachine(string storage, string? databaseVersion)
     {
         Line("== machine ==");
-        Line($"cores: {Environment.ProcessorCount}");
+        Line($"cores: {Environment.ProcessorCount}, {CpuModel()}");
         Line($"memory: {MemTotalMb()} MB (MemTotal, /proc/meminfo)");
         Line($"os: {RuntimeInformation.OSDescription} ({RuntimeInformation.OSArchitecture})");
-        Line($".net: {RuntimeInformation.FrameworkDescription}, server GC: {System.Runtime.GCSettings.IsServerGC}, dynamic PGO: {(string.Equals(AppContext.GetData("System.Runtime.TieredPGO")?.ToString(), "false", StringComparison.OrdinalIgnoreCase) ? "off" : "on")}");
+        Line($".net: {RuntimeInformation.FrameworkDescription}, server GC: {System.Runtime.GCSettings.IsServerGC}, dynamic PGO: {OnOff("System.Runtime.TieredPGO", "DOTNET_TieredPGO")}, quick JIT: {OnOff("System.Runtime.TieredCompilation.QuickJit", "DOTNET_TC_QuickJit")}");
         Line($"storage: {storage}{(databaseVersion is null ? "" : " — " + databaseVersion)}");
         Line($"load average (1/5/15 min) at start: {LoadAverage()}");
         Line($"uptime at start: {Uptime()}");
+    }
+
+    /// <summary>A runtime switch as this process runs it: the environment variable overrides runtimeconfig.json.</summary>
+    private static string OnOff(string runtimeConfig, string environment) =>
+        (Environment.GetEnvironmentVariable(environment) ?? AppContext.GetData(runtimeConfig)?.ToString()) is "0" or "false" or "False" ? "off" : "on";
+
+    /// <summary>The CPU's model name (/proc/cpuinfo): the same core count can be a much slower machine.</summary>
+    private static string CpuModel()
+    {
+        var line = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal)) : null;
+        return line is null ? "cpu model unknown" : line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
     }
 
     /// <summary>The output of <c>uptime</c> (load average over 1/5/15 min), recorded with every run.</summary>
