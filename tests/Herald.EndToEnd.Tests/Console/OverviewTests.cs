@@ -24,9 +24,7 @@ public sealed class OverviewTests(PostgresFixture postgres)
     public async Task Overview_CountsEachRangePerBucketChannelAndStatus_ForOneTenant(string storage)
     {
         using var folder = new TempFolder();
-        var settings = storage == "postgres"
-            ? HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("overview_" + Guid.NewGuid().ToString("N")[..12]))
-            : HeraldHost.SqliteSettings(folder.Path);
+        var settings = await SettingsAsync(storage, folder);
         settings["Herald:Reports:CountInterval"] = "00:00:00.200";
         var clock = new ShiftedTimeProvider();
         await using var host = await HeraldHost.StartAsync(HeraldRole.All, settings, configure: b => b.Services.AddSingleton<TimeProvider>(clock));
@@ -119,9 +117,7 @@ public sealed class OverviewTests(PostgresFixture postgres)
     public async Task Overview_FallbackRateAndLatencyPercentiles_AreWhatWasSent(string storage)
     {
         using var folder = new TempFolder();
-        var settings = storage == "postgres"
-            ? HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("overview_" + Guid.NewGuid().ToString("N")[..12]))
-            : HeraldHost.SqliteSettings(folder.Path);
+        var settings = await SettingsAsync(storage, folder);
         settings["Herald:Reports:CountInterval"] = "00:00:00.200";
         var clock = new ShiftedTimeProvider();
         await using var host = await HeraldHost.StartAsync(HeraldRole.All, settings, configure: b => b.Services.AddSingleton<TimeProvider>(clock));
@@ -225,9 +221,7 @@ public sealed class OverviewTests(PostgresFixture postgres)
     {
         // An api node alone: nothing delivers, so what it accepts stays open. Counting runs only when this test asks.
         using var folder = new TempFolder();
-        var settings = storage == "postgres"
-            ? HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("counting_" + Guid.NewGuid().ToString("N")[..12]))
-            : HeraldHost.SqliteSettings(folder.Path);
+        var settings = await SettingsAsync(storage, folder);
         settings["Herald:Reports:Counting"] = "false";
         var clock = new ShiftedTimeProvider();
         await using var host = await HeraldHost.StartAsync(HeraldRole.Api, settings, configure: b => b.Services.AddSingleton<TimeProvider>(clock));
@@ -271,6 +265,11 @@ public sealed class OverviewTests(PostgresFixture postgres)
         Assert.Equal(0, await RoundAsync());
         Assert.True(CountBuckets.IsComplete(Assert.Single(await counted.BucketsAsync(bucket + (3 * width), bucket + (4 * width), CancellationToken.None))));
     }
+
+    /// <summary>A fresh database of <paramref name="storage"/>: one of the shared PostgreSQL's, or SQLite in <paramref name="folder"/>.</summary>
+    private async Task<Dictionary<string, string?>> SettingsAsync(string storage, TempFolder folder) => storage == "postgres"
+        ? HeraldHost.BaseSettings(await postgres.CreateDatabaseAsync("overview_" + Guid.NewGuid().ToString("N")[..12]))
+        : HeraldHost.SqliteSettings(folder.Path);
 
     private static async Task<JsonObject> OverviewAsync(HttpClient client, string range)
     {
